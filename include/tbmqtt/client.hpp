@@ -1,0 +1,161 @@
+// tbmqtt — the Linux client: a ThingsBoard device connection over libmosquitto.
+//
+//     tbmqtt::client_options options;
+//     options.host = "thingsboard.local";
+//     options.access_token = "A1_TEST_TOKEN";
+//     tbmqtt::client device{options};
+//     if (auto r = device.connect(std::chrono::seconds(10)); !r) return fail(r.error());
+//     device.on_rpc("setGpio", [&](const tbmqtt::server_rpc& rpc) { device.reply_rpc(rpc.id, "{\"ok\":true}"); });
+//     tbmqtt::telemetry<128> t;
+//     t.add("temperature", 21.5);
+//     device.send_telemetry(t);
+//     device.flush(std::chrono::seconds(5));
+//
+// Threading contract: all callbacks run on one thread owned by the client (its network
+// thread). Every public method may be called from any thread, including from inside a
+// callback. A callback that blocks delays every other callback and the keep-alive.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "tbmqtt/errc.hpp"
+#include "tbmqtt/json.hpp"
+#include "tbmqtt/payload.hpp"
+#include "tbmqtt/session.hpp"
+
+namespace tbmqtt {
+
+/// @brief TLS settings. With `enabled`, the server certificate is verified against `ca_file`
+/// (or `ca_dir`, or the system bundle when both are empty) unless `insecure` is set.
+struct tls_options {
+  bool enabled = false;
+  std::string ca_file;      ///< PEM file of trusted CAs.
+  std::string ca_dir;       ///< Directory of hashed CA certificates.
+  std::string cert_file;    ///< Client certificate (PEM) for mutual TLS / X.509 auth.
+  std::string key_file;     ///< Client private key (PEM).
+  bool insecure = false;    ///< Skip server certificate and hostname checks. Only when asked.
+};
+
+/// @brief How to reach and authenticate to ThingsBoard.
+struct client_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;   ///< 0: 1883, or 8883 with TLS.
+  // Authentication: an access token, or MQTT basic (client id and/or username + password).
+  std::string access_token; ///< Sent as the MQTT username.
+  std::string client_id;    ///< MQTT client id; generated when empty.
+  std::string username;     ///< MQTT basic username (ignored when access_token is set).
+  std::string password;     ///< MQTT basic password.
+  tls_options tls;
+  qos default_qos = qos::at_least_once;
+  std::chrono::milliseconds request_timeout{10000};  ///< Attribute requests and client RPCs.
+  std::chrono::seconds keep_alive{60};
+  std::chrono::milliseconds reconnect_min{250};      ///< First reconnect delay.
+  std::chrono::milliseconds reconnect_max{30000};    ///< Cap of the exponential back-off.
+  std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;  ///< Server's max payload size.
+};
+
+/// @brief A server-side RPC; owned copies, so it may be kept and answered later.
+struct server_rpc {
+  std::string id;           ///< Pass to client::reply_rpc.
+  std::string method;
+  std::string params_json;  ///< Raw JSON of `params` ("" when absent).
+};
+
+/// @brief Connection events for on_connection(): up (ready), or down with the reason.
+struct connection_event {
+  bool connected;   ///< true: connected and subscribed; false: connection lost or refused.
+  errc reason;      ///< Why it went down (errc{} when up).
+};
+
+class client {
+ public:
+  using delivery_callback = std::function<void(errc)>;
+  using attributes_callback = std::function<void(errc, json::value client, json::value shared)>;
+  using attribute_update_callback = std::function<void(json::value update)>;
+  using rpc_handler = std::function<void(const server_rpc&)>;
+  using rpc_response_callback = std::function<void(errc, json::value response)>;
+  using error_callback = std::function<void(errc, std::string_view context)>;
+  using connection_callback = std::function<void(const connection_event&)>;
+
+  explicit client(client_options options);
+  ~client();  ///< Disconnects and stops the network thread. Pending requests end with errc::cancelled.
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  /// @brief Connects and waits until CONNACK and every SUBACK arrived. Afterwards the client
+  /// stays connected by itself: after a loss it reconnects with exponential back-off and jitter
+  /// (reconnect_min..reconnect_max) and restores every subscription.
+  /// @return ok, or errc::refused_credentials, errc::identifier_rejected,
+  /// errc::server_unavailable, errc::refused, errc::unreachable, errc::tls_error,
+  /// errc::subscription_refused, errc::timeout.
+  [[nodiscard]] result<void> connect(std::chrono::milliseconds timeout);
+  /// @brief Disconnects cleanly (queued messages not yet sent are dropped; call flush() first).
+  void disconnect();
+  /// True while connected and subscribed.
+  bool connected() const;
+
+  /// @brief Publishes telemetry: JSON text (validated), or a builder (never allocates).
+  /// QoS 1 messages published while disconnected are queued and sent after reconnect.
+  /// @param on_delivered Optional; called once the broker acknowledged (QoS 1) or the
+  /// message was written (QoS 0), or with errc::cancelled if the client is destroyed first.
+  /// @return ok, or errc::invalid_argument, errc::payload_too_large, errc::not_connected (QoS 0
+  /// while offline).
+  [[nodiscard]] result<void> send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered = {});
+  [[nodiscard]] result<void> send_telemetry(std::string_view json_text) { return send_telemetry(json_text, options_qos()); }
+  [[nodiscard]] result<void> send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered = {});
+  [[nodiscard]] result<void> send_telemetry(telemetry_builder& payload) { return send_telemetry(payload, options_qos()); }
+  /// @brief Publishes client attributes (a flat JSON object). Errors as send_telemetry.
+  [[nodiscard]] result<void> send_attributes(std::string_view json_text, qos q, delivery_callback on_delivered = {});
+  [[nodiscard]] result<void> send_attributes(std::string_view json_text) { return send_attributes(json_text, options_qos()); }
+  [[nodiscard]] result<void> send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered = {});
+
+  /// @brief Waits until every message published so far is acknowledged (or written, QoS 0).
+  /// @return ok, or errc::timeout.
+  [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout);
+
+  /// @brief Reads client and shared attributes ("k1,k2" lists; both empty: all).
+  /// `done` gets errc{} and the `client`/`shared` sections (absent when empty), or
+  /// errc::timeout, errc::disconnected, errc::malformed.
+  /// @return ok, or errc::not_connected, errc::queue_full.
+  [[nodiscard]] result<void> request_attributes(std::string_view client_keys, std::string_view shared_keys,
+                                                attributes_callback done);
+
+  /// @brief Calls `update` for each shared-attribute push touching `keys` ("k1,k2"; "" = all).
+  /// Survives reconnects. @return ok, or errc::queue_full.
+  [[nodiscard]] result<void> subscribe_shared_attributes(std::string_view keys, attribute_update_callback update);
+
+  /// @brief Handles server-side RPC `method`. Answer with reply_rpc(), now or later, from any
+  /// thread. Unregistered methods are answered `{"error":"unknown method: m"}`.
+  [[nodiscard]] result<void> on_rpc(std::string_view method, rpc_handler handler);
+  /// @brief Handles every server-side RPC that has no handler of its own.
+  [[nodiscard]] result<void> on_any_rpc(rpc_handler handler);
+  /// @brief Answers server RPC `request_id` with JSON.
+  /// @return ok, or errc::unknown_request, errc::invalid_argument, errc::not_connected.
+  [[nodiscard]] result<void> reply_rpc(std::string_view request_id, std::string_view json_text);
+
+  /// @brief Client-side RPC: `{"method":m,"params":params_json}`. `done` gets the server's JSON,
+  /// or errc::timeout, errc::disconnected, errc::malformed, errc::server_error (`{"error":..}`).
+  [[nodiscard]] result<void> call_rpc(std::string_view method, std::string_view params_json, rpc_response_callback done);
+
+  /// @brief Claims the device: `{"secretKey":s,"durationMs":n}`. Acknowledged means "queued".
+  [[nodiscard]] result<void> claim(std::string_view secret_key, std::chrono::milliseconds duration,
+                                   delivery_callback on_delivered = {});
+
+  /// @brief Errors no request owns (refused subscription, malformed push, unknown response id,
+  /// unknown topic, unknown RPC method).
+  void on_error(error_callback callback);
+  /// @brief Connection up/down events (including each automatic reconnect).
+  void on_connection(connection_callback callback);
+
+ private:
+  qos options_qos() const;
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace tbmqtt

@@ -1,0 +1,420 @@
+#include "tbmqtt/session.hpp"
+
+#include <cstring>
+
+#include "tbmqtt/topics.hpp"
+
+namespace tbmqtt {
+namespace {
+
+constexpr std::uint8_t suback_failure = 0x80;
+constexpr std::size_t method_capacity = 64;
+
+bool is_container(json::value v) noexcept { return v.is_object() || v.is_array(); }
+
+// True when `key` is one of the comma-separated names in `list`.
+bool list_contains(std::string_view list, std::string_view key) noexcept {
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == key) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+session::session(transport_port& port, session_events& events, session_config config) noexcept
+    : port_(port), events_(events), config_(config) {
+  // Responses to our own requests: always wanted. The server answers even without these
+  // subscriptions, but a plain MQTT broker does not.
+  subscriptions_[subscription_count_++].filter = topics::attribute_response_filter;
+  subscriptions_[subscription_count_++].filter = topics::rpc_response_filter;
+}
+
+// ---- connection lifecycle ----------------------------------------------------------------------
+
+void session::on_connected(std::uint32_t) noexcept {
+  state_ = session_state::subscribing;
+  for (std::size_t i = 0; i < subscription_count_; ++i) subscribe_entry(subscriptions_[i]);
+  check_ready();
+}
+
+void session::on_disconnected() noexcept {
+  state_ = session_state::disconnected;
+  for (std::size_t i = 0; i < subscription_count_; ++i) subscriptions_[i].pending = false;
+  for (auto& open : open_rpcs_) open.used = false;
+  for (auto& request : requests_) {
+    if (request.kind == request_kind::none) continue;
+    const request_kind kind = request.kind;
+    finish_request(request);
+    if (kind == request_kind::attributes)
+      events_.on_attributes_response(request.id, errc::disconnected, {}, {});
+    else
+      events_.on_rpc_response(request.id, errc::disconnected, {});
+  }
+}
+
+void session::subscribe_entry(subscription& entry) noexcept {
+  auto id = port_.subscribe(entry.filter, config_.control_qos);
+  if (!id) {
+    entry.pending = false;
+    events_.on_error(id.error(), entry.filter);
+    return;
+  }
+  entry.packet_id = *id;
+  entry.pending = true;
+}
+
+void session::on_suback(message_id id, std::uint8_t granted) noexcept {
+  for (std::size_t i = 0; i < subscription_count_; ++i) {
+    subscription& entry = subscriptions_[i];
+    if (!entry.pending || entry.packet_id != id) continue;
+    entry.pending = false;
+    if (granted >= suback_failure) events_.on_error(errc::subscription_refused, entry.filter);
+    check_ready();
+    return;
+  }
+}
+
+void session::check_ready() noexcept {
+  if (state_ != session_state::subscribing) return;
+  for (std::size_t i = 0; i < subscription_count_; ++i)
+    if (subscriptions_[i].pending) return;
+  state_ = session_state::ready;
+  events_.on_ready();
+}
+
+result<void> session::ensure_subscribed(std::string_view filter) noexcept {
+  for (std::size_t i = 0; i < subscription_count_; ++i)
+    if (subscriptions_[i].filter == filter) return {};
+  if (subscription_count_ == TBMQTT_MAX_SUBSCRIPTIONS) return errc::queue_full;
+  subscription& entry = subscriptions_[subscription_count_++];
+  entry = subscription{filter, 0, false};
+  if (state_ != session_state::disconnected) subscribe_entry(entry);
+  return {};
+}
+
+result<void> session::add_subscription(std::string_view filter) noexcept { return ensure_subscribed(filter); }
+
+void session::on_puback(message_id id) noexcept { events_.on_delivered(id); }
+
+void session::tick(std::uint32_t now_ms) noexcept {
+  for (auto& request : requests_) {
+    if (request.kind == request_kind::none || !time_reached(now_ms, request.deadline_ms)) continue;
+    const request_kind kind = request.kind;
+    finish_request(request);
+    if (kind == request_kind::attributes)
+      events_.on_attributes_response(request.id, errc::timeout, {}, {});
+    else
+      events_.on_rpc_response(request.id, errc::timeout, {});
+  }
+  for (auto& open : open_rpcs_)
+    if (open.used && time_reached(now_ms, open.expires_ms)) open.used = false;
+}
+
+// ---- outbound ----------------------------------------------------------------------------------
+
+result<message_id> session::send(std::string_view topic, std::string_view payload, qos q) noexcept {
+  if (payload.size() > config_.max_payload) return errc::payload_too_large;
+  if (state_ == session_state::disconnected) return errc::not_connected;
+  return port_.publish(topic, as_bytes(payload), q);
+}
+
+result<message_id> session::publish_raw(std::string_view topic, std::string_view payload, qos q) noexcept {
+  return send(topic, payload, q);
+}
+
+result<message_id> session::publish_telemetry(std::string_view json_text, qos q) noexcept {
+  auto doc = json::value::parse(json_text);
+  if (!doc || !is_container(*doc)) return errc::invalid_argument;
+  return send(config_.telemetry_topic, json_text, q);
+}
+
+result<message_id> session::publish_telemetry(telemetry_builder& payload, qos q) noexcept {
+  auto text = payload.finish();
+  if (!text) return text.error();
+  return send(config_.telemetry_topic, *text, q);
+}
+
+result<message_id> session::publish_attributes(std::string_view json_text, qos q) noexcept {
+  auto doc = json::value::parse(json_text);
+  if (!doc || !doc->is_object()) return errc::invalid_argument;
+  return send(config_.attributes_topic, json_text, q);
+}
+
+result<message_id> session::publish_attributes(attributes_builder& payload, qos q) noexcept {
+  auto text = payload.finish();
+  if (!text) return text.error();
+  return send(config_.attributes_topic, *text, q);
+}
+
+result<message_id> session::claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept {
+  char buffer[TBMQTT_REQUEST_PAYLOAD_CAPACITY];
+  json::writer w{buffer};
+  w.begin_object();
+  if (!secret_key.empty()) w.key("secretKey").value(secret_key);
+  if (duration_ms != 0) w.key("durationMs").value(duration_ms);
+  w.end_object();
+  auto text = w.finish();
+  if (!text) return text.error();
+  return send(topics::claim, *text, config_.control_qos);
+}
+
+// ---- requests with answers ----------------------------------------------------------------------
+
+result<std::uint32_t> session::start_request(request_kind kind, std::uint32_t now_ms) noexcept {
+  if (state_ == session_state::disconnected) return errc::not_connected;
+  pending_request* slot = nullptr;
+  for (auto& request : requests_)
+    if (request.kind == request_kind::none) {
+      slot = &request;
+      break;
+    }
+  if (slot == nullptr) return errc::queue_full;
+  // Never hand out an id that is still pending (possible after 2^32 requests).
+  for (;;) {
+    const std::uint32_t id = next_request_id_++;
+    if (id == 0) continue;
+    bool in_use = false;
+    for (const auto& request : requests_) in_use = in_use || (request.kind != request_kind::none && request.id == id);
+    if (in_use) continue;
+    *slot = pending_request{id, now_ms + config_.request_timeout_ms, kind};
+    return id;
+  }
+}
+
+session::pending_request* session::find_request(std::uint32_t id, request_kind kind) noexcept {
+  for (auto& request : requests_)
+    if (request.kind == kind && request.id == id) return &request;
+  return nullptr;
+}
+
+std::size_t session::pending_requests() const noexcept {
+  std::size_t count = 0;
+  for (const auto& request : requests_) count += request.kind != request_kind::none ? 1 : 0;
+  return count;
+}
+
+result<std::uint32_t> session::request_attributes(std::string_view client_keys, std::string_view shared_keys,
+                                                  std::uint32_t now_ms) noexcept {
+  char payload[TBMQTT_REQUEST_PAYLOAD_CAPACITY];
+  json::writer w{payload};
+  w.begin_object();
+  if (!client_keys.empty()) w.key("clientKeys").value(client_keys);
+  if (!shared_keys.empty()) w.key("sharedKeys").value(shared_keys);
+  w.end_object();
+  auto text = w.finish();
+  if (!text) return text.error();
+
+  auto id = start_request(request_kind::attributes, now_ms);
+  if (!id) return id;
+  char topic[TBMQTT_TOPIC_CAPACITY];
+  auto topic_size = topics::attribute_request(topic, *id);
+  auto sent = topic_size ? send({topic, *topic_size}, *text, config_.control_qos) : result<message_id>(topic_size.error());
+  if (!sent) {
+    finish_request(*find_request(*id, request_kind::attributes));
+    return sent.error();
+  }
+  return id;
+}
+
+result<message_id> session::encode_rpc(std::string_view topic, std::string_view method,
+                                       std::string_view params_json) noexcept {
+  char payload[TBMQTT_REQUEST_PAYLOAD_CAPACITY];
+  json::writer w{payload};
+  w.begin_object().key("method").value(method).key("params");
+  if (params_json.empty())
+    w.begin_object().end_object();
+  else
+    w.raw(params_json);
+  w.end_object();
+  auto text = w.finish();
+  if (!text) return text.error();
+  return send(topic, *text, config_.control_qos);
+}
+
+result<std::uint32_t> session::call_rpc(std::string_view method, std::string_view params_json,
+                                        std::uint32_t now_ms) noexcept {
+  if (!params_json.empty() && !json::validate(params_json)) return errc::invalid_argument;
+  auto id = start_request(request_kind::rpc, now_ms);
+  if (!id) return id;
+  char topic[TBMQTT_TOPIC_CAPACITY];
+  auto topic_size = topics::rpc_request(topic, *id);
+  auto sent = topic_size ? encode_rpc({topic, *topic_size}, method, params_json)
+                         : result<message_id>(topic_size.error());
+  if (!sent) {
+    finish_request(*find_request(*id, request_kind::rpc));
+    return sent.error();
+  }
+  return id;
+}
+
+result<message_id> session::notify_rpc(std::string_view method, std::string_view params_json) noexcept {
+  if (!params_json.empty() && !json::validate(params_json)) return errc::invalid_argument;
+  // A one-way call still needs a fresh id in the topic; take one from the same counter.
+  std::uint32_t id = next_request_id_++;
+  if (id == 0) id = next_request_id_++;
+  char topic[TBMQTT_TOPIC_CAPACITY];
+  auto topic_size = topics::rpc_request(topic, id);
+  if (!topic_size) return topic_size.error();
+  return encode_rpc({topic, *topic_size}, method, params_json);
+}
+
+// ---- server-side RPC ----------------------------------------------------------------------------
+
+result<void> session::add_rpc_method(std::string_view method) noexcept {
+  for (std::size_t i = 0; i < rpc_method_count_; ++i)
+    if (rpc_methods_[i] == method) return {};
+  if (rpc_method_count_ == TBMQTT_MAX_RPC_METHODS) return errc::queue_full;
+  TBMQTT_TRY(ensure_subscribed(topics::rpc_request_filter));
+  rpc_methods_[rpc_method_count_++] = method;
+  return {};
+}
+
+void session::set_rpc_fallback(bool on) noexcept {
+  rpc_fallback_ = on;
+  if (on && !ensure_subscribed(topics::rpc_request_filter)) events_.on_error(errc::queue_full, topics::rpc_request_filter);
+}
+
+result<message_id> session::reply_rpc(std::string_view request_id, std::string_view json_text) noexcept {
+  open_server_rpc* open = nullptr;
+  for (auto& candidate : open_rpcs_)
+    if (candidate.used && std::string_view(candidate.id, candidate.id_size) == request_id) open = &candidate;
+  if (open == nullptr) return errc::unknown_request;
+  if (!json::validate(json_text)) return errc::invalid_argument;
+  char topic[TBMQTT_TOPIC_CAPACITY];
+  auto topic_size = topics::rpc_response(topic, request_id);
+  if (!topic_size) return topic_size.error();
+  auto sent = send({topic, *topic_size}, json_text, config_.control_qos);
+  if (sent) open->used = false;  // on failure the app may try again
+  return sent;
+}
+
+void session::handle_rpc_request(std::string_view id, span<const std::byte> payload, std::uint32_t now_ms) noexcept {
+  char reply_topic[TBMQTT_TOPIC_CAPACITY];
+  auto topic_size = topics::rpc_response(reply_topic, id);
+  auto reply_error = [&](std::string_view prefix, std::string_view detail) {
+    char body[TBMQTT_REQUEST_PAYLOAD_CAPACITY];
+    char message[128];
+    const std::size_t n = prefix.size() + detail.size() < sizeof message ? detail.size() : sizeof message - prefix.size();
+    std::memcpy(message, prefix.data(), prefix.size());
+    std::memcpy(message + prefix.size(), detail.data(), n);
+    json::writer w{body};
+    w.begin_object().key("error").value(std::string_view(message, prefix.size() + n)).end_object();
+    auto text = w.finish();
+    if (text && topic_size) (void)send({reply_topic, *topic_size}, *text, config_.control_qos);
+  };
+
+  auto doc = json::value::parse(as_text(payload));
+  json::value method_value = doc ? (*doc)["method"] : json::value{};
+  char method_buffer[method_capacity];
+  auto method = method_value.as_string(method_buffer);
+  if (!method) {
+    events_.on_error(errc::malformed, as_text(payload));
+    reply_error("malformed request", "");
+    return;
+  }
+  bool known = rpc_fallback_;
+  for (std::size_t i = 0; i < rpc_method_count_ && !known; ++i) known = rpc_methods_[i] == *method;
+  if (!known) {
+    events_.on_error(errc::unknown_method, *method);
+    reply_error("unknown method: ", *method);
+    return;
+  }
+  // Remember the id so that the app can answer later; a resent persistent RPC reuses its slot.
+  open_server_rpc* slot = nullptr;
+  for (auto& open : open_rpcs_)
+    if (open.used && std::string_view(open.id, open.id_size) == id) slot = &open;
+  for (auto& open : open_rpcs_)
+    if (slot == nullptr && !open.used) slot = &open;
+  if (slot == nullptr) {
+    events_.on_error(errc::queue_full, *method);
+    reply_error("device busy: ", *method);
+    return;
+  }
+  std::memcpy(slot->id, id.data(), id.size());  // parse_rpc_request bounds the size
+  slot->id_size = static_cast<std::uint8_t>(id.size());
+  slot->expires_ms = now_ms + config_.server_rpc_ttl_ms;
+  slot->used = true;
+  events_.on_rpc_request(rpc_request{id, *method, (*doc)["params"]});
+}
+
+// ---- inbound ------------------------------------------------------------------------------------
+
+void session::on_message(std::string_view topic, span<const std::byte> payload, std::uint32_t now_ms) noexcept {
+  if (topic == config_.attributes_topic) return handle_shared_attributes(payload);
+  if (auto id = topics::parse_attribute_response(topic); id.error() != errc::no_match) {
+    if (!id) return events_.on_error(id.error(), topic);
+    return handle_attribute_response(*id, payload);
+  }
+  if (auto id = topics::parse_rpc_request(topic); id.error() != errc::no_match) {
+    if (!id) return events_.on_error(id.error(), topic);
+    return handle_rpc_request(*id, payload, now_ms);
+  }
+  if (auto id = topics::parse_rpc_response(topic); id.error() != errc::no_match) {
+    if (!id) return events_.on_error(id.error(), topic);
+    return handle_rpc_response(*id, payload);
+  }
+  if (!events_.on_other_message(topic, payload)) events_.on_error(errc::unknown_topic, topic);
+}
+
+void session::handle_attribute_response(std::uint32_t id, span<const std::byte> payload) noexcept {
+  pending_request* request = find_request(id, request_kind::attributes);
+  if (request == nullptr) return events_.on_error(errc::unknown_request, as_text(payload));
+  finish_request(*request);
+  auto doc = json::value::parse(as_text(payload));
+  if (!doc || !doc->is_object()) return events_.on_attributes_response(id, errc::malformed, {}, {});
+  json::value client = (*doc)["client"];
+  json::value shared = (*doc)["shared"];
+  if ((client.present() && !client.is_object()) || (shared.present() && !shared.is_object()))
+    return events_.on_attributes_response(id, errc::malformed, {}, {});
+  events_.on_attributes_response(id, errc{}, client, shared);
+}
+
+void session::handle_rpc_response(std::uint32_t id, span<const std::byte> payload) noexcept {
+  pending_request* request = find_request(id, request_kind::rpc);
+  if (request == nullptr) return events_.on_error(errc::unknown_request, as_text(payload));
+  finish_request(*request);
+  auto doc = json::value::parse(as_text(payload));
+  if (!doc) return events_.on_rpc_response(id, errc::malformed, {});
+  const bool is_error = doc->is_object() && doc->size() == 1 && (*doc)["error"].present();
+  events_.on_rpc_response(id, is_error ? errc::server_error : errc{}, *doc);
+}
+
+result<std::size_t> session::subscribe_shared_attributes(std::string_view keys) noexcept {
+  if (attribute_subscription_count_ == TBMQTT_MAX_ATTRIBUTE_SUBSCRIPTIONS) return errc::queue_full;
+  TBMQTT_TRY(ensure_subscribed(config_.attributes_topic));
+  attribute_keys_[attribute_subscription_count_] = keys;
+  return attribute_subscription_count_++;
+}
+
+bool session::subscription_matches(std::string_view keys, json::value update) const noexcept {
+  if (keys.empty()) return true;
+  char name[method_capacity];
+  for (auto m : update.members()) {
+    if (json::key_equals(m.key, "deleted") && m.val.is_array()) {
+      for (auto deleted : m.val.elements()) {
+        auto key = deleted.as_string(name);
+        if (key && list_contains(keys, *key)) return true;
+      }
+      continue;
+    }
+    auto key = json::value::from_validated({m.key.data() - 1, m.key.size() + 2}).as_string(name);
+    if (key && list_contains(keys, *key)) return true;
+  }
+  return false;
+}
+
+void session::handle_shared_attributes(span<const std::byte> payload) noexcept {
+  auto doc = json::value::parse(as_text(payload));
+  if (!doc || !doc->is_object()) return events_.on_error(errc::malformed, as_text(payload));
+  for (std::size_t i = 0; i < attribute_subscription_count_; ++i)
+    if (subscription_matches(attribute_keys_[i], *doc)) events_.on_shared_attributes(i, *doc);
+}
+
+}  // namespace tbmqtt

@@ -1,0 +1,377 @@
+// The Linux client: one network thread runs libmosquitto and the core session; every public
+// method takes the same (recursive) mutex, so callbacks may call back into the client.
+#include "tbmqtt/client.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "../../transport/mosquitto/mosquitto_transport.hpp"
+
+namespace tbmqtt {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+std::uint32_t now_ms() {
+  return static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now().time_since_epoch()).count());
+}
+
+detail::mqtt_endpoint endpoint_from(const client_options& o) {
+  detail::mqtt_endpoint e;
+  e.host = o.host;
+  e.port = o.port != 0 ? o.port : (o.tls.enabled ? 8883 : 1883);
+  e.client_id = o.client_id;
+  e.username = o.access_token.empty() ? o.username : o.access_token;
+  e.password = o.access_token.empty() ? o.password : std::string{};
+  e.keep_alive_s = static_cast<int>(o.keep_alive.count());
+  e.tls = o.tls.enabled;
+  e.ca_file = o.tls.ca_file;
+  e.ca_dir = o.tls.ca_dir;
+  e.cert_file = o.tls.cert_file;
+  e.key_file = o.tls.key_file;
+  e.tls_insecure = o.tls.insecure;
+  return e;
+}
+
+session_config session_config_from(const client_options& o) {
+  session_config c;
+  c.request_timeout_ms = static_cast<std::uint32_t>(o.request_timeout.count());
+  c.max_payload = o.max_payload;
+  return c;
+}
+
+}  // namespace
+
+struct client::impl final : session_events, detail::transport_listener {
+  explicit impl(client_options o)
+      : options(std::move(o)), transport(endpoint_from(options), *this), core(transport, *this, session_config_from(options)) {}
+
+  // ---- state (guarded by mutex) ----
+  client_options options;
+  detail::mosquitto_transport transport;
+  session core;
+  mutable std::recursive_mutex mutex;
+  std::condition_variable_any changed;
+  std::thread network;
+  std::thread::id network_id;
+  std::atomic<bool> stopping{false};
+  bool ready = false;
+  bool socket_open = false;
+  bool ever_connected = false;
+  errc connect_outcome{};       // first outcome of connect(): refusal or subscription error
+  bool connect_outcome_set = false;
+  std::uint64_t published = 0;  // messages handed to the transport
+  std::uint64_t delivered = 0;  // ... and acknowledged by it
+  std::unordered_map<message_id, delivery_callback> delivery_callbacks;
+  std::unordered_map<std::uint32_t, attributes_callback> attribute_callbacks;
+  std::unordered_map<std::uint32_t, rpc_response_callback> rpc_callbacks;
+  std::vector<attribute_update_callback> attribute_updates;
+  std::deque<std::string> kept_views;  // strings the session stores views of
+  std::map<std::string, rpc_handler, std::less<>> rpc_handlers;
+  rpc_handler any_rpc;
+  error_callback error_handler;
+  connection_callback connection_handler;
+  std::uint32_t reconnect_attempt = 0;
+  std::mt19937 random{std::random_device{}()};
+
+  std::string_view keep(std::string_view s) { return kept_views.emplace_back(s); }
+
+  void set_outcome(errc e) {
+    if (!connect_outcome_set) {
+      connect_outcome = e;
+      connect_outcome_set = true;
+    }
+    changed.notify_all();
+  }
+
+  // ---- network thread ----
+  void run() {
+    network_id = std::this_thread::get_id();
+    clock_type::time_point next_attempt = clock_type::now();
+    while (!stopping) {
+      if (!socket_open) {
+        if (clock_type::now() < next_attempt) {
+          std::unique_lock lock(mutex);
+          changed.wait_until(lock, next_attempt, [&] { return stopping.load(); });
+          continue;
+        }
+        auto opened = [&] {
+          std::lock_guard lock(mutex);
+          return transport.connect();
+        }();
+        std::lock_guard lock(mutex);
+        if (opened) {
+          socket_open = true;
+        } else {
+          if (!ever_connected) set_outcome(opened.error());
+          next_attempt = clock_type::now() + backoff();
+          continue;
+        }
+      }
+      auto looped = transport.loop(50);
+      std::lock_guard lock(mutex);
+      core.tick(now_ms());
+      if (!looped && socket_open) {
+        // The socket died without a DISCONNECT callback (e.g. read error): treat it as a loss.
+        lose_connection(errc::disconnected);
+      }
+      if (!socket_open) next_attempt = clock_type::now() + backoff();
+    }
+  }
+
+  std::chrono::milliseconds backoff() {
+    const auto delay = reconnect_delay_ms(reconnect_attempt++, static_cast<std::uint32_t>(options.reconnect_min.count()),
+                                          static_cast<std::uint32_t>(options.reconnect_max.count()), random());
+    return std::chrono::milliseconds(delay);
+  }
+
+  void lose_connection(errc reason) {
+    const bool was_ready = ready;
+    socket_open = false;
+    ready = false;
+    core.on_disconnected();
+    changed.notify_all();
+    if (was_ready && connection_handler) connection_handler({false, reason == errc{} ? errc::disconnected : reason});
+  }
+
+  // ---- transport_listener (network thread; mutex is taken here) ----
+  void on_connack(errc result) override {
+    std::lock_guard lock(mutex);
+    if (result != errc{}) {
+      if (!ever_connected) set_outcome(result);
+      if (connection_handler) connection_handler({false, result});
+      return;
+    }
+    core.on_connected(now_ms());
+  }
+  void on_connection_lost(errc reason) override {
+    std::lock_guard lock(mutex);
+    if (socket_open) lose_connection(reason);
+  }
+  void on_message(std::string_view topic, span<const std::byte> payload) override {
+    std::lock_guard lock(mutex);
+    core.on_message(topic, payload, now_ms());
+  }
+  void on_suback(message_id id, std::uint8_t granted) override {
+    std::lock_guard lock(mutex);
+    core.on_suback(id, granted);
+  }
+  void on_puback(message_id id) override {
+    std::lock_guard lock(mutex);
+    core.on_puback(id);
+  }
+
+  // ---- session_events (called with the mutex held) ----
+  void on_ready() noexcept override {
+    ready = true;
+    ever_connected = true;
+    reconnect_attempt = 0;
+    set_outcome(errc{});
+    if (connection_handler) connection_handler({true, errc{}});
+  }
+  void on_delivered(message_id id) noexcept override {
+    ++delivered;
+    changed.notify_all();
+    auto it = delivery_callbacks.find(id);
+    if (it == delivery_callbacks.end()) return;
+    auto callback = std::move(it->second);
+    delivery_callbacks.erase(it);
+    callback(errc{});
+  }
+  void on_attributes_response(std::uint32_t id, errc e, json::value client_section, json::value shared) noexcept override {
+    auto it = attribute_callbacks.find(id);
+    if (it == attribute_callbacks.end()) return;
+    auto callback = std::move(it->second);
+    attribute_callbacks.erase(it);
+    callback(e, client_section, shared);
+  }
+  void on_rpc_response(std::uint32_t id, errc e, json::value response) noexcept override {
+    auto it = rpc_callbacks.find(id);
+    if (it == rpc_callbacks.end()) return;
+    auto callback = std::move(it->second);
+    rpc_callbacks.erase(it);
+    callback(e, response);
+  }
+  void on_shared_attributes(std::size_t subscription, json::value update) noexcept override {
+    if (subscription < attribute_updates.size()) attribute_updates[subscription](update);
+  }
+  void on_rpc_request(const rpc_request& request) noexcept override {
+    server_rpc rpc{std::string(request.id), std::string(request.method), std::string(request.params.raw())};
+    auto it = rpc_handlers.find(request.method);
+    if (it != rpc_handlers.end())
+      it->second(rpc);
+    else if (any_rpc)
+      any_rpc(rpc);
+  }
+  void on_error(errc e, std::string_view context) noexcept override {
+    if (e == errc::subscription_refused && !ever_connected) set_outcome(e);
+    if (error_handler) error_handler(e, context);
+  }
+
+  // ---- publishing ----
+  result<void> track(result<message_id> sent, delivery_callback on_delivered) {
+    if (!sent) return sent.error();
+    ++published;
+    if (on_delivered) delivery_callbacks[*sent] = std::move(on_delivered);
+    return {};
+  }
+};
+
+client::client(client_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
+
+client::~client() {
+  disconnect();
+  std::lock_guard lock(impl_->mutex);
+  for (auto& [id, callback] : impl_->attribute_callbacks) callback(errc::cancelled, {}, {});
+  for (auto& [id, callback] : impl_->rpc_callbacks) callback(errc::cancelled, {});
+  for (auto& [id, callback] : impl_->delivery_callbacks) callback(errc::cancelled);
+}
+
+qos client::options_qos() const { return impl_->options.default_qos; }
+
+result<void> client::connect(std::chrono::milliseconds timeout) {
+  impl& d = *impl_;
+  std::unique_lock lock(d.mutex);
+  if (d.network.joinable()) return d.ready ? result<void>{} : result<void>{errc::again};
+  d.connect_outcome_set = false;
+  d.stopping = false;
+  d.network = std::thread([&d] { d.run(); });
+  if (!d.changed.wait_for(lock, timeout, [&] { return d.connect_outcome_set; })) {
+    lock.unlock();
+    disconnect();
+    return errc::timeout;
+  }
+  const errc outcome = d.connect_outcome;
+  if (outcome != errc{}) {
+    lock.unlock();
+    disconnect();
+    return outcome;
+  }
+  return {};
+}
+
+void client::disconnect() {
+  impl& d = *impl_;
+  {
+    std::lock_guard lock(d.mutex);
+    if (!d.network.joinable()) return;
+    d.stopping = true;
+    if (d.socket_open) d.transport.disconnect();
+    d.changed.notify_all();
+  }
+  d.network.join();
+  std::lock_guard lock(d.mutex);
+  if (d.socket_open) d.lose_connection(errc{});
+  d.network = std::thread();
+}
+
+bool client::connected() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->ready;
+}
+
+result<void> client::send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered) {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->track(impl_->core.publish_telemetry(json_text, q), std::move(on_delivered));
+}
+
+result<void> client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered) {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->track(impl_->core.publish_telemetry(payload, q), std::move(on_delivered));
+}
+
+result<void> client::send_attributes(std::string_view json_text, qos q, delivery_callback on_delivered) {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->track(impl_->core.publish_attributes(json_text, q), std::move(on_delivered));
+}
+
+result<void> client::send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered) {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->track(impl_->core.publish_attributes(payload, q), std::move(on_delivered));
+}
+
+result<void> client::claim(std::string_view secret_key, std::chrono::milliseconds duration,
+                           delivery_callback on_delivered) {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->track(impl_->core.claim(secret_key, static_cast<std::uint32_t>(duration.count())),
+                      std::move(on_delivered));
+}
+
+result<void> client::flush(std::chrono::milliseconds timeout) {
+  impl& d = *impl_;
+  std::unique_lock lock(d.mutex);
+  if (std::this_thread::get_id() == d.network_id) return errc::again;  // would wait on itself
+  const std::uint64_t target = d.published;
+  if (!d.changed.wait_for(lock, timeout, [&] { return d.delivered >= target; })) return errc::timeout;
+  return {};
+}
+
+result<void> client::request_attributes(std::string_view client_keys, std::string_view shared_keys,
+                                        attributes_callback done) {
+  std::lock_guard lock(impl_->mutex);
+  auto id = impl_->core.request_attributes(client_keys, shared_keys, now_ms());
+  if (!id) return id.error();
+  impl_->attribute_callbacks[*id] = std::move(done);
+  return {};
+}
+
+result<void> client::subscribe_shared_attributes(std::string_view keys, attribute_update_callback update) {
+  std::lock_guard lock(impl_->mutex);
+  auto index = impl_->core.subscribe_shared_attributes(impl_->keep(keys));
+  if (!index) return index.error();
+  impl_->attribute_updates.resize(*index + 1);
+  impl_->attribute_updates[*index] = std::move(update);
+  return {};
+}
+
+result<void> client::on_rpc(std::string_view method, rpc_handler handler) {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->rpc_handlers.find(method);
+  if (it == impl_->rpc_handlers.end()) {
+    TBMQTT_TRY(impl_->core.add_rpc_method(impl_->keep(method)));
+    impl_->rpc_handlers.emplace(std::string(method), std::move(handler));
+  } else {
+    it->second = std::move(handler);
+  }
+  return {};
+}
+
+result<void> client::on_any_rpc(rpc_handler handler) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->any_rpc = std::move(handler);
+  impl_->core.set_rpc_fallback(static_cast<bool>(impl_->any_rpc));
+  return {};
+}
+
+result<void> client::reply_rpc(std::string_view request_id, std::string_view json_text) {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->track(impl_->core.reply_rpc(request_id, json_text), {});
+}
+
+result<void> client::call_rpc(std::string_view method, std::string_view params_json, rpc_response_callback done) {
+  std::lock_guard lock(impl_->mutex);
+  auto id = impl_->core.call_rpc(method, params_json, now_ms());
+  if (!id) return id.error();
+  impl_->rpc_callbacks[*id] = std::move(done);
+  return {};
+}
+
+void client::on_error(error_callback callback) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->error_handler = std::move(callback);
+}
+
+void client::on_connection(connection_callback callback) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->connection_handler = std::move(callback);
+}
+
+}  // namespace tbmqtt

@@ -1,0 +1,136 @@
+#include "mosquitto_transport.hpp"
+
+#include <mosquitto.h>
+
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+
+namespace tbmqtt::detail {
+namespace {
+
+void init_library_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { mosquitto_lib_init(); });
+}
+
+const char* or_null(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
+
+}  // namespace
+
+errc errc_from_mosquitto(int rc) noexcept {
+  switch (rc) {
+    case MOSQ_ERR_SUCCESS: return errc{};
+    case MOSQ_ERR_NOMEM: return errc::again;
+    case MOSQ_ERR_NO_CONN:
+    case MOSQ_ERR_CONN_LOST: return errc::not_connected;
+    case MOSQ_ERR_INVAL:
+    case MOSQ_ERR_MALFORMED_UTF8: return errc::invalid_argument;
+    case MOSQ_ERR_PAYLOAD_SIZE:
+    case MOSQ_ERR_OVERSIZE_PACKET: return errc::payload_too_large;
+    case MOSQ_ERR_TLS:
+    case MOSQ_ERR_TLS_HANDSHAKE: return errc::tls_error;
+    case MOSQ_ERR_ERRNO:
+    case MOSQ_ERR_EAI:
+    case MOSQ_ERR_UNKNOWN: return errc::unreachable;
+    case MOSQ_ERR_CONN_REFUSED:
+    case MOSQ_ERR_AUTH: return errc::refused_credentials;
+    default: return errc::transport_error;
+  }
+}
+
+errc errc_from_connack(int code) noexcept {
+  switch (code) {
+    case 0: return errc{};
+    case 2: return errc::identifier_rejected;
+    case 3: return errc::server_unavailable;
+    case 4:
+    case 5: return errc::refused_credentials;
+    default: return errc::refused;
+  }
+}
+
+mosquitto_transport::mosquitto_transport(mqtt_endpoint endpoint, transport_listener& listener)
+    : endpoint_(std::move(endpoint)), listener_(listener) {
+  init_library_once();
+  mosq_ = mosquitto_new(or_null(endpoint_.client_id), true, this);
+  if (mosq_ == nullptr) throw std::runtime_error("mosquitto_new failed");
+  mosquitto_threaded_set(mosq_, true);  // we run the loop on our own thread
+  mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
+  mosquitto_connect_callback_set(mosq_, handle_connect);
+  mosquitto_disconnect_callback_set(mosq_, handle_disconnect);
+  mosquitto_message_callback_set(mosq_, handle_message);
+  mosquitto_subscribe_callback_set(mosq_, handle_subscribe);
+  mosquitto_publish_callback_set(mosq_, handle_publish);
+  if (!endpoint_.username.empty() || !endpoint_.password.empty())
+    mosquitto_username_pw_set(mosq_, or_null(endpoint_.username), or_null(endpoint_.password));
+}
+
+mosquitto_transport::~mosquitto_transport() { mosquitto_destroy(mosq_); }
+
+result<void> mosquitto_transport::connect() {
+  if (endpoint_.tls) {
+    const bool system_bundle = endpoint_.ca_file.empty() && endpoint_.ca_dir.empty();
+    int rc = system_bundle ? mosquitto_int_option(mosq_, MOSQ_OPT_TLS_USE_OS_CERTS, 1)
+                           : mosquitto_tls_set(mosq_, or_null(endpoint_.ca_file), or_null(endpoint_.ca_dir),
+                                               or_null(endpoint_.cert_file), or_null(endpoint_.key_file), nullptr);
+    if (rc == MOSQ_ERR_SUCCESS && system_bundle && !endpoint_.cert_file.empty())
+      rc = mosquitto_tls_set(mosq_, nullptr, nullptr, or_null(endpoint_.cert_file), or_null(endpoint_.key_file), nullptr);
+    if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(mosq_, endpoint_.tls_insecure);
+    if (rc != MOSQ_ERR_SUCCESS) return errc::tls_error;
+    if (endpoint_.tls_insecure) mosquitto_tls_opts_set(mosq_, 0, nullptr, nullptr);  // SSL_VERIFY_NONE
+  }
+  const int rc = mosquitto_connect(mosq_, endpoint_.host.c_str(), endpoint_.port, endpoint_.keep_alive_s);
+  if (rc == MOSQ_ERR_SUCCESS) return {};
+  return errc_from_mosquitto(rc);
+}
+
+result<void> mosquitto_transport::loop(int timeout_ms) {
+  const int rc = mosquitto_loop(mosq_, timeout_ms, 1);
+  if (rc == MOSQ_ERR_SUCCESS) return {};
+  return errc_from_mosquitto(rc);
+}
+
+void mosquitto_transport::disconnect() { mosquitto_disconnect(mosq_); }
+
+result<message_id> mosquitto_transport::publish(std::string_view topic, span<const std::byte> payload, qos q) noexcept {
+  topic_buffer_.assign(topic);
+  int mid = 0;
+  const int rc = mosquitto_publish(mosq_, &mid, topic_buffer_.c_str(), static_cast<int>(payload.size()),
+                                   payload.data(), static_cast<int>(q), false);
+  if (rc != MOSQ_ERR_SUCCESS) return errc_from_mosquitto(rc);
+  return static_cast<message_id>(mid);
+}
+
+result<message_id> mosquitto_transport::subscribe(std::string_view filter, qos q) noexcept {
+  const std::string terminated(filter);
+  int mid = 0;
+  const int rc = mosquitto_subscribe(mosq_, &mid, terminated.c_str(), static_cast<int>(q));
+  if (rc != MOSQ_ERR_SUCCESS) return errc_from_mosquitto(rc);
+  return static_cast<message_id>(mid);
+}
+
+void mosquitto_transport::handle_connect(mosquitto*, void* self, int rc) {
+  static_cast<mosquitto_transport*>(self)->listener_.on_connack(errc_from_connack(rc));
+}
+
+void mosquitto_transport::handle_disconnect(mosquitto*, void* self, int rc) {
+  static_cast<mosquitto_transport*>(self)->listener_.on_connection_lost(rc == 0 ? errc{} : errc::disconnected);
+}
+
+void mosquitto_transport::handle_message(mosquitto*, void* self, const mosquitto_message* message) {
+  static_cast<mosquitto_transport*>(self)->listener_.on_message(
+      message->topic, {static_cast<const std::byte*>(message->payload), static_cast<std::size_t>(message->payloadlen)});
+}
+
+void mosquitto_transport::handle_subscribe(mosquitto*, void* self, int mid, int count, const int* granted) {
+  const std::uint8_t first = count > 0 ? static_cast<std::uint8_t>(granted[0]) : 0x80;
+  static_cast<mosquitto_transport*>(self)->listener_.on_suback(static_cast<message_id>(mid), first);
+}
+
+void mosquitto_transport::handle_publish(mosquitto*, void* self, int mid) {
+  static_cast<mosquitto_transport*>(self)->listener_.on_puback(static_cast<message_id>(mid));
+}
+
+}  // namespace tbmqtt::detail

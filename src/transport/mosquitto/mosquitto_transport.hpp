@@ -1,0 +1,86 @@
+// tbmqtt — MQTT transport over libmosquitto (Linux). Knows MQTT, not ThingsBoard: it turns the
+// core's publish/subscribe into libmosquitto calls and libmosquitto's callbacks into
+// `transport_listener` events. Not part of the public API.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "tbmqtt/errc.hpp"
+#include "tbmqtt/session.hpp"
+
+struct mosquitto;
+struct mosquitto_message;
+
+namespace tbmqtt::detail {
+
+/// @brief Where and how to connect. Strings are copied.
+struct mqtt_endpoint {
+  std::string host;
+  std::uint16_t port = 1883;
+  std::string client_id;  ///< Empty: libmosquitto generates one.
+  std::string username;   ///< Empty: none sent.
+  std::string password;   ///< Empty: none sent.
+  int keep_alive_s = 60;
+  bool tls = false;
+  std::string ca_file, ca_dir, cert_file, key_file;
+  bool tls_insecure = false;
+};
+
+/// @brief Events from the transport. All calls come from the thread that runs loop().
+class transport_listener {
+ public:
+  /// CONNACK: errc{} when accepted, else the refusal (refused_credentials, ...).
+  virtual void on_connack(errc result) = 0;
+  /// The connection is gone (errc{} after our own disconnect()).
+  virtual void on_connection_lost(errc reason) = 0;
+  virtual void on_message(std::string_view topic, span<const std::byte> payload) = 0;
+  virtual void on_suback(message_id id, std::uint8_t granted) = 0;
+  virtual void on_puback(message_id id) = 0;
+
+ protected:
+  ~transport_listener() = default;
+};
+
+/// @brief One libmosquitto client. publish()/subscribe() may be called from any thread;
+/// connect(), loop() and disconnect() only from the network thread.
+class mosquitto_transport final : public transport_port {
+ public:
+  mosquitto_transport(mqtt_endpoint endpoint, transport_listener& listener);
+  ~mosquitto_transport();
+  mosquitto_transport(const mosquitto_transport&) = delete;
+  mosquitto_transport& operator=(const mosquitto_transport&) = delete;
+
+  /// @brief Opens TCP (and TLS) and sends CONNECT; the CONNACK arrives later through loop().
+  /// @return ok, or errc::unreachable, errc::tls_error, errc::transport_error.
+  [[nodiscard]] result<void> connect();
+  /// @brief Runs network I/O for up to `timeout_ms`; callbacks fire from here.
+  /// @return ok, or an error when the connection is gone.
+  result<void> loop(int timeout_ms);
+  /// @brief Sends DISCONNECT and closes the socket.
+  void disconnect();
+
+  [[nodiscard]] result<message_id> publish(std::string_view topic, span<const std::byte> payload,
+                                           qos q) noexcept override;
+  [[nodiscard]] result<message_id> subscribe(std::string_view filter, qos q) noexcept override;
+
+ private:
+  static void handle_connect(mosquitto*, void* self, int rc);
+  static void handle_disconnect(mosquitto*, void* self, int rc);
+  static void handle_message(mosquitto*, void* self, const ::mosquitto_message* message);
+  static void handle_subscribe(mosquitto*, void* self, int mid, int count, const int* granted);
+  static void handle_publish(mosquitto*, void* self, int mid);
+
+  mqtt_endpoint endpoint_;
+  transport_listener& listener_;
+  mosquitto* mosq_ = nullptr;
+  std::string topic_buffer_;  // publish() needs a terminated topic
+};
+
+/// @brief Maps a libmosquitto return code (MOSQ_ERR_*) to errc. The only such mapping.
+errc errc_from_mosquitto(int rc) noexcept;
+/// @brief Maps an MQTT 3.1.1 CONNACK return code to errc (errc{} for 0).
+errc errc_from_connack(int code) noexcept;
+
+}  // namespace tbmqtt::detail

@@ -1,0 +1,73 @@
+// The Linux client end to end: real mosquitto, a test peer playing ThingsBoard.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+
+#include "broker.hpp"
+#include "tbmqtt/client.hpp"
+
+using namespace std::chrono_literals;
+using tbmqtt::errc;
+using tbmqtt::testing::broker;
+using tbmqtt::testing::peer;
+
+namespace {
+
+tbmqtt::client_options options_for(const broker& b) {
+  tbmqtt::client_options o;
+  o.port = b.port();
+  o.access_token = "TEST_TOKEN";
+  o.reconnect_min = 20ms;
+  o.reconnect_max = 200ms;
+  return o;
+}
+
+}  // namespace
+
+TEST(client, connects_and_publishes_telemetry_json_and_builder) {
+  broker b;
+  peer server(b.port());
+  tbmqtt::client device(options_for(b));
+  ASSERT_TRUE(device.connect(5s));
+  EXPECT_TRUE(device.connected());
+  ASSERT_TRUE(device.send_telemetry(R"({"temp":21.5})"));
+  tbmqtt::telemetry<128> t;
+  t.at(1700000000000).add("hum", 40).add("ok", true);
+  ASSERT_TRUE(device.send_telemetry(t));
+  ASSERT_TRUE(device.flush(5s));
+  auto got = server.wait_for("v1/devices/me/telemetry", 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].payload, R"({"temp":21.5})");
+  EXPECT_EQ(got[1].payload, R"({"ts":1700000000000,"values":{"hum":40,"ok":true}})");
+  EXPECT_EQ(got[0].qos, 1);
+}
+
+TEST(client, rejects_invalid_telemetry_without_sending) {
+  broker b;
+  tbmqtt::client device(options_for(b));
+  ASSERT_TRUE(device.connect(5s));
+  EXPECT_EQ(device.send_telemetry("{bad").error(), errc::invalid_argument);
+  EXPECT_EQ(device.send_telemetry("42").error(), errc::invalid_argument);
+  EXPECT_EQ(device.send_attributes("[1]").error(), errc::invalid_argument);
+}
+
+TEST(client, reports_unreachable_broker) {
+  broker b;
+  tbmqtt::client_options o = options_for(b);
+  b.kill();
+  tbmqtt::client device(o);
+  EXPECT_EQ(device.connect(5s).error(), errc::unreachable);
+}
+
+TEST(client, delivery_callback_fires_after_puback) {
+  broker b;
+  tbmqtt::client device(options_for(b));
+  ASSERT_TRUE(device.connect(5s));
+  std::promise<errc> delivered;
+  ASSERT_TRUE(device.send_attributes(R"({"fw":"1.0"})", tbmqtt::qos::at_least_once,
+                                     [&](errc e) { delivered.set_value(e); }));
+  auto f = delivered.get_future();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(f.get(), errc{});
+}
