@@ -127,6 +127,17 @@ class session {
   void on_disconnected() noexcept;
   /// One complete inbound message.
   void on_message(std::string_view topic, span<const std::byte> payload, std::uint32_t now_ms) noexcept;
+  /// @brief One fragment of an inbound message (transports such as esp-mqtt deliver large
+  /// messages in pieces). Fragments must arrive in order; the message is dispatched when
+  /// offset + fragment size == total. A message larger than the reassembly buffer is dropped
+  /// and reported as errc::payload_too_large through on_error (context = topic); a fragment out
+  /// of order drops the partial message and reports errc::malformed.
+  /// `topic` is only read with the first fragment (offset 0).
+  void on_message_fragment(std::string_view topic, span<const std::byte> fragment, std::size_t offset,
+                           std::size_t total, std::uint32_t now_ms) noexcept;
+  /// @brief Memory for on_message_fragment (none by default: fragments are then dropped as too large).
+  /// @pre The buffer outlives the session.
+  void set_reassembly_buffer(span<std::byte> buffer) noexcept { reassembly_ = buffer; }
   /// SUBACK for a subscribe() id: `granted` is the granted QoS, or 0x80 for a refusal.
   void on_suback(message_id id, std::uint8_t granted) noexcept;
   /// PUBACK (QoS 1) or "written" (QoS 0) for a publish() id.
@@ -138,6 +149,8 @@ class session {
 
   /// @brief Publishes telemetry JSON text to `v1/devices/me/telemetry` after validating it (an
   /// object, `{"ts":..,"values":{..}}`, or an array of those).
+  /// While disconnected, QoS 1 messages are handed to the transport (which may queue them for
+  /// the next connection) and QoS 0 messages fail with errc::not_connected.
   /// @return The message id, or errc::invalid_argument (not a JSON object/array),
   /// errc::payload_too_large, errc::not_connected, errc::again.
   [[nodiscard]] result<message_id> publish_telemetry(std::string_view json_text, qos q) noexcept;
@@ -253,6 +266,12 @@ class session {
   bool rpc_fallback_ = false;
   open_server_rpc open_rpcs_[TBMQTT_MAX_OPEN_SERVER_RPCS];
   std::string_view attribute_keys_[TBMQTT_MAX_ATTRIBUTE_SUBSCRIPTIONS];
+  span<std::byte> reassembly_;
+  char reassembly_topic_[TBMQTT_TOPIC_CAPACITY] = {};
+  std::size_t reassembly_topic_size_ = 0;
+  std::size_t reassembled_ = 0;  // bytes of the current message so far
+  std::size_t reassembly_total_ = 0;
+  bool reassembling_ = false;
   std::size_t attribute_subscription_count_ = 0;
 };
 

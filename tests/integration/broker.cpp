@@ -53,6 +53,8 @@ bool wait_until(const std::function<bool()>& predicate, std::chrono::millisecond
 broker::broker(std::string extra_config, std::uint16_t port) : port_(port != 0 ? port : free_port()) {
   char pattern[] = "/tmp/tbmqtt-broker-XXXXXX";
   dir_ = ::mkdtemp(pattern);
+  for (auto at = extra_config.find("{dir}"); at != std::string::npos; at = extra_config.find("{dir}"))
+    extra_config.replace(at, 5, dir_);
   std::ofstream conf(dir_ + "/mosquitto.conf");
   conf << "listener " << port_ << " 127.0.0.1\n"
        << "allow_anonymous true\n"
@@ -64,14 +66,23 @@ broker::broker(std::string extra_config, std::uint16_t port) : port_(port != 0 ?
   start();
 }
 
+void broker::restart() {
+  stop();
+  start();
+}
+
+void broker::stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 5000 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (::waitpid(pid_, &status, WNOHANG) == 0) kill();
+  pid_ = -1;
+}
+
 broker::~broker() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 2000 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    kill();
-  }
+  stop();
   std::string cmd = "rm -rf '" + dir_ + "'";
   (void)std::system(cmd.c_str());
 }
@@ -98,17 +109,18 @@ void broker::kill() {
   pid_ = -1;
 }
 
-peer::peer(std::uint16_t port, std::string filter) {
+peer::peer(std::uint16_t port, std::string filter, std::string client_id)
+    : filter_(std::move(filter)), probe_("tbmqtt-test/probe/" + std::to_string(reinterpret_cast<std::uintptr_t>(this))) {
   mosquitto_lib_init();
-  mosq_ = mosquitto_new(nullptr, true, this);
+  mosq_ = mosquitto_new(client_id.empty() ? nullptr : client_id.c_str(), client_id.empty(), this);
   mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
   mosquitto_message_callback_set(mosq_, on_message);
+  mosquitto_connect_callback_set(mosq_, on_connect);
+  mosquitto_reconnect_delay_set(mosq_, 1, 1, false);
   if (mosquitto_connect(mosq_, "127.0.0.1", port, 60) != MOSQ_ERR_SUCCESS) throw std::runtime_error("peer connect");
   mosquitto_loop_start(mosq_);
-  mosquitto_subscribe(mosq_, nullptr, filter.c_str(), 1);
-  // A round trip through the broker proves the subscription is active.
-  const std::string probe = "tbmqtt-test/probe/" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
-  mosquitto_subscribe(mosq_, nullptr, probe.c_str(), 1);
+  // A round trip through the broker proves the subscriptions (made in on_connect) are active.
+  const std::string& probe = probe_;
   for (int attempt = 0; attempt < 100; ++attempt) {
     mosquitto_publish(mosq_, nullptr, probe.c_str(), 1, "p", 1, false);
     if (!wait_for(probe, 1, std::chrono::milliseconds(100)).empty()) break;
@@ -121,6 +133,13 @@ peer::~peer() {
   mosquitto_disconnect(mosq_);
   mosquitto_loop_stop(mosq_, false);
   mosquitto_destroy(mosq_);
+}
+
+void peer::on_connect(mosquitto* mosq, void* self_ptr, int rc) {
+  if (rc != 0) return;
+  auto* self = static_cast<peer*>(self_ptr);
+  mosquitto_subscribe(mosq, nullptr, self->filter_.c_str(), 1);
+  mosquitto_subscribe(mosq, nullptr, self->probe_.c_str(), 1);
 }
 
 void peer::publish(const std::string& topic, const std::string& payload, int qos) {

@@ -20,7 +20,8 @@ namespace tbmqtt::testing {
 /// @brief A mosquitto process on 127.0.0.1:port(), stopped (SIGTERM, then SIGKILL) by the destructor.
 class broker {
  public:
-  /// @param extra_config Lines appended to the generated mosquitto.conf.
+  /// @param extra_config Lines appended to the generated mosquitto.conf; `{dir}` stands for
+  /// the broker's own temporary directory.
   explicit broker(std::string extra_config = {}, std::uint16_t port = 0);
   ~broker();
   broker(const broker&) = delete;
@@ -30,8 +31,12 @@ class broker {
   const std::string& dir() const { return dir_; }
   /// Kills the broker (SIGKILL) and waits for it to exit.
   void kill();
+  /// Stops it gracefully (SIGTERM), waiting for it to exit.
+  void stop();
   /// Starts it again on the same port with the same configuration.
   void start();
+  /// Stops it gracefully (SIGTERM: a persistent broker saves its state) and starts it again.
+  void restart();
 
  private:
   std::string dir_;
@@ -51,7 +56,9 @@ struct message {
 class peer {
  public:
   using responder = std::function<void(peer&, const message&)>;
-  explicit peer(std::uint16_t port, std::string filter = "v1/devices/me/#");
+  /// With a `client_id` the peer keeps a persistent session (clean session off), so the broker
+  /// queues messages for it while it is disconnected. It reconnects and resubscribes by itself.
+  explicit peer(std::uint16_t port, std::string filter = "v1/devices/me/#", std::string client_id = {});
   ~peer();
 
   void publish(const std::string& topic, const std::string& payload, int qos = 1);
@@ -64,6 +71,9 @@ class peer {
 
  private:
   static void on_message(mosquitto*, void*, const ::mosquitto_message*);
+  static void on_connect(mosquitto*, void*, int rc);
+  std::string filter_;
+  std::string probe_;
   mosquitto* mosq_ = nullptr;
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# tbmqtt — builds the portable core for a Cortex-M3 (picolibc, semihosting), reports its size, then
+# builds every portable unit test (tests/unit/test_*.cpp without a `// tbmqtt: host-only` line)
+# against a tiny GoogleTest look-alike and runs the image under qemu-system-arm (mps2-an385).
+#
+# Usage: tests/embedded/run.sh [OUT_DIR]     (default: build/embedded under the repository root)
+# Exit status: the test image's (0 = all passed), or nonzero when a build step fails.
+# Environment: TBMQTT_EMBEDDED_CXXFLAGS adds compiler flags (e.g. -DTBMQTT_MAX_PENDING_REQUESTS=4);
+#              TBMQTT_EMBEDDED_JOBS sets build parallelism (default: nproc).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "${here}/../.." && pwd)"
+out="${1:-${repo}/build/embedded}"
+mkdir -p "${out}"
+out="$(cd "${out}" && pwd)"
+jobs="${TBMQTT_EMBEDDED_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+
+cxx=arm-none-eabi-g++
+for tool in "${cxx}" arm-none-eabi-ar arm-none-eabi-size qemu-system-arm; do
+  command -v "${tool}" >/dev/null || { echo "run.sh: ${tool} not found" >&2; exit 127; }
+done
+
+arch=(-mcpu=cortex-m3 -mthumb)
+cxxflags=("${arch[@]}" -Os -std=c++17 -fno-exceptions -fno-rtti -ffunction-sections -fdata-sections
+          -Wall -Wextra -Werror --specs=picolibcpp.specs)
+# shellcheck disable=SC2206  # word splitting of user-supplied extra flags is intended
+extra=(${TBMQTT_EMBEDDED_CXXFLAGS:-})
+# mps2-an385: 4 MB SSRAM1 at 0x0 (code), 4 MB SSRAM2/3 at 0x20000000 (data); 1 MB of it is stack.
+# shellcheck disable=SC2054  # the commas belong to -Wl options
+ldflags=("${arch[@]}" --specs=picolibcpp.specs --crt0=semihost --oslib=semihost
+         -Wl,--defsym=__flash=0x0 -Wl,--defsym=__flash_size=0x400000
+         -Wl,--defsym=__ram=0x20000000 -Wl,--defsym=__ram_size=0x400000
+         -Wl,--defsym=__stack_size=0x100000 -Wl,--gc-sections
+         # The script must come after the --defsyms: with the specs' implicit -T first, picolibc.ld
+         # evaluates DEFINED(__stack_size) too early and silently keeps its 2 KB default stack.
+         -Tpicolibcpp.ld)
+
+# compile SRC OBJ [extra flags...]: prints the compiler's messages prefixed by the source name.
+compile() {
+  local src="$1" obj="$2"
+  shift 2
+  if ! "${cxx}" "${cxxflags[@]}" "${extra[@]}" "$@" -c "${src}" -o "${obj}" 2>"${obj}.log"; then
+    echo "FAILED to compile ${src#"${repo}"/}:" >&2
+    cat "${obj}.log" >&2
+    return 1
+  fi
+}
+
+# ---- (a) the core alone -------------------------------------------------------------------------
+core_sources=("${repo}"/src/core/*.cpp)
+[[ -e "${core_sources[0]}" ]] || { echo "run.sh: no sources in src/core" >&2; exit 1; }
+mkdir -p "${out}/core" "${out}/tests"
+rm -f "${out}"/core/*.o "${out}"/core/*.log "${out}"/tests/*.o "${out}"/tests/*.log
+
+echo "== building the core for cortex-m3 (-Os, no exceptions, no RTTI, -Werror)"
+pids=()
+status=0
+for src in "${core_sources[@]}"; do
+  compile "${src}" "${out}/core/$(basename "${src}" .cpp).o" -I"${repo}/include" &
+  pids+=($!)
+  if (( ${#pids[@]} >= jobs )); then wait "${pids[0]}" || status=1; pids=("${pids[@]:1}"); fi
+done
+for pid in "${pids[@]}"; do wait "${pid}" || status=1; done
+(( status == 0 )) || { echo "run.sh: the core does not build for cortex-m3" >&2; exit 1; }
+
+archive="${out}/libtbmqtt_core.a"
+rm -f "${archive}"
+arm-none-eabi-ar rcs "${archive}" "${out}"/core/*.o
+arm-none-eabi-size "${archive}" | awk '
+  NR == 1 { printf "%-16s %8s %6s %6s\n", "object", ".text", ".data", ".bss"; next }
+  { name = $6; sub(/ \(ex .*/, "", name); printf "%-16s %8d %6d %6d\n", name, $1, $2, $3; t += $1; d += $2; b += $3 }
+  END { printf "core .text=%d .data=%d .bss=%d\n", t, d, b }'
+
+# ---- (b) the test image -------------------------------------------------------------------------
+tests=()
+skipped=()
+for src in "${repo}"/tests/unit/test_*.cpp; do
+  [[ -e "${src}" ]] || continue
+  if grep -qE '^[[:space:]]*//[[:space:]]*tbmqtt:[[:space:]]*host-only[[:space:]]*$' "${src}"; then
+    skipped+=("$(basename "${src}")")
+  else
+    tests+=("${src}")
+  fi
+done
+(( ${#skipped[@]} == 0 )) || echo "host-only, not run here: ${skipped[*]}"
+(( ${#tests[@]} > 0 )) || { echo "run.sh: no portable tests in tests/unit" >&2; exit 1; }
+
+echo "== building the test image: ${#tests[@]} test files"
+test_includes=(-I"${here}/gtest" -I"${repo}/include")
+pids=()
+status=0
+for src in "${tests[@]}" "${here}/main.cpp"; do
+  name="$(basename "${src}" .cpp)"
+  [[ "${src}" == "${here}/main.cpp" ]] && name="embedded_main"
+  compile "${src}" "${out}/tests/${name}.o" "${test_includes[@]}" &
+  pids+=($!)
+  if (( ${#pids[@]} >= jobs )); then wait "${pids[0]}" || status=1; pids=("${pids[@]:1}"); fi
+done
+for pid in "${pids[@]}"; do wait "${pid}" || status=1; done
+(( status == 0 )) || { echo "run.sh: the test image does not build" >&2; exit 1; }
+
+elf="${out}/test.elf"
+"${cxx}" "${ldflags[@]}" "${out}"/tests/*.o "${archive}" -Wl,-Map="${out}/test.map" -o "${elf}"
+arm-none-eabi-size "${elf}" | awk 'NR == 2 { printf "test.elf .text=%d .data=%d .bss=%d\n", $1, $2, $3 }'
+
+# ---- run ----------------------------------------------------------------------------------------
+echo "== running under qemu-system-arm -M mps2-an385"
+set +e
+timeout 300 qemu-system-arm -M mps2-an385 -cpu cortex-m3 -nographic -monitor none -serial none \
+  -semihosting-config enable=on,target=native -kernel "${elf}" 2>&1 | tee "${out}/test.log"
+rc=${PIPESTATUS[0]}
+set -e
+if (( rc == 124 )); then
+  echo "run.sh: the test image did not finish within 300 s" >&2
+fi
+exit "${rc}"

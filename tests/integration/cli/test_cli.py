@@ -1,0 +1,542 @@
+"""End-to-end tests of the `tbmqtt` command-line tool against a real mosquitto broker and a
+ThingsBoard peer (tests/integration/peer/tb_peer.py).
+
+Run: TBMQTT_CLI=build/bin/tbmqtt python3 -m unittest tests/integration/cli/test_cli.py
+(or tests/integration/cli/run.sh BUILD_DIR). Nothing sleeps to wait: every wait is on an event
+(broker log line, peer message, process output or exit) with a deadline.
+"""
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "peer"))
+
+from tb_peer import Broker, HoldingProxy, ThingsBoardPeer, free_port  # noqa: E402
+
+CLI = os.environ.get("TBMQTT_CLI", "")
+RUN_TIMEOUT = 30  # seconds: a hung CLI fails the test instead of hanging the suite
+TOKEN = "A1_TEST_TOKEN"
+
+
+class Cli:
+    """A running `tbmqtt` (for watch / serve): stdout lines arrive in a queue."""
+
+    def __init__(self, args, env=None):
+        self.proc = subprocess.Popen([CLI] + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env)
+        self.lines = queue.Queue()
+        self.stderr_lines = []
+        self._stderr_done = threading.Event()
+        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
+                         threading.Thread(target=self._read_stderr, daemon=True)]
+        for t in self._readers:
+            t.start()
+
+    def _read_stdout(self):
+        for raw in self.proc.stdout:
+            self.lines.put(raw.decode().rstrip("\n"))
+        self.lines.put(None)
+
+    def _read_stderr(self):
+        for raw in self.proc.stderr:
+            self.stderr_lines.append(raw.decode().rstrip("\n"))
+        self._stderr_done.set()
+
+    def next_line(self, timeout=10):
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no output line from tbmqtt within %ss (stderr: %s)" % (timeout, self.stderr_lines))
+        if line is None:
+            raise AssertionError("tbmqtt exited (rc=%s) instead of printing (stderr: %s)"
+                                 % (self.proc.wait(), self.stderr_lines))
+        return line
+
+    def wait(self, timeout=RUN_TIMEOUT):
+        rc = self.proc.wait(timeout=timeout)
+        self._stderr_done.wait(timeout)
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for t in self._readers:
+            t.join(timeout=5)
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                pipe.close()
+            except (OSError, ValueError):
+                pass
+
+
+class CliTestCase(unittest.TestCase):
+    broker = None
+    peer = None
+
+    @classmethod
+    def setUpClass(cls):
+        if not CLI or not os.access(CLI, os.X_OK):
+            raise unittest.SkipTest("set TBMQTT_CLI to the tbmqtt binary (got %r)" % CLI)
+        cls.broker = Broker().start()
+        cls.peer = ThingsBoardPeer(cls.broker).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.peer:
+            cls.peer.stop()
+        if cls.broker:
+            cls.broker.stop()
+
+    def setUp(self):
+        self.peer.reset()
+        self.client_id = "cli-" + self.id().rsplit(".", 1)[-1]
+        self.running = []
+
+    def tearDown(self):
+        for c in self.running:
+            c.kill()
+
+    def base_args(self, port=None, token=TOKEN, client_id=None):
+        args = ["--port", str(port or self.broker.port), "--client-id", client_id or self.client_id]
+        if token is not None:
+            args += ["--token", token]
+        return args
+
+    def run_cli(self, *args, stdin=None, port=None, token=TOKEN, env=None, raw=False):
+        argv = [CLI] + (list(args) if raw else self.base_args(port, token) + list(args))
+        return subprocess.run(argv, input=stdin, capture_output=True, timeout=RUN_TIMEOUT, env=env)
+
+    def start_cli(self, *args, env=None):
+        c = Cli(self.base_args() + list(args), env=env)
+        self.running.append(c)
+        return c
+
+    # ---- assertions ----------------------------------------------------------------------------
+
+    def assert_ok(self, result):
+        self.assertEqual(result.returncode, 0, "stderr: %r" % result.stderr)
+        self.assertEqual(result.stderr, b"")
+
+    def assert_fails(self, result, code, errc=None):
+        """Exit `code`, and exactly one stderr line `tbmqtt: <what>: <errc name>`."""
+        self.assertEqual(result.returncode, code, "stdout %r stderr %r" % (result.stdout, result.stderr))
+        err = result.stderr.decode()
+        self.assertTrue(err.startswith("tbmqtt: ") and err.endswith("\n"), repr(err))
+        self.assertEqual(err.count("\n"), 1, repr(err))
+        if errc:
+            self.assertTrue(err.rstrip("\n").endswith(": " + errc), repr(err))
+        self.assertNotIn(TOKEN, err)
+        return err
+
+    def assert_nothing_published(self):
+        self.broker.barrier()
+        self.assertFalse(self.broker.client_ever_connected(self.client_id), "the CLI connected")
+        self.peer.barrier()
+        self.assertEqual(self.peer.telemetry, [])
+
+
+class TestUsage(CliTestCase):
+    def test_help_exits_0_and_prints_to_stdout(self):
+        r = self.run_cli("--help", raw=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn(b"telemetry", r.stdout)
+        self.assertEqual(r.stderr, b"")
+
+    def test_missing_subcommand_is_a_usage_error(self):
+        self.assert_fails(self.run_cli(raw=True), 2, "invalid_argument")
+
+    def test_unknown_option_is_a_usage_error(self):
+        self.assert_fails(self.run_cli("telemetry", "--bogus", "{}"), 2)
+
+    def test_qos_2_is_a_usage_error(self):
+        self.assert_fails(self.run_cli("--qos", "2", "telemetry", "{}"), 2)
+
+    def test_group_without_subcommand_is_a_usage_error(self):
+        self.assert_fails(self.run_cli("rpc"), 2)
+        self.assert_fails(self.run_cli("attributes"), 2)
+
+    def test_missing_credentials_is_a_usage_error(self):
+        env = {k: v for k, v in os.environ.items() if k != "TBMQTT_TOKEN"}
+        r = self.run_cli("--port", str(self.broker.port), "telemetry", "{}", raw=True, env=env)
+        self.assert_fails(r, 2)
+
+    def test_global_options_may_follow_the_subcommand(self):
+        r = self.run_cli("telemetry", "--port", str(self.broker.port), "--token", TOKEN,
+                         "--client-id", self.client_id, '{"after":1}', raw=True)
+        self.assert_ok(r)
+        self.peer.wait_until(lambda: self.peer.telemetry == [b'{"after":1}'])
+
+
+class TestConnection(CliTestCase):
+    def test_unreachable_port_exits_3(self):
+        r = self.run_cli("telemetry", '{"a":1}', port=free_port())
+        self.assert_fails(r, 3, "unreachable")
+
+    def test_token_comes_from_environment(self):
+        env = dict(os.environ, TBMQTT_TOKEN="ENV_TOKEN_42")
+        mark = self.broker.log_mark()
+        r = self.run_cli("telemetry", '{"env":1}', token=None, env=env)
+        self.assert_ok(r)
+        line = self.broker.wait_for_connection(self.client_id, start=mark)
+        self.assertIn("u'ENV_TOKEN_42'", line)
+        self.peer.wait_until(lambda: self.peer.telemetry == [b'{"env":1}'])
+
+    def test_qos_0_telemetry_is_written(self):
+        r = self.run_cli("--qos", "0", "telemetry", '{"q":0}')
+        self.assert_ok(r)
+        self.peer.wait_until(lambda: self.peer.telemetry == [b'{"q":0}'])
+
+
+class TestAuthentication(unittest.TestCase):
+    """A broker that only knows user `device` / password `s3cret-pw`."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not CLI or not os.access(CLI, os.X_OK):
+            raise unittest.SkipTest("set TBMQTT_CLI")
+        cls.broker = Broker(users={"device": "s3cret-pw"}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop()
+
+    def run_cli(self, *args):
+        return subprocess.run([CLI, "--port", str(self.broker.port)] + list(args),
+                              capture_output=True, timeout=RUN_TIMEOUT)
+
+    def test_bad_token_exits_3_without_printing_it(self):
+        r = self.run_cli("--token", "WRONG_TOKEN_XYZ", "telemetry", '{"a":1}')
+        self.assertEqual(r.returncode, 3, r.stderr)
+        err = r.stderr.decode()
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertTrue(err.startswith("tbmqtt: ") and err.rstrip().endswith(": refused_credentials"), err)
+        self.assertNotIn("WRONG_TOKEN_XYZ", err)
+
+    def test_bad_password_exits_3_without_printing_it(self):
+        r = self.run_cli("--username", "device", "--password", "not-the-pw", "telemetry", '{"a":1}')
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertNotIn("not-the-pw", r.stderr.decode())
+        self.assertIn("refused_credentials", r.stderr.decode())
+
+    def test_good_username_and_password_connect(self):
+        r = self.run_cli("--username", "device", "--password", "s3cret-pw", "telemetry", '{"a":1}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
+class TestTls(unittest.TestCase):
+    """A TLS listener with a self-signed certificate for 127.0.0.1."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not CLI or not os.access(CLI, os.X_OK):
+            raise unittest.SkipTest("set TBMQTT_CLI")
+        if shutil.which("openssl") is None:
+            raise unittest.SkipTest("openssl not installed")
+        cls.dir = tempfile.mkdtemp(prefix="tb-tls-")
+        cls.cert = os.path.join(cls.dir, "cert.pem")
+        key = os.path.join(cls.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cls.cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+        cls.broker = Broker(extra_config=["certfile %s" % cls.cert, "keyfile %s" % key]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def run_cli(self, *args):
+        return subprocess.run([CLI, "--port", str(self.broker.port), "--token", TOKEN, "--tls"] + list(args),
+                              capture_output=True, timeout=RUN_TIMEOUT)
+
+    def test_tls_with_ca_file_connects(self):
+        r = self.run_cli("--ca-file", self.cert, "telemetry", '{"tls":1}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_tls_with_untrusted_certificate_exits_3(self):
+        r = self.run_cli("telemetry", '{"tls":1}')  # system CAs do not know the self-signed cert
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(r.stderr.count(b"\n"), 1, r.stderr)
+
+    def test_tls_insecure_skips_verification(self):
+        r = self.run_cli("--insecure", "telemetry", '{"tls":1}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_tls_options_without_tls_are_a_usage_error(self):
+        r = subprocess.run([CLI, "--port", str(self.broker.port), "--token", TOKEN, "--insecure", "telemetry", "{}"],
+                           capture_output=True, timeout=RUN_TIMEOUT)
+        self.assertEqual(r.returncode, 2, r.stderr)
+
+
+class TestTelemetry(CliTestCase):
+    def test_each_argument_is_published_in_order(self):
+        r = self.run_cli("telemetry", '{"temp":21.5}', '{"ts":1700000000000,"values":{"on":true}}')
+        self.assert_ok(r)
+        self.assertEqual(r.stdout, b"")
+        self.peer.wait_until(lambda: len(self.peer.telemetry) == 2)
+        self.assertEqual(self.peer.telemetry, [b'{"temp":21.5}', b'{"ts":1700000000000,"values":{"on":true}}'])
+
+    def test_stdin_lines_all_arrive_in_order(self):
+        n = 3000
+        lines = ['{"seq":%d}' % i for i in range(n)]
+        data = ("\n".join(lines[:10]) + "\n\n  \n" + "\n".join(lines[10:]) + "\n").encode()
+        r = self.run_cli("telemetry", "-", stdin=data)
+        self.assert_ok(r)
+        self.peer.wait_until(lambda: len(self.peer.telemetry) >= n, 20, "%d telemetry messages" % n)
+        self.assertEqual([p.decode() for p in self.peer.telemetry], lines)
+
+    def test_stdin_exits_only_after_every_message_is_acknowledged(self):
+        with HoldingProxy(self.broker) as proxy:
+            c = Cli(["--port", str(proxy.port), "--token", TOKEN, "--client-id", self.client_id,
+                     "--timeout", "30", "telemetry", "-"])
+            self.running.append(c)
+            c.proc.stdin.write(b'{"n":0}\n')
+            c.proc.stdin.flush()
+            self.peer.wait_until(lambda: len(self.peer.telemetry) == 1)  # connected and flowing
+            proxy.hold()  # PUBACKs from now on stay in the proxy
+            c.proc.stdin.write(b"".join(b'{"n":%d}\n' % i for i in range(1, 10)))
+            c.proc.stdin.close()
+            self.peer.wait_until(lambda: len(self.peer.telemetry) == 10)
+            # Negative check: the process must not exit while its PUBACKs are held back.
+            with self.assertRaises(subprocess.TimeoutExpired, msg="tbmqtt exited before its acks"):
+                c.proc.wait(timeout=0.5)
+            proxy.release()
+            self.assertEqual(c.wait(), 0, c.stderr_lines)
+            self.assertEqual(c.stderr_lines, [])
+
+    def test_invalid_json_argument_exits_2_and_publishes_nothing(self):
+        r = self.run_cli("telemetry", '{"ok":1}', '{"broken":')
+        err = self.assert_fails(r, 2, "invalid_argument")
+        self.assertIn("argument 2", err)
+        self.assert_nothing_published()
+
+    def test_json_that_is_not_telemetry_exits_2(self):
+        self.assert_fails(self.run_cli("telemetry", '"just a string"'), 2, "invalid_argument")
+
+    def test_invalid_stdin_line_exits_2_after_sending_the_lines_before(self):
+        r = self.run_cli("telemetry", "-", stdin=b'{"a":1}\n{"b":2}\nnot json\n{"c":3}\n')
+        err = self.assert_fails(r, 2, "invalid_argument")
+        self.assertIn("line 3", err)
+        self.peer.barrier()
+        self.assertEqual(self.peer.telemetry, [b'{"a":1}', b'{"b":2}'])
+
+
+class TestAttributes(CliTestCase):
+    def test_set_publishes_client_attributes(self):
+        self.assert_ok(self.run_cli("attributes", "set", '{"fw":"1.0","mode":"eco"}'))
+        self.peer.wait_until(lambda: self.peer.attributes == [b'{"fw":"1.0","mode":"eco"}'])
+
+    def test_set_invalid_json_exits_2(self):
+        self.assert_fails(self.run_cli("attributes", "set", "{fw:1}"), 2, "invalid_argument")
+        self.assert_nothing_published()
+
+    def test_set_non_object_exits_2(self):
+        self.assert_fails(self.run_cli("attributes", "set", "[1,2]"), 2, "invalid_argument")
+
+    def test_get_prints_both_sections(self):
+        self.peer.client_attributes = {"a": 1, "z": 0}
+        self.peer.shared_attributes = {"b": "x", "y": [1, 2]}
+        r = self.run_cli("attributes", "get", "--client", "a", "--shared", "b,y")
+        self.assert_ok(r)
+        self.assertEqual(json.loads(r.stdout), {"client": {"a": 1}, "shared": {"b": "x", "y": [1, 2]}})
+        self.assertEqual(r.stdout.count(b"\n"), 1)
+        self.assertEqual(len(self.peer.attribute_requests), 1)
+        self.assertEqual(json.loads(self.peer.attribute_requests[0][1]), {"clientKeys": "a", "sharedKeys": "b,y"})
+
+    def test_get_without_keys_asks_for_everything(self):
+        self.peer.client_attributes = {"a": 1}
+        self.peer.shared_attributes = {"b": 2}
+        r = self.run_cli("attributes", "get")
+        self.assert_ok(r)
+        self.assertEqual(json.loads(r.stdout), {"client": {"a": 1}, "shared": {"b": 2}})
+        self.assertEqual(json.loads(self.peer.attribute_requests[0][1]), {})
+
+    def test_get_absent_section_prints_empty_object(self):
+        self.peer.shared_attributes = {"b": True}
+        r = self.run_cli("attributes", "get", "--client", "nope", "--shared", "b")
+        self.assert_ok(r)
+        self.assertEqual(r.stdout, b'{"client":{},"shared":{"b":true}}\n')
+
+    def test_get_nothing_found_prints_two_empty_objects(self):
+        r = self.run_cli("attributes", "get", "--shared", "missing")
+        self.assert_ok(r)
+        self.assertEqual(r.stdout, b'{"client":{},"shared":{}}\n')
+
+    def test_get_pretty_reply_is_printed_on_one_line(self):
+        self.peer.attribute_reply = lambda rid, p: b'{ "client" : { "a" : "x y" },\n "shared" : {"b": [1, 2]} }'
+        r = self.run_cli("attributes", "get", "--client", "a")
+        self.assert_ok(r)
+        self.assertEqual(r.stdout, b'{"client":{"a":"x y"},"shared":{"b":[1,2]}}\n')
+
+    def test_get_malformed_reply_exits_5(self):
+        self.peer.attribute_reply = lambda rid, p: b'{"client":{"a":1'
+        self.assert_fails(self.run_cli("attributes", "get", "--client", "a"), 5, "malformed")
+
+    def test_get_reply_that_is_not_an_object_exits_5(self):
+        self.peer.attribute_reply = lambda rid, p: b'[1,2,3]'
+        self.assert_fails(self.run_cli("attributes", "get", "--client", "a"), 5)
+
+    def test_get_without_reply_exits_4(self):
+        self.peer.attribute_reply = lambda rid, p: None
+        started = time.monotonic()
+        r = self.run_cli("--timeout", "1", "attributes", "get", "--shared", "a")
+        self.assert_fails(r, 4, "timeout")
+        self.assertLess(time.monotonic() - started, 8)
+        self.assertEqual(r.stdout, b"")
+
+    def test_watch_prints_only_the_chosen_keys_and_exits_after_count(self):
+        c = self.start_cli("attributes", "watch", "--keys", "a,b", "--count", "3")
+        self.broker.wait_for_subscription(self.client_id, "v1/devices/me/attributes")
+        self.peer.push_shared({"a": 1, "c": 2})
+        self.assertEqual(json.loads(c.next_line()), {"a": 1})
+        self.peer.push_shared({"c": 3})  # touches no watched key: nothing printed
+        self.peer.push_shared({"deleted": ["b", "c"]})
+        self.assertEqual(json.loads(c.next_line()), {"deleted": ["b"]})
+        self.peer.push_shared({"deleted": ["c"]})
+        self.peer.push_shared({"b": {"nested": [1, 2]}, "z": 0})
+        self.assertEqual(c.next_line(), '{"b":{"nested":[1,2]}}')
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
+        self.assertEqual(c.stderr_lines, [])
+
+    def test_watch_without_keys_prints_every_update_on_one_line(self):
+        c = self.start_cli("attributes", "watch", "--count", "2")
+        self.broker.wait_for_subscription(self.client_id, "v1/devices/me/attributes")
+        self.peer.push_shared(b'{ "fw_version" : "1.2",\n  "x": [1, 2] }')
+        self.assertEqual(c.next_line(), '{"fw_version":"1.2","x":[1,2]}')
+        self.peer.push_shared({"deleted": ["x"]})
+        self.assertEqual(c.next_line(), '{"deleted":["x"]}')
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
+
+
+class TestRpcServe(CliTestCase):
+    RPC_FILTER = "v1/devices/me/rpc/request/+"
+
+    def serve(self, *args):
+        c = self.start_cli("rpc", "serve", *args)
+        self.broker.wait_for_subscription(self.client_id, self.RPC_FILTER)
+        return c
+
+    def test_echo_replies_with_params_and_prints_requests(self):
+        c = self.serve("--count", "2")
+        rid = self.peer.send_rpc("setGpio", {"pin": 4, "on": True}, request_id=17)
+        self.assertEqual(json.loads(c.next_line()), {"id": "17", "method": "setGpio", "params": {"pin": 4, "on": True}})
+        self.assertEqual(json.loads(self.peer.wait_rpc_reply(rid)), {"pin": 4, "on": True})
+        rid = self.peer.send_rpc("ping", request_id=18)
+        self.assertEqual(c.next_line(), '{"id":"18","method":"ping","params":null}')
+        self.assertEqual(self.peer.wait_rpc_reply(rid), b"{}")
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
+        self.assertEqual(c.stderr_lines, [])
+
+    def test_exits_only_after_replies_are_acknowledged(self):
+        c = self.serve("--count", "1")
+        rid = self.peer.send_rpc("m", [1, 2, 3])
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
+        self.peer.barrier()  # an acknowledged reply has been accepted by the broker
+        self.assertEqual(self.peer.rpc_replies.get(rid), b"[1,2,3]")
+
+    def test_exec_replies_with_the_command_output(self):
+        c = self.serve("--count", "1", "--exec", 'read req; printf \'{"got":%s}\\n\' "$req"')
+        rid = self.peer.send_rpc("getTime", {"tz": "UTC"})
+        line = c.next_line()
+        self.assertEqual(json.loads(line), {"id": rid, "method": "getTime", "params": {"tz": "UTC"}})
+        self.assertEqual(json.loads(self.peer.wait_rpc_reply(rid)), {"got": json.loads(line)})
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
+
+    def test_exec_bad_output_replies_error_and_keeps_serving(self):
+        c = self.serve("--count", "2", "--exec",
+                       'if grep -q "\\"bad\\""; then echo this is not json; else echo \'{"ok":true}\'; fi')
+        rid = self.peer.send_rpc("bad")
+        c.next_line()
+        reply = json.loads(self.peer.wait_rpc_reply(rid))
+        self.assertIn("error", reply)
+        rid = self.peer.send_rpc("good")
+        c.next_line()
+        self.assertEqual(json.loads(self.peer.wait_rpc_reply(rid)), {"ok": True})
+        self.assertEqual(c.wait(), 0)
+        self.assertEqual(len(c.stderr_lines), 1, c.stderr_lines)
+        self.assertTrue(c.stderr_lines[0].startswith("tbmqtt: ") and c.stderr_lines[0].endswith(": malformed"))
+
+    def test_exec_failing_command_replies_error_and_keeps_serving(self):
+        c = self.serve("--count", "2", "--exec", 'cat >/dev/null; echo \'{"ok":1}\'; exit 3')
+        for method in ("a", "b"):
+            rid = self.peer.send_rpc(method, {"x": 1})
+            c.next_line()
+            reply = json.loads(self.peer.wait_rpc_reply(rid))
+            self.assertIn("error", reply)
+        self.assertEqual(c.wait(), 0)
+        self.assertEqual(len(c.stderr_lines), 2, c.stderr_lines)
+        self.assertIn("status 3", c.stderr_lines[0])
+
+    def test_exec_command_that_ignores_stdin(self):
+        c = self.serve("--count", "1", "--exec", "echo 42")
+        rid = self.peer.send_rpc("n", {"big": "x" * 200000})
+        c.next_line()
+        self.assertEqual(self.peer.wait_rpc_reply(rid), b"42")
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
+
+
+class TestRpcCall(CliTestCase):
+    def test_call_prints_the_response(self):
+        self.peer.rpc_reply = lambda rid, method, params: {"time": 1700000000, "echo": params}
+        r = self.run_cli("rpc", "call", "getTime", '{"tz":"UTC"}')
+        self.assert_ok(r)
+        self.assertEqual(json.loads(r.stdout), {"time": 1700000000, "echo": {"tz": "UTC"}})
+        self.assertEqual(r.stdout.count(b"\n"), 1)
+        self.assertEqual(json.loads(self.peer.rpc_calls[0][1]), {"method": "getTime", "params": {"tz": "UTC"}})
+
+    def test_call_without_params_sends_empty_object(self):
+        self.peer.rpc_reply = lambda rid, method, params: b"true"
+        r = self.run_cli("rpc", "call", "ping")
+        self.assert_ok(r)
+        self.assertEqual(r.stdout, b"true\n")
+        self.assertEqual(json.loads(self.peer.rpc_calls[0][1]), {"method": "ping", "params": {}})
+
+    def test_error_reply_is_printed_and_exits_5(self):
+        self.peer.rpc_reply = lambda rid, method, params: {"error": "no such method"}
+        r = self.run_cli("rpc", "call", "nope")
+        self.assert_fails(r, 5, "server_error")
+        self.assertEqual(json.loads(r.stdout), {"error": "no such method"})
+
+    def test_malformed_reply_exits_5(self):
+        self.peer.rpc_reply = lambda rid, method, params: b"{oops"
+        self.assert_fails(self.run_cli("rpc", "call", "m"), 5, "malformed")
+
+    def test_no_reply_exits_4(self):
+        r = self.run_cli("--timeout", "1", "rpc", "call", "slow")
+        self.assert_fails(r, 4, "timeout")
+        self.assertEqual(r.stdout, b"")
+
+    def test_invalid_params_exit_2(self):
+        self.assert_fails(self.run_cli("rpc", "call", "m", "{nope"), 2, "invalid_argument")
+        self.broker.barrier()
+        self.assertFalse(self.broker.client_ever_connected(self.client_id))
+
+
+class TestClaim(CliTestCase):
+    def test_claim_payload_is_exact(self):
+        self.assert_ok(self.run_cli("claim", "--secret", "abc", "--duration-ms", "60000"))
+        self.peer.wait_until(lambda: self.peer.claims)
+        self.assertEqual(self.peer.claims, [b'{"secretKey":"abc","durationMs":60000}'])
+
+    def test_claim_without_duration_leaves_it_out(self):
+        self.assert_ok(self.run_cli("claim", "--secret", 'q"x'))
+        self.peer.wait_until(lambda: self.peer.claims)
+        self.assertEqual(self.peer.claims, [b'{"secretKey":"q\\"x"}'])
+
+    def test_claim_needs_a_secret(self):
+        self.assert_fails(self.run_cli("claim"), 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
