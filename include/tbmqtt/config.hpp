@@ -37,3 +37,13 @@
 /// ThingsBoard's default max MQTT payload; larger inbound messages close the connection.
 #define TBMQTT_DEFAULT_MAX_PAYLOAD 65536
 #endif
+#ifndef TBMQTT_JSON_SMALL_FLOAT
+/// 1: doubles are written with snprintf("%.15g"/"%.17g") and read with strtod (about 10 KB of
+/// flash with picolibc) instead of std::to_chars/from_chars (shortest form, about 180 KB on
+/// Cortex-M). Default: 1 on bare-metal ARM and ESP-IDF, 0 elsewhere.
+#if (defined(__arm__) && !defined(__linux__)) || defined(ESP_PLATFORM)
+#define TBMQTT_JSON_SMALL_FLOAT 1
+#else
+#define TBMQTT_JSON_SMALL_FLOAT 0
+#endif
+#endif

@@ -62,7 +62,7 @@ struct rpc_request {
 /// Every method has an empty default. Views are valid until the callback returns.
 class session_events {
  public:
-  /// CONNACK received and every subscription granted.
+  /// CONNACK received and every SUBACK received (a refusal is reported through on_error first).
   virtual void on_ready() noexcept {}
   /// A published message was acknowledged (QoS 1) or written (QoS 0).
   virtual void on_delivered(message_id) noexcept {}
@@ -286,7 +286,7 @@ constexpr bool time_reached(std::uint32_t now_ms, std::uint32_t deadline_ms) noe
 constexpr std::uint32_t reconnect_delay_ms(std::uint32_t attempt, std::uint32_t min_ms, std::uint32_t max_ms,
                                            std::uint32_t random) noexcept {
   std::uint64_t delay = min_ms;
-  for (std::uint32_t i = 0; i < attempt && delay < max_ms; ++i) delay *= 2;
+  for (std::uint32_t i = 0; i < attempt && delay != 0 && delay < max_ms; ++i) delay *= 2;
   if (delay > max_ms) delay = max_ms;
   const std::uint64_t half = delay / 2;
   return static_cast<std::uint32_t>(half + (half == 0 ? 0 : random % (delay - half + 1)));

@@ -6,11 +6,16 @@
 //  - a \u escape of a lone surrogate is accepted by the grammar and decodes to U+FFFD.
 // Portable core: no heap, no exceptions, no RTTI, no OS calls.
 #include "tbmqtt/json.hpp"
+#include "tbmqtt/detail/slice.hpp"
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+
+#include "tbmqtt/config.hpp"
 
 namespace tbmqtt::json {
 namespace {
@@ -348,11 +353,11 @@ number_parts split_number(std::string_view s) noexcept {
   }
   std::size_t start = i;
   while (i < s.size() && is_digit(s[i])) ++i;
-  p.int_digits = s.substr(start, i - start);
+  p.int_digits = detail::slice(s, start, i - start);
   if (i < s.size() && s[i] == '.') {
     start = ++i;
     while (i < s.size() && is_digit(s[i])) ++i;
-    p.frac_digits = s.substr(start, i - start);
+    p.frac_digits = detail::slice(s, start, i - start);
   }
   if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
     ++i;
@@ -382,7 +387,7 @@ result<void> validate(std::string_view text) noexcept {
 result<value> value::parse(std::string_view text) noexcept {
   std::size_t begin = 0, end = 0;
   if (!scan_document(text, begin, end)) return errc::malformed;
-  return from_validated(text.substr(begin, end - begin));
+  return from_validated(detail::slice(text, begin, end - begin));
 }
 
 value value::from_validated(std::string_view raw_value) noexcept {
@@ -401,7 +406,7 @@ value value::from_validated(std::string_view raw_value) noexcept {
   }
   if (k == kind::absent) return {};
   const std::size_t end = skip_value(raw_value, begin);
-  return value{k, raw_value.substr(begin, end - begin)};
+  return value{k, detail::slice(raw_value, begin, end - begin)};
 }
 
 value value::operator[](std::string_view key) const noexcept {
@@ -467,6 +472,17 @@ result<std::int64_t> value::as_int() const noexcept {
 
 result<double> value::as_double() const noexcept {
   if (!is_number()) return errc::wrong_type;
+#if TBMQTT_JSON_SMALL_FLOAT
+  char text[64];  // strtod needs a terminator; longer numbers are not worth the flash
+  if (raw_.size() >= sizeof text) return errc::wrong_type;
+  std::memcpy(text, raw_.data(), raw_.size());
+  text[raw_.size()] = '\0';
+  char* end = nullptr;
+  const double d = std::strtod(text, &end);
+  if (end != text + raw_.size()) return errc::wrong_type;
+  if (std::isfinite(d)) return d;  // strtod reads underflow as 0 already
+  return errc::wrong_type;
+#else
   double d = 0;
   const char* first = raw_.data();
   const char* last = first + raw_.size();
@@ -481,18 +497,19 @@ result<double> value::as_double() const noexcept {
       static_cast<std::int64_t>(p.int_digits.size()) - static_cast<std::int64_t>(lead) + p.exponent;
   if (magnitude > 0) return errc::wrong_type;
   return p.negative ? -0.0 : 0.0;
+#endif
 }
 
 result<std::string_view> value::as_string() const noexcept {
   if (!is_string()) return errc::wrong_type;
-  const std::string_view body = raw_.substr(1, raw_.size() - 2);
+  const std::string_view body = detail::slice(raw_, 1, raw_.size() - 2);
   if (body.find('\\') != npos) return errc::need_more;
   return body;
 }
 
 result<std::string_view> value::as_string(span<char> buf) const noexcept {
   if (!is_string()) return errc::wrong_type;
-  const std::string_view body = raw_.substr(1, raw_.size() - 2);
+  const std::string_view body = detail::slice(raw_, 1, raw_.size() - 2);
   std::size_t used = 0;
   char tmp[4];
   for (std::size_t i = 0; i < body.size();) {
@@ -520,7 +537,7 @@ bool key_equals(std::string_view raw_key, std::string_view text) noexcept {
 member_range::iterator member_range::begin() const noexcept {
   iterator it;
   if (raw_.size() < 2 || raw_[0] != '{') return it;
-  it.rest_ = raw_.substr(1);
+  it.rest_ = detail::slice(raw_, 1);
   it.done_ = false;
   it.load();
   return it;
@@ -534,13 +551,13 @@ void member_range::iterator::load() noexcept {
     return;
   }
   const std::size_t key_end = skip_string(rest_, i);
-  current_.key = rest_.substr(i + 1, key_end - i - 2);
+  current_.key = detail::slice(rest_, i + 1, key_end - i - 2);
   i = skip_ws(rest_, key_end);
   if (i < rest_.size() && rest_[i] == ':') ++i;
   i = skip_ws(rest_, i);
   const std::size_t value_end = skip_value(rest_, i);
-  current_.val = value::from_validated(rest_.substr(i, value_end - i));
-  rest_ = rest_.substr(value_end);
+  current_.val = value::from_validated(detail::slice(rest_, i, value_end - i));
+  rest_ = detail::slice(rest_, value_end);
 }
 
 member_range::iterator& member_range::iterator::operator++() noexcept {
@@ -551,7 +568,7 @@ member_range::iterator& member_range::iterator::operator++() noexcept {
 element_range::iterator element_range::begin() const noexcept {
   iterator it;
   if (raw_.size() < 2 || raw_[0] != '[') return it;
-  it.rest_ = raw_.substr(1);
+  it.rest_ = detail::slice(raw_, 1);
   it.done_ = false;
   it.load();
   return it;
@@ -565,12 +582,12 @@ void element_range::iterator::load() noexcept {
     return;
   }
   const std::size_t value_end = skip_value(rest_, i);
-  current_ = value::from_validated(rest_.substr(i, value_end - i));
+  current_ = value::from_validated(detail::slice(rest_, i, value_end - i));
   if (!current_.present()) {  // not a value: only possible for text that was never validated
     *this = iterator{};
     return;
   }
-  rest_ = rest_.substr(value_end);
+  rest_ = detail::slice(rest_, value_end);
 }
 
 element_range::iterator& element_range::iterator::operator++() noexcept {
@@ -625,7 +642,7 @@ bool writer::put_escaped(std::string_view s) noexcept {
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
-    if (!put(s.substr(plain, i - plain))) return false;
+    if (!put(detail::slice(s, plain, i - plain))) return false;
     plain = i + 1;
     char esc[6] = {'\\', 0, 0, 0, 0, 0};
     std::size_t len = 2;
@@ -650,7 +667,7 @@ bool writer::put_escaped(std::string_view s) noexcept {
     }
     if (!put(std::string_view{esc, len})) return false;
   }
-  return put(s.substr(plain)) && put('"');
+  return put(detail::slice(s, plain)) && put('"');
 }
 
 bool writer::open(char c) noexcept {
@@ -738,18 +755,37 @@ writer& writer::unsigned_value(unsigned long long v) noexcept {
   return *this;
 }
 
+#if TBMQTT_JSON_SMALL_FLOAT
+namespace {
+// 15 significant digits when they read back exactly, else 17 (always exact). Not always the
+// shortest form, but it needs only printf/strtod, which firmware links anyway.
+std::size_t format_double(char (&buf)[32], double v) noexcept {
+  int n = std::snprintf(buf, sizeof buf, "%.15g", v);
+  if (std::strtod(buf, nullptr) != v) n = std::snprintf(buf, sizeof buf, "%.17g", v);
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+}  // namespace
+#else
+namespace {
+std::size_t format_double(char (&buf)[32], double v) noexcept {
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  return r.ec == std::errc{} ? static_cast<std::size_t>(r.ptr - buf) : 0;
+}
+}  // namespace
+#endif
+
 writer& writer::value(double v) noexcept {
   if (!std::isfinite(v)) {
     fail(errc::invalid_argument);
     return *this;
   }
   char buf[32];  // the shortest round-trip form of a double needs at most 24 characters
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  if (r.ec != std::errc{}) {
+  const std::size_t size = format_double(buf, v);
+  if (size == 0) {
     fail(errc::invalid_argument);
     return *this;
   }
-  if (before_value() && put(std::string_view{buf, static_cast<std::size_t>(r.ptr - buf)}) && depth_ == 0) {
+  if (before_value() && put(std::string_view{buf, size}) && depth_ == 0) {
     root_done_ = true;
   }
   return *this;
@@ -777,7 +813,7 @@ writer& writer::raw(std::string_view json_text) noexcept {
     fail(errc::invalid_argument);
     return *this;
   }
-  return raw_trusted(json_text.substr(begin, end - begin));
+  return raw_trusted(detail::slice(json_text, begin, end - begin));
 }
 
 writer& writer::raw_trusted(std::string_view json_text) noexcept {

@@ -1,4 +1,5 @@
 #include "tbmqtt/payload.hpp"
+#include "tbmqtt/detail/slice.hpp"
 
 namespace tbmqtt {
 
@@ -51,7 +52,7 @@ result<std::string_view> telemetry_builder::finish() noexcept {
   }
   auto text = writer_.finish();
   if (!text) return text.error();
-  if (entries_ == 1) return text->substr(1, text->size() - 2);
+  if (entries_ == 1) return detail::slice(*text, 1, text->size() - 2);
   return *text;
 }
 

@@ -1,4 +1,5 @@
 #include "tbmqtt/session.hpp"
+#include "tbmqtt/detail/slice.hpp"
 
 #include <cstring>
 
@@ -10,21 +11,31 @@ namespace {
 constexpr std::uint8_t suback_failure = 0x80;
 constexpr std::size_t method_capacity = 64;
 
-bool is_container(json::value v) noexcept { return v.is_object() || v.is_array(); }
+// True when `text` is valid JSON whose top-level value starts with one of `openers` ("{[" or
+// "{"). One validating pass, no second scan.
+bool is_json_of(std::string_view text, std::string_view openers) noexcept {
+  std::size_t i = 0;
+  while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
+  return i < text.size() && openers.find(text[i]) != std::string_view::npos && json::validate(text).ok();
+}
 
-// True when `key` is one of the comma-separated names in `list`.
-bool list_contains(std::string_view list, std::string_view key) noexcept {
+// True when the raw JSON string text `raw_key` (quotes removed, escapes kept) names one of the
+// comma-separated keys in `list`. Compared without unescaping, so any key length works.
+bool list_contains(std::string_view list, std::string_view raw_key) noexcept {
   while (!list.empty()) {
     const std::size_t comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
+    std::string_view item = detail::slice(list, 0, comma);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == key) return true;
+    if (json::key_equals(raw_key, item)) return true;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
   return false;
 }
+
+// The text between the quotes of a JSON string value (escapes kept).
+std::string_view raw_string(json::value v) noexcept { return detail::slice(v.raw(), 1, v.raw().size() - 2); }
 
 }  // namespace
 
@@ -121,7 +132,8 @@ void session::tick(std::uint32_t now_ms) noexcept {
 
 result<message_id> session::send(std::string_view topic, std::string_view payload, qos q) noexcept {
   if (payload.size() > config_.max_payload) return errc::payload_too_large;
-  if (state_ == session_state::disconnected) return errc::not_connected;
+  // QoS 1 goes to the transport even offline: it may queue it until the next connection.
+  if (state_ == session_state::disconnected && q == qos::at_most_once) return errc::not_connected;
   return port_.publish(topic, as_bytes(payload), q);
 }
 
@@ -130,8 +142,7 @@ result<message_id> session::publish_raw(std::string_view topic, std::string_view
 }
 
 result<message_id> session::publish_telemetry(std::string_view json_text, qos q) noexcept {
-  auto doc = json::value::parse(json_text);
-  if (!doc || !is_container(*doc)) return errc::invalid_argument;
+  if (!is_json_of(json_text, "{[")) return errc::invalid_argument;
   return send(config_.telemetry_topic, json_text, q);
 }
 
@@ -142,8 +153,7 @@ result<message_id> session::publish_telemetry(telemetry_builder& payload, qos q)
 }
 
 result<message_id> session::publish_attributes(std::string_view json_text, qos q) noexcept {
-  auto doc = json::value::parse(json_text);
-  if (!doc || !doc->is_object()) return errc::invalid_argument;
+  if (!is_json_of(json_text, "{")) return errc::invalid_argument;
   return send(config_.attributes_topic, json_text, q);
 }
 
@@ -312,15 +322,26 @@ void session::handle_rpc_request(std::string_view id, span<const std::byte> payl
 
   auto doc = json::value::parse(as_text(payload));
   json::value method_value = doc ? (*doc)["method"] : json::value{};
-  char method_buffer[method_capacity];
-  auto method = method_value.as_string(method_buffer);
-  if (!method) {
+  if (!method_value.is_string()) {
     events_.on_error(errc::malformed, as_text(payload));
     reply_error("malformed request", "");
     return;
   }
-  bool known = rpc_fallback_;
-  for (std::size_t i = 0; i < rpc_method_count_ && !known; ++i) known = rpc_methods_[i] == *method;
+  // A registered name matches without unescaping (any length); other names are unescaped into
+  // a buffer, or passed on as raw text when they do not fit.
+  bool known = false;
+  result<std::string_view> method = errc::no_match;
+  for (std::size_t i = 0; i < rpc_method_count_ && !known; ++i)
+    if (json::key_equals(raw_string(method_value), rpc_methods_[i])) {
+      known = true;
+      method = rpc_methods_[i];
+    }
+  char method_buffer[method_capacity];
+  if (!known) {
+    method = method_value.as_string(method_buffer);
+    if (!method) method = raw_string(method_value);
+    known = rpc_fallback_;
+  }
   if (!known) {
     events_.on_error(errc::unknown_method, *method);
     reply_error("unknown method: ", *method);
@@ -363,6 +384,29 @@ void session::on_message(std::string_view topic, span<const std::byte> payload, 
   if (!events_.on_other_message(topic, payload)) events_.on_error(errc::unknown_topic, topic);
 }
 
+void session::on_message_fragment(std::string_view topic, span<const std::byte> fragment, std::size_t offset,
+                                  std::size_t total, std::uint32_t now_ms) noexcept {
+  if (offset == 0 && fragment.size() == total) return on_message(topic, fragment, now_ms);  // not fragmented
+  if (offset == 0) {
+    reassembling_ = topic.size() <= sizeof reassembly_topic_ && total <= reassembly_.size();
+    if (!reassembling_) return events_.on_error(errc::payload_too_large, topic);
+    std::memcpy(reassembly_topic_, topic.data(), topic.size());
+    reassembly_topic_size_ = topic.size();
+    reassembled_ = 0;
+    reassembly_total_ = total;
+  }
+  if (!reassembling_) return;  // the rest of a message already dropped
+  if (offset != reassembled_ || total != reassembly_total_ || offset + fragment.size() > total) {
+    reassembling_ = false;
+    return events_.on_error(errc::malformed, {reassembly_topic_, reassembly_topic_size_});
+  }
+  if (!fragment.empty()) std::memcpy(reassembly_.data() + offset, fragment.data(), fragment.size());
+  reassembled_ += fragment.size();
+  if (reassembled_ < total) return;
+  reassembling_ = false;
+  on_message({reassembly_topic_, reassembly_topic_size_}, {reassembly_.data(), total}, now_ms);
+}
+
 void session::handle_attribute_response(std::uint32_t id, span<const std::byte> payload) noexcept {
   pending_request* request = find_request(id, request_kind::attributes);
   if (request == nullptr) return events_.on_error(errc::unknown_request, as_text(payload));
@@ -395,17 +439,13 @@ result<std::size_t> session::subscribe_shared_attributes(std::string_view keys) 
 
 bool session::subscription_matches(std::string_view keys, json::value update) const noexcept {
   if (keys.empty()) return true;
-  char name[method_capacity];
   for (auto m : update.members()) {
     if (json::key_equals(m.key, "deleted") && m.val.is_array()) {
-      for (auto deleted : m.val.elements()) {
-        auto key = deleted.as_string(name);
-        if (key && list_contains(keys, *key)) return true;
-      }
+      for (auto deleted : m.val.elements())
+        if (deleted.is_string() && list_contains(keys, raw_string(deleted))) return true;
       continue;
     }
-    auto key = json::value::from_validated({m.key.data() - 1, m.key.size() + 2}).as_string(name);
-    if (key && list_contains(keys, *key)) return true;
+    if (list_contains(keys, m.key)) return true;
   }
   return false;
 }

@@ -1,4 +1,5 @@
 #include "tbmqtt/topics.hpp"
+#include "tbmqtt/detail/slice.hpp"
 
 #include <charconv>
 #include <cstring>
@@ -28,8 +29,8 @@ result<std::size_t> join(span<char> out, std::string_view prefix, std::uint32_t 
 }
 
 result<std::string_view> suffix_after(std::string_view topic, std::string_view prefix) noexcept {
-  if (topic.substr(0, prefix.size()) != prefix) return errc::no_match;
-  return topic.substr(prefix.size());
+  if (detail::slice(topic, 0, prefix.size()) != prefix) return errc::no_match;
+  return detail::slice(topic, prefix.size());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // method takes the same (recursive) mutex, so callbacks may call back into the client.
 #include "tbmqtt/client.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -70,6 +71,8 @@ struct client::impl final : session_events, detail::transport_listener {
   bool connect_outcome_set = false;
   std::uint64_t published = 0;  // messages handed to the transport
   std::uint64_t delivered = 0;  // ... and acknowledged by it
+  std::uint64_t wake_flush_at = UINT64_MAX;  // smallest `delivered` a flush() waits for
+  std::uint32_t last_tick_ms = 0;
   std::unordered_map<message_id, delivery_callback> delivery_callbacks;
   std::unordered_map<std::uint32_t, attributes_callback> attribute_callbacks;
   std::unordered_map<std::uint32_t, rpc_response_callback> rpc_callbacks;
@@ -118,10 +121,15 @@ struct client::impl final : session_events, detail::transport_listener {
       }
       auto looped = transport.loop(50);
       std::lock_guard lock(mutex);
-      core.tick(now_ms());
-      if (!looped && socket_open) {
+      if (const std::uint32_t now = now_ms(); now - last_tick_ms >= 10) {
+        last_tick_ms = now;
+        core.tick(now);
+      }
+      if (!looped) {
+        // The first connection failed before CONNACK (TLS handshake, reset): connect() reports it.
+        if (!ever_connected) set_outcome(looped.error() == errc::not_connected ? errc::unreachable : looped.error());
         // The socket died without a DISCONNECT callback (e.g. read error): treat it as a loss.
-        lose_connection(errc::disconnected);
+        if (socket_open) lose_connection(errc::disconnected);
       }
       if (!socket_open) next_attempt = clock_type::now() + backoff();
     }
@@ -178,8 +186,11 @@ struct client::impl final : session_events, detail::transport_listener {
     if (connection_handler) connection_handler({true, errc{}});
   }
   void on_delivered(message_id id) noexcept override {
-    ++delivered;
-    changed.notify_all();
+    if (++delivered >= wake_flush_at) {  // wake flush() once, not on every acknowledgement
+      wake_flush_at = UINT64_MAX;
+      changed.notify_all();
+    }
+    if (delivery_callbacks.empty()) return;
     auto it = delivery_callbacks.find(id);
     if (it == delivery_callbacks.end()) return;
     auto callback = std::move(it->second);
@@ -310,8 +321,12 @@ result<void> client::flush(std::chrono::milliseconds timeout) {
   std::unique_lock lock(d.mutex);
   if (std::this_thread::get_id() == d.network_id) return errc::again;  // would wait on itself
   const std::uint64_t target = d.published;
-  if (!d.changed.wait_for(lock, timeout, [&] { return d.delivered >= target; })) return errc::timeout;
-  return {};
+  const bool done = d.changed.wait_for(lock, timeout, [&] {
+    if (d.delivered >= target) return true;
+    d.wake_flush_at = std::min(d.wake_flush_at, target);
+    return false;
+  });
+  return done ? result<void>{} : result<void>{errc::timeout};
 }
 
 result<void> client::request_attributes(std::string_view client_keys, std::string_view shared_keys,

@@ -70,7 +70,7 @@ mosquitto_transport::mosquitto_transport(mqtt_endpoint endpoint, transport_liste
 mosquitto_transport::~mosquitto_transport() { mosquitto_destroy(mosq_); }
 
 result<void> mosquitto_transport::connect() {
-  if (endpoint_.tls) {
+  if (endpoint_.tls && !tls_configured_) {
     const bool system_bundle = endpoint_.ca_file.empty() && endpoint_.ca_dir.empty();
     int rc = system_bundle ? mosquitto_int_option(mosq_, MOSQ_OPT_TLS_USE_OS_CERTS, 1)
                            : mosquitto_tls_set(mosq_, or_null(endpoint_.ca_file), or_null(endpoint_.ca_dir),
@@ -80,6 +80,7 @@ result<void> mosquitto_transport::connect() {
     if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(mosq_, endpoint_.tls_insecure);
     if (rc != MOSQ_ERR_SUCCESS) return errc::tls_error;
     if (endpoint_.tls_insecure) mosquitto_tls_opts_set(mosq_, 0, nullptr, nullptr);  // SSL_VERIFY_NONE
+    tls_configured_ = true;  // libmosquitto refuses a second mosquitto_tls_set on reconnect
   }
   const int rc = mosquitto_connect(mosq_, endpoint_.host.c_str(), endpoint_.port, endpoint_.keep_alive_s);
   if (rc == MOSQ_ERR_SUCCESS) return {};
@@ -99,7 +100,10 @@ result<message_id> mosquitto_transport::publish(std::string_view topic, span<con
   int mid = 0;
   const int rc = mosquitto_publish(mosq_, &mid, topic_buffer_.c_str(), static_cast<int>(payload.size()),
                                    payload.data(), static_cast<int>(q), false);
-  if (rc != MOSQ_ERR_SUCCESS) return errc_from_mosquitto(rc);
+  // Offline, libmosquitto keeps a QoS 1 message queued (and sends it after reconnect) but still
+  // answers MOSQ_ERR_NO_CONN: for QoS 1 that answer means "queued".
+  const bool queued = rc == MOSQ_ERR_NO_CONN && q == qos::at_least_once && mid != 0;
+  if (rc != MOSQ_ERR_SUCCESS && !queued) return errc_from_mosquitto(rc);
   return static_cast<message_id>(mid);
 }
 

@@ -76,6 +76,7 @@ class mosquitto_transport final : public transport_port {
   transport_listener& listener_;
   mosquitto* mosq_ = nullptr;
   std::string topic_buffer_;  // publish() needs a terminated topic
+  bool tls_configured_ = false;
 };
 
 /// @brief Maps a libmosquitto return code (MOSQ_ERR_*) to errc. The only such mapping.

@@ -22,4 +22,4 @@ if ! "$python" -c 'import paho.mqtt' 2>/dev/null && [ -x /usr/bin/python3 ]; the
 fi
 cd "$here"
 if [ $# -eq 0 ]; then set -- test_cli; fi
-TBMQTT_CLI="$cli" exec "$python" -m unittest -v "$@"
+PYTHONDONTWRITEBYTECODE=1 TBMQTT_CLI="$cli" exec "$python" -m unittest -v "$@"

@@ -324,6 +324,15 @@ class TestTelemetry(CliTestCase):
     def test_json_that_is_not_telemetry_exits_2(self):
         self.assert_fails(self.run_cli("telemetry", '"just a string"'), 2, "invalid_argument")
 
+    def test_payload_larger_than_the_server_limit_exits_2(self):
+        big = '{"blob":"%s"}' % ("x" * 70000)
+        self.assert_fails(self.run_cli("telemetry", big), 2, "payload_too_large")
+
+    def test_empty_stdin_publishes_nothing_and_succeeds(self):
+        self.assert_ok(self.run_cli("telemetry", "-", stdin=b""))
+        self.peer.barrier()
+        self.assertEqual(self.peer.telemetry, [])
+
     def test_invalid_stdin_line_exits_2_after_sending_the_lines_before(self):
         r = self.run_cli("telemetry", "-", stdin=b'{"a":1}\n{"b":2}\nnot json\n{"c":3}\n')
         err = self.assert_fails(r, 2, "invalid_argument")
@@ -437,6 +446,15 @@ class TestRpcServe(CliTestCase):
         self.assertEqual(self.peer.wait_rpc_reply(rid), b"{}")
         self.assertEqual(c.wait(), 0, c.stderr_lines)
         self.assertEqual(c.stderr_lines, [])
+
+    def test_request_line_escapes_the_method_and_keeps_any_params(self):
+        c = self.serve("--count", "1")
+        rid = self.peer.send_rpc(payload=b'{"method":"a\\"b\\u00e9","params": [1, "two" ,null]}')
+        line = c.next_line()
+        self.assertEqual(json.loads(line), {"id": rid, "method": 'a"b\u00e9', "params": [1, "two", None]})
+        self.assertIn('"params":[1,"two",null]', line)
+        self.assertEqual(self.peer.wait_rpc_reply(rid), b'[1, "two" ,null]')
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
 
     def test_exits_only_after_replies_are_acknowledged(self):
         c = self.serve("--count", "1")

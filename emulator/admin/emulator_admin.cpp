@@ -1,0 +1,349 @@
+#include "emulator_admin.hpp"
+
+#include <mosquitto.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <ostream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#ifndef TBMQTT_EMULATOR_PLUGIN_DEFAULT
+#define TBMQTT_EMULATOR_PLUGIN_DEFAULT ""
+#endif
+
+namespace tbmqtt::emulator {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr const char* request_topic = "$CONTROL/tbmqtt/v1/request";
+constexpr const char* response_topic = "$CONTROL/tbmqtt/v1/response";
+
+std::string random_hex(std::size_t n) {
+    std::random_device rd;
+    std::mt19937_64 rng(rd());
+    static const char digits[] = "0123456789abcdef";
+    std::string s;
+    for (std::size_t i = 0; i < n; ++i) s += digits[rng() % 16];
+    return s;
+}
+
+void mkdir_p(const std::string& path) {
+    std::string cur;
+    for (std::size_t i = 0; i <= path.size(); ++i) {
+        if (i == path.size() || path[i] == '/') {
+            if (!cur.empty()) ::mkdir(cur.c_str(), 0700);
+        }
+        if (i < path.size()) cur += path[i];
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        throw std::runtime_error("cannot create state directory " + path);
+}
+
+json read_json_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return nullptr;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    json j = json::parse(ss.str(), nullptr, false);
+    return j.is_discarded() ? json(nullptr) : j;
+}
+
+void write_file_atomic(const std::string& path, const std::string& text, mode_t mode) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << text;
+        if (!out) throw std::runtime_error("cannot write " + tmp);
+    }
+    ::chmod(tmp.c_str(), mode);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot write " + path);
+}
+
+std::string find_plugin(const start_options& o) {
+    if (!o.plugin_path.empty()) return o.plugin_path;
+    if (const char* env = std::getenv("TBMQTT_EMULATOR_PLUGIN"); env && *env) return env;
+    char exe[4096] = {0};
+    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        std::string dir(exe, static_cast<std::size_t>(n));
+        dir = dir.substr(0, dir.rfind('/'));
+        const std::string candidate = dir + "/../lib/libtbmqtt_emulator.so";
+        if (::access(candidate.c_str(), R_OK) == 0) return candidate;
+    }
+    if (::access(TBMQTT_EMULATOR_PLUGIN_DEFAULT, R_OK) == 0) return TBMQTT_EMULATOR_PLUGIN_DEFAULT;
+    throw std::runtime_error("cannot find libtbmqtt_emulator.so; set TBMQTT_EMULATOR_PLUGIN");
+}
+
+std::once_flag lib_once;
+
+struct admin_session {
+    mosquitto* mosq = nullptr;
+    int connack = -1;
+    bool disconnected = false;
+    std::string corr;
+    bool answered = false;
+    json answer;
+
+    ~admin_session() {
+        if (mosq) {
+            mosquitto_disconnect(mosq);
+            mosquitto_destroy(mosq);
+        }
+    }
+};
+
+json call(const connection& c, const std::string& command, const json& args,
+          std::chrono::milliseconds extra) {
+    std::call_once(lib_once, [] { mosquitto_lib_init(); });
+    const std::string dir = c.state_dir.empty() ? default_state_dir() : c.state_dir;
+    const json admin = read_json_file(dir + "/admin.json");
+    if (!admin.is_object())
+        throw std::runtime_error("no emulator admin credentials in " + dir +
+                                 "/admin.json (is `tbmqtt emulator start` running?)");
+    const std::string host = !c.host.empty() ? c.host : admin.value("host", "127.0.0.1");
+    const int port = c.port ? c.port : admin.value("port", 1883);
+
+    admin_session s;
+    s.corr = random_hex(16);
+    const std::string client_id = "tbmqtt-admin-" + random_hex(12);
+    s.mosq = mosquitto_new(client_id.c_str(), true, &s);
+    if (!s.mosq) throw std::runtime_error("mosquitto_new failed");
+    mosquitto_int_option(s.mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    mosquitto_int_option(s.mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    mosquitto_username_pw_set(s.mosq, admin.value("username", "tbmqtt-admin").c_str(),
+                              admin.value("password", "").c_str());
+    mosquitto_connect_callback_set(s.mosq, [](mosquitto*, void* ud, int rc) {
+        static_cast<admin_session*>(ud)->connack = rc;
+    });
+    mosquitto_disconnect_callback_set(s.mosq, [](mosquitto*, void* ud, int) {
+        static_cast<admin_session*>(ud)->disconnected = true;
+    });
+    mosquitto_message_callback_set(s.mosq, [](mosquitto*, void* ud, const mosquitto_message* m) {
+        auto* self = static_cast<admin_session*>(ud);
+        if (std::strcmp(m->topic, response_topic) != 0) return;
+        json r = json::parse(static_cast<const char*>(m->payload),
+                             static_cast<const char*>(m->payload) + m->payloadlen, nullptr, false);
+        if (r.is_object() && r.value("id", "") == self->corr) {
+            self->answered = true;
+            self->answer = r;
+        }
+    });
+    const auto deadline = std::chrono::steady_clock::now() + c.timeout + extra;
+    if (mosquitto_connect(s.mosq, host.c_str(), port, 60) != MOSQ_ERR_SUCCESS)
+        throw std::runtime_error("cannot connect to the emulator at " + host + ":" +
+                                 std::to_string(port));
+    while (s.connack < 0) {
+        if (std::chrono::steady_clock::now() > deadline || s.disconnected)
+            throw std::runtime_error("no answer from the emulator at " + host + ":" + std::to_string(port));
+        mosquitto_loop(s.mosq, 50, 1);
+    }
+    if (s.connack != 0)
+        throw std::runtime_error("the emulator refused the admin credentials (CONNACK " +
+                                 std::to_string(s.connack) + ")");
+    const std::string payload =
+        json{{"id", s.corr}, {"command", command}, {"args", args}}.dump();
+    mosquitto_publish(s.mosq, nullptr, request_topic, static_cast<int>(payload.size()),
+                      payload.data(), 1, false);
+    while (!s.answered) {
+        if (std::chrono::steady_clock::now() > deadline)
+            throw std::runtime_error("timed out waiting for the emulator's answer to " + command);
+        if (s.disconnected) throw std::runtime_error("the emulator closed the admin connection");
+        mosquitto_loop(s.mosq, 50, 1);
+    }
+    if (!s.answer.value("ok", false)) {
+        const json& e = s.answer["error"];
+        throw std::runtime_error(e.is_string() ? e.get<std::string>() : e.dump());
+    }
+    return s.answer["result"];
+}
+
+json parse_arg(const std::string& text, const char* what) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) throw std::runtime_error(std::string(what) + " is not valid JSON: " + text);
+    return j;
+}
+
+pid_t g_child = -1;
+void forward_signal(int sig) {
+    if (g_child > 0) ::kill(g_child, sig);
+}
+
+}  // namespace
+
+std::string default_state_dir() {
+    if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/tbmqtt-emulator";
+    if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/state/tbmqtt-emulator";
+    return "/tmp/tbmqtt-emulator";
+}
+
+std::string prepare_state_dir(const start_options& o) {
+    const std::string dir = o.state_dir.empty() ? default_state_dir() : o.state_dir;
+    mkdir_p(dir);
+    json admin = read_json_file(dir + "/admin.json");
+    if (!admin.is_object()) admin = json::object();
+    if (!admin.contains("password")) admin["password"] = random_hex(32);
+    admin["username"] = "tbmqtt-admin";
+    admin["host"] = "127.0.0.1";
+    admin["port"] = o.port;
+    write_file_atomic(dir + "/admin.json", admin.dump(1) + "\n", 0600);
+    const std::string conf = dir + "/mosquitto.conf";
+    std::ostringstream c;
+    c << "# written by tbmqtt emulator start; regenerated on every start\n"
+      << "per_listener_settings false\n"
+      << "allow_anonymous true\n"
+      << "user root\n"
+      << "persistence false\n"
+      << "set_tcp_nodelay true\n"
+      << "max_queued_messages 0\n"
+      << "max_packet_size 65540\n"
+      << "log_dest stderr\n"
+      << "log_type error\nlog_type warning\n"
+      << "listener " << o.port << " 127.0.0.1\n"
+      << "max_qos 1\n"
+      << "plugin " << find_plugin(o) << "\n"
+      << "plugin_opt_state_dir " << dir << "\n";
+    write_file_atomic(conf, c.str(), 0600);
+    return conf;
+}
+
+int start(const start_options& o, std::ostream& out) {
+    const std::string conf = prepare_state_dir(o);
+    const std::string dir = o.state_dir.empty() ? default_state_dir() : o.state_dir;
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        ::execlp(o.mosquitto.c_str(), o.mosquitto.c_str(), "-c", conf.c_str(), static_cast<char*>(nullptr));
+        std::perror("exec mosquitto");
+        ::_exit(127);
+    }
+    g_child = pid;
+    struct sigaction sa {};
+    sa.sa_handler = forward_signal;
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    connection c;
+    c.state_dir = dir;
+    c.port = o.port;
+    c.timeout = std::chrono::milliseconds(1000);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    bool up = false;
+    int status = 0;
+    while (!up && std::chrono::steady_clock::now() < deadline) {
+        if (::waitpid(pid, &status, WNOHANG) == pid) {
+            g_child = -1;
+            throw std::runtime_error("mosquitto exited during start-up (see its log above)");
+        }
+        try {
+            call(c, "ping", json::object(), std::chrono::milliseconds(0));
+            up = true;
+        } catch (const std::exception&) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));  // broker still starting
+        }
+    }
+    if (!up) {
+        ::kill(pid, SIGTERM);
+        ::waitpid(pid, &status, 0);
+        throw std::runtime_error("the emulator did not come up on 127.0.0.1:" + std::to_string(o.port));
+    }
+    out << "tbmqtt emulator listening on 127.0.0.1:" << o.port << " (state: " << dir << ")\n";
+    try {
+        json d = call(c, "device.get", json{{"device", "default"}}, std::chrono::milliseconds(0));
+        out << "default device token: " << d["credentials"].value("token", "") << "\n";
+    } catch (const std::exception&) {
+        out << "no device named \"default\"\n";
+    }
+    out.flush();
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    g_child = -1;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return 0;  // stopped by a signal we forwarded
+}
+
+std::string request(const connection& c, const std::string& command, const std::string& args_json,
+                    std::chrono::milliseconds extra_timeout) {
+    json args = args_json.empty() ? json::object() : parse_arg(args_json, "arguments");
+    return call(c, command, args, extra_timeout).dump();
+}
+
+std::string device_add(const connection& c, const std::string& name, const device_credentials& cr,
+                       bool gateway) {
+    json a = {{"name", name}};
+    if (gateway) a["gateway"] = true;
+    if (!cr.cert_file.empty()) {
+        std::ifstream in(cr.cert_file);
+        if (!in) throw std::runtime_error("cannot read " + cr.cert_file);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        a["certPem"] = ss.str();
+    } else if (!cr.client_id.empty() || !cr.username.empty() || !cr.password.empty()) {
+        if (!cr.client_id.empty()) a["clientId"] = cr.client_id;
+        if (!cr.username.empty()) a["username"] = cr.username;
+        if (!cr.password.empty()) a["password"] = cr.password;
+    } else if (!cr.token.empty()) {
+        a["token"] = cr.token;
+    }
+    return call(c, "device.add", a, std::chrono::milliseconds(0)).dump();
+}
+
+std::string attributes_set(const connection& c, const std::string& device, const std::string& j) {
+    json attrs = parse_arg(j, "attributes");
+    if (!attrs.is_object()) throw std::runtime_error("attributes must be a JSON object");
+    return call(c, "attributes.set", json{{"device", device}, {"scope", "shared"}, {"attributes", attrs}},
+                std::chrono::milliseconds(0))
+        .dump();
+}
+
+std::string telemetry(const connection& c, const std::string& device) {
+    return call(c, "telemetry.get", json{{"device", device}}, std::chrono::milliseconds(0)).dump();
+}
+
+std::string rpc(const connection& c, const std::string& device, const std::string& method,
+                const std::string& params_json, const rpc_options& o) {
+    json params = params_json.empty() ? json::object() : parse_arg(params_json, "params");
+    json a = {{"device", device},
+              {"method", method},
+              {"params", params},
+              {"oneway", o.oneway},
+              {"timeoutMs", o.timeout.count()}};
+    return call(c, "rpc.send", a, o.timeout).dump();
+}
+
+std::string ota_assign(const connection& c, const std::string& device, const std::string& file,
+                       const std::string& title, const std::string& version,
+                       const std::string& algorithm, bool software) {
+    char resolved[4096];
+    if (!::realpath(file.c_str(), resolved)) throw std::runtime_error("cannot read " + file);
+    json a = {{"device", device},
+              {"file", std::string(resolved)},
+              {"title", title},
+              {"version", version},
+              {"checksumAlgorithm", algorithm},
+              {"software", software}};
+    return call(c, "ota.assign", a, std::chrono::milliseconds(0)).dump();
+}
+
+std::string ota_state(const connection& c, const std::string& device) {
+    return call(c, "ota.state", json{{"device", device}}, std::chrono::milliseconds(0)).dump();
+}
+
+std::string profile_add(const connection& c, const std::string& key, const std::string& secret,
+                        const std::string& strategy) {
+    return call(c, "profile.add", json{{"key", key}, {"secret", secret}, {"strategy", strategy}},
+                std::chrono::milliseconds(0))
+        .dump();
+}
+
+}  // namespace tbmqtt::emulator

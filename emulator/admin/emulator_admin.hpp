@@ -1,0 +1,105 @@
+// Admin client of the tbmqtt ThingsBoard emulator (host only). One function per `tbmqtt emulator`
+// subcommand. Each function connects to the running emulator (a mosquitto broker with the
+// tbmqtt_emulator plugin), sends one request on $CONTROL/tbmqtt/v1/request and waits for the
+// correlated answer on $CONTROL/tbmqtt/v1/response (protocol: emulator/README.md).
+//
+// Errors (cannot connect, refused, timeout, the emulator rejected the command) are thrown as
+// std::runtime_error whose what() is a one-line message fit for the user.
+#pragma once
+
+#include <chrono>
+#include <iosfwd>
+#include <string>
+
+namespace tbmqtt::emulator {
+
+/// @brief Default state directory: `$XDG_STATE_HOME/tbmqtt-emulator`, else
+///        `$HOME/.local/state/tbmqtt-emulator`, else `/tmp/tbmqtt-emulator`.
+std::string default_state_dir();
+
+/// @brief Where the running emulator is. Every field has a usable default, so that
+///        `tbmqtt emulator rpc ...` works with no flags after `tbmqtt emulator start`.
+struct connection {
+    std::string state_dir;           ///< empty: default_state_dir(); holds admin.json (credentials)
+    std::string host;                ///< empty: the host recorded in admin.json (127.0.0.1)
+    int port = 0;                    ///< 0: the port recorded in admin.json by start()
+    std::chrono::milliseconds timeout{10000};  ///< connect + answer deadline (rpc adds its own)
+};
+
+struct start_options {
+    int port = 1883;
+    std::string state_dir;           ///< empty: default_state_dir()
+    std::string plugin_path;         ///< empty: $TBMQTT_EMULATOR_PLUGIN, then ../lib next to the
+                                     ///< running executable, then the build-time location
+    std::string mosquitto = "mosquitto";  ///< broker executable
+};
+
+/// @brief Creates the state directory, admin.json (random admin password, kept across restarts)
+///        and mosquitto.conf (listener 127.0.0.1:PORT, `user root`, `set_tcp_nodelay true`,
+///        `max_queued_messages 0`, `max_qos 1`, `max_packet_size 65540`, the plugin).
+/// @return Path of the written mosquitto.conf.
+std::string prepare_state_dir(const start_options& opts);
+
+/// @brief `tbmqtt emulator start`: prepare_state_dir(), then runs `mosquitto -c CONF` in the
+///        foreground. Once the broker answers, prints the listening address and the default
+///        device's access token to `out`. SIGINT/SIGTERM are forwarded to the broker.
+/// @return The broker's exit status (0 after a clean SIGINT/SIGTERM stop).
+int start(const start_options& opts, std::ostream& out);
+
+/// @brief Credentials for device_add(). All empty: a generated access token.
+///        `token`: access token. `client_id`/`username`/`password`: MQTT basic (client id only,
+///        username + password, or all three). `cert_file`: X.509 (PEM file; the device then
+///        connects with that client certificate).
+struct device_credentials {
+    std::string token;
+    std::string client_id, username, password;
+    std::string cert_file;
+};
+
+/// @brief `device add NAME [...]`. @return JSON `{"name":..,"id":..,"type":..,"gateway":..,
+///        "credentials":{"type":"ACCESS_TOKEN","token":..}|{"type":"MQTT_BASIC","clientId":..,
+///        "userName":..,"password":..}|{"type":"X509_CERTIFICATE","hash":..,"certificate":..}}`.
+std::string device_add(const connection& c, const std::string& name, const device_credentials& creds,
+                       bool gateway = false);
+
+/// @brief `attributes set DEVICE JSON`: sets shared attributes (a null value deletes the key) and
+///        pushes the change to the connected device. @return JSON `{"client":{},"shared":{},"server":{}}`.
+std::string attributes_set(const connection& c, const std::string& device, const std::string& json);
+
+/// @brief `telemetry DEVICE`. @return JSON object of the latest value of every key.
+std::string telemetry(const connection& c, const std::string& device);
+
+struct rpc_options {
+    bool oneway = false;
+    std::chrono::milliseconds timeout{10000};
+};
+
+/// @brief `rpc DEVICE METHOD [PARAMS] [--oneway] [--timeout-ms N]`: a server-side RPC.
+///        Throws on timeout. @return The device's reply (JSON text as the device sent it,
+///        re-serialised), or `{"delivered":true}` for a one-way RPC.
+std::string rpc(const connection& c, const std::string& device, const std::string& method,
+                const std::string& params_json = "{}", const rpc_options& opts = {});
+
+/// @brief `ota assign DEVICE FILE --title T --version V [--checksum-algorithm ALG] [--software]`.
+///        ALG: MD5 SHA256 SHA384 SHA512 CRC32 MURMUR3_32 MURMUR3_128. The emulator copies FILE
+///        (it runs on the same host) and sets the fw_* / sw_* shared attributes.
+/// @return JSON `{"title":..,"version":..,"size":..,"checksum":..,"checksumAlgorithm":..}`.
+std::string ota_assign(const connection& c, const std::string& device, const std::string& file,
+                       const std::string& title, const std::string& version,
+                       const std::string& checksum_algorithm = "SHA256", bool software = false);
+
+/// @brief `ota state DEVICE`. @return JSON array `[{"ts":..,"kind":"fw"|"sw","state":..,
+///        "error"?:..}]`, oldest first (QUEUED entries come from ota_assign).
+std::string ota_state(const connection& c, const std::string& device);
+
+/// @brief `profile add --key K --secret S [--strategy allow-create|check-preprovisioned]`.
+/// @return JSON `{"name":..,"key":..,"strategy":..}`.
+std::string profile_add(const connection& c, const std::string& key, const std::string& secret,
+                        const std::string& strategy = "allow-create");
+
+/// @brief Any admin command (see emulator/README.md), `args_json` a JSON object.
+/// @return The command's result as JSON text.
+std::string request(const connection& c, const std::string& command, const std::string& args_json,
+                    std::chrono::milliseconds extra_timeout = std::chrono::milliseconds{0});
+
+}  // namespace tbmqtt::emulator

@@ -1,0 +1,50 @@
+// g00 hello world: connect with an access token, send telemetry, answer one server-side RPC.
+//   hello_device HOST PORT TOKEN [SECONDS]
+#include <tbmqtt/client.hpp>
+
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s HOST PORT TOKEN [SECONDS]\n", argv[0]);
+    return 2;
+  }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a readable transcript when piped
+  tbmqtt::client_options options;
+  options.host = argv[1];
+  options.port = static_cast<std::uint16_t>(std::atoi(argv[2]));
+  options.access_token = argv[3];
+  const auto wait = std::chrono::seconds(argc > 4 ? std::atoi(argv[4]) : 30);
+  tbmqtt::client device{options};
+
+  std::mutex m;
+  std::condition_variable answered;
+  bool done = false;
+  (void)device.on_rpc("getTemperature", [&](const tbmqtt::server_rpc& rpc) {
+    std::printf("device: RPC %s %s -> replying\n", rpc.method.c_str(), rpc.params_json.c_str());
+    (void)device.reply_rpc(rpc.id, R"({"temperature":21.5})");
+    std::lock_guard lock(m);
+    done = true;
+    answered.notify_all();
+  });
+  if (auto r = device.connect(std::chrono::seconds(10)); !r) {
+    std::fprintf(stderr, "device: connect failed: %s\n", tbmqtt::to_string(r.error()));
+    return 3;
+  }
+  std::printf("device: connected\n");
+
+  tbmqtt::telemetry<128> t;
+  t.add("temperature", 21.5).add("humidity", 40).add("door_open", false);
+  if (auto r = device.send_telemetry(t); !r) return 1;
+  (void)device.flush(std::chrono::seconds(5));
+  std::printf("device: telemetry acknowledged\n");
+
+  std::unique_lock lock(m);
+  if (!answered.wait_for(lock, wait, [&] { return done; })) return 4;
+  lock.unlock();
+  (void)device.flush(std::chrono::seconds(5));
+  return 0;
+}
