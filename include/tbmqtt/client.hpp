@@ -83,7 +83,9 @@ class client {
   using connection_callback = std::function<void(const connection_event&)>;
 
   explicit client(client_options options);
-  ~client();  ///< Disconnects and stops the network thread. Pending requests end with errc::cancelled.
+  /// Disconnects and stops the network thread. Pending requests and delivery callbacks end with
+  /// errc::cancelled; the connection and error handlers are not called any more.
+  ~client();
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 

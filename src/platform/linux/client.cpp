@@ -239,6 +239,13 @@ struct client::impl final : session_events, detail::transport_listener {
 client::client(client_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
 
 client::~client() {
+  {
+    // No "connection down" event for our own teardown: its handler may capture objects that
+    // are already gone.
+    std::lock_guard lock(impl_->mutex);
+    impl_->connection_handler = nullptr;
+    impl_->error_handler = nullptr;
+  }
   disconnect();
   std::lock_guard lock(impl_->mutex);
   for (auto& [id, callback] : impl_->attribute_callbacks) callback(errc::cancelled, {}, {});

@@ -1,0 +1,267 @@
+// tbmqtt emulator ...: runs and drives the local ThingsBoard emulator (emulator/README.md).
+//
+//   tbmqtt emulator start [--port P] [--state DIR] [--plugin PATH]     foreground; prints the token
+//   tbmqtt emulator device add NAME [--token T | --client-id C --username U --password P | --cert-file PEM]
+//   tbmqtt emulator attributes set DEVICE JSON                        shared attributes (pushed)
+//   tbmqtt emulator telemetry DEVICE                                  latest values as JSON
+//   tbmqtt emulator rpc DEVICE METHOD [PARAMS] [--oneway] [--timeout-ms N]
+//   tbmqtt emulator ota assign DEVICE FILE --title T --version V [--checksum-algorithm ALG] [--software]
+//   tbmqtt emulator ota state DEVICE
+//   tbmqtt emulator profile add --key K --secret S [--strategy allow-create|check-preprovisioned]
+//
+// Built as the library target tbmqtt_cli_emulator (emulator/CMakeLists.txt), which cli/main.cpp
+// registers when it exists. The admin commands reach the running emulator through the global
+// --host/--port (default: the host and port recorded in the state directory) and read the admin
+// credentials from --state DIR (default: tbmqtt::emulator::default_state_dir(), as for start).
+//
+// The admin library reports every failure as std::runtime_error; classify() turns its message
+// into an errc so that main()'s exit_code() stays the one place that maps errors to exit codes.
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "common.hpp"
+#include "emulator_admin.hpp"
+
+#ifndef TBMQTT_CLI_EMULATOR_PLUGIN_INSTALLED
+#define TBMQTT_CLI_EMULATOR_PLUGIN_INSTALLED "/usr/local/lib/libtbmqtt_emulator.so"
+#endif
+
+namespace tbmqtt::cli {
+namespace {
+
+namespace em = tbmqtt::emulator;
+
+struct emulator_args {
+  std::string state_dir;
+  std::string plugin;
+  // device add
+  std::string name;
+  em::device_credentials creds;
+  bool gateway = false;
+  // attributes / telemetry / rpc / ota
+  std::string device;
+  std::string json;
+  std::string method;
+  std::string params;
+  bool oneway = false;
+  long long timeout_ms = 10000;
+  std::string file;
+  std::string title;
+  std::string version;
+  std::string checksum_algorithm = "SHA256";
+  bool software = false;
+  // profile add
+  std::string key;
+  std::string secret;
+  std::string strategy = "allow-create";
+};
+
+/// The global options this group reads (added to the top-level app before us).
+struct globals {
+  CLI::Option* host = nullptr;
+  CLI::Option* port = nullptr;
+  CLI::Option* timeout = nullptr;
+};
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+/// @brief The errc for an admin-library failure, from its (stable, documented-by-source) message.
+/// Local failures name a cause; anything else is the emulator's own error reply.
+errc classify(const std::string& m) {
+  if (starts_with(m, "no emulator admin credentials") || starts_with(m, "cannot connect to the emulator") ||
+      starts_with(m, "no answer from the emulator"))
+    return errc::unreachable;
+  if (starts_with(m, "the emulator refused the admin credentials")) return errc::refused_credentials;
+  if (starts_with(m, "the emulator closed the admin connection")) return errc::disconnected;
+  if (starts_with(m, "timed out waiting for the emulator") || starts_with(m, "timeout")) return errc::timeout;
+  if (starts_with(m, "cannot read ") || m.find("is not valid JSON") != std::string::npos ||
+      starts_with(m, "attributes must be"))
+    return errc::invalid_argument;
+  if (starts_with(m, "mosquitto_new failed")) return errc::transport_error;
+  return errc::server_error;
+}
+
+em::connection connection_of(const globals& g, const emulator_args& a) {
+  em::connection c;
+  c.state_dir = a.state_dir;
+  if (g.host->count() > 0) c.host = g.host->as<std::string>();
+  if (g.port->count() > 0) c.port = g.port->as<int>();
+  if (g.timeout->count() > 0)
+    c.timeout = std::chrono::milliseconds(static_cast<long long>(g.timeout->as<double>() * 1000.0));
+  return c;
+}
+
+/// Runs one admin call and prints its JSON result; failures become cli::failure.
+template <typename F>
+void run_admin(const std::string& what, F&& call) {
+  std::string out;
+  try {
+    out = call();
+  } catch (const failure&) {
+    throw;
+  } catch (const std::exception& e) {
+    fail(what + ": " + e.what(), classify(e.what()));
+  }
+  print_line(out);
+}
+
+bool readable(const std::string& path) { return !path.empty() && ::access(path.c_str(), R_OK) == 0; }
+
+/// @brief The plugin: --plugin, else $TBMQTT_EMULATOR_PLUGIN, else ../lib next to this binary,
+/// else the compiled-in install path; empty lets the admin library try its build-tree path.
+std::string find_plugin(const std::string& flag) {
+  if (!flag.empty()) {
+    if (!readable(flag)) fail("emulator start: cannot read plugin " + flag, errc::invalid_argument);
+    return flag;
+  }
+  if (const char* env = std::getenv("TBMQTT_EMULATOR_PLUGIN"); env && *env) return env;
+  char exe[4096] = {0};
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n > 0) {
+    std::string dir(exe, static_cast<std::size_t>(n));
+    dir = dir.substr(0, dir.rfind('/'));
+    if (std::string p = dir + "/../lib/libtbmqtt_emulator.so"; readable(p)) return p;
+  }
+  if (readable(TBMQTT_CLI_EMULATOR_PLUGIN_INSTALLED)) return TBMQTT_CLI_EMULATOR_PLUGIN_INSTALLED;
+  return {};
+}
+
+void run_start(const globals& g, const emulator_args& a) {
+  em::start_options so;
+  so.state_dir = a.state_dir;
+  so.port = g.port->count() > 0 ? g.port->as<int>() : 1883;
+  so.plugin_path = find_plugin(a.plugin);
+  int status = 0;
+  try {
+    status = em::start(so, std::cout);
+  } catch (const failure&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("emulator start: ") + e.what());
+  }
+  if (status != 0) throw std::runtime_error("emulator start: mosquitto exited with status " + std::to_string(status));
+}
+
+/// A JSON object argument (attributes set): exit 2 when it is not one.
+void require_object(const std::string& text, const std::string& what) {
+  require_json(text, what);
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || text[first] != '{') fail(what + ": not a JSON object", errc::invalid_argument);
+}
+
+}  // namespace
+
+void add_emulator_commands(CLI::App& app) {
+  auto a = std::make_shared<emulator_args>();
+  globals g;
+  g.host = app.get_option("--host");
+  g.port = app.get_option("--port");
+  g.timeout = app.get_option("--timeout");
+
+  auto* emu = app.add_subcommand("emulator", "Run and drive the local ThingsBoard emulator (a mosquitto plugin)");
+  emu->require_subcommand(1);
+  emu->add_option("--state", a->state_dir,
+                  "Emulator state directory (default " + em::default_state_dir() + "); holds the admin credentials");
+
+  auto* start = emu->add_subcommand(
+      "start", "Run the emulator in the foreground on 127.0.0.1:--port (default 1883); prints the default device's token");
+  start->add_option("--plugin", a->plugin, "Path of libtbmqtt_emulator.so (default: ../lib next to tbmqtt)");
+  start->callback([g, a] { run_start(g, *a); });
+
+  auto* device = emu->add_subcommand("device", "Devices");
+  device->require_subcommand(1);
+  auto* add = device->add_subcommand("add", "Add a device; prints it with its credentials (default: a new access token)");
+  add->add_option("name", a->name, "Device name")->required();
+  auto* token = add->add_option("--token", a->creds.token, "Access token");
+  auto* cid = add->add_option("--client-id", a->creds.client_id, "MQTT basic client id");
+  auto* user = add->add_option("--username", a->creds.username, "MQTT basic user name");
+  auto* pass = add->add_option("--password", a->creds.password, "MQTT basic password");
+  auto* cert = add->add_option("--cert-file", a->creds.cert_file, "X.509 client certificate (PEM)")
+                   ->check(CLI::ExistingFile);
+  token->excludes(cid)->excludes(user)->excludes(pass)->excludes(cert);
+  cert->excludes(cid)->excludes(user)->excludes(pass);
+  add->add_flag("--gateway", a->gateway, "The device is a gateway");
+  add->callback([g, a] {
+    run_admin("emulator device add " + a->name,
+              [&] { return em::device_add(connection_of(g, *a), a->name, a->creds, a->gateway); });
+  });
+
+  auto* attrs = emu->add_subcommand("attributes", "Shared attributes");
+  attrs->require_subcommand(1);
+  auto* set = attrs->add_subcommand("set", "Set shared attributes (null deletes) and push them to the device");
+  set->add_option("device", a->device, "Device name")->required();
+  set->add_option("json", a->json, "JSON object, e.g. {\"mode\":\"eco\"}")->required();
+  set->callback([g, a] {
+    require_object(a->json, "attributes");
+    run_admin("emulator attributes set " + a->device,
+              [&] { return em::attributes_set(connection_of(g, *a), a->device, a->json); });
+  });
+
+  auto* tel = emu->add_subcommand("telemetry", "Print the device's latest telemetry values as JSON");
+  tel->add_option("device", a->device, "Device name")->required();
+  tel->callback([g, a] {
+    run_admin("emulator telemetry " + a->device, [&] { return em::telemetry(connection_of(g, *a), a->device); });
+  });
+
+  auto* rpc = emu->add_subcommand("rpc", "Server-side RPC to a device; prints the device's reply");
+  rpc->add_option("device", a->device, "Device name")->required();
+  rpc->add_option("method", a->method, "Method name")->required();
+  rpc->add_option("params", a->params, "Params as JSON (default {})");
+  rpc->add_flag("--oneway", a->oneway, "One-way RPC: prints {\"delivered\":true} once sent");
+  rpc->add_option("--timeout-ms", a->timeout_ms, "How long the emulator waits for the reply")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  rpc->callback([g, a] {
+    if (a->params.empty()) a->params = "{}";
+    require_json(a->params, "params");
+    em::rpc_options ro;
+    ro.oneway = a->oneway;
+    ro.timeout = std::chrono::milliseconds(a->timeout_ms);
+    run_admin("emulator rpc " + a->device + " " + a->method,
+              [&] { return em::rpc(connection_of(g, *a), a->device, a->method, a->params, ro); });
+  });
+
+  auto* ota = emu->add_subcommand("ota", "Firmware / software updates");
+  ota->require_subcommand(1);
+  auto* assign = ota->add_subcommand("assign", "Assign a package: sets the fw_* (or sw_*) shared attributes");
+  assign->add_option("device", a->device, "Device name")->required();
+  assign->add_option("file", a->file, "Package file")->required()->check(CLI::ExistingFile);
+  assign->add_option("--title", a->title, "Package title")->required();
+  assign->add_option("--version", a->version, "Package version")->required();
+  assign->add_option("--checksum-algorithm", a->checksum_algorithm, "Checksum algorithm")
+      ->check(CLI::IsMember({"MD5", "SHA256", "SHA384", "SHA512", "CRC32", "MURMUR3_32", "MURMUR3_128"}))
+      ->capture_default_str();
+  assign->add_flag("--software", a->software, "A software package (sw_*) rather than firmware");
+  assign->callback([g, a] {
+    run_admin("emulator ota assign " + a->device, [&] {
+      return em::ota_assign(connection_of(g, *a), a->device, a->file, a->title, a->version, a->checksum_algorithm,
+                            a->software);
+    });
+  });
+  auto* state = ota->add_subcommand("state", "Print the device's OTA state history (oldest first)");
+  state->add_option("device", a->device, "Device name")->required();
+  state->callback([g, a] {
+    run_admin("emulator ota state " + a->device, [&] { return em::ota_state(connection_of(g, *a), a->device); });
+  });
+
+  auto* profile = emu->add_subcommand("profile", "Device provisioning profiles");
+  profile->require_subcommand(1);
+  auto* padd = profile->add_subcommand("add", "Add a provisioning profile");
+  padd->add_option("--key", a->key, "Provision device key")->required();
+  padd->add_option("--secret", a->secret, "Provision device secret")->required();
+  padd->add_option("--strategy", a->strategy, "Provisioning strategy")
+      ->check(CLI::IsMember({"allow-create", "check-preprovisioned"}))
+      ->capture_default_str();
+  padd->callback([g, a] {
+    run_admin("emulator profile add " + a->key,
+              [&] { return em::profile_add(connection_of(g, *a), a->key, a->secret, a->strategy); });
+  });
+}
+
+}  // namespace tbmqtt::cli
