@@ -21,6 +21,10 @@
 /// MQTT topic filters the session keeps subscribed across reconnects.
 #define TBMQTT_MAX_SUBSCRIPTIONS 12
 #endif
+#ifndef TBMQTT_MAX_EXTENSIONS
+/// Features plugged into one session (OTA firmware, OTA software, registry, gateway, ...).
+#define TBMQTT_MAX_EXTENSIONS 6
+#endif
 #ifndef TBMQTT_TOPIC_CAPACITY
 /// Longest topic the core builds (ids included).
 #define TBMQTT_TOPIC_CAPACITY 96

@@ -93,6 +93,35 @@ class session_events {
   ~session_events() = default;
 };
 
+/// @brief A feature built on the session (OTA, data-point registry, gateway, ...) that needs
+/// its events without going through the app. Added with session::add_extension; called on the
+/// thread that feeds the session, before the app's session_events for the same event.
+class session_extension {
+ public:
+  /// Connected and every SUBACK received.
+  virtual void on_ready(std::uint32_t /*now_ms*/) noexcept {}
+  /// The connection was lost.
+  virtual void on_disconnected() noexcept {}
+  /// Time passed (every session::tick).
+  virtual void on_tick(std::uint32_t /*now_ms*/) noexcept {}
+  /// Every shared-attribute push (`{"k":v}` or `{"deleted":[..]}`), whatever the app subscribed.
+  virtual void on_shared_attributes(json::value /*update*/, std::uint32_t /*now_ms*/) noexcept {}
+  /// An attribute response, timeout or disconnect for `request_id`. Return true when the
+  /// request was this extension's own (then the app does not see it).
+  virtual bool on_attributes_response(std::uint32_t /*request_id*/, errc /*e*/, json::value /*client*/,
+                                      json::value /*shared*/, std::uint32_t /*now_ms*/) noexcept {
+    return false;
+  }
+  /// A message on a topic the core does not handle itself. Return true to claim it.
+  virtual bool on_message(std::string_view /*topic*/, span<const std::byte> /*payload*/,
+                          std::uint32_t /*now_ms*/) noexcept {
+    return false;
+  }
+
+ protected:
+  ~session_extension() = default;
+};
+
 /// @brief Settings of a session. Defaults match ThingsBoard's.
 struct session_config {
   std::uint32_t request_timeout_ms = 10000;  ///< Attribute requests and client-side RPCs.
@@ -210,6 +239,11 @@ class session {
   /// @return ok, or errc::queue_full.
   [[nodiscard]] result<void> add_subscription(std::string_view filter) noexcept;
 
+  /// @brief Adds an extension; it stays for the session's lifetime.
+  /// @pre `extension` outlives the session.
+  /// @return ok, or errc::queue_full (more than TBMQTT_MAX_EXTENSIONS).
+  [[nodiscard]] result<void> add_extension(session_extension& extension) noexcept;
+
   /// @brief Publishes any payload to any topic, capped at max_payload (for extensions).
   [[nodiscard]] result<message_id> publish_raw(std::string_view topic, std::string_view payload, qos q) noexcept;
 
@@ -242,6 +276,10 @@ class session {
   result<std::uint32_t> start_request(request_kind kind, std::uint32_t now_ms) noexcept;
   pending_request* find_request(std::uint32_t id, request_kind kind) noexcept;
   void finish_request(pending_request& request) noexcept { request.kind = request_kind::none; }
+  void end_request(pending_request& request, errc e, std::uint32_t now_ms) noexcept;
+  void deliver_attributes(std::uint32_t id, errc e, json::value client, json::value shared,
+                          std::uint32_t now_ms) noexcept;
+  std::uint32_t last_now_ms_ = 0;  // for inputs without a time of their own (on_disconnected)
   result<message_id> send(std::string_view topic, std::string_view payload, qos q) noexcept;
   result<void> ensure_subscribed(std::string_view filter) noexcept;
   void subscribe_entry(subscription& entry) noexcept;
@@ -266,6 +304,8 @@ class session {
   bool rpc_fallback_ = false;
   open_server_rpc open_rpcs_[TBMQTT_MAX_OPEN_SERVER_RPCS];
   std::string_view attribute_keys_[TBMQTT_MAX_ATTRIBUTE_SUBSCRIPTIONS];
+  session_extension* extensions_[TBMQTT_MAX_EXTENSIONS] = {};
+  std::size_t extension_count_ = 0;
   span<std::byte> reassembly_;
   char reassembly_topic_[TBMQTT_TOPIC_CAPACITY] = {};
   std::size_t reassembly_topic_size_ = 0;

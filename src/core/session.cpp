@@ -49,7 +49,8 @@ session::session(transport_port& port, session_events& events, session_config co
 
 // ---- connection lifecycle ----------------------------------------------------------------------
 
-void session::on_connected(std::uint32_t) noexcept {
+void session::on_connected(std::uint32_t now_ms) noexcept {
+  last_now_ms_ = now_ms;
   state_ = session_state::subscribing;
   for (std::size_t i = 0; i < subscription_count_; ++i) subscribe_entry(subscriptions_[i]);
   check_ready();
@@ -59,15 +60,31 @@ void session::on_disconnected() noexcept {
   state_ = session_state::disconnected;
   for (std::size_t i = 0; i < subscription_count_; ++i) subscriptions_[i].pending = false;
   for (auto& open : open_rpcs_) open.used = false;
-  for (auto& request : requests_) {
-    if (request.kind == request_kind::none) continue;
-    const request_kind kind = request.kind;
-    finish_request(request);
-    if (kind == request_kind::attributes)
-      events_.on_attributes_response(request.id, errc::disconnected, {}, {});
-    else
-      events_.on_rpc_response(request.id, errc::disconnected, {});
-  }
+  for (auto& request : requests_)
+    if (request.kind != request_kind::none) end_request(request, errc::disconnected, last_now_ms_);
+  for (std::size_t i = 0; i < extension_count_; ++i) extensions_[i]->on_disconnected();
+}
+
+void session::end_request(pending_request& request, errc e, std::uint32_t now_ms) noexcept {
+  const request_kind kind = request.kind;
+  finish_request(request);  // first: the callback may start a new request in this slot
+  if (kind == request_kind::attributes)
+    deliver_attributes(request.id, e, {}, {}, now_ms);
+  else
+    events_.on_rpc_response(request.id, e, {});
+}
+
+void session::deliver_attributes(std::uint32_t id, errc e, json::value client, json::value shared,
+                                 std::uint32_t now_ms) noexcept {
+  for (std::size_t i = 0; i < extension_count_; ++i)
+    if (extensions_[i]->on_attributes_response(id, e, client, shared, now_ms)) return;
+  events_.on_attributes_response(id, e, client, shared);
+}
+
+result<void> session::add_extension(session_extension& extension) noexcept {
+  if (extension_count_ == TBMQTT_MAX_EXTENSIONS) return errc::queue_full;
+  extensions_[extension_count_++] = &extension;
+  return {};
 }
 
 void session::subscribe_entry(subscription& entry) noexcept {
@@ -97,6 +114,7 @@ void session::check_ready() noexcept {
   for (std::size_t i = 0; i < subscription_count_; ++i)
     if (subscriptions_[i].pending) return;
   state_ = session_state::ready;
+  for (std::size_t i = 0; i < extension_count_; ++i) extensions_[i]->on_ready(last_now_ms_);
   events_.on_ready();
 }
 
@@ -115,17 +133,13 @@ result<void> session::add_subscription(std::string_view filter) noexcept { retur
 void session::on_puback(message_id id) noexcept { events_.on_delivered(id); }
 
 void session::tick(std::uint32_t now_ms) noexcept {
-  for (auto& request : requests_) {
-    if (request.kind == request_kind::none || !time_reached(now_ms, request.deadline_ms)) continue;
-    const request_kind kind = request.kind;
-    finish_request(request);
-    if (kind == request_kind::attributes)
-      events_.on_attributes_response(request.id, errc::timeout, {}, {});
-    else
-      events_.on_rpc_response(request.id, errc::timeout, {});
-  }
+  last_now_ms_ = now_ms;
+  for (auto& request : requests_)
+    if (request.kind != request_kind::none && time_reached(now_ms, request.deadline_ms))
+      end_request(request, errc::timeout, now_ms);
   for (auto& open : open_rpcs_)
     if (open.used && time_reached(now_ms, open.expires_ms)) open.used = false;
+  for (std::size_t i = 0; i < extension_count_; ++i) extensions_[i]->on_tick(now_ms);
 }
 
 // ---- outbound ----------------------------------------------------------------------------------
@@ -368,6 +382,7 @@ void session::handle_rpc_request(std::string_view id, span<const std::byte> payl
 // ---- inbound ------------------------------------------------------------------------------------
 
 void session::on_message(std::string_view topic, span<const std::byte> payload, std::uint32_t now_ms) noexcept {
+  last_now_ms_ = now_ms;
   if (topic == config_.attributes_topic) return handle_shared_attributes(payload);
   if (auto id = topics::parse_attribute_response(topic); id.error() != errc::no_match) {
     if (!id) return events_.on_error(id.error(), topic);
@@ -381,6 +396,8 @@ void session::on_message(std::string_view topic, span<const std::byte> payload, 
     if (!id) return events_.on_error(id.error(), topic);
     return handle_rpc_response(*id, payload);
   }
+  for (std::size_t i = 0; i < extension_count_; ++i)
+    if (extensions_[i]->on_message(topic, payload, now_ms)) return;
   if (!events_.on_other_message(topic, payload)) events_.on_error(errc::unknown_topic, topic);
 }
 
@@ -412,12 +429,12 @@ void session::handle_attribute_response(std::uint32_t id, span<const std::byte> 
   if (request == nullptr) return events_.on_error(errc::unknown_request, as_text(payload));
   finish_request(*request);
   auto doc = json::value::parse(as_text(payload));
-  if (!doc || !doc->is_object()) return events_.on_attributes_response(id, errc::malformed, {}, {});
+  if (!doc || !doc->is_object()) return deliver_attributes(id, errc::malformed, {}, {}, last_now_ms_);
   json::value client = (*doc)["client"];
   json::value shared = (*doc)["shared"];
   if ((client.present() && !client.is_object()) || (shared.present() && !shared.is_object()))
-    return events_.on_attributes_response(id, errc::malformed, {}, {});
-  events_.on_attributes_response(id, errc{}, client, shared);
+    return deliver_attributes(id, errc::malformed, {}, {}, last_now_ms_);
+  deliver_attributes(id, errc{}, client, shared, last_now_ms_);
 }
 
 void session::handle_rpc_response(std::uint32_t id, span<const std::byte> payload) noexcept {
@@ -453,6 +470,7 @@ bool session::subscription_matches(std::string_view keys, json::value update) co
 void session::handle_shared_attributes(span<const std::byte> payload) noexcept {
   auto doc = json::value::parse(as_text(payload));
   if (!doc || !doc->is_object()) return events_.on_error(errc::malformed, as_text(payload));
+  for (std::size_t i = 0; i < extension_count_; ++i) extensions_[i]->on_shared_attributes(*doc, last_now_ms_);
   for (std::size_t i = 0; i < attribute_subscription_count_; ++i)
     if (subscription_matches(attribute_keys_[i], *doc)) events_.on_shared_attributes(i, *doc);
 }

@@ -1,0 +1,585 @@
+// The OTA engine driven by a scripted server: chunk requests are answered from an in-memory
+// image, with drops, reordering, errors, disconnects and restarts. Time is a parameter.
+#include <gtest/gtest.h>
+
+#include <charconv>
+#include <cstring>
+#include <string_view>
+
+#include "tbmqtt/ota.hpp"
+#include "tbmqtt/topics.hpp"
+
+namespace {
+
+using tbmqtt::errc;
+using tbmqtt::ota_state;
+
+constexpr std::size_t image_capacity = 70000;
+std::byte image[image_capacity];
+
+void make_image(std::size_t size) {
+  std::uint32_t x = 12345;
+  for (std::size_t i = 0; i < size; ++i) {
+    x = x * 1103515245u + 12345u;
+    image[i] = static_cast<std::byte>(x >> 16);
+  }
+}
+
+// Lowercase hex CRC32 (ThingsBoard's encoding) of the first `size` bytes of the image.
+struct hex_digest {
+  char text[16] = {};
+  std::string_view view() const { return text; }
+};
+hex_digest crc32_of_image(std::size_t size) {
+  tbmqtt::crc32_hasher h;
+  h.update({image, size});
+  std::byte digest[4];
+  const std::size_t n = h.finish(digest);
+  hex_digest out;
+  (void)tbmqtt::to_hex({digest, n}, tbmqtt::span<char>(out.text, sizeof out.text - 1));
+  return out;
+}
+
+struct chunk_request {
+  std::uint32_t download = 0, chunk = 0, size = 0;
+  bool software = false;
+};
+
+// The transport: records chunk requests, attribute requests and fw_state telemetry.
+struct server_port final : tbmqtt::transport_port {
+  chunk_request requests[512];
+  std::size_t request_count = 0, served = 0;
+  std::uint32_t last_attribute_request = 0;
+  char states[32][24] = {};
+  std::size_t state_count = 0;
+  char last_error[160] = {};
+  char last_current[160] = {};
+  std::uint16_t next_id = 1;
+
+  static std::uint32_t number(std::string_view s) {
+    std::uint32_t v = 0;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    return v;
+  }
+  tbmqtt::result<tbmqtt::message_id> publish(std::string_view topic, tbmqtt::span<const std::byte> payload,
+                                             tbmqtt::qos) noexcept override {
+    const std::string_view body = tbmqtt::as_text(payload);
+    if (topic.rfind("v2/fw/request/", 0) == 0 || topic.rfind("v2/sw/request/", 0) == 0) {
+      const std::string_view rest = std::string_view(topic.data() + 14, topic.size() - 14);
+      const std::size_t slash = rest.find('/');
+      chunk_request& r = requests[request_count++ % 512];
+      r.download = number(std::string_view(rest.data(), slash));
+      r.chunk = number(std::string_view(rest.data() + slash + 7, rest.size() - slash - 7));
+      r.size = number(body);
+      r.software = topic[3] == 's';
+    } else if (auto id = tbmqtt::topics::parse_decimal(
+                   topic.rfind("v1/devices/me/attributes/request/", 0) == 0 ? std::string_view(topic.data() + 33, topic.size() - 33)
+                                                                         : std::string_view{})) {
+      last_attribute_request = *id;
+    } else if (topic == "v1/devices/me/telemetry") {
+      record_state(body);
+    }
+    return next_id++;
+  }
+  tbmqtt::result<tbmqtt::message_id> subscribe(std::string_view, tbmqtt::qos) noexcept override { return next_id++; }
+
+  void record_state(std::string_view body) {
+    auto doc = tbmqtt::json::value::parse(body);
+    if (!doc) return;
+    for (std::string_view key : {"fw_state", "sw_state"}) {
+      auto state = (*doc)[key].as_string();
+      if (state && state_count < 32) {
+        std::memcpy(states[state_count], state->data(), state->size() < 23 ? state->size() : 23);
+        ++state_count;
+      }
+    }
+    for (std::string_view key : {"fw_error", "sw_error"})
+      if (auto e = (*doc)[key].as_string()) {
+        std::memset(last_error, 0, sizeof last_error);
+        std::memcpy(last_error, e->data(), e->size() < 159 ? e->size() : 159);
+      }
+    if ((*doc)["current_fw_version"].present() || (*doc)["current_sw_version"].present()) {
+      std::memset(last_current, 0, sizeof last_current);
+      std::memcpy(last_current, body.data(), body.size() < 159 ? body.size() : 159);
+    }
+  }
+  std::string_view state(std::size_t i) const { return states[i]; }
+  std::string_view last_state() const { return state_count ? states[state_count - 1] : ""; }
+  std::size_t pending() const { return request_count - served; }
+};
+
+struct memory_sink final : tbmqtt::ota_sink {
+  std::byte data[image_capacity];
+  std::uint64_t begun_at = 99, high = 0;
+  int begins = 0, aborts = 0, finishes = 0, activations = 0;
+  tbmqtt::result<void> begin(const tbmqtt::ota_package&, std::uint64_t resume_offset) noexcept override {
+    ++begins;
+    begun_at = resume_offset;
+    return {};
+  }
+  tbmqtt::result<void> write(std::uint64_t offset, tbmqtt::span<const std::byte> bytes) noexcept override {
+    if (offset + bytes.size() > image_capacity) return errc::not_enough_space;
+    if (!bytes.empty()) std::memcpy(data + offset, bytes.data(), bytes.size());
+    if (offset + bytes.size() > high) high = offset + bytes.size();
+    return {};
+  }
+  tbmqtt::result<std::size_t> read(std::uint64_t offset, tbmqtt::span<std::byte> out) noexcept override {
+    if (offset >= high) return std::size_t{0};
+    const std::size_t n = static_cast<std::size_t>(high - offset < out.size() ? high - offset : out.size());
+    std::memcpy(out.data(), data + offset, n);
+    return n;
+  }
+  tbmqtt::result<void> finish() noexcept override {
+    ++finishes;
+    return {};
+  }
+  void abort() noexcept override { ++aborts; }
+  tbmqtt::result<void> activate() noexcept override {
+    ++activations;
+    return {};
+  }
+};
+
+struct memory_storage final : tbmqtt::storage {
+  struct entry {
+    char key[16] = {};
+    std::byte value[512];
+    std::size_t size = 0;
+    bool used = false;
+  } entries[4];
+  int stores = 0;
+  entry* find(std::string_view key) {
+    for (auto& e : entries)
+      if (e.used && key == e.key) return &e;
+    return nullptr;
+  }
+  tbmqtt::result<std::size_t> load(std::string_view key, tbmqtt::span<std::byte> out) noexcept override {
+    entry* e = find(key);
+    if (e == nullptr) return errc::no_match;
+    if (e->size > out.size()) return errc::not_enough_space;
+    std::memcpy(out.data(), e->value, e->size);
+    return e->size;
+  }
+  tbmqtt::result<void> store(std::string_view key, tbmqtt::span<const std::byte> value) noexcept override {
+    entry* e = find(key);
+    for (auto& candidate : entries)
+      if (e == nullptr && !candidate.used) e = &candidate;
+    if (e == nullptr || value.size() > sizeof e->value) return errc::not_enough_space;
+    std::memset(e->key, 0, sizeof e->key);
+    std::memcpy(e->key, key.data(), key.size());
+    std::memcpy(e->value, value.data(), value.size());
+    e->size = value.size();
+    e->used = true;
+    ++stores;
+    return {};
+  }
+  tbmqtt::result<void> erase(std::string_view key) noexcept override {
+    if (entry* e = find(key)) e->used = false;
+    return {};
+  }
+};
+
+struct listener final : tbmqtt::ota_listener {
+  int ready = 0;
+  errc last_error{};
+  std::uint64_t progress = 0;
+  void on_ota_state(tbmqtt::ota_kind, ota_state s, errc e, std::string_view) noexcept override {
+    if (s == ota_state::failed) last_error = e;
+  }
+  void on_ota_progress(tbmqtt::ota_kind, std::uint64_t received, std::uint64_t) noexcept override { progress = received; }
+  void on_ota_ready(tbmqtt::ota_kind, const tbmqtt::ota_package&) noexcept override { ++ready; }
+};
+
+struct null_events final : tbmqtt::session_events {};
+
+tbmqtt::ota_config make_config(std::uint32_t chunk = 1024, std::uint8_t window = 4) {
+  tbmqtt::ota_config c;
+  c.current_title = "app";
+  c.current_version = "1.0";
+  c.chunk_size = chunk;
+  c.window = window;
+  c.chunk_timeout_ms = 100;
+  c.max_retries = 3;
+  c.checkpoint_bytes = 2048;
+  return c;
+}
+
+// One device: session + engine + the scripted server.
+struct rig {
+  server_port port;
+  null_events events;
+  tbmqtt::session session{port, events};
+  memory_sink& sink;
+  memory_storage& storage;
+  listener heard;
+  tbmqtt::ota_engine engine;
+  std::uint32_t now = 1000;
+
+  rig(memory_sink& s, memory_storage& st, tbmqtt::ota_config config = make_config())
+      : sink(s), storage(st), engine(session, s, provider(), &st, heard, config) {
+    (void)session.add_extension(engine);
+  }
+  static tbmqtt::core_hash_provider& provider() {
+    static tbmqtt::core_hash_provider p;
+    return p;
+  }
+  void connect() {
+    session.on_connected(now);
+    for (tbmqtt::message_id id = 1; id < 40; ++id) session.on_suback(id, 1);
+  }
+  void message(std::string_view topic, std::string_view payload) { session.on_message(topic, tbmqtt::as_bytes(payload), now); }
+  // Answers the engine's attribute request with a package of `size` bytes of the image.
+  void assign(std::size_t size, std::string_view version = "2.0", const char* checksum = nullptr,
+              std::string_view prefix = "fw") {
+    hex_digest crc = crc32_of_image(size);
+    char body[400];
+    tbmqtt::json::writer w{body};
+    char k[5][40];
+    auto key = [&](int i, std::string_view suffix) {
+      std::memcpy(k[i], prefix.data(), 2);
+      std::memcpy(k[i] + 2, suffix.data(), suffix.size());
+      return std::string_view(k[i], 2 + suffix.size());
+    };
+    w.begin_object().key("shared").begin_object();
+    w.key(key(0, "_title")).value("app").key(key(1, "_version")).value(version);
+    w.key(key(2, "_size")).value(static_cast<std::uint64_t>(size));
+    w.key(key(3, "_checksum")).value(checksum ? std::string_view(checksum) : crc.view());
+    w.key(key(4, "_checksum_algorithm")).value("CRC32");
+    w.end_object().end_object();
+    char topic[64] = "v1/devices/me/attributes/response/";
+    auto r = std::to_chars(topic + 34, topic + sizeof topic, port.last_attribute_request);
+    message(std::string_view(topic, static_cast<std::size_t>(r.ptr - topic)), *w.finish());
+  }
+  // Answers one queued chunk request (index into the queue) with the right bytes.
+  void answer(const chunk_request& r, std::size_t image_size, int size_delta = 0) {
+    char topic[64];
+    std::size_t n = 0;
+    auto put = [&](std::string_view s) {
+      std::memcpy(topic + n, s.data(), s.size());
+      n += s.size();
+    };
+    put(r.software ? "v2/sw/response/" : "v2/fw/response/");
+    n = static_cast<std::size_t>(std::to_chars(topic + n, topic + sizeof topic, r.download).ptr - topic);
+    put("/chunk/");
+    n = static_cast<std::size_t>(std::to_chars(topic + n, topic + sizeof topic, r.chunk).ptr - topic);
+    const std::size_t start = static_cast<std::size_t>(r.chunk) * r.size;
+    std::size_t len = start >= image_size ? 0 : (image_size - start < r.size ? image_size - start : r.size);
+    len = static_cast<std::size_t>(static_cast<long>(len) + size_delta);
+    session.on_message(std::string_view(topic, n), {image + start, len}, now);
+  }
+  // Serves every request in arrival order until none is left; returns how many were served.
+  std::size_t serve(std::size_t image_size, std::size_t limit = 100000) {
+    std::size_t count = 0;
+    while (port.pending() > 0 && count < limit) {
+      answer(port.requests[port.served++ % 512], image_size);
+      ++count;
+    }
+    return count;
+  }
+  bool sink_holds_image(std::size_t size) const { return std::memcmp(sink.data, image, size) == 0; }
+};
+
+}  // namespace
+
+TEST(ota, downloads_verifies_and_activates_with_a_window_of_requests) {
+  make_image(10000);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(10000);
+  EXPECT_EQ(r.engine.state(), ota_state::downloading);
+  EXPECT_EQ(r.port.pending(), 4u);  // the window
+  EXPECT_EQ(r.port.requests[0].size, 1024u);
+  r.serve(10000);
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
+  EXPECT_TRUE(r.sink_holds_image(10000));
+  EXPECT_EQ(r.port.request_count, 10u);  // ceil(10000 / 1024), no retries
+  EXPECT_EQ(r.heard.ready, 1);
+  EXPECT_EQ(sink.finishes, 1);
+  EXPECT_EQ(sink.activations, 1);
+  ASSERT_EQ(r.port.state_count, 4u);
+  EXPECT_EQ(r.port.state(0), std::string_view("DOWNLOADING"));
+  EXPECT_EQ(r.port.state(1), std::string_view("DOWNLOADED"));
+  EXPECT_EQ(r.port.state(2), std::string_view("VERIFIED"));
+  EXPECT_EQ(r.port.state(3), std::string_view("UPDATING"));
+}
+
+TEST(ota, edge_sizes_download_exactly) {
+  const std::size_t sizes[] = {0, 1, 1023, 1024, 1025, 4096, 65000};
+  for (std::size_t size : sizes) {
+    make_image(size);
+    memory_sink sink;
+    memory_storage storage;
+    rig r{sink, storage};
+    r.connect();
+    r.assign(size);
+    r.serve(size);
+    EXPECT_EQ(r.engine.state(), ota_state::updating);
+    EXPECT_TRUE(r.sink_holds_image(size));
+    EXPECT_EQ(r.port.request_count, (size + 1023) / 1024);
+  }
+}
+
+TEST(ota, reports_current_version_and_requests_the_package_attributes_on_connect) {
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  EXPECT_EQ(std::string_view(r.port.last_current), std::string_view(R"({"current_fw_title":"app","current_fw_version":"1.0"})"));
+  EXPECT_NE(r.port.last_attribute_request, 0u);
+}
+
+TEST(ota, the_running_version_is_not_downloaded_again) {
+  make_image(100);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(100, "1.0");
+  EXPECT_EQ(r.engine.state(), ota_state::idle);
+  EXPECT_EQ(r.port.request_count, 0u);
+}
+
+TEST(ota, wrong_checksum_fails_and_discards_the_image) {
+  make_image(3000);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(3000, "2.0", "deadbeef");
+  r.serve(3000);
+  EXPECT_EQ(r.engine.state(), ota_state::failed);
+  EXPECT_EQ(r.port.last_state(), std::string_view("FAILED"));
+  EXPECT_EQ(std::string_view(r.port.last_error).substr(0, 17), std::string_view("checksum mismatch"));
+  EXPECT_EQ(sink.aborts, 1);
+  EXPECT_EQ(sink.activations, 0);
+  EXPECT_EQ(r.heard.last_error, errc::malformed);
+}
+
+TEST(ota, a_dropped_chunk_is_requested_again_after_its_timeout) {
+  make_image(5000);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(5000);
+  r.port.served = 1;  // the server never answers chunk 0's first request
+  r.serve(5000);
+  EXPECT_EQ(r.engine.state(), ota_state::downloading);
+  r.now += 100;
+  r.session.tick(r.now);  // chunk 0 timed out: asked again
+  EXPECT_EQ(r.port.pending(), 1u);
+  EXPECT_EQ(r.port.requests[r.port.served].chunk, 0u);
+  r.serve(5000);
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
+  EXPECT_TRUE(r.sink_holds_image(5000));
+}
+
+TEST(ota, chunks_arriving_out_of_order_are_hashed_in_order) {
+  make_image(8192);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(8192);
+  while (r.port.pending() >= 2) {  // answer each pair backwards
+    const chunk_request second = r.port.requests[(r.port.served + 1) % 512];
+    const chunk_request first = r.port.requests[r.port.served % 512];
+    r.port.served += 2;
+    r.answer(second, 8192);
+    r.answer(first, 8192);
+  }
+  r.serve(8192);
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
+  EXPECT_TRUE(r.sink_holds_image(8192));
+}
+
+TEST(ota, retries_are_bounded_then_the_download_fails_with_timeout) {
+  make_image(2000);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(2000);
+  for (int i = 0; i < 10; ++i) {
+    r.port.served = r.port.request_count;  // the server ignores everything
+    r.now += 100000;
+    r.session.tick(r.now);
+  }
+  EXPECT_EQ(r.engine.state(), ota_state::failed);
+  EXPECT_EQ(r.heard.last_error, errc::timeout);
+  EXPECT_EQ(r.port.request_count, 2u * 4u);  // two chunks, each asked 1 + 3 times
+}
+
+TEST(ota, a_short_chunk_that_is_not_the_last_fails) {
+  make_image(4096);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(4096);
+  r.answer(r.port.requests[r.port.served++], 4096, -1);
+  EXPECT_EQ(r.engine.state(), ota_state::failed);
+  EXPECT_EQ(r.heard.last_error, errc::malformed);
+}
+
+TEST(ota, server_error_text_fails_the_download) {
+  make_image(4096);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(4096);
+  r.message("v2/fw/error", "PAYLOAD_TOO_LARGE");
+  EXPECT_EQ(r.engine.state(), ota_state::failed);
+  EXPECT_EQ(std::string_view(r.port.last_error), std::string_view("PAYLOAD_TOO_LARGE"));
+  EXPECT_EQ(sink.aborts, 1);
+}
+
+TEST(ota, chunk_size_is_capped_at_the_server_payload_limit) {
+  make_image(3000);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage, make_config(100000, 2)};
+  r.session.set_max_payload(1000);
+  r.connect();
+  r.assign(3000);
+  EXPECT_EQ(r.port.requests[0].size, 1000u);
+  r.serve(3000);
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
+}
+
+TEST(ota, a_disconnect_resumes_from_the_received_bytes_not_from_chunk_zero) {
+  make_image(10240);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(10240);
+  r.serve(10240, 5);  // chunks 0..4 arrive
+  EXPECT_EQ(r.engine.received(), 5u * 1024u);
+  r.session.on_disconnected();
+  r.port.served = r.port.request_count;  // answers to the old requests are lost
+  r.connect();
+  r.assign(10240);  // the same package is still assigned
+  EXPECT_EQ(r.port.requests[r.port.served].chunk, 5u);
+  r.serve(10240);
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
+  EXPECT_TRUE(r.sink_holds_image(10240));
+}
+
+TEST(ota, a_restarted_process_resumes_from_the_checkpoint) {
+  make_image(20000);
+  memory_sink sink;
+  memory_storage storage;
+  {
+    rig first{sink, storage};
+    first.connect();
+    first.assign(20000);
+    first.serve(20000, 9);  // 9 KiB in: checkpoints every 2 KiB
+  }
+  rig second{sink, storage};  // same sink and storage, new process
+  second.connect();
+  second.assign(20000);
+  EXPECT_EQ(sink.begun_at, 8192u);  // the last checkpoint
+  EXPECT_EQ(second.port.requests[0].chunk, 8u);
+  second.serve(20000);
+  EXPECT_EQ(second.engine.state(), ota_state::updating);  // the re-hashed prefix verified
+  EXPECT_TRUE(second.sink_holds_image(20000));
+}
+
+TEST(ota, a_new_assignment_during_a_download_restarts_cleanly) {
+  make_image(6000);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(6000, "2.0");
+  r.serve(6000, 2);
+  const std::uint32_t old_download = r.port.requests[0].download;
+  r.message("v1/devices/me/attributes", R"({"fw_version":"3.0"})");  // a push: the engine asks again
+  r.assign(6000, "3.0");
+  EXPECT_EQ(sink.aborts, 1);
+  EXPECT_EQ(r.engine.package().version_text(), std::string_view("3.0"));
+  // Late answers to the old download are ignored.
+  const chunk_request stale{old_download, 3, 1024, false};
+  r.answer(stale, 6000);
+  std::size_t first_new = r.port.served;
+  while (r.port.requests[first_new].download == old_download) ++first_new;
+  r.port.served = first_new;
+  EXPECT_EQ(r.port.requests[first_new].chunk, 0u);
+  r.serve(6000);
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
+}
+
+TEST(ota, updated_is_reported_only_after_the_restarted_app_confirms) {
+  make_image(1500);
+  memory_sink sink;
+  memory_storage storage;
+  {
+    rig before{sink, storage};
+    before.connect();
+    before.assign(1500, "2.0");
+    before.serve(1500);
+    EXPECT_EQ(before.engine.state(), ota_state::updating);
+  }
+  tbmqtt::ota_config config = make_config();
+  config.current_version = "2.0";  // the new image runs
+  rig after{sink, storage, config};
+  after.connect();
+  after.assign(1500, "2.0");
+  EXPECT_EQ(after.port.request_count, 0u);
+  EXPECT_NE(after.port.last_state(), std::string_view("UPDATED"));
+  ASSERT_TRUE(after.engine.confirm());
+  EXPECT_EQ(after.port.last_state(), std::string_view("UPDATED"));
+  EXPECT_EQ(std::string_view(after.port.last_current), std::string_view(R"({"current_fw_title":"app","current_fw_version":"2.0"})"));
+  EXPECT_EQ(after.engine.confirm().error(), errc::no_match);  // nothing pending any more
+}
+
+TEST(ota, a_rolled_back_update_is_reported_failed_after_the_restart) {
+  make_image(1500);
+  memory_sink sink;
+  memory_storage storage;
+  {
+    rig before{sink, storage};
+    before.connect();
+    before.assign(1500, "2.0");
+    before.serve(1500);
+  }
+  rig after{sink, storage};  // still runs 1.0: the bootloader rolled back
+  after.connect();
+  EXPECT_EQ(after.port.last_state(), std::string_view("FAILED"));
+  EXPECT_EQ(after.engine.confirm().error(), errc::no_match);
+}
+
+TEST(ota, malformed_package_attributes_fail_with_a_typed_error) {
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  char topic[64] = "v1/devices/me/attributes/response/";
+  auto end = std::to_chars(topic + 34, topic + sizeof topic, r.port.last_attribute_request).ptr;
+  r.message(std::string_view(topic, static_cast<std::size_t>(end - topic)),
+            R"({"shared":{"fw_title":"app","fw_version":"2.0","fw_size":"big","fw_checksum":"00","fw_checksum_algorithm":"CRC32"}})");
+  EXPECT_EQ(r.engine.state(), ota_state::failed);
+  EXPECT_EQ(r.heard.last_error, errc::malformed);
+}
+
+TEST(ota, software_packages_use_the_sw_topics_and_attributes) {
+  make_image(2500);
+  memory_sink sink;
+  memory_storage storage;
+  tbmqtt::ota_config config = make_config();
+  config.kind = tbmqtt::ota_kind::software;
+  config.checkpoint_key = "tb_sw_ckpt";
+  config.pending_key = "tb_sw_pend";
+  rig r{sink, storage, config};
+  r.connect();
+  r.assign(2500, "2.0", nullptr, "sw");
+  ASSERT_EQ(r.port.pending(), 3u);
+  EXPECT_TRUE(r.port.requests[0].software);
+  r.serve(2500);
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
+  EXPECT_TRUE(r.sink_holds_image(2500));
+}
