@@ -1,0 +1,94 @@
+// The Linux platform pieces on a real file system: atomic storage and the OTA file sink.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "tbmqtt/linux_platform.hpp"
+
+namespace {
+
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char pattern[] = "/tmp/tbmqtt-platform-XXXXXX";
+    path = ::mkdtemp(pattern);
+  }
+  ~temp_dir() { (void)std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+}  // namespace
+
+TEST(file_storage, stores_loads_and_erases_blobs_with_private_permissions) {
+  temp_dir dir;
+  tbmqtt::file_storage store(dir.path + "/state");
+  std::byte buffer[16];
+  EXPECT_EQ(store.load("creds", buffer).error(), tbmqtt::errc::no_match);
+  ASSERT_TRUE(store.store("creds", tbmqtt::as_bytes("token-123")));
+  auto n = store.load("creds", buffer);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(tbmqtt::as_text({buffer, *n}), "token-123");
+  struct stat st {};
+  ASSERT_EQ(::stat((dir.path + "/state/creds").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_FALSE(exists(dir.path + "/state/creds.tmp"));
+  ASSERT_TRUE(store.store("creds", tbmqtt::as_bytes("a-much-longer-token-value")));
+  EXPECT_EQ(store.load("creds", buffer).error(), tbmqtt::errc::not_enough_space);
+  ASSERT_TRUE(store.erase("creds"));
+  EXPECT_TRUE(store.erase("creds"));  // erasing a missing key is fine
+  EXPECT_EQ(store.load("creds", buffer).error(), tbmqtt::errc::no_match);
+}
+
+TEST(file_sink, writes_out_of_order_reads_back_and_renames_on_finish) {
+  temp_dir dir;
+  const std::string target = dir.path + "/image.bin";
+  tbmqtt::file_sink sink(target);
+  tbmqtt::ota_package package;
+  ASSERT_TRUE(sink.begin(package, 0));
+  ASSERT_TRUE(sink.write(5, tbmqtt::as_bytes("world")));
+  ASSERT_TRUE(sink.write(0, tbmqtt::as_bytes("hello")));
+  std::byte back[10];
+  auto n = sink.read(0, back);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(tbmqtt::as_text({back, *n}), "helloworld");
+  EXPECT_FALSE(exists(target));  // nothing visible before finish()
+  ASSERT_TRUE(sink.finish());
+  EXPECT_EQ(read_file(target), "helloworld");
+  EXPECT_FALSE(exists(target + ".part"));
+}
+
+TEST(file_sink, resume_keeps_the_partial_file_and_abort_removes_it) {
+  temp_dir dir;
+  const std::string target = dir.path + "/image.bin";
+  tbmqtt::ota_package package;
+  {
+    tbmqtt::file_sink first(target);
+    ASSERT_TRUE(first.begin(package, 0));
+    ASSERT_TRUE(first.write(0, tbmqtt::as_bytes("0123456789")));
+  }
+  tbmqtt::file_sink second(target);
+  EXPECT_EQ(second.begin(package, 11).error(), tbmqtt::errc::no_match);  // shorter than claimed
+  ASSERT_TRUE(second.begin(package, 10));
+  ASSERT_TRUE(second.write(10, tbmqtt::as_bytes("ab")));
+  std::byte back[12];
+  auto n = second.read(0, back);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(tbmqtt::as_text({back, *n}), "0123456789ab");
+  second.abort();
+  EXPECT_FALSE(exists(target + ".part"));
+  EXPECT_FALSE(exists(target));
+}
