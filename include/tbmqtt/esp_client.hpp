@@ -1,0 +1,223 @@
+// tbmqtt — the ESP-IDF client: a ThingsBoard device connection over esp-mqtt (IDF v4.4 / v5.x).
+//
+//     struct app_events final : tbmqtt::session_events {
+//       void on_rpc_request(const tbmqtt::rpc_request& rpc) noexcept override {
+//         device->reply_rpc(rpc.id, "{\"ok\":true}");   // callbacks may call back
+//       }
+//       tbmqtt::esp_client* device = nullptr;
+//     } events;
+//     tbmqtt::esp_client_options options;
+//     options.uri = "mqtt://thingsboard.local:1883";
+//     options.access_token = "A1_TEST_TOKEN";
+//     tbmqtt::esp_client device{options, events};
+//     events.device = &device;
+//     (void)device.on_rpc("setGpio");
+//     if (auto r = device.connect(10000); !r) ESP_LOGE("app", "%s", tbmqtt::to_string(r.error()));
+//     (void)device.send_telemetry("{\"temperature\":21.5}");
+//
+// Results and server requests arrive through tbmqtt::session_events (no std::function); see
+// session.hpp for each callback's contract.
+//
+// Threading contract (FreeRTOS): every session_events callback and the connection callback run
+// on one task owned by the client ("tbmqtt", created by start()/connect()). Every public method
+// may be called from any task, including from inside a callback; a recursive mutex guards the
+// session. Calls that send (send_*, reply_rpc, call_rpc, ...) block while esp-mqtt writes to the
+// socket. Never call methods from an esp-mqtt event handler of your own (the esp-mqtt task).
+// A callback that blocks delays every other callback and the request time-outs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "tbmqtt/errc.hpp"
+#include "tbmqtt/payload.hpp"
+#include "tbmqtt/session.hpp"
+
+#if __has_include("sdkconfig.h")
+#include "sdkconfig.h"
+#endif
+
+// Defaults from Kconfig (menuconfig "tbmqtt"), or these when built without it.
+#ifdef CONFIG_TBMQTT_MQTT_BUFFER_SIZE
+#define TBMQTT_ESP_MQTT_BUFFER_SIZE CONFIG_TBMQTT_MQTT_BUFFER_SIZE
+#else
+#define TBMQTT_ESP_MQTT_BUFFER_SIZE 1024
+#endif
+#ifdef CONFIG_TBMQTT_REASSEMBLY_BUFFER_SIZE
+#define TBMQTT_ESP_REASSEMBLY_SIZE CONFIG_TBMQTT_REASSEMBLY_BUFFER_SIZE
+#else
+#define TBMQTT_ESP_REASSEMBLY_SIZE 4096
+#endif
+#ifdef CONFIG_TBMQTT_EVENT_QUEUE_DEPTH
+#define TBMQTT_ESP_EVENT_QUEUE_DEPTH CONFIG_TBMQTT_EVENT_QUEUE_DEPTH
+#else
+#define TBMQTT_ESP_EVENT_QUEUE_DEPTH 16
+#endif
+#ifdef CONFIG_TBMQTT_EVENT_RING_SIZE
+#define TBMQTT_ESP_EVENT_RING_SIZE CONFIG_TBMQTT_EVENT_RING_SIZE
+#else
+#define TBMQTT_ESP_EVENT_RING_SIZE 4096
+#endif
+#ifdef CONFIG_TBMQTT_REQUEST_TIMEOUT_MS
+#define TBMQTT_ESP_REQUEST_TIMEOUT_MS CONFIG_TBMQTT_REQUEST_TIMEOUT_MS
+#else
+#define TBMQTT_ESP_REQUEST_TIMEOUT_MS 10000
+#endif
+#ifdef CONFIG_TBMQTT_KEEPALIVE_S
+#define TBMQTT_ESP_KEEPALIVE_S CONFIG_TBMQTT_KEEPALIVE_S
+#else
+#define TBMQTT_ESP_KEEPALIVE_S 60
+#endif
+#ifdef CONFIG_TBMQTT_RECONNECT_TIMEOUT_MS
+#define TBMQTT_ESP_RECONNECT_TIMEOUT_MS CONFIG_TBMQTT_RECONNECT_TIMEOUT_MS
+#else
+#define TBMQTT_ESP_RECONNECT_TIMEOUT_MS 5000
+#endif
+#ifdef CONFIG_TBMQTT_TASK_STACK
+#define TBMQTT_ESP_TASK_STACK CONFIG_TBMQTT_TASK_STACK
+#else
+#define TBMQTT_ESP_TASK_STACK 6144
+#endif
+#ifdef CONFIG_TBMQTT_TASK_PRIORITY
+#define TBMQTT_ESP_TASK_PRIORITY CONFIG_TBMQTT_TASK_PRIORITY
+#else
+#define TBMQTT_ESP_TASK_PRIORITY 5
+#endif
+
+namespace tbmqtt {
+
+/// @brief TLS for esp_client (used when the URI scheme is mqtts:// or wss://). The server is
+/// verified against `ca_pem`, else the IDF certificate bundle (`use_crt_bundle`, needs
+/// CONFIG_MBEDTLS_CERTIFICATE_BUNDLE). PEM text must be NUL-terminated and outlive the client
+/// (esp-mqtt does not copy it).
+struct esp_tls_options {
+  const char* ca_pem = nullptr;           ///< Trusted CA certificate(s), PEM.
+  bool use_crt_bundle = false;            ///< Verify with the IDF certificate bundle instead.
+  const char* client_cert_pem = nullptr;  ///< Mutual TLS / X.509 device auth: certificate, PEM.
+  const char* client_key_pem = nullptr;   ///< ... its private key, PEM.
+  /// Skip the server certificate's host name (CN) check. Only when asked. Skipping verification
+  /// entirely (no CA, no bundle) additionally needs CONFIG_ESP_TLS_INSECURE and
+  /// CONFIG_ESP_TLS_SKIP_SERVER_CERT_VERIFY in the app's sdkconfig; esp-tls refuses otherwise.
+  bool skip_verify = false;
+};
+
+/// @brief How to reach and authenticate to ThingsBoard. uri, client_id, username, password and
+/// access_token are copied by start(); PEM pointers (tls) must outlive the client.
+struct esp_client_options {
+  const char* uri = "mqtt://127.0.0.1:1883";  ///< mqtt://host:port, mqtts://host:port.
+  // Authentication: an access token, or MQTT basic (client id and/or username + password).
+  const char* access_token = nullptr;  ///< Sent as the MQTT username.
+  const char* client_id = nullptr;     ///< null: esp-mqtt's default (ESP32_<mac>).
+  const char* username = nullptr;      ///< MQTT basic user name (ignored with access_token).
+  const char* password = nullptr;      ///< MQTT basic password (ignored with access_token).
+  esp_tls_options tls;
+  qos default_qos = qos::at_least_once;
+  std::uint32_t request_timeout_ms = TBMQTT_ESP_REQUEST_TIMEOUT_MS;  ///< Attribute requests, client RPCs.
+  std::uint32_t keep_alive_s = TBMQTT_ESP_KEEPALIVE_S;
+  std::uint32_t reconnect_timeout_ms = TBMQTT_ESP_RECONNECT_TIMEOUT_MS;  ///< esp-mqtt's fixed retry delay.
+  std::uint32_t network_timeout_ms = 10000;
+  std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;  ///< Server's max payload size.
+  /// esp-mqtt in/out buffer. Inbound messages larger than this arrive in fragments and are
+  /// reassembled into a buffer of `reassembly_size` bytes (larger ones: errc::payload_too_large).
+  std::size_t mqtt_buffer_size = TBMQTT_ESP_MQTT_BUFFER_SIZE;
+  std::size_t reassembly_size = TBMQTT_ESP_REASSEMBLY_SIZE;
+  unsigned event_queue_depth = TBMQTT_ESP_EVENT_QUEUE_DEPTH;  ///< esp-mqtt events waiting for the task.
+  std::size_t event_ring_size = TBMQTT_ESP_EVENT_RING_SIZE;   ///< Their payload bytes.
+  std::uint32_t task_stack = TBMQTT_ESP_TASK_STACK;           ///< Of the tbmqtt task and the esp-mqtt task.
+  unsigned task_priority = TBMQTT_ESP_TASK_PRIORITY;
+  std::uint32_t tick_period_ms = 100;  ///< How often time-outs are checked.
+};
+
+/// @brief Connection events: up (connected and subscribed), or down with the reason.
+struct esp_connection_event {
+  bool connected;  ///< true: ready; false: connection lost or refused.
+  errc reason;     ///< errc{} when up; else refused_credentials, unreachable, tls_error, disconnected, ...
+};
+
+/// @brief A ThingsBoard device session over esp-mqtt. esp-mqtt reconnects by itself (fixed
+/// delay reconnect_timeout_ms); every subscription is restored on each connection.
+class esp_client {
+ public:
+  /// Non-owning connection callback: a function pointer plus its context.
+  using connection_callback = void (*)(void* context, const esp_connection_event& event);
+
+  /// @param events Receives results and server requests; must outlive the client.
+  esp_client(const esp_client_options& options, session_events& events) noexcept;
+  /// Stops the client. Pending requests end with errc::disconnected. Not from a callback.
+  ~esp_client();
+  esp_client(const esp_client&) = delete;
+  esp_client& operator=(const esp_client&) = delete;
+
+  /// @brief Starts the tbmqtt task and esp-mqtt (which connects in the background).
+  /// @return ok, or errc::again (out of memory), errc::invalid_argument (bad URI/options),
+  /// errc::transport_error.
+  [[nodiscard]] result<void> start() noexcept;
+  /// @brief start(), then waits until CONNACK and every SUBACK arrived.
+  /// @return ok, or errc::refused_credentials, errc::identifier_rejected,
+  /// errc::server_unavailable, errc::refused, errc::unreachable, errc::tls_error,
+  /// errc::subscription_refused, errc::timeout (esp-mqtt keeps trying in the background),
+  /// errc::again (called from a callback).
+  [[nodiscard]] result<void> connect(std::uint32_t timeout_ms) noexcept;
+  /// @brief Disconnects and stops esp-mqtt and the tbmqtt task. @pre Not called from a callback.
+  void stop() noexcept;
+  /// True while connected and subscribed.
+  bool connected() const noexcept;
+  /// @brief Connection up/down events, on the tbmqtt task.
+  void on_connection(connection_callback callback, void* context) noexcept;
+
+  /// @brief Publishes telemetry: JSON text (validated) or a builder. QoS 1 messages published
+  /// while offline wait in esp-mqtt's outbox. on_delivered(id) follows the PUBACK (QoS 1) or
+  /// the write (QoS 0). @return The message id, or errc::invalid_argument,
+  /// errc::payload_too_large, errc::not_connected, errc::again (esp-mqtt outbox full).
+  [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text) noexcept;
+  [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text, qos q) noexcept;
+  [[nodiscard]] result<message_id> send_telemetry(telemetry_builder& payload, qos q) noexcept;
+  /// @brief Publishes client attributes (a flat JSON object). Errors as send_telemetry.
+  [[nodiscard]] result<message_id> send_attributes(std::string_view json_text) noexcept;
+  [[nodiscard]] result<message_id> send_attributes(std::string_view json_text, qos q) noexcept;
+  [[nodiscard]] result<message_id> send_attributes(attributes_builder& payload, qos q) noexcept;
+  /// @brief Waits until every message sent so far is delivered (or expired from esp-mqtt's
+  /// outbox). @return ok, errc::timeout, or errc::again (called from a callback).
+  [[nodiscard]] result<void> flush(std::uint32_t timeout_ms) noexcept;
+
+  /// @brief Reads attributes ("k1,k2"; both empty: all); the answer comes through
+  /// session_events::on_attributes_response with the returned id.
+  [[nodiscard]] result<std::uint32_t> request_attributes(std::string_view client_keys,
+                                                         std::string_view shared_keys) noexcept;
+  /// @brief Shared-attribute pushes touching `keys` ("" = all) reach on_shared_attributes with
+  /// the returned index. @pre `keys` outlives the client. @return The index, or errc::queue_full.
+  [[nodiscard]] result<std::size_t> subscribe_shared_attributes(std::string_view keys) noexcept;
+  /// @brief Server-side RPC `method` reaches on_rpc_request; others are answered with an error
+  /// unless on_any_rpc(true). @pre `method` outlives the client. @return ok, or errc::queue_full.
+  [[nodiscard]] result<void> on_rpc(std::string_view method) noexcept;
+  /// @brief Every server-side RPC reaches on_rpc_request, registered or not.
+  void on_any_rpc(bool on) noexcept;
+  /// @brief Answers server RPC `request_id`. @return The message id, or errc::unknown_request,
+  /// errc::invalid_argument, errc::payload_too_large, errc::not_connected.
+  [[nodiscard]] result<message_id> reply_rpc(std::string_view request_id, std::string_view json_text) noexcept;
+  /// @brief Client-side RPC; the answer comes through on_rpc_response with the returned id.
+  [[nodiscard]] result<std::uint32_t> call_rpc(std::string_view method, std::string_view params_json) noexcept;
+  /// @brief Claims the device: `{"secretKey":s,"durationMs":n}`.
+  [[nodiscard]] result<message_id> claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept;
+
+  /// @brief Runs `f(session&)` with the session mutex held, for extensions (OTA, gateway, ...).
+  template <class F>
+  decltype(auto) with_session(F&& f) {
+    struct guard {
+      const esp_client& c;
+      explicit guard(const esp_client& client) : c(client) { c.lock(); }
+      ~guard() { c.unlock(); }
+    } g{*this};
+    return f(session_ref());
+  }
+
+ private:
+  struct impl;
+  void lock() const noexcept;
+  void unlock() const noexcept;
+  session& session_ref() noexcept;
+  impl* impl_ = nullptr;
+};
+
+}  // namespace tbmqtt

@@ -1,0 +1,401 @@
+// The ESP-IDF client: esp-mqtt's task posts events into the transport's queue; one "tbmqtt"
+// task takes them, holds the (recursive) session mutex and feeds the core through the event
+// mapper, so every callback runs on that task. Public methods take the same mutex, so callbacks
+// may call back. Lock order everywhere: session mutex -> esp-mqtt's API lock (see
+// esp_mqtt_transport.hpp for why the esp-mqtt handler never takes the session mutex).
+#include "tbmqtt/esp_client.hpp"
+
+#include <new>
+
+#include "esp_log.h"
+#include "esp_timer.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/semphr.h"
+#include "freertos/task.h"
+
+#include "../../transport/esp_mqtt/esp_event_mapping.hpp"
+#include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
+
+namespace tbmqtt {
+namespace {
+
+const char* const tag = "tbmqtt";
+
+std::uint32_t now_ms() noexcept { return static_cast<std::uint32_t>(esp_timer_get_time() / 1000); }
+
+detail::esp_mqtt_settings settings_from(const esp_client_options& o) noexcept {
+  detail::esp_mqtt_settings s;
+  s.uri = o.uri;
+  s.client_id = o.client_id;
+  s.username = o.access_token != nullptr ? o.access_token : o.username;
+  s.password = o.access_token != nullptr ? nullptr : o.password;
+  s.ca_pem = o.tls.ca_pem;
+  s.use_crt_bundle = o.tls.use_crt_bundle;
+  s.client_cert_pem = o.tls.client_cert_pem;
+  s.client_key_pem = o.tls.client_key_pem;
+  s.skip_common_name_check = o.tls.skip_verify;
+  s.keepalive_s = static_cast<int>(o.keep_alive_s);
+  s.reconnect_timeout_ms = static_cast<int>(o.reconnect_timeout_ms);
+  s.network_timeout_ms = static_cast<int>(o.network_timeout_ms);
+  s.buffer_size = static_cast<int>(o.mqtt_buffer_size);
+  s.out_buffer_size = static_cast<int>(o.mqtt_buffer_size);
+  s.task_stack = static_cast<int>(o.task_stack);
+  s.task_priority = static_cast<int>(o.task_priority);
+  return s;
+}
+
+detail::esp_event_queue_config queue_from(const esp_client_options& o) noexcept {
+  detail::esp_event_queue_config q;
+  q.depth = o.event_queue_depth;
+  q.ring_bytes = o.event_ring_size;
+  return q;
+}
+
+session_config session_config_from(const esp_client_options& o) noexcept {
+  session_config c;
+  c.request_timeout_ms = o.request_timeout_ms;
+  c.max_payload = o.max_payload;
+  return c;
+}
+
+class lock_guard {
+ public:
+  explicit lock_guard(SemaphoreHandle_t m) noexcept : m_(m) { xSemaphoreTakeRecursive(m_, portMAX_DELAY); }
+  ~lock_guard() { xSemaphoreGiveRecursive(m_); }
+  lock_guard(const lock_guard&) = delete;
+  lock_guard& operator=(const lock_guard&) = delete;
+
+ private:
+  SemaphoreHandle_t m_;
+};
+
+}  // namespace
+
+struct esp_client::impl final : session_events {
+  impl(const esp_client_options& o, session_events& user_events) noexcept
+      : options(o),
+        user(user_events),
+        transport(settings_from(o), queue_from(o)),
+        core(transport, *this, session_config_from(o)),
+        mapper(core) {
+    mutex = xSemaphoreCreateRecursiveMutex();
+    outcome_signal = xSemaphoreCreateBinary();
+    flush_signal = xSemaphoreCreateBinary();
+    task_done = xSemaphoreCreateBinary();
+    reassembly = new (std::nothrow) std::byte[o.reassembly_size];
+    if (reassembly != nullptr) core.set_reassembly_buffer({reassembly, o.reassembly_size});
+  }
+  ~impl() {
+    delete[] reassembly;
+    if (mutex != nullptr) vSemaphoreDelete(mutex);
+    if (outcome_signal != nullptr) vSemaphoreDelete(outcome_signal);
+    if (flush_signal != nullptr) vSemaphoreDelete(flush_signal);
+    if (task_done != nullptr) vSemaphoreDelete(task_done);
+  }
+  bool valid() const noexcept {
+    return mutex != nullptr && outcome_signal != nullptr && flush_signal != nullptr && task_done != nullptr &&
+           reassembly != nullptr;
+  }
+
+  esp_client_options options;
+  session_events& user;
+  detail::esp_mqtt_transport transport;
+  session core;
+  detail::esp_event_mapper mapper;
+  SemaphoreHandle_t mutex = nullptr;           // recursive: guards everything below
+  SemaphoreHandle_t outcome_signal = nullptr;  // given when connect() has its answer
+  SemaphoreHandle_t flush_signal = nullptr;    // given when `delivered` reaches wake_flush_at
+  SemaphoreHandle_t task_done = nullptr;       // given by the task when it leaves its loop
+  TaskHandle_t task = nullptr;
+  std::byte* reassembly = nullptr;
+  volatile bool stopping = false;
+  bool ready = false;
+  bool ever_connected = false;
+  bool outcome_set = true;  // nobody is waiting
+  errc outcome{};
+  std::uint64_t published = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t wake_flush_at = UINT64_MAX;
+  std::uint32_t last_tick_ms = 0;
+  std::uint32_t seen_dropped = 0;
+  connection_callback connection_handler = nullptr;
+  void* connection_context = nullptr;
+
+  // ---- the tbmqtt task ----
+  static void run(void* self) {
+    auto& d = *static_cast<impl*>(self);
+    const TickType_t period = pdMS_TO_TICKS(d.options.tick_period_ms) > 0 ? pdMS_TO_TICKS(d.options.tick_period_ms) : 1;
+    while (!d.stopping) {
+      d.transport.next_event(period, [&d](const detail::esp_event_view& event) {
+        lock_guard lock(d.mutex);
+        if (!d.stopping) d.apply(d.mapper.handle(event, now_ms()));
+      });
+      lock_guard lock(d.mutex);
+      const std::uint32_t now = now_ms();
+      if (now - d.last_tick_ms >= d.options.tick_period_ms) {
+        d.last_tick_ms = now;
+        d.core.tick(now);
+      }
+      if (const std::uint32_t dropped = d.transport.dropped_events(); dropped != d.seen_dropped) {
+        d.seen_dropped = dropped;
+        d.user.on_error(errc::queue_full, "esp-mqtt events dropped (event queue or ring full)");
+      }
+    }
+    xSemaphoreGive(d.task_done);
+    vTaskDelete(nullptr);
+  }
+
+  void apply(const detail::esp_event_outcome& o) noexcept {
+    using k = detail::esp_event_outcome::kind;
+    switch (o.what) {
+      case k::connect_failed:
+      case k::error:
+        if (!ever_connected) set_outcome(o.reason);
+        if (o.what == k::connect_failed) notify({false, o.reason});
+        break;
+      case k::connection_lost: {
+        const bool was_ready = ready;
+        ready = false;
+        if (was_ready) notify({false, o.reason});
+        break;
+      }
+      case k::message_expired:
+        count_delivery();
+        user.on_error(errc::timeout, "message expired in esp-mqtt's outbox");
+        break;
+      case k::connected:
+      case k::none: break;
+    }
+  }
+
+  void set_outcome(errc e) noexcept {
+    if (outcome_set) return;
+    outcome = e;
+    outcome_set = true;
+    xSemaphoreGive(outcome_signal);
+  }
+  void notify(const esp_connection_event& e) noexcept {
+    if (connection_handler != nullptr) connection_handler(connection_context, e);
+  }
+  void count_delivery() noexcept {
+    if (++delivered >= wake_flush_at) {
+      wake_flush_at = UINT64_MAX;
+      xSemaphoreGive(flush_signal);
+    }
+  }
+  bool on_own_task() const noexcept { return task != nullptr && xTaskGetCurrentTaskHandle() == task; }
+
+  template <class T>
+  result<T> track(result<T> sent) noexcept {
+    if (sent) ++published;
+    return sent;
+  }
+
+  // ---- session_events (mutex held) ----
+  void on_ready() noexcept override {
+    ready = true;
+    ever_connected = true;
+    set_outcome(errc{});
+    notify({true, errc{}});
+    user.on_ready();
+  }
+  void on_delivered(message_id id) noexcept override {
+    count_delivery();
+    user.on_delivered(id);
+  }
+  void on_attributes_response(std::uint32_t id, errc e, json::value client, json::value shared) noexcept override {
+    user.on_attributes_response(id, e, client, shared);
+  }
+  void on_rpc_response(std::uint32_t id, errc e, json::value response) noexcept override {
+    user.on_rpc_response(id, e, response);
+  }
+  void on_shared_attributes(std::size_t subscription, json::value update) noexcept override {
+    user.on_shared_attributes(subscription, update);
+  }
+  void on_rpc_request(const rpc_request& request) noexcept override { user.on_rpc_request(request); }
+  void on_error(errc e, std::string_view context) noexcept override {
+    if (e == errc::subscription_refused && !ever_connected) set_outcome(e);
+    user.on_error(e, context);
+  }
+  bool on_other_message(std::string_view topic, span<const std::byte> payload) noexcept override {
+    return user.on_other_message(topic, payload);
+  }
+};
+
+esp_client::esp_client(const esp_client_options& options, session_events& events) noexcept
+    : impl_(new (std::nothrow) impl(options, events)) {
+  if (impl_ != nullptr && !impl_->valid()) {
+    delete impl_;
+    impl_ = nullptr;
+  }
+  if (impl_ == nullptr) ESP_LOGE(tag, "out of memory creating the client");
+}
+
+esp_client::~esp_client() {
+  if (impl_ == nullptr) return;
+  {
+    lock_guard lock(impl_->mutex);
+    impl_->connection_handler = nullptr;  // no "down" event for our own teardown
+  }
+  stop();
+  delete impl_;
+}
+
+void esp_client::lock() const noexcept { xSemaphoreTakeRecursive(impl_->mutex, portMAX_DELAY); }
+void esp_client::unlock() const noexcept { xSemaphoreGiveRecursive(impl_->mutex); }
+session& esp_client::session_ref() noexcept { return impl_->core; }
+
+result<void> esp_client::start() noexcept {
+  if (impl_ == nullptr) return errc::again;
+  impl& d = *impl_;
+  lock_guard lock(d.mutex);
+  if (d.task != nullptr) return {};
+  d.stopping = false;
+  TBMQTT_TRY(d.transport.start());
+  if (xTaskCreate(&impl::run, "tbmqtt", d.options.task_stack, &d, d.options.task_priority, &d.task) != pdPASS) {
+    d.task = nullptr;
+    d.transport.stop();
+    return errc::again;
+  }
+  return {};
+}
+
+result<void> esp_client::connect(std::uint32_t timeout_ms) noexcept {
+  if (impl_ == nullptr) return errc::again;
+  impl& d = *impl_;
+  if (d.on_own_task()) return errc::again;  // would wait on itself
+  {
+    lock_guard lock(d.mutex);
+    if (d.ready) return {};
+    xSemaphoreTake(d.outcome_signal, 0);  // forget a stale answer
+    d.outcome_set = false;
+    d.ever_connected = false;
+  }
+  TBMQTT_TRY(start());
+  const bool answered = xSemaphoreTake(d.outcome_signal, pdMS_TO_TICKS(timeout_ms)) == pdTRUE;
+  errc e = errc::timeout;
+  {
+    lock_guard lock(d.mutex);
+    if (answered) e = d.outcome;
+    d.outcome_set = true;
+  }
+  if (e != errc{}) stop();
+  return e == errc{} ? result<void>{} : result<void>{e};
+}
+
+void esp_client::stop() noexcept {
+  if (impl_ == nullptr) return;
+  impl& d = *impl_;
+  if (d.on_own_task()) return;  // @pre: not from a callback
+  {
+    lock_guard lock(d.mutex);
+    if (d.task == nullptr) return;
+    d.stopping = true;
+    d.transport.stop();  // with the mutex: the task may be publishing through the client
+  }
+  d.transport.wake();
+  xSemaphoreTake(d.task_done, portMAX_DELAY);
+  lock_guard lock(d.mutex);
+  d.task = nullptr;
+  detail::esp_event_view down;
+  down.kind = detail::esp_event_kind::disconnected;
+  d.apply(d.mapper.handle(down, now_ms()));  // pending requests end with errc::disconnected
+  d.ready = false;
+}
+
+bool esp_client::connected() const noexcept {
+  if (impl_ == nullptr) return false;
+  lock_guard lock(impl_->mutex);
+  return impl_->ready;
+}
+
+void esp_client::on_connection(connection_callback callback, void* context) noexcept {
+  lock_guard lock(impl_->mutex);
+  impl_->connection_handler = callback;
+  impl_->connection_context = context;
+}
+
+result<message_id> esp_client::send_telemetry(std::string_view json_text) noexcept {
+  return send_telemetry(json_text, impl_->options.default_qos);
+}
+result<message_id> esp_client::send_telemetry(std::string_view json_text, qos q) noexcept {
+  lock_guard lock(impl_->mutex);
+  return impl_->track(impl_->core.publish_telemetry(json_text, q));
+}
+result<message_id> esp_client::send_telemetry(telemetry_builder& payload, qos q) noexcept {
+  lock_guard lock(impl_->mutex);
+  return impl_->track(impl_->core.publish_telemetry(payload, q));
+}
+result<message_id> esp_client::send_attributes(std::string_view json_text) noexcept {
+  return send_attributes(json_text, impl_->options.default_qos);
+}
+result<message_id> esp_client::send_attributes(std::string_view json_text, qos q) noexcept {
+  lock_guard lock(impl_->mutex);
+  return impl_->track(impl_->core.publish_attributes(json_text, q));
+}
+result<message_id> esp_client::send_attributes(attributes_builder& payload, qos q) noexcept {
+  lock_guard lock(impl_->mutex);
+  return impl_->track(impl_->core.publish_attributes(payload, q));
+}
+
+result<void> esp_client::flush(std::uint32_t timeout_ms) noexcept {
+  impl& d = *impl_;
+  if (d.on_own_task()) return errc::again;  // would wait on itself
+  const TickType_t start = xTaskGetTickCount();
+  const TickType_t limit = pdMS_TO_TICKS(timeout_ms);
+  std::uint64_t target = 0;
+  {
+    lock_guard lock(d.mutex);
+    target = d.published;
+  }
+  for (;;) {
+    {
+      lock_guard lock(d.mutex);
+      if (d.delivered >= target) return {};
+      if (target < d.wake_flush_at) d.wake_flush_at = target;
+    }
+    const TickType_t spent = xTaskGetTickCount() - start;
+    if (spent >= limit || xSemaphoreTake(d.flush_signal, limit - spent) != pdTRUE) {
+      lock_guard lock(d.mutex);
+      return d.delivered >= target ? result<void>{} : result<void>{errc::timeout};
+    }
+  }
+}
+
+result<std::uint32_t> esp_client::request_attributes(std::string_view client_keys,
+                                                     std::string_view shared_keys) noexcept {
+  lock_guard lock(impl_->mutex);
+  return impl_->core.request_attributes(client_keys, shared_keys, now_ms());
+}
+
+result<std::size_t> esp_client::subscribe_shared_attributes(std::string_view keys) noexcept {
+  lock_guard lock(impl_->mutex);
+  return impl_->core.subscribe_shared_attributes(keys);
+}
+
+result<void> esp_client::on_rpc(std::string_view method) noexcept {
+  lock_guard lock(impl_->mutex);
+  return impl_->core.add_rpc_method(method);
+}
+
+void esp_client::on_any_rpc(bool on) noexcept {
+  lock_guard lock(impl_->mutex);
+  impl_->core.set_rpc_fallback(on);
+}
+
+result<message_id> esp_client::reply_rpc(std::string_view request_id, std::string_view json_text) noexcept {
+  lock_guard lock(impl_->mutex);
+  return impl_->track(impl_->core.reply_rpc(request_id, json_text));
+}
+
+result<std::uint32_t> esp_client::call_rpc(std::string_view method, std::string_view params_json) noexcept {
+  lock_guard lock(impl_->mutex);
+  return impl_->core.call_rpc(method, params_json, now_ms());
+}
+
+result<message_id> esp_client::claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept {
+  lock_guard lock(impl_->mutex);
+  return impl_->track(impl_->core.claim(secret_key, duration_ms));
+}
+
+}  // namespace tbmqtt

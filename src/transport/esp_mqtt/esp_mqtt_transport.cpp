@@ -1,0 +1,208 @@
+// esp-mqtt glue: client lifetime, publish/subscribe, and the event hand-off (handler on the
+// esp-mqtt task -> queue + byte ring -> next_event() on the consumer task). The mapping of event
+// fields to core inputs is esp_event_mapping.hpp (host-tested); the config layout is in
+// esp_mqtt_config.cpp.
+#include "esp_mqtt_transport.hpp"
+
+#include <cstring>
+#include <new>
+
+#include "esp_err.h"
+#include "esp_log.h"
+
+namespace tbmqtt::detail {
+
+// The mapping's numeric copies of esp-mqtt / ESP-IDF values must match the real headers.
+static_assert(static_cast<int>(esp_event_kind::error) == MQTT_EVENT_ERROR, "esp-mqtt event ids changed");
+static_assert(static_cast<int>(esp_event_kind::connected) == MQTT_EVENT_CONNECTED, "esp-mqtt event ids changed");
+static_assert(static_cast<int>(esp_event_kind::disconnected) == MQTT_EVENT_DISCONNECTED, "esp-mqtt event ids changed");
+static_assert(static_cast<int>(esp_event_kind::subscribed) == MQTT_EVENT_SUBSCRIBED, "esp-mqtt event ids changed");
+static_assert(static_cast<int>(esp_event_kind::unsubscribed) == MQTT_EVENT_UNSUBSCRIBED, "esp-mqtt event ids changed");
+static_assert(static_cast<int>(esp_event_kind::published) == MQTT_EVENT_PUBLISHED, "esp-mqtt event ids changed");
+static_assert(static_cast<int>(esp_event_kind::data) == MQTT_EVENT_DATA, "esp-mqtt event ids changed");
+static_assert(static_cast<int>(esp_event_kind::before_connect) == MQTT_EVENT_BEFORE_CONNECT, "esp-mqtt event ids changed");
+static_assert(static_cast<int>(esp_event_kind::deleted) == MQTT_EVENT_DELETED, "esp-mqtt event ids changed");
+static_assert(static_cast<int>(esp_error_type::none) == MQTT_ERROR_TYPE_NONE, "esp-mqtt error types changed");
+static_assert(static_cast<int>(esp_error_type::tcp_transport) == MQTT_ERROR_TYPE_TCP_TRANSPORT, "esp-mqtt error types changed");
+static_assert(static_cast<int>(esp_error_type::connection_refused) == MQTT_ERROR_TYPE_CONNECTION_REFUSED,
+              "esp-mqtt error types changed");
+#if TBMQTT_ESP_MQTT_SUBSCRIBE_FAILED_TYPE
+static_assert(static_cast<int>(esp_error_type::subscribe_failed) == MQTT_ERROR_TYPE_SUBSCRIBE_FAILED,
+              "esp-mqtt error types changed");
+#endif
+static_assert(MQTT_CONNECTION_REFUSE_ID_REJECTED == 2 && MQTT_CONNECTION_REFUSE_SERVER_UNAVAILABLE == 3 &&
+                  MQTT_CONNECTION_REFUSE_BAD_USERNAME == 4 && MQTT_CONNECTION_REFUSE_NOT_AUTHORIZED == 5,
+              "esp-mqtt CONNACK codes changed");
+static_assert(esp_err::ok == ESP_OK && esp_err::fail == ESP_FAIL && esp_err::no_mem == ESP_ERR_NO_MEM &&
+                  esp_err::invalid_arg == ESP_ERR_INVALID_ARG && esp_err::invalid_state == ESP_ERR_INVALID_STATE &&
+                  esp_err::timeout == ESP_ERR_TIMEOUT,
+              "esp_err_t values changed");
+
+namespace {
+const char* const tag = "tbmqtt";
+
+TickType_t ms_to_ticks(std::uint32_t ms) noexcept { return pdMS_TO_TICKS(ms); }
+}  // namespace
+
+esp_mqtt_transport::esp_mqtt_transport(const esp_mqtt_settings& settings, esp_event_queue_config queue) noexcept
+    : settings_(settings), queue_config_(queue) {}
+
+esp_mqtt_transport::~esp_mqtt_transport() {
+  stop();
+  if (events_ != nullptr) vQueueDelete(events_);
+  if (ring_lock_ != nullptr) vSemaphoreDelete(ring_lock_);
+  delete[] ring_;
+}
+
+result<void> esp_mqtt_transport::start() noexcept {
+  if (client_ != nullptr) return {};
+  if (events_ == nullptr) events_ = xQueueCreate(queue_config_.depth, sizeof(queued_event));
+  if (ring_lock_ == nullptr) ring_lock_ = xSemaphoreCreateMutex();
+  if (ring_ == nullptr) {
+    ring_ = new (std::nothrow) std::byte[queue_config_.ring_bytes];
+    ring_size_ = ring_ != nullptr ? queue_config_.ring_bytes : 0;
+  }
+  if (events_ == nullptr || ring_lock_ == nullptr || ring_ == nullptr) return errc::again;
+  if (static_cast<std::size_t>(settings_.buffer_size) + TBMQTT_TOPIC_CAPACITY > ring_size_)
+    ESP_LOGW(tag, "event ring (%u bytes) is smaller than one esp-mqtt buffer plus a topic",
+             static_cast<unsigned>(ring_size_));
+
+  esp_mqtt_client_config_t config;
+  fill_esp_mqtt_config(settings_, config);
+  client_ = esp_mqtt_client_init(&config);
+  if (client_ == nullptr) return errc::invalid_argument;
+  esp_err_t err = esp_mqtt_client_register_event(client_, static_cast<esp_mqtt_event_id_t>(ESP_EVENT_ANY_ID),
+                                                 &esp_mqtt_transport::handle_event, this);
+  if (err == ESP_OK) err = esp_mqtt_client_start(client_);
+  if (err != ESP_OK) {
+    esp_mqtt_client_destroy(client_);
+    client_ = nullptr;
+    return errc_from_esp_err(err);
+  }
+  return {};
+}
+
+void esp_mqtt_transport::stop() noexcept {
+  if (client_ == nullptr) return;
+  esp_mqtt_client_stop(client_);
+  esp_mqtt_client_destroy(client_);
+  client_ = nullptr;
+}
+
+result<message_id> esp_mqtt_transport::publish(std::string_view topic, span<const std::byte> payload, qos q) noexcept {
+  if (client_ == nullptr) return errc::not_connected;
+  if (topic.size() >= sizeof topic_buffer_) return errc::not_enough_space;
+  std::memcpy(topic_buffer_, topic.data(), topic.size());
+  topic_buffer_[topic.size()] = '\0';
+  // esp_mqtt_client_publish: QoS 1 offline is stored in the outbox and sent after reconnect
+  // (returns its msg_id); QoS 0 returns 0 once written, or -1 offline.
+  const int rc = esp_mqtt_client_publish(client_, topic_buffer_, reinterpret_cast<const char*>(payload.data()),
+                                         static_cast<int>(payload.size()), static_cast<int>(q), 0);
+  if (const errc e = errc_from_esp_mqtt(rc); e != errc{}) return e;
+  if (q == qos::at_most_once) {
+    // esp-mqtt posts no event for QoS 0; report "written" through the queue so that
+    // on_delivered runs on the consumer task like every other callback.
+    esp_event_view written;
+    written.kind = esp_event_kind::published;
+    written.msg_id = rc;
+    if (!post_view(written, 0)) dropped_.fetch_add(1);
+  }
+  return static_cast<message_id>(rc);
+}
+
+result<message_id> esp_mqtt_transport::subscribe(std::string_view filter, qos q) noexcept {
+  if (client_ == nullptr) return errc::not_connected;
+  if (filter.size() >= sizeof topic_buffer_) return errc::not_enough_space;
+  std::memcpy(topic_buffer_, filter.data(), filter.size());
+  topic_buffer_[filter.size()] = '\0';
+  const int rc = esp_mqtt_subscribe_one(client_, topic_buffer_, static_cast<int>(q));
+  if (const errc e = errc_from_esp_mqtt(rc); e != errc{}) return e;
+  return static_cast<message_id>(rc);
+}
+
+void esp_mqtt_transport::wake() noexcept {
+  if (events_ == nullptr) return;
+  queued_event q;
+  q.wake = true;
+  xQueueSendToFront(events_, &q, 0);
+}
+
+// ---- esp-mqtt task -----------------------------------------------------------------------------
+
+void esp_mqtt_transport::handle_event(void* self, esp_event_base_t, int32_t, void* data) {
+  if (self == nullptr || data == nullptr) return;
+  static_cast<esp_mqtt_transport*>(self)->post(*static_cast<const esp_mqtt_event_t*>(data));
+}
+
+void esp_mqtt_transport::post(const esp_mqtt_event_t& event) noexcept {
+  const esp_event_view v = view_of(event);
+  switch (v.kind) {
+    case esp_event_kind::before_connect:
+    case esp_event_kind::unsubscribed: return;  // nothing for the core
+    default: break;
+  }
+  if (!post_view(v, ms_to_ticks(queue_config_.post_timeout_ms))) {
+    dropped_.fetch_add(1);
+    ESP_LOGW(tag, "event %d dropped: queue or ring full", static_cast<int>(v.kind));
+  }
+}
+
+bool esp_mqtt_transport::post_view(const esp_event_view& v, TickType_t wait) noexcept {
+  queued_event q;
+  q.view = v;
+  q.view.topic = {};
+  q.view.data = {};
+  q.topic_size = v.topic.size();
+  q.data_size = v.data.size();
+  const std::size_t bytes = q.topic_size + q.data_size;
+  if (bytes != 0) {
+    if (!reserve(bytes, q.ring_pos, q.ring_reserved)) return false;
+    if (q.topic_size != 0) std::memcpy(ring_ + q.ring_pos, v.topic.data(), q.topic_size);
+    if (q.data_size != 0) std::memcpy(ring_ + q.ring_pos + q.topic_size, v.data.data(), q.data_size);
+  }
+  if (xQueueSend(events_, &q, wait) == pdTRUE) return true;
+  if (bytes != 0) unreserve(q.ring_pos, q.ring_reserved, bytes);  // nobody will consume it
+  return false;
+}
+
+// The ring is consumed in queue (FIFO) order, so only the write position and the number of
+// bytes in use are needed. A reservation that does not fit before the end wraps to 0 and also
+// holds the skipped tail bytes, released with it.
+bool esp_mqtt_transport::reserve(std::size_t n, std::size_t& out_pos, std::size_t& out_reserved) noexcept {
+  if (n > ring_size_) return false;
+  xSemaphoreTake(ring_lock_, portMAX_DELAY);
+  std::size_t start = ring_head_;
+  std::size_t pad = 0;
+  if (start + n > ring_size_) {
+    pad = ring_size_ - start;
+    start = 0;
+  }
+  const bool fits = ring_used_ + pad + n <= ring_size_;
+  if (fits) {
+    ring_head_ = (start + n) % ring_size_;
+    ring_used_ += pad + n;
+    out_pos = start;
+    out_reserved = pad + n;
+  }
+  xSemaphoreGive(ring_lock_);
+  return fits;
+}
+
+// Gives back the newest reservation (only the esp-mqtt task reserves, so it is still the newest).
+void esp_mqtt_transport::unreserve(std::size_t pos, std::size_t reserved, std::size_t n) noexcept {
+  xSemaphoreTake(ring_lock_, portMAX_DELAY);
+  ring_used_ -= reserved;
+  ring_head_ = reserved > n ? ring_size_ - (reserved - n) : pos;
+  if (ring_head_ == ring_size_ || ring_used_ == 0) ring_head_ = 0;
+  xSemaphoreGive(ring_lock_);
+}
+
+void esp_mqtt_transport::release(std::size_t reserved) noexcept {
+  if (reserved == 0) return;
+  xSemaphoreTake(ring_lock_, portMAX_DELAY);
+  ring_used_ -= reserved;
+  if (ring_used_ == 0) ring_head_ = 0;
+  xSemaphoreGive(ring_lock_);
+}
+
+}  // namespace tbmqtt::detail

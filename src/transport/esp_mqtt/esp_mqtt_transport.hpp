@@ -1,0 +1,115 @@
+// tbmqtt — MQTT transport over esp-mqtt (ESP-IDF v4.4 and v5.x). Knows MQTT, not ThingsBoard:
+// publish()/subscribe() become esp_mqtt_client_* calls; esp-mqtt events are copied into a
+// FreeRTOS queue (fragment bytes into a fixed ring) and handed out by next_event() on the
+// caller's task. Not part of the public API; see include/tbmqtt/esp_client.hpp.
+//
+// Why a queue and not the session mutex inside the esp-mqtt handler: esp-mqtt runs its event
+// handlers on its own task while holding its internal API lock, and every esp_mqtt_client_*
+// call takes that lock. A handler that waited for the session mutex while another task held it
+// and published would deadlock. So the handler only copies and posts (with a bounded wait), and
+// the lock order everywhere else is: session mutex -> esp-mqtt API lock.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "freertos/FreeRTOS.h"
+#include "freertos/queue.h"
+#include "freertos/semphr.h"
+#include "esp_event.h"
+#include "mqtt_client.h"
+
+#include "esp_event_mapping.hpp"
+#include "esp_mqtt_config.hpp"
+#include "tbmqtt/errc.hpp"
+#include "tbmqtt/session.hpp"
+
+namespace tbmqtt::detail {
+
+/// @brief Sizes of the event hand-off between the esp-mqtt task and the consumer task.
+struct esp_event_queue_config {
+  unsigned depth = 16;                 ///< Events waiting at most.
+  std::size_t ring_bytes = 4096;       ///< Topic + payload bytes of waiting DATA/SUBSCRIBED events.
+  std::uint32_t post_timeout_ms = 1000;  ///< How long the esp-mqtt task waits for room before dropping.
+};
+
+/// @brief One esp-mqtt client. publish()/subscribe() are called by the session (serialised by
+/// its owner) from any task except the esp-mqtt task (they block while esp-mqtt writes);
+/// start()/stop() likewise; next_event() from one consumer task.
+class esp_mqtt_transport final : public transport_port {
+ public:
+  esp_mqtt_transport(const esp_mqtt_settings& settings, esp_event_queue_config queue) noexcept;
+  ~esp_mqtt_transport();
+  esp_mqtt_transport(const esp_mqtt_transport&) = delete;
+  esp_mqtt_transport& operator=(const esp_mqtt_transport&) = delete;
+
+  /// @brief Creates the esp-mqtt client and starts its task (which connects and reconnects by
+  /// itself). @return ok, or errc::again (out of memory), errc::invalid_argument (bad URI or
+  /// settings), errc::transport_error.
+  [[nodiscard]] result<void> start() noexcept;
+  /// @brief Stops and destroys the esp-mqtt client (sends DISCONNECT if connected).
+  void stop() noexcept;
+  /// True between start() and stop().
+  bool started() const noexcept { return client_ != nullptr; }
+
+  [[nodiscard]] result<message_id> publish(std::string_view topic, span<const std::byte> payload,
+                                           qos q) noexcept override;
+  [[nodiscard]] result<message_id> subscribe(std::string_view filter, qos q) noexcept override;
+
+  /// @brief Waits up to `wait` ticks for the next event and calls `f(const esp_event_view&)`;
+  /// the view's bytes are released when f returns. @return true if an event was handled
+  /// (false on time-out or after wake()).
+  template <class F>
+  bool next_event(TickType_t wait, F&& f) noexcept {
+    queued_event q;
+    if (events_ == nullptr || xQueueReceive(events_, &q, wait) != pdTRUE) return false;
+    if (q.wake) return false;
+    esp_event_view v = q.view;
+    const std::byte* bytes = ring_ + q.ring_pos;
+    v.topic = {reinterpret_cast<const char*>(bytes), q.topic_size};
+    v.data = {bytes + q.topic_size, q.data_size};
+    f(static_cast<const esp_event_view&>(v));
+    release(q.ring_reserved);
+    return true;
+  }
+  /// @brief Makes a waiting next_event() return false (used to stop the consumer task).
+  void wake() noexcept;
+  /// Events dropped so far because the queue or the ring was full.
+  std::uint32_t dropped_events() const noexcept { return dropped_.load(); }
+  /// True when `bytes` fit the ring at all (DATA fragments up to the esp-mqtt buffer size must).
+  std::size_t ring_capacity() const noexcept { return ring_size_; }
+
+ private:
+  struct queued_event {
+    esp_event_view view;  // topic/data spans re-pointed into the ring by next_event()
+    std::size_t ring_pos = 0;
+    std::size_t ring_reserved = 0;
+    std::size_t topic_size = 0;
+    std::size_t data_size = 0;
+    bool wake = false;
+  };
+
+  static void handle_event(void* self, esp_event_base_t base, int32_t id, void* data);
+  void post(const esp_mqtt_event_t& event) noexcept;
+  bool post_view(const esp_event_view& v, TickType_t wait) noexcept;
+  bool reserve(std::size_t n, std::size_t& out_pos, std::size_t& out_reserved) noexcept;
+  void unreserve(std::size_t pos, std::size_t reserved, std::size_t n) noexcept;
+  void release(std::size_t reserved) noexcept;
+
+  esp_mqtt_settings settings_;
+  esp_event_queue_config queue_config_;
+  esp_mqtt_client_handle_t client_ = nullptr;
+  QueueHandle_t events_ = nullptr;
+  SemaphoreHandle_t ring_lock_ = nullptr;  // held only for ring bookkeeping, never across calls
+  std::byte* ring_ = nullptr;
+  std::size_t ring_size_ = 0;
+  std::size_t ring_head_ = 0;
+  std::size_t ring_used_ = 0;
+  std::atomic<std::uint32_t> dropped_{0};
+  // publish()/subscribe() need terminated text; they are called by the session, whose owner
+  // serialises every call (esp_client's session mutex), so one buffer suffices.
+  char topic_buffer_[TBMQTT_TOPIC_CAPACITY + 1] = {};
+};
+
+}  // namespace tbmqtt::detail

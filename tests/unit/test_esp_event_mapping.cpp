@@ -1,0 +1,427 @@
+// Tests of src/transport/esp_mqtt/esp_event_mapping.hpp: esp-mqtt events -> core inputs, with a
+// fake esp-mqtt (same event struct field names and enum values as the v4.4 and v5.x headers).
+// The ESP-IDF glue around it is only compile-checked (tests/esp_idf/check.sh).
+// tbmqtt: host-only
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "../../src/transport/esp_mqtt/esp_event_mapping.hpp"
+#include "fake_transport.hpp"
+#include "tbmqtt/session.hpp"
+
+using tbmqtt::errc;
+using tbmqtt::session_state;
+using tbmqtt::detail::esp_event_mapper;
+using tbmqtt::detail::esp_event_outcome;
+using tbmqtt_test::event_kind;
+
+namespace fake_esp {
+
+// Look-alikes of mqtt_client.h (values as in esp-mqtt for IDF v4.4 and v5.x).
+enum esp_mqtt_event_id_t {
+  MQTT_EVENT_ANY = -1,
+  MQTT_EVENT_ERROR = 0,
+  MQTT_EVENT_CONNECTED,
+  MQTT_EVENT_DISCONNECTED,
+  MQTT_EVENT_SUBSCRIBED,
+  MQTT_EVENT_UNSUBSCRIBED,
+  MQTT_EVENT_PUBLISHED,
+  MQTT_EVENT_DATA,
+  MQTT_EVENT_BEFORE_CONNECT,
+  MQTT_EVENT_DELETED,
+};
+enum esp_mqtt_error_type_t {
+  MQTT_ERROR_TYPE_NONE = 0,
+  MQTT_ERROR_TYPE_TCP_TRANSPORT,
+  MQTT_ERROR_TYPE_CONNECTION_REFUSED,
+  MQTT_ERROR_TYPE_SUBSCRIBE_FAILED,  // v5.x only
+};
+enum esp_mqtt_connect_return_code_t {
+  MQTT_CONNECTION_ACCEPTED = 0,
+  MQTT_CONNECTION_REFUSE_PROTOCOL,
+  MQTT_CONNECTION_REFUSE_ID_REJECTED,
+  MQTT_CONNECTION_REFUSE_SERVER_UNAVAILABLE,
+  MQTT_CONNECTION_REFUSE_BAD_USERNAME,
+  MQTT_CONNECTION_REFUSE_NOT_AUTHORIZED,
+};
+struct esp_mqtt_error_codes_t {
+  int esp_tls_last_esp_err = 0;
+  int esp_tls_stack_err = 0;
+  int esp_tls_cert_verify_flags = 0;
+  esp_mqtt_error_type_t error_type = MQTT_ERROR_TYPE_NONE;
+  esp_mqtt_connect_return_code_t connect_return_code = MQTT_CONNECTION_ACCEPTED;
+  int esp_transport_sock_errno = 0;
+};
+struct esp_mqtt_event_t {
+  esp_mqtt_event_id_t event_id = MQTT_EVENT_BEFORE_CONNECT;
+  void* client = nullptr;
+  char* data = nullptr;
+  int data_len = 0;
+  int total_data_len = 0;
+  int current_data_offset = 0;
+  char* topic = nullptr;
+  int topic_len = 0;
+  int msg_id = 0;
+  int session_present = 0;
+  esp_mqtt_error_codes_t* error_handle = nullptr;
+  bool retain = false;
+  int qos = 0;
+  bool dup = false;
+};
+
+/// A fake esp-mqtt client: hands out message ids like esp_mqtt_client_publish/subscribe (QoS 0
+/// publishes get 0), and plays the broker side by posting events to the mapper, the way the
+/// real client's task would (its handler is `dispatch`).
+class client final : public tbmqtt::transport_port {
+ public:
+  enum class idf { v4_4, v5_x };
+
+  explicit client(tbmqtt::session& core) : mapper(core) {}
+
+  tbmqtt::result<tbmqtt::message_id> publish(std::string_view topic, tbmqtt::span<const std::byte> payload,
+                                             tbmqtt::qos q) noexcept override {
+    const int rc = online ? (q == tbmqtt::qos::at_most_once ? 0 : next_id++) : -1;
+    if (auto e = tbmqtt::detail::errc_from_esp_mqtt(rc); e != errc{}) return e;
+    published.push_back({std::string(topic), std::string(tbmqtt::as_text(payload)), rc});
+    return static_cast<tbmqtt::message_id>(rc);
+  }
+  tbmqtt::result<tbmqtt::message_id> subscribe(std::string_view filter, tbmqtt::qos) noexcept override {
+    const int rc = online ? next_id++ : -1;
+    if (auto e = tbmqtt::detail::errc_from_esp_mqtt(rc); e != errc{}) return e;
+    subscribed.push_back({std::string(filter), rc});
+    return static_cast<tbmqtt::message_id>(rc);
+  }
+
+  // ---- events, as esp-mqtt posts them ----
+  esp_event_outcome dispatch(const esp_mqtt_event_t& e) {
+    last = mapper.handle(tbmqtt::detail::view_of(e), now_ms);
+    return last;
+  }
+  esp_event_outcome connected() {
+    online = true;
+    esp_mqtt_event_t e;
+    e.event_id = MQTT_EVENT_CONNECTED;
+    return dispatch(e);
+  }
+  esp_event_outcome disconnected() {
+    online = false;
+    esp_mqtt_event_t e;
+    e.event_id = MQTT_EVENT_DISCONNECTED;
+    return dispatch(e);
+  }
+  esp_event_outcome error(esp_mqtt_error_codes_t codes) {
+    esp_mqtt_event_t e;
+    e.event_id = MQTT_EVENT_ERROR;
+    e.error_handle = &codes;
+    return dispatch(e);
+  }
+  /// SUBACK with one return code. v4.4 passes the codes in `data`; v5.x additionally sets
+  /// error_type MQTT_ERROR_TYPE_SUBSCRIBE_FAILED when one is 0x80.
+  void suback(int msg_id, std::uint8_t code, idf version) {
+    char codes[1] = {static_cast<char>(code)};
+    esp_mqtt_error_codes_t errors;
+    esp_mqtt_event_t e;
+    e.event_id = MQTT_EVENT_SUBSCRIBED;
+    e.msg_id = msg_id;
+    e.data = codes;
+    e.data_len = 1;
+    e.error_handle = &errors;
+    if (version == idf::v5_x && code == 0x80) errors.error_type = MQTT_ERROR_TYPE_SUBSCRIBE_FAILED;
+    dispatch(e);
+  }
+  void suback_all(std::uint8_t code = 1, idf version = idf::v5_x) {
+    for (const auto& s : subscribed) suback(s.id, code, version);
+  }
+  void puback(int msg_id) {
+    esp_mqtt_event_t e;
+    e.event_id = MQTT_EVENT_PUBLISHED;
+    e.msg_id = msg_id;
+    dispatch(e);
+  }
+  /// One inbound PUBLISH, split into MQTT_EVENT_DATA events of at most `chunk` bytes; only the
+  /// first carries the topic (as esp-mqtt does when a message exceeds its buffer). Returns the
+  /// number of events posted.
+  int message(std::string topic, std::string payload, std::size_t chunk) {
+    int events = 0;
+    std::size_t offset = 0;
+    do {
+      const std::size_t n = payload.size() - offset < chunk ? payload.size() - offset : chunk;
+      esp_mqtt_event_t e;
+      e.event_id = MQTT_EVENT_DATA;
+      e.msg_id = 7;
+      if (offset == 0) {
+        e.topic = topic.data();
+        e.topic_len = static_cast<int>(topic.size());
+      }
+      e.data = payload.data() + offset;
+      e.data_len = static_cast<int>(n);
+      e.current_data_offset = static_cast<int>(offset);
+      e.total_data_len = static_cast<int>(payload.size());
+      dispatch(e);
+      ++events;
+      offset += n;
+    } while (offset < payload.size());
+    return events;
+  }
+
+  struct pub {
+    std::string topic, payload;
+    int id;
+  };
+  struct sub {
+    std::string filter;
+    int id;
+  };
+  esp_event_mapper mapper;
+  std::vector<pub> published;
+  std::vector<sub> subscribed;
+  esp_event_outcome last;
+  bool online = false;
+  int next_id = 1;
+  std::uint32_t now_ms = 1000;
+};
+
+// The session needs its port at construction; the fake client needs the session.
+struct rig {
+  tbmqtt_test::recording_events events;
+  struct port_ref final : tbmqtt::transport_port {
+    client* target = nullptr;
+    tbmqtt::result<tbmqtt::message_id> publish(std::string_view t, tbmqtt::span<const std::byte> p,
+                                               tbmqtt::qos q) noexcept override {
+      return target->publish(t, p, q);
+    }
+    tbmqtt::result<tbmqtt::message_id> subscribe(std::string_view f, tbmqtt::qos q) noexcept override {
+      return target->subscribe(f, q);
+    }
+  } port;
+  tbmqtt::session core{port, events};
+  client esp{core};
+  std::byte reassembly[1024];
+
+  rig() {
+    port.target = &esp;
+    core.set_reassembly_buffer(reassembly);
+  }
+  void connect_ready() {
+    esp.connected();
+    esp.suback_all();
+    ASSERT_EQ(core.state(), session_state::ready);
+  }
+};
+
+bool has_filter(const client& c, std::string_view filter, std::size_t from = 0) {
+  for (std::size_t i = from; i < c.subscribed.size(); ++i)
+    if (c.subscribed[i].filter == filter) return true;
+  return false;
+}
+
+}  // namespace fake_esp
+
+namespace {
+
+using fake_esp::client;
+using fake_esp::has_filter;
+using fake_esp::rig;
+
+TEST(esp_event_mapping, connected_subscribes_every_registered_filter_and_again_after_a_reconnect) {
+  rig r;
+  ASSERT_TRUE(r.core.add_rpc_method("setGpio").ok());
+  ASSERT_TRUE(r.core.subscribe_shared_attributes("").ok());
+  EXPECT_EQ(r.esp.connected().what, esp_event_outcome::kind::connected);
+  EXPECT_EQ(r.core.state(), session_state::subscribing);
+  EXPECT_TRUE(has_filter(r.esp, "v1/devices/me/rpc/request/+"));
+  EXPECT_TRUE(has_filter(r.esp, "v1/devices/me/attributes"));
+  const std::size_t first = r.esp.subscribed.size();
+  r.esp.suback_all();
+  EXPECT_EQ(r.core.state(), session_state::ready);
+
+  EXPECT_EQ(r.esp.disconnected().what, esp_event_outcome::kind::connection_lost);
+  EXPECT_EQ(r.core.state(), session_state::disconnected);
+  r.esp.connected();
+  EXPECT_EQ(r.esp.subscribed.size(), 2 * first);  // every filter again (clean session)
+  EXPECT_TRUE(has_filter(r.esp, "v1/devices/me/rpc/request/+", first));
+  EXPECT_TRUE(has_filter(r.esp, "v1/devices/me/attributes", first));
+}
+
+TEST(esp_event_mapping, subscribed_with_each_msg_id_makes_the_session_ready_once) {
+  rig r;
+  r.esp.connected();
+  ASSERT_GE(r.esp.subscribed.size(), 2u);
+  r.esp.suback(r.esp.subscribed[0].id, 1, client::idf::v4_4);
+  EXPECT_EQ(r.core.state(), session_state::subscribing);
+  r.esp.suback(999, 1, client::idf::v4_4);  // unknown msg_id: ignored
+  EXPECT_EQ(r.events.count(event_kind::ready), 0u);
+  for (std::size_t i = 1; i < r.esp.subscribed.size(); ++i) r.esp.suback(r.esp.subscribed[i].id, 1, client::idf::v4_4);
+  EXPECT_EQ(r.core.state(), session_state::ready);
+  EXPECT_EQ(r.events.count(event_kind::ready), 1u);
+}
+
+TEST(esp_event_mapping, refused_subscription_is_reported_for_v5_error_type_and_for_v4_suback_data) {
+  for (auto version : {client::idf::v5_x, client::idf::v4_4}) {
+    rig r;
+    ASSERT_TRUE(r.core.add_rpc_method("reboot").ok());
+    r.esp.connected();
+    for (const auto& s : r.esp.subscribed)
+      r.esp.suback(s.id, s.filter == "v1/devices/me/rpc/request/+" ? 0x80 : 1, version);
+    const auto* refused = r.events.find(event_kind::error);
+    ASSERT_NE(refused, nullptr);
+    EXPECT_EQ(refused->e, errc::subscription_refused);
+    EXPECT_EQ(refused->first.view(), "v1/devices/me/rpc/request/+");
+  }
+}
+
+TEST(esp_event_mapping, v5_subscribe_failed_error_event_is_left_to_the_subscribed_event) {
+  rig r;
+  fake_esp::esp_mqtt_error_codes_t codes;
+  codes.error_type = fake_esp::MQTT_ERROR_TYPE_SUBSCRIBE_FAILED;
+  EXPECT_EQ(r.esp.error(codes).what, esp_event_outcome::kind::none);
+  EXPECT_EQ(r.events.count(event_kind::error), 0u);
+}
+
+TEST(esp_event_mapping, published_event_delivers_the_message_id_returned_by_publish) {
+  rig r;
+  r.connect_ready();
+  auto id = r.core.publish_telemetry("{\"t\":1}", tbmqtt::qos::at_least_once);
+  ASSERT_TRUE(id.ok());
+  ASSERT_FALSE(r.esp.published.empty());
+  EXPECT_EQ(r.esp.published.back().topic, "v1/devices/me/telemetry");
+  r.esp.puback(r.esp.published.back().id);
+  const auto* delivered = r.events.find(event_kind::delivered);
+  ASSERT_NE(delivered, nullptr);
+  EXPECT_EQ(delivered->number, *id);
+}
+
+TEST(esp_event_mapping, data_fragmented_over_several_events_is_dispatched_once) {
+  rig r;
+  ASSERT_TRUE(r.core.add_rpc_method("setConfig").ok());
+  r.connect_ready();
+  const std::string blob(300, 'x');
+  const std::string payload = "{\"method\":\"setConfig\",\"params\":{\"blob\":\"" + blob + "\"}}";
+  EXPECT_EQ(r.esp.message("v1/devices/me/rpc/request/42", payload, 64), 6);
+  ASSERT_EQ(r.events.count(event_kind::rpc_request), 1u);
+  const auto* rpc = r.events.find(event_kind::rpc_request);
+  EXPECT_EQ(rpc->first.view(), "42");
+  EXPECT_EQ(rpc->second.view(), "setConfig");
+  EXPECT_EQ(r.events.count(event_kind::error), 0u);
+}
+
+TEST(esp_event_mapping, unfragmented_data_event_is_dispatched_directly) {
+  rig r;
+  ASSERT_TRUE(r.core.add_rpc_method("ping").ok());
+  r.connect_ready();
+  EXPECT_EQ(r.esp.message("v1/devices/me/rpc/request/1", "{\"method\":\"ping\"}", 1024), 1);
+  EXPECT_EQ(r.events.count(event_kind::rpc_request), 1u);
+}
+
+TEST(esp_event_mapping, data_larger_than_the_reassembly_buffer_is_a_payload_too_large_error) {
+  rig r;
+  ASSERT_TRUE(r.core.add_rpc_method("setConfig").ok());
+  r.connect_ready();
+  const std::string payload = "{\"method\":\"setConfig\",\"params\":\"" + std::string(2000, 'y') + "\"}";
+  EXPECT_GT(r.esp.message("v1/devices/me/rpc/request/43", payload, 512), 1);
+  EXPECT_EQ(r.events.count(event_kind::rpc_request), 0u);
+  ASSERT_EQ(r.events.count(event_kind::error), 1u);  // one report, not one per fragment
+  EXPECT_EQ(r.events.find(event_kind::error)->e, errc::payload_too_large);
+  EXPECT_EQ(r.events.find(event_kind::error)->first.view(), "v1/devices/me/rpc/request/43");
+
+  // The next message is unaffected.
+  r.esp.message("v1/devices/me/rpc/request/44", "{\"method\":\"setConfig\",\"params\":{}}", 8);
+  EXPECT_EQ(r.events.count(event_kind::rpc_request), 1u);
+}
+
+TEST(esp_event_mapping, disconnected_fails_pending_requests_with_the_last_error_as_reason) {
+  rig r;
+  r.connect_ready();
+  auto rpc = r.core.call_rpc("getTime", "{}", r.esp.now_ms);
+  auto attrs = r.core.request_attributes("", "fw_version", r.esp.now_ms);
+  ASSERT_TRUE(rpc.ok());
+  ASSERT_TRUE(attrs.ok());
+  fake_esp::esp_mqtt_error_codes_t codes;
+  codes.error_type = fake_esp::MQTT_ERROR_TYPE_TCP_TRANSPORT;
+  codes.esp_transport_sock_errno = 104;  // ECONNRESET
+  EXPECT_EQ(r.esp.error(codes).what, esp_event_outcome::kind::none);  // still connected: wait for DISCONNECTED
+  const esp_event_outcome lost = r.esp.disconnected();
+  EXPECT_EQ(lost.what, esp_event_outcome::kind::connection_lost);
+  EXPECT_EQ(lost.reason, errc::unreachable);
+  const auto* rpc_done = r.events.find(event_kind::rpc_response);
+  ASSERT_NE(rpc_done, nullptr);
+  EXPECT_EQ(rpc_done->number, *rpc);
+  EXPECT_EQ(rpc_done->e, errc::disconnected);
+  const auto* attrs_done = r.events.find(event_kind::attributes_response);
+  ASSERT_NE(attrs_done, nullptr);
+  EXPECT_EQ(attrs_done->e, errc::disconnected);
+  EXPECT_EQ(r.core.pending_requests(), 0u);
+}
+
+TEST(esp_event_mapping, disconnected_after_a_failed_attempt_is_not_a_connection_loss) {
+  rig r;
+  fake_esp::esp_mqtt_error_codes_t codes;
+  codes.error_type = fake_esp::MQTT_ERROR_TYPE_CONNECTION_REFUSED;
+  codes.connect_return_code = fake_esp::MQTT_CONNECTION_REFUSE_NOT_AUTHORIZED;
+  const esp_event_outcome refused = r.esp.error(codes);
+  EXPECT_EQ(refused.what, esp_event_outcome::kind::connect_failed);
+  EXPECT_EQ(refused.reason, errc::refused_credentials);
+  EXPECT_EQ(r.esp.disconnected().what, esp_event_outcome::kind::none);
+}
+
+TEST(esp_event_mapping, error_events_map_to_typed_errors) {
+  using tbmqtt::detail::errc_from_esp_error;
+  using tbmqtt::detail::esp_error_type;
+  using tbmqtt::detail::esp_error_view;
+  auto refused = [](int code) {
+    esp_error_view e;
+    e.type = esp_error_type::connection_refused;
+    e.connect_return_code = code;
+    return errc_from_esp_error(e);
+  };
+  EXPECT_EQ(refused(1), errc::refused);
+  EXPECT_EQ(refused(2), errc::identifier_rejected);
+  EXPECT_EQ(refused(3), errc::server_unavailable);
+  EXPECT_EQ(refused(4), errc::refused_credentials);
+  EXPECT_EQ(refused(5), errc::refused_credentials);
+  esp_error_view tcp;
+  tcp.type = esp_error_type::tcp_transport;
+  tcp.esp_tls_last_esp_err = 0x8001;  // ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME
+  EXPECT_EQ(errc_from_esp_error(tcp), errc::unreachable);
+  tcp.esp_tls_last_esp_err = 0x8004;  // ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST
+  EXPECT_EQ(errc_from_esp_error(tcp), errc::unreachable);
+  tcp.esp_tls_last_esp_err = 0x801A;  // an mbedtls handshake failure
+  EXPECT_EQ(errc_from_esp_error(tcp), errc::tls_error);
+  tcp.esp_tls_last_esp_err = 0;
+  tcp.esp_tls_cert_verify_flags = 8;  // certificate not trusted
+  EXPECT_EQ(errc_from_esp_error(tcp), errc::tls_error);
+  EXPECT_EQ(errc_from_esp_error(esp_error_view{}), errc::transport_error);
+}
+
+TEST(esp_event_mapping, call_results_map_to_typed_errors) {
+  using tbmqtt::detail::errc_from_esp_err;
+  using tbmqtt::detail::errc_from_esp_mqtt;
+  EXPECT_EQ(errc_from_esp_mqtt(0), errc{});
+  EXPECT_EQ(errc_from_esp_mqtt(17), errc{});
+  EXPECT_EQ(errc_from_esp_mqtt(-1), errc::not_connected);
+  EXPECT_EQ(errc_from_esp_mqtt(-2), errc::again);  // v5.x: outbox full
+  EXPECT_EQ(errc_from_esp_mqtt(-3), errc::transport_error);
+  EXPECT_EQ(errc_from_esp_err(0), errc{});
+  EXPECT_EQ(errc_from_esp_err(0x101), errc::again);
+  EXPECT_EQ(errc_from_esp_err(0x102), errc::invalid_argument);
+  EXPECT_EQ(errc_from_esp_err(0x103), errc::not_connected);
+  EXPECT_EQ(errc_from_esp_err(-1), errc::transport_error);
+}
+
+TEST(esp_event_mapping, deleted_event_reports_an_expired_message) {
+  rig r;
+  fake_esp::esp_mqtt_event_t e;
+  e.event_id = fake_esp::MQTT_EVENT_DELETED;
+  e.msg_id = 12;
+  const esp_event_outcome o = r.esp.dispatch(e);
+  EXPECT_EQ(o.what, esp_event_outcome::kind::message_expired);
+  EXPECT_EQ(o.msg_id, 12);
+  EXPECT_EQ(o.reason, errc::timeout);
+}
+
+}  // namespace
