@@ -25,7 +25,9 @@
 
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/json.hpp"
+#include "tbmqtt/ota.hpp"
 #include "tbmqtt/payload.hpp"
+#include "tbmqtt/registry.hpp"
 #include "tbmqtt/session.hpp"
 
 namespace tbmqtt {
@@ -64,6 +66,15 @@ struct server_rpc {
   std::string id;           ///< Pass to client::reply_rpc.
   std::string method;
   std::string params_json;  ///< Raw JSON of `params` ("" when absent).
+};
+
+/// @brief What the app hears from OTA (see tbmqtt/ota.hpp); each handler may be empty.
+struct ota_handlers {
+  std::function<void(ota_kind, ota_state, errc, std::string_view detail)> on_state;
+  std::function<void(ota_kind, std::uint64_t received, std::uint64_t total)> on_progress;
+  /// The image is verified and activated (state UPDATING): restart into it, then call
+  /// client::confirm_ota() once the new version works.
+  std::function<void(ota_kind, const ota_package&)> on_ready;
 };
 
 /// @brief Connection events for on_connection(): up (ready), or down with the reason.
@@ -147,6 +158,33 @@ class client {
   /// @brief Claims the device: `{"secretKey":s,"durationMs":n}`. Acknowledged means "queued".
   [[nodiscard]] result<void> claim(std::string_view secret_key, std::chrono::milliseconds duration,
                                    delivery_callback on_delivered = {});
+
+  /// @brief Drives a data-point registry (tbmqtt/registry.hpp) with this client's session: binds
+  /// it, forwards on_ready, attribute answers and shared-attribute pushes to it, and (unless
+  /// `tick` is false) calls `points.tick(monotonic ms, Unix ms)` on the network thread about every
+  /// 50 ms. All of it under the client's lock. One registry at a time; attaching replaces it.
+  /// @pre `points` outlives the client, or detach() is called first.
+  /// @return ok, or errc::queue_full (no room for the shared-attribute subscription).
+  [[nodiscard]] result<void> attach(iregistry& points, bool tick = true);
+  /// @brief Stops forwarding to the attached registry.
+  void detach();
+  /// @brief Runs `fn` under the client's lock, serialised with the network thread (for calls on
+  /// an attached registry from another thread, e.g. `upload_time_series`).
+  void with_lock(const std::function<void()>& fn);
+
+  /// @brief Enables firmware or software OTA (one engine per ota_kind): on every connect the
+  /// client reports current_*_title/version, follows the *_ package attributes, downloads a new
+  /// package into `sink` (MD5/SHA-2 through mbedTLS, CRC32/Murmur3 in the core), checkpoints
+  /// progress in `store` (optional) and reports *_state. Runs on the network thread.
+  /// @pre `sink` and `store` outlive the client.
+  /// @return ok, or errc::invalid_argument (this kind is enabled already), errc::queue_full.
+  [[nodiscard]] result<void> enable_ota(const ota_config& config, ota_sink& sink, storage* store,
+                                        ota_handlers handlers = {});
+  /// @brief After restarting into a new version that works: reports UPDATED.
+  /// @return ok, or errc::no_match (nothing pending), errc::invalid_argument (kind not enabled).
+  [[nodiscard]] result<void> confirm_ota(ota_kind kind);
+  /// @brief The new version does not work: reports FAILED with `reason`. Errors as confirm_ota.
+  [[nodiscard]] result<void> reject_ota(ota_kind kind, std::string_view reason);
 
   /// @brief Errors no request owns (refused subscription, malformed push, unknown response id,
   /// unknown topic, unknown RPC method).

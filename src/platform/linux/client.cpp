@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
+#include "../mbedtls/mbedtls_hashes.hpp"
 
 namespace tbmqtt {
 namespace {
@@ -42,12 +43,39 @@ detail::mqtt_endpoint endpoint_from(const client_options& o) {
   return e;
 }
 
+std::uint64_t unix_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
 session_config session_config_from(const client_options& o) {
   session_config c;
   c.request_timeout_ms = static_cast<std::uint32_t>(o.request_timeout.count());
   c.max_payload = o.max_payload;
   return c;
 }
+
+// Adapts the core's ota_listener to the client's std::function handlers.
+struct ota_adapter final : ota_listener {
+  ota_handlers handlers;
+  void on_ota_state(ota_kind k, ota_state s, errc e, std::string_view detail) noexcept override {
+    if (handlers.on_state) handlers.on_state(k, s, e, detail);
+  }
+  void on_ota_progress(ota_kind k, std::uint64_t received, std::uint64_t total) noexcept override {
+    if (handlers.on_progress) handlers.on_progress(k, received, total);
+  }
+  void on_ota_ready(ota_kind k, const ota_package& p) noexcept override {
+    if (handlers.on_ready) handlers.on_ready(k, p);
+  }
+};
+
+// One OTA engine with what it needs (each engine its own hash provider: one context each).
+struct ota_slot {
+  mbedtls_hash_provider hashes;
+  ota_adapter listener;
+  std::unique_ptr<ota_engine> engine;
+};
 
 }  // namespace
 
@@ -83,7 +111,10 @@ struct client::impl final : session_events, detail::transport_listener {
   error_callback error_handler;
   connection_callback connection_handler;
   std::uint32_t reconnect_attempt = 0;
+  iregistry* points = nullptr;  // attach(): forwarded events, ticked when tick_points
+  bool tick_points = false;
   std::mt19937 random{std::random_device{}()};
+  ota_slot ota[2];  // indexed by ota_kind
 
   std::string_view keep(std::string_view s) { return kept_views.emplace_back(s); }
 
@@ -124,6 +155,7 @@ struct client::impl final : session_events, detail::transport_listener {
       if (const std::uint32_t now = now_ms(); now - last_tick_ms >= 10) {
         last_tick_ms = now;
         core.tick(now);
+        if (points != nullptr && tick_points) points->tick(now, unix_ms());
       }
       if (!looped) {
         // The first connection failed before CONNACK (TLS handshake, reset): connect() reports it.
@@ -182,6 +214,7 @@ struct client::impl final : session_events, detail::transport_listener {
     ready = true;
     ever_connected = true;
     reconnect_attempt = 0;
+    if (points != nullptr) points->on_ready();
     set_outcome(errc{});
     if (connection_handler) connection_handler({true, errc{}});
   }
@@ -198,6 +231,7 @@ struct client::impl final : session_events, detail::transport_listener {
     callback(errc{});
   }
   void on_attributes_response(std::uint32_t id, errc e, json::value client_section, json::value shared) noexcept override {
+    if (points != nullptr && points->on_attributes_response(id, e, client_section, shared)) return;
     auto it = attribute_callbacks.find(id);
     if (it == attribute_callbacks.end()) return;
     auto callback = std::move(it->second);
@@ -212,6 +246,7 @@ struct client::impl final : session_events, detail::transport_listener {
     callback(e, response);
   }
   void on_shared_attributes(std::size_t subscription, json::value update) noexcept override {
+    if (points != nullptr && points->on_shared_attributes(subscription, update)) return;
     if (subscription < attribute_updates.size()) attribute_updates[subscription](update);
   }
   void on_rpc_request(const rpc_request& request) noexcept override {
@@ -384,6 +419,59 @@ result<void> client::call_rpc(std::string_view method, std::string_view params_j
   if (!id) return id.error();
   impl_->rpc_callbacks[*id] = std::move(done);
   return {};
+}
+
+result<void> client::attach(iregistry& points, bool tick) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->points = nullptr;
+  TBMQTT_TRY(points.attach(impl_->core));
+  impl_->points = &points;
+  impl_->tick_points = tick;
+  return {};
+}
+
+void client::detach() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->points = nullptr;
+}
+
+void client::with_lock(const std::function<void()>& fn) {
+  std::lock_guard lock(impl_->mutex);
+  fn();
+}
+
+result<void> client::enable_ota(const ota_config& config, ota_sink& sink, storage* store, ota_handlers handlers) {
+  impl& d = *impl_;
+  std::lock_guard lock(d.mutex);
+  ota_slot& slot = d.ota[static_cast<std::size_t>(config.kind)];
+  if (slot.engine) return errc::invalid_argument;
+  ota_config owned = config;  // the engine keeps views: make them the client's
+  owned.current_title = d.keep(config.current_title);
+  owned.current_version = d.keep(config.current_version);
+  owned.checkpoint_key = d.keep(config.checkpoint_key);
+  owned.pending_key = d.keep(config.pending_key);
+  slot.listener.handlers = std::move(handlers);
+  slot.engine = std::make_unique<ota_engine>(d.core, sink, slot.hashes, store, slot.listener, owned);
+  if (auto added = d.core.add_extension(*slot.engine); !added) {
+    slot.engine.reset();
+    return added;
+  }
+  if (d.ready) slot.engine->on_ready(now_ms());  // enabled while connected: start now
+  return {};
+}
+
+result<void> client::confirm_ota(ota_kind kind) {
+  std::lock_guard lock(impl_->mutex);
+  auto& engine = impl_->ota[static_cast<std::size_t>(kind)].engine;
+  if (!engine) return errc::invalid_argument;
+  return engine->confirm();
+}
+
+result<void> client::reject_ota(ota_kind kind, std::string_view reason) {
+  std::lock_guard lock(impl_->mutex);
+  auto& engine = impl_->ota[static_cast<std::size_t>(kind)].engine;
+  if (!engine) return errc::invalid_argument;
+  return engine->reject(reason);
 }
 
 void client::on_error(error_callback callback) {
