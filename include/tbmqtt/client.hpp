@@ -159,14 +159,16 @@ class client {
   [[nodiscard]] result<void> claim(std::string_view secret_key, std::chrono::milliseconds duration,
                                    delivery_callback on_delivered = {});
 
-  /// @brief Drives a data-point registry (tbmqtt/registry.hpp) with this client's session: binds
-  /// it, forwards on_ready, attribute answers and shared-attribute pushes to it, and (unless
-  /// `tick` is false) calls `points.tick(monotonic ms, Unix ms)` on the network thread about every
-  /// 50 ms. All of it under the client's lock. One registry at a time; attaching replaces it.
+  /// @brief Drives a data-point registry (tbmqtt/registry.hpp) with this client's session:
+  /// `points.attach(session)` (the session then hands it its events itself) and (unless `tick`
+  /// is false) calls `points.tick(monotonic ms, Unix ms)` on the network thread about every
+  /// 50 ms. All of it under the client's lock. One registry at a time; attaching another one
+  /// detaches the previous one; attaching the same one again only updates `tick`.
   /// @pre `points` outlives the client, or detach() is called first.
-  /// @return ok, or errc::queue_full (no room for the shared-attribute subscription).
+  /// @return ok, or errc::queue_full (no room for the extension or the attributes subscription),
+  /// errc::invalid_argument (`points` is attached to another session).
   [[nodiscard]] result<void> attach(iregistry& points, bool tick = true);
-  /// @brief Stops forwarding to the attached registry.
+  /// @brief Detaches the registry (iregistry::detach) and stops ticking it.
   void detach();
   /// @brief Runs `fn` under the client's lock, serialised with the network thread (for calls on
   /// an attached registry from another thread, e.g. `upload_time_series`).

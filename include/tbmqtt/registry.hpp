@@ -5,27 +5,19 @@
 // publishes through a tbmqtt::session, never reads a clock (time comes in through tick()), never
 // allocates, and is not thread-safe (call it where you call the session).
 //
-// Wiring (any platform): construct, register points, attach to the session, forward three
-// session events and tick it from the loop that ticks the session:
+// Wiring (any platform): construct, register points, attach to the session and tick it from
+// the loop that ticks the session. attach() adds the registry as a session_extension, so the
+// session hands it its own events (ready, its attribute answers, shared-attribute pushes) and
+// the app's session_events never see the registry's attribute answers:
 //
 //     tbmqtt::registry<8, 4, 4> points;               // 8 time series, 4 client, 4 shared
 //     points.add_time_series("temp", tbmqtt::point_type::real, read_temp, policy);
 //     points.add_shared_attribute("target", tbmqtt::point_type::real, set_target);
-//     (void)points.attach(session);                    // subscribes shared attributes
-//     struct events final : tbmqtt::session_events {   // the app's events forward:
-//       void on_ready() noexcept override { points.on_ready(); }
-//       void on_attributes_response(std::uint32_t id, tbmqtt::errc e, tbmqtt::json::value c,
-//                                   tbmqtt::json::value s) noexcept override {
-//         if (points.on_attributes_response(id, e, c, s)) return;   // ours
-//         ...
-//       }
-//       void on_shared_attributes(std::size_t sub, tbmqtt::json::value u) noexcept override {
-//         if (points.on_shared_attributes(sub, u)) return;
-//       }
-//     };
+//     (void)points.attach(session);                    // session.add_extension(points)
 //     for (;;) { session.tick(now_ms()); points.tick(now_ms(), unix_time_ms_or_0()); }
 //
-// On Linux, tbmqtt::client::attach(registry) does the forwarding and ticking for you.
+// tick() stays the app's: the session has no wall clock. On Linux, tbmqtt::client::attach(registry)
+// attaches and ticks it for you.
 //
 // ## Report by exception (time-series points with a sampling period)
 // At every sampling period tick() asks the point for its value and uploads it at once when
@@ -167,7 +159,7 @@ struct registry_stats {
 };
 
 /// @brief The capacity-erased registry; use tbmqtt::registry<> to get one with storage.
-class iregistry {
+class iregistry : public session_extension {
  public:
   iregistry(const iregistry&) = delete;
   iregistry& operator=(const iregistry&) = delete;
@@ -199,19 +191,20 @@ class iregistry {
   /// Initialize client attributes that have a "set" from the server once, at the first ready.
   void init_client_attributes_from_server(bool on) noexcept { init_client_ = on; }
 
-  /// @brief Binds the registry to `s` and subscribes to shared-attribute pushes.
-  /// @pre s outlives the registry (or the registry is not used after s is gone).
-  /// @return ok, or errc::queue_full (the session has no room for the subscription).
+  /// @brief Binds the registry to `s`: adds it as an extension of `s`
+  /// (session::add_extension) and keeps the attributes topic subscribed
+  /// (session::add_subscription; no shared-attribute subscription index is taken, so the app's
+  /// own subscribe_shared_attributes indices are unaffected). Attach once per session: a second
+  /// attach to the same session is a no-op returning ok; to move to another session, detach()
+  /// first. If `s` is ready, the attribute request goes out at the next tick().
+  /// @pre s outlives the registry, or detach() is called before s is gone.
+  /// @return ok, or errc::invalid_argument (attached to another session; nothing changes),
+  /// errc::queue_full (the session has no room for the extension or the subscription).
   [[nodiscard]] result<void> attach(session& s) noexcept;
-
-  // ---- events the app's session_events forwards --------------------------------------------
-
-  /// Session ready (after every connect): attribute request is sent at the next tick().
-  void on_ready() noexcept { request_due_ = true; }
-  /// @return true if the answer was for the registry's own request (then the app ignores it).
-  bool on_attributes_response(std::uint32_t request_id, errc e, json::value client, json::value shared) noexcept;
-  /// @return true if `subscription` is the registry's (the update may still be for other keys).
-  bool on_shared_attributes(std::size_t subscription, json::value update) noexcept;
+  /// @brief Unbinds the registry from its session (session::remove_extension): the session
+  /// stops calling it and uploads fail with errc::not_connected until the next attach. The
+  /// attributes-topic subscription stays. No-op when not attached.
+  void detach() noexcept;
 
   // ---- driving ------------------------------------------------------------------------------
 
@@ -274,6 +267,19 @@ class iregistry {
   ~iregistry() = default;
 
  private:
+  // session_extension (called by the session the registry is attached to). Defined here, inline:
+  // with no out-of-line virtual function the vtable and typeinfo are emitted where they are
+  // used, so an app built with RTTI links against a core built with -fno-rtti.
+  void on_ready(std::uint32_t /*now_ms*/) noexcept override { request_due_ = true; }  // sent at tick()
+  bool on_attributes_response(std::uint32_t request_id, errc e, json::value client, json::value shared,
+                              std::uint32_t /*now_ms*/) noexcept override {
+    return take_answer(request_id, e, client, shared);
+  }
+  void on_shared_attributes(json::value update, std::uint32_t /*now_ms*/) noexcept override {
+    apply_shared(update, false);
+  }
+  bool take_answer(std::uint32_t request_id, errc e, json::value client, json::value shared) noexcept;
+
   bool key_taken(std::string_view key) const noexcept;
   result<void> ensure_subscribed() noexcept;
   void report(errc e, std::string_view key) noexcept;
@@ -294,7 +300,6 @@ class iregistry {
   std::size_t client_count_ = 0;
   std::size_t shared_count_ = 0;
   session* session_ = nullptr;
-  std::size_t subscription_ = 0;
   bool subscribed_ = false;
   bool request_due_ = false;
   bool init_client_ = false;

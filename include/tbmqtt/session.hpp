@@ -239,10 +239,13 @@ class session {
   /// @return ok, or errc::queue_full.
   [[nodiscard]] result<void> add_subscription(std::string_view filter) noexcept;
 
-  /// @brief Adds an extension; it stays for the session's lifetime.
-  /// @pre `extension` outlives the session.
+  /// @brief Adds an extension; it stays until remove_extension.
+  /// @pre `extension` outlives the session, or is removed first.
   /// @return ok, or errc::queue_full (more than TBMQTT_MAX_EXTENSIONS).
   [[nodiscard]] result<void> add_extension(session_extension& extension) noexcept;
+  /// @brief Removes an extension added with add_extension (no-op if it is not there); the
+  /// others keep their order. Not from inside one of the extensions' hooks.
+  void remove_extension(session_extension& extension) noexcept;
 
   /// @brief Publishes any payload to any topic, capped at max_payload (for extensions).
   [[nodiscard]] result<message_id> publish_raw(std::string_view topic, std::string_view payload, qos q) noexcept;

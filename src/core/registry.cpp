@@ -148,20 +148,34 @@ result<void> iregistry::add_shared_attribute(std::string_view key, point_type ty
 }
 
 result<void> iregistry::attach(session& s) noexcept {
+  if (session_ == &s) return {};  // once per session
+  if (session_ != nullptr) return errc::invalid_argument;
+  TBMQTT_TRY(s.add_extension(*this));
   session_ = &s;
   subscribed_ = false;
   request_pending_ = false;
   request_due_ = s.state() == session_state::ready;
-  return ensure_subscribed();
+  if (auto subscribed = ensure_subscribed(); !subscribed) {
+    detach();
+    return subscribed.error();
+  }
+  return {};
+}
+
+void iregistry::detach() noexcept {
+  if (session_ == nullptr) return;
+  session_->remove_extension(*this);
+  session_ = nullptr;
+  request_pending_ = false;
+  request_due_ = false;
 }
 
 result<void> iregistry::ensure_subscribed() noexcept {
   if (session_ == nullptr || subscribed_) return {};
   if (shared_count_ == 0 && !(remote_tuning_ && series_count_ > 0)) return {};
-  // All keys: the registry picks its own out of every push.
-  auto index = session_->subscribe_shared_attributes("");
-  if (!index) return index.error();
-  subscription_ = *index;
+  // Pushes reach the registry through on_shared_attributes whatever the app subscribed; the
+  // topic only has to be subscribed.
+  TBMQTT_TRY(session_->add_subscription(session_->config().attributes_topic));
   subscribed_ = true;
   return {};
 }
@@ -207,8 +221,7 @@ void iregistry::send_request(std::uint32_t now_ms) noexcept {
   request_has_client_ = client_used != 0;
 }
 
-bool iregistry::on_attributes_response(std::uint32_t request_id, errc e, json::value client,
-                                       json::value shared) noexcept {
+bool iregistry::take_answer(std::uint32_t request_id, errc e, json::value client, json::value shared) noexcept {
   if (!request_pending_ || request_id != request_id_) return false;
   request_pending_ = false;
   if (e != errc{}) {
@@ -228,12 +241,6 @@ bool iregistry::on_attributes_response(std::uint32_t request_id, errc e, json::v
   return true;
 }
 
-bool iregistry::on_shared_attributes(std::size_t subscription, json::value update) noexcept {
-  if (!subscribed_ || subscription != subscription_) return false;
-  apply_shared(update, false);
-  return true;
-}
-
 void iregistry::apply_shared(json::value update, bool full_answer) noexcept {
   for (std::size_t i = 0; i < shared_count_; ++i) {
     shared_point& s = shared_[i];
@@ -249,8 +256,8 @@ void iregistry::apply_shared(json::value update, bool full_answer) noexcept {
   if (remote_tuning_) {
     for (std::size_t i = 0; i < series_count_; ++i) series_[i].firing = false;  // marks "seen"
     for (auto m : update.members()) {
-      if (m.key.substr(0, policy_prefix.size()) != policy_prefix) continue;
-      const std::string_view rest = m.key.substr(policy_prefix.size());
+      if (detail::slice(m.key, 0, policy_prefix.size()) != policy_prefix) continue;
+      const std::string_view rest = detail::slice(m.key, policy_prefix.size());
       for (std::size_t i = 0; i < series_count_; ++i)
         if (json::key_equals(rest, series_[i].key)) {
           series_[i].firing = true;
@@ -281,9 +288,9 @@ void iregistry::apply_shared(json::value update, bool full_answer) noexcept {
         shared_[i].known = false;
         shared_[i].set(point_value{});
       }
-    if (!remote_tuning_ || raw.substr(0, policy_prefix.size()) != policy_prefix) continue;
+    if (!remote_tuning_ || detail::slice(raw, 0, policy_prefix.size()) != policy_prefix) continue;
     for (std::size_t i = 0; i < series_count_; ++i)
-      if (json::key_equals(raw.substr(policy_prefix.size()), series_[i].key)) {
+      if (json::key_equals(detail::slice(raw, policy_prefix.size()), series_[i].key)) {
         series_[i].active = series_[i].registered;
         series_[i].sample_due_set = false;
       }

@@ -87,6 +87,15 @@ result<void> session::add_extension(session_extension& extension) noexcept {
   return {};
 }
 
+void session::remove_extension(session_extension& extension) noexcept {
+  for (std::size_t i = 0; i < extension_count_; ++i) {
+    if (extensions_[i] != &extension) continue;
+    for (std::size_t j = i + 1; j < extension_count_; ++j) extensions_[j - 1] = extensions_[j];
+    extensions_[--extension_count_] = nullptr;
+    return;
+  }
+}
+
 void session::subscribe_entry(subscription& entry) noexcept {
   auto id = port_.subscribe(entry.filter, config_.control_qos);
   if (!id) {

@@ -81,30 +81,28 @@ void log_error(void* context, errc e, std::string_view key) {
   ++log->count;
 }
 
-// Forwards the session's events to the registry, as an app does.
-struct forwarding_events final : tbmqtt::session_events {
-  tbmqtt::iregistry* reg = nullptr;
+// The app's events: the registry is a session extension, so nothing is forwarded by hand;
+// these only count what still reaches the app.
+struct app_events final : tbmqtt::session_events {
   std::size_t foreign_responses = 0;
-  void on_ready() noexcept override { reg->on_ready(); }
-  void on_attributes_response(std::uint32_t id, errc e, tbmqtt::json::value c,
-                              tbmqtt::json::value s) noexcept override {
-    if (!reg->on_attributes_response(id, e, c, s)) ++foreign_responses;
+  std::size_t shared_updates = 0;
+  std::size_t last_subscription = 99;
+  void on_attributes_response(std::uint32_t, errc, tbmqtt::json::value, tbmqtt::json::value) noexcept override {
+    ++foreign_responses;
   }
-  void on_shared_attributes(std::size_t sub, tbmqtt::json::value update) noexcept override {
-    (void)reg->on_shared_attributes(sub, update);
+  void on_shared_attributes(std::size_t sub, tbmqtt::json::value) noexcept override {
+    ++shared_updates;
+    last_subscription = sub;
   }
 };
 
 struct rig {
   tbmqtt_test::fake_transport port;
-  forwarding_events events;
+  app_events events;
   tbmqtt::session s{port, events};
   tbmqtt::registry<4, 2, 2> reg;
   error_log errors;
-  rig() {
-    events.reg = &reg;
-    reg.on_error({&log_error, &errors});
-  }
+  rig() { reg.on_error({&log_error, &errors}); }
   std::size_t telemetry_count() const {
     std::size_t n = 0;
     for (std::size_t i = 0; i < port.recorded_publishes(); ++i) n += port.topic(i) == telemetry_topic ? 1 : 0;
@@ -731,4 +729,65 @@ TEST(registry, thresholds_come_from_the_rbe_shared_attribute) {
   push(r, R"({"deleted":["rbe_temp"]})");
   EXPECT_TRUE(std::isnan(r.reg.policy("temp")->max));
   EXPECT_DOUBLE_EQ(r.reg.policy("temp")->delta, 5.0);
+}
+
+// ==== wiring (session extension) ==================================================================
+
+TEST(registry, attach_is_once_per_session_and_another_session_is_refused) {
+  rig r;
+  sink s;
+  ASSERT_TRUE(r.reg.add_shared_attribute("a", point_type::integer, setter(s)).ok());
+  ASSERT_TRUE(r.reg.attach(r.s).ok());
+  EXPECT_TRUE(r.reg.attach(r.s).ok());  // no-op: still one extension
+  tbmqtt_test::fake_transport other_port;
+  app_events other_events;
+  tbmqtt::session other{other_port, other_events};
+  EXPECT_EQ(r.reg.attach(other).error(), errc::invalid_argument);
+  connect(r);
+  push(r, R"({"a":1})");
+  EXPECT_EQ(s.calls, 1u);  // once: attached once
+  // After detach it can move to another session.
+  r.reg.detach();
+  EXPECT_TRUE(r.reg.attach(other).ok());
+  r.reg.detach();
+}
+
+TEST(registry, the_app_keeps_its_own_shared_attribute_subscription_indices) {
+  rig r;
+  sink s;
+  ASSERT_TRUE(r.reg.add_shared_attribute("a", point_type::integer, setter(s)).ok());
+  ASSERT_TRUE(r.reg.attach(r.s).ok());
+  auto index = r.s.subscribe_shared_attributes("b");
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ(*index, 0u);  // the registry took no subscription index
+  connect(r);
+  EXPECT_EQ(r.port.subscribe_times(attributes_topic), 1u);
+  push(r, R"({"a":2})");
+  EXPECT_EQ(s.calls, 1u);
+  EXPECT_EQ(r.events.shared_updates, 0u);  // not the app's key
+  push(r, R"({"b":3})");
+  EXPECT_EQ(r.events.shared_updates, 1u);
+  EXPECT_EQ(r.events.last_subscription, 0u);
+}
+
+TEST(registry, a_detached_registry_no_longer_sees_the_session) {
+  rig r;
+  sink s;
+  fake_signal t;
+  ASSERT_TRUE(r.reg.add_shared_attribute("a", point_type::integer, setter(s)).ok());
+  ASSERT_TRUE(r.reg.add_time_series("t", point_type::real, getter(t)).ok());
+  ASSERT_TRUE(r.reg.attach(r.s).ok());
+  connect(r);
+  push(r, R"({"a":1})");
+  EXPECT_EQ(s.calls, 1u);
+  r.reg.detach();
+  r.reg.detach();  // no-op
+  push(r, R"({"a":2})");
+  EXPECT_EQ(s.calls, 1u);
+  const std::size_t before = r.port.publish_count;
+  r.s.on_disconnected();
+  connect(r);
+  r.reg.tick(0, 0);
+  EXPECT_EQ(r.port.publish_count, before);  // no request: not attached
+  EXPECT_EQ(r.reg.upload_time_series(0, 0).error(), errc::not_connected);
 }

@@ -1644,3 +1644,28 @@ TEST(session, reassembled_attribute_response_reaches_the_requester) {
   EXPECT_EQ(r.events.last()->number, *id);
   EXPECT_EQ(r.events.last()->second.view(), std::string_view(R"({"fw":"1.2.3"})"));
 }
+
+namespace {
+struct ticking_extension final : tbmqtt::session_extension {
+  std::size_t ticks = 0;
+  void on_tick(std::uint32_t) noexcept override { ++ticks; }
+};
+}  // namespace
+
+TEST(session, a_removed_extension_is_no_longer_called_and_the_others_are) {
+  rig r;
+  ticking_extension a, b, c;
+  ASSERT_TRUE(r.s.add_extension(a).ok());
+  ASSERT_TRUE(r.s.add_extension(b).ok());
+  r.s.tick(1);
+  r.s.remove_extension(a);
+  r.s.remove_extension(c);  // never added: no-op
+  r.s.tick(2);
+  EXPECT_EQ(a.ticks, 1u);
+  EXPECT_EQ(b.ticks, 2u);
+  EXPECT_EQ(c.ticks, 0u);
+  ASSERT_TRUE(r.s.add_extension(a).ok());  // can come back
+  r.s.tick(3);
+  EXPECT_EQ(a.ticks, 2u);
+  EXPECT_EQ(b.ticks, 3u);
+}

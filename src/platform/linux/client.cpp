@@ -98,8 +98,9 @@ struct client::impl final : session_events, detail::transport_listener {
   errc connect_outcome{};       // first outcome of connect(): refusal or subscription error
   bool connect_outcome_set = false;
   std::uint64_t published = 0;  // messages handed to the transport
-  std::uint64_t delivered = 0;  // ... and acknowledged by it
-  std::uint64_t wake_flush_at = UINT64_MAX;  // smallest `delivered` a flush() waits for
+  std::atomic<std::uint64_t> delivered{0};  // ... and acknowledged by it
+  std::atomic<std::uint64_t> wake_flush_at{UINT64_MAX};  // smallest `delivered` a flush() waits for
+  std::atomic<bool> delivery_callbacks_used{false};      // set before the first such publish
   std::uint32_t last_tick_ms = 0;
   std::unordered_map<message_id, delivery_callback> delivery_callbacks;
   std::unordered_map<std::uint32_t, attributes_callback> attribute_callbacks;
@@ -111,7 +112,7 @@ struct client::impl final : session_events, detail::transport_listener {
   error_callback error_handler;
   connection_callback connection_handler;
   std::uint32_t reconnect_attempt = 0;
-  iregistry* points = nullptr;  // attach(): forwarded events, ticked when tick_points
+  iregistry* points = nullptr;  // attach(): an extension of core, ticked when tick_points
   bool tick_points = false;
   std::mt19937 random{std::random_device{}()};
   ota_slot ota[2];  // indexed by ota_kind
@@ -205,8 +206,19 @@ struct client::impl final : session_events, detail::transport_listener {
     core.on_suback(id, granted);
   }
   void on_puback(message_id id) override {
+    // Fast path: while no message carries a delivery callback, an acknowledgement only counts,
+    // so it skips the client lock that a publishing thread holds most of the time under load.
+    if (!delivery_callbacks_used.load()) return count_delivery();
     std::lock_guard lock(mutex);
     core.on_puback(id);
+  }
+  void count_delivery() {
+    // Paired with flush(): it stores wake_flush_at before reading `delivered`, we add before
+    // reading wake_flush_at, so one of the two sees the other (no lost wake-up).
+    if (delivered.fetch_add(1) + 1 < wake_flush_at.load()) return;
+    std::lock_guard lock(mutex);
+    wake_flush_at = UINT64_MAX;
+    changed.notify_all();
   }
 
   // ---- session_events (called with the mutex held) ----
@@ -214,15 +226,11 @@ struct client::impl final : session_events, detail::transport_listener {
     ready = true;
     ever_connected = true;
     reconnect_attempt = 0;
-    if (points != nullptr) points->on_ready();
     set_outcome(errc{});
     if (connection_handler) connection_handler({true, errc{}});
   }
   void on_delivered(message_id id) noexcept override {
-    if (++delivered >= wake_flush_at) {  // wake flush() once, not on every acknowledgement
-      wake_flush_at = UINT64_MAX;
-      changed.notify_all();
-    }
+    count_delivery();
     if (delivery_callbacks.empty()) return;
     auto it = delivery_callbacks.find(id);
     if (it == delivery_callbacks.end()) return;
@@ -231,7 +239,6 @@ struct client::impl final : session_events, detail::transport_listener {
     callback(errc{});
   }
   void on_attributes_response(std::uint32_t id, errc e, json::value client_section, json::value shared) noexcept override {
-    if (points != nullptr && points->on_attributes_response(id, e, client_section, shared)) return;
     auto it = attribute_callbacks.find(id);
     if (it == attribute_callbacks.end()) return;
     auto callback = std::move(it->second);
@@ -246,7 +253,6 @@ struct client::impl final : session_events, detail::transport_listener {
     callback(e, response);
   }
   void on_shared_attributes(std::size_t subscription, json::value update) noexcept override {
-    if (points != nullptr && points->on_shared_attributes(subscription, update)) return;
     if (subscription < attribute_updates.size()) attribute_updates[subscription](update);
   }
   void on_rpc_request(const rpc_request& request) noexcept override {
@@ -263,7 +269,11 @@ struct client::impl final : session_events, detail::transport_listener {
   }
 
   // ---- publishing ----
-  result<void> track(result<message_id> sent, delivery_callback on_delivered) {
+  // Publishes through the core (with the lock held) and remembers the delivery callback.
+  template <typename Publish>
+  result<void> send(Publish publish, delivery_callback on_delivered) {
+    if (on_delivered) delivery_callbacks_used = true;  // before the PUBACK can arrive
+    const result<message_id> sent = publish();
     if (!sent) return sent.error();
     ++published;
     if (on_delivered) delivery_callbacks[*sent] = std::move(on_delivered);
@@ -333,29 +343,29 @@ bool client::connected() const {
 
 result<void> client::send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->track(impl_->core.publish_telemetry(json_text, q), std::move(on_delivered));
+  return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(on_delivered));
 }
 
 result<void> client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->track(impl_->core.publish_telemetry(payload, q), std::move(on_delivered));
+  return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(on_delivered));
 }
 
 result<void> client::send_attributes(std::string_view json_text, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->track(impl_->core.publish_attributes(json_text, q), std::move(on_delivered));
+  return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(on_delivered));
 }
 
 result<void> client::send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->track(impl_->core.publish_attributes(payload, q), std::move(on_delivered));
+  return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(on_delivered));
 }
 
 result<void> client::claim(std::string_view secret_key, std::chrono::milliseconds duration,
                            delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->track(impl_->core.claim(secret_key, static_cast<std::uint32_t>(duration.count())),
-                      std::move(on_delivered));
+  return impl_->send([&] { return impl_->core.claim(secret_key, static_cast<std::uint32_t>(duration.count())); },
+                     std::move(on_delivered));
 }
 
 result<void> client::flush(std::chrono::milliseconds timeout) {
@@ -364,9 +374,8 @@ result<void> client::flush(std::chrono::milliseconds timeout) {
   if (std::this_thread::get_id() == d.network_id) return errc::again;  // would wait on itself
   const std::uint64_t target = d.published;
   const bool done = d.changed.wait_for(lock, timeout, [&] {
-    if (d.delivered >= target) return true;
-    d.wake_flush_at = std::min(d.wake_flush_at, target);
-    return false;
+    d.wake_flush_at = std::min(d.wake_flush_at.load(), target);  // first: see count_delivery()
+    return d.delivered.load() >= target;
   });
   return done ? result<void>{} : result<void>{errc::timeout};
 }
@@ -410,7 +419,7 @@ result<void> client::on_any_rpc(rpc_handler handler) {
 
 result<void> client::reply_rpc(std::string_view request_id, std::string_view json_text) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->track(impl_->core.reply_rpc(request_id, json_text), {});
+  return impl_->send([&] { return impl_->core.reply_rpc(request_id, json_text); }, {});
 }
 
 result<void> client::call_rpc(std::string_view method, std::string_view params_json, rpc_response_callback done) {
@@ -423,6 +432,7 @@ result<void> client::call_rpc(std::string_view method, std::string_view params_j
 
 result<void> client::attach(iregistry& points, bool tick) {
   std::lock_guard lock(impl_->mutex);
+  if (impl_->points != nullptr && impl_->points != &points) impl_->points->detach();
   impl_->points = nullptr;
   TBMQTT_TRY(points.attach(impl_->core));
   impl_->points = &points;
@@ -432,6 +442,7 @@ result<void> client::attach(iregistry& points, bool tick) {
 
 void client::detach() {
   std::lock_guard lock(impl_->mutex);
+  if (impl_->points != nullptr) impl_->points->detach();
   impl_->points = nullptr;
 }
 
