@@ -14,7 +14,7 @@
 // --host/--port (default: the host and port recorded in the state directory) and read the admin
 // credentials from --state DIR (default: tbmqtt::emulator::default_state_dir(), as for start).
 //
-// The admin library reports every failure as std::runtime_error; classify() turns its message
+// The admin library reports every failure as an admin_error of a kind; errc_of() turns the kind
 // into an errc so that main()'s exit_code() stays the one place that maps errors to exit codes.
 #include <CLI/CLI.hpp>
 
@@ -69,21 +69,17 @@ struct globals {
   CLI::Option* timeout = nullptr;
 };
 
-bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
-
-/// @brief The errc for an admin-library failure, from its (stable, documented-by-source) message.
-/// Local failures name a cause; anything else is the emulator's own error reply.
-errc classify(const std::string& m) {
-  if (starts_with(m, "no emulator admin credentials") || starts_with(m, "cannot connect to the emulator") ||
-      starts_with(m, "no answer from the emulator"))
-    return errc::unreachable;
-  if (starts_with(m, "the emulator refused the admin credentials")) return errc::refused_credentials;
-  if (starts_with(m, "the emulator closed the admin connection")) return errc::disconnected;
-  if (starts_with(m, "timed out waiting for the emulator") || starts_with(m, "timeout")) return errc::timeout;
-  if (starts_with(m, "cannot read ") || m.find("is not valid JSON") != std::string::npos ||
-      starts_with(m, "attributes must be"))
-    return errc::invalid_argument;
-  if (starts_with(m, "mosquitto_new failed")) return errc::transport_error;
+errc errc_of(em::admin_error::kind k) {
+  using kind = em::admin_error::kind;
+  switch (k) {
+    case kind::unreachable: return errc::unreachable;
+    case kind::refused: return errc::refused_credentials;
+    case kind::disconnected: return errc::disconnected;
+    case kind::timeout: return errc::timeout;
+    case kind::invalid_argument: return errc::invalid_argument;
+    case kind::local: return errc::transport_error;
+    case kind::server: return errc::server_error;
+  }
   return errc::server_error;
 }
 
@@ -103,10 +99,8 @@ void run_admin(const std::string& what, F&& call) {
   std::string out;
   try {
     out = call();
-  } catch (const failure&) {
-    throw;
-  } catch (const std::exception& e) {
-    fail(what + ": " + e.what(), classify(e.what()));
+  } catch (const em::admin_error& e) {
+    fail(what + ": " + e.what(), errc_of(e.which()));
   }
   print_line(out);
 }

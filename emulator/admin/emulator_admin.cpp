@@ -48,7 +48,7 @@ void mkdir_p(const std::string& path) {
     }
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        throw std::runtime_error("cannot create state directory " + path);
+        throw admin_error(admin_error::kind::local, "cannot create state directory " + path);
 }
 
 json read_json_file(const std::string& path) {
@@ -65,10 +65,10 @@ void write_file_atomic(const std::string& path, const std::string& text, mode_t 
     {
         std::ofstream out(tmp, std::ios::trunc);
         out << text;
-        if (!out) throw std::runtime_error("cannot write " + tmp);
+        if (!out) throw admin_error(admin_error::kind::local, "cannot write " + tmp);
     }
     ::chmod(tmp.c_str(), mode);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot write " + path);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw admin_error(admin_error::kind::local, "cannot write " + path);
 }
 
 std::string find_plugin(const start_options& o) {
@@ -83,7 +83,7 @@ std::string find_plugin(const start_options& o) {
         if (::access(candidate.c_str(), R_OK) == 0) return candidate;
     }
     if (::access(TBMQTT_EMULATOR_PLUGIN_DEFAULT, R_OK) == 0) return TBMQTT_EMULATOR_PLUGIN_DEFAULT;
-    throw std::runtime_error("cannot find libtbmqtt_emulator.so; set TBMQTT_EMULATOR_PLUGIN");
+    throw admin_error(admin_error::kind::local, "cannot find libtbmqtt_emulator.so; set TBMQTT_EMULATOR_PLUGIN");
 }
 
 std::once_flag lib_once;
@@ -110,7 +110,7 @@ json call(const connection& c, const std::string& command, const json& args,
     const std::string dir = c.state_dir.empty() ? default_state_dir() : c.state_dir;
     const json admin = read_json_file(dir + "/admin.json");
     if (!admin.is_object())
-        throw std::runtime_error("no emulator admin credentials in " + dir +
+        throw admin_error(admin_error::kind::unreachable, "no emulator admin credentials in " + dir +
                                  "/admin.json (is `tbmqtt emulator start` running?)");
     const std::string host = !c.host.empty() ? c.host : admin.value("host", "127.0.0.1");
     const int port = c.port ? c.port : admin.value("port", 1883);
@@ -119,7 +119,7 @@ json call(const connection& c, const std::string& command, const json& args,
     s.corr = random_hex(16);
     const std::string client_id = "tbmqtt-admin-" + random_hex(12);
     s.mosq = mosquitto_new(client_id.c_str(), true, &s);
-    if (!s.mosq) throw std::runtime_error("mosquitto_new failed");
+    if (!s.mosq) throw admin_error(admin_error::kind::local, "mosquitto_new failed");
     mosquitto_int_option(s.mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
     mosquitto_int_option(s.mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_username_pw_set(s.mosq, admin.value("username", "tbmqtt-admin").c_str(),
@@ -142,15 +142,15 @@ json call(const connection& c, const std::string& command, const json& args,
     });
     const auto deadline = std::chrono::steady_clock::now() + c.timeout + extra;
     if (mosquitto_connect(s.mosq, host.c_str(), port, 60) != MOSQ_ERR_SUCCESS)
-        throw std::runtime_error("cannot connect to the emulator at " + host + ":" +
+        throw admin_error(admin_error::kind::unreachable, "cannot connect to the emulator at " + host + ":" +
                                  std::to_string(port));
     while (s.connack < 0) {
         if (std::chrono::steady_clock::now() > deadline || s.disconnected)
-            throw std::runtime_error("no answer from the emulator at " + host + ":" + std::to_string(port));
+            throw admin_error(admin_error::kind::unreachable, "no answer from the emulator at " + host + ":" + std::to_string(port));
         mosquitto_loop(s.mosq, 50, 1);
     }
     if (s.connack != 0)
-        throw std::runtime_error("the emulator refused the admin credentials (CONNACK " +
+        throw admin_error(admin_error::kind::refused, "the emulator refused the admin credentials (CONNACK " +
                                  std::to_string(s.connack) + ")");
     const std::string payload =
         json{{"id", s.corr}, {"command", command}, {"args", args}}.dump();
@@ -158,20 +158,21 @@ json call(const connection& c, const std::string& command, const json& args,
                       payload.data(), 1, false);
     while (!s.answered) {
         if (std::chrono::steady_clock::now() > deadline)
-            throw std::runtime_error("timed out waiting for the emulator's answer to " + command);
-        if (s.disconnected) throw std::runtime_error("the emulator closed the admin connection");
+            throw admin_error(admin_error::kind::timeout, "timed out waiting for the emulator's answer to " + command);
+        if (s.disconnected) throw admin_error(admin_error::kind::disconnected, "the emulator closed the admin connection");
         mosquitto_loop(s.mosq, 50, 1);
     }
     if (!s.answer.value("ok", false)) {
         const json& e = s.answer["error"];
-        throw std::runtime_error(e.is_string() ? e.get<std::string>() : e.dump());
+        const auto kind = s.answer.value("code", "") == "timeout" ? admin_error::kind::timeout : admin_error::kind::server;
+        throw admin_error(kind, e.is_string() ? e.get<std::string>() : e.dump());
     }
     return s.answer["result"];
 }
 
 json parse_arg(const std::string& text, const char* what) {
     json j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) throw std::runtime_error(std::string(what) + " is not valid JSON: " + text);
+    if (j.is_discarded()) throw admin_error(admin_error::kind::invalid_argument, std::string(what) + " is not valid JSON: " + text);
     return j;
 }
 
@@ -222,7 +223,7 @@ int start(const start_options& o, std::ostream& out) {
     const std::string conf = prepare_state_dir(o);
     const std::string dir = o.state_dir.empty() ? default_state_dir() : o.state_dir;
     const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid < 0) throw admin_error(admin_error::kind::local, "fork failed");
     if (pid == 0) {
         ::execlp(o.mosquitto.c_str(), o.mosquitto.c_str(), "-c", conf.c_str(), static_cast<char*>(nullptr));
         std::perror("exec mosquitto");
@@ -243,7 +244,7 @@ int start(const start_options& o, std::ostream& out) {
     while (!up && std::chrono::steady_clock::now() < deadline) {
         if (::waitpid(pid, &status, WNOHANG) == pid) {
             g_child = -1;
-            throw std::runtime_error("mosquitto exited during start-up (see its log above)");
+            throw admin_error(admin_error::kind::local, "mosquitto exited during start-up (see its log above)");
         }
         try {
             call(c, "ping", json::object(), std::chrono::milliseconds(0));
@@ -255,7 +256,7 @@ int start(const start_options& o, std::ostream& out) {
     if (!up) {
         ::kill(pid, SIGTERM);
         ::waitpid(pid, &status, 0);
-        throw std::runtime_error("the emulator did not come up on 127.0.0.1:" + std::to_string(o.port));
+        throw admin_error(admin_error::kind::local, "the emulator did not come up on 127.0.0.1:" + std::to_string(o.port));
     }
     out << "tbmqtt emulator listening on 127.0.0.1:" << o.port << " (state: " << dir << ")\n";
     try {
@@ -284,7 +285,7 @@ std::string device_add(const connection& c, const std::string& name, const devic
     if (gateway) a["gateway"] = true;
     if (!cr.cert_file.empty()) {
         std::ifstream in(cr.cert_file);
-        if (!in) throw std::runtime_error("cannot read " + cr.cert_file);
+        if (!in) throw admin_error(admin_error::kind::invalid_argument, "cannot read " + cr.cert_file);
         std::stringstream ss;
         ss << in.rdbuf();
         a["certPem"] = ss.str();
@@ -300,7 +301,7 @@ std::string device_add(const connection& c, const std::string& name, const devic
 
 std::string attributes_set(const connection& c, const std::string& device, const std::string& j) {
     json attrs = parse_arg(j, "attributes");
-    if (!attrs.is_object()) throw std::runtime_error("attributes must be a JSON object");
+    if (!attrs.is_object()) throw admin_error(admin_error::kind::invalid_argument, "attributes must be a JSON object");
     return call(c, "attributes.set", json{{"device", device}, {"scope", "shared"}, {"attributes", attrs}},
                 std::chrono::milliseconds(0))
         .dump();
@@ -325,7 +326,7 @@ std::string ota_assign(const connection& c, const std::string& device, const std
                        const std::string& title, const std::string& version,
                        const std::string& algorithm, bool software) {
     char resolved[4096];
-    if (!::realpath(file.c_str(), resolved)) throw std::runtime_error("cannot read " + file);
+    if (!::realpath(file.c_str(), resolved)) throw admin_error(admin_error::kind::invalid_argument, "cannot read " + file);
     json a = {{"device", device},
               {"file", std::string(resolved)},
               {"title", title},

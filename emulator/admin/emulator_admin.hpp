@@ -9,9 +9,30 @@
 
 #include <chrono>
 #include <iosfwd>
+#include <stdexcept>
 #include <string>
 
 namespace tbmqtt::emulator {
+
+/// @brief Every failure of this library: a one-line message for the user and what kind of
+/// failure it is, so that callers map it to an exit code without reading the text.
+class admin_error : public std::runtime_error {
+ public:
+  enum class kind {
+    unreachable,       ///< no emulator answers at the address, or no admin credentials found
+    refused,           ///< the emulator refused the admin credentials
+    disconnected,      ///< the emulator closed the admin connection
+    timeout,           ///< no answer in time
+    invalid_argument,  ///< bad input: unreadable file, invalid JSON, wrong shape
+    local,             ///< a local failure (fork, file system, libmosquitto)
+    server,            ///< the emulator answered with an error
+  };
+  admin_error(kind k, const std::string& message) : std::runtime_error(message), kind_(k) {}
+  kind which() const noexcept { return kind_; }
+
+ private:
+  kind kind_;
+};
 
 /// @brief Default state directory: `$XDG_STATE_HOME/tbmqtt-emulator`, else
 ///        `$HOME/.local/state/tbmqtt-emulator`, else `/tmp/tbmqtt-emulator`.

@@ -314,12 +314,15 @@ json select(const json& attrs, const std::vector<std::string>* keys) {
 // ---------------------------------------------------------------------------------------------
 // Server-side RPC
 
-void admin_reply(const std::string& client_id, const std::string& corr, bool ok, const json& body) {
+/// `code` (errors only) tells the kind of failure without parsing the text: "timeout".
+void admin_reply(const std::string& client_id, const std::string& corr, bool ok, const json& body,
+                 const char* code = nullptr) {
     json r = {{"id", corr}, {"ok", ok}};
     if (ok)
         r["result"] = body;
     else
         r["error"] = body;
+    if (!ok && code != nullptr) r["code"] = code;
     raw_publish(client_id, admin_response_topic, dump(r), 1);
 }
 
@@ -1261,7 +1264,8 @@ int on_tick(int, void*, void*) {
     for (auto it = g->rpcs.begin(); it != g->rpcs.end();) {
         if (it->expires <= now) {
             admin_reply(it->admin_client, it->corr, false,
-                        it->sent ? "timeout: no reply from the device" : "timeout: device not connected or not subscribed to RPC");
+                        it->sent ? "timeout: no reply from the device" : "timeout: device not connected or not subscribed to RPC",
+                        "timeout");
             it = g->rpcs.erase(it);
         } else {
             ++it;
