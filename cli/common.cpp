@@ -86,8 +86,9 @@ void add_global_options(CLI::App& app, global_options& o) {
 }
 
 client_options to_client_options(const global_options& o) {
-  if (o.token.empty() && o.client_id.empty() && o.username.empty())
-    fail("no credentials: give --token (or TBMQTT_TOKEN), --client-id or --username", errc::invalid_argument);
+  // A TLS client certificate is a credential of its own (ThingsBoard X.509 authentication).
+  if (o.token.empty() && o.client_id.empty() && o.username.empty() && o.cert_file.empty())
+    fail("no credentials: give --token (or TBMQTT_TOKEN), --client-id, --username or --cert-file", errc::invalid_argument);
   if (!o.tls && (!o.ca_file.empty() || !o.cert_file.empty() || !o.key_file.empty() || o.insecure))
     fail("--ca-file, --cert-file, --key-file and --insecure need --tls", errc::invalid_argument);
   if (o.cert_file.empty() != o.key_file.empty())

@@ -1,6 +1,7 @@
 // tbmqtt emulator ...: runs and drives the local ThingsBoard emulator (emulator/README.md).
 //
-//   tbmqtt emulator start [--port P] [--state DIR] [--plugin PATH]     foreground; prints the token
+//   tbmqtt emulator start [--port P] [--state DIR] [--plugin PATH] [--tls [--tls-port P] [--x509-port Q]]
+//   tbmqtt emulator cert issue NAME [--out DIR]                      device key + cert signed by the emulator CA
 //   tbmqtt emulator device add NAME [--token T | --client-id C --username U --password P | --cert-file PEM]
 //   tbmqtt emulator attributes set DEVICE JSON                        shared attributes (pushed)
 //   tbmqtt emulator telemetry DEVICE                                  latest values as JSON
@@ -59,6 +60,11 @@ struct emulator_args {
   // profile add
   std::string key;
   std::string secret;
+  // start --tls, cert issue
+  bool tls = false;
+  int tls_port = 8883;
+  int x509_port = 0;
+  std::string out_dir = ".";
   std::string strategy = "allow-create";
 };
 
@@ -131,6 +137,9 @@ void run_start(const globals& g, const emulator_args& a) {
   so.state_dir = a.state_dir;
   so.port = g.port->count() > 0 ? g.port->as<int>() : 1883;
   so.plugin_path = find_plugin(a.plugin);
+  so.tls = a.tls;
+  so.tls_port = a.tls_port;
+  so.x509_port = a.x509_port;
   int status = 0;
   try {
     status = em::start(so, std::cout);
@@ -166,7 +175,25 @@ void add_emulator_commands(CLI::App& app) {
   auto* start = emu->add_subcommand(
       "start", "Run the emulator in the foreground on 127.0.0.1:--port (default 1883); prints the default device's token");
   start->add_option("--plugin", a->plugin, "Path of libtbmqtt_emulator.so (default: ../lib next to tbmqtt)");
+  start->add_flag("--tls", a->tls,
+                  "Also listen with TLS: one-way on --tls-port, X.509 client certificates on --x509-port "
+                  "(CA and server certificate created in the state directory)");
+  start->add_option("--tls-port", a->tls_port, "One-way TLS port (token / basic credentials)")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  start->add_option("--x509-port", a->x509_port, "Mutual TLS port for X.509 device certificates (default --tls-port + 1)")
+      ->check(CLI::Range(1, 65535));
   start->callback([g, a] { run_start(g, *a); });
+
+  auto* certs = emu->add_subcommand("cert", "Device certificates signed by the emulator CA");
+  certs->require_subcommand(1);
+  auto* issue = certs->add_subcommand(
+      "issue", "Write OUT/NAME.key and OUT/NAME.crt signed by the emulator CA; register with device add --cert-file");
+  issue->add_option("name", a->name, "Certificate (and file) name; also its CN")->required();
+  issue->add_option("--out", a->out_dir, "Output directory")->capture_default_str();
+  issue->callback([a] {
+    run_admin("emulator cert issue " + a->name, [&] { return em::issue_device_cert(a->state_dir, a->name, a->out_dir); });
+  });
 
   auto* device = emu->add_subcommand("device", "Devices");
   device->require_subcommand(1);

@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <cerrno>
+#include <fcntl.h>
+#include <vector>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -176,6 +179,57 @@ json parse_arg(const std::string& text, const char* what) {
     return j;
 }
 
+/// Runs `openssl ARGS...` (stdout/stderr to /dev/null); throws when it fails.
+void run_openssl(const std::vector<std::string>& args) {
+    std::vector<char*> argv;
+    std::string prog = "openssl";
+    argv.push_back(prog.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) throw admin_error(admin_error::kind::local, "fork failed");
+    if (pid == 0) {
+        const int null = ::open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            ::dup2(null, 1);
+            ::dup2(null, 2);
+        }
+        ::execvp("openssl", argv.data());
+        ::_exit(127);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        std::string cmd = "openssl";
+        for (const auto& a : args) cmd += " " + a;
+        throw admin_error(admin_error::kind::local, "failed: " + cmd);
+    }
+}
+
+bool exists(const std::string& path) { return ::access(path.c_str(), R_OK) == 0; }
+
+/// Key + certificate signed by the CA in `files`; `ext` is an x509v3 extension file's text.
+void sign_cert(const tls_files& ca, const std::string& key, const std::string& crt, const std::string& cn,
+               const std::string& ext) {
+    const std::string csr = crt + ".csr", extfile = crt + ".ext";
+    run_openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                 "-out", csr, "-subj", "/CN=" + cn});
+    ::chmod(key.c_str(), 0600);
+    write_file_atomic(extfile, ext, 0600);
+    try {
+        run_openssl({"x509", "-req", "-in", csr, "-CA", ca.ca_cert, "-CAkey", ca.ca_key, "-set_serial",
+                     "0x" + random_hex(16), "-days", "3650", "-sha256", "-extfile", extfile, "-out", crt});
+    } catch (...) {
+        std::remove(csr.c_str());
+        std::remove(extfile.c_str());
+        throw;
+    }
+    std::remove(csr.c_str());
+    std::remove(extfile.c_str());
+}
+
 pid_t g_child = -1;
 void forward_signal(int sig) {
     if (g_child > 0) ::kill(g_child, sig);
@@ -187,6 +241,35 @@ std::string default_state_dir() {
     if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/tbmqtt-emulator";
     if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/state/tbmqtt-emulator";
     return "/tmp/tbmqtt-emulator";
+}
+
+tls_files ensure_tls_files(const std::string& state_dir) {
+    const std::string dir = state_dir.empty() ? default_state_dir() : state_dir;
+    mkdir_p(dir);
+    tls_files f{dir + "/ca.crt", dir + "/ca.key", dir + "/server.crt", dir + "/server.key"};
+    if (!exists(f.ca_cert) || !exists(f.ca_key)) {
+        run_openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                     "-keyout", f.ca_key, "-out", f.ca_cert, "-days", "3650", "-sha256", "-subj",
+                     "/CN=tbmqtt emulator CA " + random_hex(8), "-addext", "basicConstraints=critical,CA:TRUE",
+                     "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
+        ::chmod(f.ca_key.c_str(), 0600);
+        std::remove(f.server_cert.c_str());  // a new CA invalidates the old server certificate
+    }
+    if (!exists(f.server_cert) || !exists(f.server_key))
+        sign_cert(f, f.server_key, f.server_cert, "localhost",
+                  "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+                  "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+    return f;
+}
+
+std::string issue_device_cert(const std::string& state_dir, const std::string& name, const std::string& out_dir) {
+    if (name.empty() || name.find('/') != std::string::npos)
+        throw admin_error(admin_error::kind::invalid_argument, "certificate name must be a non-empty file name");
+    const tls_files ca = ensure_tls_files(state_dir);
+    mkdir_p(out_dir);
+    const std::string key = out_dir + "/" + name + ".key", crt = out_dir + "/" + name + ".crt";
+    sign_cert(ca, key, crt, name, "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n");
+    return json{{"certificate", crt}, {"key", key}, {"ca", ca.ca_cert}}.dump();
 }
 
 std::string prepare_state_dir(const start_options& o) {
@@ -215,6 +298,21 @@ std::string prepare_state_dir(const start_options& o) {
       << "max_qos 1\n"
       << "plugin " << find_plugin(o) << "\n"
       << "plugin_opt_state_dir " << dir << "\n";
+    if (o.tls) {
+        const tls_files f = ensure_tls_files(dir);
+        const int x509_port = o.x509_port ? o.x509_port : o.tls_port + 1;
+        c << "plugin_opt_tls_ports " << o.tls_port << "," << x509_port << "\n";
+        // One-way TLS: mosquitto sends no certificate request when require_certificate is false,
+        // so clients cannot present a certificate here (token / basic credentials only).
+        for (int pass = 0; pass < 2; ++pass) {
+            c << "listener " << (pass == 0 ? o.tls_port : x509_port) << " 127.0.0.1\n"
+              << "max_qos 1\n"
+              << "cafile " << f.ca_cert << "\n"
+              << "certfile " << f.server_cert << "\n"
+              << "keyfile " << f.server_key << "\n"
+              << "require_certificate " << (pass == 0 ? "false" : "true") << "\n";
+        }
+    }
     write_file_atomic(conf, c.str(), 0600);
     return conf;
 }
@@ -259,6 +357,11 @@ int start(const start_options& o, std::ostream& out) {
         throw admin_error(admin_error::kind::local, "the emulator did not come up on 127.0.0.1:" + std::to_string(o.port));
     }
     out << "tbmqtt emulator listening on 127.0.0.1:" << o.port << " (state: " << dir << ")\n";
+    if (o.tls) {
+        out << "TLS (server certificate only) on 127.0.0.1:" << o.tls_port
+            << ", X.509 client certificates on 127.0.0.1:" << (o.x509_port ? o.x509_port : o.tls_port + 1) << "\n"
+            << "CA certificate: " << dir << "/ca.crt\n";
+    }
     try {
         json d = call(c, "device.get", json{{"device", "default"}}, std::chrono::milliseconds(0));
         out << "default device token: " << d["credentials"].value("token", "") << "\n";

@@ -53,7 +53,26 @@ struct start_options {
     std::string plugin_path;         ///< empty: $TBMQTT_EMULATOR_PLUGIN, then ../lib next to the
                                      ///< running executable, then the build-time location
     std::string mosquitto = "mosquitto";  ///< broker executable
+    bool tls = false;                ///< also listen with TLS (CA and server certificate in the state dir)
+    int tls_port = 8883;             ///< one-way TLS listener (server certificate only): token / basic auth
+    int x509_port = 0;               ///< mutual TLS listener for X.509 device certificates; 0: tls_port + 1
 };
+
+/// @brief Paths of the emulator's TLS material in a state directory.
+struct tls_files {
+    std::string ca_cert, ca_key;          ///< DIR/ca.crt, DIR/ca.key: the emulator's CA
+    std::string server_cert, server_key;  ///< DIR/server.crt, DIR/server.key: localhost, 127.0.0.1
+};
+
+/// @brief Creates (when missing) the emulator CA and a server certificate for localhost/127.0.0.1
+///        signed by it, in `state_dir` (empty: default_state_dir()). Runs the `openssl` command.
+tls_files ensure_tls_files(const std::string& state_dir);
+
+/// @brief `cert issue NAME --out DIR`: writes DIR/NAME.key and DIR/NAME.crt (CN=NAME), a device
+///        certificate signed by the emulator CA of `state_dir` (created when missing). Register it
+///        with device_add(.., {cert_file = DIR/NAME.crt}).
+/// @return JSON `{"certificate":..,"key":..,"ca":..}` (paths).
+std::string issue_device_cert(const std::string& state_dir, const std::string& name, const std::string& out_dir);
 
 /// @brief Creates the state directory, admin.json (random admin password, kept across restarts)
 ///        and mosquitto.conf (listener 127.0.0.1:PORT, `user root`, `set_tcp_nodelay true`,

@@ -14,6 +14,9 @@ extern "C" {
 #include "checksum.hpp"
 #include "state.hpp"
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -70,6 +73,7 @@ struct emulator {
     mosquitto_plugin_id_t* id = nullptr;
     registry reg;
     std::string admin_user = "tbmqtt-admin", admin_pass;
+    std::set<int> tls_ports;  // plugin_opt_tls_ports: local ports of TLS listeners (no raw CONNACKs there)
     long max_payload = 65536;
     long provision_close_ms = 60000;
     std::map<mosquitto*, session> sessions;
@@ -1133,12 +1137,38 @@ int refuse(mosquitto* client, const char* username, const char* password, const 
     }
     const int fd = client_socket(client);
     if (fd < 0) return MOSQ_ERR_AUTH;
+    // On a TLS listener a raw CONNACK would corrupt the TLS stream: mosquitto's own 5 / 0x87.
+    if (!g->tls_ports.empty()) {
+        sockaddr_storage local{};
+        socklen_t len = sizeof(local);
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return MOSQ_ERR_AUTH;
+        int port = -1;
+        if (local.ss_family == AF_INET) port = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+        if (local.ss_family == AF_INET6) port = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+        if (g->tls_ports.count(port)) return MOSQ_ERR_AUTH;
+    }
     const unsigned char v3[] = {0x20, 0x02, 0x00, rc3};
     const unsigned char v5[] = {0x20, 0x03, 0x00, rc5, 0x00};
     const ssize_t n = proto == 5 ? ::send(fd, v5, sizeof(v5), MSG_NOSIGNAL)
                                  : ::send(fd, v3, sizeof(v3), MSG_NOSIGNAL);
     if (n <= 0) return MOSQ_ERR_AUTH;
     return MOSQ_ERR_UNKNOWN;  // mosquitto closes the connection without another CONNACK
+}
+
+/// X.509 credential hash of the client's TLS certificate (protocol doc §1: lowercase hex SHA3-256
+/// of the leaf certificate's DER as one-line Base64), or empty when it presented none.
+std::string client_cert_hash(mosquitto* client) {
+    X509* cert = static_cast<X509*>(mosquitto_client_certificate(client));
+    if (!cert) return {};
+    unsigned char* der = nullptr;
+    const int n = i2d_X509(cert, &der);
+    X509_free(cert);
+    if (n <= 0) return {};
+    std::string b64(4 * ((static_cast<std::size_t>(n) + 2) / 3) + 1, '\0');
+    const int m = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), der, n);
+    OPENSSL_free(der);
+    b64.resize(m > 0 ? static_cast<std::size_t>(m) : 0);
+    return sha3_256_hex(b64);
 }
 
 int on_basic_auth(int, void* event_data, void*) {
@@ -1151,7 +1181,14 @@ int on_basic_auth(int, void* event_data, void*) {
     s.client = ev->client;
     s.client_id = cid;
     s.proto = mosquitto_client_protocol_version(ev->client);
-    if ((user && std::strcmp(user, "provision") == 0) || cid == "provision") {
+    if (const std::string hash = client_cert_hash(ev->client); !hash.empty()) {
+        // A client certificate identifies the device whatever the username (ThingsBoard's
+        // X509 transport). Its chain was already checked by mosquitto against the emulator CA.
+        device* d = g->reg.find_by_cert_hash(hash);
+        if (!d) return refuse(ev->client, user, pass, cid);
+        s.kind = session_kind::device;
+        s.device = d->name;
+    } else if ((user && std::strcmp(user, "provision") == 0) || cid == "provision") {
         s.kind = session_kind::provision;
     } else if (user && pass && user == g->admin_user && !g->admin_pass.empty() &&
                pass == g->admin_pass) {
@@ -1322,6 +1359,12 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata,
         if (k == "max_payload_size") g->max_payload = std::stol(v);
         if (k == "provision_close_ms") g->provision_close_ms = std::stol(v);
         if (k == "default_device") default_device = v != "false";
+        if (k == "tls_ports") {
+            std::istringstream ports(v);
+            std::string p;
+            while (std::getline(ports, p, ','))
+                if (!p.empty()) g->tls_ports.insert(std::stoi(p));
+        }
     }
     try {
         ::mkdir(state_dir.c_str(), 0700);

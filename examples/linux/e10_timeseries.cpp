@@ -2,6 +2,8 @@
 // uploads them as one telemetry message (with the Unix time as ts).
 //   e10_timeseries HOST PORT TOKEN [MESSAGES]
 #include <tbmqtt/client.hpp>
+
+#include "example_args.hpp"
 #include <tbmqtt/registry.hpp>
 
 #include <chrono>
@@ -29,15 +31,8 @@ tbmqtt::result<tbmqtt::point_value> read_status() { return tbmqtt::point_value{"
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: %s HOST PORT TOKEN [MESSAGES]\n", argv[0]);
-    return 2;
-  }
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   tbmqtt::client_options options;
-  options.host = argv[1];
-  options.port = static_cast<std::uint16_t>(std::atoi(argv[2]));
-  options.access_token = argv[3];
+  if (!example::options_from_args(argc, argv, "[MESSAGES]", options)) return 2;
   const int count = argc > 4 ? std::atoi(argv[4]) : 5;
 
   tbmqtt::registry<3> points;  // room for three time-series points

@@ -2,6 +2,8 @@
 // them from the values stored on the server at start, then upload all of them in one message.
 //   e20_client_attributes HOST PORT TOKEN
 #include <tbmqtt/client.hpp>
+
+#include "example_args.hpp"
 #include <tbmqtt/registry.hpp>
 
 #include <condition_variable>
@@ -10,15 +12,8 @@
 #include <mutex>
 
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: %s HOST PORT TOKEN\n", argv[0]);
-    return 2;
-  }
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   tbmqtt::client_options options;
-  options.host = argv[1];
-  options.port = static_cast<std::uint16_t>(std::atoi(argv[2]));
-  options.access_token = argv[3];
+  if (!example::options_from_args(argc, argv, "", options)) return 2;
 
   std::mutex m;
   std::condition_variable initialized;

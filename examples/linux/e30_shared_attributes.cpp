@@ -3,6 +3,8 @@
 // on deletion.
 //   e30_shared_attributes HOST PORT TOKEN [SECONDS]
 #include <tbmqtt/client.hpp>
+
+#include "example_args.hpp"
 #include <tbmqtt/registry.hpp>
 
 #include <chrono>
@@ -11,15 +13,8 @@
 #include <thread>
 
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: %s HOST PORT TOKEN [SECONDS]\n", argv[0]);
-    return 2;
-  }
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   tbmqtt::client_options options;
-  options.host = argv[1];
-  options.port = static_cast<std::uint16_t>(std::atoi(argv[2]));
-  options.access_token = argv[3];
+  if (!example::options_from_args(argc, argv, "[SECONDS]", options)) return 2;
   const int seconds = argc > 4 ? std::atoi(argv[4]) : 30;
 
   auto set_target = [](tbmqtt::point_value v) {  // runs on the client's network thread

@@ -2,21 +2,16 @@
 //   hello_device HOST PORT TOKEN [SECONDS]
 #include <tbmqtt/client.hpp>
 
+#include "example_args.hpp"
+
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: %s HOST PORT TOKEN [SECONDS]\n", argv[0]);
-    return 2;
-  }
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a readable transcript when piped
   tbmqtt::client_options options;
-  options.host = argv[1];
-  options.port = static_cast<std::uint16_t>(std::atoi(argv[2]));
-  options.access_token = argv[3];
+  if (!example::options_from_args(argc, argv, "[SECONDS]", options)) return 2;
   const auto wait = std::chrono::seconds(argc > 4 ? std::atoi(argv[4]) : 30);
   tbmqtt::client device{options};
 

@@ -5,6 +5,8 @@
 //   rbe_temperature HOST PORT TOKEN [SAMPLES]
 // Prints each upload, then {"samples":N,"messages":M,"bytes":B,"max":X,"delta":D} (the rules in force).
 #include <tbmqtt/client.hpp>
+
+#include "example_args.hpp"
 #include <tbmqtt/registry.hpp>
 
 #include <chrono>
@@ -13,15 +15,8 @@
 #include <thread>
 
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: %s HOST PORT TOKEN [SAMPLES]\n", argv[0]);
-    return 2;
-  }
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   tbmqtt::client_options options;
-  options.host = argv[1];
-  options.port = static_cast<std::uint16_t>(std::atoi(argv[2]));
-  options.access_token = argv[3];
+  if (!example::options_from_args(argc, argv, "[SAMPLES]", options)) return 2;
   const unsigned samples = argc > 4 ? static_cast<unsigned>(std::atoi(argv[4])) : 80;
 
   unsigned index = 0;  // only touched on the network thread (inside tick)

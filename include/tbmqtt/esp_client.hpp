@@ -87,6 +87,8 @@
 
 namespace tbmqtt {
 
+class iregistry;  // tbmqtt/registry.hpp
+
 /// @brief TLS for esp_client (used when the URI scheme is mqtts:// or wss://). The server is
 /// verified against `ca_pem`, else the IDF certificate bundle (`use_crt_bundle`, needs
 /// CONFIG_MBEDTLS_CERTIFICATE_BUNDLE). PEM text must be NUL-terminated and outlive the client
@@ -200,6 +202,19 @@ class esp_client {
   [[nodiscard]] result<std::uint32_t> call_rpc(std::string_view method, std::string_view params_json) noexcept;
   /// @brief Claims the device: `{"secretKey":s,"durationMs":n}`.
   [[nodiscard]] result<message_id> claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept;
+
+  /// @brief Drives a data-point registry (tbmqtt/registry.hpp) with this client's session, as
+  /// tbmqtt::client::attach does on Linux: `points.attach(session)` (the session then hands it
+  /// its events) and, unless `tick` is false, `points.tick(monotonic ms, Unix ms or 0 before
+  /// SNTP set the clock)` on the tbmqtt task every tick_period_ms. Under the session mutex; for
+  /// other calls on the registry from another task use with_session(). One registry at a time:
+  /// attaching another one detaches the previous one; the same one again only updates `tick`.
+  /// @pre `points` outlives the client, or detach() is called first.
+  /// @return ok, or errc::queue_full, errc::invalid_argument (attached to another session),
+  /// errc::again (no client: out of memory).
+  [[nodiscard]] result<void> attach(iregistry& points, bool tick = true) noexcept;
+  /// @brief Detaches the registry (iregistry::detach) and stops ticking it.
+  void detach() noexcept;
 
   /// @brief Runs `f(session&)` with the session mutex held, for extensions (OTA, gateway, ...).
   template <class F>

@@ -152,6 +152,7 @@ class ota_engine final : public session_extension {
   };
 
   void apply_attributes(json::value attributes, std::uint32_t now_ms) noexcept;
+  void request_assignment(std::uint32_t now_ms) noexcept;
   void start(std::uint32_t now_ms) noexcept;
   void request_more(std::uint32_t now_ms) noexcept;
   bool send_request(std::uint32_t chunk) noexcept;
@@ -189,6 +190,7 @@ class ota_engine final : public session_extension {
   std::uint32_t requests_sent_ = 0;
   bool pending_update_ = false;        // activated before a restart, waiting for confirm()
   bool connected_ = false;
+  bool assignment_changing_ = false;   // a push changed our attributes; the new set is requested
   in_flight slots_[TBMQTT_OTA_MAX_WINDOW];
 };
 

@@ -197,12 +197,7 @@ void ota_engine::on_ready(std::uint32_t now_ms) noexcept {
     // We activated a new version, restarted, and the old one runs: the bootloader rolled back.
     (void)reject("the new version did not start (rolled back)");
   }
-  char keys[96];
-  std::size_t n = 0;
-  for (std::string_view field : {"_title,", "_version,", "_size,", "_checksum,", "_checksum_algorithm,", "_url"})
-    n = put_text(keys, put_text(keys, n, prefix()), field);
-  auto id = session_.request_attributes({}, {keys, n}, now_ms);
-  attribute_request_ = id ? *id : 0;
+  request_assignment(now_ms);
 }
 
 void ota_engine::on_disconnected() noexcept {
@@ -218,9 +213,22 @@ bool ota_engine::on_attributes_response(std::uint32_t request_id, errc e, json::
                                         std::uint32_t now_ms) noexcept {
   if (request_id == 0 || request_id != attribute_request_) return false;
   attribute_request_ = 0;
-  if (e != errc{}) return true;  // asked again on the next connect
+  if (e == errc::timeout) {  // lost: ask again (a disconnect asks again on the next connect)
+    request_assignment(now_ms);
+    return true;
+  }
+  if (e != errc{}) return true;
   apply_attributes(shared, now_ms);
   return true;
+}
+
+void ota_engine::request_assignment(std::uint32_t now_ms) noexcept {
+  char keys[96];
+  std::size_t n = 0;
+  for (std::string_view field : {"_title,", "_version,", "_size,", "_checksum,", "_checksum_algorithm,", "_url"})
+    n = put_text(keys, put_text(keys, n, prefix()), field);
+  auto id = session_.request_attributes({}, {keys, n}, now_ms);
+  attribute_request_ = id ? *id : 0;
 }
 
 void ota_engine::on_shared_attributes(json::value update, std::uint32_t now_ms) noexcept {
@@ -238,12 +246,14 @@ void ota_engine::on_shared_attributes(json::value update, std::uint32_t now_ms) 
     ours = ours || (m.key.size() > 3 && detail::slice(m.key, 0, 2) == prefix() && m.key[2] == '_');
   }
   if (!ours || !connected_) return;
-  auto id = session_.request_attributes({}, {}, now_ms);
-  if (!id) return;
-  attribute_request_ = *id;
+  // The server serves chunks of whatever is assigned now: until the new assignment is read,
+  // request nothing and drop chunks that no longer fit (they may belong to the new package).
+  assignment_changing_ = true;
+  request_assignment(now_ms);
 }
 
 void ota_engine::apply_attributes(json::value attributes, std::uint32_t now_ms) noexcept {
+  assignment_changing_ = false;
   char key[40];
   auto field = [&](std::string_view name) {
     const std::size_t n = put_text(key, put_text(key, 0, prefix()), name);
@@ -355,7 +365,7 @@ bool ota_engine::send_request(std::uint32_t chunk) noexcept {
 }
 
 void ota_engine::request_more(std::uint32_t now_ms) noexcept {
-  if (state_ != ota_state::downloading || !connected_) return;
+  if (state_ != ota_state::downloading || !connected_ || assignment_changing_) return;
   // Never run more than `window` chunks ahead of the hashed prefix, so received_mask_ covers
   // every chunk that can arrive.
   const std::uint32_t first = static_cast<std::uint32_t>(hashed_ / chunk_size_);
@@ -370,7 +380,7 @@ void ota_engine::request_more(std::uint32_t now_ms) noexcept {
 }
 
 void ota_engine::on_tick(std::uint32_t now_ms) noexcept {
-  if (state_ != ota_state::downloading || !connected_) return;
+  if (state_ != ota_state::downloading || !connected_ || assignment_changing_) return;
   for (auto& slot : slots_) {
     if (!slot.used || !time_reached(now_ms, slot.deadline_ms)) continue;
     if (slot.retries >= config_.max_retries) {
@@ -416,6 +426,7 @@ void ota_engine::handle_chunk(std::uint32_t chunk, span<const std::byte> data, s
     if (candidate.used && candidate.chunk == chunk) slot = &candidate;
   if (slot == nullptr) return;  // a duplicate (answer to a retry that raced the first answer)
   if (chunk >= chunk_count() || data.size() != chunk_length(chunk)) {
+    if (assignment_changing_) return;  // a chunk of the newly assigned package: not an error
     // Wrong size: short or empty before the end means the server's file differs from fw_size.
     char detail[64];
     std::size_t n = put_text(detail, 0, "chunk ");

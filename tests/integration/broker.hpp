@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "tbmqtt/client.hpp"
+
 struct mosquitto;
 struct mosquitto_message;
 
@@ -80,6 +82,18 @@ class peer {
   std::vector<message> messages_;
   responder responder_;
 };
+
+/// Options for a device on `b`: a token, 2 s request timeout, fast reconnects (20..300 ms).
+inline tbmqtt::client_options device_options(const broker& b) {
+  using namespace std::chrono_literals;
+  tbmqtt::client_options o;
+  o.port = b.port();
+  o.access_token = "TEST_TOKEN";
+  o.request_timeout = 2s;
+  o.reconnect_min = 20ms;
+  o.reconnect_max = 300ms;
+  return o;
+}
 
 /// Waits until `predicate` is true, polling every millisecond, up to `timeout`.
 bool wait_until(const std::function<bool()>& predicate, std::chrono::milliseconds timeout = std::chrono::seconds(10));

@@ -12,23 +12,10 @@ using tbmqtt::errc;
 using tbmqtt::testing::broker;
 using tbmqtt::testing::peer;
 
-namespace {
-
-tbmqtt::client_options options_for(const broker& b) {
-  tbmqtt::client_options o;
-  o.port = b.port();
-  o.access_token = "TEST_TOKEN";
-  o.reconnect_min = 20ms;
-  o.reconnect_max = 200ms;
-  return o;
-}
-
-}  // namespace
-
 TEST(client, connects_and_publishes_telemetry_json_and_builder) {
   broker b;
   peer server(b.port());
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
   EXPECT_TRUE(device.connected());
   ASSERT_TRUE(device.send_telemetry(R"({"temp":21.5})"));
@@ -45,7 +32,7 @@ TEST(client, connects_and_publishes_telemetry_json_and_builder) {
 
 TEST(client, rejects_invalid_telemetry_without_sending) {
   broker b;
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
   EXPECT_EQ(device.send_telemetry("{bad").error(), errc::invalid_argument);
   EXPECT_EQ(device.send_telemetry("42").error(), errc::invalid_argument);
@@ -54,7 +41,7 @@ TEST(client, rejects_invalid_telemetry_without_sending) {
 
 TEST(client, reports_unreachable_broker) {
   broker b;
-  tbmqtt::client_options o = options_for(b);
+  tbmqtt::client_options o = tbmqtt::testing::device_options(b);
   b.kill();
   tbmqtt::client device(o);
   EXPECT_EQ(device.connect(5s).error(), errc::unreachable);
@@ -62,7 +49,7 @@ TEST(client, reports_unreachable_broker) {
 
 TEST(client, delivery_callback_fires_after_puback) {
   broker b;
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
   std::promise<errc> delivered;
   ASSERT_TRUE(device.send_attributes(R"({"fw":"1.0"})", tbmqtt::qos::at_least_once,

@@ -16,14 +16,6 @@ using tbmqtt::testing::peer;
 
 namespace {
 
-tbmqtt::client_options options_for(const broker& b) {
-  tbmqtt::client_options o;
-  o.port = b.port();
-  o.access_token = "TEST_TOKEN";
-  o.request_timeout = 2s;
-  return o;
-}
-
 // The id at the end of a request topic such as v1/devices/me/rpc/request/7.
 std::string id_of(const std::string& topic) { return topic.substr(topic.rfind('/') + 1); }
 
@@ -66,7 +58,7 @@ TEST(attributes, request_sends_key_lists_and_returns_both_sections) {
     if (m.topic.rfind("v1/devices/me/attributes/request/", 0) == 0)
       p.publish("v1/devices/me/attributes/response/" + id_of(m.topic), R"({"client":{"a":1},"shared":{"fw_version":"1.2"}})");
   });
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
   auto got = get_attributes(device, "a,b", "fw_version");
   EXPECT_EQ(got.e, errc{});
@@ -80,7 +72,7 @@ TEST(attributes, request_sends_key_lists_and_returns_both_sections) {
 TEST(attributes, request_times_out_when_nobody_answers) {
   broker b;
   peer server(b.port());
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
   EXPECT_EQ(get_attributes(device, "a", "").e, errc::timeout);
 }
@@ -94,7 +86,7 @@ TEST(attributes, malformed_response_is_a_typed_error_and_later_requests_work) {
     const std::string reply = ++count == 1 ? "{not json" : (count == 2 ? R"({"client":[1]})" : R"({"shared":{"k":"v"}})");
     p.publish("v1/devices/me/attributes/response/" + id_of(m.topic), reply);
   });
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
   EXPECT_EQ(get_attributes(device, "a", "").e, errc::malformed);
   EXPECT_EQ(get_attributes(device, "a", "").e, errc::malformed);
@@ -106,7 +98,7 @@ TEST(attributes, malformed_response_is_a_typed_error_and_later_requests_work) {
 TEST(attributes, shared_updates_reach_matching_subscriptions_only) {
   broker b;
   peer server(b.port());
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   std::mutex m;
   std::vector<std::string> all, selected;
   ASSERT_TRUE(device.subscribe_shared_attributes("", [&](value u) { std::lock_guard l(m); all.emplace_back(u.raw()); }));
@@ -126,7 +118,7 @@ TEST(attributes, shared_updates_reach_matching_subscriptions_only) {
 TEST(attributes, client_attributes_are_published_as_flat_object) {
   broker b;
   peer server(b.port());
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
   tbmqtt::attributes<128> a;
   a.add("fw", "1.0").add("slots", 4);
@@ -140,7 +132,7 @@ TEST(attributes, client_attributes_are_published_as_flat_object) {
 TEST(server_rpc, registered_method_is_answered_later_from_another_thread) {
   broker b;
   peer server(b.port());
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   std::promise<tbmqtt::server_rpc> received;
   ASSERT_TRUE(device.on_rpc("setGpio", [&](const tbmqtt::server_rpc& rpc) { received.set_value(rpc); }));
   ASSERT_TRUE(device.connect(5s));
@@ -160,7 +152,7 @@ TEST(server_rpc, registered_method_is_answered_later_from_another_thread) {
 TEST(server_rpc, unregistered_method_gets_error_reply_and_error_event) {
   broker b;
   peer server(b.port());
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   std::promise<std::string> error;
   device.on_error([&](errc e, std::string_view ctx) {
     if (e == errc::unknown_method) error.set_value(std::string(ctx));
@@ -179,7 +171,7 @@ TEST(server_rpc, unregistered_method_gets_error_reply_and_error_event) {
 TEST(server_rpc, handler_may_reply_from_inside_the_callback) {
   broker b;
   peer server(b.port());
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.on_any_rpc([&](const tbmqtt::server_rpc& rpc) { (void)device.reply_rpc(rpc.id, rpc.params_json); }));
   ASSERT_TRUE(device.connect(5s));
   server.publish("v1/devices/me/rpc/request/5", R"({"method":"echo","params":[1,2]})");
@@ -198,7 +190,7 @@ TEST(client_rpc, returns_server_response_error_reply_and_timeout) {
                                                                                : "";
     if (!reply.empty()) p.publish("v1/devices/me/rpc/response/" + id_of(m.topic), reply);
   });
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
   auto ok = call(device, "getTime", "");
   EXPECT_EQ(ok.e, errc{});
@@ -216,7 +208,7 @@ TEST(client_rpc, returns_server_response_error_reply_and_timeout) {
 TEST(claim, sends_secret_and_duration) {
   broker b;
   peer server(b.port());
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
   ASSERT_TRUE(device.claim("abc", 60s));
   ASSERT_TRUE(device.flush(5s));

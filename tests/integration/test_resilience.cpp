@@ -20,16 +20,6 @@ using tbmqtt::testing::wait_until;
 
 namespace {
 
-tbmqtt::client_options options_for(const broker& b) {
-  tbmqtt::client_options o;
-  o.port = b.port();
-  o.access_token = "TEST_TOKEN";
-  o.request_timeout = 2s;
-  o.reconnect_min = 20ms;
-  o.reconnect_max = 300ms;
-  return o;
-}
-
 // A broker that only admits user "device" with password "secret" (mosquitto_passwd file).
 std::string password_config() {
   char pattern[] = "/tmp/tbmqtt-passwd-XXXXXX";
@@ -44,7 +34,7 @@ std::string password_config() {
 
 TEST(resilience, refused_credentials_are_a_typed_error) {
   broker b(password_config());
-  tbmqtt::client_options o = options_for(b);
+  tbmqtt::client_options o = tbmqtt::testing::device_options(b);
   o.access_token.clear();
   o.username = "device";
   o.password = "wrong";
@@ -61,7 +51,7 @@ TEST(resilience, refused_credentials_are_a_typed_error) {
 TEST(resilience, qos1_messages_published_across_a_broker_restart_all_arrive) {
   broker b("persistence true\npersistence_location {dir}/\n");
   peer server(b.port(), "v1/devices/me/telemetry", "tb-server-peer");
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
   constexpr int total = 600;
   std::atomic<int> next{0};
@@ -88,7 +78,7 @@ TEST(resilience, qos1_messages_published_across_a_broker_restart_all_arrive) {
 
 TEST(resilience, subscriptions_are_restored_after_reconnect) {
   broker b;
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   std::atomic<int> ups{0}, downs{0};
   device.on_connection([&](const tbmqtt::connection_event& e) { (e.connected ? ups : downs)++; });
   std::promise<std::string> update;
@@ -114,7 +104,7 @@ TEST(resilience, subscriptions_are_restored_after_reconnect) {
 
 TEST(resilience, pending_requests_end_with_disconnected_when_the_connection_drops) {
   broker b;
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
   std::promise<errc> attributes, rpc;
   ASSERT_TRUE(device.request_attributes("a", "", [&](errc e, value, value) { attributes.set_value(e); }));
@@ -131,7 +121,7 @@ TEST(resilience, pending_requests_end_with_disconnected_when_the_connection_drop
 TEST(resilience, hostile_server_input_gives_typed_errors_and_loses_nothing) {
   broker b;
   peer server(b.port());
-  tbmqtt::client device(options_for(b));
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   std::mutex m;
   std::vector<std::pair<errc, std::string>> errors;
   device.on_error([&](errc e, std::string_view ctx) {

@@ -583,3 +583,36 @@ TEST(ota, software_packages_use_the_sw_topics_and_attributes) {
   EXPECT_EQ(r.engine.state(), ota_state::updating);
   EXPECT_TRUE(r.sink_holds_image(2500));
 }
+
+TEST(ota, chunks_of_the_new_package_arriving_for_old_requests_are_not_an_error) {
+  make_image(6000);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(6000, "2.0");
+  r.serve(6000, 2);  // chunks 2..5 are still in flight
+  r.message("v1/devices/me/attributes", R"({"fw_version":"3.0","fw_size":3000})");
+  const std::size_t sent_before = r.port.request_count;
+  r.serve(3000);  // the server answers them from the new, smaller file: wrong sizes
+  EXPECT_EQ(r.engine.state(), ota_state::downloading);  // not FAILED
+  r.now += 100000;
+  r.session.tick(r.now);
+  EXPECT_EQ(r.port.request_count, sent_before);  // nothing requested until the assignment is read
+  r.assign(3000, "3.0");
+  r.serve(3000);
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
+  EXPECT_TRUE(r.sink_holds_image(3000));
+  for (std::size_t i = 0; i < r.port.state_count; ++i) EXPECT_NE(r.port.state(i), std::string_view("FAILED"));
+}
+
+TEST(ota, a_lost_attribute_request_is_asked_again) {
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  const std::uint32_t first = r.port.last_attribute_request;
+  r.now += 20000;  // past the session's request timeout
+  r.session.tick(r.now);
+  EXPECT_NE(r.port.last_attribute_request, first);
+}

@@ -7,11 +7,14 @@
 
 #include <new>
 
+#include <sys/time.h>
+
 #include "esp_log.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
 #include "freertos/task.h"
+#include "tbmqtt/registry.hpp"
 
 #include "../../transport/esp_mqtt/esp_event_mapping.hpp"
 #include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
@@ -22,6 +25,12 @@ namespace {
 const char* const tag = "tbmqtt";
 
 std::uint32_t now_ms() noexcept { return static_cast<std::uint32_t>(esp_timer_get_time() / 1000); }
+// Unix time in ms for registry timestamps, or 0 while the clock is unset (before SNTP: 1970).
+std::uint64_t unix_ms() noexcept {
+  timeval tv{};
+  if (gettimeofday(&tv, nullptr) != 0 || tv.tv_sec < 1577836800) return 0;  // 2020-01-01
+  return static_cast<std::uint64_t>(tv.tv_sec) * 1000u + static_cast<std::uint64_t>(tv.tv_usec) / 1000u;
+}
 
 detail::esp_mqtt_settings settings_from(const esp_client_options& o) noexcept {
   detail::esp_mqtt_settings s;
@@ -120,6 +129,8 @@ struct esp_client::impl final : session_events {
   std::uint32_t seen_dropped = 0;
   connection_callback connection_handler = nullptr;
   void* connection_context = nullptr;
+  iregistry* points = nullptr;  // attach(): an extension of core, ticked when tick_points
+  bool tick_points = false;
 
   // ---- the tbmqtt task ----
   static void run(void* self) {
@@ -135,6 +146,7 @@ struct esp_client::impl final : session_events {
       if (now - d.last_tick_ms >= d.options.tick_period_ms) {
         d.last_tick_ms = now;
         d.core.tick(now);
+        if (d.points != nullptr && d.tick_points) d.points->tick(now, unix_ms());
       }
       if (const std::uint32_t dropped = d.transport.dropped_events(); dropped != d.seen_dropped) {
         d.seen_dropped = dropped;
@@ -281,6 +293,24 @@ result<void> esp_client::connect(std::uint32_t timeout_ms) noexcept {
   }
   if (e != errc{}) stop();
   return e == errc{} ? result<void>{} : result<void>{e};
+}
+
+result<void> esp_client::attach(iregistry& points, bool tick) noexcept {
+  if (impl_ == nullptr) return errc::again;
+  lock_guard lock(impl_->mutex);
+  if (impl_->points != nullptr && impl_->points != &points) impl_->points->detach();
+  impl_->points = nullptr;
+  TBMQTT_TRY(points.attach(impl_->core));
+  impl_->points = &points;
+  impl_->tick_points = tick;
+  return {};
+}
+
+void esp_client::detach() noexcept {
+  if (impl_ == nullptr) return;
+  lock_guard lock(impl_->mutex);
+  if (impl_->points != nullptr) impl_->points->detach();
+  impl_->points = nullptr;
 }
 
 void esp_client::stop() noexcept {

@@ -79,9 +79,18 @@ struct ota_slot {
 
 }  // namespace
 
-struct client::impl final : session_events, detail::transport_listener {
+struct client::impl final : session_events, detail::transport_listener, transport_port {
   explicit impl(client_options o)
-      : options(std::move(o)), transport(endpoint_from(options), *this), core(transport, *this, session_config_from(options)) {}
+      : options(std::move(o)), transport(endpoint_from(options), *this), core(*this, *this, session_config_from(options)) {}
+
+  // ---- transport_port: the session publishes through here, so that flush() counts every
+  // message it sends (telemetry, replies, OTA requests and states), not only the app's ----
+  result<message_id> publish(std::string_view topic, span<const std::byte> payload, qos q) noexcept override {
+    auto sent = transport.publish(topic, payload, q);
+    if (sent) ++published;
+    return sent;
+  }
+  result<message_id> subscribe(std::string_view filter, qos q) noexcept override { return transport.subscribe(filter, q); }
 
   // ---- state (guarded by mutex) ----
   client_options options;
@@ -275,7 +284,6 @@ struct client::impl final : session_events, detail::transport_listener {
     if (on_delivered) delivery_callbacks_used = true;  // before the PUBACK can arrive
     const result<message_id> sent = publish();
     if (!sent) return sent.error();
-    ++published;
     if (on_delivered) delivery_callbacks[*sent] = std::move(on_delivered);
     return {};
   }

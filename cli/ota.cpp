@@ -1,0 +1,341 @@
+// tbmqtt ota [--software] --out PATH [--chunk-size N] [--window N] [--wait S] [--state DIR] [--confirm]
+//
+// Waits for a firmware (or software) package assignment, or takes the current one, downloads it
+// over ThingsBoard's MQTT chunk API (tbmqtt/ota.hpp), verifies its checksum and writes PATH
+// atomically (PATH.part, then rename). States and progress go to stderr (a bar on a terminal,
+// lines otherwise); the package goes to stdout as one JSON line:
+//   {"title":..,"version":..,"size":..,"checksumAlgorithm":..,"path":..}
+// The running version is unknown to the CLI, so any assignment is downloaded. Progress is
+// checkpointed in --state DIR, so a killed download resumes on the next run. After the file is
+// written the state is UPDATING; --confirm also reports UPDATED.
+//
+// Exit codes: 0 ok, 4 no assignment within --wait or a chunk timeout, 5 checksum failure, server
+// error (v2/fw/error) or malformed package, 3 refused/unreachable/connection lost, 2 usage, 1 other.
+#include <CLI/CLI.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "tbmqtt/linux_platform.hpp"
+
+namespace tbmqtt::cli {
+namespace {
+
+struct ota_args {
+  bool software = false;
+  std::string out;
+  std::uint32_t chunk_size = 0;  // 0: the engine's default
+  int window = 8;
+  double wait_s = -1;            // < 0: --timeout
+  std::string state_dir;
+  bool confirm = false;
+  std::uint32_t chunk_timeout_ms = 0;  // 0: the engine's default
+  int max_retries = -1;                // < 0: the engine's default
+};
+
+std::string default_state_dir() {
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x != nullptr && *x == '/') return std::string(x) + "/tbmqtt";
+  if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') return std::string(h) + "/.local/state/tbmqtt";
+  return "/tmp/tbmqtt-state";
+}
+
+// mkdir -p (0700 for what it creates).
+bool make_dirs(const std::string& path) {
+  if (path.empty()) return false;
+  for (std::size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    const std::string part = path.substr(0, i);
+    if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) return false;
+  }
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[PATH_MAX];
+  if (::getcwd(cwd, sizeof cwd) == nullptr) return path;
+  return std::string(cwd) + "/" + path;
+}
+
+struct state_event {
+  ota_state state;
+  errc error;
+  std::string detail;
+  bool progress = false;  // a 10 % step: state/error unused
+  std::uint64_t received = 0;
+  std::uint64_t total = 0;
+};
+
+// What the network thread tells the main thread.
+struct shared_progress {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::deque<state_event> events;
+  std::uint64_t received = 0;
+  std::uint64_t total = 0;
+  int step = -1;  // last 10 % step queued as an event
+  bool have_package = false;
+  std::string title, version, algorithm;
+  std::uint64_t size = 0;
+};
+
+class progress_view {
+ public:
+  explicit progress_view(bool tty) : tty_(tty) {}
+
+  void start(std::uint64_t total) {
+    total_ = total;
+    started_ = std::chrono::steady_clock::now();
+    drawn_ = false;
+  }
+
+  void show(std::uint64_t received) {
+    if (total_ == 0) return;
+    const int percent = static_cast<int>(received * 100 / total_);
+    if (tty_) {
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+      const double rate = secs > 0 ? static_cast<double>(received) / secs / 1e6 : 0.0;
+      constexpr int width = 30;
+      const int filled = percent * width / 100;
+      std::string bar(static_cast<std::size_t>(filled), '#');
+      bar.append(static_cast<std::size_t>(width - filled), '.');
+      std::fprintf(stderr, "\r[%s] %3d%% %llu/%llu bytes %.2f MB/s", bar.c_str(), percent,
+                   static_cast<unsigned long long>(received), static_cast<unsigned long long>(total_), rate);
+      std::fflush(stderr);
+      drawn_ = true;
+    }
+  }
+
+  std::uint64_t total() const { return total_; }
+  bool tty() const { return tty_; }
+
+  void progress_line(std::uint64_t received, std::uint64_t total) {
+    std::fprintf(stderr, "ota: %d%% %llu/%llu bytes\n", static_cast<int>(total ? received * 100 / total : 100),
+                 static_cast<unsigned long long>(received), static_cast<unsigned long long>(total));
+    std::fflush(stderr);
+  }
+
+  /// Ends a bar line before another line is printed.
+  void end_line() {
+    if (tty_ && drawn_) std::fputc('\n', stderr);
+    drawn_ = false;
+  }
+
+  void line(const std::string& text) {
+    end_line();
+    std::fprintf(stderr, "ota: %s\n", text.c_str());
+    std::fflush(stderr);
+  }
+
+ private:
+  bool tty_;
+  bool drawn_ = false;
+  std::uint64_t total_ = 0;
+  std::chrono::steady_clock::time_point started_;
+};
+
+// The engine's failure -> the CLI's errc (and so its exit code): 4 timeout, 5 everything the
+// server or the package is to blame for, 1 local I/O.
+errc classify_failure(errc e) {
+  switch (e) {
+    case errc::timeout:
+      return errc::timeout;
+    case errc::server_error:      // v2/fw/error
+      return errc::server_error;
+    case errc::invalid_argument:  // URL package, unsupported checksum algorithm
+    case errc::malformed:         // checksum mismatch, wrong chunk size, bad attributes
+      return errc::malformed;
+    default:
+      return e;
+  }
+}
+
+// Waits until the server has processed everything published so far, the engine's fw_state
+// telemetry included. client::flush() cannot do it: it counts only messages published through
+// the client's own API, while PUBACKs of the engine's messages still count as delivered (see the
+// report), so it returns at once. An attribute request is answered only after the broker handled
+// every earlier message of the connection, in order.
+void barrier(client& device, const global_options& o) {
+  (void)device.flush(o.timeout());
+  auto box = std::make_shared<mailbox<errc>>();
+  if (!device.request_attributes("", "fw_title", [box](errc e, json::value, json::value) { box->put(e); })) return;
+  (void)box->wait_for(o.timeout() + callback_grace);
+}
+
+void run(const global_options& o, const ota_args& a) {
+  if (a.out.empty()) fail("ota: --out must not be empty", errc::invalid_argument);
+  const ota_kind kind = a.software ? ota_kind::software : ota_kind::firmware;
+  const std::string state_dir = a.state_dir.empty() ? default_state_dir() : a.state_dir;
+  if (!make_dirs(state_dir)) fail("ota: cannot create the state directory " + state_dir, errc::transport_error);
+  const std::string out = absolute(a.out);
+
+  // Declared before the client: the engine uses them until the client is destroyed.
+  file_sink sink{out};
+  file_storage storage{state_dir};
+  ota_config config;
+  config.kind = kind;
+  config.current_title = "";
+  config.current_version = "";
+  if (a.chunk_size > 0) config.chunk_size = a.chunk_size;
+  config.window = static_cast<std::uint8_t>(a.window);
+  if (a.chunk_timeout_ms > 0) config.chunk_timeout_ms = a.chunk_timeout_ms;
+  if (a.max_retries >= 0) config.max_retries = static_cast<std::uint8_t>(a.max_retries);
+  config.checkpoint_key = a.software ? "tb_sw_ckpt" : "tb_fw_ckpt";
+  config.pending_key = a.software ? "tb_sw_pend" : "tb_fw_pend";
+  // The CLI never restarts into the image: an activated-but-unconfirmed record from an earlier
+  // run would only make the engine report a rollback. The checkpoint is kept (resume).
+  (void)storage.erase(config.pending_key);
+
+  auto shared = std::make_shared<shared_progress>();
+  ota_handlers handlers;
+  handlers.on_state = [shared](ota_kind, ota_state s, errc e, std::string_view detail) {
+    std::lock_guard lock(shared->mutex);
+    shared->events.push_back({s, e, std::string(detail)});
+    if (s == ota_state::downloading) shared->step = -1;
+    shared->cv.notify_all();
+  };
+  handlers.on_progress = [shared](ota_kind, std::uint64_t received, std::uint64_t total) {
+    std::lock_guard lock(shared->mutex);
+    shared->received = received;
+    shared->total = total;
+    const int step = total == 0 ? 10 : static_cast<int>(received * 10 / total);
+    if (step != shared->step) {  // every 10 % step is printed, however fast the download
+      shared->step = step;
+      shared->events.push_back({ota_state::downloading, errc{}, {}, true, received, total});
+    }
+    shared->cv.notify_all();
+  };
+  handlers.on_ready = [shared](ota_kind, const ota_package& p) {
+    std::lock_guard lock(shared->mutex);
+    shared->have_package = true;
+    shared->title = std::string(p.title_text());
+    shared->version = std::string(p.version_text());
+    shared->algorithm = std::string(to_string(p.algorithm));
+    shared->size = p.size;
+    shared->cv.notify_all();
+  };
+
+  client device{to_client_options(o)};
+  if (auto r = device.enable_ota(config, sink, &storage, std::move(handlers)); !r) fail("ota: enable", r.error());
+  connect_or_fail(device, o);
+
+  progress_view view{::isatty(STDERR_FILENO) == 1};
+  const auto wait_for = a.wait_s < 0 ? o.timeout()
+                                     : std::chrono::milliseconds(static_cast<long long>(a.wait_s * 1000.0));
+  const auto assignment_deadline = std::chrono::steady_clock::now() + wait_for;
+  // Lost for this long while downloading: give up (the engine itself resumes after reconnects).
+  const auto offline_limit = std::max<std::chrono::milliseconds>(o.timeout() * 3, std::chrono::seconds(30));
+  auto offline_since = std::chrono::steady_clock::time_point{};
+  bool started = false;
+  bool updating = false;
+  bool updated = false;
+  std::uint64_t shown = UINT64_MAX;
+
+  for (;;) {
+    std::deque<state_event> events;
+    std::uint64_t received = 0, total = 0;
+    {
+      std::unique_lock lock(shared->mutex);
+      shared->cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return !shared->events.empty(); });
+      events.swap(shared->events);
+      received = shared->received;
+      total = shared->total;
+    }
+    if (view.tty() && started && total > 0 && total != view.total()) view.start(total);
+    if (view.tty() && started && received != shown && total > 0) {
+      view.show(received);
+      shown = received;
+    }
+    for (auto& ev : events) {
+      if (ev.progress) {
+        if (!view.tty()) view.progress_line(ev.received, ev.total);
+        continue;
+      }
+      if (ev.state == ota_state::downloading) {
+        started = true;
+        view.start(0);  // a new download (also after a new assignment)
+        shown = UINT64_MAX;
+        std::lock_guard lock(shared->mutex);
+        shared->received = 0;
+        shared->total = 0;
+      }
+      if (ev.state == ota_state::failed) {
+        view.line("FAILED: " + ev.detail);
+        barrier(device, o);  // FAILED and fw_error reach the server before we go
+        fail("ota: FAILED: " + ev.detail, classify_failure(ev.error));
+      }
+      view.line(std::string(to_string(ev.state)));
+      if (ev.state == ota_state::updating) updating = true;
+      if (ev.state == ota_state::updated) updated = true;
+    }
+    if (updating) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (!started && now >= assignment_deadline) fail("ota: no package assigned", errc::timeout);
+    if (device.connected()) {
+      offline_since = {};
+    } else if (offline_since == std::chrono::steady_clock::time_point{}) {
+      offline_since = now;
+    } else if (now - offline_since > offline_limit) {
+      fail("ota: connection lost", errc::disconnected);
+    }
+  }
+  view.end_line();
+
+  if (a.confirm && !updated) {
+    if (auto r = device.confirm_ota(kind); !r) fail("ota: confirm", r.error());
+    std::lock_guard lock(shared->mutex);
+    for (auto& ev : shared->events)
+      if (ev.state == ota_state::updated) updated = true;
+    shared->events.clear();
+    if (updated) view.line("UPDATED");
+  }
+  flush_or_fail(device, o, "ota: reporting the state");
+  barrier(device, o);
+  device.disconnect();
+  (void)storage.erase(config.pending_key);  // see above: nothing waits for a restart
+
+  std::lock_guard lock(shared->mutex);
+  std::string line = "{\"title\":" + quote_json(shared->title) + ",\"version\":" + quote_json(shared->version) +
+                     ",\"size\":" + std::to_string(shared->size) +
+                     ",\"checksumAlgorithm\":" + quote_json(shared->algorithm) + ",\"path\":" + quote_json(out) + "}";
+  print_line(line);
+}
+
+}  // namespace
+
+void add_ota_commands(CLI::App& app, global_options& options) {
+  auto args = std::make_shared<ota_args>();
+  auto* cmd = app.add_subcommand("ota", "Download the assigned firmware (or software) package into --out");
+  cmd->add_flag("--software", args->software, "The software package (sw_*) instead of the firmware");
+  cmd->add_option("--out", args->out, "Where to write the image (atomically: PATH.part, then rename)")->required();
+  cmd->add_option("--chunk-size", args->chunk_size, "Bytes per chunk request (default 16384; capped at the server's 65536)")
+      ->check(CLI::Range(1u, 1u << 30));
+  cmd->add_option("--window", args->window, "Chunk requests in flight (1 = stop-and-wait)")
+      ->check(CLI::Range(1, TBMQTT_OTA_MAX_WINDOW))
+      ->capture_default_str();
+  cmd->add_option("--wait", args->wait_s, "Seconds to wait for an assignment (default: --timeout)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--state", args->state_dir,
+                  "Checkpoint directory (default $XDG_STATE_HOME/tbmqtt or ~/.local/state/tbmqtt)");
+  cmd->add_flag("--confirm", args->confirm, "Also report UPDATED once the file is written");
+  cmd->add_option("--chunk-timeout-ms", args->chunk_timeout_ms, "First wait for a chunk (default 5000; doubles per retry)")
+      ->check(CLI::Range(1u, 3600000u));
+  cmd->add_option("--max-retries", args->max_retries, "Retries per chunk before FAILED (default 5)")
+      ->check(CLI::Range(0, 255));
+  cmd->callback([&options, args] { run(options, *args); });
+}
+
+}  // namespace tbmqtt::cli

@@ -1,0 +1,105 @@
+// tbmqtt ESP-IDF example "e10_timeseries": register data points once, then one call gathers
+// every point and uploads them as one telemetry message. Mirrors the Linux twin
+// examples/linux/e10_timeseries.cpp (same points, same MESSAGES=5 uploads), with
+// tbmqtt::esp_client::attach(registry) in place of tbmqtt::client::attach. The timestamp is the
+// Unix time once SNTP has set the clock (0, i.e. server time, before). Compile-checked only
+// (tests/esp_idf/check.sh). Set server_uri and access_token below.
+#include <cstdint>
+#include <sys/time.h>
+
+#include "esp_timer.h"
+#include "esp_event.h"
+#include "esp_log.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include "nvs_flash.h"
+#include "tbmqtt/esp_client.hpp"
+#include "tbmqtt/registry.hpp"
+
+// Wi-Fi/Ethernet comes from IDF's example helper (examples/common_components); the offline
+// compile check (tests/esp_idf/check.sh) has no such header, so it is optional here.
+#if __has_include("protocol_examples_common.h")
+#include "protocol_examples_common.h"
+#define TBMQTT_EXAMPLE_HAS_CONNECT 1
+#else
+#define TBMQTT_EXAMPLE_HAS_CONNECT 0
+#endif
+
+namespace {
+
+const char* const tag = "e10_timeseries";
+constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
+constexpr const char* access_token = "A1_TEST_TOKEN";
+constexpr int messages = 5;
+
+double temperature = 21.5;
+int humidity = 40;
+
+void init_platform() {
+  esp_err_t err = nvs_flash_init();
+  if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
+    ESP_ERROR_CHECK(nvs_flash_erase());
+    err = nvs_flash_init();
+  }
+  ESP_ERROR_CHECK(err);
+  ESP_ERROR_CHECK(esp_event_loop_create_default());
+#if TBMQTT_EXAMPLE_HAS_CONNECT
+  ESP_ERROR_CHECK(example_connect());  // Wi-Fi or Ethernet, configured in menuconfig
+#endif
+}
+
+std::uint32_t monotonic_ms() { return static_cast<std::uint32_t>(esp_timer_get_time() / 1000); }
+std::uint64_t unix_ms() {
+  timeval tv{};
+  if (gettimeofday(&tv, nullptr) != 0 || tv.tv_sec < 1577836800) return 0;  // clock not set yet
+  return static_cast<std::uint64_t>(tv.tv_sec) * 1000u + static_cast<std::uint64_t>(tv.tv_usec) / 1000u;
+}
+
+// "get" callbacks: plain functions returning the current value.
+tbmqtt::result<tbmqtt::point_value> read_temperature() { return tbmqtt::point_value{temperature}; }
+tbmqtt::result<tbmqtt::point_value> read_humidity() { return tbmqtt::point_value{humidity}; }
+tbmqtt::result<tbmqtt::point_value> read_status() { return tbmqtt::point_value{"running"}; }
+
+struct app_events final : tbmqtt::session_events {
+  void on_error(tbmqtt::errc e, std::string_view context) noexcept override {
+    ESP_LOGW(tag, "%s: %.*s", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
+  }
+};
+
+}  // namespace
+
+extern "C" void app_main(void) {
+  init_platform();
+
+  static tbmqtt::registry<3> points;  // room for three time-series points
+  (void)points.add_time_series("temperature", tbmqtt::point_type::real, read_temperature);
+  (void)points.add_time_series("humidity", tbmqtt::point_type::integer, read_humidity);
+  (void)points.add_time_series("status", tbmqtt::point_type::text, read_status);
+  points.set_remote_tuning(false);  // no report by exception here: plain uploads
+
+  static app_events events;
+  tbmqtt::esp_client_options options;
+  options.uri = server_uri;
+  options.access_token = access_token;
+  static tbmqtt::esp_client device{options, events};
+  if (auto r = device.attach(points); !r) {
+    ESP_LOGE(tag, "attach: %s", tbmqtt::to_string(r.error()));
+    return;
+  }
+  if (auto r = device.connect(15000); !r) {
+    ESP_LOGE(tag, "connect failed: %s", tbmqtt::to_string(r.error()));
+    return;
+  }
+  for (int i = 0; i < messages; ++i) {
+    // The registry is driven by the tbmqtt task: call it under the session lock.
+    const tbmqtt::result<void> sent =
+        device.with_session([](tbmqtt::session&) { return points.upload_time_series(monotonic_ms(), unix_ms()); });
+    ESP_LOGI(tag, "upload %d: %s", i + 1, sent ? "ok" : tbmqtt::to_string(sent.error()));
+    temperature += 0.5;
+    humidity += 1;
+    vTaskDelay(pdMS_TO_TICKS(100));
+  }
+  if (auto r = device.flush(5000); !r) ESP_LOGW(tag, "flush: %s", tbmqtt::to_string(r.error()));
+  device.detach();
+  ESP_LOGI(tag, "done");
+}

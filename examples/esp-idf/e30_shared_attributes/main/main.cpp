@@ -1,0 +1,94 @@
+// tbmqtt ESP-IDF example "e30_shared_attributes": register shared attributes with a "set"
+// callback; the registry subscribes, requests the current values on every connect, and calls
+// "set" on each change and on deletion. Mirrors the Linux twin
+// examples/linux/e30_shared_attributes.cpp (same attributes, attach after connect, 30 s), with
+// tbmqtt::esp_client::attach(registry) in place of tbmqtt::client::attach. Compile-checked only
+// (tests/esp_idf/check.sh). Set server_uri and access_token below.
+#include <cstdint>
+
+#include "esp_timer.h"
+#include "esp_event.h"
+#include "esp_log.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include "nvs_flash.h"
+#include "tbmqtt/esp_client.hpp"
+#include "tbmqtt/registry.hpp"
+
+// Wi-Fi/Ethernet comes from IDF's example helper (examples/common_components); the offline
+// compile check (tests/esp_idf/check.sh) has no such header, so it is optional here.
+#if __has_include("protocol_examples_common.h")
+#include "protocol_examples_common.h"
+#define TBMQTT_EXAMPLE_HAS_CONNECT 1
+#else
+#define TBMQTT_EXAMPLE_HAS_CONNECT 0
+#endif
+
+namespace {
+
+const char* const tag = "e30_shared_attrs";
+constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
+constexpr const char* access_token = "A1_TEST_TOKEN";
+constexpr int seconds = 30;
+
+void init_platform() {
+  esp_err_t err = nvs_flash_init();
+  if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
+    ESP_ERROR_CHECK(nvs_flash_erase());
+    err = nvs_flash_init();
+  }
+  ESP_ERROR_CHECK(err);
+  ESP_ERROR_CHECK(esp_event_loop_create_default());
+#if TBMQTT_EXAMPLE_HAS_CONNECT
+  ESP_ERROR_CHECK(example_connect());  // Wi-Fi or Ethernet, configured in menuconfig
+#endif
+}
+
+std::uint32_t monotonic_ms() { return static_cast<std::uint32_t>(esp_timer_get_time() / 1000); }
+// "set" callbacks run on the tbmqtt task (session lock held); an empty value means deleted.
+void set_target(tbmqtt::point_value v) {
+  if (v.empty())
+    ESP_LOGI(tag, "targetTemperature deleted");
+  else
+    ESP_LOGI(tag, "targetTemperature = %g", v.as_double());
+}
+void set_mode(tbmqtt::point_value v) {
+  if (v.empty())
+    ESP_LOGI(tag, "mode deleted");
+  else
+    ESP_LOGI(tag, "mode = %.*s", static_cast<int>(v.as_text().size()), v.as_text().data());
+}
+
+struct app_events final : tbmqtt::session_events {
+  void on_error(tbmqtt::errc e, std::string_view context) noexcept override {
+    ESP_LOGW(tag, "%s: %.*s", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
+  }
+};
+
+}  // namespace
+
+extern "C" void app_main(void) {
+  init_platform();
+
+  static tbmqtt::registry<0, 0, 2> points;  // two shared attributes
+  (void)points.add_shared_attribute("targetTemperature", tbmqtt::point_type::real, set_target);
+  (void)points.add_shared_attribute("mode", tbmqtt::point_type::text, set_mode);
+
+  static app_events events;
+  tbmqtt::esp_client_options options;
+  options.uri = server_uri;
+  options.access_token = access_token;
+  static tbmqtt::esp_client device{options, events};
+  if (auto r = device.connect(15000); !r) {
+    ESP_LOGE(tag, "connect failed: %s", tbmqtt::to_string(r.error()));
+    return;
+  }
+  ESP_LOGI(tag, "ready");
+  if (auto r = device.attach(points); !r) {  // also fine after connect: requests at once
+    ESP_LOGE(tag, "attach: %s", tbmqtt::to_string(r.error()));
+    return;
+  }
+  vTaskDelay(pdMS_TO_TICKS(seconds * 1000));
+  device.detach();
+  (void)monotonic_ms;
+}

@@ -1,0 +1,162 @@
+// tbmqtt ESP-IDF example "firmware_update" (h50): firmware OTA from ThingsBoard into the next
+// OTA app partition. esp_client + tbmqtt::ota_engine + tbmqtt::esp_ota_sink + NVS storage
+// (download checkpoints survive restarts; the download resumes where it stopped) + MD5/SHA-2
+// through mbedTLS. After the new image boots it is marked valid (rollback cancelled) only once
+// it has connected to ThingsBoard, and only then is fw_state UPDATED reported:
+//   connection event -> tbmqtt::esp_ota_confirm_running() -> ota_engine::confirm().
+// Needs a partition table with two OTA app partitions (e.g. "Factory app, two OTA definitions")
+// and, for the rollback, CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE. The running title/version
+// reported to ThingsBoard are the app's own (PROJECT_NAME / PROJECT_VER); assign a package
+// with another version on the server to start an update. Compile-checked only
+// (tests/esp_idf/check.sh); not run on a device. Set server_uri and access_token below.
+#include <cstring>
+#include <optional>
+
+#include "esp_event.h"
+#include "esp_log.h"
+#include "esp_ota_ops.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include "nvs_flash.h"
+#include "tbmqtt/esp_client.hpp"
+#include "tbmqtt/esp_ota_sink.hpp"
+#include "tbmqtt/ota.hpp"
+// Not public headers (yet): the component compiles them; examples live in the same repository.
+#include "../../../../src/platform/esp_idf/nvs_storage.hpp"
+#include "../../../../src/platform/mbedtls/mbedtls_hashes.hpp"
+
+#if __has_include("protocol_examples_common.h")
+#include "protocol_examples_common.h"
+#define TBMQTT_EXAMPLE_HAS_CONNECT 1
+#else
+#define TBMQTT_EXAMPLE_HAS_CONNECT 0
+#endif
+#if __has_include("esp_system.h")  // not in the offline header set of tests/esp_idf/check.sh
+#include "esp_system.h"
+#define TBMQTT_EXAMPLE_HAS_RESTART 1
+#else
+#define TBMQTT_EXAMPLE_HAS_RESTART 0
+#endif
+
+namespace {
+
+const char* const tag = "firmware_update";
+constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
+constexpr const char* access_token = "A1_TEST_TOKEN";
+
+char current_title[sizeof(esp_app_desc_t::project_name)] = "tbmqtt_firmware_update";
+char current_version[sizeof(esp_app_desc_t::version)] = "unknown";
+
+tbmqtt::esp_client* device = nullptr;
+std::optional<tbmqtt::ota_engine> firmware;  // built with the client's session
+volatile bool restart_requested = false;
+
+struct app_events final : tbmqtt::session_events {
+  void on_error(tbmqtt::errc e, std::string_view context) noexcept override {
+    ESP_LOGW(tag, "%s: %.*s", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
+  }
+};
+
+struct ota_events final : tbmqtt::ota_listener {
+  void on_ota_state(tbmqtt::ota_kind, tbmqtt::ota_state s, tbmqtt::errc e, std::string_view detail) noexcept override {
+    const std::string_view name = tbmqtt::to_string(s);
+    ESP_LOGI(tag, "fw_state %.*s%s%.*s", static_cast<int>(name.size()), name.data(),
+             e == tbmqtt::errc{} ? "" : " - ", static_cast<int>(detail.size()), detail.data());
+  }
+  void on_ota_progress(tbmqtt::ota_kind, std::uint64_t received, std::uint64_t total) noexcept override {
+    ESP_LOGI(tag, "downloaded %u / %u bytes", static_cast<unsigned>(received), static_cast<unsigned>(total));
+  }
+  void on_ota_ready(tbmqtt::ota_kind, const tbmqtt::ota_package& p) noexcept override {
+    // On the tbmqtt task: do not restart here (fw_state UPDATING is still being sent); the
+    // main task restarts after flushing.
+    ESP_LOGI(tag, "version %.*s activated: restarting", static_cast<int>(p.version_text().size()),
+             p.version_text().data());
+    restart_requested = true;
+  }
+};
+
+// On the tbmqtt task, session lock held (so the engine may be used directly).
+void on_connection(void*, const tbmqtt::esp_connection_event& event) {
+  if (!event.connected) {
+    ESP_LOGW(tag, "disconnected: %s", tbmqtt::to_string(event.reason));
+    return;
+  }
+  ESP_LOGI(tag, "connected to ThingsBoard, running %s %s", current_title, current_version);
+  // The new image reached ThingsBoard: keep it (cancels the bootloader's rollback) ...
+  if (tbmqtt::esp_ota_running_pending_verify()) {
+    if (auto r = tbmqtt::esp_ota_confirm_running(); !r)
+      ESP_LOGE(tag, "cannot mark the image valid: %s", tbmqtt::to_string(r.error()));
+    else
+      ESP_LOGI(tag, "image marked valid");
+  }
+  // ... and report UPDATED, if the version we activated is the one running (after a rollback
+  // the engine reports FAILED itself). errc::no_match: no update was pending.
+  if (firmware && firmware->package().version_text() == std::string_view{current_version})
+    (void)firmware->confirm();
+}
+
+void init_platform() {
+  esp_err_t err = nvs_flash_init();
+  if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
+    ESP_ERROR_CHECK(nvs_flash_erase());
+    err = nvs_flash_init();
+  }
+  ESP_ERROR_CHECK(err);
+  ESP_ERROR_CHECK(esp_event_loop_create_default());
+#if TBMQTT_EXAMPLE_HAS_CONNECT
+  ESP_ERROR_CHECK(example_connect());  // Wi-Fi or Ethernet, configured in menuconfig
+#endif
+}
+
+}  // namespace
+
+extern "C" void app_main(void) {
+  init_platform();
+
+  // What runs now, from the running partition's app descriptor (PROJECT_NAME / PROJECT_VER).
+  esp_app_desc_t desc{};
+  if (esp_ota_get_partition_description(esp_ota_get_running_partition(), &desc) == ESP_OK) {
+    std::strncpy(current_title, desc.project_name, sizeof current_title - 1);
+    std::strncpy(current_version, desc.version, sizeof current_version - 1);
+  }
+
+  static app_events events;
+  static ota_events listener;
+  static tbmqtt::esp_idf::nvs_storage store{"tbmqtt"};
+  static tbmqtt::esp_ota_sink sink;
+  static tbmqtt::mbedtls_hash_provider hashes;
+
+  tbmqtt::esp_client_options options;
+  options.uri = server_uri;
+  options.access_token = access_token;
+  options.reassembly_size = 16384 + 512;  // one firmware chunk per message
+  static tbmqtt::esp_client client{options, events};
+  device = &client;
+
+  tbmqtt::ota_config config;
+  config.kind = tbmqtt::ota_kind::firmware;
+  config.current_title = current_title;
+  config.current_version = current_version;
+  config.chunk_size = 16384;  // must fit options.reassembly_size
+  config.window = 4;
+  const tbmqtt::result<void> added = client.with_session([&](tbmqtt::session& s) -> tbmqtt::result<void> {
+    firmware.emplace(s, sink, hashes, &store, listener, config);
+    return s.add_extension(*firmware);
+  });
+  if (!added) {
+    ESP_LOGE(tag, "OTA engine: %s", tbmqtt::to_string(added.error()));
+    return;
+  }
+  client.on_connection(&on_connection, nullptr);
+
+  if (auto r = client.connect(15000); !r)
+    ESP_LOGW(tag, "connect: %s (esp-mqtt keeps trying)", tbmqtt::to_string(r.error()));
+  while (!restart_requested) vTaskDelay(pdMS_TO_TICKS(1000));
+  (void)client.flush(5000);  // fw_state UPDATING
+  client.stop();
+#if TBMQTT_EXAMPLE_HAS_RESTART
+  esp_restart();
+#else
+  ESP_LOGI(tag, "restart the device now");
+#endif
+}
