@@ -485,7 +485,6 @@ void serve_chunk(session& s, device& d, const std::string& kind, const std::stri
         ota_error(s, "FAILURE");
         return;
     }
-    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     long n = 0;
     try {
         n = std::stol(chunk_text);
@@ -493,14 +492,18 @@ void serve_chunk(session& s, device& d, const std::string& kind, const std::stri
         ota_error(s, "FAILURE");
         return;
     }
-    std::string out;
-    if (size < 1) {
-        out = data;
-    } else {
-        const long long start = static_cast<long long>(size) * n;
-        if (start >= 0 && start < static_cast<long long>(data.size()))
-            out = data.substr(static_cast<std::size_t>(start), static_cast<std::size_t>(size));
+    // Read only the requested range: a whole-file read per chunk made large images crawl.
+    in.seekg(0, std::ios::end);
+    const long long file_size = static_cast<long long>(in.tellg());
+    long long start = 0;
+    long long length = file_size;  // size 0 (or none yet): the whole file
+    if (size >= 1) {
+        start = static_cast<long long>(size) * n;
+        length = start >= 0 && start < file_size ? std::min<long long>(size, file_size - start) : 0;
     }
+    std::string out(static_cast<std::size_t>(length), '\0');
+    in.seekg(start);
+    in.read(out.data(), length);
     const std::string filter = "v2/" + kind + "/response/+/chunk/+";
     send_to(s, "v2/" + kind + "/response/" + req + "/chunk/" + chunk_text, out, qos_for(s, filter));
 }
