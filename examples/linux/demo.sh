@@ -53,7 +53,7 @@ echo "server: default device token $token"
 
 # The device; its transcript goes to the terminal as it happens and to a log we wait on.
 : >"$work/device.log"
-"$build/bin/demo_device" 127.0.0.1 "$port" "$token" 30 >"$work/device.log" 2>&1 &
+"$build/bin/demo_device" 127.0.0.1 "$port" "$token" 30 "$work/device-fw.bin" >"$work/device.log" 2>&1 &
 device_pid=$!
 tail -n +1 -f "$work/device.log" &
 tail_pid=$!
@@ -80,6 +80,14 @@ wait "$device_pid" || status=$?
 device_pid=""
 history=$(emu ota state default)
 echo "server: OTA state history: $history"
+if [ "$status" -eq 0 ]; then
+  if cmp -s "$work/demo-fw.bin" "$work/device-fw.bin"; then
+    echo "server: the device's image is byte for byte the assigned file"
+  else
+    echo "server: the device's image differs from the assigned file" >&2
+    status=1
+  fi
+fi
 kill "$tail_pid" 2>/dev/null || true
 wait "$tail_pid" 2>/dev/null || true
 tail_pid=""

@@ -1,14 +1,11 @@
 // The device of the demo (examples/linux/demo.sh): one program that uses every client feature.
-//   demo_device HOST PORT TOKEN [SECONDS]
+//   demo_device HOST PORT TOKEN [SECONDS [IMAGE_PATH]]
 // It connects with an access token, sends telemetry, publishes client attributes, calls the
 // server (client-side RPC getSessionLimits), then waits (at most SECONDS, default 30) until the
 // server has pushed a shared attribute `mode`, called RPC `setLed`, and assigned a firmware
-// package (the fw_* shared attributes), which it then requests explicitly.
-//
-// Firmware download: ThingsBoard serves the image in chunks on v2/fw/request/{req}/chunk/{n}
-// (answers on v2/fw/response/{req}/chunk/{n}). tbmqtt::client has no OTA engine and no raw
-// publish/subscribe, so this example stops after reading the package description.
+// package, which the client's OTA engine downloads in chunks, verifies and writes to IMAGE_PATH.
 #include <tbmqtt/client.hpp>
+#include <tbmqtt/linux_platform.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -16,6 +13,8 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+
+#include "example_args.hpp"
 
 namespace {
 
@@ -25,7 +24,7 @@ struct events {
   std::condition_variable cv;
   bool mode_pushed = false;
   bool rpc_answered = false;
-  bool firmware_offered = false;
+  bool firmware_ready = false;
   bool limits_done = false;
   tbmqtt::errc limits_error{};
   std::string limits;
@@ -42,15 +41,8 @@ void say(const std::string& line) { std::printf("device: %s\n", line.c_str()); }
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: %s HOST PORT TOKEN [SECONDS]\n", argv[0]);
-    return 2;
-  }
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a readable transcript when piped
   tbmqtt::client_options options;
-  options.host = argv[1];
-  options.port = static_cast<std::uint16_t>(std::atoi(argv[2]));
-  options.access_token = argv[3];
+  if (!example::options_from_args(argc, argv, "[SECONDS [IMAGE_PATH]]", options)) return 2;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(argc > 4 ? std::atoi(argv[4]) : 30);
   tbmqtt::client device{options};
   events ev;
@@ -60,7 +52,6 @@ int main(int argc, char** argv) {
         say("shared attributes pushed: " + std::string(update.raw()));
         std::lock_guard<std::mutex> lock(ev.m);
         if (update["mode"].present()) ev.mode_pushed = true;
-        if (update["fw_title"].present()) ev.firmware_offered = true;
         ev.cv.notify_all();
       }))
     return 1;
@@ -75,6 +66,27 @@ int main(int argc, char** argv) {
         ev.cv.notify_all();
       }))
     return 1;
+
+  // Firmware OTA: the engine follows the fw_* attributes, downloads new packages in chunks
+  // (several requests in flight), verifies the checksum and writes the file atomically.
+  tbmqtt::file_sink image{argc > 5 ? argv[5] : "/tmp/tbmqtt-demo-firmware.bin"};
+  tbmqtt::ota_config ota;
+  ota.current_title = "demo-fw";
+  ota.current_version = "1.0.0";
+  ota.chunk_size = 1024;  // small chunks, so that the demo's 4 KiB image takes several requests
+  tbmqtt::ota_handlers handlers;
+  handlers.on_state = [&](tbmqtt::ota_kind, tbmqtt::ota_state state, tbmqtt::errc, std::string_view detail) {
+    say("firmware state " + std::string(tbmqtt::to_string(state)) + (detail.empty() ? "" : ": " + std::string(detail)));
+  };
+  handlers.on_ready = [&](tbmqtt::ota_kind, const tbmqtt::ota_package& package) {
+    say("firmware " + std::string(package.title_text()) + " " + std::string(package.version_text()) + " (" +
+        std::to_string(package.size) + " bytes, " + std::string(tbmqtt::to_string(package.algorithm)) +
+        " verified) written to " + image.path());
+    std::lock_guard<std::mutex> lock(ev.m);
+    ev.firmware_ready = true;
+    ev.cv.notify_all();
+  };
+  if (!device.enable_ota(ota, image, nullptr, handlers)) return 1;
 
   if (auto r = device.connect(std::chrono::seconds(10)); !r) {
     std::fprintf(stderr, "device: connect failed: %s\n", tbmqtt::to_string(r.error()));
@@ -113,35 +125,14 @@ int main(int argc, char** argv) {
   say("called getSessionLimits -> " + ev.limits);
 
   say("ready: waiting for a shared attribute, an RPC and a firmware package");
-  if (!ev.wait(deadline, [&] { return ev.mode_pushed && ev.rpc_answered && ev.firmware_offered; })) {
+  if (!ev.wait(deadline, [&] { return ev.mode_pushed && ev.rpc_answered && ev.firmware_ready; })) {
     std::fprintf(stderr, "device: the server did not do everything in time\n");
     return 4;
   }
-
-  // Firmware: read the package description the server assigned.
-  struct fw_answer {
-    bool done = false;
-    tbmqtt::errc error{};
-    std::string shared;
-  } fw;
-  if (auto r = device.request_attributes("", "fw_title,fw_version,fw_size,fw_checksum_algorithm,fw_checksum",
-                                         [&](tbmqtt::errc e, tbmqtt::json::value, tbmqtt::json::value shared) {
-                                           std::lock_guard<std::mutex> lock(ev.m);
-                                           fw.error = e;
-                                           fw.shared = shared.present() ? std::string(shared.raw()) : "{}";
-                                           fw.done = true;
-                                           ev.cv.notify_all();
-                                         });
-      !r)
-    return 1;
-  if (!ev.wait(deadline, [&] { return fw.done; })) return 4;
-  if (fw.error != tbmqtt::errc{}) {
-    std::fprintf(stderr, "device: firmware attribute request failed: %s\n", tbmqtt::to_string(fw.error));
-    return 5;
-  }
-  say("requested fw_* attributes -> " + fw.shared);
-  say("firmware download skipped: tbmqtt::client has no OTA engine and no raw publish/subscribe "
-      "for v2/fw/request/{req}/chunk/{n}");
+  // A real device restarts into the new image here and confirms once it works; the demo
+  // confirms at once, which reports UPDATED with the new current_fw_version.
+  say("(a real device would restart now; the demo confirms the new version at once)");
+  if (auto r = device.confirm_ota(tbmqtt::ota_kind::firmware); !r) return 5;
 
   if (!device.flush(std::chrono::seconds(5))) return 4;
   device.disconnect();
