@@ -37,7 +37,7 @@ struct ota_args {
   bool software = false;
   std::string out;
   std::uint32_t chunk_size = 0;  // 0: the engine's default
-  int window = 8;
+  int window = tbmqtt::ota_config{}.window;  // the engine default, chosen by bench/ota_throughput.py
   double wait_s = -1;            // < 0: --timeout
   std::string state_dir;
   bool confirm = false;

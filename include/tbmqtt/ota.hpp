@@ -93,7 +93,7 @@ struct ota_config {
   std::string_view current_title;    ///< What runs now; reported as current_fw_title. Must outlive the engine.
   std::string_view current_version;  ///< Reported as current_fw_version. Must outlive the engine.
   std::uint32_t chunk_size = 16384;  ///< Capped at the session's max_payload (server limit, 65536).
-  std::uint8_t window = 8;           ///< Chunk requests in flight (1 = stop-and-wait).
+  std::uint8_t window = 16;          ///< Chunk requests in flight (1 = stop-and-wait); 16 by benchmark.
   std::uint32_t chunk_timeout_ms = 5000;  ///< First wait for a chunk; doubles with each retry.
   std::uint8_t max_retries = 5;      ///< Per chunk, then FAILED.
   std::uint32_t checkpoint_bytes = 64 * 1024;  ///< Progress saved to storage at least this often.
