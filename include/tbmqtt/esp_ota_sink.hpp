@@ -74,6 +74,10 @@ class esp_ota_sink final : public ota_sink {
   /// @return ok, or errc::malformed (ESP_ERR_OTA_VALIDATE_FAILED), errc::invalid_argument
   /// (not finished), errc::transport_error.
   [[nodiscard]] result<void> activate() noexcept override;
+  /// @brief esp_ota_mark_app_valid_cancel_rollback() (when the running image awaits verification).
+  [[nodiscard]] result<void> confirm() noexcept override;
+  /// @brief esp_ota_mark_app_invalid_rollback_and_reboot(): does not return when it succeeds.
+  [[nodiscard]] result<void> rollback() noexcept override;
 
   /// The partition begin() chose (nullptr before).
   const esp_partition_t* partition() const noexcept { return partition_; }

@@ -67,6 +67,12 @@ class ota_sink {
   virtual void abort() noexcept = 0;
   /// @brief Firmware: make the finished image the next boot image. Software: install it.
   [[nodiscard]] virtual result<void> activate() noexcept = 0;
+  /// @brief Firmware: the restarted new version works; keep it (e.g. cancel the bootloader's
+  /// pending rollback). Called by ota_engine::confirm() before UPDATED is reported.
+  [[nodiscard]] virtual result<void> confirm() noexcept { return {}; }
+  /// @brief Firmware: the restarted new version does not work; go back to the previous image
+  /// (this may restart the device). Called by ota_engine::reject().
+  [[nodiscard]] virtual result<void> rollback() noexcept { return {}; }
 
  protected:
   ~ota_sink() = default;
@@ -119,12 +125,13 @@ class ota_engine final : public session_extension {
   ota_engine(session& s, ota_sink& sink, hash_provider& hashes, storage* store, ota_listener& listener,
              ota_config config) noexcept;
 
-  /// @brief After a restart into a new version: reports UPDATED (with the new current_*) and
-  /// forgets the pending package. Call it once the new version works.
-  /// @return ok, or errc::no_match (no update was pending).
+  /// @brief After a restart into a new version: confirms it with the sink, reports UPDATED (with
+  /// the new current_*) and forgets the pending package. Call it once the new version works.
+  /// @return ok, or errc::no_match (no update was pending), or the sink's confirm() error
+  /// (then nothing is reported and the update stays pending).
   [[nodiscard]] result<void> confirm() noexcept;
-  /// @brief The new version does not work (or the app rolled back): reports FAILED with
-  /// `reason` and forgets the pending package. @return ok, or errc::no_match.
+  /// @brief The new version does not work: reports FAILED with `reason`, forgets the pending
+  /// package and asks the sink to roll back. @return ok, or errc::no_match.
   [[nodiscard]] result<void> reject(std::string_view reason) noexcept;
 
   ota_state state() const noexcept { return state_; }

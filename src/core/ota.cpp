@@ -172,6 +172,7 @@ void ota_engine::clear_records(bool pending_too) noexcept {
 
 result<void> ota_engine::confirm() noexcept {
   if (!pending_update_) return errc::no_match;
+  TBMQTT_TRY(sink_.confirm());
   pending_update_ = false;
   clear_records(true);
   report_current(package_.title_text(), package_.version_text());
@@ -183,8 +184,9 @@ result<void> ota_engine::reject(std::string_view reason) noexcept {
   if (!pending_update_) return errc::no_match;
   pending_update_ = false;
   clear_records(true);
-  state_ = ota_state::updating;  // fail() must not touch the sink: the image is not ours any more
-  fail(errc::server_error, reason);
+  state_ = ota_state::updating;  // fail() must not abort the sink: the image is activated
+  fail(errc::server_error, reason);  // reported first: rollback() may restart the device
+  (void)sink_.rollback();
   return {};
 }
 
@@ -195,7 +197,10 @@ void ota_engine::on_ready(std::uint32_t now_ms) noexcept {
   report_current(config_.current_title, config_.current_version);
   if (pending_update_ && package_.version_text() != config_.current_version) {
     // We activated a new version, restarted, and the old one runs: the bootloader rolled back.
-    (void)reject("the new version did not start (rolled back)");
+    pending_update_ = false;  // the bootloader already went back: report only
+    clear_records(true);
+    state_ = ota_state::updating;
+    fail(errc::server_error, "the new version did not start (rolled back)");
   }
   request_assignment(now_ms);
 }

@@ -111,7 +111,8 @@ struct server_port final : tbmqtt::transport_port {
 struct memory_sink final : tbmqtt::ota_sink {
   std::byte data[image_capacity];
   std::uint64_t begun_at = 99, high = 0;
-  int begins = 0, aborts = 0, finishes = 0, activations = 0;
+  int begins = 0, aborts = 0, finishes = 0, activations = 0, confirms = 0, rollbacks = 0;
+  errc confirm_error{};
   tbmqtt::result<void> begin(const tbmqtt::ota_package&, std::uint64_t resume_offset) noexcept override {
     ++begins;
     begun_at = resume_offset;
@@ -136,6 +137,15 @@ struct memory_sink final : tbmqtt::ota_sink {
   void abort() noexcept override { ++aborts; }
   tbmqtt::result<void> activate() noexcept override {
     ++activations;
+    return {};
+  }
+  tbmqtt::result<void> confirm() noexcept override {
+    ++confirms;
+    if (confirm_error != errc{}) return confirm_error;
+    return {};
+  }
+  tbmqtt::result<void> rollback() noexcept override {
+    ++rollbacks;
     return {};
   }
 };
@@ -615,4 +625,28 @@ TEST(ota, a_lost_attribute_request_is_asked_again) {
   r.now += 20000;  // past the session's request timeout
   r.session.tick(r.now);
   EXPECT_NE(r.port.last_attribute_request, first);
+}
+
+TEST(ota, confirm_keeps_the_update_pending_when_the_sink_cannot_confirm_and_reject_rolls_back) {
+  make_image(1500);
+  memory_sink sink;
+  memory_storage storage;
+  {
+    rig before{sink, storage};
+    before.connect();
+    before.assign(1500, "2.0");
+    before.serve(1500);
+  }
+  tbmqtt::ota_config config = make_config();
+  config.current_version = "2.0";
+  rig after{sink, storage, config};
+  after.connect();
+  sink.confirm_error = errc::transport_error;
+  EXPECT_EQ(after.engine.confirm().error(), errc::transport_error);
+  EXPECT_NE(after.port.last_state(), std::string_view("UPDATED"));
+  ASSERT_TRUE(after.engine.reject("self-test failed"));  // still pending: can be rejected
+  EXPECT_EQ(sink.rollbacks, 1);
+  EXPECT_EQ(after.port.last_state(), std::string_view("FAILED"));
+  EXPECT_EQ(std::string_view(after.port.last_error), std::string_view("self-test failed"));
+  EXPECT_EQ(sink.confirms, 1);
 }

@@ -157,6 +157,15 @@ result<void> esp_ota_sink::activate() noexcept {
   return {};
 }
 
+result<void> esp_ota_sink::confirm() noexcept {
+  return esp_ota_running_pending_verify() ? esp_ota_confirm_running() : result<void>{};
+}
+
+result<void> esp_ota_sink::rollback() noexcept {
+  const esp_err_t err = esp_ota_mark_app_invalid_rollback_and_reboot();
+  return errc_from_ota(err);  // only reached when there is nothing to roll back to
+}
+
 result<void> esp_ota_confirm_running() noexcept {
   const esp_err_t err = esp_ota_mark_app_valid_cancel_rollback();
   if (err != ESP_OK) return errc_from_ota(err);
