@@ -9,22 +9,12 @@
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
-#include "esp_event.h"
 #include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
-#include "nvs_flash.h"
+#include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
 #include "tbmqtt/registry.hpp"
-
-// Wi-Fi/Ethernet comes from IDF's example helper (examples/common_components); the offline
-// compile check (tests/esp_idf/check.sh) has no such header, so it is optional here.
-#if __has_include("protocol_examples_common.h")
-#include "protocol_examples_common.h"
-#define TBMQTT_EXAMPLE_HAS_CONNECT 1
-#else
-#define TBMQTT_EXAMPLE_HAS_CONNECT 0
-#endif
 
 namespace {
 
@@ -34,19 +24,6 @@ constexpr const char* access_token = "A1_TEST_TOKEN";
 
 SemaphoreHandle_t initialized = nullptr;  // given when the server's value arrived
 long long send_interval_ms = 1000;         // default until the server's value arrives
-
-void init_platform() {
-  esp_err_t err = nvs_flash_init();
-  if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
-    ESP_ERROR_CHECK(nvs_flash_erase());
-    err = nvs_flash_init();
-  }
-  ESP_ERROR_CHECK(err);
-  ESP_ERROR_CHECK(esp_event_loop_create_default());
-#if TBMQTT_EXAMPLE_HAS_CONNECT
-  ESP_ERROR_CHECK(example_connect());  // Wi-Fi or Ethernet, configured in menuconfig
-#endif
-}
 
 std::uint32_t monotonic_ms() { return static_cast<std::uint32_t>(esp_timer_get_time() / 1000); }
 // Callbacks are referenced, not copied: plain functions outlive the registry.
@@ -68,7 +45,7 @@ struct app_events final : tbmqtt::session_events {
 }  // namespace
 
 extern "C" void app_main(void) {
-  init_platform();
+  example::init_platform();
   initialized = xSemaphoreCreateBinary();
   if (initialized == nullptr) return;
 

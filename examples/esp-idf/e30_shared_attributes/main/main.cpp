@@ -7,22 +7,12 @@
 #include <cstdint>
 
 #include "esp_timer.h"
-#include "esp_event.h"
 #include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
-#include "nvs_flash.h"
+#include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
 #include "tbmqtt/registry.hpp"
-
-// Wi-Fi/Ethernet comes from IDF's example helper (examples/common_components); the offline
-// compile check (tests/esp_idf/check.sh) has no such header, so it is optional here.
-#if __has_include("protocol_examples_common.h")
-#include "protocol_examples_common.h"
-#define TBMQTT_EXAMPLE_HAS_CONNECT 1
-#else
-#define TBMQTT_EXAMPLE_HAS_CONNECT 0
-#endif
 
 namespace {
 
@@ -30,19 +20,6 @@ const char* const tag = "e30_shared_attrs";
 constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
 constexpr const char* access_token = "A1_TEST_TOKEN";
 constexpr int seconds = 30;
-
-void init_platform() {
-  esp_err_t err = nvs_flash_init();
-  if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
-    ESP_ERROR_CHECK(nvs_flash_erase());
-    err = nvs_flash_init();
-  }
-  ESP_ERROR_CHECK(err);
-  ESP_ERROR_CHECK(esp_event_loop_create_default());
-#if TBMQTT_EXAMPLE_HAS_CONNECT
-  ESP_ERROR_CHECK(example_connect());  // Wi-Fi or Ethernet, configured in menuconfig
-#endif
-}
 
 std::uint32_t monotonic_ms() { return static_cast<std::uint32_t>(esp_timer_get_time() / 1000); }
 // "set" callbacks run on the tbmqtt task (session lock held); an empty value means deleted.
@@ -68,7 +45,7 @@ struct app_events final : tbmqtt::session_events {
 }  // namespace
 
 extern "C" void app_main(void) {
-  init_platform();
+  example::init_platform();
 
   static tbmqtt::registry<0, 0, 2> points;  // two shared attributes
   (void)points.add_shared_attribute("targetTemperature", tbmqtt::point_type::real, set_target);

@@ -12,12 +12,11 @@
 #include <cstring>
 #include <optional>
 
-#include "esp_event.h"
 #include "esp_log.h"
 #include "esp_ota_ops.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
-#include "nvs_flash.h"
+#include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
 #include "tbmqtt/esp_ota_sink.hpp"
 #include "tbmqtt/ota.hpp"
@@ -25,12 +24,6 @@
 #include "../../../../src/platform/esp_idf/nvs_storage.hpp"
 #include "../../../../src/platform/mbedtls/mbedtls_hashes.hpp"
 
-#if __has_include("protocol_examples_common.h")
-#include "protocol_examples_common.h"
-#define TBMQTT_EXAMPLE_HAS_CONNECT 1
-#else
-#define TBMQTT_EXAMPLE_HAS_CONNECT 0
-#endif
 #if __has_include("esp_system.h")  // not in the offline header set of tests/esp_idf/check.sh
 #include "esp_system.h"
 #define TBMQTT_EXAMPLE_HAS_RESTART 1
@@ -95,23 +88,10 @@ void on_connection(void*, const tbmqtt::esp_connection_event& event) {
     (void)firmware->confirm();
 }
 
-void init_platform() {
-  esp_err_t err = nvs_flash_init();
-  if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
-    ESP_ERROR_CHECK(nvs_flash_erase());
-    err = nvs_flash_init();
-  }
-  ESP_ERROR_CHECK(err);
-  ESP_ERROR_CHECK(esp_event_loop_create_default());
-#if TBMQTT_EXAMPLE_HAS_CONNECT
-  ESP_ERROR_CHECK(example_connect());  // Wi-Fi or Ethernet, configured in menuconfig
-#endif
-}
-
 }  // namespace
 
 extern "C" void app_main(void) {
-  init_platform();
+  example::init_platform();
 
   // What runs now, from the running partition's app descriptor (PROJECT_NAME / PROJECT_VER).
   esp_app_desc_t desc{};

@@ -3,21 +3,11 @@
 // Set server_uri and access_token below.
 #include <cstdio>
 
-#include "esp_event.h"
 #include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
-#include "nvs_flash.h"
+#include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
-
-// Wi-Fi/Ethernet comes from IDF's example helper (examples/common_components); the offline
-// compile check (tests/esp_idf/check.sh) has no such header, so it is optional here.
-#if __has_include("protocol_examples_common.h")
-#include "protocol_examples_common.h"
-#define TBMQTT_EXAMPLE_HAS_CONNECT 1
-#else
-#define TBMQTT_EXAMPLE_HAS_CONNECT 0
-#endif
 
 namespace {
 
@@ -48,16 +38,7 @@ void on_connection(void*, const tbmqtt::esp_connection_event& event) {
 }  // namespace
 
 extern "C" void app_main(void) {
-  esp_err_t err = nvs_flash_init();
-  if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
-    ESP_ERROR_CHECK(nvs_flash_erase());
-    err = nvs_flash_init();
-  }
-  ESP_ERROR_CHECK(err);
-  ESP_ERROR_CHECK(esp_event_loop_create_default());
-#if TBMQTT_EXAMPLE_HAS_CONNECT
-  ESP_ERROR_CHECK(example_connect());  // Wi-Fi or Ethernet, configured in menuconfig
-#endif
+  example::init_platform();  // NVS, event loop, Wi-Fi or Ethernet
 
   static app_events events;
   tbmqtt::esp_client_options options;

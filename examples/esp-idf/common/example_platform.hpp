@@ -1,0 +1,34 @@
+// Shared by the ESP-IDF examples: NVS, the default event loop and the network (Wi-Fi or
+// Ethernet from IDF's example helper, configured in menuconfig). Not part of the library.
+#pragma once
+
+#include "esp_event.h"
+#include "esp_log.h"
+#include "nvs_flash.h"
+
+// The helper lives in IDF's examples/common_components; the offline compile check
+// (tests/esp_idf/check.sh) has no such header, so the examples build without it too.
+#if __has_include("protocol_examples_common.h")
+#include "protocol_examples_common.h"
+#define TBMQTT_EXAMPLE_HAS_CONNECT 1
+#else
+#define TBMQTT_EXAMPLE_HAS_CONNECT 0
+#endif
+
+namespace example {
+
+/// NVS (erased and re-initialised when its layout changed), the event loop, then the network.
+inline void init_platform() {
+  esp_err_t err = nvs_flash_init();
+  if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
+    ESP_ERROR_CHECK(nvs_flash_erase());
+    err = nvs_flash_init();
+  }
+  ESP_ERROR_CHECK(err);
+  ESP_ERROR_CHECK(esp_event_loop_create_default());
+#if TBMQTT_EXAMPLE_HAS_CONNECT
+  ESP_ERROR_CHECK(example_connect());
+#endif
+}
+
+}  // namespace example
