@@ -331,15 +331,20 @@ result<message_id> session::reply_rpc(std::string_view request_id, std::string_v
 void session::handle_rpc_request(std::string_view id, span<const std::byte> payload, std::uint32_t now_ms) noexcept {
   char reply_topic[TBMQTT_TOPIC_CAPACITY];
   auto topic_size = topics::rpc_response(reply_topic, id);
-  auto reply_error = [&](std::string_view prefix, std::string_view detail) {
-    char body[TBMQTT_REQUEST_PAYLOAD_CAPACITY];
+  auto reply_error = [&](std::string_view prefix, std::string_view what) {
     char message[128];
-    const std::size_t n = prefix.size() + detail.size() < sizeof message ? detail.size() : sizeof message - prefix.size();
+    what = detail::slice(what, 0, sizeof message - prefix.size());
     std::memcpy(message, prefix.data(), prefix.size());
-    std::memcpy(message + prefix.size(), detail.data(), n);
+    std::memcpy(message + prefix.size(), what.data(), what.size());
+    char body[TBMQTT_REQUEST_PAYLOAD_CAPACITY];
     json::writer w{body};
-    w.begin_object().key("error").value(std::string_view(message, prefix.size() + n)).end_object();
+    w.begin_object().key("error").value(std::string_view(message, prefix.size() + what.size())).end_object();
     auto text = w.finish();
+    if (!text) {  // the cut split a UTF-8 sequence: say less rather than nothing
+      w.reset();
+      w.begin_object().key("error").value(prefix).end_object();
+      text = w.finish();
+    }
     if (text && topic_size) (void)send({reply_topic, *topic_size}, *text, config_.control_qos);
   };
 

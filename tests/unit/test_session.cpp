@@ -1669,3 +1669,19 @@ TEST(session, a_removed_extension_is_no_longer_called_and_the_others_are) {
   EXPECT_EQ(a.ticks, 2u);
   EXPECT_EQ(b.ticks, 3u);
 }
+
+TEST(session, unknown_method_reply_survives_a_long_name_cut_inside_a_utf8_sequence) {
+  rig r;
+  connect(r);
+  // "x" then 100 two-byte characters: the 112 bytes kept after the prefix end mid-character.
+  char payload[256] = R"({"method":"x)";
+  std::size_t n = std::strlen(payload);
+  for (int i = 0; i < 100; ++i) {
+    payload[n++] = '\xc3';
+    payload[n++] = '\xa9';
+  }
+  std::memcpy(payload + n, "\"}", 3);
+  deliver(r, "v1/devices/me/rpc/request/4", payload);
+  EXPECT_EQ(r.port.last_topic(), std::string_view("v1/devices/me/rpc/response/4"));
+  EXPECT_EQ(r.port.last_payload(), std::string_view(R"({"error":"unknown method: "})"));
+}
