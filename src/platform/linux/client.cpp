@@ -147,10 +147,9 @@ struct client::impl final : session_events, detail::transport_listener, transpor
           changed.wait_until(lock, next_attempt, [&] { return stopping.load(); });
           continue;
         }
-        auto opened = [&] {
-          std::lock_guard lock(mutex);
-          return transport.connect();
-        }();
+        // Blocking TCP (and TLS) set-up, without the lock: senders are not held up meanwhile
+        // (libmosquitto is thread-safe for publish during a connect).
+        auto opened = transport.connect();
         std::lock_guard lock(mutex);
         if (opened) {
           socket_open = true;
