@@ -18,5 +18,6 @@ void add_rpc_commands(CLI::App& app, global_options& options);
 void add_claim_commands(CLI::App& app, global_options& options);
 void add_sample_commands(CLI::App& app, global_options& options);
 void add_ota_commands(CLI::App& app, global_options& options);
+void add_provision_commands(CLI::App& app, global_options& options);
 
 }  // namespace tbmqtt::cli

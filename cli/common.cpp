@@ -29,6 +29,8 @@ int exit_code(errc e) noexcept {
     case errc::unknown_method:
     case errc::unknown_request:
     case errc::subscription_refused:
+    case errc::provision_not_found:
+    case errc::provision_failed:
       return exit_server;
     default:
       return exit_other;

@@ -40,6 +40,9 @@ enum class errc : std::uint8_t {
   unreachable,          ///< TCP connect failed: host unknown, port closed, network down.
   tls_error,            ///< TLS setup or handshake failed.
   transport_error,      ///< Any other error reported by the MQTT library.
+  // Provisioning outcomes.
+  provision_not_found,  ///< Provisioning NOT_FOUND ("Provision data was not found!"): bad key or secret.
+  provision_failed,     ///< Provisioning FAILURE: name exists, already provisioned, or credentials collide.
 };
 
 /// @brief A short, stable, lower-case name for an error code, e.g. "timeout".

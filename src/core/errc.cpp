@@ -31,6 +31,8 @@ const char* to_string(errc e) noexcept {
     case errc::unreachable: return "unreachable";
     case errc::tls_error: return "tls_error";
     case errc::transport_error: return "transport_error";
+    case errc::provision_not_found: return "provision_not_found";
+    case errc::provision_failed: return "provision_failed";
   }
   return "ok";
 }
