@@ -5,6 +5,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -312,3 +313,46 @@ class Raw:
 
     def close(self):
         self.s.close()
+
+
+class CliEmulator:
+    """`tbmqtt emulator start ARGS...` in the background with its own XDG_STATE_HOME, up once it
+    printed the default device's token; stop() ends it (SIGTERM, then SIGKILL) and removes its home.
+    Attributes: home, env (for further tbmqtt commands), state (its state dir), default_token, output."""
+
+    def __init__(self, tbmqtt, args, prefix="tbcli-", timeout=30):
+        self.home = tempfile.mkdtemp(prefix=prefix)
+        self.env = dict(os.environ, XDG_STATE_HOME=self.home)
+        self.env.pop("TBMQTT_TOKEN", None)
+        self.state = os.path.join(self.home, "tbmqtt-emulator")
+        self.proc = subprocess.Popen([tbmqtt, "emulator", "start"] + [str(a) for a in args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(l) for l in self.proc.stdout], daemon=True).start()
+        self.output = []
+        self.default_token = None
+        deadline = time.monotonic() + timeout
+        while self.default_token is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError("tbmqtt emulator start printed no token: %r" % self.output)
+            try:
+                line = lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            self.output.append(line)
+            if line.startswith("default device token: "):
+                self.default_token = line.split(": ", 1)[1].strip()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdout, self.proc.stderr):
+            f.close()
+        shutil.rmtree(self.home, ignore_errors=True)

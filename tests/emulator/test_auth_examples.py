@@ -5,16 +5,10 @@ device. One refused case per auth family (token, MQTT basic, X.509) must exit 3.
 
 import json
 import os
-import queue
-import shutil
-import signal
 import subprocess
-import tempfile
-import threading
-import time
 import unittest
 
-from emu import BUILD_DIR, HOST, free_port, unique
+from emu import BUILD_DIR, HOST, CliEmulator, free_port, unique
 
 TBMQTT = os.path.join(BUILD_DIR, "bin", "tbmqtt")
 TIMEOUT = 30
@@ -42,44 +36,17 @@ def has_everything():
 class AuthExamplesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.home = tempfile.mkdtemp(prefix="tbauthex-")
-        cls.env = dict(os.environ, XDG_STATE_HOME=cls.home)
-        cls.env.pop("TBMQTT_TOKEN", None)
-        cls.certs = os.path.join(cls.home, "certs")
         cls.port, cls.tls_port, cls.x509_port = free_port(), free_port(), free_port()
-        cls.proc = subprocess.Popen(
-            [TBMQTT, "emulator", "start", "--port", str(cls.port), "--tls", "--tls-port", str(cls.tls_port),
-             "--x509-port", str(cls.x509_port)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cls.env)
-        lines = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(l) for l in cls.proc.stdout], daemon=True).start()
-        output, ready = [], False
-        deadline = time.monotonic() + 30
-        while not ready:
-            left = deadline - time.monotonic()
-            if left <= 0 or cls.proc.poll() is not None:
-                cls.tearDownClass()
-                raise RuntimeError("tbmqtt emulator start --tls did not come up: %r" % output)
-            try:
-                line = lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            output.append(line)
-            ready = line.startswith("default device token: ")
+        cls.emulator = CliEmulator(TBMQTT, ["--port", cls.port, "--tls", "--tls-port", cls.tls_port, "--x509-port", cls.x509_port], prefix='tbauthex-')
+        cls.home, cls.env, cls.state = cls.emulator.home, cls.emulator.env, cls.emulator.state
+        cls.proc, cls.start_output = cls.emulator.proc, cls.emulator.output
+        cls.default_token = cls.emulator.default_token
+        cls.certs = os.path.join(cls.home, "certs")
         cls.ca = os.path.join(cls.home, "tbmqtt-emulator", "ca.crt")
 
     @classmethod
     def tearDownClass(cls):
-        if cls.proc.poll() is None:
-            cls.proc.send_signal(signal.SIGTERM)
-            try:
-                cls.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                cls.proc.kill()
-                cls.proc.wait()
-        for f in (cls.proc.stdout, cls.proc.stderr):
-            f.close()
-        shutil.rmtree(cls.home, ignore_errors=True)
+        cls.emulator.stop()
 
     # ---- helpers ------------------------------------------------------------------------------
 

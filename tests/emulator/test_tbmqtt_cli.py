@@ -7,16 +7,13 @@ Exit codes under test: 0 ok, 2 usage, 3 unreachable/refused, 4 timeout, 5 error 
 
 import json
 import os
-import queue
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
-from emu import ADMIN_TOOL, BUILD_DIR, HOST, Device, free_port, unique
+from emu import ADMIN_TOOL, BUILD_DIR, HOST, CliEmulator, Device, free_port, unique
 
 TBMQTT = os.path.join(BUILD_DIR, "bin", "tbmqtt")
 TIMEOUT = 20  # seconds, for any one command
@@ -33,45 +30,15 @@ def has_emulator_commands():
 class TbmqttEmulatorCliTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.home = tempfile.mkdtemp(prefix="tbcli-")
-        cls.env = dict(os.environ, XDG_STATE_HOME=cls.home)
-        cls.env.pop("TBMQTT_TOKEN", None)
-        # Unset, the plugin must be found next to tbmqtt (../lib). Set it to run a sanitized tbmqtt
-        # with a plain plugin: mosquitto cannot load an ASan/UBSan-instrumented one.
-        cls.state = os.path.join(cls.home, "tbmqtt-emulator")
         cls.port = free_port()
-        cls.proc = subprocess.Popen([TBMQTT, "emulator", "start", "--port", str(cls.port)],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cls.env)
-        lines = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(l) for l in cls.proc.stdout], daemon=True).start()
-        cls.start_output = []
-        cls.default_token = None
-        deadline = time.monotonic() + 15
-        while cls.default_token is None:
-            left = deadline - time.monotonic()
-            if left <= 0 or cls.proc.poll() is not None:
-                cls.tearDownClass()
-                raise RuntimeError("tbmqtt emulator start printed no token: %r" % cls.start_output)
-            try:
-                line = lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            cls.start_output.append(line)
-            if line.startswith("default device token: "):
-                cls.default_token = line.split(": ", 1)[1].strip()
+        cls.emulator = CliEmulator(TBMQTT, ["--port", cls.port], prefix='tbcli-')
+        cls.home, cls.env, cls.state = cls.emulator.home, cls.emulator.env, cls.emulator.state
+        cls.proc, cls.start_output = cls.emulator.proc, cls.emulator.output
+        cls.default_token = cls.emulator.default_token
 
     @classmethod
     def tearDownClass(cls):
-        if cls.proc.poll() is None:
-            cls.proc.send_signal(signal.SIGTERM)
-            try:
-                cls.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                cls.proc.kill()
-                cls.proc.wait()
-        for f in (cls.proc.stdout, cls.proc.stderr):
-            f.close()
-        shutil.rmtree(cls.home, ignore_errors=True)
+        cls.emulator.stop()
 
     # ---- helpers ------------------------------------------------------------------------------
 

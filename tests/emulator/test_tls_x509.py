@@ -8,18 +8,13 @@ import hashlib
 import json
 import os
 import queue
-import shutil
-import signal
 import ssl
 import subprocess
-import tempfile
-import threading
-import time
 import unittest
 
 import paho.mqtt.client as mqtt
 
-from emu import BUILD_DIR, HOST, free_port, unique
+from emu import BUILD_DIR, HOST, CliEmulator, free_port, unique
 
 TBMQTT = os.path.join(BUILD_DIR, "bin", "tbmqtt")
 TIMEOUT = 20
@@ -43,47 +38,17 @@ def cert_hash(pem_path):
 class TlsX509Test(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.home = tempfile.mkdtemp(prefix="tbtls-")
-        cls.env = dict(os.environ, XDG_STATE_HOME=cls.home)
-        cls.env.pop("TBMQTT_TOKEN", None)
-        cls.state = os.path.join(cls.home, "tbmqtt-emulator")
-        cls.certs = os.path.join(cls.home, "certs")
         cls.port, cls.tls_port, cls.x509_port = free_port(), free_port(), free_port()
-        cls.proc = subprocess.Popen(
-            [TBMQTT, "emulator", "start", "--port", str(cls.port), "--tls", "--tls-port", str(cls.tls_port),
-             "--x509-port", str(cls.x509_port)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cls.env)
-        lines = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(l) for l in cls.proc.stdout], daemon=True).start()
-        cls.start_output = []
-        cls.default_token = None
-        deadline = time.monotonic() + 30
-        while cls.default_token is None:
-            left = deadline - time.monotonic()
-            if left <= 0 or cls.proc.poll() is not None:
-                cls.tearDownClass()
-                raise RuntimeError("tbmqtt emulator start --tls printed no token: %r" % cls.start_output)
-            try:
-                line = lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            cls.start_output.append(line)
-            if line.startswith("default device token: "):
-                cls.default_token = line.split(": ", 1)[1].strip()
+        cls.emulator = CliEmulator(TBMQTT, ["--port", cls.port, "--tls", "--tls-port", cls.tls_port, "--x509-port", cls.x509_port], prefix='tbtls-')
+        cls.home, cls.env, cls.state = cls.emulator.home, cls.emulator.env, cls.emulator.state
+        cls.proc, cls.start_output = cls.emulator.proc, cls.emulator.output
+        cls.default_token = cls.emulator.default_token
+        cls.certs = os.path.join(cls.home, "certs")
         cls.ca = os.path.join(cls.state, "ca.crt")
 
     @classmethod
     def tearDownClass(cls):
-        if cls.proc.poll() is None:
-            cls.proc.send_signal(signal.SIGTERM)
-            try:
-                cls.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                cls.proc.kill()
-                cls.proc.wait()
-        for f in (cls.proc.stdout, cls.proc.stderr):
-            f.close()
-        shutil.rmtree(cls.home, ignore_errors=True)
+        cls.emulator.stop()
 
     # ---- helpers ------------------------------------------------------------------------------
 
