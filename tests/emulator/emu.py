@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 import paho.mqtt.client as mqtt
 
@@ -356,3 +357,19 @@ class CliEmulator:
         for f in (self.proc.stdout, self.proc.stderr):
             f.close()
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+class DeviceTestCase(unittest.TestCase):
+    """A fresh device per test, connected with its token to the shared broker: self.b (broker),
+    self.name, self.token, self.d (the connected device, closed after the test)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.b = shared_broker()
+
+    def setUp(self):
+        self.name, self.token = new_device(self.b)
+        self.d = connected_device(self.b, self.token)
+
+    def tearDown(self):
+        self.d.close()

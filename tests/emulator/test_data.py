@@ -5,24 +5,14 @@ import unittest
 
 import paho.mqtt.client as mqtt
 
-from emu import Device, Raw, admin, connected_device, new_device, request, shared_broker
+from emu import Device, DeviceTestCase, Raw, admin, connected_device, new_device, request, shared_broker
 
 ATTR = "v1/devices/me/attributes"
 REQ = "v1/devices/me/attributes/request/"
 RES = "v1/devices/me/attributes/response/"
 
 
-class DataTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.b = shared_broker()
-
-    def setUp(self):
-        self.name, self.token = new_device(self.b)
-        self.d = connected_device(self.b, self.token)
-
-    def tearDown(self):
-        self.d.close()
+class DataTest(DeviceTestCase):
 
     def test_telemetry_object(self):
         self.d.pub("v1/devices/me/telemetry", b'{"temp":21.5,"on":true,"s":"txt"}')

@@ -4,7 +4,7 @@ import json
 import subprocess
 import unittest
 
-from emu import (ADMIN_TOOL, AdminError, admin, connected_device, new_device, request,
+from emu import (ADMIN_TOOL, AdminError, DeviceTestCase, admin, connected_device, new_device, request,
                  shared_broker)
 
 RPC_REQ = "v1/devices/me/rpc/request/"
@@ -91,17 +91,7 @@ class ServerRpcTest(unittest.TestCase):
             d.close()
 
 
-class ClientRpcTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.b = shared_broker()
-
-    def setUp(self):
-        self.name, self.token = new_device(self.b)
-        self.d = connected_device(self.b, self.token)
-
-    def tearDown(self):
-        self.d.close()
+class ClientRpcTest(DeviceTestCase):
 
     def test_get_session_limits_defaults(self):
         self.d.pub(RPC_REQ + "1", b'{"method":"getSessionLimits","params":{}}')
