@@ -19,10 +19,6 @@ std::uint32_t monotonic_ms() {
   return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::steady_clock::now().time_since_epoch()).count());
 }
-std::uint64_t unix_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch()).count());
-}
 
 // "get" callbacks: plain functions returning the current value.
 tbmqtt::result<tbmqtt::point_value> read_temperature() { return tbmqtt::point_value{temperature}; }
@@ -49,7 +45,7 @@ int main(int argc, char** argv) {
   }
   for (int i = 0; i < count; ++i) {
     tbmqtt::result<void> sent = tbmqtt::errc::not_connected;
-    device.with_lock([&] { sent = points.upload_time_series(monotonic_ms(), unix_ms()); });
+    device.with_lock([&] { sent = points.upload_time_series(monotonic_ms(), example::unix_ms()); });
     std::printf("device: upload %d: %s\n", i + 1, sent ? "ok" : tbmqtt::to_string(sent.error()));
     temperature += 0.5;
     humidity += 1;

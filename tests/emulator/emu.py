@@ -23,6 +23,15 @@ HOST = "127.0.0.1"
 WAIT = 5.0  # default deadline, seconds
 
 
+def example_path(name):
+    """An example binary: BUILD_DIR/bin/NAME, else BUILD_DIR/examples/linux/NAME (None if absent)."""
+    for d in (os.path.join(BUILD_DIR, "bin"), os.path.join(BUILD_DIR, "examples", "linux"), BUILD_DIR):
+        p = os.path.join(d, name)
+        if os.access(p, os.X_OK):
+            return p
+    return None
+
+
 def free_port():
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -104,6 +113,25 @@ def shared_broker():
 
 
 _shared = None
+
+
+def messages(broker, device):
+    """The device's time series grouped into messages (points of one message share its ts)."""
+    series = request(broker, "telemetry.series", {"device": device})
+    by_ts = {}
+    for p in series:
+        by_ts.setdefault(p["ts"], {})[p["key"]] = p["value"]
+    return [by_ts[ts] for ts in sorted(by_ts)]
+
+
+def wait_for(predicate, deadline_s=10.0):
+    """Polls an admin query until it holds (the emulator saves device traffic asynchronously)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
 
 
 class AdminError(Exception):

@@ -8,21 +8,12 @@ import os
 import subprocess
 import unittest
 
-from emu import BUILD_DIR, HOST, CliEmulator, free_port, unique
+from emu import BUILD_DIR, HOST, CliEmulator, example_path, free_port, unique
 
 TBMQTT = os.path.join(BUILD_DIR, "bin", "tbmqtt")
 TIMEOUT = 30
 EXAMPLES = ("a11_access_token", "a12_access_token_tls", "a21_basic_client_id", "a22_basic_user_password",
             "a23_basic_client_id_user_password", "a24_basic_tls", "a31_x509_certificate")
-
-
-def example_path(name):
-    """The example binary: BUILD_DIR/bin/NAME, else BUILD_DIR/examples/linux/NAME (None if absent)."""
-    for d in (os.path.join(BUILD_DIR, "bin"), os.path.join(BUILD_DIR, "examples", "linux"), BUILD_DIR):
-        p = os.path.join(d, name)
-        if os.access(p, os.X_OK):
-            return p
-    return None
 
 
 def has_everything():

@@ -7,10 +7,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import unittest
 
-from emu import BUILD_DIR, new_device, request, shared_broker
+from emu import BUILD_DIR, messages, new_device, request, shared_broker, wait_for
 
 TBMQTT = os.path.join(BUILD_DIR, "bin", "tbmqtt")
 BIN = os.path.join(BUILD_DIR, "bin")
@@ -18,25 +17,6 @@ TIMEOUT = 30
 
 # Prints the next line of FILE.values at each call (a scripted signal, one value per round).
 NEXT_SH = 'n=$(cat "$1.n" 2>/dev/null || echo 0); sed -n "$((n+1))p" "$1.values"; echo $((n+1)) > "$1.n"\n'
-
-
-def messages(broker, device):
-    """The device's time series grouped into messages (points of one message share its ts)."""
-    series = request(broker, "telemetry.series", {"device": device})
-    by_ts = {}
-    for p in series:
-        by_ts.setdefault(p["ts"], {})[p["key"]] = p["value"]
-    return [by_ts[ts] for ts in sorted(by_ts)]
-
-
-def wait_for(predicate, deadline_s=10.0):
-    """Polls an admin query until it holds (the emulator saves device traffic asynchronously)."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 @unittest.skipUnless(os.access(TBMQTT, os.X_OK), "build/bin/tbmqtt missing")

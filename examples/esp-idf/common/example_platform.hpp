@@ -1,6 +1,10 @@
 // Shared by the ESP-IDF examples: NVS, the default event loop and the network (Wi-Fi or
-// Ethernet from IDF's example helper, configured in menuconfig). Not part of the library.
+// Ethernet from IDF's example helper, configured in menuconfig), and the wall clock.
+// Not part of the library.
 #pragma once
+
+#include <cstdint>
+#include <sys/time.h>
 
 #include "esp_event.h"
 #include "esp_log.h"
@@ -29,6 +33,14 @@ inline void init_platform() {
 #if TBMQTT_EXAMPLE_HAS_CONNECT
   ESP_ERROR_CHECK(example_connect());
 #endif
+}
+
+/// The wall clock in Unix milliseconds once SNTP (or settimeofday) has set it; 0 before (then
+/// send telemetry without "ts": the server stamps it on arrival).
+inline std::uint64_t unix_ms() {
+  timeval tv{};
+  if (gettimeofday(&tv, nullptr) != 0 || tv.tv_sec < 1577836800) return 0;  // clock not set yet
+  return static_cast<std::uint64_t>(tv.tv_sec) * 1000u + static_cast<std::uint64_t>(tv.tv_usec) / 1000u;
 }
 
 }  // namespace example

@@ -5,7 +5,6 @@
 // Unix time once SNTP has set the clock (0, i.e. server time, before). Compile-checked only
 // (tests/esp_idf/check.sh). Set server_uri and access_token below.
 #include <cstdint>
-#include <sys/time.h>
 
 #include "esp_timer.h"
 #include "esp_log.h"
@@ -26,11 +25,6 @@ double temperature = 21.5;
 int humidity = 40;
 
 std::uint32_t monotonic_ms() { return static_cast<std::uint32_t>(esp_timer_get_time() / 1000); }
-std::uint64_t unix_ms() {
-  timeval tv{};
-  if (gettimeofday(&tv, nullptr) != 0 || tv.tv_sec < 1577836800) return 0;  // clock not set yet
-  return static_cast<std::uint64_t>(tv.tv_sec) * 1000u + static_cast<std::uint64_t>(tv.tv_usec) / 1000u;
-}
 
 // "get" callbacks: plain functions returning the current value.
 tbmqtt::result<tbmqtt::point_value> read_temperature() { return tbmqtt::point_value{temperature}; }
@@ -70,7 +64,7 @@ extern "C" void app_main(void) {
   for (int i = 0; i < messages; ++i) {
     // The registry is driven by the tbmqtt task: call it under the session lock.
     const tbmqtt::result<void> sent =
-        device.with_session([](tbmqtt::session&) { return points.upload_time_series(monotonic_ms(), unix_ms()); });
+        device.with_session([](tbmqtt::session&) { return points.upload_time_series(monotonic_ms(), example::unix_ms()); });
     ESP_LOGI(tag, "upload %d: %s", i + 1, sent ? "ok" : tbmqtt::to_string(sent.error()));
     temperature += 0.5;
     humidity += 1;

@@ -1,0 +1,61 @@
+// h21 attributes subscribe: reacts to changes of the shared attributes targetTemperature and
+// mode. A push from the server carries only the changed keys ({"mode":"eco"}) or the deleted
+// ones ({"deleted":["mode"]}); pushes that touch neither key are not delivered here.
+// Stops after UPDATES pushes, or gives up after SECONDS.
+//   h21_attributes_subscribe HOST PORT TOKEN [UPDATES=3] [SECONDS=30]
+// Exit status: 0 all updates seen, 3 connect failed, 1 subscription not set up, 4 timeout.
+#include <tbmqtt/client.hpp>
+
+#include "example_args.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+namespace {
+
+// Runs on the client's network thread for each matching push. A value of the wrong type is
+// reported with its typed error (errc::wrong_type) and ignored.
+void apply(tbmqtt::json::value update) {
+  if (auto target = update["targetTemperature"]; target.present()) {
+    if (auto celsius = target.as_double())
+      std::printf("h21: targetTemperature = %g\n", *celsius);
+    else
+      std::printf("h21: targetTemperature ignored: %s\n", tbmqtt::to_string(celsius.error()));
+  }
+  if (auto mode = update["mode"]; mode.present()) {
+    if (auto text = mode.as_string())
+      std::printf("h21: mode = %.*s\n", static_cast<int>(text->size()), text->data());
+    else
+      std::printf("h21: mode ignored: %s\n", tbmqtt::to_string(text.error()));
+  }
+  for (auto deleted : update["deleted"].elements())
+    if (auto key = deleted.as_string()) std::printf("h21: %.*s deleted\n", static_cast<int>(key->size()), key->data());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tbmqtt::client_options options;
+  if (!example::options_from_args(argc, argv, "[UPDATES] [SECONDS]", options)) return 2;
+  const int updates = example::int_arg(argc, argv, 4, 3);
+  const int seconds = example::int_arg(argc, argv, 5, 30);
+
+  example::countdown seen{updates};  // declared before the client, whose thread calls it
+  tbmqtt::client device{options};
+  // Before connect: the subscription is made on every (re)connect.
+  auto subscribed = device.subscribe_shared_attributes("targetTemperature,mode", [&](tbmqtt::json::value update) {
+    apply(update);
+    seen.arrive();
+  });
+  if (!subscribed) {
+    std::fprintf(stderr, "h21: subscribe: %s\n", tbmqtt::to_string(subscribed.error()));
+    return 1;
+  }
+  if (!example::connect(device, "h21")) return 3;
+  if (!seen.wait(std::chrono::seconds(seconds))) {
+    std::fprintf(stderr, "h21: timeout: fewer than %d updates in %d s\n", updates, seconds);
+    return 4;
+  }
+  std::printf("h21: %d updates applied\n", updates);
+  return 0;
+}
