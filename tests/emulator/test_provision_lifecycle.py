@@ -66,6 +66,7 @@ class Running:
         while not self.lines.empty():
             self.stderr.append(self.lines.get())
         self.proc.stdout.close()
+        self.proc.stderr.close()
         return rc, out, "".join(self.stderr)
 
 

@@ -5,6 +5,9 @@
 // (tests/emulator/test_provision_lifecycle.py).
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -81,10 +84,15 @@ std::string stored_text(tbmqtt::storage& store) {
 
 // A loopback port nothing listens on: every provisioning attempt fails with errc::unreachable.
 std::uint16_t closed_port() {
-  broker b;
-  const auto port = b.port();
-  b.stop();
-  return port;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), size), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  ::close(fd);  // bound but never listening, and now closed
+  return ntohs(address.sin_port);
 }
 
 long long ms_since(clock_type::time_point t) {
@@ -205,7 +213,7 @@ TEST(provisioned_client, cancel_from_another_thread_ends_a_retry_wait_at_once) {
   const auto cancelled_at = clock_type::now();
   device.cancel();
   EXPECT_EQ(outcome.get(), errc::cancelled);
-  EXPECT_LT(ms_since(cancelled_at), 300);
+  EXPECT_LT(ms_since(cancelled_at), 600);  // well inside the 1 s wait
   EXPECT_EQ(stored_text(store), "error: no_match");
 }
 
@@ -223,6 +231,6 @@ TEST(provisioned_client, the_destructor_cancels_a_running_connect) {
   ASSERT_EQ(waiting_long.get_future().wait_for(5s), std::future_status::ready);
   const auto destroyed_at = clock_type::now();
   device.reset();
-  EXPECT_LT(ms_since(destroyed_at), 300);
+  EXPECT_LT(ms_since(destroyed_at), 600);
   EXPECT_EQ(outcome.get(), errc::cancelled);
 }
