@@ -75,7 +75,9 @@ struct credentials {
 [[nodiscard]] result<credentials> load_credentials(const std::string& path);
 /// @brief The credentials as one line of JSON: {"credentialsType":"ACCESS_TOKEN","token":..},
 /// {"credentialsType":"MQTT_BASIC","clientId":..,"username":..,"password":..} or
-/// {"credentialsType":"X509_CERTIFICATE","certificate":..}. Contains the secrets.
+/// {"credentialsType":"X509_CERTIFICATE","certificate":..} (write_credentials_record's format).
+/// Contains the secrets. Empty when a field is longer than TBMQTT_CREDENTIAL_FIELD_CAPACITY /
+/// _CERTIFICATE_CAPACITY or not UTF-8.
 std::string to_json(const credentials& c);
 
 /// @brief Sets the authentication fields of `options` from `c`: the access token, or client id,

@@ -223,7 +223,7 @@ class ProvisionLifecycleTest(unittest.TestCase):
             sent = time.monotonic()
             p.proc.send_signal(sig)
             rc, out, err = p.finish()
-            self.assertLess(time.monotonic() - sent, 1.0)
+            self.assertLess(time.monotonic() - sent, 1.5)  # the wait had 2 s to go
             self.assertEqual(rc, 130, err)
             self.assertIn("provisioning interrupted by " + name, err)
             self.assertFalse(os.path.exists(creds))

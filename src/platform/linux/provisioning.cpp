@@ -16,14 +16,15 @@ namespace detail {
 // key the core asks for (credentials_storage_key) is replaced by NAME.
 class credentials_file final : public storage {
  public:
-  explicit credentials_file(const std::string& path)
-      : files_(path.rfind('/') == std::string::npos ? "." : (path.rfind('/') == 0 ? "/" : path.substr(0, path.rfind('/')))),
-        name_(path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1)) {}
+  explicit credentials_file(const std::string& path) : credentials_file(path, path.rfind('/')) {}
   result<std::size_t> load(std::string_view, span<std::byte> out) noexcept override { return files_.load(name_, out); }
   result<void> store(std::string_view, span<const std::byte> value) noexcept override { return files_.store(name_, value); }
   result<void> erase(std::string_view) noexcept override { return files_.erase(name_); }
 
  private:
+  credentials_file(const std::string& path, std::size_t slash)
+      : files_(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash))),
+        name_(slash == std::string::npos ? path : path.substr(slash + 1)) {}
   file_storage files_;
   std::string name_;
 };
