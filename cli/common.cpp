@@ -32,6 +32,10 @@ int exit_code(errc e) noexcept {
     case errc::provision_not_found:
     case errc::provision_failed:
       return exit_server;
+    case errc::stored_credentials_refused:
+      return exit_stored_refused;
+    case errc::cancelled:
+      return exit_interrupted;
     default:
       return exit_other;
   }
@@ -114,8 +118,11 @@ client_options to_client_options(const global_options& o) {
 
 void connect_or_fail(client& device, const global_options& o) {
   // Never name the token or password here: only where we tried to go.
-  if (auto r = device.connect(o.timeout()); !r)
-    fail("connect to " + o.host + ":" + std::to_string(o.port != 0 ? o.port : (o.tls ? 8883 : 1883)), r.error());
+  if (auto r = device.connect(o.timeout()); !r) {
+    const bool refused = r.error() == errc::refused_credentials || r.error() == errc::identifier_rejected;
+    fail("connect to " + o.host + ":" + std::to_string(o.port != 0 ? o.port : (o.tls ? 8883 : 1883)),
+         o.stored_credentials && refused ? errc::stored_credentials_refused : r.error());
+  }
 }
 
 void flush_or_fail(client& device, const global_options& o, std::string_view what) {

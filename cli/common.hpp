@@ -31,6 +31,8 @@ enum exit_status : int {
   exit_connection = 3,   ///< Connection refused (credentials) or broker unreachable.
   exit_timeout = 4,      ///< No answer in time.
   exit_server = 5,       ///< Error or malformed reply from the server.
+  exit_stored_refused = 6,  ///< The server refused the saved --credentials (see --reprovision).
+  exit_interrupted = 130,   ///< Cancelled by SIGINT/SIGTERM (provisioning waits).
 };
 
 /// @brief The exit code for an error. The only place that maps errc to exit codes.
@@ -69,6 +71,7 @@ struct global_options {
   bool insecure = false;
   int qos = 1;
   double timeout_s = 10.0;
+  bool stored_credentials = false;  ///< The credentials came from --credentials FILE.
 
   std::chrono::milliseconds timeout() const;
   tbmqtt::qos message_qos() const { return qos == 0 ? qos::at_most_once : qos::at_least_once; }

@@ -2,7 +2,8 @@
 // each subcommand group lives in its own file (see commands.hpp).
 //
 // Exit codes: 0 ok, 2 usage / invalid JSON argument, 3 refused or unreachable, 4 timeout,
-// 5 error or malformed reply from the server, 1 anything else (see common.cpp: exit_code()).
+// 5 error or malformed reply from the server, 6 saved --credentials refused, 130 interrupted,
+// 1 anything else (see common.cpp: exit_code()).
 #include <CLI/CLI.hpp>
 
 #include <csignal>

@@ -3,12 +3,25 @@
 //   provisions a new device (protocol doc §4) and prints its credentials as JSON, or saves them
 //   (mode 0600) and says where on stderr without printing them.
 // Global --credentials FILE: connect every other command with credentials saved by --save.
+// With --provision-key K --provision-secret S [--provision-name N] [--provision-type T]
+// [--reprovision] [--provision-attempts N] it runs the credential lifecycle first
+// (tbmqtt::provisioned_client): FILE missing -> provision (retrying after 0, 1, 2, 4, ... s),
+// save (0600), connect; FILE present -> connect with it; refused -> exit 6, or with --reprovision
+// provision again. The requested credentials come from the global --token (device-chosen token),
+// --client-id/--username/--password (basic) or --cert-file/--key-file (x509). SIGINT/SIGTERM
+// cancel it.
 #include <CLI/CLI.hpp>
 
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -39,9 +52,9 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-void run(const global_options& o, const provision_args& a) {
+// What the device asks for. `certificate` receives the PEM the request's view points into.
+provision_request request_for(std::string kind, const provision_args& a, std::string& certificate) {
   using type = provision_credentials_type;
-  std::string kind = a.type;
   if (kind.empty())
     kind = !a.cert_file.empty() ? "x509" : (!a.client_id.empty() || !a.username.empty()) ? "basic" : "token";
   provision_request req;
@@ -49,61 +62,215 @@ void run(const global_options& o, const provision_args& a) {
   req.key = a.key;
   req.secret = a.secret;
   req.gateway = a.gateway;
-  std::string certificate;
   if (kind == "token") {
     req.credentials_type = a.device_token.empty() ? type::server_token : type::access_token;
     req.token = a.device_token;
   } else if (kind == "basic") {
     if (a.client_id.empty() && a.username.empty())
-      fail("--type basic needs --client-id and/or --username", errc::invalid_argument);
+      fail("basic credentials need --client-id and/or --username", errc::invalid_argument);
     req.credentials_type = type::mqtt_basic;
     req.client_id = a.client_id;
     req.username = a.username;
     req.password = a.password;
   } else {
-    if (a.cert_file.empty()) fail("--type x509 needs --cert-file", errc::invalid_argument);
+    if (a.cert_file.empty()) fail("x509 credentials need --cert-file", errc::invalid_argument);
     certificate = read_file(a.cert_file);
     req.credentials_type = type::x509;
     req.certificate_pem = certificate;
   }
+  return req;
+}
 
+// Where to provision: host, port and server trust; no device credentials.
+client_options server_of(const global_options& o) {
   client_options server;
   server.host = o.host;
   server.port = static_cast<std::uint16_t>(o.port);
   server.tls.enabled = o.tls;
   server.tls.ca_file = o.ca_file;
   server.tls.insecure = o.insecure;
-  auto creds = provision(server, req, o.timeout());
-  if (!creds) fail("provision on " + o.host + ":" + std::to_string(o.port != 0 ? o.port : (o.tls ? 8883 : 1883)), creds.error());
+  return server;
+}
+
+std::string where(const global_options& o) {
+  return o.host + ":" + std::to_string(o.port != 0 ? o.port : (o.tls ? 8883 : 1883));
+}
+
+void run(const global_options& o, const provision_args& a) {
+  std::string certificate;
+  const provision_request req = request_for(a.type, a, certificate);
+  auto creds = provision(server_of(o), req, o.timeout());
+  if (!creds) fail("provision on " + where(o), creds.error());
   if (a.save.empty()) {
-    print_line(to_json(*creds));
+    const std::string text = to_json(*creds);
+    if (text.empty()) fail("provision: credentials longer than the SDK stores", errc::not_enough_space);
+    print_line(text);
     return;
   }
   if (auto r = save_credentials(a.save, *creds); !r) fail("cannot save credentials to " + a.save, r.error());
   report_message("credentials saved to " + a.save);
 }
-
-void use_saved_credentials(global_options& o, const std::string& path) {
-  auto c = load_credentials(path);
-  // An unreadable or malformed local file is the user's mistake (exit 2), not the server's.
-  if (!c) fail("--credentials " + path + " (" + to_string(c.error()) + ")", errc::invalid_argument);
+// Sets the connection credentials of every later command.
+void use_credentials(global_options& o, const credentials& c) {
+  if (c.type == provision_credentials_type::x509) return;  // the TLS client certificate is the credential
   client_options applied;
-  apply_credentials(applied, *c);
-  if (c->type == provision_credentials_type::x509) return;  // the TLS client certificate is the credential
+  apply_credentials(applied, c);
   o.token = applied.access_token;
   o.client_id = applied.client_id;
   o.username = applied.username;
   o.password = applied.password;
 }
 
+void use_saved_credentials(global_options& o, const std::string& path) {
+  auto c = load_credentials(path);
+  // An unreadable or malformed local file is the user's mistake (exit 2), not the server's.
+  if (!c) fail("--credentials " + path + " (" + to_string(c.error()) + ")", errc::invalid_argument);
+  use_credentials(o, *c);
+  o.stored_credentials = true;
+}
+
+/// The global options of the credential lifecycle.
+struct lifecycle_args {
+  std::string file;  // --credentials
+  std::string key;
+  std::string secret;
+  std::string name;
+  std::string type;
+  bool reprovision = false;
+  unsigned attempts = 0;
+};
+
+// While alive, SIGINT and SIGTERM cancel `target` instead of ending the process: they are blocked
+// in every thread started meanwhile and taken by one sigwait() thread.
+class cancel_on_signal {
+ public:
+  explicit cancel_on_signal(provisioned_client& target) {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGUSR1);  // our own "stop watching"
+    pthread_sigmask(SIG_BLOCK, &set_, &previous_);
+    watcher_ = std::thread([this, &target] {
+      int signo = 0;
+      while (sigwait(&set_, &signo) == 0 && signo == SIGUSR1 && !done_) {
+      }
+      if (signo != SIGUSR1) {
+        caught_ = signo;
+        target.cancel();
+      }
+    });
+  }
+  ~cancel_on_signal() {
+    done_ = true;
+    pthread_kill(watcher_.native_handle(), SIGUSR1);
+    watcher_.join();
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  /// The signal that cancelled, or 0.
+  int caught() const { return caught_; }
+
+ private:
+  sigset_t set_{};
+  sigset_t previous_{};
+  std::atomic<bool> done_{false};
+  std::atomic<int> caught_{0};
+  std::thread watcher_;
+};
+
+// --credentials FILE with --provision-key: the lifecycle, checked with one connection that ends
+// before the command connects with the same credentials.
+void run_lifecycle(global_options& o, const lifecycle_args& a) {
+  if (a.secret.empty()) fail("--provision-key needs --provision-secret", errc::invalid_argument);
+  provision_args request_args;
+  request_args.key = a.key;
+  request_args.secret = a.secret;
+  request_args.name = a.name;
+  request_args.device_token = o.token;
+  request_args.client_id = o.client_id;
+  request_args.username = o.username;
+  request_args.password = o.password;
+  request_args.cert_file = o.cert_file;
+  std::string certificate;
+  provisioning_options p;
+  p.request = request_for(a.type, request_args, certificate);
+  p.credentials_file = a.file;
+  p.allow_reprovision = a.reprovision;
+  p.max_attempts = a.attempts;
+  p.attempt_timeout = o.timeout();
+  p.on_retry = [](std::uint32_t attempt, errc e, std::chrono::milliseconds wait) {
+    report_message("provisioning attempt " + std::to_string(attempt) + " failed (" + to_string(e) + "); next in " +
+                   std::to_string(wait.count() / 1000) + " s");
+  };
+  client_options server = server_of(o);
+  server.tls.cert_file = o.cert_file;
+  server.tls.key_file = o.key_file;
+  server.default_qos = o.message_qos();
+
+  provisioned_client device{server, p};
+  result<void> r;
+  int signo = 0;
+  {
+    cancel_on_signal signals{device};
+    r = device.connect(o.timeout());
+    signo = signals.caught();
+  }
+  if (signo != 0) fail(std::string("provisioning interrupted by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM"), errc::cancelled);
+  if (!r && r.error() == errc::stored_credentials_refused)
+    fail("the server refused the credentials in " + a.file + " (--reprovision replaces them)", r.error());
+  if (!r && device.attempts() > 0)
+    fail("provisioning on " + where(o) + " (" + std::to_string(device.attempts()) + " attempts" +
+             (device.attempts() == a.attempts ? ", the --provision-attempts bound" : "") + ")",
+         r.error());
+  if (!r) fail("--credentials " + a.file + " on " + where(o), r.error());
+  if (device.provisioned()) report_message("provisioned; credentials saved to " + a.file);
+  use_credentials(o, device.current());
+}
+
+void resolve_credentials(CLI::App& app, global_options& o, const lifecycle_args& a) {
+  const bool provisioning = !a.key.empty() || !a.secret.empty() || a.reprovision || !a.name.empty() || !a.type.empty();
+  if (a.file.empty()) {
+    if (provisioning) fail("--provision-* and --reprovision need --credentials FILE", errc::invalid_argument);
+    return;
+  }
+  for (const auto* sub : app.get_subcommands())
+    if (sub->get_name() == "provision" || sub->get_name() == "emulator") return;  // they do not connect as a device
+  if (provisioning) {
+    if (a.key.empty()) fail("--reprovision and --provision-* need --provision-key", errc::invalid_argument);
+    run_lifecycle(o, a);
+    return;
+  }
+  if (::access(a.file.c_str(), F_OK) != 0)
+    fail("--credentials " + a.file + ": no such file (--provision-key and --provision-secret provision one)",
+         errc::invalid_argument);
+  use_saved_credentials(o, a.file);
+}
+
 }  // namespace
 
 void add_provision_commands(CLI::App& app, global_options& options) {
-  app.add_option_function<std::string>(
-         "--credentials", [&options](const std::string& path) { use_saved_credentials(options, path); },
-         "Connect with credentials saved by `provision --save`")
-      ->check(CLI::ExistingFile)
+  auto life = std::make_shared<lifecycle_args>();
+  const char* group = "Provisioning";
+  app.add_option("--credentials", life->file,
+                 "Connect with credentials saved by `provision --save`; with --provision-key: provision and save "
+                 "them first when FILE is missing")
       ->group("Connection");
+  app.add_option("--provision-key", life->key, "With --credentials: provision device key")->group(group);
+  app.add_option("--provision-secret", life->secret, "With --credentials: provision device secret (or env "
+                 "TBMQTT_PROVISION_SECRET)")
+      ->envname("TBMQTT_PROVISION_SECRET")
+      ->group(group);
+  app.add_option("--provision-name", life->name, "Device name to provision (default: the server picks one)")->group(group);
+  app.add_option("--provision-type", life->type,
+                 "Credentials to provision: token (server-generated, or --token), basic (--client-id, --username, "
+                 "--password), x509 (--cert-file)")
+      ->check(CLI::IsMember({"token", "basic", "x509"}))
+      ->group(group);
+  app.add_flag("--reprovision", life->reprovision, "Provision again when the server refuses the saved credentials")
+      ->group(group);
+  app.add_option("--provision-attempts", life->attempts, "Provisioning attempts before giving up (0: until SIGINT)")
+      ->capture_default_str()
+      ->group(group);
+  app.parse_complete_callback([&app, &options, life] { resolve_credentials(app, options, *life); });
 
   auto args = std::make_shared<provision_args>();
   auto* cmd = app.add_subcommand("provision", "Provision a new device with a provisioning key and secret");

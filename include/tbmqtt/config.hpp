@@ -51,3 +51,11 @@
 #define TBMQTT_JSON_SMALL_FLOAT 0
 #endif
 #endif
+#ifndef TBMQTT_CREDENTIAL_FIELD_CAPACITY
+/// Longest stored access token, client id, user name or password (credentials_record).
+#define TBMQTT_CREDENTIAL_FIELD_CAPACITY 128
+#endif
+#ifndef TBMQTT_CREDENTIAL_CERTIFICATE_CAPACITY
+/// Longest stored X.509 certificate body (Base64) in a credentials_record.
+#define TBMQTT_CREDENTIAL_CERTIFICATE_CAPACITY 2048
+#endif

@@ -1,21 +1,39 @@
 #include "tbmqtt/provisioning.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
+#include <algorithm>
+#include <atomic>
 #include <chrono>
-#include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
-#include "tbmqtt/json.hpp"
+#include "tbmqtt/linux_platform.hpp"
 
 namespace tbmqtt {
+namespace detail {
+
+// A credentials file as a storage whose one value is the file: DIR/NAME is the key NAME of
+// file_storage(DIR), which writes it with mode 0600 through a temp file, fsync and rename. The
+// key the core asks for (credentials_storage_key) is replaced by NAME.
+class credentials_file final : public storage {
+ public:
+  explicit credentials_file(const std::string& path) : credentials_file(path, path.rfind('/')) {}
+  result<std::size_t> load(std::string_view, span<std::byte> out) noexcept override { return files_.load(name_, out); }
+  result<void> store(std::string_view, span<const std::byte> value) noexcept override { return files_.store(name_, value); }
+  result<void> erase(std::string_view) noexcept override { return files_.erase(name_); }
+
+ private:
+  credentials_file(const std::string& path, std::size_t slash)
+      : files_(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash))),
+        name_(slash == std::string::npos ? path : path.substr(slash + 1)) {}
+  file_storage files_;
+  std::string name_;
+};
+
+}  // namespace detail
+
 namespace {
+
+using detail::credentials_file;
 
 using clock_type = std::chrono::steady_clock;
 
@@ -25,10 +43,15 @@ class provisioning_session final : public detail::transport_listener {
  public:
   explicit provisioning_session(std::string_view payload) : payload_(payload) {}
 
-  result<std::string> run(detail::mosquitto_transport& t, clock_type::time_point deadline) {
+  result<std::string> run(detail::mosquitto_transport& t, clock_type::time_point deadline,
+                          const std::atomic<bool>* stop) {
     transport_ = &t;
     if (auto r = t.connect(); !r) return r.error();
     while (outcome_ == errc{} && !answered_) {
+      if (stop != nullptr && *stop) {
+        outcome_ = errc::cancelled;
+        break;
+      }
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now()).count();
       if (left <= 0) {
         outcome_ = errc::timeout;
@@ -99,18 +122,29 @@ credentials to_owned(const provisioned_credentials& c) {
   return o;
 }
 
-std::string_view type_name(provision_credentials_type t) {
-  switch (t) {
-    case provision_credentials_type::mqtt_basic: return "MQTT_BASIC";
-    case provision_credentials_type::x509: return "X509_CERTIFICATE";
-    default: return "ACCESS_TOKEN";
-  }
+provisioned_credentials view_of(const credentials& c) {
+  provisioned_credentials v;
+  v.type = c.type;
+  v.token = c.token;
+  v.client_id = c.client_id;
+  v.username = c.username;
+  v.password = c.password;
+  v.certificate = c.certificate;
+  return v;
 }
 
-}  // namespace
+// The core's record is 2.6 KB with the default capacities: keep it off the stack.
+std::unique_ptr<credentials_record> to_record(const credentials& c, errc& error) {
+  auto record = std::make_unique<credentials_record>();
+  error = record->assign(view_of(c)).error();
+  return record;
+}
 
-result<credentials> provision(const client_options& server, const provision_request& request,
-                              std::chrono::milliseconds timeout) {
+// Local file problems are the caller's (save/load_credentials document errc::invalid_argument).
+errc file_error(errc e) { return e == errc::no_match || e == errc::transport_error ? errc::invalid_argument : e; }
+
+result<credentials> provision_round_trip(const client_options& server, const provision_request& request,
+                                         std::chrono::milliseconds timeout, const std::atomic<bool>* stop) {
   const auto deadline = clock_type::now() + timeout;
   std::size_t size = 256;
   for (auto s : {request.device_name, request.key, request.secret, request.token, request.client_id,
@@ -132,7 +166,7 @@ result<credentials> provision(const client_options& server, const provision_requ
 
   provisioning_session session{*payload};
   detail::mosquitto_transport transport{e, session};
-  auto response = session.run(transport, deadline);
+  auto response = session.run(transport, deadline, stop);
   if (!response) return response.error();
   std::vector<char> scratch(response->size() + 1);
   auto parsed = parse_provision_response(*response, span<char>{scratch.data(), scratch.size()});
@@ -140,82 +174,38 @@ result<credentials> provision(const client_options& server, const provision_requ
   return to_owned(*parsed);
 }
 
+}  // namespace
+
+result<credentials> provision(const client_options& server, const provision_request& request,
+                              std::chrono::milliseconds timeout) {
+  return provision_round_trip(server, request, timeout, nullptr);
+}
+
 std::string to_json(const credentials& c) {
-  std::vector<char> buf(64 + 6 * (c.token.size() + c.client_id.size() + c.username.size() + c.password.size() +
-                                  c.certificate.size()));
-  json::writer w{span<char>{buf.data(), buf.size()}};
-  w.begin_object().key("credentialsType").value(type_name(c.type));
-  switch (c.type) {
-    case provision_credentials_type::mqtt_basic:
-      w.key("clientId").value(c.client_id).key("username").value(c.username).key("password").value(c.password);
-      break;
-    case provision_credentials_type::x509:
-      w.key("certificate").value(c.certificate);
-      break;
-    default:
-      w.key("token").value(c.token);
-      break;
-  }
-  w.end_object();
-  auto text = w.finish();
-  return text ? std::string(*text) : std::string("{}");
+  errc error{};
+  auto record = to_record(c, error);
+  if (error != errc{}) return {};
+  std::vector<char> buf(credentials_record_json_capacity);
+  auto text = write_credentials_record(span<char>{buf.data(), buf.size()}, *record);
+  return text ? std::string(*text) : std::string();
 }
 
 result<void> save_credentials(const std::string& path, const credentials& c) {
-  const std::string text = to_json(c) + "\n";
-  std::string dir = ".";
-  if (auto slash = path.rfind('/'); slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);
-  std::string tmp = path + ".tmpXXXXXX";
-  const int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return errc::invalid_argument;
-  bool ok = ::fchmod(fd, 0600) == 0;
-  for (std::size_t done = 0; ok && done < text.size();) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) ok = false;
-    else done += static_cast<std::size_t>(n);
-  }
-  ok = ok && ::fsync(fd) == 0;
-  ok = (::close(fd) == 0) && ok;
-  ok = ok && ::rename(tmp.c_str(), path.c_str()) == 0;
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return errc::invalid_argument;
-  }
-  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY); dfd >= 0) {
-    (void)::fsync(dfd);  // make the rename durable
-    ::close(dfd);
-  }
+  errc error{};
+  auto record = to_record(c, error);
+  if (error != errc{}) return error;
+  credentials_file file{path};
+  std::vector<char> scratch(credentials_record_json_capacity);
+  if (auto r = store_credentials(file, *record, span<char>{scratch.data(), scratch.size()}); !r) return file_error(r.error());
   return {};
 }
 
 result<credentials> load_credentials(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return errc::invalid_argument;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
-  auto doc = json::value::parse(text);
-  if (!doc || !doc->is_object()) return errc::malformed;
-  std::vector<char> scratch(text.size() + 1);
-  auto read = [&](std::string_view key, std::string& out) -> bool {
-    json::value v = (*doc)[key];
-    if (!v.present() || v.is_null()) return true;
-    auto s = v.as_string(span<char>{scratch.data(), scratch.size()});
-    if (!s) return false;
-    out = std::string(*s);
-    return true;
-  };
-  std::string type;
-  credentials c;
-  if (!read("credentialsType", type) || !read("token", c.token) || !read("clientId", c.client_id) ||
-      !read("username", c.username) || !read("password", c.password) || !read("certificate", c.certificate))
-    return errc::malformed;
-  if (type == "ACCESS_TOKEN" && !c.token.empty()) c.type = provision_credentials_type::access_token;
-  else if (type == "MQTT_BASIC" && !(c.client_id.empty() && c.username.empty())) c.type = provision_credentials_type::mqtt_basic;
-  else if (type == "X509_CERTIFICATE" && !c.certificate.empty()) c.type = provision_credentials_type::x509;
-  else return errc::malformed;
-  return c;
+  credentials_file file{path};
+  auto record = std::make_unique<credentials_record>();
+  std::vector<char> scratch(credentials_record_json_capacity);
+  if (auto r = load_credentials(file, *record, span<char>{scratch.data(), scratch.size()}); !r) return file_error(r.error());
+  return to_owned(record->view());
 }
 
 void apply_credentials(client_options& options, const credentials& c) {
@@ -233,6 +223,106 @@ void apply_credentials(client_options& options, const credentials& c) {
       break;
     default:
       break;
+  }
+}
+
+// ---- provisioned_client ----------------------------------------------------------------------
+
+provisioned_client::provisioned_client(client_options server, provisioning_options options)
+    : server_(std::move(server)), options_(std::move(options)) {
+  TBMQTT_EXPECTS(options_.store != nullptr || !options_.credentials_file.empty());
+  if (options_.store == nullptr) own_store_ = std::make_unique<credentials_file>(options_.credentials_file);
+}
+
+provisioned_client::~provisioned_client() {
+  std::unique_lock lock(mutex_);
+  cancelled_ = true;
+  changed_.notify_all();
+  changed_.wait(lock, [&] { return !running_; });
+}
+
+void provisioned_client::cancel() {
+  std::lock_guard lock(mutex_);
+  if (!running_) return;  // a later connect() starts afresh
+  cancelled_ = true;
+  changed_.notify_all();
+}
+
+client& provisioned_client::get() {
+  TBMQTT_EXPECTS(client_ != nullptr);
+  return *client_;
+}
+
+bool provisioned_client::wait(std::chrono::milliseconds delay) {
+  std::unique_lock lock(mutex_);
+  return !changed_.wait_for(lock, delay, [&] { return cancelled_.load(); });
+}
+
+result<void> provisioned_client::connect(std::chrono::milliseconds connect_timeout) {
+  {
+    std::lock_guard lock(mutex_);
+    TBMQTT_EXPECTS(!running_);
+    running_ = true;
+    cancelled_ = false;
+  }
+  const result<void> outcome = run(connect_timeout);
+  std::lock_guard lock(mutex_);
+  running_ = false;
+  changed_.notify_all();
+  return outcome;
+}
+
+result<void> provisioned_client::run(std::chrono::milliseconds connect_timeout) {
+  using std::chrono::milliseconds;
+  const auto started = clock_type::now();
+  const auto until = options_.deadline.count() > 0 ? started + options_.deadline : clock_type::time_point::max();
+  storage& store = options_.store != nullptr ? *options_.store : *own_store_;
+  auto record = std::make_unique<credentials_record>();
+  std::vector<char> scratch(credentials_record_json_capacity);
+  const span<char> scratch_span{scratch.data(), scratch.size()};
+  client_.reset();
+  provisioned_ = false;
+  attempts_ = 0;
+
+  credentials_lifecycle life{{options_.allow_reprovision, options_.max_attempts}};
+  credentials_action step = life.start(load_credentials(store, *record, scratch_span).error());
+  for (;;) {
+    if (cancelled_) return errc::cancelled;
+    switch (step.next) {
+      case credentials_step::provision: {
+        const auto now = clock_type::now();
+        if (until - now <= milliseconds(step.delay_ms)) return errc::timeout;  // the wait alone would pass it
+        if (!wait(milliseconds(step.delay_ms))) return errc::cancelled;
+        const auto left = std::chrono::duration_cast<milliseconds>(until - clock_type::now());
+        auto got = provision_round_trip(server_, options_.request, std::min(options_.attempt_timeout, left), &cancelled_);
+        if (cancelled_) return errc::cancelled;
+        errc e = got ? record->assign(view_of(*got)).error() : got.error();
+        step = life.provisioned(e);
+        attempts_ = life.attempts();
+        if (step.next == credentials_step::provision && options_.on_retry)
+          options_.on_retry(life.attempts(), e, milliseconds(step.delay_ms));
+        break;
+      }
+      case credentials_step::store:
+        step = life.stored(store_credentials(store, *record, scratch_span).error());
+        break;
+      case credentials_step::connect: {
+        current_ = to_owned(record->view());
+        client_options options = server_;
+        apply_credentials(options, current_);
+        client_.reset();
+        client_ = std::make_unique<client>(std::move(options));
+        const auto r = client_->connect(connect_timeout);
+        if (!r) client_.reset();
+        step = life.connected(r.error());
+        break;
+      }
+      case credentials_step::done:
+        provisioned_ = life.provisioned_new();
+        return {};
+      case credentials_step::fail:
+        return step.error;
+    }
   }
 }
 

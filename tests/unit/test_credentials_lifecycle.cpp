@@ -1,0 +1,287 @@
+// Tests of src/core/credentials_lifecycle.cpp: the stored credentials record, the retry schedule
+// and the lifecycle decisions. Portable: runs on the host and on the Cortex-M image.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string_view>
+
+#include "tbmqtt/credentials_lifecycle.hpp"
+
+using tbmqtt::credentials_action;
+using tbmqtt::credentials_lifecycle;
+using tbmqtt::credentials_record;
+using tbmqtt::credentials_step;
+using tbmqtt::errc;
+using tbmqtt::provision_credentials_type;
+using tbmqtt::provisioned_credentials;
+
+namespace {
+
+// One value in RAM; `fail_with` makes the next store/load fail like a broken medium.
+struct one_value_storage final : tbmqtt::storage {
+  char key[16] = {};
+  std::byte value[tbmqtt::credentials_record_json_capacity];
+  std::size_t size = 0;
+  bool present = false;
+  errc fail_with{};
+  int stores = 0;
+
+  tbmqtt::result<std::size_t> load(std::string_view k, tbmqtt::span<std::byte> out) noexcept override {
+    if (fail_with != errc{}) return fail_with;
+    if (!present || k != key) return errc::no_match;
+    if (size > out.size()) return errc::not_enough_space;
+    std::memcpy(out.data(), value, size);
+    return size;
+  }
+  tbmqtt::result<void> store(std::string_view k, tbmqtt::span<const std::byte> v) noexcept override {
+    if (fail_with != errc{}) return fail_with;
+    if (k.size() >= sizeof key || v.size() > sizeof value) return errc::not_enough_space;
+    std::memset(key, 0, sizeof key);
+    std::memcpy(key, k.data(), k.size());
+    std::memcpy(value, v.data(), v.size());
+    size = v.size();
+    present = true;
+    ++stores;
+    return {};
+  }
+  tbmqtt::result<void> erase(std::string_view) noexcept override {
+    present = false;
+    return {};
+  }
+  void put_text(std::string_view text) {
+    ASSERT_TRUE(store(tbmqtt::credentials_storage_key,
+                      tbmqtt::span<const std::byte>{reinterpret_cast<const std::byte*>(text.data()), text.size()}));
+  }
+};
+
+// Static: records and scratch buffers are a few KB, too much for a small test stack.
+char scratch[tbmqtt::credentials_record_json_capacity];
+credentials_record record_a;
+credentials_record record_b;
+
+provisioned_credentials basic(std::string_view client_id, std::string_view user, std::string_view password) {
+  provisioned_credentials c;
+  c.type = provision_credentials_type::mqtt_basic;
+  c.client_id = client_id;
+  c.username = user;
+  c.password = password;
+  return c;
+}
+
+provisioned_credentials token(std::string_view t) {
+  provisioned_credentials c;
+  c.token = t;
+  return c;
+}
+
+errc read_error(std::string_view text) { return tbmqtt::read_credentials_record(text, record_b).error(); }
+
+bool is(const credentials_action& a, credentials_step step, std::uint32_t delay_ms = 0, errc e = errc{}) {
+  return a.next == step && a.delay_ms == delay_ms && a.error == e;
+}
+
+}  // namespace
+
+// ---- record -----------------------------------------------------------------------------------
+
+TEST(credentials_record, writes_the_provision_cli_format) {
+  ASSERT_TRUE(record_a.assign(basic("c1", "u\"1", "p1")));
+  auto text = tbmqtt::write_credentials_record(scratch, record_a);
+  ASSERT_TRUE(text);
+  EXPECT_EQ(*text, R"({"credentialsType":"MQTT_BASIC","clientId":"c1","username":"u\"1","password":"p1"})");
+  ASSERT_TRUE(record_a.assign(token("T0K")));
+  EXPECT_EQ(*tbmqtt::write_credentials_record(scratch, record_a), R"({"credentialsType":"ACCESS_TOKEN","token":"T0K"})");
+}
+
+TEST(credentials_record, round_trips_every_type_through_storage) {
+  one_value_storage store;
+  provisioned_credentials x509;
+  x509.type = provision_credentials_type::x509;
+  x509.certificate = "TUlJQmNlcnQ=";
+  for (const provisioned_credentials& c : {token("tok\\en"), basic("", "user", ""), basic("cid", "u", "p\n"), x509}) {
+    ASSERT_TRUE(record_a.assign(c));
+    ASSERT_TRUE(tbmqtt::store_credentials(store, record_a, scratch));
+    ASSERT_TRUE(tbmqtt::load_credentials(store, record_b, scratch));
+    const auto v = record_b.view();
+    EXPECT_TRUE(v.type == c.type);
+    EXPECT_EQ(v.token, c.token);
+    EXPECT_EQ(v.client_id, c.client_id);
+    EXPECT_EQ(v.username, c.username);
+    EXPECT_EQ(v.password, c.password);
+    EXPECT_EQ(v.certificate, c.certificate);
+  }
+  EXPECT_EQ(store.stores, 4);
+  EXPECT_EQ(std::string_view{store.key}, tbmqtt::credentials_storage_key);
+}
+
+TEST(credentials_record, full_fields_fit_the_documented_json_capacity) {
+  static char long_text[TBMQTT_CREDENTIAL_CERTIFICATE_CAPACITY];
+  std::memset(long_text, 0x01, sizeof long_text);  // a control character: the longest escape
+  const std::string_view field{long_text, TBMQTT_CREDENTIAL_FIELD_CAPACITY};
+  ASSERT_TRUE(record_a.assign(basic(field, field, field)));
+  EXPECT_TRUE(tbmqtt::write_credentials_record(scratch, record_a));
+  provisioned_credentials x509;
+  x509.type = provision_credentials_type::x509;
+  std::memset(long_text, 'A', sizeof long_text);
+  x509.certificate = std::string_view{long_text, sizeof long_text};
+  ASSERT_TRUE(record_a.assign(x509));
+  EXPECT_TRUE(tbmqtt::write_credentials_record(scratch, record_a));
+}
+
+TEST(credentials_record, refuses_oversized_or_incomplete_credentials) {
+  static char long_text[TBMQTT_CREDENTIAL_FIELD_CAPACITY + 1];
+  std::memset(long_text, 'a', sizeof long_text);
+  EXPECT_EQ(record_a.assign(token(std::string_view{long_text, sizeof long_text})).error(), errc::not_enough_space);
+  EXPECT_EQ(record_a.assign(token("")).error(), errc::invalid_argument);
+  EXPECT_EQ(record_a.assign(basic("", "", "pw")).error(), errc::invalid_argument);
+  provisioned_credentials server;
+  server.type = provision_credentials_type::server_token;
+  server.token = "t";
+  EXPECT_EQ(record_a.assign(server).error(), errc::invalid_argument);
+}
+
+TEST(credentials_record, malformed_records_are_typed_errors) {
+  EXPECT_EQ(read_error(""), errc::malformed);
+  EXPECT_EQ(read_error("[1]"), errc::malformed);
+  EXPECT_EQ(read_error(R"({"credentialsType":"ACCESS_TOKEN"})"), errc::malformed);
+  EXPECT_EQ(read_error(R"({"credentialsType":"ACCESS_TOKEN","token":7})"), errc::malformed);
+  EXPECT_EQ(read_error(R"({"credentialsType":"PSK","token":"t"})"), errc::malformed);
+  EXPECT_EQ(read_error(R"({"token":"t"})"), errc::malformed);
+  EXPECT_EQ(read_error(R"({"credentialsType":"MQTT_BASIC","password":"p"})"), errc::malformed);
+  EXPECT_EQ(read_error(R"({"credentialsType":"ACCESS_TOKEN","token":"t")"), errc::malformed);
+  EXPECT_EQ(read_error(R"({"credentialsType":"ACCESS_TOKEN","token":"t","clientId":null})"), errc{});
+}
+
+TEST(credentials_record, oversized_stored_records_are_typed_errors) {
+  static char text[TBMQTT_CREDENTIAL_FIELD_CAPACITY + 64];
+  const std::string_view head = R"({"credentialsType":"ACCESS_TOKEN","token":")";
+  std::memcpy(text, head.data(), head.size());
+  std::size_t n = head.size();
+  for (std::size_t i = 0; i <= TBMQTT_CREDENTIAL_FIELD_CAPACITY; ++i) text[n++] = 'x';
+  text[n++] = '"';
+  text[n++] = '}';
+  EXPECT_EQ(read_error(std::string_view{text, n}), errc::not_enough_space);
+
+  one_value_storage store;
+  store.put_text(R"({"credentialsType":"ACCESS_TOKEN","token":"abc"})");
+  char small[16];
+  EXPECT_EQ(tbmqtt::load_credentials(store, record_b, small).error(), errc::not_enough_space);
+  EXPECT_TRUE(tbmqtt::load_credentials(store, record_b, scratch));
+}
+
+TEST(credentials_record, storage_failures_pass_through) {
+  one_value_storage store;
+  EXPECT_EQ(tbmqtt::load_credentials(store, record_b, scratch).error(), errc::no_match);
+  store.put_text("not json");
+  EXPECT_EQ(tbmqtt::load_credentials(store, record_b, scratch).error(), errc::malformed);
+  store.fail_with = errc::transport_error;
+  EXPECT_EQ(tbmqtt::load_credentials(store, record_b, scratch).error(), errc::transport_error);
+  ASSERT_TRUE(record_a.assign(token("t")));
+  EXPECT_EQ(tbmqtt::store_credentials(store, record_a, scratch).error(), errc::transport_error);
+  char tiny[8];
+  store.fail_with = errc{};
+  EXPECT_EQ(tbmqtt::store_credentials(store, record_a, tiny).error(), errc::not_enough_space);
+}
+
+// ---- retry schedule ---------------------------------------------------------------------------
+
+TEST(provision_retry, waits_0_1_2_4_seconds_then_caps_at_128) {
+  const std::uint32_t expected[] = {0, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 128000, 128000};
+  for (std::uint32_t i = 0; i < sizeof expected / sizeof expected[0]; ++i)
+    EXPECT_EQ(tbmqtt::provision_retry_delay_ms(i), expected[i]) << "retry " << i;
+  EXPECT_EQ(tbmqtt::provision_retry_delay_ms(31), 128000u);
+  EXPECT_EQ(tbmqtt::provision_retry_delay_ms(32), 128000u);
+  EXPECT_EQ(tbmqtt::provision_retry_delay_ms(UINT32_MAX), 128000u);
+}
+
+TEST(provision_retry, only_transient_failures_are_retried) {
+  for (errc e : {errc::timeout, errc::unreachable, errc::disconnected, errc::refused_credentials,
+                 errc::server_unavailable, errc::provision_not_found, errc::malformed, errc::tls_error})
+    EXPECT_TRUE(tbmqtt::provision_retryable(e)) << tbmqtt::to_string(e);
+  for (errc e : {errc{}, errc::invalid_argument, errc::not_enough_space, errc::provision_failed, errc::cancelled})
+    EXPECT_FALSE(tbmqtt::provision_retryable(e)) << tbmqtt::to_string(e);
+}
+
+// ---- decisions --------------------------------------------------------------------------------
+
+TEST(credentials_lifecycle, stored_credentials_are_used_without_provisioning) {
+  credentials_lifecycle life{{}};
+  EXPECT_TRUE(is(life.start(errc{}), credentials_step::connect));
+  EXPECT_TRUE(life.using_stored());
+  EXPECT_TRUE(is(life.connected(errc{}), credentials_step::done));
+  EXPECT_FALSE(life.provisioned_new());
+  EXPECT_EQ(life.attempts(), 0u);
+}
+
+TEST(credentials_lifecycle, nothing_stored_provisions_stores_then_connects) {
+  credentials_lifecycle life{{}};
+  EXPECT_TRUE(is(life.start(errc::no_match), credentials_step::provision, 0));
+  EXPECT_TRUE(is(life.provisioned(errc{}), credentials_step::store));
+  EXPECT_FALSE(life.provisioned_new());  // not before it is stored
+  EXPECT_TRUE(is(life.stored(errc{}), credentials_step::connect));
+  EXPECT_TRUE(life.provisioned_new());
+  EXPECT_FALSE(life.using_stored());
+  EXPECT_TRUE(is(life.connected(errc{}), credentials_step::done));
+}
+
+TEST(credentials_lifecycle, a_damaged_record_or_failed_store_stops) {
+  credentials_lifecycle life{{true, 0}};
+  EXPECT_TRUE(is(life.start(errc::malformed), credentials_step::fail, 0, errc::malformed));
+  EXPECT_TRUE(is(life.start(errc::transport_error), credentials_step::fail, 0, errc::transport_error));
+  EXPECT_TRUE(is(life.start(errc::no_match), credentials_step::provision));
+  EXPECT_TRUE(is(life.provisioned(errc{}), credentials_step::store));
+  EXPECT_TRUE(is(life.stored(errc::not_enough_space), credentials_step::fail, 0, errc::not_enough_space));
+}
+
+TEST(credentials_lifecycle, retries_follow_the_schedule_until_the_attempt_bound) {
+  credentials_lifecycle life{{false, 4}};
+  EXPECT_TRUE(is(life.start(errc::no_match), credentials_step::provision, 0));
+  EXPECT_TRUE(is(life.provisioned(errc::provision_not_found), credentials_step::provision, 0));
+  EXPECT_TRUE(is(life.provisioned(errc::unreachable), credentials_step::provision, 1000));
+  EXPECT_TRUE(is(life.provisioned(errc::timeout), credentials_step::provision, 2000));
+  EXPECT_EQ(life.attempts(), 3u);
+  EXPECT_TRUE(is(life.provisioned(errc::provision_not_found), credentials_step::fail, 0, errc::provision_not_found));
+  EXPECT_EQ(life.attempts(), 4u);
+}
+
+TEST(credentials_lifecycle, unbounded_retries_keep_the_cap) {
+  credentials_lifecycle life{{}};
+  (void)life.start(errc::no_match);
+  credentials_action a;
+  for (int i = 0; i < 40; ++i) a = life.provisioned(errc::unreachable);
+  EXPECT_TRUE(is(a, credentials_step::provision, 128000));
+  EXPECT_TRUE(is(life.provisioned(errc{}), credentials_step::store));
+}
+
+TEST(credentials_lifecycle, permanent_failures_and_cancel_are_not_retried) {
+  for (errc e : {errc::provision_failed, errc::invalid_argument, errc::cancelled}) {
+    credentials_lifecycle life{{}};
+    (void)life.start(errc::no_match);
+    EXPECT_TRUE(is(life.provisioned(e), credentials_step::fail, 0, e));
+  }
+}
+
+TEST(credentials_lifecycle, refused_stored_credentials_are_a_typed_error_unless_reprovisioning_is_allowed) {
+  for (errc refusal : {errc::refused_credentials, errc::identifier_rejected}) {
+    credentials_lifecycle strict{{false, 0}};
+    (void)strict.start(errc{});
+    EXPECT_TRUE(is(strict.connected(refusal), credentials_step::fail, 0, errc::stored_credentials_refused));
+
+    credentials_lifecycle lenient{{true, 3}};
+    (void)lenient.start(errc{});
+    EXPECT_TRUE(is(lenient.connected(refusal), credentials_step::provision, 0));
+    EXPECT_TRUE(is(lenient.provisioned(errc::timeout), credentials_step::provision, 0));
+    EXPECT_TRUE(is(lenient.provisioned(errc{}), credentials_step::store));
+    EXPECT_TRUE(is(lenient.stored(errc{}), credentials_step::connect));
+    // Credentials just provisioned and refused again: no loop.
+    EXPECT_TRUE(is(lenient.connected(refusal), credentials_step::fail, 0, refusal));
+  }
+}
+
+TEST(credentials_lifecycle, other_connect_failures_are_returned_as_they_are) {
+  credentials_lifecycle life{{true, 0}};
+  (void)life.start(errc{});
+  EXPECT_TRUE(is(life.connected(errc::unreachable), credentials_step::fail, 0, errc::unreachable));
+  (void)life.start(errc{});
+  EXPECT_TRUE(is(life.connected(errc::timeout), credentials_step::fail, 0, errc::timeout));
+}
