@@ -3,6 +3,7 @@
 # client, ESP-IDF examples) against the real ESP-IDF + esp-mqtt headers of v4.4 and v5.x, using
 # the header sets and `check` script described in shared/esp-idf/README.md. Nothing is linked
 # or run: this proves the sources compile against both config-struct layouts, no more.
+# First, and without the headers, it checks that every Kconfig option is used by some code.
 #
 # Usage: tests/esp_idf/check.sh
 # Environment: TBMQTT_ESP_IDF_HEADERS  directory holding `check` (default: ../shared/esp-idf
@@ -15,6 +16,22 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "${here}/../.." && pwd)"
 headers="${TBMQTT_ESP_IDF_HEADERS:-${repo}/../shared/esp-idf}"
+
+# Every Kconfig option must reach the code: as CONFIG_TBMQTT_<NAME> in a source or header, or
+# as <NAME> in the list cmake/esp_idf_component.cmake turns into compile definitions.
+unwired=0
+while read -r name; do
+  if ! grep -rqw "CONFIG_${name}" "${repo}/include" "${repo}/src" "${repo}/examples" &&
+     ! grep -qw "${name#TBMQTT_}" "${repo}/cmake/esp_idf_component.cmake"; then
+    echo "Kconfig option ${name} is not used by any code" >&2
+    unwired=1
+  fi
+done < <(sed -n 's/^[[:space:]]*config[[:space:]]\+\(TBMQTT_[A-Z0-9_]*\).*/\1/p' "${repo}/Kconfig")
+if (( unwired )); then
+  echo "esp-idf Kconfig check: FAILED" >&2
+  exit 1
+fi
+echo "esp-idf Kconfig check: every option is used"
 
 if [[ ! -x "${headers}/check" ]]; then
   echo "esp-idf header check: SKIPPED (no headers at ${headers}; set TBMQTT_ESP_IDF_HEADERS)"
