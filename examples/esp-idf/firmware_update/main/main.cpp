@@ -1,8 +1,10 @@
 // tbmqtt ESP-IDF example "firmware_update" (h50): firmware OTA from ThingsBoard into the next
 // OTA app partition. esp_client + tbmqtt::ota_engine + tbmqtt::esp_ota_sink + NVS storage
 // (download checkpoints survive restarts; the download resumes where it stopped) + MD5/SHA-2
-// through mbedTLS. After the new image boots it is marked valid (rollback cancelled) only once
-// it has connected to ThingsBoard, and only then is fw_state UPDATED reported:
+// through mbedTLS. Chunks (menuconfig's size, 16 KiB by default) stream into the partition as
+// esp-mqtt delivers them. After the new image boots it is marked valid (rollback cancelled) only
+// once it has connected to ThingsBoard (unless menuconfig's "Mark a new image valid only after it
+// has connected" is off), and only then is fw_state UPDATED reported:
 //   connection event -> tbmqtt::esp_ota_confirm_running() -> ota_engine::confirm().
 // Needs a partition table with two OTA app partitions (e.g. "Factory app, two OTA definitions")
 // and, for the rollback, CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE. The running title/version
