@@ -63,7 +63,9 @@ struct ota_package {
 
 /// @brief Where the image goes. Porting guide: called on the thread that feeds the session;
 /// offsets are absolute; writes may come out of order (a retried chunk) but never overlap a
-/// different byte value; the image is never held whole in RAM by the engine.
+/// different byte value; a chunk that arrives in fragments is written fragment by fragment,
+/// and one cut short is written again from its start; the image is never held whole in RAM by
+/// the engine.
 class ota_sink {
  public:
   /// @brief Prepares for `package`. `resume_offset` bytes were written by an earlier begin() of
