@@ -84,6 +84,16 @@
 #else
 #define TBMQTT_ESP_TASK_PRIORITY 5
 #endif
+#ifdef CONFIG_TBMQTT_NETWORK_TIMEOUT_MS
+#define TBMQTT_ESP_NETWORK_TIMEOUT_MS CONFIG_TBMQTT_NETWORK_TIMEOUT_MS
+#else
+#define TBMQTT_ESP_NETWORK_TIMEOUT_MS 10000
+#endif
+#ifdef CONFIG_TBMQTT_LOG_LEVEL
+#define TBMQTT_ESP_LOG_LEVEL CONFIG_TBMQTT_LOG_LEVEL
+#else
+#define TBMQTT_ESP_LOG_LEVEL 3
+#endif
 
 namespace tbmqtt {
 
@@ -118,10 +128,11 @@ struct esp_client_options {
   std::uint32_t request_timeout_ms = TBMQTT_ESP_REQUEST_TIMEOUT_MS;  ///< Attribute requests, client RPCs.
   std::uint32_t keep_alive_s = TBMQTT_ESP_KEEPALIVE_S;
   std::uint32_t reconnect_timeout_ms = TBMQTT_ESP_RECONNECT_TIMEOUT_MS;  ///< esp-mqtt's fixed retry delay.
-  std::uint32_t network_timeout_ms = 10000;
+  std::uint32_t network_timeout_ms = TBMQTT_ESP_NETWORK_TIMEOUT_MS;
   std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;  ///< Server's max payload size.
   /// esp-mqtt in/out buffer. Inbound messages larger than this arrive in fragments and are
-  /// reassembled into a buffer of `reassembly_size` bytes (larger ones: errc::payload_too_large).
+  /// reassembled into a buffer of `reassembly_size` bytes (larger ones: errc::payload_too_large),
+  /// unless an extension streams them (OTA chunk responses stream into the ota_sink).
   std::size_t mqtt_buffer_size = TBMQTT_ESP_MQTT_BUFFER_SIZE;
   std::size_t reassembly_size = TBMQTT_ESP_REASSEMBLY_SIZE;
   unsigned event_queue_depth = TBMQTT_ESP_EVENT_QUEUE_DEPTH;  ///< esp-mqtt events waiting for the task.
@@ -129,6 +140,9 @@ struct esp_client_options {
   std::uint32_t task_stack = TBMQTT_ESP_TASK_STACK;           ///< Of the tbmqtt task and the esp-mqtt task.
   unsigned task_priority = TBMQTT_ESP_TASK_PRIORITY;
   std::uint32_t tick_period_ms = 100;  ///< How often time-outs are checked.
+  /// Run-time level of the "tbmqtt" and "tbmqtt_ota" log tags (0 none .. 5 verbose), set by
+  /// the constructor; -1 leaves them alone.
+  int log_level = TBMQTT_ESP_LOG_LEVEL;
 };
 
 /// @brief Connection events: up (connected and subscribed), or down with the reason.

@@ -51,6 +51,20 @@
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/ota.hpp"
 
+#if __has_include("sdkconfig.h")
+#include "sdkconfig.h"
+#endif
+
+// menuconfig "Mark a new image valid only after it has connected to ThingsBoard". A bool that is
+// off is absent from sdkconfig.h, so Kconfig's presence is told by another tbmqtt option.
+#if defined(CONFIG_TBMQTT_OTA_MARK_VALID_AFTER_CONNECT)
+#define TBMQTT_ESP_OTA_MARK_VALID_AFTER_CONNECT 1
+#elif defined(CONFIG_TBMQTT_OTA_CHUNK_SIZE)
+#define TBMQTT_ESP_OTA_MARK_VALID_AFTER_CONNECT 0
+#else
+#define TBMQTT_ESP_OTA_MARK_VALID_AFTER_CONNECT 1
+#endif
+
 namespace tbmqtt {
 
 /// @brief Firmware image sink on the next OTA app partition. Not thread-safe: the ota_engine
@@ -100,5 +114,12 @@ class esp_ota_sink final : public ota_sink {
 /// @brief True when the running image was just installed and waits for confirmation
 /// (esp_ota_get_state_partition == ESP_OTA_IMG_PENDING_VERIFY; needs rollback enabled).
 bool esp_ota_running_pending_verify() noexcept;
+/// @brief Call once at start-up, before connecting. With TBMQTT_ESP_OTA_MARK_VALID_AFTER_CONNECT
+/// (menuconfig, on by default) it only reports: a new image stays pending until it has reached
+/// ThingsBoard (esp_ota_confirm_running() from the connection callback, as above). Off: a
+/// pending image is marked valid right away (the bootloader then rolls back only images that
+/// fail to boot).
+/// @return true when the running image still waits for confirmation.
+bool esp_ota_confirm_at_boot() noexcept;
 
 }  // namespace tbmqtt

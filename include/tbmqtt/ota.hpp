@@ -22,6 +22,18 @@
 /// Most chunk requests in flight at once.
 #define TBMQTT_OTA_MAX_WINDOW 32
 #endif
+#ifndef TBMQTT_OTA_CHUNK_SIZE
+/// Default of ota_config::chunk_size (Kconfig: CONFIG_TBMQTT_OTA_CHUNK_SIZE).
+#define TBMQTT_OTA_CHUNK_SIZE 16384
+#endif
+#ifndef TBMQTT_OTA_WINDOW
+/// Default of ota_config::window (Kconfig: CONFIG_TBMQTT_OTA_WINDOW).
+#define TBMQTT_OTA_WINDOW 16
+#endif
+#ifndef TBMQTT_OTA_CHUNK_TIMEOUT_MS
+/// Default of ota_config::chunk_timeout_ms (Kconfig: CONFIG_TBMQTT_OTA_CHUNK_TIMEOUT_MS).
+#define TBMQTT_OTA_CHUNK_TIMEOUT_MS 5000
+#endif
 
 namespace tbmqtt {
 
@@ -51,7 +63,9 @@ struct ota_package {
 
 /// @brief Where the image goes. Porting guide: called on the thread that feeds the session;
 /// offsets are absolute; writes may come out of order (a retried chunk) but never overlap a
-/// different byte value; the image is never held whole in RAM by the engine.
+/// different byte value; a chunk that arrives in fragments is written fragment by fragment,
+/// and one cut short is written again from its start; the image is never held whole in RAM by
+/// the engine.
 class ota_sink {
  public:
   /// @brief Prepares for `package`. `resume_offset` bytes were written by an earlier begin() of
@@ -98,9 +112,11 @@ struct ota_config {
   ota_kind kind = ota_kind::firmware;
   std::string_view current_title;    ///< What runs now; reported as current_fw_title. Must outlive the engine.
   std::string_view current_version;  ///< Reported as current_fw_version. Must outlive the engine.
-  std::uint32_t chunk_size = 16384;  ///< Capped at the session's max_payload (server limit, 65536).
-  std::uint8_t window = 16;          ///< Chunk requests in flight (1 = stop-and-wait); 16 by benchmark.
-  std::uint32_t chunk_timeout_ms = 5000;  ///< First wait for a chunk; doubles with each retry.
+  /// Capped at the session's max_payload (server limit, 65536). A chunk that arrives in
+  /// fragments (esp-mqtt) streams into the sink: no buffer of this size is needed.
+  std::uint32_t chunk_size = TBMQTT_OTA_CHUNK_SIZE;
+  std::uint8_t window = TBMQTT_OTA_WINDOW;  ///< Chunk requests in flight (1 = stop-and-wait); 16 by benchmark.
+  std::uint32_t chunk_timeout_ms = TBMQTT_OTA_CHUNK_TIMEOUT_MS;  ///< First wait for a chunk; doubles with each retry.
   std::uint8_t max_retries = 5;      ///< Per chunk, then FAILED.
   std::uint32_t checkpoint_bytes = 64 * 1024;  ///< Progress saved to storage at least this often.
   /// Storage keys (at most 15 characters): progress and the activated-but-unconfirmed package.
@@ -149,6 +165,10 @@ class ota_engine final : public session_extension {
   bool on_attributes_response(std::uint32_t request_id, errc e, json::value client, json::value shared,
                               std::uint32_t now_ms) noexcept override;
   bool on_message(std::string_view topic, span<const std::byte> payload, std::uint32_t now_ms) noexcept override;
+  /// Takes every fragmented chunk response: its bytes go straight to the sink (and the hasher).
+  bool on_stream_begin(std::string_view topic, std::size_t total, std::uint32_t now_ms) noexcept override;
+  void on_stream_fragment(std::size_t offset, span<const std::byte> fragment, std::uint32_t now_ms) noexcept override;
+  void on_stream_end(errc e, std::uint32_t now_ms) noexcept override;
 
  private:
   struct in_flight {
@@ -163,7 +183,23 @@ class ota_engine final : public session_extension {
   void start(std::uint32_t now_ms) noexcept;
   void request_more(std::uint32_t now_ms) noexcept;
   bool send_request(std::uint32_t chunk) noexcept;
-  void handle_chunk(std::uint32_t chunk, span<const std::byte> data, std::uint32_t now_ms) noexcept;
+  // The chunk being received: a whole message, or a stream of fragments.
+  struct incoming_chunk {
+    std::uint32_t chunk = 0;
+    std::uint32_t download = 0;
+    std::uint32_t written = 0;  // bytes of the chunk in the sink so far
+    bool accepted = false;      // requested, right size: its bytes go to the sink
+    bool hashing = false;       // starts at the hashed prefix: hashed as it arrives
+  };
+  struct chunk_address {
+    std::uint32_t download = 0;
+    std::uint32_t chunk = 0;
+  };
+
+  result<chunk_address> parse_chunk_topic(std::string_view topic) const noexcept;
+  void begin_chunk(chunk_address address, std::size_t size) noexcept;
+  void write_chunk(std::size_t offset, span<const std::byte> data) noexcept;
+  void end_chunk(errc e, std::uint32_t now_ms) noexcept;
   void hash_written_chunks() noexcept;
   result<void> rehash_from_sink(std::uint64_t upto) noexcept;
   void complete(std::uint32_t now_ms) noexcept;
@@ -199,6 +235,7 @@ class ota_engine final : public session_extension {
   bool connected_ = false;
   bool assignment_changing_ = false;   // a push changed our attributes; the new set is requested
   in_flight slots_[TBMQTT_OTA_MAX_WINDOW];
+  incoming_chunk incoming_;
 };
 
 }  // namespace tbmqtt

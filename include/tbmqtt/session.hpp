@@ -118,6 +118,22 @@ class session_extension {
     return false;
   }
 
+  /// @brief Streaming (for messages too large to reassemble, such as OTA chunks): a message
+  /// that arrives in fragments (session::on_message_fragment) is first offered here, before
+  /// the session reassembles it. Return true to take it: its bytes then come through
+  /// on_stream_fragment, in order and without gaps, and nothing is buffered; on_stream_end
+  /// follows exactly once. `topic` is valid during this call only; `total` is the payload size.
+  virtual bool on_stream_begin(std::string_view /*topic*/, std::size_t /*total*/, std::uint32_t /*now_ms*/) noexcept {
+    return false;
+  }
+  /// Bytes [offset, offset + fragment.size()) of the taken message; valid during the call.
+  virtual void on_stream_fragment(std::size_t /*offset*/, span<const std::byte> /*fragment*/,
+                                  std::uint32_t /*now_ms*/) noexcept {}
+  /// @brief The taken message is over: errc{} when all `total` bytes arrived; errc::malformed
+  /// when a fragment was missing or out of order (the transport dropped one; the rest of the
+  /// message is discarded); errc::disconnected when the connection dropped first.
+  virtual void on_stream_end(errc /*e*/, std::uint32_t /*now_ms*/) noexcept {}
+
  protected:
   ~session_extension() = default;
 };
@@ -157,10 +173,13 @@ class session {
   /// One complete inbound message.
   void on_message(std::string_view topic, span<const std::byte> payload, std::uint32_t now_ms) noexcept;
   /// @brief One fragment of an inbound message (transports such as esp-mqtt deliver large
-  /// messages in pieces). Fragments must arrive in order; the message is dispatched when
-  /// offset + fragment size == total. A message larger than the reassembly buffer is dropped
-  /// and reported as errc::payload_too_large through on_error (context = topic); a fragment out
-  /// of order drops the partial message and reports errc::malformed.
+  /// messages in pieces). Fragments must arrive in order. The first fragment (offset 0) offers
+  /// the message to the extensions (session_extension::on_stream_begin): one that takes it gets
+  /// every fragment as it comes, with no buffer. Otherwise the message is reassembled and
+  /// dispatched when offset + fragment size == total; one larger than the reassembly buffer is
+  /// dropped and reported as errc::payload_too_large through on_error (context = topic).
+  /// A fragment out of order, a changed total, or a new message before the previous one ended
+  /// drops the partial message and reports errc::malformed (context = its topic).
   /// `topic` is only read with the first fragment (offset 0).
   void on_message_fragment(std::string_view topic, span<const std::byte> fragment, std::size_t offset,
                            std::size_t total, std::uint32_t now_ms) noexcept;
@@ -315,6 +334,8 @@ class session {
   std::size_t reassembled_ = 0;  // bytes of the current message so far
   std::size_t reassembly_total_ = 0;
   bool reassembling_ = false;
+  session_extension* streaming_ = nullptr;  // took the message being reassembled (no buffer then)
+  void drop_partial_message(errc e, bool report) noexcept;
   std::size_t attribute_subscription_count_ = 0;
 };
 

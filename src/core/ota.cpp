@@ -411,44 +411,106 @@ bool ota_engine::on_message(std::string_view topic, span<const std::byte> payloa
     }
     return true;
   }
-  // v2/fw/response/{req}/chunk/{n}
-  const std::string_view head = detail::slice(response_filter_, 0, 15);  // "v2/fw/response/"
-  if (detail::slice(topic, 0, head.size()) != head) return false;
-  const std::string_view rest = detail::slice(topic, head.size());
-  const std::size_t slash = rest.find('/');
-  if (slash == std::string_view::npos || detail::slice(rest, slash, 7) != "/chunk/") return false;
-  auto request = topics::parse_decimal(detail::slice(rest, 0, slash));
-  auto chunk = topics::parse_decimal(detail::slice(rest, slash + 7));
-  if (!request || !chunk) return false;
-  if (state_ != ota_state::downloading || *request != download_id_) return true;  // stale: an older download
-  handle_chunk(*chunk, payload, now_ms);
+  auto address = parse_chunk_topic(topic);
+  if (!address) return false;
+  begin_chunk(*address, payload.size());
+  write_chunk(0, payload);
+  end_chunk(errc{}, now_ms);
   return true;
 }
 
-void ota_engine::handle_chunk(std::uint32_t chunk, span<const std::byte> data, std::uint32_t now_ms) noexcept {
-  in_flight* slot = nullptr;
-  for (auto& candidate : slots_)
-    if (candidate.used && candidate.chunk == chunk) slot = &candidate;
-  if (slot == nullptr) return;  // a duplicate (answer to a retry that raced the first answer)
-  if (chunk >= chunk_count() || data.size() != chunk_length(chunk)) {
+// A fragmented chunk streams in: the same steps as a whole one, the bytes in several calls.
+// Stale and unrequested chunks are taken too (and dropped), so that nobody buffers them.
+bool ota_engine::on_stream_begin(std::string_view topic, std::size_t total, std::uint32_t) noexcept {
+  auto address = parse_chunk_topic(topic);
+  if (!address) return false;
+  begin_chunk(*address, total);
+  return true;
+}
+
+void ota_engine::on_stream_fragment(std::size_t offset, span<const std::byte> fragment, std::uint32_t) noexcept {
+  write_chunk(offset, fragment);
+}
+
+void ota_engine::on_stream_end(errc e, std::uint32_t now_ms) noexcept { end_chunk(e, now_ms); }
+
+// v2/fw/response/{req}/chunk/{n} (v2/sw/... for software).
+result<ota_engine::chunk_address> ota_engine::parse_chunk_topic(std::string_view topic) const noexcept {
+  const std::string_view head = detail::slice(response_filter_, 0, 15);  // "v2/fw/response/"
+  if (detail::slice(topic, 0, head.size()) != head) return errc::no_match;
+  const std::string_view rest = detail::slice(topic, head.size());
+  const std::size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || detail::slice(rest, slash, 7) != "/chunk/") return errc::no_match;
+  auto request = topics::parse_decimal(detail::slice(rest, 0, slash));
+  auto chunk = topics::parse_decimal(detail::slice(rest, slash + 7));
+  if (!request || !chunk) return errc::no_match;
+  return chunk_address{*request, *chunk};
+}
+
+// Accepts a chunk of `size` bytes when it is one of ours and in flight; a wrong size fails
+// the download before any byte is written.
+void ota_engine::begin_chunk(chunk_address address, std::size_t size) noexcept {
+  incoming_ = incoming_chunk{};
+  if (state_ != ota_state::downloading || address.download != download_id_) return;  // stale: an older download
+  bool in_flight = false;
+  for (const auto& slot : slots_) in_flight = in_flight || (slot.used && slot.chunk == address.chunk);
+  if (!in_flight) return;  // a duplicate (answer to a retry that raced the first answer)
+  if (address.chunk >= chunk_count() || size != chunk_length(address.chunk)) {
     if (assignment_changing_) return;  // a chunk of the newly assigned package: not an error
     // Wrong size: short or empty before the end means the server's file differs from fw_size.
     char detail[64];
     std::size_t n = put_text(detail, 0, "chunk ");
-    n = put_number(detail, n, chunk);
+    n = put_number(detail, n, address.chunk);
     n = put_text(detail, n, " has the wrong size");
     return fail(errc::malformed, {detail, n <= sizeof detail ? n : 0});
   }
-  const std::uint64_t offset = static_cast<std::uint64_t>(chunk) * chunk_size_;
-  if (auto written = sink_.write(offset, data); !written) return fail(written.error(), "the sink failed to write");
-  slot->used = false;
-  if (offset == hashed_) {
-    hasher_->update(data);
-    hashed_ += data.size();
+  const std::uint64_t offset = static_cast<std::uint64_t>(address.chunk) * chunk_size_;
+  incoming_ = incoming_chunk{address.chunk, download_id_, 0, true, offset == hashed_};
+}
+
+// Bytes [offset, offset + data.size()) of the accepted chunk, in order.
+void ota_engine::write_chunk(std::size_t offset, span<const std::byte> data) noexcept {
+  if (!incoming_.accepted) return;
+  if (state_ != ota_state::downloading || incoming_.download != download_id_ || offset != incoming_.written) {
+    incoming_.accepted = false;  // the download ended meanwhile (fail() already cleaned up)
+    return;
+  }
+  const std::uint64_t at = static_cast<std::uint64_t>(incoming_.chunk) * chunk_size_ + offset;
+  if (auto written = sink_.write(at, data); !written) {
+    incoming_.accepted = false;
+    return fail(written.error(), "the sink failed to write");
+  }
+  if (incoming_.hashing) hasher_->update(data);
+  incoming_.written += static_cast<std::uint32_t>(data.size());
+}
+
+// The chunk's message ended. Complete: it leaves the window and the prefix is hashed as far as
+// it goes. Cut short (a lost fragment, a disconnect): it stays in flight and its time-out asks
+// again; the bytes already written are overwritten with the same bytes then.
+void ota_engine::end_chunk(errc e, std::uint32_t now_ms) noexcept {
+  if (!incoming_.accepted) return;
+  const incoming_chunk chunk = incoming_;
+  incoming_.accepted = false;
+  if (state_ != ota_state::downloading || chunk.download != download_id_) return;
+  if (e != errc{} || chunk.written != chunk_length(chunk.chunk)) {
+    if (!chunk.hashing || chunk.written == 0) return;
+    // The hasher has seen part of the chunk: start it again over the hashed prefix.
+    const std::uint64_t prefix = hashed_;
+    const std::uint64_t checkpointed = checkpointed_;
+    hasher_->reset();
+    hashed_ = 0;
+    if (!rehash_from_sink(prefix)) return fail(errc::transport_error, "the sink failed to read back");
+    checkpointed_ = checkpointed;
+    return;
+  }
+  for (auto& slot : slots_)
+    if (slot.used && slot.chunk == chunk.chunk) slot.used = false;
+  if (chunk.hashing) {
+    hashed_ += chunk.written;
     received_mask_ >>= 1;
     hash_written_chunks();
   } else {
-    received_mask_ |= std::uint64_t{1} << (chunk - hashed_ / chunk_size_);
+    received_mask_ |= std::uint64_t{1} << (chunk.chunk - hashed_ / chunk_size_);
   }
   if (state_ != ota_state::downloading) return;
   listener_.on_ota_progress(config_.kind, hashed_, package_.size);

@@ -2,6 +2,7 @@
 #include "tbmqtt/detail/slice.hpp"
 
 #include <cstring>
+#include <utility>
 
 #include "tbmqtt/topics.hpp"
 
@@ -57,6 +58,7 @@ void session::on_connected(std::uint32_t now_ms) noexcept {
 }
 
 void session::on_disconnected() noexcept {
+  drop_partial_message(errc::disconnected, false);  // pending requests report the loss themselves
   state_ = session_state::disconnected;
   for (std::size_t i = 0; i < subscription_count_; ++i) subscriptions_[i].pending = false;
   for (auto& open : open_rpcs_) open.used = false;
@@ -90,6 +92,10 @@ result<void> session::add_extension(session_extension& extension) noexcept {
 void session::remove_extension(session_extension& extension) noexcept {
   for (std::size_t i = 0; i < extension_count_; ++i) {
     if (extensions_[i] != &extension) continue;
+    if (streaming_ == &extension) {  // the rest of its message goes nowhere
+      streaming_ = nullptr;
+      reassembling_ = false;
+    }
     for (std::size_t j = i + 1; j < extension_count_; ++j) extensions_[j - 1] = extensions_[j];
     extensions_[--extension_count_] = nullptr;
     return;
@@ -417,25 +423,41 @@ void session::on_message(std::string_view topic, span<const std::byte> payload, 
 
 void session::on_message_fragment(std::string_view topic, span<const std::byte> fragment, std::size_t offset,
                                   std::size_t total, std::uint32_t now_ms) noexcept {
+  last_now_ms_ = now_ms;
+  if (offset == 0) drop_partial_message(errc::malformed, true);  // its last fragments never came
   if (offset == 0 && fragment.size() == total) return on_message(topic, fragment, now_ms);  // not fragmented
   if (offset == 0) {
-    reassembling_ = topic.size() <= sizeof reassembly_topic_ && total <= reassembly_.size();
-    if (!reassembling_) return events_.on_error(errc::payload_too_large, topic);
+    if (topic.size() > sizeof reassembly_topic_) return events_.on_error(errc::payload_too_large, topic);
+    for (std::size_t i = 0; i < extension_count_ && streaming_ == nullptr; ++i)
+      if (extensions_[i]->on_stream_begin(topic, total, now_ms)) streaming_ = extensions_[i];
+    if (streaming_ == nullptr && total > reassembly_.size()) return events_.on_error(errc::payload_too_large, topic);
     std::memcpy(reassembly_topic_, topic.data(), topic.size());
     reassembly_topic_size_ = topic.size();
     reassembled_ = 0;
     reassembly_total_ = total;
+    reassembling_ = true;
   }
   if (!reassembling_) return;  // the rest of a message already dropped
-  if (offset != reassembled_ || total != reassembly_total_ || offset + fragment.size() > total) {
-    reassembling_ = false;
-    return events_.on_error(errc::malformed, {reassembly_topic_, reassembly_topic_size_});
-  }
-  if (!fragment.empty()) std::memcpy(reassembly_.data() + offset, fragment.data(), fragment.size());
+  if (offset != reassembled_ || total != reassembly_total_ || fragment.size() > total - offset)
+    return drop_partial_message(errc::malformed, true);
+  if (streaming_ != nullptr)
+    streaming_->on_stream_fragment(offset, fragment, now_ms);
+  else if (!fragment.empty())
+    std::memcpy(reassembly_.data() + offset, fragment.data(), fragment.size());
   reassembled_ += fragment.size();
   if (reassembled_ < total) return;
   reassembling_ = false;
+  if (session_extension* taker = std::exchange(streaming_, nullptr)) return taker->on_stream_end(errc{}, now_ms);
   on_message({reassembly_topic_, reassembly_topic_size_}, {reassembly_.data(), total}, now_ms);
+}
+
+// Ends the message being reassembled or streamed before its last byte: the extension that took
+// it hears `e`, and the app through on_error when `report`.
+void session::drop_partial_message(errc e, bool report) noexcept {
+  if (!reassembling_) return;
+  reassembling_ = false;
+  if (session_extension* taker = std::exchange(streaming_, nullptr)) taker->on_stream_end(e, last_now_ms_);
+  if (report) events_.on_error(e, {reassembly_topic_, reassembly_topic_size_});
 }
 
 void session::handle_attribute_response(std::uint32_t id, span<const std::byte> payload) noexcept {

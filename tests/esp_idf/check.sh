@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tbmqtt — syntax-checks every ESP-IDF-specific source (esp-mqtt transport, ESP-IDF platform and
-# client, ESP-IDF examples) against the real ESP-IDF + esp-mqtt headers of v4.4 and v5.x, using
-# the header sets and `check` script described in shared/esp-idf/README.md. Nothing is linked
-# or run: this proves the sources compile against both config-struct layouts, no more.
+# client, ESP-IDF and Arduino-as-component examples) against the real ESP-IDF + esp-mqtt headers
+# of v4.4 and v5.x, using the header sets and `check` script described in
+# shared/esp-idf/README.md. Nothing is linked or run: this proves the sources compile against
+# both config-struct layouts, no more.
+# First, and without the headers, it checks that every Kconfig option is used by some code.
 #
 # Usage: tests/esp_idf/check.sh
 # Environment: TBMQTT_ESP_IDF_HEADERS  directory holding `check` (default: ../shared/esp-idf
@@ -16,13 +18,29 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "${here}/../.." && pwd)"
 headers="${TBMQTT_ESP_IDF_HEADERS:-${repo}/../shared/esp-idf}"
 
+# Every Kconfig option must reach the code: as CONFIG_TBMQTT_<NAME> in a source or header, or
+# as <NAME> in the list cmake/esp_idf_component.cmake turns into compile definitions.
+unwired=0
+while read -r name; do
+  if ! grep -rqw "CONFIG_${name}" "${repo}/include" "${repo}/src" "${repo}/examples" &&
+     ! grep -qw "${name#TBMQTT_}" "${repo}/cmake/esp_idf_component.cmake"; then
+    echo "Kconfig option ${name} is not used by any code" >&2
+    unwired=1
+  fi
+done < <(sed -n 's/^[[:space:]]*config[[:space:]]\+\(TBMQTT_[A-Z0-9_]*\).*/\1/p' "${repo}/Kconfig")
+if (( unwired )); then
+  echo "esp-idf Kconfig check: FAILED" >&2
+  exit 1
+fi
+echo "esp-idf Kconfig check: every option is used"
+
 if [[ ! -x "${headers}/check" ]]; then
   echo "esp-idf header check: SKIPPED (no headers at ${headers}; set TBMQTT_ESP_IDF_HEADERS)"
   exit 0
 fi
 
 cd "${repo}"
-mapfile -t files < <(find src/transport/esp_mqtt src/platform/esp_idf src/platform/mbedtls examples/esp-idf \
+mapfile -t files < <(find src/transport/esp_mqtt src/platform/esp_idf src/platform/mbedtls examples/esp-idf examples/arduino \
                           -name '*.cpp' -type f 2>/dev/null | sort)
 if (( ${#files[@]} == 0 )); then
   echo "esp-idf header check: no ESP-IDF sources found" >&2
@@ -36,7 +54,9 @@ printf '#!/bin/sh\nexec %s -Wall -Wextra "$@"\n' "${CXX:-g++}" >"${wrapper}"
 chmod +x "${wrapper}"
 
 echo "== esp-idf header check (${headers}): ${#files[@]} files x v4.4, v5.x"
-CXX="${wrapper}" "${headers}/check" --version all -I include "${files[@]}"
+# The Arduino sketches (examples/arduino) see a stand-in for Arduino.h and WiFi.h: their tbmqtt
+# and ESP-IDF calls are checked against the real headers, their Arduino calls only against it.
+CXX="${wrapper}" "${headers}/check" --version all -I include -I tests/esp_idf/arduino_stand_in "${files[@]}"
 status=$?
 if (( status == 0 )); then
   echo "esp-idf header check: OK"

@@ -1,5 +1,6 @@
 // Fuzzes the session's inbound dispatch: any topic and payload a broker could deliver, plus
-// fragments, with requests pending and handlers registered. Must never crash or trip UB.
+// fragments (reassembled, or streamed to an extension for "v2/..." topics), with requests
+// pending and handlers registered. Must never crash or trip UB.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -42,6 +43,20 @@ struct touching_events final : tbmqtt::session_events {
   }
 };
 
+// Takes fragmented messages on topics starting with "v2/" as streams and touches every byte.
+struct touching_stream final : tbmqtt::session_extension {
+  std::size_t sum = 0;
+  bool on_stream_begin(std::string_view topic, std::size_t total, std::uint32_t) noexcept override {
+    sum += total;
+    return topic.substr(0, 3) == "v2/";
+  }
+  void on_stream_fragment(std::size_t offset, tbmqtt::span<const std::byte> fragment, std::uint32_t) noexcept override {
+    sum += offset;
+    for (std::byte b : fragment) sum += static_cast<unsigned char>(b);
+  }
+  void on_stream_end(tbmqtt::errc e, std::uint32_t) noexcept override { sum += static_cast<std::size_t>(e); }
+};
+
 }  // namespace
 
 // Input layout: byte 0 = topic length, byte 1 = fragment size (0: deliver whole), the topic,
@@ -60,6 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   tbmqtt::session s(port, events);
   events.s = &s;
   s.set_reassembly_buffer(reassembly);
+  touching_stream stream;
+  (void)s.add_extension(stream);
   (void)s.add_rpc_method("setGpio");
   (void)s.subscribe_shared_attributes("mode,target");
   (void)s.subscribe_shared_attributes("");

@@ -12,6 +12,9 @@
 
 #include "../../src/transport/esp_mqtt/esp_event_mapping.hpp"
 #include "fake_transport.hpp"
+#include "ota_fakes.hpp"
+#include "tbmqtt/checksum.hpp"
+#include "tbmqtt/ota.hpp"
 #include "tbmqtt/session.hpp"
 
 using tbmqtt::errc;
@@ -143,14 +146,15 @@ class client final : public tbmqtt::transport_port {
     e.msg_id = msg_id;
     dispatch(e);
   }
-  /// One inbound PUBLISH, split into MQTT_EVENT_DATA events of at most `chunk` bytes; only the
-  /// first carries the topic (as esp-mqtt does when a message exceeds its buffer). Returns the
-  /// number of events posted.
-  int message(std::string topic, std::string payload, std::size_t chunk) {
+  /// One inbound PUBLISH, split into MQTT_EVENT_DATA events of at most `chunk` bytes (the first
+  /// one `first` bytes, if given); only the first carries the topic (as esp-mqtt does when a
+  /// message exceeds its buffer). Returns the number of events posted.
+  int message(std::string topic, std::string payload, std::size_t chunk, std::size_t first = 0) {
     int events = 0;
     std::size_t offset = 0;
     do {
-      const std::size_t n = payload.size() - offset < chunk ? payload.size() - offset : chunk;
+      const std::size_t piece = offset == 0 && first != 0 ? first : chunk;
+      const std::size_t n = payload.size() - offset < piece ? payload.size() - offset : piece;
       esp_mqtt_event_t e;
       e.event_id = MQTT_EVENT_DATA;
       e.msg_id = 7;
@@ -422,6 +426,68 @@ TEST(esp_event_mapping, deleted_event_reports_an_expired_message) {
   EXPECT_EQ(o.what, esp_event_outcome::kind::message_expired);
   EXPECT_EQ(o.msg_id, 12);
   EXPECT_EQ(o.reason, errc::timeout);
+}
+
+// esp-mqtt hands a PUBLISH larger than its buffer (CONFIG_TBMQTT_MQTT_BUFFER_SIZE, 1024) to the
+// handler in pieces: the first holds what fit after the header and topic, then a buffer each.
+// An OTA chunk of 16 KiB is four times the reassembly buffer (4096): it must stream.
+TEST(esp_event_mapping, a_16_kib_ota_chunk_in_1_kib_fragments_streams_into_the_sink_with_a_4096_byte_reassembly_buffer) {
+  rig r;
+  std::byte reassembly[4096];  // the Kconfig default of TBMQTT_REASSEMBLY_BUFFER_SIZE
+  r.core.set_reassembly_buffer(reassembly);
+  tbmqtt_test::memory_sink sink;
+  tbmqtt_test::memory_storage storage;
+  tbmqtt::core_hash_provider hashes;
+  struct quiet_listener final : tbmqtt::ota_listener {
+  } listener;
+  tbmqtt::ota_config config;
+  config.current_title = "app";
+  config.current_version = "1.0";
+  config.chunk_size = 16384;
+  config.window = 2;
+  tbmqtt::ota_engine firmware{r.core, sink, hashes, &storage, listener, config};
+  ASSERT_TRUE(r.core.add_extension(firmware).ok());
+  r.connect_ready();
+
+  std::string image(40000, '\0');  // chunks of 16384, 16384 and 7232 bytes
+  std::uint32_t x = 7;
+  for (char& c : image) c = static_cast<char>((x = x * 1103515245u + 12345u) >> 16);
+  tbmqtt::crc32_hasher crc;
+  crc.update(tbmqtt::as_bytes(image));
+  std::byte digest[4];
+  char hex[9] = {};
+  ASSERT_EQ(tbmqtt::to_hex({digest, crc.finish(digest)}, tbmqtt::span<char>(hex, 8)), 8u);
+
+  // The engine asked for the fw_* attributes on connect; answer with the package.
+  std::string request_id;
+  for (const auto& p : r.esp.published)
+    if (p.topic.rfind("v1/devices/me/attributes/request/", 0) == 0) request_id = p.topic.substr(33);
+  ASSERT_FALSE(request_id.empty());
+  r.esp.message("v1/devices/me/attributes/response/" + request_id,
+                R"({"shared":{"fw_title":"app","fw_version":"2.0","fw_size":40000,"fw_checksum":")" +
+                    std::string(hex) + R"(","fw_checksum_algorithm":"CRC32"}})",
+                1024);
+  ASSERT_EQ(firmware.state(), tbmqtt::ota_state::downloading);
+
+  // Answer chunk requests as they come, each as esp-mqtt would deliver it.
+  int fragments = 0, chunks = 0;
+  for (std::size_t i = 0; i < r.esp.published.size(); ++i) {
+    const std::string topic = r.esp.published[i].topic;
+    if (topic.rfind("v2/fw/request/", 0) != 0) continue;
+    const std::size_t at = topic.find("/chunk/");
+    const std::size_t chunk = std::stoul(topic.substr(at + 7));
+    EXPECT_EQ(r.esp.published[i].payload, "16384");
+    const std::string response = "v2/fw/response/" + topic.substr(14, at - 14) + "/chunk/" + std::to_string(chunk);
+    const std::size_t first = 1024 - 2 - 2 - response.size() - 2;  // fixed header, topic length, packet id
+    fragments += r.esp.message(response, image.substr(chunk * 16384, 16384), 1024, first);
+    ++chunks;
+  }
+  EXPECT_EQ(chunks, 3);
+  EXPECT_GE(fragments, 16 + 16 + 7);
+  EXPECT_EQ(firmware.state(), tbmqtt::ota_state::updating);  // CRC32 over the streamed bytes matched
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sink.data), image.size()), image);
+  EXPECT_EQ(sink.activations, 1);
+  EXPECT_EQ(r.events.count(event_kind::error), 0u);  // no payload_too_large, no malformed
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "tbmqtt/ota.hpp"
 #include "tbmqtt/topics.hpp"
+#include "ota_fakes.hpp"
 
 namespace {
 
@@ -108,86 +109,8 @@ struct server_port final : tbmqtt::transport_port {
   std::size_t pending() const { return request_count - served; }
 };
 
-struct memory_sink final : tbmqtt::ota_sink {
-  std::byte data[image_capacity];
-  std::uint64_t begun_at = 99, high = 0;
-  int begins = 0, aborts = 0, finishes = 0, activations = 0, confirms = 0, rollbacks = 0;
-  errc confirm_error{};
-  tbmqtt::result<void> begin(const tbmqtt::ota_package&, std::uint64_t resume_offset) noexcept override {
-    ++begins;
-    begun_at = resume_offset;
-    return {};
-  }
-  tbmqtt::result<void> write(std::uint64_t offset, tbmqtt::span<const std::byte> bytes) noexcept override {
-    if (offset + bytes.size() > image_capacity) return errc::not_enough_space;
-    if (!bytes.empty()) std::memcpy(data + offset, bytes.data(), bytes.size());
-    if (offset + bytes.size() > high) high = offset + bytes.size();
-    return {};
-  }
-  tbmqtt::result<std::size_t> read(std::uint64_t offset, tbmqtt::span<std::byte> out) noexcept override {
-    if (offset >= high) return std::size_t{0};
-    const std::size_t n = static_cast<std::size_t>(high - offset < out.size() ? high - offset : out.size());
-    std::memcpy(out.data(), data + offset, n);
-    return n;
-  }
-  tbmqtt::result<void> finish() noexcept override {
-    ++finishes;
-    return {};
-  }
-  void abort() noexcept override { ++aborts; }
-  tbmqtt::result<void> activate() noexcept override {
-    ++activations;
-    return {};
-  }
-  tbmqtt::result<void> confirm() noexcept override {
-    ++confirms;
-    if (confirm_error != errc{}) return confirm_error;
-    return {};
-  }
-  tbmqtt::result<void> rollback() noexcept override {
-    ++rollbacks;
-    return {};
-  }
-};
-
-struct memory_storage final : tbmqtt::storage {
-  struct entry {
-    char key[16] = {};
-    std::byte value[512];
-    std::size_t size = 0;
-    bool used = false;
-  } entries[4];
-  int stores = 0;
-  entry* find(std::string_view key) {
-    for (auto& e : entries)
-      if (e.used && key == e.key) return &e;
-    return nullptr;
-  }
-  tbmqtt::result<std::size_t> load(std::string_view key, tbmqtt::span<std::byte> out) noexcept override {
-    entry* e = find(key);
-    if (e == nullptr) return errc::no_match;
-    if (e->size > out.size()) return errc::not_enough_space;
-    std::memcpy(out.data(), e->value, e->size);
-    return e->size;
-  }
-  tbmqtt::result<void> store(std::string_view key, tbmqtt::span<const std::byte> value) noexcept override {
-    entry* e = find(key);
-    for (auto& candidate : entries)
-      if (e == nullptr && !candidate.used) e = &candidate;
-    if (e == nullptr || value.size() > sizeof e->value) return errc::not_enough_space;
-    std::memset(e->key, 0, sizeof e->key);
-    std::memcpy(e->key, key.data(), key.size());
-    std::memcpy(e->value, value.data(), value.size());
-    e->size = value.size();
-    e->used = true;
-    ++stores;
-    return {};
-  }
-  tbmqtt::result<void> erase(std::string_view key) noexcept override {
-    if (entry* e = find(key)) e->used = false;
-    return {};
-  }
-};
+using tbmqtt_test::memory_sink;
+using tbmqtt_test::memory_storage;
 
 struct listener final : tbmqtt::ota_listener {
   int ready = 0;
@@ -260,9 +183,8 @@ struct rig {
     auto r = std::to_chars(topic + 34, topic + sizeof topic, port.last_attribute_request);
     message(std::string_view(topic, static_cast<std::size_t>(r.ptr - topic)), *w.finish());
   }
-  // Answers one queued chunk request (index into the queue) with the right bytes.
-  void answer(const chunk_request& r, std::size_t image_size, int size_delta = 0) {
-    char topic[64];
+  // The response topic of a chunk request, written into `topic`.
+  static std::string_view response_topic(char (&topic)[64], const chunk_request& r) {
     std::size_t n = 0;
     auto put = [&](std::string_view s) {
       std::memcpy(topic + n, s.data(), s.size());
@@ -272,10 +194,45 @@ struct rig {
     n = static_cast<std::size_t>(std::to_chars(topic + n, topic + sizeof topic, r.download).ptr - topic);
     put("/chunk/");
     n = static_cast<std::size_t>(std::to_chars(topic + n, topic + sizeof topic, r.chunk).ptr - topic);
+    return {topic, n};
+  }
+  // The server's answer to a chunk request: its bytes of the image, `size_delta` bytes longer.
+  static tbmqtt::span<const std::byte> response_bytes(const chunk_request& r, std::size_t image_size, int size_delta) {
     const std::size_t start = static_cast<std::size_t>(r.chunk) * r.size;
     std::size_t len = start >= image_size ? 0 : (image_size - start < r.size ? image_size - start : r.size);
     len = static_cast<std::size_t>(static_cast<long>(len) + size_delta);
-    session.on_message(std::string_view(topic, n), {image + start, len}, now);
+    return {image + start, len};
+  }
+  // Answers one queued chunk request (index into the queue) with the right bytes.
+  void answer(const chunk_request& r, std::size_t image_size, int size_delta = 0) {
+    char topic[64];
+    session.on_message(response_topic(topic, r), response_bytes(r, image_size, size_delta), now);
+  }
+  // The same answer as esp-mqtt delivers a message larger than its buffer: fragments of `piece`
+  // bytes after a first one of `first` bytes, only the first with the topic. Fragment number
+  // `lose` (1-based; 0: none) is lost on the way; after `stop_after` fragments nothing more comes.
+  struct fragments {
+    std::size_t first = 1000, piece = 1000, lose = 0, stop_after = SIZE_MAX;
+    int size_delta = 0;
+  };
+  void answer_in_fragments(const chunk_request& r, std::size_t image_size, fragments f) {
+    char topic[64];
+    const std::string_view t = response_topic(topic, r);
+    const tbmqtt::span<const std::byte> payload = response_bytes(r, image_size, f.size_delta);
+    std::size_t offset = 0, count = 0;
+    do {
+      const std::size_t want = count == 0 ? f.first : f.piece;
+      const std::size_t n = payload.size() - offset < want ? payload.size() - offset : want;
+      if (++count > f.stop_after) return;
+      if (count != f.lose)
+        session.on_message_fragment(offset == 0 ? t : std::string_view{}, {payload.data() + offset, n}, offset,
+                                    payload.size(), now);
+      offset += n;
+    } while (offset < payload.size());
+  }
+  // Serves every request in arrival order, each in fragments, until none is left.
+  void serve_in_fragments(std::size_t image_size, fragments f) {
+    while (port.pending() > 0) answer_in_fragments(port.requests[port.served++ % 512], image_size, f);
   }
   // Serves every request in arrival order until none is left; returns how many were served.
   std::size_t serve(std::size_t image_size, std::size_t limit = 100000) {
@@ -649,4 +606,157 @@ TEST(ota, confirm_keeps_the_update_pending_when_the_sink_cannot_confirm_and_reje
   EXPECT_EQ(after.port.last_state(), std::string_view("FAILED"));
   EXPECT_EQ(std::string_view(after.port.last_error), std::string_view("self-test failed"));
   EXPECT_EQ(sink.confirms, 1);
+}
+
+// ==== chunks streamed in fragments (session_extension::on_stream_*) ================================
+// The rig's session has no reassembly buffer: every fragmented chunk must stream into the sink.
+
+TEST(ota, a_chunk_streamed_in_one_byte_fragments_reaches_the_sink_and_the_hash) {
+  make_image(3000);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(3000);
+  r.serve_in_fragments(3000, {1, 1});
+  EXPECT_EQ(r.engine.state(), ota_state::updating);  // the CRC32 over the streamed bytes matched
+  EXPECT_TRUE(r.sink_holds_image(3000));
+  EXPECT_EQ(sink.writes, 3000);
+  EXPECT_EQ(r.port.request_count, 3u);
+}
+
+TEST(ota, fragment_boundaries_need_not_align_with_chunks_or_each_other) {
+  struct split {
+    std::size_t first, piece;
+  };
+  // esp-mqtt's first fragment is its buffer minus the PUBLISH header and topic.
+  const split splits[] = {{1, 7}, {977, 1024}, {1000, 333}, {17, 1023}, {1023, 1}, {2, 5000}};
+  make_image(5000);  // chunks of 1024, the last one 904
+  for (const split& f : splits) {
+    memory_sink sink;
+    memory_storage storage;
+    rig r{sink, storage};
+    r.connect();
+    r.assign(5000);
+    r.serve_in_fragments(5000, {f.first, f.piece});
+    EXPECT_EQ(r.engine.state(), ota_state::updating) << f.first << "/" << f.piece;
+    EXPECT_TRUE(r.sink_holds_image(5000)) << f.first << "/" << f.piece;
+    EXPECT_EQ(r.port.request_count, 5u);
+  }
+}
+
+TEST(ota, a_lost_fragment_leaves_the_chunk_in_flight_and_its_retry_completes_the_image) {
+  make_image(6000);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(6000);
+  ASSERT_EQ(r.port.pending(), 4u);
+  // Chunk 0 (being hashed as it arrives) and chunk 2 (ahead of the hashed prefix) each lose one.
+  r.answer_in_fragments(r.port.requests[r.port.served++], 6000, {100, 100, 3});
+  r.answer_in_fragments(r.port.requests[r.port.served++], 6000, {100, 100});
+  r.answer_in_fragments(r.port.requests[r.port.served++], 6000, {100, 100, 2});
+  r.serve_in_fragments(6000, {100, 100});
+  EXPECT_EQ(r.engine.state(), ota_state::downloading);
+  EXPECT_EQ(r.engine.received(), 0u);  // chunk 0 is missing
+  r.now += 100;
+  r.session.tick(r.now);  // both timed out: asked again
+  ASSERT_EQ(r.port.pending(), 2u);
+  r.serve_in_fragments(6000, {100, 100});
+  EXPECT_EQ(r.engine.state(), ota_state::updating);  // the hash saw each byte once, in order
+  EXPECT_TRUE(r.sink_holds_image(6000));
+}
+
+TEST(ota, a_disconnect_mid_chunk_rehashes_the_prefix_and_the_resumed_download_verifies) {
+  make_image(8000);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(8000);
+  r.answer_in_fragments(r.port.requests[r.port.served++], 8000, {300, 300});
+  r.answer_in_fragments(r.port.requests[r.port.served++], 8000, {300, 300});
+  // Chunk 2 starts at the hashed prefix: its first 600 bytes are hashed, then the link drops.
+  r.answer_in_fragments(r.port.requests[r.port.served++], 8000, {300, 300, 0, 2});
+  EXPECT_EQ(r.engine.received(), 2048u);
+  r.session.on_disconnected();
+  r.port.served = r.port.request_count;  // answers to the old requests are lost
+  r.connect();
+  r.assign(8000);
+  EXPECT_EQ(r.port.requests[r.port.served].chunk, 2u);
+  r.serve_in_fragments(8000, {300, 300});
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
+  EXPECT_TRUE(r.sink_holds_image(8000));
+}
+
+TEST(ota, a_streamed_chunk_whose_total_is_not_the_chunk_size_fails_before_a_byte_is_written) {
+  for (int delta : {-1, 1}) {
+    make_image(4096);
+    memory_sink sink;
+    memory_storage storage;
+    rig r{sink, storage};
+    r.connect();
+    r.assign(4096);
+    r.answer_in_fragments(r.port.requests[r.port.served++], 4096, {100, 100, 0, SIZE_MAX, delta});
+    EXPECT_EQ(r.engine.state(), ota_state::failed);
+    EXPECT_EQ(r.heard.last_error, errc::malformed);
+    EXPECT_EQ(std::string_view(r.port.last_error), std::string_view("chunk 0 has the wrong size"));
+    EXPECT_EQ(sink.writes, 0);
+    EXPECT_EQ(sink.aborts, 1);
+  }
+}
+
+TEST(ota, streamed_chunks_arriving_out_of_order_are_hashed_in_order) {
+  make_image(9000);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(9000);
+  while (r.port.pending() >= 2) {  // answer each pair backwards
+    const chunk_request second = r.port.requests[(r.port.served + 1) % 512];
+    const chunk_request first = r.port.requests[r.port.served % 512];
+    r.port.served += 2;
+    r.answer_in_fragments(second, 9000, {10, 250});
+    r.answer_in_fragments(first, 9000, {10, 250});
+  }
+  r.serve_in_fragments(9000, {10, 250});
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
+  EXPECT_TRUE(r.sink_holds_image(9000));
+}
+
+TEST(ota, a_sink_failing_mid_stream_fails_the_download_with_its_error) {
+  make_image(4096);
+  memory_sink sink;
+  sink.fail_from = 1500;  // inside chunk 1
+  sink.write_error = errc::not_enough_space;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(4096);
+  r.serve_in_fragments(4096, {200, 200});
+  EXPECT_EQ(r.engine.state(), ota_state::failed);
+  EXPECT_EQ(r.heard.last_error, errc::not_enough_space);
+  EXPECT_EQ(std::string_view(r.port.last_error), std::string_view("the sink failed to write"));
+  EXPECT_EQ(sink.aborts, 1);
+}
+
+TEST(ota, stale_and_duplicate_streamed_chunks_are_taken_and_dropped) {
+  make_image(3000);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(3000);
+  const chunk_request first = r.port.requests[0];
+  r.serve_in_fragments(3000, {100, 100});
+  ASSERT_EQ(r.engine.state(), ota_state::updating);
+  const int writes = sink.writes;
+  r.answer_in_fragments(first, 3000, {100, 100});  // a late duplicate after the end
+  chunk_request stale = first;
+  stale.download += 7;
+  r.answer_in_fragments(stale, 3000, {100, 100});
+  EXPECT_EQ(sink.writes, writes);
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
 }

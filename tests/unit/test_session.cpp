@@ -1645,6 +1645,163 @@ TEST(session, reassembled_attribute_response_reaches_the_requester) {
   EXPECT_EQ(r.events.last()->second.view(), std::string_view(R"({"fw":"1.2.3"})"));
 }
 
+// ==== streamed messages (session_extension::on_stream_*) ============================================
+
+namespace {
+// Takes fragmented messages whose topic starts with `prefix` and records what it was given.
+struct streaming_extension final : tbmqtt::session_extension {
+  std::string_view prefix = "stream/";
+  char received[64] = {};
+  std::size_t received_size = 0;
+  std::size_t begins = 0, fragments = 0, ends = 0, total = 0;
+  errc end_error = errc::again;  // not a value the session sends
+  bool on_stream_begin(std::string_view topic, std::size_t size, std::uint32_t) noexcept override {
+    if (part(topic, 0, prefix.size()) != prefix) return false;
+    ++begins;
+    total = size;
+    received_size = 0;
+    return true;
+  }
+  void on_stream_fragment(std::size_t offset, tbmqtt::span<const std::byte> fragment, std::uint32_t) noexcept override {
+    ++fragments;
+    EXPECT_EQ(offset, received_size);
+    if (offset + fragment.size() <= sizeof received) std::memcpy(received + offset, fragment.data(), fragment.size());
+    received_size = offset + fragment.size();
+  }
+  void on_stream_end(errc e, std::uint32_t) noexcept override {
+    ++ends;
+    end_error = e;
+  }
+  std::string_view text() const { return {received, received_size}; }
+};
+
+void send_fragments(rig& r, std::string_view topic, std::string_view payload, std::size_t piece) {
+  for (std::size_t off = 0; off < payload.size(); off += piece)
+    r.s.on_message_fragment(off == 0 ? topic : std::string_view{}, bytes(part(payload, off, piece)), off,
+                            payload.size(), 0);
+}
+}  // namespace
+
+TEST(session, a_taken_stream_gets_every_fragment_in_order_without_a_reassembly_buffer) {
+  rig r;  // no reassembly buffer at all
+  streaming_extension ext;
+  ASSERT_TRUE(r.s.add_extension(ext).ok());
+  connect(r);
+  r.events.reset();
+  send_fragments(r, "stream/a", "0123456789abcdefghij", 3);
+  EXPECT_EQ(ext.begins, 1u);
+  EXPECT_EQ(ext.total, 20u);
+  EXPECT_EQ(ext.fragments, 7u);
+  EXPECT_EQ(ext.text(), std::string_view("0123456789abcdefghij"));
+  EXPECT_EQ(ext.ends, 1u);
+  EXPECT_EQ(ext.end_error, errc{});
+  EXPECT_EQ(r.events.event_count, 0u);  // neither dispatched nor an error
+}
+
+TEST(session, a_declined_fragmented_message_is_reassembled_as_before) {
+  rig r;
+  std::byte buffer[32];
+  r.s.set_reassembly_buffer(buffer);
+  streaming_extension ext;
+  ASSERT_TRUE(r.s.add_extension(ext).ok());
+  connect(r);
+  r.events.claim_other_messages = true;
+  r.events.reset();
+  send_fragments(r, "other/a", "0123456789", 4);
+  EXPECT_EQ(ext.begins, 0u);
+  ASSERT_EQ(r.events.event_count, 1u);
+  EXPECT_EQ(r.events.last()->kind, event_kind::other_message);
+  EXPECT_EQ(r.events.last()->second.view(), std::string_view("0123456789"));
+}
+
+TEST(session, an_unfragmented_message_is_not_offered_as_a_stream) {
+  rig r;
+  streaming_extension ext;
+  ASSERT_TRUE(r.s.add_extension(ext).ok());
+  connect(r);
+  r.events.claim_other_messages = true;
+  r.s.on_message_fragment("stream/a", bytes("whole"), 0, 5, 0);
+  EXPECT_EQ(ext.begins, 0u);
+  EXPECT_EQ(r.events.count(event_kind::other_message), 1u);
+}
+
+TEST(session, a_missing_fragment_ends_the_stream_as_malformed_and_drops_the_rest) {
+  rig r;
+  streaming_extension ext;
+  ASSERT_TRUE(r.s.add_extension(ext).ok());
+  connect(r);
+  r.events.reset();
+  r.s.on_message_fragment("stream/a", bytes("0123"), 0, 12, 0);
+  r.s.on_message_fragment("", bytes("89ab"), 8, 12, 0);  // 4..7 lost by the transport
+  EXPECT_EQ(ext.ends, 1u);
+  EXPECT_EQ(ext.end_error, errc::malformed);
+  ASSERT_EQ(r.events.event_count, 1u);
+  EXPECT_TRUE(is_error(r.events.last(), errc::malformed));
+  EXPECT_EQ(r.events.last()->first.view(), std::string_view("stream/a"));
+  r.s.on_message_fragment("", bytes("4567"), 4, 12, 0);  // late: ignored
+  EXPECT_EQ(ext.fragments, 1u);
+  EXPECT_EQ(ext.ends, 1u);
+  EXPECT_EQ(r.events.event_count, 1u);
+}
+
+TEST(session, a_disconnect_ends_the_stream_as_disconnected) {
+  rig r;
+  streaming_extension ext;
+  ASSERT_TRUE(r.s.add_extension(ext).ok());
+  connect(r);
+  r.events.reset();
+  r.s.on_message_fragment("stream/a", bytes("0123"), 0, 8, 0);
+  r.s.on_disconnected();
+  EXPECT_EQ(ext.ends, 1u);
+  EXPECT_EQ(ext.end_error, errc::disconnected);
+  EXPECT_EQ(r.events.count(event_kind::error), 0u);
+  connect(r);
+  r.s.on_message_fragment("", bytes("4567"), 4, 8, 0);  // the old message's tail: ignored
+  EXPECT_EQ(ext.fragments, 1u);
+  EXPECT_EQ(ext.ends, 1u);
+}
+
+TEST(session, a_new_message_before_the_last_fragment_ends_the_old_one_as_malformed) {
+  rig r;
+  std::byte buffer[16];
+  r.s.set_reassembly_buffer(buffer);
+  streaming_extension ext;
+  ASSERT_TRUE(r.s.add_extension(ext).ok());
+  connect(r);
+  r.events.claim_other_messages = true;
+  r.events.reset();
+  r.s.on_message_fragment("stream/a", bytes("0123"), 0, 8, 0);  // its last fragment never comes
+  send_fragments(r, "stream/b", "abcdef", 2);
+  EXPECT_EQ(ext.begins, 2u);
+  EXPECT_EQ(ext.ends, 2u);
+  EXPECT_EQ(ext.text(), std::string_view("abcdef"));
+  EXPECT_EQ(ext.end_error, errc{});
+  ASSERT_EQ(r.events.event_count, 1u);
+  EXPECT_TRUE(is_error(r.events.last(), errc::malformed));
+  EXPECT_EQ(r.events.last()->first.view(), std::string_view("stream/a"));
+  // Likewise a partially reassembled message cut short by a whole one.
+  r.s.on_message_fragment("other/x", bytes("01"), 0, 4, 0);
+  r.s.on_message_fragment("other/y", bytes("whole"), 0, 5, 0);
+  ASSERT_EQ(r.events.event_count, 3u);
+  EXPECT_TRUE(is_error(&r.events.events[1], errc::malformed));
+  EXPECT_EQ(r.events.events[1].first.view(), std::string_view("other/x"));
+  EXPECT_EQ(r.events.events[2].second.view(), std::string_view("whole"));
+}
+
+TEST(session, a_stream_whose_extension_is_removed_goes_nowhere) {
+  rig r;
+  streaming_extension ext;
+  ASSERT_TRUE(r.s.add_extension(ext).ok());
+  connect(r);
+  r.events.reset();
+  r.s.on_message_fragment("stream/a", bytes("0123"), 0, 8, 0);
+  r.s.remove_extension(ext);
+  r.s.on_message_fragment("", bytes("4567"), 4, 8, 0);
+  EXPECT_EQ(ext.fragments, 1u);
+  EXPECT_EQ(ext.ends, 0u);
+  EXPECT_EQ(r.events.event_count, 0u);
+}
+
 namespace {
 struct ticking_extension final : tbmqtt::session_extension {
   std::size_t ticks = 0;

@@ -236,6 +236,11 @@ struct esp_client::impl final : session_events {
 
 esp_client::esp_client(const esp_client_options& options, session_events& events) noexcept
     : impl_(new (std::nothrow) impl(options, events)) {
+  if (options.log_level >= 0) {
+    const auto level = static_cast<esp_log_level_t>(options.log_level > 5 ? 5 : options.log_level);
+    esp_log_level_set(tag, level);
+    esp_log_level_set("tbmqtt_ota", level);  // esp_ota_sink
+  }
   if (impl_ != nullptr && !impl_->valid()) {
     delete impl_;
     impl_ = nullptr;

@@ -180,4 +180,15 @@ bool esp_ota_running_pending_verify() noexcept {
   return state == ESP_OTA_IMG_PENDING_VERIFY;
 }
 
+bool esp_ota_confirm_at_boot() noexcept {
+  if (!esp_ota_running_pending_verify()) return false;
+  if (TBMQTT_ESP_OTA_MARK_VALID_AFTER_CONNECT) return true;  // confirmed once connected
+  if (auto confirmed = esp_ota_confirm_running(); !confirmed) {
+    ESP_LOGE(tag, "cannot mark the new image valid: %s", to_string(confirmed.error()));
+    return true;
+  }
+  ESP_LOGI(tag, "new image marked valid at boot (CONFIG_TBMQTT_OTA_MARK_VALID_AFTER_CONNECT is off)");
+  return false;
+}
+
 }  // namespace tbmqtt

@@ -184,8 +184,9 @@ class esp_event_mapper {
   ///   code (v4.4 and v5.x pass them in `data`), 0x80 when v5.x flags
   ///   MQTT_ERROR_TYPE_SUBSCRIBE_FAILED, and QoS 1 when the event carries no codes;
   /// - PUBLISHED -> session::on_puback(msg_id);
-  /// - DATA -> session::on_message_fragment(topic, data, offset, total) (the session reassembles
-  ///   into its reassembly buffer; too large -> errc::payload_too_large via on_error);
+  /// - DATA -> session::on_message_fragment(topic, data, offset, total) (an extension may take
+  ///   the message as a stream, as OTA does with chunk responses; otherwise the session
+  ///   reassembles it into its reassembly buffer; too large -> errc::payload_too_large via on_error);
   /// - ERROR -> remembered as the reason of the next loss, and reported in the outcome.
   esp_event_outcome handle(const esp_event_view& e, std::uint32_t now_ms) noexcept {
     using k = esp_event_outcome::kind;

@@ -51,21 +51,21 @@ esp_mqtt_transport::~esp_mqtt_transport() {
   stop();
   if (events_ != nullptr) vQueueDelete(events_);
   if (ring_lock_ != nullptr) vSemaphoreDelete(ring_lock_);
-  delete[] ring_;
+  delete[] ring_storage_;
 }
 
 result<void> esp_mqtt_transport::start() noexcept {
   if (client_ != nullptr) return {};
   if (events_ == nullptr) events_ = xQueueCreate(queue_config_.depth, sizeof(queued_event));
   if (ring_lock_ == nullptr) ring_lock_ = xSemaphoreCreateMutex();
-  if (ring_ == nullptr) {
-    ring_ = new (std::nothrow) std::byte[queue_config_.ring_bytes];
-    ring_size_ = ring_ != nullptr ? queue_config_.ring_bytes : 0;
+  if (ring_storage_ == nullptr) {
+    ring_storage_ = new (std::nothrow) std::byte[queue_config_.ring_bytes];
+    if (ring_storage_ != nullptr) ring_ = event_ring{{ring_storage_, queue_config_.ring_bytes}};
   }
-  if (events_ == nullptr || ring_lock_ == nullptr || ring_ == nullptr) return errc::again;
-  if (static_cast<std::size_t>(settings_.buffer_size) + TBMQTT_TOPIC_CAPACITY > ring_size_)
+  if (events_ == nullptr || ring_lock_ == nullptr || ring_storage_ == nullptr) return errc::again;
+  if (static_cast<std::size_t>(settings_.buffer_size) + TBMQTT_TOPIC_CAPACITY > ring_.capacity())
     ESP_LOGW(tag, "event ring (%u bytes) is smaller than one esp-mqtt buffer plus a topic",
-             static_cast<unsigned>(ring_size_));
+             static_cast<unsigned>(ring_.capacity()));
 
   esp_mqtt_client_config_t config;
   fill_esp_mqtt_config(settings_, config);
@@ -153,55 +153,42 @@ bool esp_mqtt_transport::post_view(const esp_event_view& v, TickType_t wait) noe
   q.view.topic = {};
   q.view.data = {};
   q.topic_size = v.topic.size();
-  q.data_size = v.data.size();
-  const std::size_t bytes = q.topic_size + q.data_size;
-  if (bytes != 0) {
-    if (!reserve(bytes, q.ring_pos, q.ring_reserved)) return false;
-    if (q.topic_size != 0) std::memcpy(ring_ + q.ring_pos, v.topic.data(), q.topic_size);
-    if (q.data_size != 0) std::memcpy(ring_ + q.ring_pos + q.topic_size, v.data.data(), q.data_size);
+  auto reserved = reserve(v.topic.size() + v.data.size());
+  if (!reserved) {
+    if (reserved.error() == errc::payload_too_large)
+      ESP_LOGE(tag, "event of %u bytes can never fit the event ring (%u bytes): raise TBMQTT_EVENT_RING_SIZE",
+               static_cast<unsigned>(v.topic.size() + v.data.size()), static_cast<unsigned>(ring_.capacity()));
+    return false;
   }
+  q.bytes = *reserved;
+  const span<std::byte> bytes = ring_.bytes(q.bytes);  // stays valid: only this task reserves
+  if (!v.topic.empty()) std::memcpy(bytes.data(), v.topic.data(), v.topic.size());
+  if (!v.data.empty()) std::memcpy(bytes.data() + v.topic.size(), v.data.data(), v.data.size());
   if (xQueueSend(events_, &q, wait) == pdTRUE) return true;
-  if (bytes != 0) unreserve(q.ring_pos, q.ring_reserved, bytes);  // nobody will consume it
+  unreserve(q.bytes);  // nobody will consume it
   return false;
 }
 
-// The ring is consumed in queue (FIFO) order, so only the write position and the number of
-// bytes in use are needed. A reservation that does not fit before the end wraps to 0 and also
-// holds the skipped tail bytes, released with it.
-bool esp_mqtt_transport::reserve(std::size_t n, std::size_t& out_pos, std::size_t& out_reserved) noexcept {
-  if (n > ring_size_) return false;
+// The ring's bookkeeping is shared by the esp-mqtt task (reserve, unreserve) and the consumer
+// (release); the byte copies happen outside the lock.
+result<event_ring::reservation> esp_mqtt_transport::reserve(std::size_t n) noexcept {
   xSemaphoreTake(ring_lock_, portMAX_DELAY);
-  std::size_t start = ring_head_;
-  std::size_t pad = 0;
-  if (start + n > ring_size_) {
-    pad = ring_size_ - start;
-    start = 0;
-  }
-  const bool fits = ring_used_ + pad + n <= ring_size_;
-  if (fits) {
-    ring_head_ = (start + n) % ring_size_;
-    ring_used_ += pad + n;
-    out_pos = start;
-    out_reserved = pad + n;
-  }
+  auto r = ring_.reserve(n);
   xSemaphoreGive(ring_lock_);
-  return fits;
+  return r;
 }
 
 // Gives back the newest reservation (only the esp-mqtt task reserves, so it is still the newest).
-void esp_mqtt_transport::unreserve(std::size_t pos, std::size_t reserved, std::size_t n) noexcept {
+void esp_mqtt_transport::unreserve(const event_ring::reservation& r) noexcept {
   xSemaphoreTake(ring_lock_, portMAX_DELAY);
-  ring_used_ -= reserved;
-  ring_head_ = reserved > n ? ring_size_ - (reserved - n) : pos;
-  if (ring_head_ == ring_size_ || ring_used_ == 0) ring_head_ = 0;
+  ring_.unreserve(r);
   xSemaphoreGive(ring_lock_);
 }
 
-void esp_mqtt_transport::release(std::size_t reserved) noexcept {
-  if (reserved == 0) return;
+void esp_mqtt_transport::release(const event_ring::reservation& r) noexcept {
+  if (r.reserved == 0) return;
   xSemaphoreTake(ring_lock_, portMAX_DELAY);
-  ring_used_ -= reserved;
-  if (ring_used_ == 0) ring_head_ = 0;
+  ring_.release(r);
   xSemaphoreGive(ring_lock_);
 }
 

@@ -22,6 +22,7 @@
 
 #include "esp_event_mapping.hpp"
 #include "esp_mqtt_config.hpp"
+#include "event_ring.hpp"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/session.hpp"
 
@@ -66,11 +67,11 @@ class esp_mqtt_transport final : public transport_port {
     if (events_ == nullptr || xQueueReceive(events_, &q, wait) != pdTRUE) return false;
     if (q.wake) return false;
     esp_event_view v = q.view;
-    const std::byte* bytes = ring_ + q.ring_pos;
+    const std::byte* bytes = ring_.bytes(q.bytes).data();
     v.topic = {reinterpret_cast<const char*>(bytes), q.topic_size};
-    v.data = {bytes + q.topic_size, q.data_size};
+    v.data = {bytes + q.topic_size, q.bytes.size - q.topic_size};
     f(static_cast<const esp_event_view&>(v));
-    release(q.ring_reserved);
+    release(q.bytes);
     return true;
   }
   /// @brief Makes a waiting next_event() return false (used to stop the consumer task).
@@ -78,34 +79,30 @@ class esp_mqtt_transport final : public transport_port {
   /// Events dropped so far because the queue or the ring was full.
   std::uint32_t dropped_events() const noexcept { return dropped_.load(); }
   /// True when `bytes` fit the ring at all (DATA fragments up to the esp-mqtt buffer size must).
-  std::size_t ring_capacity() const noexcept { return ring_size_; }
+  std::size_t ring_capacity() const noexcept { return ring_.capacity(); }
 
  private:
   struct queued_event {
     esp_event_view view;  // topic/data spans re-pointed into the ring by next_event()
-    std::size_t ring_pos = 0;
-    std::size_t ring_reserved = 0;
+    event_ring::reservation bytes;  // topic, then data
     std::size_t topic_size = 0;
-    std::size_t data_size = 0;
     bool wake = false;
   };
 
   static void handle_event(void* self, esp_event_base_t base, int32_t id, void* data);
   void post(const esp_mqtt_event_t& event) noexcept;
   bool post_view(const esp_event_view& v, TickType_t wait) noexcept;
-  bool reserve(std::size_t n, std::size_t& out_pos, std::size_t& out_reserved) noexcept;
-  void unreserve(std::size_t pos, std::size_t reserved, std::size_t n) noexcept;
-  void release(std::size_t reserved) noexcept;
+  result<event_ring::reservation> reserve(std::size_t n) noexcept;
+  void unreserve(const event_ring::reservation& r) noexcept;
+  void release(const event_ring::reservation& r) noexcept;
 
   esp_mqtt_settings settings_;
   esp_event_queue_config queue_config_;
   esp_mqtt_client_handle_t client_ = nullptr;
   QueueHandle_t events_ = nullptr;
   SemaphoreHandle_t ring_lock_ = nullptr;  // held only for ring bookkeeping, never across calls
-  std::byte* ring_ = nullptr;
-  std::size_t ring_size_ = 0;
-  std::size_t ring_head_ = 0;
-  std::size_t ring_used_ = 0;
+  std::byte* ring_storage_ = nullptr;
+  event_ring ring_;  // over ring_storage_; every call under ring_lock_
   std::atomic<std::uint32_t> dropped_{0};
   // publish()/subscribe() need terminated text; they are called by the session, whose owner
   // serialises every call (esp_client's session mutex), so one buffer suffices.

@@ -1,8 +1,10 @@
 // tbmqtt ESP-IDF example "firmware_update" (h50): firmware OTA from ThingsBoard into the next
 // OTA app partition. esp_client + tbmqtt::ota_engine + tbmqtt::esp_ota_sink + NVS storage
 // (download checkpoints survive restarts; the download resumes where it stopped) + MD5/SHA-2
-// through mbedTLS. After the new image boots it is marked valid (rollback cancelled) only once
-// it has connected to ThingsBoard, and only then is fw_state UPDATED reported:
+// through mbedTLS. Chunks (menuconfig's size, 16 KiB by default) stream into the partition as
+// esp-mqtt delivers them. After the new image boots it is marked valid (rollback cancelled) only
+// once it has connected to ThingsBoard (unless menuconfig's "Mark a new image valid only after it
+// has connected" is off), and only then is fw_state UPDATED reported:
 //   connection event -> tbmqtt::esp_ota_confirm_running() -> ota_engine::confirm().
 // Needs a partition table with two OTA app partitions (e.g. "Factory app, two OTA definitions")
 // and, for the rollback, CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE. The running title/version
@@ -106,10 +108,12 @@ extern "C" void app_main(void) {
   static tbmqtt::esp_ota_sink sink;
   static tbmqtt::mbedtls_hash_provider hashes;
 
+  // A new image waits for confirmation until it has connected, unless menuconfig says otherwise.
+  if (tbmqtt::esp_ota_confirm_at_boot()) ESP_LOGI(tag, "new image: confirmed once it reaches ThingsBoard");
+
   tbmqtt::esp_client_options options;
   options.uri = server_uri;
   options.access_token = access_token;
-  options.reassembly_size = 16384 + 512;  // one firmware chunk per message
   static tbmqtt::esp_client client{options, events};
   device = &client;
 
@@ -117,8 +121,8 @@ extern "C" void app_main(void) {
   config.kind = tbmqtt::ota_kind::firmware;
   config.current_title = current_title;
   config.current_version = current_version;
-  config.chunk_size = 16384;  // must fit options.reassembly_size
-  config.window = 4;
+  // chunk_size, window and chunk_timeout_ms: menuconfig's defaults. Chunks larger than the
+  // esp-mqtt buffer stream into the sink fragment by fragment; no chunk-sized buffer is needed.
   const tbmqtt::result<void> added = client.with_session([&](tbmqtt::session& s) -> tbmqtt::result<void> {
     firmware.emplace(s, sink, hashes, &store, listener, config);
     return s.add_extension(*firmware);
