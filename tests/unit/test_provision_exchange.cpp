@@ -21,7 +21,8 @@ constexpr std::string_view answer = R"({"credentialsValue":"T","credentialsType"
 
 tbmqtt::span<const std::byte> bytes(std::string_view s) { return tbmqtt::as_bytes(s); }
 
-struct exchange_fixture : ::testing::Test {
+// A fake transport, a response buffer and the exchange under test.
+struct harness {
   tbmqtt_test::fake_transport transport;
   char response[128] = {};
   provision_exchange x{transport, request, response};
@@ -39,26 +40,28 @@ struct exchange_fixture : ::testing::Test {
 
 }  // namespace
 
-TEST_F(exchange_fixture, subscribes_after_connack_then_publishes_the_request_after_suback) {
-  x.on_connack(errc{});
-  ASSERT_EQ(transport.subscribe_count, 1u);
-  EXPECT_EQ(transport.filter(0), tbmqtt::provision_response_topic);
-  EXPECT_EQ(transport.subscribes[0].q, tbmqtt::qos::at_least_once);
-  EXPECT_EQ(transport.publish_count, 0u);  // not before the SUBACK: the answer could be missed
-  x.on_suback(transport.subscribes[0].id, 1);
-  ASSERT_EQ(transport.publish_count, 1u);
-  EXPECT_EQ(transport.topic(0), tbmqtt::provision_request_topic);
-  EXPECT_EQ(transport.payload(0), request);
-  EXPECT_EQ(transport.publishes[0].q, tbmqtt::qos::at_least_once);
-  EXPECT_FALSE(x.finished());
-  EXPECT_EQ(error(), errc::again);
+TEST(provision_exchange, subscribes_after_connack_then_publishes_the_request_after_suback) {
+  harness h;
+  h.x.on_connack(errc{});
+  ASSERT_EQ(h.transport.subscribe_count, 1u);
+  EXPECT_EQ(h.transport.filter(0), tbmqtt::provision_response_topic);
+  EXPECT_EQ(h.transport.subscribes[0].q, tbmqtt::qos::at_least_once);
+  EXPECT_EQ(h.transport.publish_count, 0u);  // not before the SUBACK: the answer could be missed
+  h.x.on_suback(h.transport.subscribes[0].id, 1);
+  ASSERT_EQ(h.transport.publish_count, 1u);
+  EXPECT_EQ(h.transport.topic(0), tbmqtt::provision_request_topic);
+  EXPECT_EQ(h.transport.payload(0), request);
+  EXPECT_EQ(h.transport.publishes[0].q, tbmqtt::qos::at_least_once);
+  EXPECT_FALSE(h.x.finished());
+  EXPECT_EQ(h.error(), errc::again);
 }
 
-TEST_F(exchange_fixture, whole_answer_finishes_with_the_payload) {
-  subscribed();
-  x.on_message_fragment(tbmqtt::provision_response_topic, bytes(answer), 0, answer.size());
-  ASSERT_TRUE(x.finished());
-  auto o = x.outcome();
+TEST(provision_exchange, whole_answer_finishes_with_the_payload) {
+  harness h;
+  h.subscribed();
+  h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes(answer), 0, answer.size());
+  ASSERT_TRUE(h.x.finished());
+  auto o = h.x.outcome();
   ASSERT_TRUE(o);
   EXPECT_EQ(*o, answer);
   auto creds = tbmqtt::parse_provision_response(*o, tbmqtt::span<char>{});
@@ -66,70 +69,79 @@ TEST_F(exchange_fixture, whole_answer_finishes_with_the_payload) {
   EXPECT_EQ(creds->token, "T");
 }
 
-TEST_F(exchange_fixture, fragmented_answer_is_reassembled) {
-  subscribed();
+TEST(provision_exchange, fragmented_answer_is_reassembled) {
+  harness h;
+  h.subscribed();
   const std::size_t cut = 10;
-  x.on_message_fragment(tbmqtt::provision_response_topic, bytes(tbmqtt::detail::slice(answer, 0, cut)), 0, answer.size());
-  EXPECT_FALSE(x.finished());
-  x.on_message_fragment({}, bytes(tbmqtt::detail::slice(answer, cut)), cut, answer.size());
-  ASSERT_TRUE(x.finished());
-  ASSERT_TRUE(x.outcome());
-  EXPECT_EQ(*x.outcome(), answer);
+  h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes(tbmqtt::detail::slice(answer, 0, cut)), 0, answer.size());
+  EXPECT_FALSE(h.x.finished());
+  h.x.on_message_fragment({}, bytes(tbmqtt::detail::slice(answer, cut)), cut, answer.size());
+  ASSERT_TRUE(h.x.finished());
+  ASSERT_TRUE(h.x.outcome());
+  EXPECT_EQ(*h.x.outcome(), answer);
 }
 
-TEST_F(exchange_fixture, messages_on_other_topics_are_skipped_with_their_fragments) {
-  subscribed();
-  x.on_message_fragment("v1/devices/me/attributes", bytes("{\"a\":"), 0, 7);
-  x.on_message_fragment({}, bytes("1}"), 5, 7);
-  EXPECT_FALSE(x.finished());
-  x.on_message_fragment(tbmqtt::provision_response_topic, bytes(answer), 0, answer.size());
-  ASSERT_TRUE(x.outcome());
-  EXPECT_EQ(*x.outcome(), answer);
+TEST(provision_exchange, messages_on_other_topics_are_skipped_with_their_fragments) {
+  harness h;
+  h.subscribed();
+  h.x.on_message_fragment("v1/devices/me/attributes", bytes("{\"a\":"), 0, 7);
+  h.x.on_message_fragment({}, bytes("1}"), 5, 7);
+  EXPECT_FALSE(h.x.finished());
+  h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes(answer), 0, answer.size());
+  ASSERT_TRUE(h.x.outcome());
+  EXPECT_EQ(*h.x.outcome(), answer);
 }
 
-TEST_F(exchange_fixture, answer_larger_than_the_buffer_is_payload_too_large) {
-  subscribed();
-  x.on_message_fragment(tbmqtt::provision_response_topic, bytes("{"), 0, sizeof response + 1);
-  EXPECT_EQ(error(), errc::payload_too_large);
+TEST(provision_exchange, answer_larger_than_the_buffer_is_payload_too_large) {
+  harness h;
+  h.subscribed();
+  h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes("{"), 0, sizeof h.response + 1);
+  EXPECT_EQ(h.error(), errc::payload_too_large);
 }
 
-TEST_F(exchange_fixture, fragment_out_of_order_is_malformed) {
-  subscribed();
-  x.on_message_fragment(tbmqtt::provision_response_topic, bytes(tbmqtt::detail::slice(answer, 0, 10)), 0, answer.size());
-  x.on_message_fragment({}, bytes(tbmqtt::detail::slice(answer, 20)), 20, answer.size());
-  EXPECT_EQ(error(), errc::malformed);
+TEST(provision_exchange, fragment_out_of_order_is_malformed) {
+  harness h;
+  h.subscribed();
+  h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes(tbmqtt::detail::slice(answer, 0, 10)), 0, answer.size());
+  h.x.on_message_fragment({}, bytes(tbmqtt::detail::slice(answer, 20)), 20, answer.size());
+  EXPECT_EQ(h.error(), errc::malformed);
 }
 
-TEST_F(exchange_fixture, fragment_past_the_total_is_malformed) {
-  subscribed();
-  x.on_message_fragment(tbmqtt::provision_response_topic, bytes(answer), 0, answer.size() - 1);
-  EXPECT_EQ(error(), errc::malformed);
+TEST(provision_exchange, fragment_past_the_total_is_malformed) {
+  harness h;
+  h.subscribed();
+  h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes(answer), 0, answer.size() - 1);
+  EXPECT_EQ(h.error(), errc::malformed);
 }
 
-TEST_F(exchange_fixture, refused_connack_finishes_with_the_refusal) {
-  x.on_connack(errc::refused_credentials);
-  EXPECT_EQ(error(), errc::refused_credentials);
-  EXPECT_EQ(transport.subscribe_count, 0u);
+TEST(provision_exchange, refused_connack_finishes_with_the_refusal) {
+  harness h;
+  h.x.on_connack(errc::refused_credentials);
+  EXPECT_EQ(h.error(), errc::refused_credentials);
+  EXPECT_EQ(h.transport.subscribe_count, 0u);
 }
 
-TEST_F(exchange_fixture, refused_subscription_finishes_without_publishing) {
-  x.on_connack(errc{});
-  x.on_suback(transport.subscribes[0].id, 0x80);
-  EXPECT_EQ(error(), errc::subscription_refused);
-  EXPECT_EQ(transport.publish_count, 0u);
+TEST(provision_exchange, refused_subscription_finishes_without_publishing) {
+  harness h;
+  h.x.on_connack(errc{});
+  h.x.on_suback(h.transport.subscribes[0].id, 0x80);
+  EXPECT_EQ(h.error(), errc::subscription_refused);
+  EXPECT_EQ(h.transport.publish_count, 0u);
 }
 
-TEST_F(exchange_fixture, suback_for_another_id_is_ignored) {
-  x.on_connack(errc{});
-  x.on_suback(static_cast<tbmqtt::message_id>(transport.subscribes[0].id + 1), 1);
-  EXPECT_EQ(transport.publish_count, 0u);
-  EXPECT_FALSE(x.finished());
+TEST(provision_exchange, suback_for_another_id_is_ignored) {
+  harness h;
+  h.x.on_connack(errc{});
+  h.x.on_suback(static_cast<tbmqtt::message_id>(h.transport.subscribes[0].id + 1), 1);
+  EXPECT_EQ(h.transport.publish_count, 0u);
+  EXPECT_FALSE(h.x.finished());
 }
 
-TEST_F(exchange_fixture, transport_failures_finish_with_their_error) {
-  transport.fail_next_subscribe(errc::not_connected);
-  x.on_connack(errc{});
-  EXPECT_EQ(error(), errc::not_connected);
+TEST(provision_exchange, transport_failures_finish_with_their_error) {
+  harness h;
+  h.transport.fail_next_subscribe(errc::not_connected);
+  h.x.on_connack(errc{});
+  EXPECT_EQ(h.error(), errc::not_connected);
 
   tbmqtt_test::fake_transport t2;
   char buf[64];
@@ -141,9 +153,10 @@ TEST_F(exchange_fixture, transport_failures_finish_with_their_error) {
   EXPECT_EQ(y.outcome().error(), errc::again);
 }
 
-TEST_F(exchange_fixture, lost_before_connack_is_the_reason_or_unreachable) {
-  x.on_connection_lost(errc::tls_error);
-  EXPECT_EQ(error(), errc::tls_error);
+TEST(provision_exchange, lost_before_connack_is_the_reason_or_unreachable) {
+  harness h;
+  h.x.on_connection_lost(errc::tls_error);
+  EXPECT_EQ(h.error(), errc::tls_error);
 
   tbmqtt_test::fake_transport t2;
   char buf[64];
@@ -152,16 +165,18 @@ TEST_F(exchange_fixture, lost_before_connack_is_the_reason_or_unreachable) {
   EXPECT_EQ(y.outcome().error(), errc::unreachable);
 }
 
-TEST_F(exchange_fixture, lost_after_connack_without_answer_is_disconnected) {
-  subscribed();
-  x.on_connection_lost(errc::unreachable);
-  EXPECT_EQ(error(), errc::disconnected);
+TEST(provision_exchange, lost_after_connack_without_answer_is_disconnected) {
+  harness h;
+  h.subscribed();
+  h.x.on_connection_lost(errc::unreachable);
+  EXPECT_EQ(h.error(), errc::disconnected);
 }
 
-TEST_F(exchange_fixture, deadline_is_timeout_but_never_replaces_an_outcome) {
-  subscribed();
-  x.on_deadline();
-  EXPECT_EQ(error(), errc::timeout);
+TEST(provision_exchange, deadline_is_timeout_but_never_replaces_an_outcome) {
+  harness h;
+  h.subscribed();
+  h.x.on_deadline();
+  EXPECT_EQ(h.error(), errc::timeout);
 
   tbmqtt_test::fake_transport t2;
   char buf[128];
