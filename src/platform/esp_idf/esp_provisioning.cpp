@@ -21,21 +21,25 @@ namespace {
 std::unique_ptr<char[]> allocate(std::size_t n) noexcept { return std::unique_ptr<char[]>(new (std::nothrow) char[n]); }
 
 template <std::size_t N>
-bool copy_terminated(std::string_view from, char (&to)[N]) noexcept {
-  if (from.size() >= N) return false;
+void copy_terminated(std::string_view from, char (&to)[N]) noexcept {
   if (!from.empty()) std::memcpy(to, from.data(), from.size());
   to[from.size()] = '\0';
-  return true;
 }
 
-result<void> copy_out(const provisioned_credentials& in, esp_credentials& out) noexcept {
-  esp_credentials c;
-  c.type = in.type;
-  if (!copy_terminated(in.token, c.token) || !copy_terminated(in.client_id, c.client_id) ||
-      !copy_terminated(in.username, c.username) || !copy_terminated(in.password, c.password))
-    return errc::not_enough_space;
-  out = c;
-  return {};
+// Every field fits esp_credentials with its terminator (checked before anything is stored).
+bool fits(const provisioned_credentials& c) noexcept {
+  constexpr std::size_t capacity = TBMQTT_ESP_CREDENTIAL_CAPACITY;
+  return c.token.size() < capacity && c.client_id.size() < capacity && c.username.size() < capacity &&
+         c.password.size() < capacity;
+}
+
+// Copies straight into `out` (no second ~0.5 KB copy on a small task stack). @pre fits(in).
+void copy_out(const provisioned_credentials& in, esp_credentials& out) noexcept {
+  out.type = in.type;
+  copy_terminated(in.token, out.token);
+  copy_terminated(in.client_id, out.client_id);
+  copy_terminated(in.username, out.username);
+  copy_terminated(in.password, out.password);
 }
 
 detail::esp_mqtt_settings settings_from(const esp_provision_options& o, std::size_t request_size) noexcept {
@@ -98,11 +102,10 @@ result<void> esp_provision(const esp_provision_options& server, const provision_
   if (!answer) return answer.error();
   auto parsed = parse_provision_response(*answer, span<char>{scratch.get(), TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY});
   if (!parsed) return parsed.error();
-  esp_credentials copy;
-  TBMQTT_TRY(copy_out(*parsed, copy));  // fits: only then is it worth storing
+  if (!fits(*parsed)) return errc::not_enough_space;  // unusable here: not worth storing
   // Stored before use: a device that resets now still knows its credentials.
   TBMQTT_TRY(store.store(esp_credentials_key, as_bytes(*answer)));
-  out_credentials = copy;
+  copy_out(*parsed, out_credentials);
   return {};
 }
 
@@ -116,7 +119,9 @@ result<void> esp_load_credentials(storage& store, esp_credentials& out_credentia
   auto parsed = parse_provision_response(std::string_view{stored.get(), *size},
                                          span<char>{scratch.get(), TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY});
   if (!parsed) return errc::malformed;  // only successful answers are ever stored
-  return copy_out(*parsed, out_credentials);
+  if (!fits(*parsed)) return errc::not_enough_space;
+  copy_out(*parsed, out_credentials);
+  return {};
 }
 
 void esp_apply_credentials(esp_client_options& options, const esp_credentials& c) noexcept {
