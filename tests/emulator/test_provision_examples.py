@@ -232,6 +232,19 @@ class ProvisionExamplesTest(unittest.TestCase):
         self.assertIn("connect failed: refused_credentials", r.stderr)
         self.assertEqual(self.devices(), before)
 
+    def test_ps20_untrusted_server_exits_3_tls_error(self):
+        # Verification is on: a CA that did not sign the emulator's certificate is refused.
+        other = os.path.join(self.dir, "other-ca")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other",
+                        "-keyout", other + ".key", "-out", other + ".crt"], capture_output=True, check=True,
+                       timeout=TIMEOUT)
+        name = unique("ps20untrusted")
+        r, creds = self.run_example("ps20_server_generated_tls", self.tls_port, name, other + ".crt")
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertIn("provisioning failed: tls_error", r.stderr)
+        self.assertFalse(os.path.exists(creds))
+        self.assertNotIn(name, self.devices())
+
     def test_unreachable_server_exits_3(self):
         r, creds = self.run_example("ps10_server_generated", free_port(), unique("ps10none"))
         self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
