@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <vector>
 
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
+#include "tbmqtt/detail/provision_exchange.hpp"
 #include "tbmqtt/linux_platform.hpp"
 
 namespace tbmqtt {
@@ -37,78 +39,53 @@ using detail::credentials_file;
 
 using clock_type = std::chrono::steady_clock;
 
-// One provisioning round trip on the caller's thread: CONNACK -> SUBSCRIBE -> SUBACK -> PUBLISH
-// -> response.
+// One provisioning round trip on the caller's thread: libmosquitto's callbacks feed the portable
+// exchange (CONNACK -> SUBSCRIBE -> SUBACK -> PUBLISH -> response), which the ESP-IDF call shares.
 class provisioning_session final : public detail::transport_listener {
  public:
-  explicit provisioning_session(std::string_view payload) : payload_(payload) {}
-
-  result<std::string> run(detail::mosquitto_transport& t, clock_type::time_point deadline,
-                          const std::atomic<bool>* stop) {
-    transport_ = &t;
+  result<std::string_view> run(detail::mosquitto_transport& t, std::string_view payload, span<char> response,
+                               clock_type::time_point deadline, const std::atomic<bool>* stop) {
+    exchange_.emplace(t, payload, response);
     if (auto r = t.connect(); !r) return r.error();
-    while (outcome_ == errc{} && !answered_) {
+    bool cancelled = false;
+    while (!exchange_->finished()) {
       if (stop != nullptr && *stop) {
-        outcome_ = errc::cancelled;
+        cancelled = true;
         break;
       }
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now()).count();
       if (left <= 0) {
-        outcome_ = errc::timeout;
+        exchange_->on_deadline();
         break;
       }
-      if (auto r = t.loop(static_cast<int>(left < 100 ? left : 100)); !r && outcome_ == errc{} && !answered_)
-        outcome_ = connected_ ? errc::disconnected : (r.error() == errc::not_connected ? errc::unreachable : r.error());
+      if (auto r = t.loop(static_cast<int>(left < 100 ? left : 100)); !r)
+        exchange_->on_connection_lost(r.error() == errc::not_connected ? errc::unreachable : r.error());
     }
     if (connected_) {
       t.disconnect();
       (void)t.loop(10);
     }
-    if (answered_) return std::move(response_);
-    return outcome_;
+    if (cancelled) return errc::cancelled;
+    return exchange_->outcome();
   }
 
   void on_connack(errc result) override {
-    if (result != errc{}) {
-      outcome_ = result;
-      return;
-    }
-    connected_ = true;
-    auto r = transport_->subscribe(provision_response_topic, qos::at_least_once);
-    if (!r) {
-      outcome_ = r.error();
-      return;
-    }
-    subscribe_id_ = *r;
+    connected_ = result == errc{};
+    exchange_->on_connack(result);
   }
   void on_connection_lost(errc reason) override {
-    if (!answered_ && outcome_ == errc{}) outcome_ = connected_ ? errc::disconnected : (reason != errc{} ? reason : errc::disconnected);
     connected_ = false;
+    exchange_->on_connection_lost(reason);
   }
   void on_message(std::string_view topic, span<const std::byte> payload) override {
-    if (topic != provision_response_topic || answered_) return;
-    response_.assign(reinterpret_cast<const char*>(payload.data()), payload.size());
-    answered_ = true;
+    exchange_->on_message_fragment(topic, payload, 0, payload.size());
   }
-  void on_suback(message_id id, std::uint8_t granted) override {
-    if (id != subscribe_id_) return;
-    if (granted == 0x80) {
-      outcome_ = errc::subscription_refused;
-      return;
-    }
-    auto bytes = span<const std::byte>{reinterpret_cast<const std::byte*>(payload_.data()), payload_.size()};
-    if (auto r = transport_->publish(provision_request_topic, bytes, qos::at_least_once); !r) outcome_ = r.error();
-  }
+  void on_suback(message_id id, std::uint8_t granted) override { exchange_->on_suback(id, granted); }
   void on_puback(message_id) override {}
 
  private:
-  std::string_view payload_;
-  detail::mosquitto_transport* transport_ = nullptr;
-  message_id subscribe_id_{};
+  std::optional<detail::provision_exchange> exchange_;
   bool connected_ = false;
-  bool answered_ = false;
-  errc outcome_{};
-  std::string response_;
 };
 
 credentials to_owned(const provisioned_credentials& c) {
@@ -164,9 +141,10 @@ result<credentials> provision_round_trip(const client_options& server, const pro
   e.ca_dir = server.tls.ca_dir;
   e.tls_insecure = server.tls.insecure;
 
-  provisioning_session session{*payload};
+  provisioning_session session;
   detail::mosquitto_transport transport{e, session};
-  auto response = session.run(transport, deadline, stop);
+  std::vector<char> answer(TBMQTT_DEFAULT_MAX_PAYLOAD);  // the largest message the server sends
+  auto response = session.run(transport, *payload, span<char>{answer.data(), answer.size()}, deadline, stop);
   if (!response) return response.error();
   std::vector<char> scratch(response->size() + 1);
   auto parsed = parse_provision_response(*response, span<char>{scratch.data(), scratch.size()});

@@ -1,0 +1,35 @@
+// tbmqtt ESP-IDF example "pd12_device_token_tls":
+// provisions with a device-supplied access token over one-way TLS (the
+// server certificate is verified against ca_pem).
+// Stores the credentials in NVS, connects with them, sends the telemetry {"example":"pd12"} once.
+// The device profile must allow provisioning ("Allow to create new devices", or "Check for
+// pre-provisioned devices" with a device of this name created beforehand).
+// Linux twin: examples/linux/pd12_device_token_tls.cpp.
+// Set server_uri, the provisioning key and secret, device_name, the token, ca_pem below.
+#include "../../common/example_platform.hpp"
+#include "../../common/provision_example.hpp"
+
+namespace {
+
+const char* const tag = "pd12_device_token_tls";
+constexpr const char* server_uri = "mqtts://thingsboard.local:8883";
+constexpr const char* provision_key = "PD12_PROVISION_KEY";  // the device profile's key and secret
+constexpr const char* provision_secret = "PD12_PROVISION_SECRET";
+constexpr const char* device_name = "pd12-device";
+constexpr const char* device_token = "PD12_DEVICE_TOKEN";
+// The CA that signed the server's certificate (PEM, NUL-terminated; must outlive the client).
+constexpr const char* ca_pem =
+    "-----BEGIN CERTIFICATE-----\n"
+    "...paste your server's CA certificate here...\n"
+    "-----END CERTIFICATE-----\n";
+
+}  // namespace
+
+extern "C" void app_main(void) {
+  example::init_platform();  // NVS, event loop, Wi-Fi or Ethernet
+
+  example::provisioning p = example::provisioning_to(server_uri, provision_key, provision_secret, device_name, ca_pem);
+  p.request.credentials_type = tbmqtt::provision_credentials_type::access_token;
+  p.request.token = device_token;
+  example::provision_and_send_once(tag, p, "{\"example\":\"pd12\"}");
+}

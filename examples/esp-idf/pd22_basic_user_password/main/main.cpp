@@ -1,0 +1,32 @@
+// tbmqtt ESP-IDF example "pd22_basic_user_password":
+// provisions with device-supplied MQTT basic credentials: user name and
+// password, no TLS.
+// Stores the credentials in NVS, connects with them, sends the telemetry {"example":"pd22"} once.
+// The device profile must allow provisioning ("Allow to create new devices", or "Check for
+// pre-provisioned devices" with a device of this name created beforehand).
+// Linux twin: examples/linux/pd22_basic_user_password.cpp.
+// Set server_uri, the provisioning key and secret, device_name, username, password below.
+#include "../../common/example_platform.hpp"
+#include "../../common/provision_example.hpp"
+
+namespace {
+
+const char* const tag = "pd22_basic_user_password";
+constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
+constexpr const char* provision_key = "PD22_PROVISION_KEY";  // the device profile's key and secret
+constexpr const char* provision_secret = "PD22_PROVISION_SECRET";
+constexpr const char* device_name = "pd22-device";
+constexpr const char* username = "pd22-user";
+constexpr const char* password = "pd22-password";
+
+}  // namespace
+
+extern "C" void app_main(void) {
+  example::init_platform();  // NVS, event loop, Wi-Fi or Ethernet
+
+  example::provisioning p = example::provisioning_to(server_uri, provision_key, provision_secret, device_name);
+  p.request.credentials_type = tbmqtt::provision_credentials_type::mqtt_basic;
+  p.request.username = username;
+  p.request.password = password;
+  example::provision_and_send_once(tag, p, "{\"example\":\"pd22\"}");
+}

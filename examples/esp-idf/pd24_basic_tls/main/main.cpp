@@ -1,0 +1,39 @@
+// tbmqtt ESP-IDF example "pd24_basic_tls":
+// provisions with device-supplied MQTT basic credentials (client id, user
+// name, password) over one-way TLS (the server certificate is verified against ca_pem).
+// Stores the credentials in NVS, connects with them, sends the telemetry {"example":"pd24"} once.
+// The device profile must allow provisioning ("Allow to create new devices", or "Check for
+// pre-provisioned devices" with a device of this name created beforehand).
+// Linux twin: examples/linux/pd24_basic_tls.cpp.
+// Set server_uri, the provisioning key and secret, device_name, client_id, username, password, ca_pem below.
+#include "../../common/example_platform.hpp"
+#include "../../common/provision_example.hpp"
+
+namespace {
+
+const char* const tag = "pd24_basic_tls";
+constexpr const char* server_uri = "mqtts://thingsboard.local:8883";
+constexpr const char* provision_key = "PD24_PROVISION_KEY";  // the device profile's key and secret
+constexpr const char* provision_secret = "PD24_PROVISION_SECRET";
+constexpr const char* device_name = "pd24-device";
+constexpr const char* client_id = "pd24-client-id";
+constexpr const char* username = "pd24-user";
+constexpr const char* password = "pd24-password";
+// The CA that signed the server's certificate (PEM, NUL-terminated; must outlive the client).
+constexpr const char* ca_pem =
+    "-----BEGIN CERTIFICATE-----\n"
+    "...paste your server's CA certificate here...\n"
+    "-----END CERTIFICATE-----\n";
+
+}  // namespace
+
+extern "C" void app_main(void) {
+  example::init_platform();  // NVS, event loop, Wi-Fi or Ethernet
+
+  example::provisioning p = example::provisioning_to(server_uri, provision_key, provision_secret, device_name, ca_pem);
+  p.request.credentials_type = tbmqtt::provision_credentials_type::mqtt_basic;
+  p.request.client_id = client_id;
+  p.request.username = username;
+  p.request.password = password;
+  example::provision_and_send_once(tag, p, "{\"example\":\"pd24\"}");
+}

@@ -1,0 +1,28 @@
+// tbmqtt ESP-IDF example "px00_provisioning_flow":
+// the general provisioning flow: the first start provisions (server-generated
+// token) and stores the credentials in NVS; every later start connects with the stored
+// credentials and does not provision again (erase NVS to provision anew).
+// Stores the credentials in NVS, connects with them, sends the telemetry {"example":"px00"} once.
+// The device profile must allow provisioning ("Allow to create new devices", or "Check for
+// pre-provisioned devices" with a device of this name created beforehand).
+// Linux twin: examples/linux/px00_provisioning_flow.cpp.
+// Set server_uri, the provisioning key and secret, device_name below.
+#include "../../common/example_platform.hpp"
+#include "../../common/provision_example.hpp"
+
+namespace {
+
+const char* const tag = "px00_provisioning_flow";
+constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
+constexpr const char* provision_key = "PX00_PROVISION_KEY";  // the device profile's key and secret
+constexpr const char* provision_secret = "PX00_PROVISION_SECRET";
+constexpr const char* device_name = "px00-device";
+
+}  // namespace
+
+extern "C" void app_main(void) {
+  example::init_platform();  // NVS, event loop, Wi-Fi or Ethernet
+
+  example::provisioning p = example::provisioning_to(server_uri, provision_key, provision_secret, device_name);
+  example::provision_and_send_once(tag, p, "{\"example\":\"px00\"}", /*reuse_saved=*/true);
+}

@@ -1,0 +1,121 @@
+// Shared by the Linux provisioning examples pd11..px00: `PROGRAM HOST PORT KEY SECRET
+// CREDENTIALS_FILE DEVICE_NAME VARIANT...` and the one flow they all run: provision, save the
+// credentials (mode 0600, before use), connect with them, send one telemetry message. Each
+// example fills in only what it asks for (its credentials type and transport security).
+#pragma once
+
+#include <tbmqtt/provisioning.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "auth_example.hpp"
+
+namespace example {
+
+/// One provisioning example's settings.
+struct provisioning {
+  tbmqtt::client_options server;       ///< Where to provision: host, port, TLS trust.
+  tbmqtt::client_options device;       ///< How to connect afterwards (credentials come from provisioning).
+  tbmqtt::provision_request request;   ///< Key, secret, device name; the example sets the credentials.
+  std::string credentials_file;        ///< Where the credentials are saved.
+  std::string certificate_pem;         ///< X.509: the certificate request.certificate_pem points into.
+};
+
+/// Fills `p` from HOST PORT KEY SECRET CREDENTIALS_FILE DEVICE_NAME (an empty name lets the
+/// server choose); returns the `count` arguments after them, or nullptr after printing the usage.
+inline char** provision_args(int argc, char** argv, const char* usage, int count, provisioning& p) {
+  const std::string all = std::string("KEY SECRET CREDENTIALS_FILE DEVICE_NAME ") + usage;
+  char** arg = auth_args(argc, argv, all.c_str(), count + 4, p.server);
+  if (arg == nullptr) return nullptr;
+  p.request.key = arg[0];
+  p.request.secret = arg[1];
+  p.credentials_file = arg[2];
+  p.request.device_name = arg[3];
+  p.device = p.server;
+  return arg + 4;
+}
+
+/// Provisioning and connecting verify the server against `ca_file` (one-way TLS).
+inline void use_tls(provisioning& p, const char* ca_file) {
+  for (tbmqtt::client_options* o : {&p.server, &p.device}) {
+    o->tls.enabled = true;
+    o->tls.ca_file = ca_file;
+  }
+}
+
+/// Reads the X.509 certificate to register; false (printed) when it cannot be read.
+inline bool request_certificate(provisioning& p, const char* cert_file) {
+  std::ifstream in(cert_file, std::ios::binary);
+  std::ostringstream text;
+  if (in.is_open()) text << in.rdbuf();
+  if (text.str().empty()) {
+    std::fprintf(stderr, "cannot read %s\n", cert_file);
+    return false;
+  }
+  p.certificate_pem = text.str();
+  p.request.credentials_type = tbmqtt::provision_credentials_type::x509;
+  p.request.certificate_pem = p.certificate_pem;
+  return true;
+}
+
+/// Exit status for a failed provisioning, as the `tbmqtt` CLI: 3 connection (refused,
+/// unreachable, TLS, lost), 4 timeout, 5 the server's answer (provision_not_found,
+/// provision_failed, ...), 1 anything else.
+inline int provision_exit_code(tbmqtt::errc e) {
+  switch (e) {
+    case tbmqtt::errc::refused_credentials:
+    case tbmqtt::errc::identifier_rejected:
+    case tbmqtt::errc::server_unavailable:
+    case tbmqtt::errc::refused:
+    case tbmqtt::errc::unreachable:
+    case tbmqtt::errc::tls_error:
+    case tbmqtt::errc::disconnected: return 3;
+    case tbmqtt::errc::timeout: return 4;
+    case tbmqtt::errc::provision_not_found:
+    case tbmqtt::errc::provision_failed:
+    case tbmqtt::errc::server_error:
+    case tbmqtt::errc::malformed:
+    case tbmqtt::errc::subscription_refused: return 5;
+    default: return 1;
+  }
+}
+
+/// The flow: credentials from `p.credentials_file` when `reuse_saved` and the file exists,
+/// else provision with `p.request` and save them there (mode 0600, atomically) before use;
+/// then connect `p.device` with them and send `{"example":"<id>"}` once (send_once). Secrets are
+/// never printed. Exit status: send_once's (0 sent, 3 connect failed, 1 not delivered), or
+/// provision_exit_code(...) when provisioning failed, 1 when the file cannot be read or written.
+inline int provision_and_send(provisioning& p, const char* id, bool reuse_saved = false) {
+  tbmqtt::credentials creds;
+  if (reuse_saved && ::access(p.credentials_file.c_str(), F_OK) == 0) {
+    auto saved = tbmqtt::load_credentials(p.credentials_file);
+    if (!saved) {
+      std::fprintf(stderr, "%s: cannot use %s: %s\n", id, p.credentials_file.c_str(), tbmqtt::to_string(saved.error()));
+      return 1;
+    }
+    creds = *saved;
+    std::printf("%s: using saved credentials from %s\n", id, p.credentials_file.c_str());
+  } else {
+    auto got = tbmqtt::provision(p.server, p.request, std::chrono::seconds(10));
+    if (!got) {
+      std::fprintf(stderr, "%s: provisioning failed: %s\n", id, tbmqtt::to_string(got.error()));
+      return provision_exit_code(got.error());
+    }
+    if (auto saved = tbmqtt::save_credentials(p.credentials_file, *got); !saved) {
+      std::fprintf(stderr, "%s: cannot save %s: %s\n", id, p.credentials_file.c_str(), tbmqtt::to_string(saved.error()));
+      return 1;
+    }
+    creds = *got;
+    std::printf("%s: provisioned, credentials saved to %s\n", id, p.credentials_file.c_str());
+  }
+  tbmqtt::apply_credentials(p.device, creds);
+  return send_once(p.device, id);
+}
+
+}  // namespace example
