@@ -43,6 +43,7 @@ enum class errc : std::uint8_t {
   // Provisioning outcomes.
   provision_not_found,  ///< Provisioning NOT_FOUND ("Provision data was not found!"): bad key or secret.
   provision_failed,     ///< Provisioning FAILURE: name exists, already provisioned, or credentials collide.
+  unknown_device,       ///< A gateway message names a sub-device that is not connected through the gateway.
 };
 
 /// @brief A short, stable, lower-case name for an error code, e.g. "timeout".

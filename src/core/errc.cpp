@@ -33,6 +33,7 @@ const char* to_string(errc e) noexcept {
     case errc::transport_error: return "transport_error";
     case errc::provision_not_found: return "provision_not_found";
     case errc::provision_failed: return "provision_failed";
+    case errc::unknown_device: return "unknown_device";
   }
   return "ok";
 }
