@@ -126,7 +126,7 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   bool tick_points = false;
   std::mt19937 random{std::random_device{}()};
   ota_slot ota[2];  // indexed by ota_kind
-  struct gateway_state;  // client::gateway(), defined with it at the end of this file
+  struct gateway_state;  // client::gateway(); defined right after impl
   std::unique_ptr<gateway_state> gateway;
 
   std::string_view keep(std::string_view s) { return kept_views.emplace_back(s); }
@@ -319,7 +319,7 @@ struct client::impl::gateway_state final : gateway_listener {
     auto it = rpc_handlers.find(request.device);
     if (it != rpc_handlers.end()) return it->second(rpc);
     if (any_rpc) return any_rpc(rpc);
-    std::string body(64 + 2 * request.device.size(), '\0');
+    std::string body(64 + 6 * request.device.size(), '\0');  // room for escapes
     json::writer w{span<char>{body.data(), body.size()}};
     w.begin_object().key("error").value("no handler for device: " + rpc.device).end_object();
     if (auto text = w.finish()) (void)engine.reply_rpc(request.device, request.id, *text);
