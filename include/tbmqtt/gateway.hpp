@@ -5,11 +5,13 @@
 // Every gateway publish uses QoS 1, as the protocol asks.
 //
 //     struct app final : tbmqtt::gateway_listener {
+//       tbmqtt::igateway* gw = nullptr;
 //       void on_rpc_request(const tbmqtt::gateway_rpc_request& rpc) noexcept override {
-//         (void)gw.reply_rpc(rpc.device, rpc.id, "{\"ok\":true}");
+//         (void)gw->reply_rpc(rpc.device, rpc.id, "{\"ok\":true}");   // now or later
 //       }
 //     } listener;
 //     tbmqtt::gateway<8> gw{listener};                // 8 sub-devices, default payload buffer
+//     listener.gw = &gw;
 //     (void)gw.attach(session);                        // session.add_extension(gw) + subscriptions
 //     (void)gw.connect_device("thermostat-1", "thermostat");
 //     (void)gw.publish_telemetry("thermostat-1", "{\"temp\":21.5}");   // {"thermostat-1":[{"temp":21.5}]}
