@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "alloc_counter.hpp"
+#include "tbmqtt/gateway.hpp"
 #include "tbmqtt/json.hpp"
 #include "tbmqtt/payload.hpp"
 #include "tbmqtt/session.hpp"
@@ -160,6 +161,56 @@ void bm_dispatch_rpc_request(benchmark::State& state) {
   }
 }
 BENCHMARK(bm_dispatch_rpc_request);
+
+/// A ready session with a gateway attached and two sub-devices connected.
+struct ready_gateway {
+  struct listener final : tbmqtt::gateway_listener {
+    std::uint64_t rpcs = 0;
+    std::uint64_t errors = 0;
+    void on_rpc_request(const tbmqtt::gateway_rpc_request& request) noexcept override {
+      ++rpcs;
+      benchmark::DoNotOptimize(request.params.raw().data());
+    }
+    void on_error(tbmqtt::errc, std::string_view) noexcept override { ++errors; }
+  } heard;
+  ready_session s{false};
+  tbmqtt::gateway<4> gw{heard};
+  ready_gateway() {
+    if (!gw.attach(s.core) || !gw.connect_device("thermostat-1") || !gw.connect_device("meter-1")) std::abort();
+    for (tbmqtt::message_id id = 1; id < s.port.next; ++id) s.core.on_suback(id, 1);
+  }
+};
+
+void bm_gateway_publish_telemetry_builder(benchmark::State& state) {
+  ready_gateway g;
+  tbmqtt::gateway_telemetry<256> t;
+  auto build = [&t] {  // {"thermostat-1":[{..}],"meter-1":[{"ts":..,"values":{..}}]}
+    t.clear();
+    t.device("thermostat-1").add("temperature", 21.5).add("heating", true);
+    t.device("meter-1").at(1700000000000ULL).add("power", 1.25).add("energy", 4711);
+  };
+  build();
+  const std::size_t bytes = t.finish()->size();
+  run_counted(state, true, bytes, [&] {
+    build();
+    auto id = g.gw.publish_telemetry(t);
+    if (!id) std::abort();
+    benchmark::DoNotOptimize(id);
+  });
+}
+BENCHMARK(bm_gateway_publish_telemetry_builder);
+
+void bm_gateway_dispatch_rpc(benchmark::State& state) {
+  ready_gateway g;
+  constexpr std::string_view payload = R"({"device":"meter-1","data":{"id":42,"method":"setGpio","params":{"pin":7}}})";
+  run_counted(state, true, payload.size(), [&] {
+    g.s.core.on_message(tbmqtt::topics::gateway_rpc, tbmqtt::as_bytes(payload), 1000);
+  });
+  if (g.heard.rpcs != static_cast<std::uint64_t>(state.iterations()) || g.heard.errors != 0) {
+    state.SkipWithError("gateway RPC was not dispatched");
+  }
+}
+BENCHMARK(bm_gateway_dispatch_rpc);
 
 void bm_validate_json_1kb(benchmark::State& state) {
   const std::string doc = kilobyte_document();

@@ -19,5 +19,6 @@ void add_claim_commands(CLI::App& app, global_options& options);
 void add_sample_commands(CLI::App& app, global_options& options);
 void add_ota_commands(CLI::App& app, global_options& options);
 void add_provision_commands(CLI::App& app, global_options& options);
+void add_gateway_commands(CLI::App& app, global_options& options);
 
 }  // namespace tbmqtt::cli

@@ -31,6 +31,7 @@ int exit_code(errc e) noexcept {
     case errc::subscription_refused:
     case errc::provision_not_found:
     case errc::provision_failed:
+    case errc::unknown_device:
       return exit_server;
     case errc::stored_credentials_refused:
       return exit_stored_refused;

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   add_sample_commands(app, options);
   add_ota_commands(app, options);
   add_provision_commands(app, options);
+  add_gateway_commands(app, options);
 #if TBMQTT_CLI_HAS_EMULATOR
   add_emulator_commands(app);
 #endif

@@ -695,7 +695,7 @@ bool handle_gateway(session& s, device& gw, const std::string& topic, const json
             const std::string child = name;
             g->next_tick.push_back([child] { redeliver_rpcs(child); });
         } else {
-            s.gateway_children.erase(name);
+            for (auto* gs : sessions_of(gw.name)) gs->gateway_children.erase(name);
         }
         g->reg.mark_dirty();
         return true;
@@ -914,9 +914,18 @@ device device_from_args(const json& a) {
     return d;
 }
 
+/// True while the device has a session of its own, or is a child connected through a gateway
+/// session (v1/gateway/connect, no disconnect since).
+bool device_active(const device& d) {
+    for (const auto& [c, s] : g->sessions)
+        if (s.kind == session_kind::device && (s.device == d.name || s.gateway_children.count(d.name))) return true;
+    return false;
+}
+
 json device_summary(const device& d) {
     return {{"name", d.name},        {"id", d.id},     {"type", d.type}, {"gateway", d.gateway},
-            {"credentials", d.creds.to_json()}, {"parentGateway", d.parent_gateway}};
+            {"credentials", d.creds.to_json()}, {"parentGateway", d.parent_gateway},
+            {"active", device_active(d)}};
 }
 
 device& need_device(const json& a) {

@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include "tbmqtt/errc.hpp"
+#include "tbmqtt/gateway_client.hpp"
 #include "tbmqtt/json.hpp"
 #include "tbmqtt/ota.hpp"
 #include "tbmqtt/payload.hpp"
@@ -194,7 +195,15 @@ class client {
   /// @brief Connection up/down events (including each automatic reconnect).
   void on_connection(connection_callback callback);
 
+  /// @brief The gateway API (tbmqtt/gateway_client.hpp) for a device flagged as a ThingsBoard
+  /// gateway: sub-device connect/disconnect, telemetry, attributes, RPC and claim. Created on
+  /// first use (then the `v1/gateway/*` filters are subscribed: call it before connect() so that
+  /// connect() fails with errc::subscription_refused when the device is no gateway); lives as
+  /// long as the client.
+  gateway_client& gateway();
+
  private:
+  friend class gateway_client;
   qos options_qos() const;
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -44,6 +44,7 @@ enum class errc : std::uint8_t {
   provision_not_found,  ///< Provisioning NOT_FOUND ("Provision data was not found!"): bad key or secret.
   provision_failed,     ///< Provisioning FAILURE: name exists, already provisioned, or credentials collide.
   stored_credentials_refused,  ///< The server refused stored credentials and reprovisioning is not allowed.
+  unknown_device,       ///< A gateway message names a sub-device that is not connected through the gateway.
 };
 
 /// @brief A short, stable, lower-case name for an error code, e.g. "timeout".

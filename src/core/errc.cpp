@@ -34,6 +34,7 @@ const char* to_string(errc e) noexcept {
     case errc::provision_not_found: return "provision_not_found";
     case errc::provision_failed: return "provision_failed";
     case errc::stored_credentials_refused: return "stored_credentials_refused";
+    case errc::unknown_device: return "unknown_device";
   }
   return "ok";
 }

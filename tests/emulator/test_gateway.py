@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import time
 import unittest
 
 from emu import ADMIN_TOOL, admin, connected_device, new_device, request, shared_broker, unique
@@ -28,6 +29,18 @@ class GatewayTest(unittest.TestCase):
         d = request(self.b, "device.get", {"device": self.child})
         self.assertEqual((d["type"], d["parentGateway"]), ("thermostat", self.gw_name))
         self.gw.pub("v1/gateway/disconnect", {"device": self.child})
+
+    def test_child_is_active_from_connect_until_disconnect_or_session_end(self):
+        self.gw.pub("v1/gateway/connect", {"device": self.child})
+        self.assertTrue(request(self.b, "device.get", {"device": self.child})["active"])
+        self.gw.pub("v1/gateway/disconnect", {"device": self.child})
+        self.assertFalse(request(self.b, "device.get", {"device": self.child})["active"])
+        self.gw.pub("v1/gateway/connect", {"device": self.child})
+        self.gw.close()
+        deadline = time.monotonic() + 5
+        while request(self.b, "device.get", {"device": self.child})["active"]:
+            self.assertLess(time.monotonic(), deadline, "child still active after its gateway left")
+            time.sleep(0.05)  # polling the emulator's state, with a deadline
 
     def test_telemetry_and_attributes(self):
         self.gw.pub("v1/gateway/telemetry", {self.child: [{"ts": 1, "values": {"t": 1}}, {"u": 2}]})

@@ -1,6 +1,7 @@
 // The Linux client: one network thread runs libmosquitto and the core session; every public
 // method takes the same (recursive) mutex, so callbacks may call back into the client.
 #include "tbmqtt/client.hpp"
+#include "tbmqtt/gateway.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -125,6 +126,8 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   bool tick_points = false;
   std::mt19937 random{std::random_device{}()};
   ota_slot ota[2];  // indexed by ota_kind
+  struct gateway_state;  // client::gateway(); defined right after impl
+  std::unique_ptr<gateway_state> gateway;
 
   std::string_view keep(std::string_view s) { return kept_views.emplace_back(s); }
 
@@ -288,6 +291,65 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   }
 };
 
+// The core gateway engine on this client's session, its listener (called with the client's lock
+// held, on the network thread) and the app's handlers.
+struct client::impl::gateway_state final : gateway_listener {
+  struct pending_answer {
+    std::vector<std::string> keys;  // as requested: names the value of a one-value answer
+    gateway_client::attributes_callback done;
+  };
+
+  explicit gateway_state(impl& owner) : d(owner) {}
+
+  impl& d;
+  // Room for as many sub-devices as a gateway may have, and messages up to the server's default limit.
+  tbmqtt::gateway<255, TBMQTT_DEFAULT_MAX_PAYLOAD> engine{*this};
+  std::unique_ptr<gateway_client> api;
+  std::unordered_map<std::uint32_t, pending_answer> answers;
+  std::map<std::string, gateway_client::rpc_handler, std::less<>> rpc_handlers;
+  gateway_client::rpc_handler any_rpc;
+  gateway_client::update_handler update;
+
+  void on_attribute_update(std::string_view device, json::value data) noexcept override {
+    if (update) update(device, data);
+  }
+  void on_rpc_request(const gateway_rpc_request& request) noexcept override {
+    gateway_rpc rpc{std::string(request.device), request.id, std::string(request.method),
+                    std::string(request.params.raw())};
+    auto it = rpc_handlers.find(request.device);
+    if (it != rpc_handlers.end()) return it->second(rpc);
+    if (any_rpc) return any_rpc(rpc);
+    std::string body(64 + 6 * request.device.size(), '\0');  // room for escapes
+    json::writer w{span<char>{body.data(), body.size()}};
+    w.begin_object().key("error").value("no handler for device: " + rpc.device).end_object();
+    if (auto text = w.finish()) (void)engine.reply_rpc(request.device, request.id, *text);
+  }
+  void on_attributes_response(std::uint32_t id, errc e, const gateway_attributes_answer& answer) noexcept override {
+    auto it = answers.find(id);
+    if (it == answers.end()) return;
+    pending_answer pending = std::move(it->second);
+    answers.erase(it);
+    if (e != errc{}) return pending.done(e, {});
+    if (answer.values.present()) return pending.done(e, answer.values);
+    std::string object = "{}";
+    if (answer.value.present() && !answer.value.is_null()) {
+      // The one-value form names no key: only a one-key request can say which it is.
+      if (pending.keys.size() != 1) return pending.done(errc::malformed, {});
+      std::string key(pending.keys[0].size() * 6 + 8, '\0');
+      json::writer w{span<char>{key.data(), key.size()}};
+      w.value(pending.keys[0]);
+      object = "{" + std::string(*w.finish()) + ":" + std::string(answer.value.raw()) + "}";
+    }
+    pending.done(errc{}, *json::value::parse(object));
+  }
+  void on_error(errc e, std::string_view context) noexcept override { d.on_error(e, context); }
+
+  void cancel_all() {
+    for (auto& [id, pending] : answers) pending.done(errc::cancelled, {});
+    answers.clear();
+  }
+};
+
 client::client(client_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
 
 client::~client() {
@@ -303,6 +365,7 @@ client::~client() {
   for (auto& [id, callback] : impl_->attribute_callbacks) callback(errc::cancelled, {}, {});
   for (auto& [id, callback] : impl_->rpc_callbacks) callback(errc::cancelled, {});
   for (auto& [id, callback] : impl_->delivery_callbacks) callback(errc::cancelled);
+  if (impl_->gateway) impl_->gateway->cancel_all();
 }
 
 qos client::options_qos() const { return impl_->options.default_qos; }
@@ -500,6 +563,128 @@ void client::on_error(error_callback callback) {
 void client::on_connection(connection_callback callback) {
   std::lock_guard lock(impl_->mutex);
   impl_->connection_handler = std::move(callback);
+}
+
+// ---- gateway (client::gateway(); its state is defined after client::impl) -----------------------
+
+gateway_client& client::gateway() {
+  impl& d = *impl_;
+  std::lock_guard lock(d.mutex);
+  if (!d.gateway) {
+    auto state = std::make_unique<impl::gateway_state>(d);
+    state->api.reset(new gateway_client(*this));  // its constructor is for the client only
+    if (auto attached = state->engine.attach(d.core); !attached) d.on_error(attached.error(), "gateway");
+    d.gateway = std::move(state);
+  }
+  return *d.gateway->api;
+}
+
+// Every gateway_client method runs `body(impl, gateway_state)` under the client's lock.
+template <typename F>
+auto gateway_client::locked(F&& body) const {
+  client::impl& d = *owner_.impl_;
+  std::lock_guard lock(d.mutex);
+  return body(d, *d.gateway);
+}
+
+result<void> gateway_client::connect_device(std::string_view name, std::string_view type) {
+  if (name.empty()) return errc::invalid_argument;
+  return locked([&](client::impl&, client::impl::gateway_state& g) -> result<void> {
+    return g.engine.connect_device(name, type);
+  });
+}
+
+result<void> gateway_client::disconnect_device(std::string_view name) {
+  if (name.empty()) return errc::invalid_argument;
+  return locked([&](client::impl&, client::impl::gateway_state& g) -> result<void> {
+    return g.engine.disconnect_device(name);
+  });
+}
+
+bool gateway_client::is_connected(std::string_view name) const {
+  return locked([&](client::impl&, client::impl::gateway_state& g) -> bool {
+    return g.engine.is_connected(name);
+  });
+}
+
+result<void> gateway_client::send_telemetry(std::string_view device, std::string_view json_text,
+                                            delivery_callback on_delivered) {
+  return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
+    return d.send([&] { return g.engine.publish_telemetry(device, json_text); }, std::move(on_delivered));
+  });
+}
+
+result<void> gateway_client::send_telemetry(gateway_telemetry_builder& payload, delivery_callback on_delivered) {
+  return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
+    return d.send([&] { return g.engine.publish_telemetry(payload); }, std::move(on_delivered));
+  });
+}
+
+result<void> gateway_client::send_attributes(std::string_view device, std::string_view json_text,
+                                             delivery_callback on_delivered) {
+  return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
+    return d.send([&] { return g.engine.publish_attributes(device, json_text); }, std::move(on_delivered));
+  });
+}
+
+result<void> gateway_client::send_attributes(gateway_attributes_builder& payload, delivery_callback on_delivered) {
+  return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
+    return d.send([&] { return g.engine.publish_attributes(payload); }, std::move(on_delivered));
+  });
+}
+
+result<void> gateway_client::request_attributes(std::string_view device, attribute_scope scope, std::string_view keys,
+                                                attributes_callback done) {
+  return locked([&](client::impl&, client::impl::gateway_state& g) -> result<void> {
+    auto id = g.engine.request_attributes(device, scope, keys, now_ms());
+    if (!id) return id.error();
+    std::vector<std::string> names;
+    for (std::size_t start = 0; start <= keys.size();) {
+      std::size_t comma = keys.find(',', start);
+      if (comma == std::string_view::npos) comma = keys.size();
+      std::string_view item = keys.substr(start, comma - start);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      if (!item.empty()) names.emplace_back(item);
+      start = comma + 1;
+    }
+    g.answers[*id] = {std::move(names), std::move(done)};
+    return {};
+  });
+}
+
+void gateway_client::on_attribute_update(update_handler update) {
+  locked([&](client::impl&, client::impl::gateway_state& g) {
+    g.update = std::move(update);
+  });
+}
+
+result<void> gateway_client::on_rpc(std::string_view device, rpc_handler handler) {
+  if (device.empty()) return errc::invalid_argument;
+  return locked([&](client::impl&, client::impl::gateway_state& g) -> result<void> {
+    g.rpc_handlers[std::string(device)] = std::move(handler);
+    return {};
+  });
+}
+
+void gateway_client::on_any_rpc(rpc_handler handler) {
+  locked([&](client::impl&, client::impl::gateway_state& g) {
+    g.any_rpc = std::move(handler);
+  });
+}
+
+result<void> gateway_client::reply_rpc(std::string_view device, std::uint32_t id, std::string_view json_text) {
+  return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
+    return d.send([&] { return g.engine.reply_rpc(device, id, json_text); }, {});
+  });
+}
+
+result<void> gateway_client::claim(std::string_view device, std::string_view secret_key,
+                                   std::chrono::milliseconds duration, delivery_callback on_delivered) {
+  return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
+    return d.send([&] { return g.engine.claim(device, secret_key, static_cast<std::uint32_t>(duration.count())); },
+                  std::move(on_delivered));
+  });
 }
 
 }  // namespace tbmqtt

@@ -1,0 +1,254 @@
+// tbmqtt gateway ...   the ThingsBoard gateway API, run with a gateway device's credentials:
+//   connect DEVICE [--type T]                    announce a sub-device (v1/gateway/connect)
+//   disconnect DEVICE                            v1/gateway/disconnect
+//   telemetry DEVICE JSON                        telemetry of a sub-device ({..}, ts form or an array)
+//   attributes set DEVICE JSON                   client attributes of a sub-device
+//   attributes get DEVICE [--client k,..] [--shared k,..]   prints {"client":{..},"shared":{..}}
+//   attributes watch DEVICE... [--count N]       prints each shared-attribute push {"device":..,"data":..}
+//   rpc serve DEVICE... [--count N] [--exec CMD] answers server RPCs to the sub-devices
+//   claim DEVICE --secret S [--duration-ms N]    claims a sub-device
+// watch and serve connect their sub-devices first (pushes and RPCs flow only to connected ones).
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "exec.hpp"
+
+namespace tbmqtt::cli {
+namespace {
+
+struct gateway_args {
+  std::string device;
+  std::vector<std::string> devices;
+  std::string type;
+  std::string json;
+  std::string client_keys;
+  std::string shared_keys;
+  std::string secret;
+  long long duration_ms = 0;
+  long long count = 0;  // 0: forever
+  std::string exec;
+};
+
+/// A client for the gateway device with its gateway API created (so that connect() also
+/// subscribes the gateway topics and fails with subscription_refused for a plain device).
+struct gateway_session {
+  client device;
+  gateway_client& gateway;
+  explicit gateway_session(const global_options& o) : device(to_client_options(o)), gateway(device.gateway()) {}
+};
+
+/// Connects the gateway device; from then on, server input the library rejects (malformed, or for a
+/// sub-device that is not connected here) is reported on stderr, one line each.
+void connect_gateway(gateway_session& s, const global_options& o) {
+  connect_or_fail(s.device, o);
+  s.device.on_error([](errc e, std::string_view context) { report_error("gateway: " + std::string(context), e); });
+}
+
+void check(result<void> r, const std::string& what) {
+  if (!r) fail(what, r.error());
+}
+
+/// Connects each of `devices` through the gateway (after the gateway itself is connected).
+void connect_devices(gateway_session& s, const std::vector<std::string>& devices, const std::string& what) {
+  for (const auto& name : devices) check(s.gateway.connect_device(name), what + ": connect " + name);
+}
+
+void run_connect(const global_options& o, const gateway_args& a) {
+  gateway_session s{o};
+  connect_gateway(s, o);
+  check(s.gateway.connect_device(a.device, a.type), "gateway connect " + a.device);
+  flush_or_fail(s.device, o, "gateway connect");
+}
+
+void run_disconnect(const global_options& o, const gateway_args& a) {
+  gateway_session s{o};
+  connect_gateway(s, o);
+  check(s.gateway.disconnect_device(a.device), "gateway disconnect " + a.device);
+  flush_or_fail(s.device, o, "gateway disconnect");
+}
+
+void run_telemetry(const global_options& o, const gateway_args& a) {
+  require_json(a.json, "gateway telemetry: argument");
+  gateway_session s{o};
+  connect_gateway(s, o);
+  check(s.gateway.send_telemetry(a.device, a.json), "gateway telemetry");
+  flush_or_fail(s.device, o, "gateway telemetry");
+}
+
+void run_set(const global_options& o, const gateway_args& a) {
+  require_json(a.json, "gateway attributes set: argument");
+  gateway_session s{o};
+  connect_gateway(s, o);
+  check(s.gateway.send_attributes(a.device, a.json), "gateway attributes set");
+  flush_or_fail(s.device, o, "gateway attributes set");
+}
+
+struct attributes_answer {
+  errc error;
+  std::string values;
+};
+
+void run_get(const global_options& o, const gateway_args& a) {
+  const std::string client_keys = join_keys(split_keys(a.client_keys));
+  const std::string shared_keys = join_keys(split_keys(a.shared_keys));
+  if (client_keys.empty() && shared_keys.empty())
+    fail("gateway attributes get: give --client and/or --shared keys", errc::invalid_argument);
+  gateway_session s{o};
+  connect_gateway(s, o);
+  // One request per scope: a gateway request reads one scope.
+  auto read = [&](attribute_scope scope, const std::string& keys) -> std::string {
+    if (keys.empty()) return "{}";
+    auto box = std::make_shared<mailbox<attributes_answer>>();
+    check(s.gateway.request_attributes(a.device, scope, keys,
+                                       [box](errc e, json::value values) {
+                                         box->put({e, values.present() ? std::string(values.raw()) : "{}"});
+                                       }),
+          "gateway attributes get");
+    auto answer = box->wait_for(o.timeout() + callback_grace);
+    if (!answer) fail("gateway attributes get: no answer", errc::timeout);
+    if (answer->error != errc{}) fail("gateway attributes get", answer->error);
+    return compact_json(answer->values);
+  };
+  const std::string client_values = read(attribute_scope::client, client_keys);
+  const std::string shared_values = read(attribute_scope::shared, shared_keys);
+  print_line("{\"client\":" + client_values + ",\"shared\":" + shared_values + "}");
+}
+
+/// Lines produced on the network thread and printed by the main thread.
+struct line_queue {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::deque<std::string> lines;
+  void push(std::string line) {
+    std::lock_guard<std::mutex> lock(mutex);
+    lines.push_back(std::move(line));
+    cv.notify_one();
+  }
+  std::string pop() {
+    std::unique_lock<std::mutex> lock(mutex);
+    cv.wait(lock, [&] { return !lines.empty(); });
+    std::string line = std::move(lines.front());
+    lines.pop_front();
+    return line;
+  }
+};
+
+void run_watch(const global_options& o, const gateway_args& a) {
+  auto queue = std::make_shared<line_queue>();
+  gateway_session s{o};
+  s.gateway.on_attribute_update([queue](std::string_view device, json::value data) {
+    queue->push("{\"device\":" + quote_json(device) + ",\"data\":" + compact_json(data.raw()) + "}");
+  });
+  connect_gateway(s, o);
+  connect_devices(s, a.devices, "gateway attributes watch");
+  for (long long printed = 0; a.count == 0 || printed < a.count; ++printed) print_line(queue->pop());
+}
+
+void run_serve(const global_options& o, const gateway_args& a) {
+  struct rpc_queue {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<gateway_rpc> requests;
+  };
+  auto queue = std::make_shared<rpc_queue>();
+  gateway_session s{o};
+  // Requests are answered on this thread, so a slow --exec never blocks the network thread.
+  s.gateway.on_any_rpc([queue](const gateway_rpc& request) {
+    std::lock_guard<std::mutex> lock(queue->mutex);
+    queue->requests.push_back(request);
+    queue->cv.notify_one();
+  });
+  connect_gateway(s, o);
+  connect_devices(s, a.devices, "gateway rpc serve");
+
+  for (long long served = 0; a.count == 0 || served < a.count; ++served) {
+    gateway_rpc request;
+    {
+      std::unique_lock<std::mutex> lock(queue->mutex);
+      queue->cv.wait(lock, [&] { return !queue->requests.empty(); });
+      request = std::move(queue->requests.front());
+      queue->requests.pop_front();
+    }
+    const std::string params = request.params_json.empty() ? std::string("null") : compact_json(request.params_json);
+    const std::string line = "{\"device\":" + quote_json(request.device) + ",\"id\":" + std::to_string(request.id) +
+                             ",\"method\":" + quote_json(request.method) + ",\"params\":" + params + "}";
+    print_line(line);
+    const std::string what = "gateway rpc serve: " + request.device + " request " + std::to_string(request.id);
+    const std::string reply = exec_reply(o, a.exec, what, request.params_json, line);
+    if (auto sent = s.gateway.reply_rpc(request.device, request.id, reply); !sent) report_error(what, sent.error());
+  }
+  flush_or_fail(s.device, o, "gateway rpc serve");
+}
+
+void run_claim(const global_options& o, const gateway_args& a) {
+  gateway_session s{o};
+  connect_gateway(s, o);
+  check(s.gateway.claim(a.device, a.secret, std::chrono::milliseconds(a.duration_ms)), "gateway claim " + a.device);
+  flush_or_fail(s.device, o, "gateway claim");
+}
+
+}  // namespace
+
+void add_gateway_commands(CLI::App& app, global_options& options) {
+  auto args = std::make_shared<gateway_args>();
+  auto* group = app.add_subcommand("gateway", "Gateway API: act for sub-devices (run with a gateway device's credentials)");
+  group->require_subcommand(1);
+
+  auto* connect = group->add_subcommand("connect", "Connect a sub-device: {\"device\":D,\"type\":T}");
+  connect->add_option("device", args->device, "Sub-device name")->required();
+  connect->add_option("--type", args->type, "Device type (profile) for a new sub-device");
+  connect->callback([&options, args] { run_connect(options, *args); });
+
+  auto* disconnect = group->add_subcommand("disconnect", "Disconnect a sub-device");
+  disconnect->add_option("device", args->device, "Sub-device name")->required();
+  disconnect->callback([&options, args] { run_disconnect(options, *args); });
+
+  auto* telemetry = group->add_subcommand("telemetry", "Publish telemetry of a sub-device");
+  telemetry->add_option("device", args->device, "Sub-device name")->required();
+  // One document (a string option): CLI11 splits a vector option's argument `[..,..]` at its commas.
+  telemetry->add_option("json", args->json, "JSON: {..}, {\"ts\":..,\"values\":{..}} or an array of those")->required();
+  telemetry->callback([&options, args] { run_telemetry(options, *args); });
+
+  auto* attributes = group->add_subcommand("attributes", "Attributes of sub-devices");
+  attributes->require_subcommand(1);
+  auto* set = attributes->add_subcommand("set", "Publish client attributes of a sub-device (a JSON object)");
+  set->add_option("device", args->device, "Sub-device name")->required();
+  set->add_option("json", args->json, "JSON object")->required();
+  set->callback([&options, args] { run_set(options, *args); });
+  auto* get = attributes->add_subcommand("get", "Read attributes of a sub-device; prints {\"client\":{..},\"shared\":{..}}");
+  get->add_option("device", args->device, "Sub-device name")->required();
+  get->add_option("--client", args->client_keys, "Client attribute keys: k1,k2");
+  get->add_option("--shared", args->shared_keys, "Shared attribute keys: k1,k2");
+  get->callback([&options, args] { run_get(options, *args); });
+  auto* watch = attributes->add_subcommand("watch", "Connect sub-devices and print each shared-attribute push as one JSON line");
+  watch->add_option("devices", args->devices, "Sub-device names")->required();
+  watch->add_option("--count", args->count, "Exit after N updates")->check(CLI::PositiveNumber);
+  watch->callback([&options, args] { run_watch(options, *args); });
+
+  auto* rpc = group->add_subcommand("rpc", "Server-side RPCs to sub-devices");
+  rpc->require_subcommand(1);
+  auto* serve = rpc->add_subcommand("serve", "Connect sub-devices and answer their RPCs; prints each request as one JSON line");
+  serve->add_option("devices", args->devices, "Sub-device names")->required();
+  serve->add_option("--count", args->count, "Exit after answering N requests")->check(CLI::PositiveNumber);
+  serve->add_option("--exec", args->exec,
+                    "Reply with the JSON printed by CMD (run with /bin/sh -c, request JSON on stdin); default: echo params");
+  serve->callback([&options, args] { run_serve(options, *args); });
+
+  auto* claim = group->add_subcommand("claim", "Claim a sub-device: {D:{\"secretKey\":S,\"durationMs\":N}}");
+  claim->add_option("device", args->device, "Sub-device name")->required();
+  claim->add_option("--secret", args->secret, "Secret key")->required();
+  claim->add_option("--duration-ms", args->duration_ms, "Claim window in ms (default: the server's, 24 h)")
+      ->check(CLI::Range(1LL, 4294967295LL));
+  claim->callback([&options, args] { run_claim(options, *args); });
+}
+
+}  // namespace tbmqtt::cli
