@@ -69,6 +69,10 @@ struct global_options {
   bool insecure = false;
   int qos = 1;
   double timeout_s = 10.0;
+  std::string offline_store;   ///< --offline-store DIR: store-and-forward (client_options::offline_store).
+  int offline_max = 1000;      ///< --offline-max: messages the store keeps.
+  std::string offline_full = "drop-oldest";  ///< --offline-full: drop-oldest or refuse.
+  bool pace = false;           ///< --pace: learn the server's rate limits and keep to them.
 
   std::chrono::milliseconds timeout() const;
   tbmqtt::qos message_qos() const { return qos == 0 ? qos::at_most_once : qos::at_least_once; }
@@ -80,7 +84,8 @@ void add_global_options(CLI::App& app, global_options& options);
 /// @brief Builds the library's client_options from the command line.
 client_options to_client_options(const global_options& options);
 
-/// @brief Connects `device` within the --timeout; throws cli::failure on error.
+/// @brief Connects `device` within the --timeout; throws cli::failure on error (which, with
+/// --offline-store, says how many messages stay stored for the next run).
 void connect_or_fail(client& device, const global_options& options);
 
 /// @brief Waits (with the --timeout) until everything published is acknowledged; throws on error.

@@ -25,6 +25,7 @@
 
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/json.hpp"
+#include "tbmqtt/offline_queue.hpp"
 #include "tbmqtt/ota.hpp"
 #include "tbmqtt/payload.hpp"
 #include "tbmqtt/registry.hpp"
@@ -59,6 +60,20 @@ struct client_options {
   std::chrono::milliseconds reconnect_min{250};      ///< First reconnect delay.
   std::chrono::milliseconds reconnect_max{30000};    ///< Cap of the exponential back-off.
   std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;  ///< Server's max payload size.
+  /// Store-and-forward (tbmqtt/offline_queue.hpp): with a directory, every QoS 1 telemetry and
+  /// attributes message is first stored there (one file per message, fsynced) and sent from it
+  /// in order; it survives restarts and crashes until acknowledged (at-least-once). Publishing
+  /// then works before connect() and while offline; messages a previous run left are sent after
+  /// the next connect. Empty: off (libmosquitto queues offline QoS 1 messages in RAM only).
+  std::string offline_store;
+  offline_queue_config offline_queue;  ///< Its limits and full policy (max_messages sizes the index).
+  /// Rate-limit pacing (tbmqtt/rate_limit.hpp; needs offline_store: messages wait there, in
+  /// order, instead of getting the device disconnected). Rules look like "10:1,300:60".
+  struct rate_limit_options {
+    bool learn = false;  ///< Ask the server on every connect (getSessionLimits); its answer wins.
+    std::string messages, telemetry_messages, telemetry_data_points;  ///< Rules until (or without) an answer.
+    bool fail_instead_of_waiting = false;  ///< Over the limit, send_* fail with errc::again.
+  } rate_limits;
 };
 
 /// @brief A server-side RPC; owned copies, so it may be kept and answered later.
@@ -93,6 +108,8 @@ class client {
   using error_callback = std::function<void(errc, std::string_view context)>;
   using connection_callback = std::function<void(const connection_event&)>;
 
+  /// @throws std::runtime_error when options.offline_store cannot be opened, or a rule in
+  /// options.rate_limits does not parse, or rate limits are given without an offline store.
   explicit client(client_options options);
   /// Disconnects and stops the network thread. Pending requests and delivery callbacks end with
   /// errc::cancelled; the connection and error handlers are not called any more.
@@ -127,7 +144,8 @@ class client {
   [[nodiscard]] result<void> send_attributes(std::string_view json_text) { return send_attributes(json_text, options_qos()); }
   [[nodiscard]] result<void> send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered = {});
 
-  /// @brief Waits until every message published so far is acknowledged (or written, QoS 0).
+  /// @brief Waits until every message published so far is acknowledged (or written, QoS 0),
+  /// and with an offline store until it is empty.
   /// @return ok, or errc::timeout.
   [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout);
 
@@ -193,6 +211,10 @@ class client {
   void on_error(error_callback callback);
   /// @brief Connection up/down events (including each automatic reconnect).
   void on_connection(connection_callback callback);
+
+  /// @brief Messages in the offline store (client_options::offline_store) not yet acknowledged;
+  /// 0 without one. `dropped` gets how many the drop_oldest policy removed since construction.
+  std::size_t offline_queued(std::uint32_t* dropped = nullptr) const;
 
  private:
   qos options_qos() const;
