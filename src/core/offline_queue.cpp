@@ -108,10 +108,16 @@ result<std::size_t> offline_queue::open() noexcept {
 }
 
 bool offline_queue::free_slot(std::uint16_t& out) const noexcept {
-  for (std::size_t slot = 0; slot < capacity(); ++slot) {
-    bool used = false;
-    for (std::size_t i = 0; i < count_ && !used; ++i) used = index_[i].slot == slot;
-    if (!used) {
+  auto used = [&](std::size_t slot) {
+    for (std::size_t i = 0; i < count_; ++i)
+      if (index_[i].slot == slot) return true;
+    return false;
+  };
+  // A FIFO frees its slots in order: the one after the newest message's is nearly always free.
+  const std::size_t after_newest = count_ == 0 ? 0 : (index_[count_ - 1].slot + 1u) % capacity();
+  for (std::size_t n = 0; n < capacity(); ++n) {
+    const std::size_t slot = (after_newest + n) % capacity();
+    if (!used(slot)) {
       out = static_cast<std::uint16_t>(slot);
       return true;
     }
