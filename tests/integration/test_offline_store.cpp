@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -27,10 +28,16 @@ using tbmqtt::testing::wait_until;
 
 namespace {
 
-std::string temp_dir() {
-  char pattern[] = "/tmp/tbmqtt-store-XXXXXX";
-  return ::mkdtemp(pattern);
-}
+// A fresh store directory, removed with everything in it at the end of the test.
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char pattern[] = "/tmp/tbmqtt-store-XXXXXX";
+    path = ::mkdtemp(pattern);
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+  operator const std::string&() const { return path; }  // NOLINT: reads like the path it is
+};
 
 std::string seq_doc(int i) { return "{\"seq\":" + std::to_string(i) + "}"; }
 
@@ -69,7 +76,7 @@ TEST(offline_store, messages_stored_with_the_broker_down_survive_kill_9_and_arri
   broker b;
   const std::uint16_t port = b.port();
   b.stop();
-  const std::string dir = temp_dir();
+  const temp_dir dir;
   constexpr int stored = 50;
 
   int ready[2];
@@ -116,7 +123,7 @@ TEST(offline_store, a_full_store_drops_the_oldest_counts_it_and_reports_it) {
   broker b;
   const std::uint16_t port = b.port();
   b.stop();
-  const std::string dir = temp_dir();
+  const temp_dir dir;
   tbmqtt::client device(store_options(port, dir, 5));
   std::vector<errc> outcomes(8, errc::timeout);
   std::atomic<int> called{0};
@@ -145,7 +152,8 @@ TEST(offline_store, a_full_store_with_the_refuse_policy_fails_with_queue_full_an
   broker b;
   const std::uint16_t port = b.port();
   b.stop();
-  tbmqtt::client device(store_options(port, temp_dir(), 3, tbmqtt::queue_full_policy::refuse));
+  const temp_dir dir;
+  tbmqtt::client device(store_options(port, dir, 3, tbmqtt::queue_full_policy::refuse));
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(device.send_telemetry(seq_doc(i), qos::at_least_once));
   EXPECT_EQ(device.send_telemetry(seq_doc(3), qos::at_least_once).error(), errc::queue_full);
   EXPECT_EQ(device.send_attributes("{\"a\":1}", qos::at_least_once).error(), errc::queue_full);
@@ -161,7 +169,8 @@ TEST(offline_store, a_full_store_with_the_refuse_policy_fails_with_queue_full_an
 TEST(offline_store, messages_published_across_a_broker_outage_arrive_in_order) {
   broker b("persistence true\npersistence_location {dir}/\n");  // the peer's session survives the outage
   peer server(b.port(), "v1/devices/me/#", "tb-server-peer-store");
-  tbmqtt::client device(store_options(b.port(), temp_dir(), 500));
+  const temp_dir dir;
+  tbmqtt::client device(store_options(b.port(), dir, 500));
   ASSERT_TRUE(device.connect(10s));
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(device.send_telemetry(seq_doc(i), qos::at_least_once));
   ASSERT_TRUE(device.flush(10s));
