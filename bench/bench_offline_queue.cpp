@@ -1,6 +1,6 @@
 // tbmqtt — benchmarks of store-and-forward (tbmqtt/offline_queue.hpp): one message through a
 // ready session with an offline queue (stored, sent, acknowledged, erased), over RAM and over
-// tbmqtt::file_storage (one fsynced file per message, in $TMPDIR or /tmp); and open() of a
+// tbmqtt::file_storage (one file per message, with and without fsync, in $TMPDIR or /tmp); and open() of a
 // queue that holds 64 messages. The RAM variant proves the queue path allocates nothing (main
 // exits 1 otherwise); the file variant measures what a Linux device pays per message.
 #include <benchmark/benchmark.h>
@@ -121,19 +121,20 @@ void BM_offline_queue_message_ram(benchmark::State& state) {
 }
 BENCHMARK(BM_offline_queue_message_ram);
 
+// state.range(0): 1 = fsync (survives a power loss), 0 = no fsync (survives a process crash).
 void BM_offline_queue_message_files(benchmark::State& state) {
   temp_dir dir;
-  tbmqtt::file_storage store{dir.path};
+  tbmqtt::file_storage store{dir.path, state.range(0) != 0};
   queued_session s{store};
   for (auto _ : state) s.one_message();
   state.counters["msgs/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_offline_queue_message_files)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_offline_queue_message_files)->Arg(1)->Arg(0)->UseRealTime()->MinTime(2.0);
 
 // Only the store of an offline message (the broker is down): what a burst while offline costs.
 void BM_offline_queue_store_only_files(benchmark::State& state) {
   temp_dir dir;
-  tbmqtt::file_storage store{dir.path};
+  tbmqtt::file_storage store{dir.path, state.range(0) != 0};
   no_events events;
   tbmqtt::static_offline_queue<64, 256> queue{store};
   if (!queue.open()) std::abort();
@@ -142,7 +143,7 @@ void BM_offline_queue_store_only_files(benchmark::State& state) {
   }
   state.counters["msgs/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_offline_queue_store_only_files)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_offline_queue_store_only_files)->Arg(1)->Arg(0)->UseRealTime()->MinTime(2.0);
 
 // A restart: recovering 64 stored messages from files.
 void BM_offline_queue_open_64_files(benchmark::State& state) {

@@ -97,6 +97,9 @@ void add_global_options(CLI::App& app, global_options& o) {
       ->check(CLI::IsMember({"drop-oldest", "refuse"}))
       ->capture_default_str()
       ->group(store);
+  app.add_flag("--offline-no-fsync", o.offline_no_fsync,
+               "Store without fsync: much faster; survives a crash or kill of tbmqtt, not a power loss")
+      ->group(store);
   app.add_flag("--pace", o.pace,
                "Ask the server for its rate limits (getSessionLimits) and keep to them; needs --offline-store")
       ->group(store);
@@ -128,6 +131,7 @@ client_options to_client_options(const global_options& o) {
   if (o.pace && o.offline_store.empty()) fail("--pace needs --offline-store", errc::invalid_argument);
   c.rate_limits.learn = o.pace;
   c.offline_store = o.offline_store;
+  c.offline_store_sync = !o.offline_no_fsync;
   c.offline_queue.max_messages = static_cast<std::size_t>(o.offline_max);
   c.offline_queue.max_bytes = static_cast<std::size_t>(o.offline_max) * c.max_payload;  // the count is the limit
   c.offline_queue.when_full = o.offline_full == "refuse" ? queue_full_policy::refuse : queue_full_policy::drop_oldest;

@@ -73,6 +73,7 @@ struct global_options {
   int offline_max = 1000;      ///< --offline-max: messages the store keeps.
   std::string offline_full = "drop-oldest";  ///< --offline-full: drop-oldest or refuse.
   bool pace = false;           ///< --pace: learn the server's rate limits and keep to them.
+  bool offline_no_fsync = false;  ///< --offline-no-fsync: faster store that survives crashes, not power loss.
 
   std::chrono::milliseconds timeout() const;
   tbmqtt::qos message_qos() const { return qos == 0 ? qos::at_most_once : qos::at_least_once; }

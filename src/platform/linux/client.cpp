@@ -95,7 +95,7 @@ struct offline_store {
   std::vector<std::byte> buffer;
   tbmqtt::offline_queue queue;
   offline_store(const std::string& directory, const client_options& o)
-      : files(directory),
+      : files(directory, o.offline_store_sync),
         index(o.offline_queue.max_messages),
         buffer(o.max_payload + offline_queue::header_size),
         queue(files, {index.data(), index.size()}, {buffer.data(), buffer.size()}, o.offline_queue) {

@@ -568,8 +568,15 @@ class TestOfflineStore(CliTestCase):
         return [f for f in os.listdir(self.store) if f.startswith("tbq") and not f.endswith(".tmp")]
 
     def test_messages_stored_with_the_broker_down_survive_kill_9_and_arrive_in_order(self):
+        self.check_kill_9_loses_nothing()
+
+    def test_without_fsync_messages_still_survive_kill_9(self):
+        self.check_kill_9_loses_nothing("--offline-no-fsync")
+
+    def check_kill_9_loses_nothing(self, *store_options):
         lines = ['{"seq":%d}' % i for i in range(40)]
-        c = Cli(self.base_args(port=free_port()) + ["--offline-store", self.store, "telemetry", "-"])
+        c = Cli(self.base_args(port=free_port()) + ["--offline-store", self.store] + list(store_options)
+                + ["telemetry", "-"])
         self.running.append(c)
         c.proc.stdin.write(("\n".join(lines) + "\n").encode())
         c.proc.stdin.flush()  # stdin stays open: the CLI is still reading when it is killed
