@@ -626,6 +626,9 @@ class TestOfflineStore(CliTestCase):
         self.peer.wait_until(lambda: len(self.peer.telemetry) >= 2)
         self.assertEqual(self.peer.telemetry, [b'{"a":2}', b'{"a":3}'])
 
+    def test_pace_without_an_offline_store_is_a_usage_error(self):
+        self.assert_fails(self.run_cli("--pace", "telemetry", '{"a":1}'), 2)
+
     def test_offline_store_with_qos_0_is_a_usage_error(self):
         self.assert_fails(self.run_cli("--offline-store", self.store, "--qos", "0", "telemetry", '{"a":1}'), 2)
 
