@@ -139,6 +139,9 @@ struct esp_client_options {
   const char* offline_store = nullptr;
   offline_queue_config offline_queue;      ///< Limits and full policy of the store.
   std::size_t offline_max_payload = 1024;  ///< Largest stored message (one RAM record buffer).
+  /// With offline_store: ask the server for its rate limits on every connect (getSessionLimits)
+  /// and send the stored messages no faster than they allow (tbmqtt/rate_limit.hpp).
+  bool learn_rate_limits = false;
 };
 
 /// @brief Connection events: up (connected and subscribed), or down with the reason.

@@ -65,6 +65,7 @@ session_config session_config_from(const esp_client_options& o) noexcept {
   session_config c;
   c.request_timeout_ms = o.request_timeout_ms;
   c.max_payload = o.max_payload;
+  c.learn_session_limits = o.learn_rate_limits;
   return c;
 }
 
@@ -113,6 +114,7 @@ struct esp_client::impl final : session_events {
     }
     ESP_LOGI(tag, "offline store '%s': %u message(s) waiting", o.offline_store, static_cast<unsigned>(queue->size()));
     core.set_offline_queue(queue);
+    if (o.learn_rate_limits) core.set_rate_limiter(&limiter);
   }
   ~impl() {
     core.set_offline_queue(nullptr);
@@ -146,6 +148,7 @@ struct esp_client::impl final : session_events {
   offline_queue::entry* queue_index = nullptr;
   std::byte* queue_buffer = nullptr;
   offline_queue* queue = nullptr;
+  rate_limiter limiter;  // paces the offline store's messages (options.learn_rate_limits)
   errc offline_error{};
   volatile bool stopping = false;
   bool ready = false;
