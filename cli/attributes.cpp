@@ -26,8 +26,10 @@ struct attributes_args {
 void run_set(const global_options& o, const attributes_args& a) {
   require_json(a.set_json, "attributes set: argument");
   client device{to_client_options(o)};
-  connect_or_fail(device, o);
+  const bool store_first = !o.offline_store.empty();  // kept even if the broker is down
+  if (!store_first) connect_or_fail(device, o);
   if (auto r = device.send_attributes(a.set_json, o.message_qos()); !r) fail("attributes set", r.error());
+  if (store_first) connect_or_fail(device, o);
   flush_or_fail(device, o, "attributes set");
 }
 

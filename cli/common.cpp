@@ -90,6 +90,24 @@ void add_global_options(CLI::App& app, global_options& o) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str()
       ->group(group);
+  const char* store = "Store-and-forward";
+  app.add_option("--offline-store", o.offline_store,
+                 "Directory that keeps QoS 1 telemetry/attributes until acknowledged (across runs and crashes)")
+      ->group(store);
+  app.add_option("--offline-max", o.offline_max, "Messages the offline store keeps")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str()
+      ->group(store);
+  app.add_option("--offline-full", o.offline_full, "When the offline store is full: drop-oldest or refuse")
+      ->check(CLI::IsMember({"drop-oldest", "refuse"}))
+      ->capture_default_str()
+      ->group(store);
+  app.add_flag("--offline-no-fsync", o.offline_no_fsync,
+               "Store without fsync: much faster; survives a crash or kill of tbmqtt, not a power loss")
+      ->group(store);
+  app.add_flag("--pace", o.pace,
+               "Ask the server for its rate limits (getSessionLimits) and keep to them; needs --offline-store")
+      ->group(store);
 }
 
 client_options to_client_options(const global_options& o) {
@@ -114,20 +132,39 @@ client_options to_client_options(const global_options& o) {
   c.tls.insecure = o.insecure;
   c.default_qos = o.message_qos();
   c.request_timeout = o.timeout();
+  if (!o.offline_store.empty() && o.qos == 0) fail("--offline-store needs --qos 1", errc::invalid_argument);
+  if (o.pace && o.offline_store.empty()) fail("--pace needs --offline-store", errc::invalid_argument);
+  c.rate_limits.learn = o.pace;
+  c.offline_store = o.offline_store;
+  c.offline_store_sync = !o.offline_no_fsync;
+  c.offline_queue.max_messages = static_cast<std::size_t>(o.offline_max);
+  c.offline_queue.max_bytes = static_cast<std::size_t>(o.offline_max) * c.max_payload;  // the count is the limit
+  c.offline_queue.when_full = o.offline_full == "refuse" ? queue_full_policy::refuse : queue_full_policy::drop_oldest;
   return c;
 }
+
+namespace {
+// " (N message(s) kept in DIR)" with an offline store that holds messages; "" otherwise.
+std::string kept_note(const client& device, const global_options& o) {
+  const std::size_t kept = device.offline_queued();
+  if (o.offline_store.empty() || kept == 0) return {};
+  return " (" + std::to_string(kept) + " message(s) kept in " + o.offline_store + ")";
+}
+}  // namespace
 
 void connect_or_fail(client& device, const global_options& o) {
   // Never name the token or password here: only where we tried to go.
   if (auto r = device.connect(o.timeout()); !r) {
     const bool refused = r.error() == errc::refused_credentials || r.error() == errc::identifier_rejected;
-    fail("connect to " + o.host + ":" + std::to_string(o.port != 0 ? o.port : (o.tls ? 8883 : 1883)),
+    fail("connect to " + o.host + ":" + std::to_string(o.port != 0 ? o.port : (o.tls ? 8883 : 1883)) +
+             kept_note(device, o),
          o.stored_credentials && refused ? errc::stored_credentials_refused : r.error());
   }
 }
 
 void flush_or_fail(client& device, const global_options& o, std::string_view what) {
-  if (auto r = device.flush(o.timeout()); !r) fail(std::string(what) + ": waiting for acknowledgements", r.error());
+  if (auto r = device.flush(o.timeout()); !r)
+    fail(std::string(what) + ": waiting for acknowledgements" + kept_note(device, o), r.error());
 }
 
 void print_line(std::string_view line) {

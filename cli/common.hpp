@@ -72,6 +72,11 @@ struct global_options {
   int qos = 1;
   double timeout_s = 10.0;
   bool stored_credentials = false;  ///< The credentials came from --credentials FILE.
+  std::string offline_store;   ///< --offline-store DIR: store-and-forward (client_options::offline_store).
+  int offline_max = 1000;      ///< --offline-max: messages the store keeps.
+  std::string offline_full = "drop-oldest";  ///< --offline-full: drop-oldest or refuse.
+  bool pace = false;           ///< --pace: learn the server's rate limits and keep to them.
+  bool offline_no_fsync = false;  ///< --offline-no-fsync: faster store that survives crashes, not power loss.
 
   std::chrono::milliseconds timeout() const;
   tbmqtt::qos message_qos() const { return qos == 0 ? qos::at_most_once : qos::at_least_once; }
@@ -83,7 +88,8 @@ void add_global_options(CLI::App& app, global_options& options);
 /// @brief Builds the library's client_options from the command line.
 client_options to_client_options(const global_options& options);
 
-/// @brief Connects `device` within the --timeout; throws cli::failure on error.
+/// @brief Connects `device` within the --timeout; throws cli::failure on error (which, with
+/// --offline-store, says how many messages stay stored for the next run).
 void connect_or_fail(client& device, const global_options& options);
 
 /// @brief Waits (with the --timeout) until everything published is acknowledged; throws on error.

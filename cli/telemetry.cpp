@@ -1,5 +1,8 @@
 // tbmqtt telemetry JSON...   publishes each argument ("-": one JSON document per stdin line)
-// and returns once every message is acknowledged (QoS 1) or written (QoS 0).
+// and returns once every message is acknowledged (QoS 1) or written (QoS 0). With
+// --offline-store DIR every message is stored before connecting, so a run with the broker down
+// (or killed) keeps them; any later run with the same DIR sends them first (`telemetry -` with an
+// empty stdin only sends what is stored).
 #include <CLI/CLI.hpp>
 
 #include <atomic>
@@ -29,7 +32,7 @@ void publish_one(client& device, const global_options& o, const std::shared_ptr<
                  std::string_view doc, const std::string& what) {
   auto send = [&] { return device.send_telemetry(doc, o.message_qos(), [state](errc e) { state->record(e); }); };
   auto r = send();
-  if (!r && (r.error() == errc::again || r.error() == errc::queue_full)) {
+  if (!r && (r.error() == errc::again || r.error() == errc::queue_full) && device.connected()) {
     // The library's queue is full: let it drain, then try again once.
     flush_or_fail(device, o, "telemetry");
     r = send();
@@ -43,7 +46,9 @@ void run(const global_options& o, const std::vector<std::string>& docs) {
     if (docs[i] != "-") require_json(docs[i], "telemetry: argument " + std::to_string(i + 1));
 
   client device{to_client_options(o)};
-  connect_or_fail(device, o);
+  // With an offline store, everything is stored first: it is kept even if the broker is down.
+  const bool store_first = !o.offline_store.empty();
+  if (!store_first) connect_or_fail(device, o);
   auto state = std::make_shared<delivery_state>();
 
   for (std::size_t i = 0; i < docs.size(); ++i) {
@@ -65,6 +70,7 @@ void run(const global_options& o, const std::vector<std::string>& docs) {
       publish_one(device, o, state, line, what);
     }
   }
+  if (store_first) connect_or_fail(device, o);
   flush_or_fail(device, o, "telemetry");
   if (int e = state->first_error.load()) fail("telemetry: delivery", static_cast<errc>(e));
 }

@@ -26,6 +26,7 @@
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/gateway_client.hpp"
 #include "tbmqtt/json.hpp"
+#include "tbmqtt/offline_queue.hpp"
 #include "tbmqtt/ota.hpp"
 #include "tbmqtt/payload.hpp"
 #include "tbmqtt/registry.hpp"
@@ -60,6 +61,23 @@ struct client_options {
   std::chrono::milliseconds reconnect_min{250};      ///< First reconnect delay.
   std::chrono::milliseconds reconnect_max{30000};    ///< Cap of the exponential back-off.
   std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;  ///< Server's max payload size.
+  /// Store-and-forward (tbmqtt/offline_queue.hpp): with a directory, every QoS 1 telemetry and
+  /// attributes message is first stored there (one file per message, fsynced) and sent from it
+  /// in order; it survives restarts and crashes until acknowledged (at-least-once). Publishing
+  /// then works before connect() and while offline; messages a previous run left are sent after
+  /// the next connect. Empty: off (libmosquitto queues offline QoS 1 messages in RAM only).
+  std::string offline_store;
+  /// false: the store skips fsync (about 100 times faster; it then survives a crash or kill of
+  /// the process, not a power loss). See tbmqtt::file_storage.
+  bool offline_store_sync = true;
+  offline_queue_config offline_queue;  ///< Its limits and full policy (max_messages sizes the index).
+  /// Rate-limit pacing (tbmqtt/rate_limit.hpp; needs offline_store: messages wait there, in
+  /// order, instead of getting the device disconnected). Rules look like "10:1,300:60".
+  struct rate_limit_options {
+    bool learn = false;  ///< Ask the server on every connect (getSessionLimits); its answer wins.
+    std::string messages, telemetry_messages, telemetry_data_points;  ///< Rules until (or without) an answer.
+    bool fail_instead_of_waiting = false;  ///< Over the limit, send_* fail with errc::again.
+  } rate_limits;
 };
 
 /// @brief A server-side RPC; owned copies, so it may be kept and answered later.
@@ -94,6 +112,8 @@ class client {
   using error_callback = std::function<void(errc, std::string_view context)>;
   using connection_callback = std::function<void(const connection_event&)>;
 
+  /// @throws std::runtime_error when options.offline_store cannot be opened, or a rule in
+  /// options.rate_limits does not parse, or rate limits are given without an offline store.
   explicit client(client_options options);
   /// Disconnects and stops the network thread. Pending requests and delivery callbacks end with
   /// errc::cancelled; the connection and error handlers are not called any more.
@@ -118,7 +138,10 @@ class client {
   /// @param on_delivered Optional; called once the broker acknowledged (QoS 1) or the
   /// message was written (QoS 0), or with errc::cancelled if the client is destroyed first.
   /// @return ok, or errc::invalid_argument, errc::payload_too_large, errc::not_connected (QoS 0
-  /// while offline).
+  /// while offline); with an offline store also errc::queue_full (full, policy refuse),
+  /// errc::not_enough_space or errc::transport_error (the disk), errc::again (over a rate limit
+  /// with rate_limits.fail_instead_of_waiting). A message the drop_oldest policy drops gets
+  /// errc::queue_full in its on_delivered.
   [[nodiscard]] result<void> send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered = {});
   [[nodiscard]] result<void> send_telemetry(std::string_view json_text) { return send_telemetry(json_text, options_qos()); }
   [[nodiscard]] result<void> send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered = {});
@@ -128,7 +151,8 @@ class client {
   [[nodiscard]] result<void> send_attributes(std::string_view json_text) { return send_attributes(json_text, options_qos()); }
   [[nodiscard]] result<void> send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered = {});
 
-  /// @brief Waits until every message published so far is acknowledged (or written, QoS 0).
+  /// @brief Waits until every message published so far is acknowledged (or written, QoS 0),
+  /// and with an offline store until it is empty.
   /// @return ok, or errc::timeout.
   [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout);
 
@@ -201,6 +225,9 @@ class client {
   /// connect() fails with errc::subscription_refused when the device is no gateway); lives as
   /// long as the client.
   gateway_client& gateway();
+  /// @brief Messages in the offline store (client_options::offline_store) not yet acknowledged;
+  /// 0 without one. `dropped` gets how many the drop_oldest policy removed since construction.
+  std::size_t offline_queued(std::uint32_t* dropped = nullptr) const;
 
  private:
   friend class gateway_client;

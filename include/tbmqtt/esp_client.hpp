@@ -31,6 +31,7 @@
 #include <string_view>
 
 #include "tbmqtt/errc.hpp"
+#include "tbmqtt/offline_queue.hpp"
 #include "tbmqtt/payload.hpp"
 #include "tbmqtt/session.hpp"
 
@@ -143,6 +144,18 @@ struct esp_client_options {
   /// Run-time level of the "tbmqtt" and "tbmqtt_ota" log tags (0 none .. 5 verbose), set by
   /// the constructor; -1 leaves them alone.
   int log_level = TBMQTT_ESP_LOG_LEVEL;
+  /// Store-and-forward (tbmqtt/offline_queue.hpp): with an NVS namespace (nvs_flash_init() must
+  /// have run before the client is created), every QoS 1 telemetry and attributes message is
+  /// stored in NVS first and sent from there in order, also after a restart or power loss,
+  /// until acknowledged (at-least-once). Their send_* ids are then offline-queue tickets,
+  /// reported through session_events::on_forwarded; flush() does not wait for the store.
+  /// A store that cannot be read makes start() fail with errc::transport_error. null: off.
+  const char* offline_store = nullptr;
+  offline_queue_config offline_queue;      ///< Limits and full policy of the store.
+  std::size_t offline_max_payload = 1024;  ///< Largest stored message (one RAM record buffer).
+  /// With offline_store: ask the server for its rate limits on every connect (getSessionLimits)
+  /// and send the stored messages no faster than they allow (tbmqtt/rate_limit.hpp).
+  bool learn_rate_limits = false;
 };
 
 /// @brief Connection events: up (connected and subscribed), or down with the reason.
@@ -167,7 +180,7 @@ class esp_client {
 
   /// @brief Starts the tbmqtt task and esp-mqtt (which connects in the background).
   /// @return ok, or errc::again (out of memory), errc::invalid_argument (bad URI/options),
-  /// errc::transport_error.
+  /// errc::transport_error (also: the offline store cannot be read).
   [[nodiscard]] result<void> start() noexcept;
   /// @brief start(), then waits until CONNACK and every SUBACK arrived.
   /// @return ok, or errc::refused_credentials, errc::identifier_rejected,

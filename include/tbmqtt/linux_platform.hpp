@@ -40,7 +40,9 @@ class file_sink final : public ota_sink {
 /// rename, fsync of the directory). The directory is created when missing.
 class file_storage final : public storage {
  public:
-  explicit file_storage(std::string directory);
+  /// @param sync false: no fsync (about 100 times faster; rename keeps each store atomic and the
+  /// data survives a crash of the process, but not a power loss or a kernel crash).
+  explicit file_storage(std::string directory, bool sync = true);
   result<std::size_t> load(std::string_view key, span<std::byte> out) noexcept override;
   result<void> store(std::string_view key, span<const std::byte> value) noexcept override;
   result<void> erase(std::string_view key) noexcept override;
@@ -48,6 +50,7 @@ class file_storage final : public storage {
  private:
   std::string file_for(std::string_view key) const;
   std::string directory_;
+  bool sync_ = true;
 };
 
 }  // namespace tbmqtt

@@ -16,6 +16,9 @@
 
 namespace tbmqtt {
 
+class offline_queue;
+class rate_limiter;
+
 /// MQTT delivery guarantee. ThingsBoard supports 0 and 1 only.
 enum class qos : std::uint8_t { at_most_once = 0, at_least_once = 1 };
 
@@ -88,6 +91,11 @@ class session_events {
   virtual bool on_other_message(std::string_view /*topic*/, span<const std::byte> /*payload*/) noexcept {
     return false;
   }
+  /// A message of the offline queue (session::set_offline_queue) left it: acknowledged
+  /// (e = errc{}), dropped by the full policy (errc::queue_full), or unsendable as stored
+  /// (errc::malformed: damaged record; or the transport's error). `ticket` is what the publish
+  /// call returned.
+  virtual void on_forwarded(message_id /*ticket*/, errc /*e*/) noexcept {}
 
  protected:
   ~session_events() = default;
@@ -146,6 +154,13 @@ struct session_config {
   qos control_qos = qos::at_least_once;      ///< QoS of requests, replies and subscriptions.
   std::string_view telemetry_topic = "v1/devices/me/telemetry";   ///< Device profiles may rename it.
   std::string_view attributes_topic = "v1/devices/me/attributes"; ///< Device profiles may rename it.
+  /// With a rate limiter (set_rate_limiter): ask the server for its limits (client RPC
+  /// getSessionLimits) on every connect, and hold the offline queue until the answer (or the
+  /// request timeout) so that the first burst is paced too.
+  bool learn_session_limits = false;
+  /// With a rate limiter: a telemetry/attributes publish that would have to wait for a rate
+  /// limit fails with errc::again instead of waiting in the offline queue.
+  bool fail_when_rate_limited = false;
 };
 
 /// @brief Connection state as the core sees it.
@@ -276,8 +291,26 @@ class session {
   /// @brief Updates the outbound payload cap (for example from getSessionLimits).
   void set_max_payload(std::size_t bytes) noexcept { config_.max_payload = bytes; }
 
+  /// @brief Store-and-forward (tbmqtt/offline_queue.hpp): from now on every QoS 1 telemetry and
+  /// attributes publish is stored in `queue` first (also while disconnected) and sent from it in
+  /// order once ready; each is erased on its PUBACK. Those publish calls then return the
+  /// queue's ticket (not a packet id), the outcome arrives as session_events::on_forwarded, and
+  /// they fail with the queue's errors (errc::queue_full, errc::transport_error, ...).
+  /// QoS 0 and every other message bypass the queue. nullptr turns it off.
+  /// @pre `queue` is open() and outlives the session (or is unset first).
+  void set_offline_queue(offline_queue* queue) noexcept;
+  offline_queue* queue() const noexcept { return queue_; }
+
+  /// @brief Rate-limit pacing (tbmqtt/rate_limit.hpp): messages from the offline queue go out
+  /// only when `limiter` allows (they wait there, in order); every other message is counted.
+  /// Without an offline queue nothing waits: with config().fail_when_rate_limited a publish
+  /// over the limit fails with errc::again, otherwise it goes and is counted. The rules come
+  /// from the app (rate_limiter::set) and, with learn_session_limits, from the server.
+  /// @pre `limiter` outlives the session (or is unset first). nullptr turns pacing off.
+  void set_rate_limiter(rate_limiter* limiter) noexcept { limiter_ = limiter; }
+
  private:
-  enum class request_kind : std::uint8_t { none, attributes, rpc };
+  enum class request_kind : std::uint8_t { none, attributes, rpc, session_limits };
   struct pending_request {
     std::uint32_t id = 0;
     std::uint32_t deadline_ms = 0;
@@ -303,6 +336,11 @@ class session {
                           std::uint32_t now_ms) noexcept;
   std::uint32_t last_now_ms_ = 0;  // for inputs without a time of their own (on_disconnected)
   result<message_id> send(std::string_view topic, std::string_view payload, qos q) noexcept;
+  result<message_id> send_data(bool attributes, std::string_view payload, qos q) noexcept;
+  void pump_queue() noexcept;
+  void request_session_limits() noexcept;
+  void apply_session_limits(span<const std::byte> payload) noexcept;
+  bool rate_limited(bool telemetry, std::string_view payload) noexcept;
   result<void> ensure_subscribed(std::string_view filter) noexcept;
   void subscribe_entry(subscription& entry) noexcept;
   void check_ready() noexcept;
@@ -337,6 +375,9 @@ class session {
   session_extension* streaming_ = nullptr;  // took the message being reassembled (no buffer then)
   void drop_partial_message(errc e, bool report) noexcept;
   std::size_t attribute_subscription_count_ = 0;
+  offline_queue* queue_ = nullptr;
+  rate_limiter* limiter_ = nullptr;
+  bool limits_pending_ = false;  // getSessionLimits asked, not answered: the queue waits
 };
 
 /// @brief True when `now` has reached `deadline` on a wrapping 32-bit millisecond clock

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <utility>
 
+#include "tbmqtt/offline_queue.hpp"
+#include "tbmqtt/rate_limit.hpp"
 #include "tbmqtt/topics.hpp"
 
 namespace tbmqtt {
@@ -53,6 +55,7 @@ session::session(transport_port& port, session_events& events, session_config co
 void session::on_connected(std::uint32_t now_ms) noexcept {
   last_now_ms_ = now_ms;
   state_ = session_state::subscribing;
+  if (queue_ != nullptr) queue_->on_connected(now_ms);
   for (std::size_t i = 0; i < subscription_count_; ++i) subscribe_entry(subscriptions_[i]);
   check_ready();
 }
@@ -70,7 +73,10 @@ void session::on_disconnected() noexcept {
 void session::end_request(pending_request& request, errc e, std::uint32_t now_ms) noexcept {
   const request_kind kind = request.kind;
   finish_request(request);  // first: the callback may start a new request in this slot
-  if (kind == request_kind::attributes)
+  if (kind == request_kind::session_limits) {  // not answered: pace by the rules already set
+    limits_pending_ = false;
+    pump_queue();
+  } else if (kind == request_kind::attributes)
     deliver_attributes(request.id, e, {}, {}, now_ms);
   else
     events_.on_rpc_response(request.id, e, {});
@@ -129,6 +135,8 @@ void session::check_ready() noexcept {
   for (std::size_t i = 0; i < subscription_count_; ++i)
     if (subscriptions_[i].pending) return;
   state_ = session_state::ready;
+  if (limiter_ != nullptr && config_.learn_session_limits) request_session_limits();
+  pump_queue();  // first: what waited offline goes out before anything new
   for (std::size_t i = 0; i < extension_count_; ++i) extensions_[i]->on_ready(last_now_ms_);
   events_.on_ready();
 }
@@ -145,7 +153,53 @@ result<void> session::ensure_subscribed(std::string_view filter) noexcept {
 
 result<void> session::add_subscription(std::string_view filter) noexcept { return ensure_subscribed(filter); }
 
-void session::on_puback(message_id id) noexcept { events_.on_delivered(id); }
+void session::on_puback(message_id id) noexcept {
+  if (queue_ != nullptr && queue_->acknowledge(id, events_)) pump_queue();
+  events_.on_delivered(id);
+}
+
+void session::set_offline_queue(offline_queue* queue) noexcept {
+  queue_ = queue;
+  pump_queue();
+}
+
+void session::pump_queue() noexcept {
+  if (queue_ != nullptr && state_ == session_state::ready && !limits_pending_)
+    queue_->pump(port_, config_, last_now_ms_, events_, limiter_);
+}
+
+void session::request_session_limits() noexcept {
+  auto id = start_request(request_kind::session_limits, last_now_ms_);
+  if (!id) return;  // no free slot: pace by the rules already set
+  char topic[TBMQTT_TOPIC_CAPACITY];
+  auto topic_size = topics::rpc_request(topic, *id);
+  auto sent = topic_size ? encode_rpc({topic, *topic_size}, "getSessionLimits", "{}") : result<message_id>(topic_size.error());
+  if (!sent) return finish_request(*find_request(*id, request_kind::session_limits));
+  limits_pending_ = true;
+}
+
+// `{"maxPayloadSize":N,"rateLimits":{"messages":"10:1,...","telemetryMessages":..,
+// "telemetryDataPoints":..}}`; a limit that is null or absent is removed, a bad one kept as it was.
+void session::apply_session_limits(span<const std::byte> payload) noexcept {
+  auto doc = json::value::parse(as_text(payload));
+  if (!doc || !doc->is_object()) return events_.on_error(errc::malformed, as_text(payload));
+  if (auto max = (*doc)["maxPayloadSize"].as_int(); max && *max > 0) config_.max_payload = static_cast<std::size_t>(*max);
+  const json::value limits = (*doc)["rateLimits"];
+  constexpr std::string_view names[] = {"messages", "telemetryMessages", "telemetryDataPoints"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    const json::value rule = limits[names[i]];
+    char text[64];
+    auto rules = rule.is_string() ? rule.as_string(text) : result<std::string_view>(std::string_view{});
+    if (!rules || !limiter_->set(static_cast<rate_limit_kind>(i), *rules, last_now_ms_))
+      events_.on_error(errc::malformed, names[i]);
+  }
+  limiter_->take(false, 0, last_now_ms_);  // the getSessionLimits request itself was a message
+}
+
+bool session::rate_limited(bool telemetry, std::string_view payload) noexcept {
+  if (limiter_ == nullptr || !limiter_->active()) return false;
+  return limiter_->wait_ms(telemetry, telemetry ? count_data_points(payload) : 0, last_now_ms_) > 0;
+}
 
 void session::tick(std::uint32_t now_ms) noexcept {
   last_now_ms_ = now_ms;
@@ -155,6 +209,7 @@ void session::tick(std::uint32_t now_ms) noexcept {
   for (auto& open : open_rpcs_)
     if (open.used && time_reached(now_ms, open.expires_ms)) open.used = false;
   for (std::size_t i = 0; i < extension_count_; ++i) extensions_[i]->on_tick(now_ms);
+  pump_queue();  // transport busy earlier, or a resend deadline passed
 }
 
 // ---- outbound ----------------------------------------------------------------------------------
@@ -163,33 +218,52 @@ result<message_id> session::send(std::string_view topic, std::string_view payloa
   if (payload.size() > config_.max_payload) return errc::payload_too_large;
   // QoS 1 goes to the transport even offline: it may queue it until the next connection.
   if (state_ == session_state::disconnected && q == qos::at_most_once) return errc::not_connected;
-  return port_.publish(topic, as_bytes(payload), q);
+  auto sent = port_.publish(topic, as_bytes(payload), q);
+  if (sent && limiter_ != nullptr && limiter_->active()) {
+    const bool telemetry = topic == config_.telemetry_topic;
+    limiter_->take(telemetry, telemetry ? count_data_points(payload) : 0, last_now_ms_);
+  }
+  return sent;
 }
 
 result<message_id> session::publish_raw(std::string_view topic, std::string_view payload, qos q) noexcept {
   return send(topic, payload, q);
 }
 
+result<message_id> session::send_data(bool attributes, std::string_view payload, qos q) noexcept {
+  const bool queued = queue_ != nullptr && q == qos::at_least_once;
+  // Asked not to wait: over the limit, or behind queued messages that wait for it.
+  if (config_.fail_when_rate_limited && state_ == session_state::ready &&
+      ((queued && limiter_ != nullptr && limiter_->active() && queue_->has_unsent()) ||
+       rate_limited(!attributes, payload)))
+    return errc::again;
+  if (!queued) return send(attributes ? config_.attributes_topic : config_.telemetry_topic, payload, q);
+  if (payload.size() > config_.max_payload) return errc::payload_too_large;
+  auto ticket = queue_->push(attributes ? stored_topic::attributes : stored_topic::telemetry, payload, events_);
+  if (ticket) pump_queue();
+  return ticket;
+}
+
 result<message_id> session::publish_telemetry(std::string_view json_text, qos q) noexcept {
   if (!is_json_of(json_text, "{[")) return errc::invalid_argument;
-  return send(config_.telemetry_topic, json_text, q);
+  return send_data(false, json_text, q);
 }
 
 result<message_id> session::publish_telemetry(telemetry_builder& payload, qos q) noexcept {
   auto text = payload.finish();
   if (!text) return text.error();
-  return send(config_.telemetry_topic, *text, q);
+  return send_data(false, *text, q);
 }
 
 result<message_id> session::publish_attributes(std::string_view json_text, qos q) noexcept {
   if (!is_json_of(json_text, "{")) return errc::invalid_argument;
-  return send(config_.attributes_topic, json_text, q);
+  return send_data(true, json_text, q);
 }
 
 result<message_id> session::publish_attributes(attributes_builder& payload, qos q) noexcept {
   auto text = payload.finish();
   if (!text) return text.error();
-  return send(config_.attributes_topic, *text, q);
+  return send_data(true, *text, q);
 }
 
 result<message_id> session::claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept {
@@ -474,6 +548,12 @@ void session::handle_attribute_response(std::uint32_t id, span<const std::byte> 
 }
 
 void session::handle_rpc_response(std::uint32_t id, span<const std::byte> payload) noexcept {
+  if (pending_request* limits = find_request(id, request_kind::session_limits)) {
+    finish_request(*limits);
+    limits_pending_ = false;
+    if (limiter_ != nullptr) apply_session_limits(payload);
+    return pump_queue();
+  }
   pending_request* request = find_request(id, request_kind::rpc);
   if (request == nullptr) return events_.on_error(errc::unknown_request, as_text(payload));
   finish_request(*request);

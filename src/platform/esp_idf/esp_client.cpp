@@ -15,6 +15,7 @@
 #include "freertos/semphr.h"
 #include "freertos/task.h"
 #include "tbmqtt/registry.hpp"
+#include "nvs_storage.hpp"
 
 #include "../../transport/esp_mqtt/esp_event_mapping.hpp"
 #include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
@@ -64,6 +65,7 @@ session_config session_config_from(const esp_client_options& o) noexcept {
   session_config c;
   c.request_timeout_ms = o.request_timeout_ms;
   c.max_payload = o.max_payload;
+  c.learn_session_limits = o.learn_rate_limits;
   return c;
 }
 
@@ -93,8 +95,33 @@ struct esp_client::impl final : session_events {
     task_done = xSemaphoreCreateBinary();
     reassembly = new (std::nothrow) std::byte[o.reassembly_size];
     if (reassembly != nullptr) core.set_reassembly_buffer({reassembly, o.reassembly_size});
+    if (o.offline_store != nullptr) open_offline_store(o);
+  }
+  // Store-and-forward over NVS (esp_client_options::offline_store).
+  void open_offline_store(const esp_client_options& o) noexcept {
+    const std::size_t record = o.offline_max_payload + offline_queue::header_size;
+    nvs = new (std::nothrow) esp_idf::nvs_storage(o.offline_store);
+    queue_index = new (std::nothrow) offline_queue::entry[o.offline_queue.max_messages];
+    queue_buffer = new (std::nothrow) std::byte[record];
+    if (nvs == nullptr || queue_index == nullptr || queue_buffer == nullptr) return;  // valid() is false
+    queue = new (std::nothrow) offline_queue(*nvs, {queue_index, o.offline_queue.max_messages}, {queue_buffer, record},
+                                             o.offline_queue);
+    if (queue == nullptr) return;
+    if (auto opened = queue->open(); !opened) {
+      offline_error = opened.error();
+      ESP_LOGE(tag, "offline store '%s' cannot be read: %s", o.offline_store, to_string(opened.error()));
+      return;
+    }
+    ESP_LOGI(tag, "offline store '%s': %u message(s) waiting", o.offline_store, static_cast<unsigned>(queue->size()));
+    core.set_offline_queue(queue);
+    if (o.learn_rate_limits) core.set_rate_limiter(&limiter);
   }
   ~impl() {
+    core.set_offline_queue(nullptr);
+    delete queue;
+    delete[] queue_buffer;
+    delete[] queue_index;
+    delete nvs;
     delete[] reassembly;
     if (mutex != nullptr) vSemaphoreDelete(mutex);
     if (outcome_signal != nullptr) vSemaphoreDelete(outcome_signal);
@@ -103,7 +130,7 @@ struct esp_client::impl final : session_events {
   }
   bool valid() const noexcept {
     return mutex != nullptr && outcome_signal != nullptr && flush_signal != nullptr && task_done != nullptr &&
-           reassembly != nullptr;
+           reassembly != nullptr && (options.offline_store == nullptr || queue != nullptr);
   }
 
   esp_client_options options;
@@ -117,6 +144,12 @@ struct esp_client::impl final : session_events {
   SemaphoreHandle_t task_done = nullptr;       // given by the task when it leaves its loop
   TaskHandle_t task = nullptr;
   std::byte* reassembly = nullptr;
+  esp_idf::nvs_storage* nvs = nullptr;  // the offline store, when options.offline_store is set
+  offline_queue::entry* queue_index = nullptr;
+  std::byte* queue_buffer = nullptr;
+  offline_queue* queue = nullptr;
+  rate_limiter limiter;  // paces the offline store's messages (options.learn_rate_limits)
+  errc offline_error{};
   volatile bool stopping = false;
   bool ready = false;
   bool ever_connected = false;
@@ -225,6 +258,7 @@ struct esp_client::impl final : session_events {
     user.on_shared_attributes(subscription, update);
   }
   void on_rpc_request(const rpc_request& request) noexcept override { user.on_rpc_request(request); }
+  void on_forwarded(message_id ticket, errc e) noexcept override { user.on_forwarded(ticket, e); }
   void on_error(errc e, std::string_view context) noexcept override {
     if (e == errc::subscription_refused && !ever_connected) set_outcome(e);
     user.on_error(e, context);
@@ -267,6 +301,7 @@ result<void> esp_client::start() noexcept {
   impl& d = *impl_;
   lock_guard lock(d.mutex);
   if (d.task != nullptr) return {};
+  if (d.offline_error != errc{}) return d.offline_error;
   d.stopping = false;
   TBMQTT_TRY(d.transport.start());
   if (xTaskCreate(&impl::run, "tbmqtt", d.options.task_stack, &d, d.options.task_priority, &d.task) != pdPASS) {

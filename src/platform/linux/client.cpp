@@ -10,10 +10,12 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "tbmqtt/linux_platform.hpp"
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
 #include "../mbedtls/mbedtls_hashes.hpp"
 
@@ -54,7 +56,14 @@ session_config session_config_from(const client_options& o) {
   session_config c;
   c.request_timeout_ms = static_cast<std::uint32_t>(o.request_timeout.count());
   c.max_payload = o.max_payload;
+  c.learn_session_limits = o.rate_limits.learn;
+  c.fail_when_rate_limited = o.rate_limits.fail_instead_of_waiting;
   return c;
+}
+
+bool wants_pacing(const client_options& o) {
+  const auto& r = o.rate_limits;
+  return r.learn || !r.messages.empty() || !r.telemetry_messages.empty() || !r.telemetry_data_points.empty();
 }
 
 // Adapts the core's ota_listener to the client's std::function handlers.
@@ -80,9 +89,40 @@ struct ota_slot {
 
 }  // namespace
 
+// The offline store of client_options: files in a directory, a queue over them.
+struct offline_store {
+  file_storage files;
+  std::vector<offline_queue::entry> index;
+  std::vector<std::byte> buffer;
+  tbmqtt::offline_queue queue;
+  offline_store(const std::string& directory, const client_options& o)
+      : files(directory, o.offline_store_sync),
+        index(o.offline_queue.max_messages),
+        buffer(o.max_payload + offline_queue::header_size),
+        queue(files, {index.data(), index.size()}, {buffer.data(), buffer.size()}, o.offline_queue) {
+    if (!queue.open()) throw std::runtime_error("offline store " + directory + ": cannot be read");
+  }
+};
+
 struct client::impl final : session_events, detail::transport_listener, transport_port {
   explicit impl(client_options o)
-      : options(std::move(o)), transport(endpoint_from(options), *this), core(*this, *this, session_config_from(options)) {}
+      : options(std::move(o)), transport(endpoint_from(options), *this), core(*this, *this, session_config_from(options)) {
+    if (wants_pacing(options)) set_up_pacing();
+    if (options.offline_store.empty()) return;
+    store = std::make_unique<offline_store>(options.offline_store, options);
+    core.set_offline_queue(&store->queue);
+    delivery_callbacks_used = true;  // every PUBACK must reach the queue
+  }
+  void set_up_pacing() {
+    if (options.offline_store.empty()) throw std::runtime_error("rate limits need an offline store");
+    const std::pair<rate_limit_kind, const std::string*> rules[] = {
+        {rate_limit_kind::messages, &options.rate_limits.messages},
+        {rate_limit_kind::telemetry_messages, &options.rate_limits.telemetry_messages},
+        {rate_limit_kind::telemetry_data_points, &options.rate_limits.telemetry_data_points}};
+    for (const auto& [kind, text] : rules)
+      if (!limiter.set(kind, *text, now_ms())) throw std::runtime_error("rate limit '" + *text + "' does not parse");
+    core.set_rate_limiter(&limiter);
+  }
 
   // ---- transport_port: the session publishes through here, so that flush() counts every
   // message it sends (telemetry, replies, OTA requests and states), not only the app's ----
@@ -128,6 +168,11 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   ota_slot ota[2];  // indexed by ota_kind
   struct gateway_state;  // client::gateway(); defined right after impl
   std::unique_ptr<gateway_state> gateway;
+  std::unique_ptr<offline_store> store;
+  rate_limiter limiter;  // used when options.rate_limits asks for pacing
+  std::unordered_map<message_id, delivery_callback> forwarded_callbacks;  // by offline-queue ticket
+
+  bool stored(qos q) const { return store != nullptr && q == qos::at_least_once; }
 
   std::string_view keep(std::string_view s) { return kept_views.emplace_back(s); }
 
@@ -249,6 +294,14 @@ struct client::impl final : session_events, detail::transport_listener, transpor
     delivery_callbacks.erase(it);
     callback(errc{});
   }
+  void on_forwarded(message_id ticket, errc e) noexcept override {
+    changed.notify_all();  // flush() waits for the store to empty
+    auto it = forwarded_callbacks.find(ticket);
+    if (it == forwarded_callbacks.end()) return;
+    auto callback = std::move(it->second);
+    forwarded_callbacks.erase(it);
+    callback(e);
+  }
   void on_attributes_response(std::uint32_t id, errc e, json::value client_section, json::value shared) noexcept override {
     auto it = attribute_callbacks.find(id);
     if (it == attribute_callbacks.end()) return;
@@ -281,12 +334,13 @@ struct client::impl final : session_events, detail::transport_listener, transpor
 
   // ---- publishing ----
   // Publishes through the core (with the lock held) and remembers the delivery callback.
+  // `stored`: the message goes through the offline store, so the id is its ticket.
   template <typename Publish>
-  result<void> send(Publish publish, delivery_callback on_delivered) {
+  result<void> send(Publish publish, delivery_callback on_delivered, bool stored = false) {
     if (on_delivered) delivery_callbacks_used = true;  // before the PUBACK can arrive
     const result<message_id> sent = publish();
     if (!sent) return sent.error();
-    if (on_delivered) delivery_callbacks[*sent] = std::move(on_delivered);
+    if (on_delivered) (stored ? forwarded_callbacks : delivery_callbacks)[*sent] = std::move(on_delivered);
     return {};
   }
 };
@@ -366,6 +420,7 @@ client::~client() {
   for (auto& [id, callback] : impl_->rpc_callbacks) callback(errc::cancelled, {});
   for (auto& [id, callback] : impl_->delivery_callbacks) callback(errc::cancelled);
   if (impl_->gateway) impl_->gateway->cancel_all();
+  for (auto& [ticket, callback] : impl_->forwarded_callbacks) callback(errc::cancelled);
 }
 
 qos client::options_qos() const { return impl_->options.default_qos; }
@@ -413,22 +468,26 @@ bool client::connected() const {
 
 result<void> client::send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(on_delivered));
+  return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(on_delivered),
+                     impl_->stored(q));
 }
 
 result<void> client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(on_delivered));
+  return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(on_delivered),
+                     impl_->stored(q));
 }
 
 result<void> client::send_attributes(std::string_view json_text, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(on_delivered));
+  return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(on_delivered),
+                     impl_->stored(q));
 }
 
 result<void> client::send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(on_delivered));
+  return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(on_delivered),
+                     impl_->stored(q));
 }
 
 result<void> client::claim(std::string_view secret_key, std::chrono::milliseconds duration,
@@ -445,7 +504,7 @@ result<void> client::flush(std::chrono::milliseconds timeout) {
   const std::uint64_t target = d.published;
   const bool done = d.changed.wait_for(lock, timeout, [&] {
     d.wake_flush_at = std::min(d.wake_flush_at.load(), target);  // first: see count_delivery()
-    return d.delivered.load() >= target;
+    return d.delivered.load() >= target && (d.store == nullptr || d.store->queue.empty());
   });
   return done ? result<void>{} : result<void>{errc::timeout};
 }
@@ -558,6 +617,12 @@ result<void> client::reject_ota(ota_kind kind, std::string_view reason) {
 void client::on_error(error_callback callback) {
   std::lock_guard lock(impl_->mutex);
   impl_->error_handler = std::move(callback);
+}
+
+std::size_t client::offline_queued(std::uint32_t* dropped) const {
+  std::lock_guard lock(impl_->mutex);
+  if (dropped != nullptr) *dropped = impl_->store ? impl_->store->queue.dropped() : 0;
+  return impl_->store ? impl_->store->queue.size() : 0;
 }
 
 void client::on_connection(connection_callback callback) {

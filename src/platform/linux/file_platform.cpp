@@ -91,7 +91,7 @@ void file_sink::abort() noexcept {
   (void)::unlink(part_.c_str());
 }
 
-file_storage::file_storage(std::string directory) : directory_(std::move(directory)) {
+file_storage::file_storage(std::string directory, bool sync) : directory_(std::move(directory)), sync_(sync) {
   (void)::mkdir(directory_.c_str(), 0700);
 }
 
@@ -117,13 +117,13 @@ result<void> file_storage::store(std::string_view key, span<const std::byte> val
   const std::string temp = target + ".tmp";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return errc_from_errno();
-  const bool ok = write_all(fd, value.data(), value.size(), 0) && ::fsync(fd) == 0;
+  const bool ok = write_all(fd, value.data(), value.size(), 0) && (!sync_ || ::fsync(fd) == 0);
   ::close(fd);
   if (!ok || std::rename(temp.c_str(), target.c_str()) != 0) {
     (void)::unlink(temp.c_str());
     return errc_from_errno();
   }
-  sync_directory(directory_);
+  if (sync_) sync_directory(directory_);
   return {};
 }
 

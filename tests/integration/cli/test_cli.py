@@ -556,5 +556,82 @@ class TestClaim(CliTestCase):
         self.assert_fails(self.run_cli("claim"), 2)
 
 
+class TestOfflineStore(CliTestCase):
+    """--offline-store DIR: store-and-forward across runs, broker outages and kill -9."""
+
+    def setUp(self):
+        super().setUp()
+        self.store = tempfile.mkdtemp(prefix="tbmqtt-cli-store-")
+        self.addCleanup(shutil.rmtree, self.store, True)
+
+    def stored_records(self):
+        return [f for f in os.listdir(self.store) if f.startswith("tbq") and not f.endswith(".tmp")]
+
+    def test_messages_stored_with_the_broker_down_survive_kill_9_and_arrive_in_order(self):
+        self.check_kill_9_loses_nothing()
+
+    def test_without_fsync_messages_still_survive_kill_9(self):
+        self.check_kill_9_loses_nothing("--offline-no-fsync")
+
+    def check_kill_9_loses_nothing(self, *store_options):
+        lines = ['{"seq":%d}' % i for i in range(40)]
+        c = Cli(self.base_args(port=free_port()) + ["--offline-store", self.store] + list(store_options)
+                + ["telemetry", "-"])
+        self.running.append(c)
+        c.proc.stdin.write(("\n".join(lines) + "\n").encode())
+        c.proc.stdin.flush()  # stdin stays open: the CLI is still reading when it is killed
+        deadline = time.monotonic() + 20
+        while len(self.stored_records()) < len(lines) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(len(self.stored_records()), len(lines))
+        c.kill()  # SIGKILL
+        self.assertEqual(c.proc.returncode, -9)
+        r = self.run_cli("--offline-store", self.store, "telemetry", "-", stdin=b"")
+        self.assert_ok(r)
+        self.peer.wait_until(lambda: len(self.peer.telemetry) >= len(lines), 20, "the stored telemetry")
+        self.assertEqual([p.decode() for p in self.peer.telemetry], lines)
+        self.assertEqual(self.stored_records(), [])
+
+    def test_an_unreachable_broker_keeps_the_messages_and_the_next_run_sends_them_first(self):
+        r = self.run_cli("--offline-store", self.store, "--timeout", "2", "telemetry", '{"a":1}', '{"a":2}',
+                         port=free_port())
+        err = self.assert_fails(r, 3, "unreachable")
+        self.assertIn("2 message(s) kept in " + self.store, err)
+        self.assert_ok(self.run_cli("--offline-store", self.store, "telemetry", '{"a":3}'))
+        self.peer.wait_until(lambda: len(self.peer.telemetry) >= 3)
+        self.assertEqual(self.peer.telemetry, [b'{"a":1}', b'{"a":2}', b'{"a":3}'])
+
+    def test_attributes_set_is_stored_while_the_broker_is_down(self):
+        r = self.run_cli("--offline-store", self.store, "--timeout", "2", "attributes", "set", '{"fw":"2"}',
+                         port=free_port())
+        self.assert_fails(r, 3, "unreachable")
+        self.assert_ok(self.run_cli("--offline-store", self.store, "telemetry", "-", stdin=b""))
+        self.peer.wait_until(lambda: self.peer.attributes)
+        self.assertEqual(self.peer.attributes, [b'{"fw":"2"}'])
+
+    def test_a_full_store_with_refuse_fails_with_queue_full_and_keeps_the_first(self):
+        r = self.run_cli("--offline-store", self.store, "--offline-max", "2", "--offline-full", "refuse",
+                         "telemetry", '{"a":1}', '{"a":2}', '{"a":3}', port=free_port())
+        self.assert_fails(r, 1, "queue_full")
+        self.assertEqual(len(self.stored_records()), 2)
+        self.assert_ok(self.run_cli("--offline-store", self.store, "telemetry", "-", stdin=b""))
+        self.peer.wait_until(lambda: len(self.peer.telemetry) >= 2)
+        self.assertEqual(self.peer.telemetry, [b'{"a":1}', b'{"a":2}'])
+
+    def test_a_full_store_drops_the_oldest_by_default(self):
+        r = self.run_cli("--offline-store", self.store, "--offline-max", "2", "--timeout", "2",
+                         "telemetry", '{"a":1}', '{"a":2}', '{"a":3}', port=free_port())
+        self.assert_fails(r, 3, "unreachable")
+        self.assert_ok(self.run_cli("--offline-store", self.store, "--offline-max", "2", "telemetry", "-", stdin=b""))
+        self.peer.wait_until(lambda: len(self.peer.telemetry) >= 2)
+        self.assertEqual(self.peer.telemetry, [b'{"a":2}', b'{"a":3}'])
+
+    def test_pace_without_an_offline_store_is_a_usage_error(self):
+        self.assert_fails(self.run_cli("--pace", "telemetry", '{"a":1}'), 2)
+
+    def test_offline_store_with_qos_0_is_a_usage_error(self):
+        self.assert_fails(self.run_cli("--offline-store", self.store, "--qos", "0", "telemetry", '{"a":1}'), 2)
+
+
 if __name__ == "__main__":
     unittest.main()

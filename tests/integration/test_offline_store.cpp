@@ -1,0 +1,195 @@
+// Store-and-forward (client_options::offline_store) against a real mosquitto: messages published
+// with the broker down survive a kill -9 of the process and arrive in order after a restart; the
+// full policy drops (and counts) or refuses; delivery callbacks report each outcome.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker.hpp"
+#include "tbmqtt/client.hpp"
+
+using namespace std::chrono_literals;
+using tbmqtt::errc;
+using tbmqtt::qos;
+using tbmqtt::testing::broker;
+using tbmqtt::testing::message;
+using tbmqtt::testing::peer;
+using tbmqtt::testing::wait_until;
+
+namespace {
+
+// A fresh store directory, removed with everything in it at the end of the test.
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char pattern[] = "/tmp/tbmqtt-store-XXXXXX";
+    path = ::mkdtemp(pattern);
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+  operator const std::string&() const { return path; }  // NOLINT: reads like the path it is
+};
+
+std::string seq_doc(int i) { return "{\"seq\":" + std::to_string(i) + "}"; }
+
+tbmqtt::client_options store_options(std::uint16_t port, const std::string& dir, std::size_t max_messages,
+                                     tbmqtt::queue_full_policy policy = tbmqtt::queue_full_policy::drop_oldest) {
+  tbmqtt::client_options o;
+  o.port = port;
+  o.access_token = "TEST_TOKEN";
+  o.reconnect_min = 20ms;
+  o.reconnect_max = 300ms;
+  o.offline_store = dir;
+  o.offline_queue.max_messages = max_messages;
+  o.offline_queue.max_bytes = max_messages * 64;
+  o.offline_queue.when_full = policy;
+  return o;
+}
+
+// The seq numbers of the telemetry `server` received, in arrival order.
+std::vector<int> sequence_of(peer& server) {
+  std::vector<int> seqs;
+  for (const auto& m : server.received("v1/devices/me/telemetry")) seqs.push_back(std::atoi(m.payload.c_str() + 7));
+  return seqs;
+}
+
+// Duplicates (allowed: at-least-once) removed, keeping first arrivals.
+std::vector<int> first_arrivals(const std::vector<int>& seqs) {
+  std::vector<int> out;
+  for (int s : seqs)
+    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+  return out;
+}
+
+}  // namespace
+
+TEST(offline_store, messages_stored_with_the_broker_down_survive_kill_9_and_arrive_in_order) {
+  broker b;
+  const std::uint16_t port = b.port();
+  b.stop();
+  const temp_dir dir;
+  constexpr int stored = 50;
+
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The device: stores 50 messages, says so, then keeps storing more until it is killed
+    // (mid-write: the kill lands inside a store of the offline queue).
+    ::close(ready[0]);
+    tbmqtt::client device(store_options(port, dir, 1000));
+    for (int i = 0; i < 900; ++i) {
+      if (!device.send_telemetry(seq_doc(i), qos::at_least_once)) ::_exit(2);
+      if (i + 1 == stored) (void)!::write(ready[1], "r", 1);
+    }
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char signal_byte = 0;
+  ASSERT_EQ(::read(ready[0], &signal_byte, 1), 1);
+  ::close(ready[0]);
+  std::this_thread::sleep_for(15ms);
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  b.start();
+  peer server(port, "v1/devices/me/telemetry");
+  tbmqtt::client device(store_options(port, dir, 1000));
+  const std::size_t recovered = device.offline_queued();
+  EXPECT_GE(recovered, static_cast<std::size_t>(stored));
+  ASSERT_TRUE(device.connect(10s));
+  ASSERT_TRUE(device.flush(30s));
+  EXPECT_EQ(device.offline_queued(), 0u);
+  server.wait_for("v1/devices/me/telemetry", recovered, 10s);
+  const std::vector<int> seqs = first_arrivals(sequence_of(server));
+  ASSERT_EQ(seqs.size(), recovered);
+  for (std::size_t i = 0; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], static_cast<int>(i)) << "out of order or lost";
+}
+
+TEST(offline_store, a_full_store_drops_the_oldest_counts_it_and_reports_it) {
+  broker b;
+  const std::uint16_t port = b.port();
+  b.stop();
+  const temp_dir dir;
+  tbmqtt::client device(store_options(port, dir, 5));
+  std::vector<errc> outcomes(8, errc::timeout);
+  std::atomic<int> called{0};
+  for (int i = 0; i < 8; ++i)
+    ASSERT_TRUE(device.send_telemetry(seq_doc(i), qos::at_least_once, [&, i](errc e) {
+      outcomes[static_cast<std::size_t>(i)] = e;
+      ++called;
+    }));
+  std::uint32_t dropped = 0;
+  EXPECT_EQ(device.offline_queued(&dropped), 5u);
+  EXPECT_EQ(dropped, 3u);
+  EXPECT_EQ(called.load(), 3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(outcomes[static_cast<std::size_t>(i)], errc::queue_full);
+
+  b.start();
+  peer server(port, "v1/devices/me/telemetry");
+  ASSERT_TRUE(device.connect(10s));
+  ASSERT_TRUE(device.flush(10s));
+  EXPECT_TRUE(wait_until([&] { return called.load() == 8; }));
+  for (int i = 3; i < 8; ++i) EXPECT_EQ(outcomes[static_cast<std::size_t>(i)], errc{});
+  server.wait_for("v1/devices/me/telemetry", 5);
+  EXPECT_EQ(first_arrivals(sequence_of(server)), (std::vector<int>{3, 4, 5, 6, 7}));
+}
+
+TEST(offline_store, a_full_store_with_the_refuse_policy_fails_with_queue_full_and_keeps_the_rest) {
+  broker b;
+  const std::uint16_t port = b.port();
+  b.stop();
+  const temp_dir dir;
+  tbmqtt::client device(store_options(port, dir, 3, tbmqtt::queue_full_policy::refuse));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(device.send_telemetry(seq_doc(i), qos::at_least_once));
+  EXPECT_EQ(device.send_telemetry(seq_doc(3), qos::at_least_once).error(), errc::queue_full);
+  EXPECT_EQ(device.send_attributes("{\"a\":1}", qos::at_least_once).error(), errc::queue_full);
+  EXPECT_EQ(device.offline_queued(), 3u);
+  b.start();
+  peer server(port, "v1/devices/me/telemetry");
+  ASSERT_TRUE(device.connect(10s));
+  ASSERT_TRUE(device.flush(10s));
+  server.wait_for("v1/devices/me/telemetry", 3);
+  EXPECT_EQ(first_arrivals(sequence_of(server)), (std::vector<int>{0, 1, 2}));
+}
+
+TEST(offline_store, messages_published_across_a_broker_outage_arrive_in_order) {
+  broker b("persistence true\npersistence_location {dir}/\n");  // the peer's session survives the outage
+  peer server(b.port(), "v1/devices/me/#", "tb-server-peer-store");
+  const temp_dir dir;
+  tbmqtt::client device(store_options(b.port(), dir, 500));
+  ASSERT_TRUE(device.connect(10s));
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(device.send_telemetry(seq_doc(i), qos::at_least_once));
+  ASSERT_TRUE(device.flush(10s));
+  b.stop();
+  ASSERT_TRUE(wait_until([&] { return !device.connected(); }));
+  for (int i = 20; i < 60; ++i) ASSERT_TRUE(device.send_telemetry(seq_doc(i), qos::at_least_once));
+  ASSERT_TRUE(device.send_attributes("{\"after\":true}", qos::at_least_once));
+  EXPECT_EQ(device.offline_queued(), 41u);
+  EXPECT_EQ(device.flush(200ms).error(), errc::timeout);  // stored, not delivered
+  b.start();
+  ASSERT_TRUE(device.flush(20s));
+  server.wait_for("v1/devices/me/telemetry", 60);
+  std::vector<int> expected(60);
+  for (int i = 0; i < 60; ++i) expected[static_cast<std::size_t>(i)] = i;
+  EXPECT_EQ(first_arrivals(sequence_of(server)), expected);
+  EXPECT_EQ(server.wait_for("v1/devices/me/attributes", 1).size(), 1u);
+}
+
+TEST(offline_store, an_unreadable_store_directory_throws_at_construction) {
+  tbmqtt::client_options o = store_options(1, "/proc/version/not-a-dir", 4);
+  EXPECT_THROW(tbmqtt::client device(o), std::runtime_error);
+}
