@@ -43,6 +43,12 @@ enum class errc : std::uint8_t {
   // Provisioning outcomes.
   provision_not_found,  ///< Provisioning NOT_FOUND ("Provision data was not found!"): bad key or secret.
   provision_failed,     ///< Provisioning FAILURE: name exists, already provisioned, or credentials collide.
+  // TLS failures with a known cause (errc::tls_error stays the fallback for any other).
+  tls_unknown_ca,                 ///< The server certificate does not chain to a trusted CA.
+  tls_hostname_mismatch,          ///< The server certificate is not issued for the host connected to.
+  tls_certificate_expired,        ///< The server certificate has expired or is not valid yet.
+  tls_client_certificate_refused, ///< The server refused our client certificate, or required one.
+  tls_bad_client_key,             ///< The client certificate or key cannot be loaded (wrong key password, no match).
 };
 
 /// @brief A short, stable, lower-case name for an error code, e.g. "timeout".
