@@ -72,9 +72,10 @@ void run(const global_options& o, const provision_args& a) {
   server.port = static_cast<std::uint16_t>(o.port);
   server.tls.enabled = o.tls;
   server.tls.ca_file = o.ca_file;
+  server.tls.ca_dir = o.ca_dir;
   server.tls.insecure = o.insecure;
   auto creds = provision(server, req, o.timeout());
-  if (!creds) fail("provision on " + o.host + ":" + std::to_string(o.port != 0 ? o.port : (o.tls ? 8883 : 1883)), creds.error());
+  if (!creds) fail(connection_context(o, "provision on", creds.error()), creds.error());
   if (a.save.empty()) {
     print_line(to_json(*creds));
     return;
