@@ -54,6 +54,14 @@ enum class errc : std::uint8_t {
 /// @brief A short, stable, lower-case name for an error code, e.g. "timeout".
 const char* to_string(errc e) noexcept;
 
+/// @brief True for the TLS failures: tls_error, tls_unknown_ca, tls_hostname_mismatch,
+/// tls_certificate_expired, tls_client_certificate_refused, tls_bad_client_key.
+constexpr bool is_tls_failure(errc e) noexcept {
+  return e == errc::tls_error || e == errc::tls_unknown_ca || e == errc::tls_hostname_mismatch ||
+         e == errc::tls_certificate_expired || e == errc::tls_client_certificate_refused ||
+         e == errc::tls_bad_client_key;
+}
+
 /// @brief Handler called when a precondition fails. Replaceable; the default aborts.
 using contract_handler = void (*)(const char* condition, const char* file, int line);
 /// @brief Installs a new precondition handler; returns the previous one.

@@ -44,18 +44,6 @@ detail::mqtt_endpoint endpoint_from(const client_options& o) {
   return e;
 }
 
-bool is_tls_failure(errc e) {
-  switch (e) {
-    case errc::tls_error:
-    case errc::tls_unknown_ca:
-    case errc::tls_hostname_mismatch:
-    case errc::tls_certificate_expired:
-    case errc::tls_client_certificate_refused:
-    case errc::tls_bad_client_key: return true;
-    default: return false;
-  }
-}
-
 std::uint64_t unix_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
