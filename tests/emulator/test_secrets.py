@@ -2,10 +2,10 @@
 provisioning and TLS sessions of the `tbmqtt` CLI against `tbmqtt emulator start --tls`, the
 good ones and the failing ones (refused token and password, wrong CA, wrong key password,
 provisioning NOT_FOUND), captures everything each prints on stdout and stderr, and looks for
-every secret in it: access tokens, the MQTT password, the provisioning secret, key passwords and
-the private keys' PEM bodies. The one exception is `tbmqtt provision` without --save, which
-prints the new credentials because that is what the user asked for. The CLI has no verbosity
-switch; the sessions cover every command path that prints (results, errors, --help)."""
+every secret in it: access tokens, MQTT passwords, the provisioning secret, the claiming secret,
+key passwords and the private keys' PEM bodies. The one exception is `tbmqtt provision` without
+--save, which prints the new credentials because that is what the user asked for. The CLI has no
+verbosity switch; the sessions cover the paths that print (results, errors, usage, --help)."""
 
 import json
 import os
@@ -97,6 +97,10 @@ class SecretsTest(unittest.TestCase):
             provisioned_token = json.load(f)["token"]
         run("provision NOT_FOUND", 5, *self.tls(), "provision", "--key", key, "--secret", wrong_secret,
             "--name", unique("prov"))
+        provisioned_password = "PROV-PW-" + unique("p")
+        run("provision basic --save", 0, *self.tls(), "provision", "--key", key, "--secret", secret,
+            "--name", unique("prov"), "--type", "basic", "--client-id", unique("pcid"), "--username", unique("pu"),
+            "--password", provisioned_password, "--save", os.path.join(self.home, "basic.json"))
         printed, printed_err = self.session(0, *self.tls(), "provision", "--key", key, "--secret", secret,
                                             "--name", unique("prov"))
         printed_token = json.loads(printed)["token"]  # the exception: the user asked for them
@@ -116,6 +120,8 @@ class SecretsTest(unittest.TestCase):
                      provisioned_token, "telemetry", '{"a":1}')
         self.assertIn("tls_unknown_ca", err)
         run("attributes get", 0, *self.tls(), "--token", provisioned_token, "attributes", "get")
+        claim_secret = "CLAIM-SECRET-" + unique("c")
+        run("claim", 0, *self.tls(), "--token", provisioned_token, "claim", "--secret", claim_secret)
 
         # MQTT basic: good and wrong password.
         password, wrong_password = "BASIC-PW-" + unique("p"), "WRONG-PW-" + unique("p")
@@ -151,8 +157,8 @@ class SecretsTest(unittest.TestCase):
         run("--help", 0, "--help", env={"TBMQTT_TOKEN": wrong_token, "TBMQTT_KEY_PASSWORD": key_password})
         run("usage error", 2, "--token", wrong_token, "--password", password, "--qos", "3", "telemetry", "{}")
 
-        secrets = [secret, wrong_secret, provisioned_token, printed_token, wrong_token, password, wrong_password,
-                   key_password, wrong_key_password]
+        secrets = [secret, wrong_secret, provisioned_token, provisioned_password, printed_token, wrong_token,
+                   claim_secret, password, wrong_password, key_password, wrong_key_password]
         secrets += pem_body_lines(plain_key) + pem_body_lines(encrypted_key)
         self.assertGreater(len(outputs), 15)
         self.assert_no_secret(outputs, secrets)
