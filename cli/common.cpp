@@ -168,7 +168,7 @@ std::string connection_context(const global_options& o, std::string_view verb, e
     case errc::tls_bad_client_key:
       return what + " (cannot use --cert-file/--key-file: wrong key password, or key and certificate differ)";
     case errc::tls_error:
-      return what + " (TLS handshake failed)";
+      return what + " (TLS set-up or handshake failed)";
     default:
       return what;
   }

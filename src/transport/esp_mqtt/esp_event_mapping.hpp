@@ -53,7 +53,6 @@ inline constexpr int mbedtls_pk_parse_key_failed = esp_tls_base + 0x19;
 /// mbedTLS values in an esp-tls error (same in mbedTLS 2.28 and 3.x). esp-tls reports mbedTLS
 /// errors negated (positive), as esp_tls_stack_err; certificate flags as esp_tls_cert_verify_flags.
 namespace mbedtls_values {
-inline constexpr int err_x509_cert_verify_failed = 0x2700;  ///< -MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
 inline constexpr int err_pk_password_required = 0x3C00;     ///< -MBEDTLS_ERR_PK_PASSWORD_REQUIRED
 inline constexpr int err_pk_password_mismatch = 0x3B80;     ///< -MBEDTLS_ERR_PK_PASSWORD_MISMATCH
 inline constexpr int err_ssl_fatal_alert = 0x7780;          ///< -MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE
@@ -149,8 +148,9 @@ constexpr errc errc_from_esp_err(int err) noexcept {
 /// - the client key does not parse, decrypt (PK_PASSWORD_REQUIRED / _MISMATCH) or match the
 ///   certificate: errc::tls_bad_client_key;
 /// - the server ended the handshake with a fatal alert: errc::tls_client_certificate_refused.
-///   mbedTLS does not say which alert; once our own checks passed, the server's refusal (or
-///   requirement) of our certificate is what ThingsBoard sends. A guess, unlike on Linux;
+///   mbedTLS does not say which alert; after our own checks passed it is almost always the
+///   server refusing (or requiring) our certificate. A guess, unlike on Linux, where the alert's
+///   code decides;
 /// - any other esp-tls / mbedTLS failure: errc::tls_error.
 constexpr errc errc_from_esp_tls(int last_esp_err, int stack_err, int cert_verify_flags) noexcept {
   namespace m = mbedtls_values;
@@ -200,7 +200,7 @@ struct esp_event_outcome {
     connected,        ///< CONNACK accepted; the core is subscribing (ready comes via on_ready).
     connect_failed,   ///< Refused: CONNACK (refused_credentials, ...) or TLS handshake (tls_*).
     connection_lost,  ///< A live connection dropped (reason: the last error, or disconnected).
-    error,            ///< A transport error while not connected (reason: unreachable, tls_error, ...).
+    error,            ///< A transport error while not connected (reason: unreachable, ...).
     message_expired,  ///< esp-mqtt gave up on QoS 1 message `msg_id` (reason: timeout).
   };
   kind what = kind::none;

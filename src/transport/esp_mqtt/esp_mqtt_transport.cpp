@@ -40,8 +40,7 @@ static_assert(esp_err::ok == ESP_OK && esp_err::fail == ESP_FAIL && esp_err::no_
                   esp_err::invalid_arg == ESP_ERR_INVALID_ARG && esp_err::invalid_state == ESP_ERR_INVALID_STATE &&
                   esp_err::timeout == ESP_ERR_TIMEOUT,
               "esp_err_t values changed");
-static_assert(mbedtls_values::err_x509_cert_verify_failed == -MBEDTLS_ERR_X509_CERT_VERIFY_FAILED &&
-                  mbedtls_values::err_pk_password_required == -MBEDTLS_ERR_PK_PASSWORD_REQUIRED &&
+static_assert(mbedtls_values::err_pk_password_required == -MBEDTLS_ERR_PK_PASSWORD_REQUIRED &&
                   mbedtls_values::err_pk_password_mismatch == -MBEDTLS_ERR_PK_PASSWORD_MISMATCH &&
                   mbedtls_values::err_ssl_fatal_alert == -MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE &&
                   mbedtls_values::badcert_expired == MBEDTLS_X509_BADCERT_EXPIRED &&

@@ -19,7 +19,7 @@ struct x509_store_ctx_st;
 
 namespace tbmqtt::detail {
 
-/// @brief What to trust and who we are. Strings are copied by build().
+/// @brief What to trust and who we are. Read only while build() runs.
 struct tls_settings {
   std::string host;          ///< Checked against the server certificate (DNS name or IP address).
   std::string ca_file;       ///< PEM bundle of trusted CAs.
