@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 
 namespace tbmqtt::cli {
 
@@ -19,6 +21,11 @@ int exit_code(errc e) noexcept {
     case errc::refused:
     case errc::unreachable:
     case errc::tls_error:
+    case errc::tls_unknown_ca:
+    case errc::tls_hostname_mismatch:
+    case errc::tls_certificate_expired:
+    case errc::tls_client_certificate_refused:
+    case errc::tls_bad_client_key:
     case errc::disconnected:  // lost the broker while waiting
       return exit_connection;
     case errc::timeout:
@@ -81,6 +88,14 @@ void add_global_options(CLI::App& app, global_options& o) {
   app.add_option("--ca-file", o.ca_file, "PEM file of trusted CAs")->check(CLI::ExistingFile)->group(group);
   app.add_option("--cert-file", o.cert_file, "Client certificate (PEM)")->check(CLI::ExistingFile)->group(group);
   app.add_option("--key-file", o.key_file, "Client private key (PEM)")->check(CLI::ExistingFile)->group(group);
+  app.add_option("--ca-dir", o.ca_dir, "Directory of hashed trusted CAs (openssl rehash)")
+      ->check(CLI::ExistingDirectory)
+      ->group(group);
+  // Not an option of its own: a password on the command line is visible to every user (ps).
+  app.add_option("--key-password-file", o.key_password_file,
+                 "File whose first line is the --key-file password (or env TBMQTT_KEY_PASSWORD)")
+      ->check(CLI::ExistingFile)
+      ->group(group);
   app.add_flag("--insecure", o.insecure, "Skip server certificate checks (TLS)")->group(group);
   app.add_option("--qos", o.qos, "QoS of published messages: 0 or 1")
       ->check(CLI::IsMember({0, 1}))
@@ -110,14 +125,33 @@ void add_global_options(CLI::App& app, global_options& o) {
       ->group(store);
 }
 
+namespace {
+
+// The key password: the first line of --key-password-file, else env TBMQTT_KEY_PASSWORD.
+std::string key_password(const global_options& o) {
+  if (o.key_password_file.empty()) {
+    const char* env = std::getenv("TBMQTT_KEY_PASSWORD");
+    return env != nullptr ? env : "";
+  }
+  std::ifstream in(o.key_password_file, std::ios::binary);
+  std::string line;
+  if (!in || !std::getline(in, line)) fail("cannot read --key-password-file " + o.key_password_file, errc::invalid_argument);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+}  // namespace
+
 client_options to_client_options(const global_options& o) {
   // A TLS client certificate is a credential of its own (ThingsBoard X.509 authentication).
   if (o.token.empty() && o.client_id.empty() && o.username.empty() && o.cert_file.empty())
     fail("no credentials: give --token (or TBMQTT_TOKEN), --client-id, --username or --cert-file", errc::invalid_argument);
-  if (!o.tls && (!o.ca_file.empty() || !o.cert_file.empty() || !o.key_file.empty() || o.insecure))
-    fail("--ca-file, --cert-file, --key-file and --insecure need --tls", errc::invalid_argument);
+  if (!o.tls && (!o.ca_file.empty() || !o.ca_dir.empty() || !o.cert_file.empty() || !o.key_file.empty() || o.insecure))
+    fail("--ca-file, --ca-dir, --cert-file, --key-file and --insecure need --tls", errc::invalid_argument);
   if (o.cert_file.empty() != o.key_file.empty())
     fail("--cert-file and --key-file go together", errc::invalid_argument);
+  if (!o.key_password_file.empty() && o.key_file.empty())
+    fail("--key-password-file needs --key-file", errc::invalid_argument);
   client_options c;
   c.host = o.host;
   c.port = static_cast<std::uint16_t>(o.port);
@@ -127,8 +161,10 @@ client_options to_client_options(const global_options& o) {
   c.password = o.password;
   c.tls.enabled = o.tls;
   c.tls.ca_file = o.ca_file;
+  c.tls.ca_dir = o.ca_dir;
   c.tls.cert_file = o.cert_file;
   c.tls.key_file = o.key_file;
+  c.tls.key_password = key_password(o);
   c.tls.insecure = o.insecure;
   c.default_qos = o.message_qos();
   c.request_timeout = o.timeout();
@@ -153,12 +189,33 @@ std::string kept_note(const client& device, const global_options& o) {
 }  // namespace
 
 void connect_or_fail(client& device, const global_options& o) {
-  // Never name the token or password here: only where we tried to go.
+  // Never name the token or password here: only where we tried to go and why.
   if (auto r = device.connect(o.timeout()); !r) {
     const bool refused = r.error() == errc::refused_credentials || r.error() == errc::identifier_rejected;
-    fail("connect to " + o.host + ":" + std::to_string(o.port != 0 ? o.port : (o.tls ? 8883 : 1883)) +
-             kept_note(device, o),
+    fail(connection_context(o, "connect to", r.error()) + kept_note(device, o),
          o.stored_credentials && refused ? errc::stored_credentials_refused : r.error());
+  }
+}
+
+std::string connection_context(const global_options& o, std::string_view verb, errc e) {
+  // Never name the token, password or key password here: only where we tried to go and why.
+  std::string what{verb};
+  what += " " + o.host + ":" + std::to_string(o.port != 0 ? o.port : (o.tls ? 8883 : 1883));
+  switch (e) {
+    case errc::tls_unknown_ca:
+      return what + " (server certificate not trusted: check --ca-file or --ca-dir)";
+    case errc::tls_hostname_mismatch:
+      return what + " (server certificate not issued for " + o.host + ")";
+    case errc::tls_certificate_expired:
+      return what + " (server certificate expired or not valid yet: check it and this clock)";
+    case errc::tls_client_certificate_refused:
+      return what + " (the server refused the client certificate or needs one: check --cert-file)";
+    case errc::tls_bad_client_key:
+      return what + " (cannot use --cert-file/--key-file: wrong key password, or key and certificate differ)";
+    case errc::tls_error:
+      return what + " (TLS set-up or handshake failed)";
+    default:
+      return what;
   }
 }
 

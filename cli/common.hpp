@@ -68,6 +68,8 @@ struct global_options {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  std::string ca_dir;
+  std::string key_password_file;  ///< First line: the key password (else env TBMQTT_KEY_PASSWORD).
   bool insecure = false;
   int qos = 1;
   double timeout_s = 10.0;
@@ -91,6 +93,11 @@ client_options to_client_options(const global_options& options);
 /// @brief Connects `device` within the --timeout; throws cli::failure on error (which, with
 /// --offline-store, says how many messages stay stored for the next run).
 void connect_or_fail(client& device, const global_options& options);
+
+/// @brief The context of a failed connection: "<verb> <host>:<port>", and for a TLS failure
+/// what to check, e.g. "connect to 127.0.0.1:8883 (server certificate not trusted: check
+/// --ca-file or --ca-dir)". Never contains a secret.
+std::string connection_context(const global_options& options, std::string_view verb, errc e);
 
 /// @brief Waits (with the --timeout) until everything published is acknowledged; throws on error.
 void flush_or_fail(client& device, const global_options& options, std::string_view what);

@@ -88,19 +88,16 @@ client_options server_of(const global_options& o) {
   server.port = static_cast<std::uint16_t>(o.port);
   server.tls.enabled = o.tls;
   server.tls.ca_file = o.ca_file;
+  server.tls.ca_dir = o.ca_dir;
   server.tls.insecure = o.insecure;
   return server;
-}
-
-std::string where(const global_options& o) {
-  return o.host + ":" + std::to_string(o.port != 0 ? o.port : (o.tls ? 8883 : 1883));
 }
 
 void run(const global_options& o, const provision_args& a) {
   std::string certificate;
   const provision_request req = request_for(a.type, a, certificate);
   auto creds = provision(server_of(o), req, o.timeout());
-  if (!creds) fail("provision on " + where(o), creds.error());
+  if (!creds) fail(connection_context(o, "provision on", creds.error()), creds.error());
   if (a.save.empty()) {
     const std::string text = to_json(*creds);
     if (text.empty()) fail("provision: credentials longer than the SDK stores", errc::not_enough_space);
@@ -218,10 +215,10 @@ void run_lifecycle(global_options& o, const lifecycle_args& a) {
   if (!r && r.error() == errc::stored_credentials_refused)
     fail("the server refused the credentials in " + a.file + " (--reprovision replaces them)", r.error());
   if (!r && device.attempts() > 0)
-    fail("provisioning on " + where(o) + " (" + std::to_string(device.attempts()) + " attempts" +
+    fail(connection_context(o, "provisioning on", r.error()) + " (" + std::to_string(device.attempts()) + " attempts" +
              (device.attempts() == a.attempts ? ", the --provision-attempts bound" : "") + ")",
          r.error());
-  if (!r) fail("--credentials " + a.file + " on " + where(o), r.error());
+  if (!r) fail("--credentials " + a.file + ": " + connection_context(o, "connect to", r.error()), r.error());
   if (device.provisioned()) report_message("provisioned; credentials saved to " + a.file);
   use_credentials(o, device.current());
 }

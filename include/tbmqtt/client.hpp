@@ -41,7 +41,8 @@ struct tls_options {
   std::string ca_file;      ///< PEM file of trusted CAs.
   std::string ca_dir;       ///< Directory of hashed CA certificates.
   std::string cert_file;    ///< Client certificate (PEM) for mutual TLS / X.509 auth.
-  std::string key_file;     ///< Client private key (PEM).
+  std::string key_file;     ///< Client private key (PEM), plain or encrypted.
+  std::string key_password; ///< Decrypts an encrypted key_file (wrong or missing: errc::tls_bad_client_key).
   bool insecure = false;    ///< Skip server certificate and hostname checks. Only when asked.
 };
 
@@ -125,8 +126,12 @@ class client {
   /// stays connected by itself: after a loss it reconnects with exponential back-off and jitter
   /// (reconnect_min..reconnect_max) and restores every subscription.
   /// @return ok, or errc::refused_credentials, errc::identifier_rejected,
-  /// errc::server_unavailable, errc::refused, errc::unreachable, errc::tls_error,
-  /// errc::subscription_refused, errc::timeout.
+  /// errc::server_unavailable, errc::refused, errc::unreachable, errc::subscription_refused,
+  /// errc::timeout, or a TLS failure: errc::tls_unknown_ca (server certificate not trusted),
+  /// errc::tls_hostname_mismatch, errc::tls_certificate_expired (or not valid yet),
+  /// errc::tls_client_certificate_refused (the server refused or required our certificate),
+  /// errc::tls_bad_client_key (certificate or key unreadable, wrong key password),
+  /// errc::tls_error (any other TLS failure).
   [[nodiscard]] result<void> connect(std::chrono::milliseconds timeout);
   /// @brief Disconnects cleanly (queued messages not yet sent are dropped; call flush() first).
   void disconnect();
@@ -216,7 +221,8 @@ class client {
   /// @brief Errors no request owns (refused subscription, malformed push, unknown response id,
   /// unknown topic, unknown RPC method).
   void on_error(error_callback callback);
-  /// @brief Connection up/down events (including each automatic reconnect).
+  /// @brief Connection up/down events (including each automatic reconnect), and each attempt
+  /// the server refused: by CONNACK (refused_credentials, ...) or in TLS (tls_* as connect()).
   void on_connection(connection_callback callback);
 
   /// @brief The gateway API (tbmqtt/gateway_client.hpp) for a device flagged as a ThingsBoard

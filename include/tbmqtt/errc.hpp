@@ -45,10 +45,24 @@ enum class errc : std::uint8_t {
   provision_failed,     ///< Provisioning FAILURE: name exists, already provisioned, or credentials collide.
   stored_credentials_refused,  ///< The server refused stored credentials and reprovisioning is not allowed.
   unknown_device,       ///< A gateway message names a sub-device that is not connected through the gateway.
+  // TLS failures with a known cause (errc::tls_error stays the fallback for any other).
+  tls_unknown_ca,                 ///< The server certificate does not chain to a trusted CA.
+  tls_hostname_mismatch,          ///< The server certificate is not issued for the host connected to.
+  tls_certificate_expired,        ///< The server certificate has expired or is not valid yet.
+  tls_client_certificate_refused, ///< The server refused our client certificate, or required one.
+  tls_bad_client_key,             ///< The client certificate or key cannot be loaded (wrong key password, no match).
 };
 
 /// @brief A short, stable, lower-case name for an error code, e.g. "timeout".
 const char* to_string(errc e) noexcept;
+
+/// @brief True for the TLS failures: tls_error, tls_unknown_ca, tls_hostname_mismatch,
+/// tls_certificate_expired, tls_client_certificate_refused, tls_bad_client_key.
+constexpr bool is_tls_failure(errc e) noexcept {
+  return e == errc::tls_error || e == errc::tls_unknown_ca || e == errc::tls_hostname_mismatch ||
+         e == errc::tls_certificate_expired || e == errc::tls_client_certificate_refused ||
+         e == errc::tls_bad_client_key;
+}
 
 /// @brief Handler called when a precondition fails. Replaceable; the default aborts.
 using contract_handler = void (*)(const char* condition, const char* file, int line);

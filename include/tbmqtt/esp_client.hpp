@@ -108,7 +108,10 @@ struct esp_tls_options {
   const char* ca_pem = nullptr;           ///< Trusted CA certificate(s), PEM.
   bool use_crt_bundle = false;            ///< Verify with the IDF certificate bundle instead.
   const char* client_cert_pem = nullptr;  ///< Mutual TLS / X.509 device auth: certificate, PEM.
-  const char* client_key_pem = nullptr;   ///< ... its private key, PEM.
+  const char* client_key_pem = nullptr;   ///< ... its private key, PEM (may be encrypted).
+  /// Decrypts an encrypted client_key_pem; copied by start(). Wrong or missing:
+  /// errc::tls_bad_client_key.
+  const char* client_key_password = nullptr;
   /// Skip the server certificate's host name (CN) check. Only when asked. Skipping verification
   /// entirely (no CA, no bundle) additionally needs CONFIG_ESP_TLS_INSECURE and
   /// CONFIG_ESP_TLS_SKIP_SERVER_CERT_VERIFY in the app's sdkconfig; esp-tls refuses otherwise.
@@ -161,7 +164,7 @@ struct esp_client_options {
 /// @brief Connection events: up (connected and subscribed), or down with the reason.
 struct esp_connection_event {
   bool connected;  ///< true: ready; false: connection lost or refused.
-  errc reason;     ///< errc{} when up; else refused_credentials, unreachable, tls_error, disconnected, ...
+  errc reason;     ///< errc{} when up; else refused_credentials, unreachable, tls_* (see connect), disconnected, ...
 };
 
 /// @brief A ThingsBoard device session over esp-mqtt. esp-mqtt reconnects by itself (fixed
@@ -184,9 +187,11 @@ class esp_client {
   [[nodiscard]] result<void> start() noexcept;
   /// @brief start(), then waits until CONNACK and every SUBACK arrived.
   /// @return ok, or errc::refused_credentials, errc::identifier_rejected,
-  /// errc::server_unavailable, errc::refused, errc::unreachable, errc::tls_error,
-  /// errc::subscription_refused, errc::timeout (esp-mqtt keeps trying in the background),
-  /// errc::again (called from a callback).
+  /// errc::server_unavailable, errc::refused, errc::unreachable, errc::subscription_refused,
+  /// errc::timeout (esp-mqtt keeps trying in the background), errc::again (called from a
+  /// callback), or a TLS failure (detail::errc_from_esp_tls): errc::tls_unknown_ca,
+  /// errc::tls_hostname_mismatch, errc::tls_certificate_expired,
+  /// errc::tls_client_certificate_refused, errc::tls_bad_client_key, errc::tls_error.
   [[nodiscard]] result<void> connect(std::uint32_t timeout_ms) noexcept;
   /// @brief Disconnects and stops esp-mqtt and the tbmqtt task. @pre Not called from a callback.
   void stop() noexcept;

@@ -60,7 +60,8 @@ struct credentials {
 /// @return The credentials, or errc::invalid_argument (request incomplete),
 /// errc::provision_not_found, errc::provision_failed, errc::server_error, errc::malformed,
 /// errc::timeout, errc::unreachable, errc::refused_credentials (and other CONNACK refusals),
-/// errc::tls_error, errc::disconnected (closed without an answer), errc::transport_error.
+/// a TLS failure (errc::tls_unknown_ca, ... as client::connect), errc::disconnected (closed without
+/// an answer), errc::transport_error.
 [[nodiscard]] result<credentials> provision(const client_options& server, const provision_request& request,
                                             std::chrono::milliseconds timeout);
 

@@ -35,6 +35,11 @@ const char* to_string(errc e) noexcept {
     case errc::provision_failed: return "provision_failed";
     case errc::stored_credentials_refused: return "stored_credentials_refused";
     case errc::unknown_device: return "unknown_device";
+    case errc::tls_unknown_ca: return "tls_unknown_ca";
+    case errc::tls_hostname_mismatch: return "tls_hostname_mismatch";
+    case errc::tls_certificate_expired: return "tls_certificate_expired";
+    case errc::tls_client_certificate_refused: return "tls_client_certificate_refused";
+    case errc::tls_bad_client_key: return "tls_bad_client_key";
   }
   return "ok";
 }

@@ -199,6 +199,19 @@ class TlsX509Test(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.ok("emulator", "telemetry", name).get("cliCert"), 4)
 
+    def test_cli_certificate_from_another_ca_is_refused_in_tls(self):
+        d = os.path.join(self.home, "foreign")
+        os.makedirs(d, exist_ok=True)
+        crt, key = os.path.join(d, "dev.crt"), os.path.join(d, "dev.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", crt, "-days", "1", "-subj", "/CN=foreign"],
+                       check=True, capture_output=True)
+        r = self.tb("--tls", "--ca-file", self.ca, "--port", self.x509_port, "--cert-file", crt, "--key-file", key,
+                    "--timeout", "10", "telemetry", '{"a":1}')
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(r.stderr, "tbmqtt: connect to 127.0.0.1:%d (the server refused the client certificate or "
+                         "needs one: check --cert-file): tls_client_certificate_refused\n" % self.x509_port)
+
     def test_cli_unknown_certificate_exits_3(self):
         crt, key = self.issue(unique("clinone"))
         r = self.tb("--tls", "--ca-file", self.ca, "--port", self.x509_port, "--cert-file", crt, "--key-file", key,

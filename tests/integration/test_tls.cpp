@@ -1,23 +1,43 @@
-// TLS through the Linux client: one-way (CA file), mutual (client certificate), verification
-// failures as typed errors. Certificates are made with the openssl command at test time.
+// TLS through the Linux client against a real mosquitto: one-way (CA file, CA directory), mutual
+// (plain and encrypted client key), SNI, and each verification failure as its own errc, through
+// connect(), the connection event and provision(). Certificates are made with the openssl command
+// at test time.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <ostream>
 #include <string>
+#include <thread>
 
 #include "broker.hpp"
 #include "tbmqtt/client.hpp"
+#include "tbmqtt/provisioning.hpp"
 
 using namespace std::chrono_literals;
 using tbmqtt::errc;
 using tbmqtt::testing::broker;
 
+namespace tbmqtt {
+// gtest prints errc by name.
+static void PrintTo(errc e, std::ostream* os) { *os << to_string(e); }
+}  // namespace tbmqtt
+
 namespace {
 
-// A CA, a server certificate for 127.0.0.1/localhost, a client certificate from the same CA,
-// and a second, unrelated CA with its own client certificate.
+constexpr const char* key_password = "key-pass-123";
+
+// Two CAs ("ca" trusted, "other_ca" not) and certificates from them: server (127.0.0.1 and
+// localhost), elsewhere (another name), expired and future (right names, outside their validity),
+// client and its encrypted key, stranger (from other_ca); cadir holds ca.crt, hashed.
 struct certificates {
   std::string dir;
   certificates() {
@@ -25,15 +45,27 @@ struct certificates {
     dir = ::mkdtemp(pattern);
     const std::string script =
         "cd '" + dir + "' && set -e\n"
-        "mk_ca() { openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=$1 -keyout $1.key -out $1.crt; }\n"
-        "mk_cert() { openssl req -newkey rsa:2048 -nodes -subj /CN=$2 -keyout $2.key -out $2.csr;\n"
-        "  printf 'subjectAltName=%s\\n' \"$3\" > $2.ext;\n"
+        "newkey='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
+        "mk_ca() { openssl req -x509 $newkey -days 2 -subj /CN=$1 -keyout $1.key -out $1.crt; }\n"
+        "mk_csr() { openssl req $newkey -subj /CN=$1 -keyout $1.key -out $1.csr; printf 'subjectAltName=%s\\n' \"$2\" > $1.ext; }\n"
+        "mk_cert() { mk_csr $2 \"$3\";\n"
         "  openssl x509 -req -in $2.csr -CA $1.crt -CAkey $1.key -CAcreateserial -days 2 -extfile $2.ext -out $2.crt; }\n"
+        // `openssl ca` because `x509 -req` of OpenSSL 3.0 cannot set a validity period in the past
+        "mk_dated() { mk_csr $1 'IP:127.0.0.1,DNS:localhost';\n"
+        "  openssl ca -batch -config ca.cnf -cert ca.crt -keyfile ca.key -in $1.csr -out $1.crt -notext \\\n"
+        "    -extfile $1.ext -startdate $2 -enddate $3; }\n"
+        "printf '[ca]\\ndefault_ca=d\\n[d]\\ndatabase=index.txt\\nnew_certs_dir=.\\nserial=serial\\n"
+        "default_md=sha256\\npolicy=p\\nunique_subject=no\\n[p]\\ncommonName=supplied\\n' > ca.cnf\n"
+        ": > index.txt; echo 1000 > serial\n"
         "mk_ca ca; mk_ca other_ca\n"
         "mk_cert ca server 'IP:127.0.0.1,DNS:localhost'\n"
-        "mk_cert ca client DNS:device-1\n"
         "mk_cert ca elsewhere DNS:elsewhere.example\n"
-        "mk_cert other_ca stranger DNS:stranger\n";
+        "mk_dated expired 20200101000000Z 20200102000000Z\n"
+        "mk_dated future 20991231000000Z 21000101000000Z\n"
+        "mk_cert ca client DNS:device-1\n"
+        "openssl pkey -in client.key -aes256 -passout pass:" + std::string(key_password) + " -out client.enc.key\n"
+        "mk_cert other_ca stranger DNS:stranger\n"
+        "mkdir cadir && cp ca.crt cadir/ && openssl rehash cadir\n";
     const std::string cmd = "bash -c \"$(cat <<'EOS'\n" + script + "EOS\n)\" >/dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) ADD_FAILURE() << "openssl failed";
   }
@@ -41,81 +73,271 @@ struct certificates {
   ~certificates() { (void)std::system(("rm -rf '" + dir + "'").c_str()); }
   std::string file(const std::string& name) const { return dir + "/" + name; }
 
-  // Broker config that turns its listener into TLS with the certificate `server` (from our CA).
-  std::string listener(bool require_client_certificate, const std::string& server = "server") const {
-    return "cafile " + file("ca.crt") + "\ncertfile " + file(server + ".crt") + "\nkeyfile " + file(server + ".key") +
-           (require_client_certificate ? "\nrequire_certificate true\n" : "\n");
+  // Broker config that turns its listener into TLS with the certificate `server`; it trusts
+  // client certificates from `client_ca`.
+  std::string listener(bool require_client_certificate, const std::string& server = "server",
+                       const std::string& client_ca = "ca") const {
+    return "cafile " + file(client_ca + ".crt") + "\ncertfile " + file(server + ".crt") + "\nkeyfile " +
+           file(server + ".key") + (require_client_certificate ? "\nrequire_certificate true\n" : "\n");
   }
 };
 
-// Key generation is slow (seconds): every test shares one set.
+// Key generation takes a while: every test shares one set.
 const certificates& shared() {
   static const certificates set;
   return set;
 }
 
-tbmqtt::client_options tls_options(const broker& b, const certificates& c) {
+tbmqtt::client_options tls_options(std::uint16_t port, const certificates& c) {
   tbmqtt::client_options o;
   o.host = "127.0.0.1";
-  o.port = b.port();
+  o.port = port;
   o.access_token = "TLS_TOKEN";
   o.tls.enabled = true;
   o.tls.ca_file = c.file("ca.crt");
   return o;
 }
 
+tbmqtt::client_options with_client_certificate(tbmqtt::client_options o, const certificates& c,
+                                               const std::string& name = "client") {
+  o.tls.cert_file = c.file(name + ".crt");
+  o.tls.key_file = c.file(name + ".key");
+  return o;
+}
+
+errc connect_error(const tbmqtt::client_options& o) {
+  tbmqtt::client device(o);
+  return device.connect(10s).error();
+}
+
+// A TLS server on 127.0.0.1 (no MQTT): answers one handshake with the `server` certificate,
+// records the server name the client sent (SNI), and closes.
+class sni_server {
+ public:
+  explicit sni_server(const certificates& c) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener_, 1) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      ADD_FAILURE() << "cannot listen";
+    port_ = ntohs(addr.sin_port);
+    ctx_ = SSL_CTX_new(TLS_server_method());
+    if (SSL_CTX_use_certificate_chain_file(ctx_, c.file("server.crt").c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx_, c.file("server.key").c_str(), SSL_FILETYPE_PEM) != 1)
+      ADD_FAILURE() << "cannot load the server certificate";
+    SSL_CTX_set_tlsext_servername_callback(ctx_, on_server_name);
+    SSL_CTX_set_tlsext_servername_arg(ctx_, this);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~sni_server() {
+    ::shutdown(listener_, SHUT_RDWR);  // wakes accept() if no client came
+    thread_.join();
+    ::close(listener_);
+    SSL_CTX_free(ctx_);
+  }
+  std::uint16_t port() const { return port_; }
+  /// The name of the first handshake ("" when the client sent none), once it arrived.
+  std::optional<std::string> server_name(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, timeout, [&] { return name_.has_value(); });
+    return name_;
+  }
+
+ private:
+  static int on_server_name(SSL* ssl, int*, void* self_ptr) {
+    auto* self = static_cast<sni_server*>(self_ptr);
+    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    std::lock_guard lock(self->mutex_);
+    if (!self->name_) self->name_ = name != nullptr ? name : "";
+    self->changed_.notify_all();
+    return SSL_TLSEXT_ERR_OK;
+  }
+  void serve() {
+    const int fd = ::accept(listener_, nullptr, nullptr);
+    if (fd < 0) return;
+    SSL* ssl = SSL_new(ctx_);
+    SSL_set_fd(ssl, fd);
+    if (SSL_accept(ssl) == 1) SSL_shutdown(ssl);
+    SSL_free(ssl);
+    ::close(fd);
+  }
+
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  SSL_CTX* ctx_ = nullptr;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::optional<std::string> name_;
+};
+
 }  // namespace
+
+// ---- server verification ----------------------------------------------------------------------
 
 TEST(tls, one_way_tls_verifies_the_server_with_the_ca_file) {
   const certificates& c = shared();
   broker b(c.listener(false));
-  tbmqtt::client device(tls_options(b, c));
+  tbmqtt::client device(tls_options(b.port(), c));
   ASSERT_TRUE(device.connect(10s));
   EXPECT_TRUE(device.send_telemetry(R"({"secure":true})"));
   EXPECT_TRUE(device.flush(5s));
 }
 
-TEST(tls, unknown_ca_is_a_tls_error_and_insecure_skips_the_check) {
+TEST(tls, a_hashed_ca_directory_verifies_the_server) {
   const certificates& c = shared();
   broker b(c.listener(false));
-  tbmqtt::client_options o = tls_options(b, c);
+  tbmqtt::client_options o = tls_options(b.port(), c);
+  o.tls.ca_file.clear();
+  o.tls.ca_dir = c.file("cadir");
+  tbmqtt::client device(o);
+  EXPECT_TRUE(device.connect(10s));
+}
+
+TEST(tls, the_host_name_localhost_is_checked_and_sent_as_sni) {
+  const certificates& c = shared();
+  broker b(c.listener(false));
+  tbmqtt::client_options o = tls_options(b.port(), c);
+  o.host = "localhost";
+  tbmqtt::client device(o);
+  EXPECT_TRUE(device.connect(10s));
+
+  sni_server server(c);
+  o.port = server.port();
+  tbmqtt::client probe(o);
+  (void)probe.connect(3s);  // the server speaks no MQTT: only the handshake matters
+  EXPECT_EQ(server.server_name(5s), std::optional<std::string>("localhost"));
+}
+
+TEST(tls, unknown_ca_is_tls_unknown_ca_with_a_ca_file_a_ca_directory_or_the_system_bundle) {
+  const certificates& c = shared();
+  broker b(c.listener(false));
+  tbmqtt::client_options o = tls_options(b.port(), c);
   o.tls.ca_file = c.file("other_ca.crt");
-  tbmqtt::client strict(o);
-  EXPECT_EQ(strict.connect(10s).error(), errc::tls_error);
+  EXPECT_EQ(connect_error(o), errc::tls_unknown_ca);
+  o.tls.ca_file.clear();
+  EXPECT_EQ(connect_error(o), errc::tls_unknown_ca);  // the system bundle does not know our CA
+  o.tls.ca_dir = c.dir;  // a directory without hashed CA certificates
+  EXPECT_EQ(connect_error(o), errc::tls_unknown_ca);
+}
+
+TEST(tls, insecure_skips_every_server_check_only_when_asked) {
+  const certificates& c = shared();
+  broker b(c.listener(false, "expired"));
+  tbmqtt::client_options o = tls_options(b.port(), c);
+  o.tls.ca_file = c.file("other_ca.crt");
   o.tls.insecure = true;
   tbmqtt::client relaxed(o);
   EXPECT_TRUE(relaxed.connect(10s));
 }
 
-TEST(tls, certificate_for_another_host_name_is_a_tls_error) {
+TEST(tls, the_connection_event_carries_the_tls_failure) {
+  const certificates& c = shared();
+  broker b(c.listener(false));
+  tbmqtt::client_options o = tls_options(b.port(), c);
+  o.tls.ca_file = c.file("other_ca.crt");
+  tbmqtt::client device(o);
+  std::mutex mutex;
+  std::optional<tbmqtt::connection_event> first;
+  device.on_connection([&](const tbmqtt::connection_event& e) {
+    std::lock_guard lock(mutex);
+    if (!first) first = e;
+  });
+  EXPECT_EQ(device.connect(10s).error(), errc::tls_unknown_ca);
+  std::lock_guard lock(mutex);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_FALSE(first->connected);
+  EXPECT_EQ(first->reason, errc::tls_unknown_ca);
+}
+
+TEST(tls, certificate_for_another_host_name_is_tls_hostname_mismatch) {
   const certificates& c = shared();
   broker b(c.listener(false, "elsewhere"));  // trusted CA, but issued for elsewhere.example
-  tbmqtt::client device(tls_options(b, c));
-  EXPECT_EQ(device.connect(10s).error(), errc::tls_error);
+  tbmqtt::client_options o = tls_options(b.port(), c);
+  EXPECT_EQ(connect_error(o), errc::tls_hostname_mismatch);  // an IP address
+  o.host = "localhost";
+  EXPECT_EQ(connect_error(o), errc::tls_hostname_mismatch);  // a DNS name
 }
+
+TEST(tls, expired_or_not_yet_valid_server_certificate_is_tls_certificate_expired) {
+  const certificates& c = shared();
+  broker expired(c.listener(false, "expired"));
+  EXPECT_EQ(connect_error(tls_options(expired.port(), c)), errc::tls_certificate_expired);
+  broker future(c.listener(false, "future"));
+  EXPECT_EQ(connect_error(tls_options(future.port(), c)), errc::tls_certificate_expired);
+}
+
+TEST(tls, provisioning_reports_the_same_tls_failures) {
+  const certificates& c = shared();
+  broker b(c.listener(false));
+  tbmqtt::client_options server = tls_options(b.port(), c);
+  server.tls.ca_file = c.file("other_ca.crt");
+  tbmqtt::provision_request request;
+  request.key = "K";
+  request.secret = "S";
+  EXPECT_EQ(tbmqtt::provision(server, request, 10s).error(), errc::tls_unknown_ca);
+}
+
+// ---- mutual TLS -------------------------------------------------------------------------------
 
 TEST(tls, mutual_tls_with_the_client_certificate_connects) {
   const certificates& c = shared();
   broker b(c.listener(true));
-  tbmqtt::client_options o = tls_options(b, c);
-  o.tls.cert_file = c.file("client.crt");
-  o.tls.key_file = c.file("client.key");
-  tbmqtt::client device(o);
+  tbmqtt::client device(with_client_certificate(tls_options(b.port(), c), c));
   ASSERT_TRUE(device.connect(10s));
   EXPECT_TRUE(device.send_telemetry(R"({"mutual":true})"));
   EXPECT_TRUE(device.flush(5s));
 }
 
+TEST(tls, an_encrypted_client_key_needs_its_password) {
+  const certificates& c = shared();
+  broker b(c.listener(true));
+  tbmqtt::client_options o = with_client_certificate(tls_options(b.port(), c), c);
+  o.tls.key_file = c.file("client.enc.key");
+  o.tls.key_password = key_password;
+  tbmqtt::client device(o);
+  EXPECT_TRUE(device.connect(10s));
+
+  o.tls.key_password = "not-the-password";
+  EXPECT_EQ(connect_error(o), errc::tls_bad_client_key);
+  o.tls.key_password.clear();  // never a prompt on the terminal
+  EXPECT_EQ(connect_error(o), errc::tls_bad_client_key);
+}
+
+TEST(tls, a_client_key_that_cannot_be_used_is_tls_bad_client_key) {
+  const certificates& c = shared();
+  broker b(c.listener(true));
+  tbmqtt::client_options o = with_client_certificate(tls_options(b.port(), c), c);
+  o.tls.key_file = c.file("stranger.key");  // not the certificate's key
+  EXPECT_EQ(connect_error(o), errc::tls_bad_client_key);
+  o.tls.key_file = c.file("no-such.key");
+  EXPECT_EQ(connect_error(o), errc::tls_bad_client_key);
+}
+
 TEST(tls, mutual_tls_without_or_with_a_foreign_client_certificate_is_refused) {
   const certificates& c = shared();
   broker b(c.listener(true));
-  tbmqtt::client_options o = tls_options(b, c);
-  tbmqtt::client anonymous(o);
-  const errc none = anonymous.connect(10s).error();
-  EXPECT_TRUE(none == errc::tls_error || none == errc::unreachable) << tbmqtt::to_string(none);
-  o.tls.cert_file = c.file("stranger.crt");
-  o.tls.key_file = c.file("stranger.key");
-  tbmqtt::client stranger(o);
-  const errc foreign = stranger.connect(10s).error();
-  EXPECT_TRUE(foreign == errc::tls_error || foreign == errc::unreachable) << tbmqtt::to_string(foreign);
+  EXPECT_EQ(connect_error(tls_options(b.port(), c)), errc::tls_client_certificate_refused);
+  EXPECT_EQ(connect_error(with_client_certificate(tls_options(b.port(), c), c, "stranger")),
+            errc::tls_client_certificate_refused);
+}
+
+TEST(tls, a_broker_that_trusts_another_ca_refuses_our_client_certificate) {
+  const certificates& c = shared();
+  broker b(c.listener(true, "server", "other_ca"));
+  EXPECT_EQ(connect_error(with_client_certificate(tls_options(b.port(), c), c)),
+            errc::tls_client_certificate_refused);
+}
+
+TEST(tls, tls_1_2_refusals_of_the_client_certificate_are_recognised_too) {
+  const certificates& c = shared();
+  broker b(c.listener(true) + "tls_version tlsv1.2\n");
+  EXPECT_EQ(connect_error(tls_options(b.port(), c)), errc::tls_client_certificate_refused);
+  EXPECT_EQ(connect_error(with_client_certificate(tls_options(b.port(), c), c, "stranger")),
+            errc::tls_client_certificate_refused);
+  tbmqtt::client device(with_client_certificate(tls_options(b.port(), c), c));
+  EXPECT_TRUE(device.connect(10s));
 }

@@ -398,8 +398,57 @@ TEST(esp_event_mapping, error_events_map_to_typed_errors) {
   EXPECT_EQ(errc_from_esp_error(tcp), errc::tls_error);
   tcp.esp_tls_last_esp_err = 0;
   tcp.esp_tls_cert_verify_flags = 8;  // certificate not trusted
-  EXPECT_EQ(errc_from_esp_error(tcp), errc::tls_error);
+  EXPECT_EQ(errc_from_esp_error(tcp), errc::tls_unknown_ca);
   EXPECT_EQ(errc_from_esp_error(esp_error_view{}), errc::transport_error);
+}
+
+// esp-tls values: ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED 0x801A, ESP_ERR_MBEDTLS_PK_PARSE_KEY_FAILED
+// 0x8019, ESP_ERR_MBEDTLS_SSL_CONF_OWN_CERT_FAILED 0x8016; mbedTLS errors as esp-tls stores them
+// (negated): X509_CERT_VERIFY_FAILED 0x2700, PK_PASSWORD_MISMATCH 0x3B80, PK_PASSWORD_REQUIRED
+// 0x3C00, SSL_FATAL_ALERT_MESSAGE 0x7780; MBEDTLS_X509_BADCERT_ EXPIRED 0x01, CN_MISMATCH 0x04,
+// NOT_TRUSTED 0x08, FUTURE 0x0200.
+TEST(esp_event_mapping, tls_failures_name_their_cause_like_the_linux_client) {
+  using tbmqtt::detail::errc_from_esp_tls;
+  constexpr int handshake_failed = 0x801A, verify_failed = 0x2700;
+  EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0x08), errc::tls_unknown_ca);
+  EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0x04), errc::tls_hostname_mismatch);
+  EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0x01), errc::tls_certificate_expired);
+  EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0x0200), errc::tls_certificate_expired);
+  // Several flags: the check OpenSSL makes first (trust, then name, then validity period).
+  EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0x08 | 0x04 | 0x01), errc::tls_unknown_ca);
+  EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0x04 | 0x01), errc::tls_hostname_mismatch);
+  EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0x10000), errc::tls_error);  // another flag
+  EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0), errc::tls_error);
+  // The client key.
+  EXPECT_EQ(errc_from_esp_tls(0x8019, 0x3B80, 0), errc::tls_bad_client_key);  // wrong password
+  EXPECT_EQ(errc_from_esp_tls(0x8019, 0x3C00, 0), errc::tls_bad_client_key);  // password missing
+  EXPECT_EQ(errc_from_esp_tls(0x8019, -0x3B80, 0), errc::tls_bad_client_key);  // either sign
+  EXPECT_EQ(errc_from_esp_tls(0x8016, 0, 0), errc::tls_bad_client_key);        // key and certificate differ
+  // The server ended the handshake with a fatal alert: in the handshake (TLS 1.2) or at the first
+  // read after it (TLS 1.3).
+  EXPECT_EQ(errc_from_esp_tls(handshake_failed, 0x7780, 0), errc::tls_client_certificate_refused);
+  EXPECT_EQ(errc_from_esp_tls(0, 0x7780, 0), errc::tls_client_certificate_refused);
+  // Not TLS at all.
+  EXPECT_EQ(errc_from_esp_tls(0x8004, 0, 0), errc::unreachable);
+  EXPECT_EQ(errc_from_esp_tls(0, 0, 0), errc::unreachable);
+}
+
+TEST(esp_event_mapping, a_tls_failure_while_connecting_is_a_refusal_an_unreachable_broker_is_not) {
+  rig r;
+  fake_esp::esp_mqtt_error_codes_t codes;
+  codes.error_type = fake_esp::MQTT_ERROR_TYPE_TCP_TRANSPORT;
+  codes.esp_tls_last_esp_err = 0x801A;
+  codes.esp_tls_stack_err = 0x2700;
+  codes.esp_tls_cert_verify_flags = 0x01;
+  const esp_event_outcome expired = r.esp.error(codes);
+  EXPECT_EQ(expired.what, esp_event_outcome::kind::connect_failed);
+  EXPECT_EQ(expired.reason, errc::tls_certificate_expired);
+  fake_esp::esp_mqtt_error_codes_t socket_only;
+  socket_only.error_type = fake_esp::MQTT_ERROR_TYPE_TCP_TRANSPORT;
+  socket_only.esp_tls_last_esp_err = 0x8004;
+  const esp_event_outcome unreachable = r.esp.error(socket_only);
+  EXPECT_EQ(unreachable.what, esp_event_outcome::kind::error);  // nobody refused us
+  EXPECT_EQ(unreachable.reason, errc::unreachable);
 }
 
 TEST(esp_event_mapping, call_results_map_to_typed_errors) {

@@ -43,6 +43,7 @@ detail::esp_mqtt_settings settings_from(const esp_client_options& o) noexcept {
   s.use_crt_bundle = o.tls.use_crt_bundle;
   s.client_cert_pem = o.tls.client_cert_pem;
   s.client_key_pem = o.tls.client_key_pem;
+  s.client_key_password = o.tls.client_key_password;
   s.skip_common_name_check = o.tls.skip_verify;
   s.keepalive_s = static_cast<int>(o.keep_alive_s);
   s.reconnect_timeout_ms = static_cast<int>(o.reconnect_timeout_ms);

@@ -42,6 +42,7 @@ detail::mqtt_endpoint endpoint_from(const client_options& o) {
   e.ca_dir = o.tls.ca_dir;
   e.cert_file = o.tls.cert_file;
   e.key_file = o.tls.key_file;
+  e.key_password = o.tls.key_password;
   e.tls_insecure = o.tls.insecure;
   return e;
 }
@@ -202,7 +203,7 @@ struct client::impl final : session_events, detail::transport_listener, transpor
         if (opened) {
           socket_open = true;
         } else {
-          if (!ever_connected) set_outcome(opened.error());
+          attempt_failed(opened.error());
           next_attempt = clock_type::now() + backoff();
           continue;
         }
@@ -215,13 +216,20 @@ struct client::impl final : session_events, detail::transport_listener, transpor
         if (points != nullptr && tick_points) points->tick(now, unix_ms());
       }
       if (!looped) {
-        // The first connection failed before CONNACK (TLS handshake, reset): connect() reports it.
-        if (!ever_connected) set_outcome(looped.error() == errc::not_connected ? errc::unreachable : looped.error());
+        // The connection failed before the session was up (TLS handshake, reset).
+        if (!ready) attempt_failed(looped.error() == errc::not_connected ? errc::unreachable : looped.error());
         // The socket died without a DISCONNECT callback (e.g. read error): treat it as a loss.
         if (socket_open) lose_connection(errc::disconnected);
       }
       if (!socket_open) next_attempt = clock_type::now() + backoff();
     }
+  }
+
+  // connect() reports the first failed attempt; a TLS rejection is also a connection event on
+  // every attempt, as a CONNACK refusal is (an unreachable broker is not: nobody refused us).
+  void attempt_failed(errc e) {
+    if (!ever_connected) set_outcome(e);
+    if (is_tls_failure(e) && connection_handler) connection_handler({false, e});
   }
 
   std::chrono::milliseconds backoff() {

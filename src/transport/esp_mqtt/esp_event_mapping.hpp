@@ -44,7 +44,23 @@ inline constexpr int esp_tls_base = 0x8000;
 /// ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME .. ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT (base + 1 .. + 6):
 /// DNS, socket and TCP connect failures, i.e. "unreachable" rather than a TLS problem.
 inline constexpr int esp_tls_last_socket_error = esp_tls_base + 0x06;
+/// ESP_ERR_MBEDTLS_SSL_CONF_OWN_CERT_FAILED: the client certificate and key do not go together.
+inline constexpr int mbedtls_conf_own_cert_failed = esp_tls_base + 0x16;
+/// ESP_ERR_MBEDTLS_PK_PARSE_KEY_FAILED: the client key does not parse (or decrypt).
+inline constexpr int mbedtls_pk_parse_key_failed = esp_tls_base + 0x19;
 }  // namespace esp_err
+
+/// mbedTLS values in an esp-tls error (same in mbedTLS 2.28 and 3.x). esp-tls reports mbedTLS
+/// errors negated (positive), as esp_tls_stack_err; certificate flags as esp_tls_cert_verify_flags.
+namespace mbedtls_values {
+inline constexpr int err_pk_password_required = 0x3C00;     ///< -MBEDTLS_ERR_PK_PASSWORD_REQUIRED
+inline constexpr int err_pk_password_mismatch = 0x3B80;     ///< -MBEDTLS_ERR_PK_PASSWORD_MISMATCH
+inline constexpr int err_ssl_fatal_alert = 0x7780;          ///< -MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE
+inline constexpr int badcert_expired = 0x01;                ///< MBEDTLS_X509_BADCERT_EXPIRED
+inline constexpr int badcert_cn_mismatch = 0x04;            ///< MBEDTLS_X509_BADCERT_CN_MISMATCH
+inline constexpr int badcert_not_trusted = 0x08;            ///< MBEDTLS_X509_BADCERT_NOT_TRUSTED
+inline constexpr int badcert_future = 0x0200;               ///< MBEDTLS_X509_BADCERT_FUTURE
+}  // namespace mbedtls_values
 
 /// The error_handle of an event, copied (absent -> all zero).
 struct esp_error_view {
@@ -124,10 +140,37 @@ constexpr errc errc_from_esp_err(int err) noexcept {
   return errc::transport_error;
 }
 
+/// @brief Maps a failed esp-tls connection (the TCP-transport fields of an error_handle), naming
+/// the same causes as the Linux client, checked in the same order as OpenSSL does there:
+/// - DNS, socket or TCP connect failure, or only a socket errno: errc::unreachable;
+/// - certificate flags: NOT_TRUSTED errc::tls_unknown_ca, else CN_MISMATCH
+///   errc::tls_hostname_mismatch, else EXPIRED or FUTURE errc::tls_certificate_expired;
+/// - the client key does not parse, decrypt (PK_PASSWORD_REQUIRED / _MISMATCH) or match the
+///   certificate: errc::tls_bad_client_key;
+/// - the server ended the handshake with a fatal alert: errc::tls_client_certificate_refused.
+///   mbedTLS does not say which alert; after our own checks passed it is almost always the
+///   server refusing (or requiring) our certificate. A guess, unlike on Linux, where the alert's
+///   code decides;
+/// - any other esp-tls / mbedTLS failure: errc::tls_error.
+constexpr errc errc_from_esp_tls(int last_esp_err, int stack_err, int cert_verify_flags) noexcept {
+  namespace m = mbedtls_values;
+  const errc from_esp = last_esp_err != esp_err::ok ? errc_from_esp_err(last_esp_err) : errc{};
+  if (from_esp == errc::unreachable) return errc::unreachable;
+  if ((cert_verify_flags & m::badcert_not_trusted) != 0) return errc::tls_unknown_ca;
+  if ((cert_verify_flags & m::badcert_cn_mismatch) != 0) return errc::tls_hostname_mismatch;
+  if ((cert_verify_flags & (m::badcert_expired | m::badcert_future)) != 0) return errc::tls_certificate_expired;
+  const int mbedtls_err = stack_err < 0 ? -stack_err : stack_err;
+  if (mbedtls_err == m::err_pk_password_required || mbedtls_err == m::err_pk_password_mismatch ||
+      last_esp_err == esp_err::mbedtls_pk_parse_key_failed || last_esp_err == esp_err::mbedtls_conf_own_cert_failed)
+    return errc::tls_bad_client_key;
+  if (mbedtls_err == m::err_ssl_fatal_alert) return errc::tls_client_certificate_refused;
+  if (from_esp == errc::tls_error || mbedtls_err != 0 || cert_verify_flags != 0) return errc::tls_error;
+  return errc::unreachable;
+}
+
 /// @brief Maps an MQTT_EVENT_ERROR's error_handle.
 /// CONNACK refusals: 2 identifier_rejected, 3 server_unavailable, 4/5 refused_credentials,
-/// others refused. TCP transport: DNS/socket/connect failures and socket errnos are
-/// errc::unreachable; other esp-tls / mbedtls failures (handshake, certificate) errc::tls_error.
+/// others refused. TCP transport: see errc_from_esp_tls (unreachable, or a TLS failure).
 constexpr errc errc_from_esp_error(const esp_error_view& e) noexcept {
   switch (e.type) {
     case esp_error_type::connection_refused:
@@ -141,12 +184,7 @@ constexpr errc errc_from_esp_error(const esp_error_view& e) noexcept {
       }
     case esp_error_type::subscribe_failed: return errc::subscription_refused;
     case esp_error_type::tcp_transport:
-      if (e.esp_tls_last_esp_err != esp_err::ok) {
-        const errc mapped = errc_from_esp_err(e.esp_tls_last_esp_err);
-        if (mapped == errc::unreachable || mapped == errc::tls_error) return mapped;
-      }
-      if (e.esp_tls_stack_err != 0 || e.esp_tls_cert_verify_flags != 0) return errc::tls_error;
-      return errc::unreachable;
+      return errc_from_esp_tls(e.esp_tls_last_esp_err, e.esp_tls_stack_err, e.esp_tls_cert_verify_flags);
     case esp_error_type::none: break;
   }
   return errc::transport_error;
@@ -160,9 +198,9 @@ struct esp_event_outcome {
   enum class kind : std::uint8_t {
     none,             ///< Nothing for the client layer.
     connected,        ///< CONNACK accepted; the core is subscribing (ready comes via on_ready).
-    connect_failed,   ///< The broker refused the CONNECT (reason: refused_credentials, ...).
+    connect_failed,   ///< Refused: CONNACK (refused_credentials, ...) or TLS handshake (tls_*).
     connection_lost,  ///< A live connection dropped (reason: the last error, or disconnected).
-    error,            ///< A transport error while not connected (reason: unreachable, tls_error, ...).
+    error,            ///< A transport error while not connected (reason: unreachable, ...).
     message_expired,  ///< esp-mqtt gave up on QoS 1 message `msg_id` (reason: timeout).
   };
   kind what = kind::none;
@@ -187,7 +225,8 @@ class esp_event_mapper {
   /// - DATA -> session::on_message_fragment(topic, data, offset, total) (an extension may take
   ///   the message as a stream, as OTA does with chunk responses; otherwise the session
   ///   reassembles it into its reassembly buffer; too large -> errc::payload_too_large via on_error);
-  /// - ERROR -> remembered as the reason of the next loss, and reported in the outcome.
+  /// - ERROR -> remembered as the reason of the next loss, and reported in the outcome: a CONNACK
+  ///   refusal, or a TLS failure while not connected, as connect_failed (the server refused us).
   esp_event_outcome handle(const esp_event_view& e, std::uint32_t now_ms) noexcept {
     using k = esp_event_outcome::kind;
     switch (e.kind) {
@@ -221,7 +260,8 @@ class esp_event_mapper {
         const errc reason = errc_from_esp_error(e.error);
         if (e.error.type == esp_error_type::subscribe_failed) return {};  // reported via SUBSCRIBED
         last_error_ = reason;
-        if (e.error.type == esp_error_type::connection_refused) return {k::connect_failed, reason, 0};
+        if (e.error.type == esp_error_type::connection_refused || (!connected_ && is_tls_failure(reason)))
+          return {k::connect_failed, reason, 0};
         return {connected_ ? k::none : k::error, reason, 0};
       }
       case esp_event_kind::deleted: return {k::message_expired, errc::timeout, e.msg_id};

@@ -8,6 +8,11 @@
 #endif
 
 namespace tbmqtt::detail {
+namespace {
+int password_length(const char* password) noexcept {
+  return password != nullptr ? static_cast<int>(std::strlen(password)) : 0;
+}
+}  // namespace
 
 void fill_esp_mqtt_config(const esp_mqtt_settings& in, esp_mqtt_client_config_t& out) noexcept {
   std::memset(&out, 0, sizeof out);
@@ -23,6 +28,8 @@ void fill_esp_mqtt_config(const esp_mqtt_settings& in, esp_mqtt_client_config_t&
   out.credentials.authentication.password = in.password;
   out.credentials.authentication.certificate = in.client_cert_pem;
   out.credentials.authentication.key = in.client_key_pem;
+  out.credentials.authentication.key_password = in.client_key_password;
+  out.credentials.authentication.key_password_len = password_length(in.client_key_password);
   out.session.keepalive = in.keepalive_s;
   out.session.protocol_ver = MQTT_PROTOCOL_V_3_1_1;
   out.network.reconnect_timeout_ms = in.reconnect_timeout_ms;
@@ -43,6 +50,8 @@ void fill_esp_mqtt_config(const esp_mqtt_settings& in, esp_mqtt_client_config_t&
   out.password = in.password;
   out.client_cert_pem = in.client_cert_pem;
   out.client_key_pem = in.client_key_pem;
+  out.clientkey_password = in.client_key_password;
+  out.clientkey_password_len = password_length(in.client_key_password);
   out.keepalive = in.keepalive_s;
   out.protocol_ver = MQTT_PROTOCOL_V_3_1_1;
   out.reconnect_timeout_ms = in.reconnect_timeout_ms;

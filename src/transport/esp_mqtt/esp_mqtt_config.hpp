@@ -48,6 +48,7 @@ struct esp_mqtt_settings {
   bool use_crt_bundle = false;            ///< Verify against the IDF certificate bundle instead.
   const char* client_cert_pem = nullptr;  ///< Mutual TLS / X.509 auth: client certificate (PEM).
   const char* client_key_pem = nullptr;   ///< ... and its private key (PEM).
+  const char* client_key_password = nullptr;  ///< Decrypts client_key_pem (esp-mqtt copies it).
   bool skip_common_name_check = false;    ///< Only when asked (see esp_client_options::tls).
   int keepalive_s = 60;
   int reconnect_timeout_ms = 5000;

@@ -9,6 +9,9 @@
 
 #include "esp_err.h"
 #include "esp_log.h"
+#include "mbedtls/pk.h"
+#include "mbedtls/ssl.h"
+#include "mbedtls/x509.h"
 
 namespace tbmqtt::detail {
 
@@ -37,6 +40,14 @@ static_assert(esp_err::ok == ESP_OK && esp_err::fail == ESP_FAIL && esp_err::no_
                   esp_err::invalid_arg == ESP_ERR_INVALID_ARG && esp_err::invalid_state == ESP_ERR_INVALID_STATE &&
                   esp_err::timeout == ESP_ERR_TIMEOUT,
               "esp_err_t values changed");
+static_assert(mbedtls_values::err_pk_password_required == -MBEDTLS_ERR_PK_PASSWORD_REQUIRED &&
+                  mbedtls_values::err_pk_password_mismatch == -MBEDTLS_ERR_PK_PASSWORD_MISMATCH &&
+                  mbedtls_values::err_ssl_fatal_alert == -MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE &&
+                  mbedtls_values::badcert_expired == MBEDTLS_X509_BADCERT_EXPIRED &&
+                  mbedtls_values::badcert_cn_mismatch == MBEDTLS_X509_BADCERT_CN_MISMATCH &&
+                  mbedtls_values::badcert_not_trusted == MBEDTLS_X509_BADCERT_NOT_TRUSTED &&
+                  mbedtls_values::badcert_future == MBEDTLS_X509_BADCERT_FUTURE,
+              "mbedTLS error values changed");
 
 namespace {
 const char* const tag = "tbmqtt";

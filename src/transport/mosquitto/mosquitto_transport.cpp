@@ -71,26 +71,35 @@ mosquitto_transport::~mosquitto_transport() { mosquitto_destroy(mosq_); }
 
 result<void> mosquitto_transport::connect() {
   if (endpoint_.tls && !tls_configured_) {
-    const bool system_bundle = endpoint_.ca_file.empty() && endpoint_.ca_dir.empty();
-    int rc = system_bundle ? mosquitto_int_option(mosq_, MOSQ_OPT_TLS_USE_OS_CERTS, 1)
-                           : mosquitto_tls_set(mosq_, or_null(endpoint_.ca_file), or_null(endpoint_.ca_dir),
-                                               or_null(endpoint_.cert_file), or_null(endpoint_.key_file), nullptr);
-    if (rc == MOSQ_ERR_SUCCESS && system_bundle && !endpoint_.cert_file.empty())
-      rc = mosquitto_tls_set(mosq_, nullptr, nullptr, or_null(endpoint_.cert_file), or_null(endpoint_.key_file), nullptr);
-    if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(mosq_, endpoint_.tls_insecure);
-    if (rc != MOSQ_ERR_SUCCESS) return errc::tls_error;
-    if (endpoint_.tls_insecure) mosquitto_tls_opts_set(mosq_, 0, nullptr, nullptr);  // SSL_VERIFY_NONE
-    tls_configured_ = true;  // libmosquitto refuses a second mosquitto_tls_set on reconnect
+    const tls_settings settings{endpoint_.host,      endpoint_.ca_file,      endpoint_.ca_dir,
+                                endpoint_.cert_file, endpoint_.key_file,     endpoint_.key_password,
+                                endpoint_.tls_insecure};
+    TBMQTT_TRY(tls_.build(settings));
+    // libmosquitto takes a reference, and must add nothing of its own ("with defaults" would
+    // also refuse a context that has no cafile/capath of libmosquitto's).
+    if (mosquitto_void_option(mosq_, MOSQ_OPT_SSL_CTX, tls_.native()) != MOSQ_ERR_SUCCESS ||
+        mosquitto_int_option(mosq_, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0) != MOSQ_ERR_SUCCESS)
+      return errc::tls_error;
+    tls_configured_ = true;  // once: MOSQ_OPT_SSL_CTX again would leak the reference it holds
   }
+  tls_.begin_attempt();
   const int rc = mosquitto_connect(mosq_, endpoint_.host.c_str(), endpoint_.port, endpoint_.keep_alive_s);
   if (rc == MOSQ_ERR_SUCCESS) return {};
-  return errc_from_mosquitto(rc);
+  return with_tls_cause(errc_from_mosquitto(rc));
 }
 
 result<void> mosquitto_transport::loop(int timeout_ms) {
   const int rc = mosquitto_loop(mosq_, timeout_ms, 1);
   if (rc == MOSQ_ERR_SUCCESS) return {};
-  return errc_from_mosquitto(rc);
+  return with_tls_cause(errc_from_mosquitto(rc));
+}
+
+// libmosquitto reports a failed handshake as MOSQ_ERR_TLS, and a server's refusal of our
+// certificate after a TLS 1.3 handshake as a plain read error: what TLS recorded says why.
+errc mosquitto_transport::with_tls_cause(errc e) const noexcept {
+  if (e == errc{} || !endpoint_.tls) return e;
+  const errc cause = tls_.failure();
+  return cause != errc{} ? cause : e;
 }
 
 void mosquitto_transport::disconnect() { mosquitto_disconnect(mosq_); }
@@ -119,8 +128,9 @@ void mosquitto_transport::handle_connect(mosquitto*, void* self, int rc) {
   static_cast<mosquitto_transport*>(self)->listener_.on_connack(errc_from_connack(rc));
 }
 
-void mosquitto_transport::handle_disconnect(mosquitto*, void* self, int rc) {
-  static_cast<mosquitto_transport*>(self)->listener_.on_connection_lost(rc == 0 ? errc{} : errc::disconnected);
+void mosquitto_transport::handle_disconnect(mosquitto*, void* self_ptr, int rc) {
+  auto* self = static_cast<mosquitto_transport*>(self_ptr);
+  self->listener_.on_connection_lost(rc == 0 ? errc{} : self->with_tls_cause(errc::disconnected));
 }
 
 void mosquitto_transport::handle_message(mosquitto*, void* self, const mosquitto_message* message) {

@@ -9,6 +9,7 @@
 
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/session.hpp"
+#include "tls_context.hpp"
 
 struct mosquitto;
 struct mosquitto_message;
@@ -25,6 +26,7 @@ struct mqtt_endpoint {
   int keep_alive_s = 60;
   bool tls = false;
   std::string ca_file, ca_dir, cert_file, key_file;
+  std::string key_password;  ///< Decrypts key_file.
   bool tls_insecure = false;
 };
 
@@ -53,10 +55,14 @@ class mosquitto_transport final : public transport_port {
   mosquitto_transport& operator=(const mosquitto_transport&) = delete;
 
   /// @brief Opens TCP (and TLS) and sends CONNECT; the CONNACK arrives later through loop().
-  /// @return ok, or errc::unreachable, errc::tls_error, errc::transport_error.
+  /// @return ok, or errc::unreachable, errc::transport_error, a TLS failure (see loop()), or
+  /// errc::tls_bad_client_key (the client certificate or key cannot be loaded).
   [[nodiscard]] result<void> connect();
   /// @brief Runs network I/O for up to `timeout_ms`; callbacks fire from here.
-  /// @return ok, or an error when the connection is gone.
+  /// @return ok, or an error when the connection is gone. When TLS told us why (a certificate
+  /// check failed, the server sent a fatal alert), that cause: errc::tls_unknown_ca,
+  /// errc::tls_hostname_mismatch, errc::tls_certificate_expired,
+  /// errc::tls_client_certificate_refused, errc::tls_error. on_connection_lost gets the same.
   result<void> loop(int timeout_ms);
   /// @brief Sends DISCONNECT and closes the socket.
   void disconnect();
@@ -71,11 +77,13 @@ class mosquitto_transport final : public transport_port {
   static void handle_message(mosquitto*, void* self, const ::mosquitto_message* message);
   static void handle_subscribe(mosquitto*, void* self, int mid, int count, const int* granted);
   static void handle_publish(mosquitto*, void* self, int mid);
+  errc with_tls_cause(errc e) const noexcept;
 
   mqtt_endpoint endpoint_;
   transport_listener& listener_;
   mosquitto* mosq_ = nullptr;
   std::string topic_buffer_;  // publish() needs a terminated topic
+  tls_context tls_;
   bool tls_configured_ = false;
 };
 

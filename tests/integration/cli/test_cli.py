@@ -269,14 +269,47 @@ class TestTls(unittest.TestCase):
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertEqual(r.stderr.count(b"\n"), 1, r.stderr)
 
+    def test_wrong_ca_file_says_the_server_is_not_trusted(self):
+        other = os.path.join(self.dir, "other.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", os.path.join(self.dir, "other.key"), "-out", other, "-days", "2",
+                        "-subj", "/CN=other"], check=True, capture_output=True, timeout=60)
+        r = self.run_cli("--ca-file", other, "telemetry", '{"tls":1}')
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(r.stderr.decode(), "tbmqtt: connect to 127.0.0.1:%d (server certificate not trusted: "
+                         "check --ca-file or --ca-dir): tls_unknown_ca\n" % self.broker.port)
+
+    def test_certificate_for_another_host_name_says_so(self):
+        r = self.run_cli("--host", "localhost", "--ca-file", self.cert, "telemetry", '{"tls":1}')
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(r.stderr.decode(), "tbmqtt: connect to localhost:%d (server certificate not issued for "
+                         "localhost): tls_hostname_mismatch\n" % self.broker.port)
+
+    def test_tls_with_a_hashed_ca_directory_connects(self):
+        cadir = os.path.join(self.dir, "cadir")
+        os.makedirs(cadir, exist_ok=True)
+        shutil.copy(self.cert, cadir)
+        subprocess.run(["openssl", "rehash", cadir], check=True, capture_output=True, timeout=60)
+        r = self.run_cli("--ca-dir", cadir, "telemetry", '{"tls":1}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_key_password_file_needs_a_key_file(self):
+        pw = os.path.join(self.dir, "pw")
+        with open(pw, "w") as f:
+            f.write("pw\n")
+        r = self.run_cli("--ca-file", self.cert, "--key-password-file", pw, "telemetry", '{"tls":1}')
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"--key-password-file needs --key-file", r.stderr)
+
     def test_tls_insecure_skips_verification(self):
         r = self.run_cli("--insecure", "telemetry", '{"tls":1}')
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_tls_options_without_tls_are_a_usage_error(self):
-        r = subprocess.run([CLI, "--port", str(self.broker.port), "--token", TOKEN, "--insecure", "telemetry", "{}"],
-                           capture_output=True, timeout=RUN_TIMEOUT)
-        self.assertEqual(r.returncode, 2, r.stderr)
+        for option in (["--insecure"], ["--ca-dir", self.dir]):
+            r = subprocess.run([CLI, "--port", str(self.broker.port), "--token", TOKEN] + option + ["telemetry", "{}"],
+                               capture_output=True, timeout=RUN_TIMEOUT)
+            self.assertEqual(r.returncode, 2, r.stderr)
 
 
 class TestTelemetry(CliTestCase):

@@ -1,0 +1,141 @@
+#include "tls_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <cstring>
+
+namespace tbmqtt::detail {
+namespace {
+
+// OpenSSL's default password callback would prompt on the terminal: always use this one.
+int password_callback(char* buf, int size, int /*rwflag*/, void* userdata) {
+  const auto* password = static_cast<const std::string*>(userdata);
+  if (password == nullptr || password->empty() || password->size() > static_cast<std::size_t>(size)) return 0;
+  std::memcpy(buf, password->data(), password->size());
+  return static_cast<int>(password->size());
+}
+
+tls_context* owner(const SSL* ssl) {
+  return ssl == nullptr ? nullptr : static_cast<tls_context*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+}
+
+}  // namespace
+
+tls_context::~tls_context() { SSL_CTX_free(ctx_); }
+
+result<void> tls_context::build(const tls_settings& s) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) return errc::tls_error;
+  const auto fail = [ctx](errc e) {
+    SSL_CTX_free(ctx);
+    ERR_clear_error();  // leave no stale entry for the next SSL_get_error() on this thread
+    return e;
+  };
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_app_data(ctx, this);
+  SSL_CTX_set_info_callback(ctx, info_callback);
+
+  if (s.insecure) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  } else {
+    bool loaded = true;
+    if (s.ca_file.empty() && s.ca_dir.empty()) loaded = SSL_CTX_set_default_verify_paths(ctx) == 1;
+    if (!s.ca_file.empty()) loaded = loaded && SSL_CTX_load_verify_file(ctx, s.ca_file.c_str()) == 1;
+    if (!s.ca_dir.empty()) loaded = loaded && SSL_CTX_load_verify_dir(ctx, s.ca_dir.c_str()) == 1;
+    if (!loaded) return fail(errc::tls_error);
+    // OpenSSL checks the name during verification (X509_V_ERR_HOSTNAME_MISMATCH /
+    // IP_ADDRESS_MISMATCH): an IP literal against the IP address entries, a name against the
+    // DNS names (or the CN when there are none).
+    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, s.host.c_str()) != 1 &&
+        X509_VERIFY_PARAM_set1_host(param, s.host.c_str(), s.host.size()) != 1)
+      return fail(errc::tls_error);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_callback);
+  }
+
+  if (!s.cert_file.empty() || !s.key_file.empty()) {
+    SSL_CTX_set_default_passwd_cb(ctx, password_callback);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, const_cast<std::string*>(&s.key_password));
+    const bool loaded = SSL_CTX_use_certificate_chain_file(ctx, s.cert_file.c_str()) == 1 &&
+                        SSL_CTX_use_PrivateKey_file(ctx, s.key_file.c_str(), SSL_FILETYPE_PEM) == 1 &&
+                        SSL_CTX_check_private_key(ctx) == 1;
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);  // the context keeps no password
+    if (!loaded) return fail(errc::tls_bad_client_key);
+  }
+
+  SSL_CTX_free(ctx_);
+  ctx_ = ctx;
+  return {};
+}
+
+void tls_context::begin_attempt() noexcept {
+  failure_ = errc{};
+  certificate_requested_ = false;
+}
+
+void tls_context::record(errc cause) noexcept {
+  if (failure_ == errc{}) failure_ = cause;  // the first failure is the cause; the rest follow from it
+}
+
+int tls_context::verify_callback(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok != 1) {
+    const auto* ssl = static_cast<const SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    if (tls_context* self = owner(ssl)) self->record(errc_from_verify_error(X509_STORE_CTX_get_error(store)));
+  }
+  return preverify_ok;
+}
+
+void tls_context::info_callback(const SSL* ssl, int where, int ret) {
+  tls_context* self = owner(ssl);
+  if (self == nullptr) return;
+  if ((where & SSL_CB_CONNECT_LOOP) != 0 && SSL_get_state(ssl) == TLS_ST_CR_CERT_REQ) self->certificate_requested_ = true;
+  // `ret` of an alert: level in the high byte, description in the low byte. Warnings (such as
+  // close_notify) end nothing.
+  if ((where & SSL_CB_READ_ALERT) != 0 && (ret >> 8) == SSL3_AL_FATAL)
+    self->record(errc_from_alert(ret & 0xff, self->certificate_requested_));
+}
+
+errc tls_context::errc_from_verify_error(int x509_error) noexcept {
+  switch (x509_error) {
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+    case X509_V_ERR_CERT_UNTRUSTED:
+    case X509_V_ERR_CERT_REJECTED:
+    case X509_V_ERR_INVALID_CA: return errc::tls_unknown_ca;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID: return errc::tls_certificate_expired;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH: return errc::tls_hostname_mismatch;
+    default: return errc::tls_error;
+  }
+}
+
+errc tls_context::errc_from_alert(int description, bool certificate_requested) noexcept {
+  switch (description) {
+    // Alerts about a certificate, sent by a server, are about ours.
+    case SSL_AD_BAD_CERTIFICATE:
+    case SSL_AD_UNSUPPORTED_CERTIFICATE:
+    case SSL_AD_CERTIFICATE_REVOKED:
+    case SSL_AD_CERTIFICATE_EXPIRED:
+    case SSL_AD_CERTIFICATE_UNKNOWN:
+    case SSL_AD_UNKNOWN_CA:
+    case SSL_AD_CERTIFICATE_REQUIRED: return errc::tls_client_certificate_refused;
+    // TLS 1.2 servers answer a missing certificate with handshake_failure; after they asked for
+    // one, that is what it means.
+    case SSL_AD_HANDSHAKE_FAILURE:
+    case SSL_AD_ACCESS_DENIED:
+      return certificate_requested ? errc::tls_client_certificate_refused : errc::tls_error;
+    default: return errc::tls_error;
+  }
+}
+
+}  // namespace tbmqtt::detail
