@@ -25,15 +25,9 @@ inline char** auth_args(int argc, char** argv, const char* usage, int count,
   return argv + 3;
 }
 
-/// Connects, sends `{"example":"<id>"}` once, flushes. Exit status: 0 sent, 3 connection
-/// refused or failed (the typed error is printed), 1 not delivered.
-inline int send_once(const tbmqtt::client_options& options, const char* id) {
-  tbmqtt::client device{options};
-  if (auto r = device.connect(std::chrono::seconds(10)); !r) {
-    std::fprintf(stderr, "%s: connect failed: %s\n", id, tbmqtt::to_string(r.error()));
-    return 3;
-  }
-  std::printf("%s: connected\n", id);
+/// Sends `{"example":"<id>"}` once on the connected `device`, flushes. Exit status: 0 sent,
+/// 1 not delivered.
+inline int send_once(tbmqtt::client& device, const char* id) {
   const std::string json = std::string("{\"example\":\"") + id + "\"}";
   if (auto r = device.send_telemetry(json); !r) {
     std::fprintf(stderr, "%s: telemetry not sent: %s\n", id, tbmqtt::to_string(r.error()));
@@ -45,6 +39,18 @@ inline int send_once(const tbmqtt::client_options& options, const char* id) {
   }
   std::printf("%s: telemetry acknowledged\n", id);
   return 0;
+}
+
+/// Connects, then send_once. Exit status: 0 sent, 3 connection refused or failed (the typed
+/// error is printed), 1 not delivered.
+inline int send_once(const tbmqtt::client_options& options, const char* id) {
+  tbmqtt::client device{options};
+  if (auto r = device.connect(std::chrono::seconds(10)); !r) {
+    std::fprintf(stderr, "%s: connect failed: %s\n", id, tbmqtt::to_string(r.error()));
+    return 3;
+  }
+  std::printf("%s: connected\n", id);
+  return send_once(device, id);
 }
 
 }  // namespace example

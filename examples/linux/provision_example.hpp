@@ -1,14 +1,14 @@
 // Shared by the Linux provisioning examples pd11..px00: `PROGRAM HOST PORT KEY SECRET
-// CREDENTIALS_FILE DEVICE_NAME VARIANT...` and the one flow they all run: provision, save the
-// credentials (mode 0600, before use), connect with them, send one telemetry message. Each
-// example fills in only what it asks for (its credentials type and transport security).
+// CREDENTIALS_FILE DEVICE_NAME VARIANT...` and the flow they run: provision (pd/ps: one round
+// trip; px00: the credential lifecycle, which reuses saved credentials), save the credentials
+// (mode 0600, before use), connect with them, send one telemetry message. Each example fills in
+// only what it asks for (its credentials type and transport security).
 #pragma once
 
 #include <tbmqtt/provisioning.hpp>
 
-#include <unistd.h>
-
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -66,7 +66,8 @@ inline bool request_certificate(provisioning& p, const char* cert_file) {
 
 /// Exit status for a failed provisioning, as the `tbmqtt` CLI: 3 connection (refused,
 /// unreachable, TLS, lost), 4 timeout, 5 the server's answer (provision_not_found,
-/// provision_failed, ...), 1 anything else.
+/// provision_failed, ...), 6 saved credentials refused (stored_credentials_refused), 1 anything
+/// else.
 inline int provision_exit_code(tbmqtt::errc e) {
   switch (e) {
     case tbmqtt::errc::refused_credentials:
@@ -82,40 +83,56 @@ inline int provision_exit_code(tbmqtt::errc e) {
     case tbmqtt::errc::server_error:
     case tbmqtt::errc::malformed:
     case tbmqtt::errc::subscription_refused: return 5;
+    case tbmqtt::errc::stored_credentials_refused: return 6;
     default: return 1;
   }
 }
 
-/// The flow: credentials from `p.credentials_file` when `reuse_saved` and the file exists,
-/// else provision with `p.request` and save them there (mode 0600, atomically) before use;
-/// then connect `p.device` with them and send `{"example":"<id>"}` once (send_once). Secrets are
-/// never printed. Exit status: send_once's (0 sent, 3 connect failed, 1 not delivered), or
-/// provision_exit_code(...) when provisioning failed, 1 when the file cannot be read or written.
-inline int provision_and_send(provisioning& p, const char* id, bool reuse_saved = false) {
-  tbmqtt::credentials creds;
-  if (reuse_saved && ::access(p.credentials_file.c_str(), F_OK) == 0) {
-    auto saved = tbmqtt::load_credentials(p.credentials_file);
-    if (!saved) {
-      std::fprintf(stderr, "%s: cannot use %s: %s\n", id, p.credentials_file.c_str(), tbmqtt::to_string(saved.error()));
-      return 1;
-    }
-    creds = *saved;
-    std::printf("%s: using saved credentials from %s\n", id, p.credentials_file.c_str());
-  } else {
-    auto got = tbmqtt::provision(p.server, p.request, std::chrono::seconds(10));
-    if (!got) {
-      std::fprintf(stderr, "%s: provisioning failed: %s\n", id, tbmqtt::to_string(got.error()));
-      return provision_exit_code(got.error());
-    }
-    if (auto saved = tbmqtt::save_credentials(p.credentials_file, *got); !saved) {
-      std::fprintf(stderr, "%s: cannot save %s: %s\n", id, p.credentials_file.c_str(), tbmqtt::to_string(saved.error()));
-      return 1;
-    }
-    creds = *got;
-    std::printf("%s: provisioned, credentials saved to %s\n", id, p.credentials_file.c_str());
+/// One provisioning round trip (no retries), the credentials saved to `p.credentials_file`
+/// (mode 0600, atomically) before use; then connect `p.device` with them and send
+/// `{"example":"<id>"}` once (send_once). Secrets are never printed. Exit status: send_once's
+/// (0 sent, 3 connect failed, 1 not delivered), or provision_exit_code(...) when provisioning
+/// failed, 1 when the file cannot be written.
+inline int provision_and_send(provisioning& p, const char* id) {
+  auto got = tbmqtt::provision(p.server, p.request, std::chrono::seconds(10));
+  if (!got) {
+    std::fprintf(stderr, "%s: provisioning failed: %s\n", id, tbmqtt::to_string(got.error()));
+    return provision_exit_code(got.error());
   }
-  tbmqtt::apply_credentials(p.device, creds);
+  if (auto saved = tbmqtt::save_credentials(p.credentials_file, *got); !saved) {
+    std::fprintf(stderr, "%s: cannot save %s: %s\n", id, p.credentials_file.c_str(), tbmqtt::to_string(saved.error()));
+    return 1;
+  }
+  std::printf("%s: provisioned, credentials saved to %s\n", id, p.credentials_file.c_str());
+  tbmqtt::apply_credentials(p.device, *got);
   return send_once(p.device, id);
+}
+
+/// The credential lifecycle (tbmqtt::provisioned_client): the credentials saved in
+/// `p.credentials_file`, else provisioning with retries after 0, 1, 2, 4, ... s (at most
+/// `max_attempts` round trips) and saving them before use; then send `{"example":"<id>"}` once.
+/// Exit status: 0 sent, 1 not delivered; on failure the typed error is printed and the status
+/// is provision_exit_code(...), which gives 6 for stored_credentials_refused (saved credentials
+/// the server refuses; the file is kept) as the `tbmqtt` CLI does.
+inline int provision_flow_and_send(provisioning& p, const char* id, std::uint32_t max_attempts) {
+  tbmqtt::provisioning_options flow;
+  flow.request = p.request;
+  flow.credentials_file = p.credentials_file;
+  flow.max_attempts = max_attempts;
+  flow.on_retry = [id](std::uint32_t attempt, tbmqtt::errc error, std::chrono::milliseconds wait) {
+    std::fprintf(stderr, "%s: provisioning attempt %u failed: %s; next in %lld ms\n", id, static_cast<unsigned>(attempt),
+                 tbmqtt::to_string(error), static_cast<long long>(wait.count()));
+  };
+  tbmqtt::provisioned_client device{p.device, flow};
+  if (auto r = device.connect(std::chrono::seconds(10)); !r) {
+    std::fprintf(stderr, "%s: failed: %s\n", id, tbmqtt::to_string(r.error()));
+    return provision_exit_code(r.error());
+  }
+  if (device.provisioned())
+    std::printf("%s: provisioned, credentials saved to %s\n", id, p.credentials_file.c_str());
+  else
+    std::printf("%s: using saved credentials from %s\n", id, p.credentials_file.c_str());
+  return send_once(device.get(), id);
 }
 
 }  // namespace example

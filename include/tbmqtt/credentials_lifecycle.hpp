@@ -2,7 +2,7 @@
 // retry schedule and the decisions (use stored credentials, provision, store, reprovision). No
 // heap, no OS: the Linux `provisioned_client` and the ESP-IDF flow drive the same state machine.
 //
-// The lifecycle, as a platform runs it:
+// The lifecycle, as run_credentials_lifecycle runs it for a platform (credentials_platform):
 //
 //     tbmqtt::credentials_lifecycle life{{/*allow_reprovision=*/false, /*max_attempts=*/8}};
 //     tbmqtt::credentials_record creds;
@@ -42,27 +42,32 @@ namespace tbmqtt {
 inline constexpr std::string_view credentials_storage_key = "tb_credentials";
 
 namespace detail {
-/// @brief Text of at most N bytes stored inline (no heap).
+/// @brief Text of at most N bytes stored inline (no heap), always NUL-terminated (c_str()) for
+/// APIs that take C strings (esp_client_options).
 template <std::size_t N>
 class fixed_text {
  public:
   std::string_view view() const noexcept { return {data_, size_}; }
+  const char* c_str() const noexcept { return data_; }
   bool empty() const noexcept { return size_ == 0; }
   /// @return false (and unchanged) when `s` is longer than N.
   [[nodiscard]] bool assign(std::string_view s) noexcept {
     if (s.size() > N) return false;
     for (std::size_t i = 0; i < s.size(); ++i) data_[i] = s[i];
-    size_ = s.size();
+    commit(s.size());
     return true;
   }
-  void clear() noexcept { size_ = 0; }
+  void clear() noexcept { commit(0); }
   /// @brief Lets a decoder write in place: fill buffer(), then commit(bytes written).
   span<char> buffer() noexcept { return {data_, N}; }
-  void commit(std::size_t size) noexcept { size_ = size <= N ? size : N; }
+  void commit(std::size_t size) noexcept {
+    size_ = size <= N ? size : N;
+    data_[size_] = '\0';
+  }
   static constexpr std::size_t capacity = N;
 
  private:
-  char data_[N]{};
+  char data_[N + 1]{};
   std::size_t size_ = 0;
 };
 }  // namespace detail
@@ -199,5 +204,43 @@ class credentials_lifecycle {
   bool using_stored_ = false;
   bool provisioned_new_ = false;
 };
+
+// ---- the loop -----------------------------------------------------------------------------------
+
+/// @brief What a platform does for run_credentials_lifecycle: wait, one provisioning round trip,
+/// one connection. Linux (provisioned_client) and ESP-IDF (esp_provisioned_client) implement it.
+class credentials_platform {
+ public:
+  /// @brief Waits `delay_ms` before a provisioning round trip; returns early when cancelled.
+  /// @return ok, errc::cancelled, or errc::timeout (the wait would pass the caller's deadline).
+  virtual errc wait_before_provisioning(std::uint32_t delay_ms) noexcept = 0;
+  /// @brief One provisioning round trip; on success `out` holds the granted credentials
+  /// (credentials_record::assign).
+  /// @return ok, or the round trip's error (errc::cancelled when cancelled).
+  virtual errc provision(credentials_record& out) noexcept = 0;
+  /// @brief Connects with `credentials`.
+  /// @return ok, or the connection's error (errc::refused_credentials, ...).
+  virtual errc connect(const credentials_record& credentials) noexcept = 0;
+  /// @brief After a failed round trip that will be retried: attempt number (from 1), its error,
+  /// the wait before the next one.
+  virtual void on_retry(std::uint32_t /*attempt*/, errc /*error*/, std::uint32_t /*delay_ms*/) noexcept {}
+  /// True once the run should stop with errc::cancelled (asked before every step).
+  virtual bool cancelled() const noexcept { return false; }
+
+ protected:
+  ~credentials_platform() = default;
+};
+
+/// @brief Runs `life` to its end: loads `record` from `store`, then provisions, stores and
+/// connects through `platform` as the lifecycle decides (the loop at the top of this file).
+/// @param record  The credentials: the stored ones, then the new ones; they are stored before
+///                platform.connect() sees them.
+/// @param scratch At least credentials_record_json_capacity bytes suffice.
+/// @return ok (platform.connect() succeeded), or errc::cancelled, the error of
+/// wait_before_provisioning, or the lifecycle's failure (credentials_lifecycle::start,
+/// provisioned, stored, connected: e.g. errc::stored_credentials_refused).
+[[nodiscard]] result<void> run_credentials_lifecycle(credentials_lifecycle& life, storage& store,
+                                                     credentials_record& record, span<char> scratch,
+                                                     credentials_platform& platform) noexcept;
 
 }  // namespace tbmqtt

@@ -1,47 +1,58 @@
-// tbmqtt — ESP-IDF provisioning (protocol doc §4): one blocking round trip over esp-mqtt that
-// turns a provisioning key and secret into device credentials, stored (e.g. in NVS) before
-// they are returned. The ESP-IDF twin of tbmqtt::provision (provisioning.hpp, Linux).
+// tbmqtt — ESP-IDF provisioning (protocol doc §4): esp_provisioned_client runs the credential
+// lifecycle (tbmqtt/credentials_lifecycle.hpp, the same decisions as Linux provisioned_client)
+// over esp-mqtt and a tbmqtt::storage such as NVS; esp_provision is one round trip by hand.
+// Credentials are stored in the core's format (store_credentials, key credentials_storage_key),
+// the one `tbmqtt provision --save` and Linux write.
+//
+// The lifecycle: the first start provisions (retrying after 0, 1, 2, 4, ... 128 s), stores the
+// credentials BEFORE using them, then connects with them; later starts find them stored and
+// connect without provisioning.
 //
 //     static tbmqtt::esp_idf::nvs_storage store{"tbmqtt"};   // src/platform/esp_idf/nvs_storage.hpp
-//     static tbmqtt::esp_credentials creds;                   // ~0.5 KB: not on a small stack
-//     if (!tbmqtt::esp_load_credentials(store, creds)) {      // first start: provision
-//       tbmqtt::esp_provision_options server;
-//       server.uri = "mqtt://thingsboard.local:1883";
-//       tbmqtt::provision_request req;
-//       req.device_name = "dev-1"; req.key = "K"; req.secret = "S";
-//       if (auto r = tbmqtt::esp_provision(server, req, store, creds); !r) return fail(r.error());
-//     }
-//     tbmqtt::esp_client_options options;
-//     options.uri = "mqtt://thingsboard.local:1883";
-//     tbmqtt::esp_apply_credentials(options, creds);          // then: tbmqtt::esp_client device{...}
+//     tbmqtt::esp_client_options device;                      // URI, TLS; no credentials
+//     device.uri = "mqtt://thingsboard.local:1883";
+//     tbmqtt::esp_provisioning_options p;
+//     p.server.uri = device.uri;
+//     p.request.device_name = "dev-1"; p.request.key = "K"; p.request.secret = "S";
+//     p.store = &store;
+//     p.max_attempts = 8;                                     // 0: until cancel() or the deadline
+//     static tbmqtt::esp_provisioned_client client{device, p, events};  // ~3 KB: not on a small stack
+//     if (auto r = client.connect(15000); !r) return fail(r.error());
+//     (void)client.get().send_telemetry("{\"temperature\":21.5}");
 //
-// One attempt, no retries: the caller decides when to try again. Blocks the calling task; not
-// from an esp_client callback. Compile-checked only (tests/esp_idf/check.sh); the exchange and
-// its event mapping are unit-tested on the host.
+// One round trip by hand (no retries: the caller decides when to try again):
+//
+//     static tbmqtt::credentials_record creds;
+//     if (auto r = tbmqtt::esp_provision(p.server, p.request, store, creds); !r) return fail(r.error());
+//     tbmqtt::esp_apply_credentials(device, creds);           // then: tbmqtt::esp_client c{device, events}
+//
+// Both block the calling task; not from an esp_client callback. Compile-checked only
+// (tests/esp_idf/check.sh); the lifecycle loop (run_credentials_lifecycle), the round trip
+// (detail::provision_exchange) and its esp-mqtt event mapping are unit-tested on the host.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
+#include <optional>
 
+#include "tbmqtt/credentials_lifecycle.hpp"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/esp_client.hpp"
 #include "tbmqtt/provision.hpp"
 #include "tbmqtt/storage.hpp"
 
-/// Capacity of each credential field of esp_credentials, with its terminator.
-#ifndef TBMQTT_ESP_CREDENTIAL_CAPACITY
-#define TBMQTT_ESP_CREDENTIAL_CAPACITY 128
-#endif
-/// Largest /provision/response esp_provision accepts (an X.509 answer carries the certificate).
+// Largest /provision/response accepted (an X.509 answer carries the certificate). From Kconfig
+// (menuconfig "tbmqtt"), or this when built without it.
 #ifndef TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY
+#ifdef CONFIG_TBMQTT_PROVISION_RESPONSE_SIZE
+#define TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY CONFIG_TBMQTT_PROVISION_RESPONSE_SIZE
+#else
 #define TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY 4096
+#endif
 #endif
 
 namespace tbmqtt {
-
-/// Storage key under which esp_provision keeps the server's /provision/response.
-inline constexpr std::string_view esp_credentials_key = "tb_credentials";
 
 /// @brief Where to provision. `uri` is copied; the PEM pointers must stay valid during the call.
 struct esp_provision_options {
@@ -50,46 +61,114 @@ struct esp_provision_options {
   /// certificate and key are not sent: the provisioning session authenticates with the key and
   /// secret, and an X.509 device registers its certificate in the request.
   esp_tls_options tls;
-  std::uint32_t timeout_ms = 10000;  ///< Connect, subscribe, request and answer, in all.
+  std::uint32_t timeout_ms = 10000;  ///< One round trip: connect, subscribe, request and answer.
   std::uint32_t task_stack = TBMQTT_ESP_TASK_STACK;  ///< Of the esp-mqtt task.
   unsigned task_priority = TBMQTT_ESP_TASK_PRIORITY;
 };
 
-/// @brief Credentials as esp_client_options needs them: NUL-terminated copies. For X.509 only
-/// `type` is set (the device authenticates with its own certificate and key).
-struct esp_credentials {
-  provision_credentials_type type = provision_credentials_type::access_token;  ///< Never server_token.
-  char token[TBMQTT_ESP_CREDENTIAL_CAPACITY] = {};      ///< access_token.
-  char client_id[TBMQTT_ESP_CREDENTIAL_CAPACITY] = {};  ///< mqtt_basic (may be empty).
-  char username[TBMQTT_ESP_CREDENTIAL_CAPACITY] = {};   ///< mqtt_basic (may be empty).
-  char password[TBMQTT_ESP_CREDENTIAL_CAPACITY] = {};   ///< mqtt_basic (may be empty).
-};
-
 /// @brief Provisions once: connects to `server` with the MQTT username `provision`, subscribes
 /// to /provision/response, publishes `request`, waits for the answer (at most
-/// server.timeout_ms), disconnects. A successful answer is stored in `store` under
-/// esp_credentials_key (atomically, before this returns) and copied into `out_credentials`.
-/// Nothing is stored on failure.
+/// server.timeout_ms), disconnects. The granted credentials go into `out_credentials` and are
+/// stored in `store` (store_credentials: key credentials_storage_key, atomically) before this
+/// returns. Nothing is stored on failure.
 /// @return ok, or errc::invalid_argument (request incomplete), errc::provision_not_found (bad
 /// key or secret), errc::provision_failed (name exists, already provisioned, credentials
 /// collide), errc::server_error, errc::malformed (not a provisioning answer),
-/// errc::not_enough_space (a credential longer than TBMQTT_ESP_CREDENTIAL_CAPACITY - 1, or the
-/// storage is full), errc::payload_too_large (answer over TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY),
-/// errc::timeout, errc::unreachable, errc::tls_error, errc::refused_credentials (and the other
-/// CONNACK refusals), errc::subscription_refused, errc::disconnected (closed without an answer),
-/// errc::again (out of memory), errc::transport_error (esp-mqtt or the storage failed).
+/// errc::not_enough_space (a credential longer than TBMQTT_CREDENTIAL_FIELD_CAPACITY /
+/// _CERTIFICATE_CAPACITY, or the storage is full), errc::payload_too_large (answer over
+/// TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY), errc::timeout, errc::unreachable, errc::tls_error,
+/// errc::refused_credentials (and the other CONNACK refusals), errc::subscription_refused,
+/// errc::disconnected (closed without an answer), errc::again (out of memory),
+/// errc::transport_error (esp-mqtt or the storage failed).
 [[nodiscard]] result<void> esp_provision(const esp_provision_options& server, const provision_request& request,
-                                         storage& store, esp_credentials& out_credentials) noexcept;
-
-/// @brief Reads the credentials esp_provision stored.
-/// @return ok, or errc::no_match (none stored), errc::malformed (the stored answer is not a
-/// successful provisioning answer), errc::not_enough_space, errc::again (out of memory),
-/// errc::transport_error.
-[[nodiscard]] result<void> esp_load_credentials(storage& store, esp_credentials& out_credentials) noexcept;
+                                         storage& store, credentials_record& out_credentials) noexcept;
 
 /// @brief Points the authentication fields of `options` at `c` (esp_client copies them in
-/// start()): the access token, or client id, username and password (the other kind cleared;
-/// empty fields become null). X.509 changes nothing: set options.tls.client_cert_pem / key_pem.
-void esp_apply_credentials(esp_client_options& options, const esp_credentials& c) noexcept;
+/// start(), so `c` must stay unchanged until then): the access token, or client id, username and
+/// password (the other kind cleared; empty fields become null). X.509 changes nothing: set
+/// options.tls.client_cert_pem / client_key_pem.
+void esp_apply_credentials(esp_client_options& options, const credentials_record& c) noexcept;
+
+// ---- the credential lifecycle ----------------------------------------------------------------
+
+/// @brief What esp_provisioned_client may do. The request's views, the PEM pointers and `store`
+/// must stay valid while connect() runs.
+struct esp_provisioning_options {
+  esp_provision_options server;  ///< Where to provision; server.timeout_ms bounds each round trip.
+  /// What to provision: key, secret, device name, credentials type (see provision_request).
+  /// X.509: the device sends its own certificate; it then authenticates with the device
+  /// options' tls.client_cert_pem / client_key_pem.
+  provision_request request;
+  storage* store = nullptr;  ///< Required: where the credentials live (e.g. NVS).
+  /// Stored credentials the server refuses are replaced by provisioning again. false: connect()
+  /// fails with errc::stored_credentials_refused and keeps them.
+  bool allow_reprovision = false;
+  /// Provisioning round trips per provisioning phase, the first included; 0 = unbounded.
+  std::uint32_t max_attempts = 0;
+  /// Bound on the provisioning of one connect() call (round trips and waits, counted from the
+  /// call), in ms; 0 = none. Reaching it, or a retry wait that would pass it: errc::timeout.
+  std::uint32_t deadline_ms = 0;
+  /// Optional; called on connect()'s task after each failed round trip that will be retried:
+  /// (context, attempt number from 1, its error, the wait before the next attempt in ms).
+  void (*on_retry)(void* context, std::uint32_t attempt, errc error, std::uint32_t delay_ms) = nullptr;
+  void* on_retry_context = nullptr;
+};
+
+/// @brief An esp_client whose credentials come from provisioning: connect() uses the stored
+/// credentials, or provisions, stores and then uses new ones (credentials_lifecycle decides).
+/// Afterwards get() is an ordinary, connected esp_client (esp-mqtt reconnects with those
+/// credentials). Holds the credentials record (about 2.6 KB): make it static or allocate it.
+class esp_provisioned_client {
+ public:
+  /// @param device Where and how to connect; its credentials are replaced. Copied; its PEM
+  ///               pointers must outlive this object.
+  /// @param events Receives the esp_client's results and server requests; must outlive this.
+  esp_provisioned_client(const esp_client_options& device, const esp_provisioning_options& provisioning,
+                         session_events& events) noexcept;
+  /// Cancels a connect() running on another task, waits until it returned, stops the client.
+  ~esp_provisioned_client();
+  esp_provisioned_client(const esp_provisioned_client&) = delete;
+  esp_provisioned_client& operator=(const esp_provisioned_client&) = delete;
+
+  /// @brief Runs the lifecycle on the calling task: load the stored credentials; if there are
+  /// none, provision (waiting 0, 1, 2, 4, ... 128 s between attempts), store, then connect.
+  /// Stored credentials the server refuses are reprovisioned only if allow_reprovision.
+  /// @param connect_timeout_ms Bound on each MQTT connection attempt (see esp_client::connect).
+  /// @return ok (get() is connected), or errc::cancelled (cancel()), errc::stored_credentials_refused,
+  /// errc::timeout (the provisioning deadline, or a connect timeout), the last provisioning error
+  /// once max_attempts are used up or it is not worth repeating (errc::provision_not_found,
+  /// errc::provision_failed, errc::unreachable, ...; see esp_provision), a storage error
+  /// (errc::malformed or errc::not_enough_space for a damaged stored record, which is never
+  /// replaced silently; errc::transport_error), an esp_client::connect error, or errc::again
+  /// (out of memory).
+  /// @pre No other connect() of this object is running; not from an esp_client callback.
+  [[nodiscard]] result<void> connect(std::uint32_t connect_timeout_ms) noexcept;
+  /// @brief Makes a running connect() return errc::cancelled: within about 100 ms during a
+  /// retry wait or a provisioning round trip, after at most connect_timeout_ms during an MQTT
+  /// connect. A later connect() starts afresh. Any task (not an ISR).
+  void cancel() noexcept;
+
+  /// @brief The connected client. @pre connect() succeeded.
+  esp_client& get() noexcept;
+  /// @brief The credentials in use (after connect() succeeded). Contains secrets.
+  const credentials_record& current() const noexcept { return record_; }
+  /// @brief True when the last successful connect() provisioned new credentials.
+  bool provisioned() const noexcept { return provisioned_; }
+  /// @brief Provisioning round trips the last connect() made (in its last provisioning phase).
+  std::uint32_t attempts() const noexcept { return attempts_; }
+
+ private:
+  struct platform;  // credentials_platform over FreeRTOS and esp-mqtt (esp_provisioning.cpp)
+
+  esp_client_options device_;
+  esp_provisioning_options options_;
+  session_events& events_;
+  credentials_record record_;
+  std::optional<esp_client> client_;
+  bool provisioned_ = false;
+  std::uint32_t attempts_ = 0;
+  std::atomic<bool> cancelled_{false};
+  std::atomic<bool> running_{false};
+};
 
 }  // namespace tbmqtt

@@ -167,4 +167,31 @@ credentials_action credentials_lifecycle::connected(errc result) noexcept {
   return provision_after(0);
 }
 
+result<void> run_credentials_lifecycle(credentials_lifecycle& life, storage& store, credentials_record& record,
+                                       span<char> scratch, credentials_platform& platform) noexcept {
+  credentials_action step = life.start(load_credentials(store, record, scratch).error());
+  for (;;) {
+    if (step.next == credentials_step::done) return {};
+    if (step.next == credentials_step::fail) return step.error;
+    if (platform.cancelled()) return errc::cancelled;
+    switch (step.next) {
+      case credentials_step::provision: {
+        if (const errc e = platform.wait_before_provisioning(step.delay_ms); e != errc{}) return e;
+        const errc e = platform.provision(record);
+        step = life.provisioned(e);
+        if (step.next == credentials_step::provision) platform.on_retry(life.attempts(), e, step.delay_ms);
+        break;
+      }
+      case credentials_step::store:
+        step = life.stored(store_credentials(store, record, scratch).error());
+        break;
+      case credentials_step::connect:
+        step = life.connected(platform.connect(record));
+        break;
+      default:  // done, fail: handled above
+        break;
+    }
+  }
+}
+
 }  // namespace tbmqtt

@@ -2,8 +2,9 @@
 `tbmqtt emulator start --tls`: each one provisions with its own kind of request, saves the
 credentials (mode 0600), connects with them and sends `{"example":"<id>"}`. Checked in the
 emulator: the device exists with exactly the expected credentials and the telemetry is stored
-under it; on disk: the saved file. px00 (the general flow) must not provision on its second
-start, and a refused request must exit with the typed error."""
+under it; on disk: the saved file. px00 (the general flow, tbmqtt::provisioned_client) must not
+provision on its second start, retries with the lifecycle's schedule, and a refused request or
+refused saved credentials must exit with the typed error."""
 
 import base64
 import hashlib
@@ -16,8 +17,7 @@ import subprocess
 import tempfile
 import unittest
 
-from emu import BUILD_DIR, HOST, Broker, CliEmulator, free_port, request, unique
-from test_auth_examples import example_path
+from emu import BUILD_DIR, HOST, Broker, CliEmulator, example_path, free_port, request, unique
 
 TBMQTT = os.path.join(BUILD_DIR, "bin", "tbmqtt")
 TIMEOUT = 30
@@ -205,32 +205,43 @@ class ProvisionExamplesTest(unittest.TestCase):
         self.assertEqual(len(request(self.admin, "telemetry.series", {"device": name, "key": "example"})),
                          points + 1)
 
-    def test_px00_unknown_key_exits_5_with_the_typed_error(self):
+    def test_px00_unknown_key_retries_on_schedule_then_exits_5(self):
+        # NOT_FOUND may be fixed by creating the profile later: retried after 0 s and 1 s, then
+        # the attempt bound (3) ends it with the last error.
         name = unique("px00none")
         r, creds = self.run_example("px00_provisioning_flow", self.port, name, key=unique("no-such-key"))
         self.assertEqual(r.returncode, 5, r.stdout + r.stderr)
-        self.assertIn("px00: provisioning failed: provision_not_found", r.stderr)
+        self.assertIn("px00: provisioning attempt 1 failed: provision_not_found; next in 0 ms", r.stderr)
+        self.assertIn("px00: provisioning attempt 2 failed: provision_not_found; next in 1000 ms", r.stderr)
+        self.assertNotIn("attempt 3", r.stderr)
+        self.assertIn("px00: failed: provision_not_found", r.stderr)
         self.assertFalse(os.path.exists(creds))
         self.assertNotIn(name, self.devices())
 
-    def test_px00_name_taken_exits_5_provision_failed(self):
+    def test_px00_name_taken_exits_5_provision_failed_without_retrying(self):
         name = unique("px00taken")
         self.ok("emulator", "device", "add", name)
         r, creds = self.run_example("px00_provisioning_flow", self.port, name)
         self.assertEqual(r.returncode, 5, r.stdout + r.stderr)
-        self.assertIn("px00: provisioning failed: provision_failed", r.stderr)
+        self.assertIn("px00: failed: provision_failed", r.stderr)
+        self.assertNotIn("attempt", r.stderr)
         self.assertFalse(os.path.exists(creds))
 
-    def test_px00_refused_saved_credentials_exit_3(self):
-        # Saved credentials the server does not know: a typed connect error, no silent reprovisioning.
+    def test_px00_refused_saved_credentials_exit_6_and_are_kept(self):
+        # Saved credentials the server does not know: stored_credentials_refused (the CLI's exit
+        # 6), no silent reprovisioning, the file untouched.
         creds = os.path.join(self.dir, unique("px00stale") + ".json")
+        stale = {"credentialsType": "ACCESS_TOKEN", "token": unique("stale-token")}
         with open(creds, "w") as f:
-            json.dump({"credentialsType": "ACCESS_TOKEN", "token": unique("stale-token")}, f)
+            json.dump(stale, f)
         before = self.devices()
         r, _ = self.run_example("px00_provisioning_flow", self.port, unique("px00stale"), creds=creds)
-        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
-        self.assertIn("connect failed: refused_credentials", r.stderr)
+        self.assertEqual(r.returncode, 6, r.stdout + r.stderr)
+        self.assertIn("px00: failed: stored_credentials_refused", r.stderr)
+        self.assertNotIn("provisioned", r.stdout)
         self.assertEqual(self.devices(), before)
+        with open(creds) as f:
+            self.assertEqual(json.load(f), stale)
 
     def test_ps20_untrusted_server_exits_3_tls_error(self):
         # Verification is on: a CA that did not sign the emulator's certificate is refused.

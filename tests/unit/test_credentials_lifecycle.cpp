@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <string>
 #include <string_view>
+#include <tuple>
+#include <vector>
 
 #include "tbmqtt/credentials_lifecycle.hpp"
 
@@ -284,4 +287,155 @@ TEST(credentials_lifecycle, other_connect_failures_are_returned_as_they_are) {
   EXPECT_TRUE(is(life.connected(errc::unreachable), credentials_step::fail, 0, errc::unreachable));
   (void)life.start(errc{});
   EXPECT_TRUE(is(life.connected(errc::timeout), credentials_step::fail, 0, errc::timeout));
+}
+
+TEST(credentials_record, fields_are_c_strings_for_esp_client_options) {
+  ASSERT_TRUE(record_a.assign(basic("cid-long", "u", "")));
+  EXPECT_STREQ(record_a.client_id.c_str(), "cid-long");
+  EXPECT_STREQ(record_a.password.c_str(), "");
+  // Read in place (the decoder writes into buffer(), then commits): still terminated.
+  ASSERT_TRUE(tbmqtt::read_credentials_record(R"({"credentialsType":"MQTT_BASIC","clientId":"c"})", record_a));
+  EXPECT_STREQ(record_a.client_id.c_str(), "c");
+  static char full[TBMQTT_CREDENTIAL_FIELD_CAPACITY];
+  std::memset(full, 'x', sizeof full);
+  ASSERT_TRUE(record_a.assign(token(std::string_view{full, sizeof full})));
+  EXPECT_EQ(std::strlen(record_a.token.c_str()), sizeof full);
+}
+
+// ---- the loop ---------------------------------------------------------------------------------
+
+namespace {
+
+// A platform whose round trips and connections answer from scripts; it records what the loop
+// asked for, in order ("w<ms>" wait, "p" provision, "c<token>" connect, "r<attempt>" retry).
+struct scripted_platform final : tbmqtt::credentials_platform {
+  std::vector<errc> provisions;   // results of the round trips, in order (ok: grants "new")
+  std::vector<errc> connections;  // results of the connections, in order
+  errc wait_result{};
+  int cancel_after_calls = -1;    // cancelled() turns true after this many calls
+  std::string log;
+  std::size_t p = 0, c = 0;
+  int calls = 0;
+
+  errc wait_before_provisioning(std::uint32_t delay_ms) noexcept override {
+    ++calls;
+    log += "w" + std::to_string(delay_ms) + " ";
+    return wait_result;
+  }
+  errc provision(credentials_record& out) noexcept override {
+    ++calls;
+    log += "p ";
+    const errc e = p < provisions.size() ? provisions[p++] : errc::timeout;
+    if (e != errc{}) return e;
+    return out.assign(token("new")).error();
+  }
+  errc connect(const credentials_record& creds) noexcept override {
+    ++calls;
+    log += "c" + std::string(creds.token.view()) + " ";
+    return c < connections.size() ? connections[c++] : errc{};
+  }
+  void on_retry(std::uint32_t attempt, errc, std::uint32_t) noexcept override { log += "r" + std::to_string(attempt) + " "; }
+  bool cancelled() const noexcept override { return cancel_after_calls >= 0 && calls >= cancel_after_calls; }
+};
+
+std::string stored_token(one_value_storage& store) {
+  if (!tbmqtt::load_credentials(store, record_b, scratch)) return "(none)";
+  return std::string(record_b.token.view());
+}
+
+}  // namespace
+
+TEST(run_credentials_lifecycle, stored_credentials_connect_without_provisioning) {
+  one_value_storage store;
+  store.put_text(R"({"credentialsType":"ACCESS_TOKEN","token":"old"})");
+  scripted_platform platform;
+  credentials_lifecycle life{{}};
+  EXPECT_TRUE(tbmqtt::run_credentials_lifecycle(life, store, record_a, scratch, platform));
+  EXPECT_EQ(platform.log, "cold ");
+  EXPECT_FALSE(life.provisioned_new());
+}
+
+TEST(run_credentials_lifecycle, provisions_with_the_retry_schedule_and_stores_before_connecting) {
+  one_value_storage store;
+  scripted_platform platform;
+  platform.provisions = {errc::unreachable, errc::timeout, errc::provision_not_found, errc{}};
+  credentials_lifecycle life{{false, 8}};
+  EXPECT_TRUE(tbmqtt::run_credentials_lifecycle(life, store, record_a, scratch, platform));
+  EXPECT_EQ(platform.log, "w0 p r1 w0 p r2 w1000 p r3 w2000 p cnew ");
+  EXPECT_EQ(stored_token(store), "new");
+  EXPECT_EQ(store.stores, 1);
+  EXPECT_TRUE(life.provisioned_new());
+  EXPECT_EQ(life.attempts(), 4u);
+}
+
+TEST(run_credentials_lifecycle, stops_at_the_attempt_bound_or_a_permanent_failure_storing_nothing) {
+  for (auto [bound, results, last, log] :
+       {std::make_tuple(2u, std::vector<errc>{errc::unreachable, errc::unreachable}, errc::unreachable, "w0 p r1 w0 p "),
+        std::make_tuple(0u, std::vector<errc>{errc::provision_failed}, errc::provision_failed, "w0 p ")}) {
+    one_value_storage store;
+    scripted_platform platform;
+    platform.provisions = results;
+    credentials_lifecycle life{{false, bound}};
+    EXPECT_EQ(tbmqtt::run_credentials_lifecycle(life, store, record_a, scratch, platform).error(), last);
+    EXPECT_EQ(platform.log, log);
+    EXPECT_EQ(store.stores, 0);
+  }
+}
+
+TEST(run_credentials_lifecycle, a_refused_stored_credential_is_kept_unless_reprovisioning_is_allowed) {
+  one_value_storage store;
+  store.put_text(R"({"credentialsType":"ACCESS_TOKEN","token":"old"})");
+  scripted_platform strict;
+  strict.connections = {errc::refused_credentials};
+  credentials_lifecycle no{{false, 0}};
+  EXPECT_EQ(tbmqtt::run_credentials_lifecycle(no, store, record_a, scratch, strict).error(),
+            errc::stored_credentials_refused);
+  EXPECT_EQ(strict.log, "cold ");
+  EXPECT_EQ(stored_token(store), "old");
+
+  scripted_platform lenient;
+  lenient.connections = {errc::refused_credentials, errc{}};
+  lenient.provisions = {errc{}};
+  credentials_lifecycle yes{{true, 0}};
+  EXPECT_TRUE(tbmqtt::run_credentials_lifecycle(yes, store, record_a, scratch, lenient));
+  EXPECT_EQ(lenient.log, "cold w0 p cnew ");
+  EXPECT_EQ(stored_token(store), "new");
+}
+
+TEST(run_credentials_lifecycle, cancel_wait_errors_and_damaged_records_stop_it) {
+  one_value_storage store;
+  scripted_platform cancelled;
+  cancelled.provisions = {errc::unreachable, errc::unreachable};
+  cancelled.cancel_after_calls = 4;  // during the second round trip
+  credentials_lifecycle life{{}};
+  EXPECT_EQ(tbmqtt::run_credentials_lifecycle(life, store, record_a, scratch, cancelled).error(), errc::cancelled);
+  EXPECT_EQ(cancelled.log, "w0 p r1 w0 p r2 ");
+
+  scripted_platform deadline;
+  deadline.wait_result = errc::timeout;
+  EXPECT_EQ(tbmqtt::run_credentials_lifecycle(life, store, record_a, scratch, deadline).error(), errc::timeout);
+  EXPECT_EQ(deadline.log, "w0 ");
+
+  store.put_text(R"({"credentialsType":"ACCESS_TOKEN"})");
+  scripted_platform damaged;
+  EXPECT_EQ(tbmqtt::run_credentials_lifecycle(life, store, record_a, scratch, damaged).error(), errc::malformed);
+  EXPECT_EQ(damaged.log, "");
+
+  store.fail_with = errc::transport_error;
+  EXPECT_EQ(tbmqtt::run_credentials_lifecycle(life, store, record_a, scratch, damaged).error(), errc::transport_error);
+}
+
+TEST(run_credentials_lifecycle, a_failed_store_never_connects) {
+  scripted_platform platform;
+  platform.provisions = {errc{}};
+  struct failing_store final : tbmqtt::storage {
+    tbmqtt::result<std::size_t> load(std::string_view, tbmqtt::span<std::byte>) noexcept override { return errc::no_match; }
+    tbmqtt::result<void> store(std::string_view, tbmqtt::span<const std::byte>) noexcept override {
+      return errc::not_enough_space;
+    }
+    tbmqtt::result<void> erase(std::string_view) noexcept override { return {}; }
+  } full;
+  credentials_lifecycle life{{}};
+  EXPECT_EQ(tbmqtt::run_credentials_lifecycle(life, full, record_a, scratch, platform).error(), errc::not_enough_space);
+  EXPECT_EQ(platform.log, "w0 p ");
 }

@@ -8,13 +8,8 @@
 
 namespace example {
 
-/// Connects with `options` (the credentials are the point of each example), sends `telemetry`
-/// once and waits up to 10 s for its delivery. A refusal is logged with its typed error, e.g.
-/// refused_credentials when the server does not know the credentials.
-inline void connect_and_send_once(const char* tag, const tbmqtt::esp_client_options& options, const char* telemetry) {
-  static logged_events events{tag};
-  static tbmqtt::esp_client device{options, events};
-  if (!connect(device, tag)) return;
+/// Sends `telemetry` once on the connected `device`, waits up to 10 s for its delivery, stops it.
+inline void send_once(const char* tag, tbmqtt::esp_client& device, const char* telemetry) {
   if (auto sent = device.send_telemetry(telemetry); !sent)
     ESP_LOGE(tag, "telemetry not sent: %s", tbmqtt::to_string(sent.error()));
   else if (auto flushed = device.flush(10000); !flushed)
@@ -22,6 +17,15 @@ inline void connect_and_send_once(const char* tag, const tbmqtt::esp_client_opti
   else
     ESP_LOGI(tag, "telemetry delivered");
   device.stop();
+}
+
+/// Connects with `options` (the credentials are the point of each example), then send_once. A
+/// refusal is logged with its typed error, e.g. refused_credentials when the server does not
+/// know the credentials.
+inline void connect_and_send_once(const char* tag, const tbmqtt::esp_client_options& options, const char* telemetry) {
+  static logged_events events{tag};
+  static tbmqtt::esp_client device{options, events};
+  if (connect(device, tag)) send_once(tag, device, telemetry);
 }
 
 }  // namespace example

@@ -1,7 +1,10 @@
-// Shared by the ESP-IDF provisioning examples (pd11-px00): provision (or, for the general flow,
-// reuse the credentials NVS already holds), store the credentials in NVS before use, connect
-// with them and send one telemetry message. Not part of the library.
+// Shared by the ESP-IDF provisioning examples (pd11-px00): provision (pd/ps: one round trip;
+// px00, the general flow: the credential lifecycle, which reuses the credentials NVS already
+// holds), store the credentials in NVS before use (the core's format), connect with them and
+// send one telemetry message. Not part of the library.
 #pragma once
+
+#include <cstdint>
 
 #include "esp_log.h"
 #include "tbmqtt/esp_provisioning.hpp"
@@ -10,6 +13,12 @@
 #include "auth_example.hpp"
 
 namespace example {
+
+/// The examples' storage: NVS namespace "tbmqtt".
+inline tbmqtt::storage& nvs() {
+  static tbmqtt::esp_idf::nvs_storage store{"tbmqtt"};
+  return store;
+}
 
 /// One provisioning example's settings: where to provision, what to ask for, how to connect.
 struct provisioning {
@@ -33,30 +42,46 @@ inline provisioning provisioning_to(const char* uri, const char* key, const char
   return p;
 }
 
-/// Credentials from NVS when `reuse_saved` and NVS has some, else esp_provision(p.server,
-/// p.request) (which stores them in NVS first); then p.device connects with them and sends
-/// `telemetry` once (connect_and_send_once). Failures are logged with their typed error, e.g.
+/// One provisioning round trip (esp_provision: no retries), which stores the credentials in NVS
+/// before they are used; then p.device connects with them and sends `telemetry` once
+/// (connect_and_send_once). Failures are logged with their typed error, e.g.
 /// provision_not_found for an unknown key or secret.
-inline void provision_and_send_once(const char* tag, provisioning& p, const char* telemetry, bool reuse_saved = false) {
-  static tbmqtt::esp_idf::nvs_storage store{"tbmqtt"};
-  static tbmqtt::esp_credentials credentials;  // ~0.5 KB: kept off app_main's stack
-  bool saved = false;
-  if (reuse_saved) {
-    auto loaded = tbmqtt::esp_load_credentials(store, credentials);
-    saved = static_cast<bool>(loaded);
-    if (saved) ESP_LOGI(tag, "using the credentials stored in NVS");
-    else if (loaded.error() != tbmqtt::errc::no_match)
-      ESP_LOGW(tag, "stored credentials unusable (%s): provisioning again", tbmqtt::to_string(loaded.error()));
+inline void provision_and_send_once(const char* tag, provisioning& p, const char* telemetry) {
+  static tbmqtt::credentials_record credentials;  // ~2.6 KB: kept off app_main's stack
+  if (auto r = tbmqtt::esp_provision(p.server, p.request, nvs(), credentials); !r) {
+    ESP_LOGE(tag, "provisioning failed: %s", tbmqtt::to_string(r.error()));
+    return;
   }
-  if (!saved) {
-    if (auto r = tbmqtt::esp_provision(p.server, p.request, store, credentials); !r) {
-      ESP_LOGE(tag, "provisioning failed: %s", tbmqtt::to_string(r.error()));
-      return;
-    }
-    ESP_LOGI(tag, "provisioned; credentials stored in NVS");
-  }
+  ESP_LOGI(tag, "provisioned; credentials stored in NVS");
   tbmqtt::esp_apply_credentials(p.device, credentials);
   connect_and_send_once(tag, p.device, telemetry);
+}
+
+/// The credential lifecycle (esp_provisioned_client): the credentials stored in NVS, else
+/// provisioning with retries after 0, 1, 2, 4, ... s (at most `max_attempts` round trips) and
+/// storing them before use; then connect and send `telemetry` once. A failure is logged with
+/// its typed error, e.g. stored_credentials_refused when the server no longer knows the stored
+/// credentials (they are kept; erase NVS to provision anew).
+inline void provision_flow_and_send_once(const char* tag, provisioning& p, const char* telemetry,
+                                         std::uint32_t max_attempts) {
+  static logged_events events{tag};
+  tbmqtt::esp_provisioning_options flow;
+  flow.server = p.server;
+  flow.request = p.request;
+  flow.store = &nvs();
+  flow.max_attempts = max_attempts;
+  flow.on_retry_context = const_cast<char*>(tag);
+  flow.on_retry = [](void* context, std::uint32_t attempt, tbmqtt::errc error, std::uint32_t delay_ms) {
+    ESP_LOGW(static_cast<const char*>(context), "provisioning attempt %u failed: %s; next in %u ms",
+             static_cast<unsigned>(attempt), tbmqtt::to_string(error), static_cast<unsigned>(delay_ms));
+  };
+  static tbmqtt::esp_provisioned_client device{p.device, flow, events};  // holds the ~2.6 KB record
+  if (auto r = device.connect(15000); !r) {
+    ESP_LOGE(tag, "failed: %s", tbmqtt::to_string(r.error()));
+    return;
+  }
+  ESP_LOGI(tag, "%s", device.provisioned() ? "provisioned; credentials stored in NVS" : "using the credentials stored in NVS");
+  send_once(tag, device.get(), telemetry);
 }
 
 }  // namespace example

@@ -1,10 +1,10 @@
 // ESP-IDF provisioning: an esp-mqtt connection of its own (username `provision`) whose events
 // the calling task takes from the transport's queue and feeds into detail::provision_exchange
-// (the round trip itself, host-tested) through esp_provision_mapper. The answer is parsed,
-// stored, then copied out.
+// (the round trip itself, host-tested) through esp_provision_mapper. The granted credentials go
+// into the core's credentials_record and are stored in its format (store_credentials).
+// esp_provisioned_client is the FreeRTOS half of run_credentials_lifecycle (host-tested).
 #include "tbmqtt/esp_provisioning.hpp"
 
-#include <cstring>
 #include <memory>
 #include <new>
 
@@ -20,26 +20,11 @@ namespace {
 
 std::unique_ptr<char[]> allocate(std::size_t n) noexcept { return std::unique_ptr<char[]>(new (std::nothrow) char[n]); }
 
-template <std::size_t N>
-void copy_terminated(std::string_view from, char (&to)[N]) noexcept {
-  if (!from.empty()) std::memcpy(to, from.data(), from.size());
-  to[from.size()] = '\0';
-}
+// How often a wait or a round trip looks at the cancel flag.
+constexpr TickType_t cancel_poll = pdMS_TO_TICKS(100) > 0 ? pdMS_TO_TICKS(100) : 1;
 
-// Every field fits esp_credentials with its terminator (checked before anything is stored).
-bool fits(const provisioned_credentials& c) noexcept {
-  constexpr std::size_t capacity = TBMQTT_ESP_CREDENTIAL_CAPACITY;
-  return c.token.size() < capacity && c.client_id.size() < capacity && c.username.size() < capacity &&
-         c.password.size() < capacity;
-}
-
-// Copies straight into `out` (no second ~0.5 KB copy on a small task stack). @pre fits(in).
-void copy_out(const provisioned_credentials& in, esp_credentials& out) noexcept {
-  out.type = in.type;
-  copy_terminated(in.token, out.token);
-  copy_terminated(in.client_id, out.client_id);
-  copy_terminated(in.username, out.username);
-  copy_terminated(in.password, out.password);
+std::uint32_t ms_since(TickType_t start) noexcept {
+  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(xTaskGetTickCount() - start) * 1000u / configTICK_RATE_HZ);
 }
 
 detail::esp_mqtt_settings settings_from(const esp_provision_options& o, std::size_t request_size) noexcept {
@@ -60,33 +45,40 @@ detail::esp_mqtt_settings settings_from(const esp_provision_options& o, std::siz
   return s;
 }
 
-// Runs the exchange until it finishes or the deadline passes; returns the answer's payload.
-result<std::string_view> round_trip(const esp_provision_options& server, std::string_view request,
-                                     span<char> response) noexcept {
+// Runs the exchange until it finishes, the deadline passes or `stop` is set; returns the
+// answer's payload.
+result<std::string_view> round_trip(const esp_provision_options& server, std::uint32_t timeout_ms,
+                                     std::string_view request, span<char> response,
+                                     const std::atomic<bool>* stop) noexcept {
   detail::esp_mqtt_transport transport{settings_from(server, request.size()), detail::esp_event_queue_config{}};
   detail::provision_exchange exchange{transport, request, response};
   detail::esp_provision_mapper mapper{exchange};
   TBMQTT_TRY(transport.start());
   const TickType_t start = xTaskGetTickCount();
-  const TickType_t limit = pdMS_TO_TICKS(server.timeout_ms);
+  const TickType_t limit = pdMS_TO_TICKS(timeout_ms);
+  bool cancelled = false;
   while (!exchange.finished()) {
+    if (stop != nullptr && *stop) {
+      cancelled = true;
+      break;
+    }
     const TickType_t spent = xTaskGetTickCount() - start;
     if (spent >= limit) {
       exchange.on_deadline();
       break;
     }
     const TickType_t left = limit - spent;
-    const TickType_t slice = pdMS_TO_TICKS(100) < left ? pdMS_TO_TICKS(100) : left;
+    const TickType_t slice = cancel_poll < left ? cancel_poll : left;
     transport.next_event(slice > 0 ? slice : 1, [&mapper](const detail::esp_event_view& e) { mapper.handle(e); });
   }
   transport.stop();  // DISCONNECT; the server would close the session itself 60 s later
+  if (cancelled) return errc::cancelled;
   return exchange.outcome();
 }
 
-}  // namespace
-
-result<void> esp_provision(const esp_provision_options& server, const provision_request& request, storage& store,
-                           esp_credentials& out_credentials) noexcept {
+// One round trip of at most `timeout_ms`; the granted credentials go into `out`.
+errc provision_once(const esp_provision_options& server, std::uint32_t timeout_ms, const provision_request& request,
+                    credentials_record& out, const std::atomic<bool>* stop) noexcept {
   std::size_t request_size = 256;
   for (std::string_view s : {request.device_name, request.key, request.secret, request.token, request.client_id,
                              request.username, request.password, request.certificate_pem})
@@ -98,37 +90,30 @@ result<void> esp_provision(const esp_provision_options& server, const provision_
   auto payload = build_provision_request(span<char>{request_buffer.get(), request_size}, request);
   if (!payload) return payload.error();
 
-  auto answer = round_trip(server, *payload, span<char>{response_buffer.get(), TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY});
+  auto answer = round_trip(server, timeout_ms, *payload,
+                           span<char>{response_buffer.get(), TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY}, stop);
   if (!answer) return answer.error();
   auto parsed = parse_provision_response(*answer, span<char>{scratch.get(), TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY});
   if (!parsed) return parsed.error();
-  if (!fits(*parsed)) return errc::not_enough_space;  // unusable here: not worth storing
+  return out.assign(*parsed).error();  // not_enough_space: unusable here, so never stored
+}
+
+}  // namespace
+
+result<void> esp_provision(const esp_provision_options& server, const provision_request& request, storage& store,
+                           credentials_record& out_credentials) noexcept {
+  auto scratch = allocate(credentials_record_json_capacity);
+  if (!scratch) return errc::again;
+  if (errc e = provision_once(server, server.timeout_ms, request, out_credentials, nullptr); e != errc{}) return e;
   // Stored before use: a device that resets now still knows its credentials.
-  TBMQTT_TRY(store.store(esp_credentials_key, as_bytes(*answer)));
-  copy_out(*parsed, out_credentials);
-  return {};
+  return store_credentials(store, out_credentials, span<char>{scratch.get(), credentials_record_json_capacity});
 }
 
-result<void> esp_load_credentials(storage& store, esp_credentials& out_credentials) noexcept {
-  auto stored = allocate(TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY);
-  auto scratch = allocate(TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY);
-  if (!stored || !scratch) return errc::again;
-  auto size = store.load(esp_credentials_key, span<std::byte>{reinterpret_cast<std::byte*>(stored.get()),
-                                                              TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY});
-  if (!size) return size.error();
-  auto parsed = parse_provision_response(std::string_view{stored.get(), *size},
-                                         span<char>{scratch.get(), TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY});
-  if (!parsed) return errc::malformed;  // only successful answers are ever stored
-  if (!fits(*parsed)) return errc::not_enough_space;
-  copy_out(*parsed, out_credentials);
-  return {};
-}
-
-void esp_apply_credentials(esp_client_options& options, const esp_credentials& c) noexcept {
-  auto or_null = [](const char* s) -> const char* { return s[0] != '\0' ? s : nullptr; };
+void esp_apply_credentials(esp_client_options& options, const credentials_record& c) noexcept {
+  auto or_null = [](const auto& field) -> const char* { return field.empty() ? nullptr : field.c_str(); };
   switch (c.type) {
     case provision_credentials_type::access_token:
-      options.access_token = c.token;
+      options.access_token = c.token.c_str();
       options.username = nullptr;
       options.password = nullptr;
       break;
@@ -141,6 +126,97 @@ void esp_apply_credentials(esp_client_options& options, const esp_credentials& c
     default:
       break;
   }
+}
+
+// ---- esp_provisioned_client ------------------------------------------------------------------
+
+// The lifecycle's platform part on the calling task: sliced waits that watch the cancel flag,
+// esp-mqtt round trips, an esp_client per connection attempt.
+struct esp_provisioned_client::platform final : credentials_platform {
+  esp_provisioned_client& self;
+  std::uint32_t connect_timeout_ms;
+  TickType_t started = xTaskGetTickCount();
+
+  platform(esp_provisioned_client& s, std::uint32_t timeout_ms) noexcept : self(s), connect_timeout_ms(timeout_ms) {}
+
+  // Milliseconds left of the provisioning deadline (UINT32_MAX: none).
+  std::uint32_t left_ms() const noexcept {
+    const std::uint32_t deadline = self.options_.deadline_ms;
+    if (deadline == 0) return UINT32_MAX;
+    const std::uint32_t spent = ms_since(started);
+    return spent < deadline ? deadline - spent : 0;
+  }
+
+  errc wait_before_provisioning(std::uint32_t delay_ms) noexcept override {
+    if (left_ms() <= delay_ms) return errc::timeout;  // the wait alone would pass it
+    const TickType_t begin = xTaskGetTickCount();
+    const TickType_t total = pdMS_TO_TICKS(delay_ms);
+    for (;;) {
+      if (self.cancelled_) return errc::cancelled;
+      const TickType_t spent = xTaskGetTickCount() - begin;
+      if (spent >= total) return errc{};
+      const TickType_t rest = total - spent;
+      vTaskDelay(rest < cancel_poll ? rest : cancel_poll);
+    }
+  }
+  errc provision(credentials_record& out) noexcept override {
+    const std::uint32_t left = left_ms();
+    const std::uint32_t timeout = self.options_.server.timeout_ms < left ? self.options_.server.timeout_ms : left;
+    const errc e = provision_once(self.options_.server, timeout, self.options_.request, out, &self.cancelled_);
+    return self.cancelled_ ? errc::cancelled : e;
+  }
+  errc connect(const credentials_record& creds) noexcept override {
+    esp_client_options options = self.device_;
+    esp_apply_credentials(options, creds);
+    self.client_.reset();
+    self.client_.emplace(options, self.events_);
+    const auto r = self.client_->connect(connect_timeout_ms);
+    if (!r) self.client_.reset();
+    return r.error();
+  }
+  void on_retry(std::uint32_t attempt, errc error, std::uint32_t delay_ms) noexcept override {
+    if (self.options_.on_retry != nullptr) self.options_.on_retry(self.options_.on_retry_context, attempt, error, delay_ms);
+  }
+  bool cancelled() const noexcept override { return self.cancelled_; }
+};
+
+esp_provisioned_client::esp_provisioned_client(const esp_client_options& device,
+                                               const esp_provisioning_options& provisioning,
+                                               session_events& events) noexcept
+    : device_(device), options_(provisioning), events_(events) {}
+
+esp_provisioned_client::~esp_provisioned_client() {
+  cancelled_ = true;
+  while (running_) vTaskDelay(cancel_poll);
+  client_.reset();
+}
+
+void esp_provisioned_client::cancel() noexcept {
+  if (running_) cancelled_ = true;  // a later connect() starts afresh
+}
+
+esp_client& esp_provisioned_client::get() noexcept {
+  TBMQTT_EXPECTS(client_.has_value());
+  return *client_;
+}
+
+result<void> esp_provisioned_client::connect(std::uint32_t connect_timeout_ms) noexcept {
+  TBMQTT_EXPECTS(options_.store != nullptr && !running_);
+  cancelled_ = false;
+  running_ = true;
+  client_.reset();
+  provisioned_ = false;
+  attempts_ = 0;
+  result<void> outcome = errc::again;
+  if (auto scratch = allocate(credentials_record_json_capacity)) {
+    credentials_lifecycle life{{options_.allow_reprovision, options_.max_attempts}};
+    platform p{*this, connect_timeout_ms};
+    outcome = run_credentials_lifecycle(life, *options_.store, record_, span<char>{scratch.get(), credentials_record_json_capacity}, p);
+    attempts_ = life.attempts();
+    provisioned_ = outcome && life.provisioned_new();
+  }
+  running_ = false;
+  return outcome;
 }
 
 }  // namespace tbmqtt

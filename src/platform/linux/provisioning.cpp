@@ -252,56 +252,58 @@ result<void> provisioned_client::connect(std::chrono::milliseconds connect_timeo
 
 result<void> provisioned_client::run(std::chrono::milliseconds connect_timeout) {
   using std::chrono::milliseconds;
+  // The lifecycle's platform part on this thread: condition-variable waits, libmosquitto round
+  // trips, a tbmqtt::client per connection attempt.
+  struct linux_platform final : credentials_platform {
+    provisioned_client& self;
+    milliseconds connect_timeout;
+    clock_type::time_point until;
+    linux_platform(provisioned_client& s, milliseconds timeout, clock_type::time_point u)
+        : self(s), connect_timeout(timeout), until(u) {}
+
+    errc wait_before_provisioning(std::uint32_t delay_ms) noexcept override {
+      if (until - clock_type::now() <= milliseconds(delay_ms)) return errc::timeout;  // the wait alone would pass it
+      return self.wait(milliseconds(delay_ms)) ? errc{} : errc::cancelled;
+    }
+    errc provision(credentials_record& out) noexcept override {
+      const auto left = std::chrono::duration_cast<milliseconds>(until - clock_type::now());
+      auto got = provision_round_trip(self.server_, self.options_.request, std::min(self.options_.attempt_timeout, left),
+                                      &self.cancelled_);
+      if (self.cancelled_) return errc::cancelled;
+      return got ? out.assign(view_of(*got)).error() : got.error();
+    }
+    errc connect(const credentials_record& creds) noexcept override {
+      self.current_ = to_owned(creds.view());
+      client_options options = self.server_;
+      apply_credentials(options, self.current_);
+      self.client_.reset();
+      self.client_ = std::make_unique<client>(std::move(options));
+      const auto r = self.client_->connect(connect_timeout);
+      if (!r) self.client_.reset();
+      return r.error();
+    }
+    void on_retry(std::uint32_t attempt, errc error, std::uint32_t delay_ms) noexcept override {
+      if (self.options_.on_retry) self.options_.on_retry(attempt, error, milliseconds(delay_ms));
+    }
+    bool cancelled() const noexcept override { return self.cancelled_; }
+  };
+
   const auto started = clock_type::now();
   const auto until = options_.deadline.count() > 0 ? started + options_.deadline : clock_type::time_point::max();
   storage& store = options_.store != nullptr ? *options_.store : *own_store_;
   auto record = std::make_unique<credentials_record>();
   std::vector<char> scratch(credentials_record_json_capacity);
-  const span<char> scratch_span{scratch.data(), scratch.size()};
   client_.reset();
   provisioned_ = false;
   attempts_ = 0;
 
   credentials_lifecycle life{{options_.allow_reprovision, options_.max_attempts}};
-  credentials_action step = life.start(load_credentials(store, *record, scratch_span).error());
-  for (;;) {
-    if (cancelled_) return errc::cancelled;
-    switch (step.next) {
-      case credentials_step::provision: {
-        const auto now = clock_type::now();
-        if (until - now <= milliseconds(step.delay_ms)) return errc::timeout;  // the wait alone would pass it
-        if (!wait(milliseconds(step.delay_ms))) return errc::cancelled;
-        const auto left = std::chrono::duration_cast<milliseconds>(until - clock_type::now());
-        auto got = provision_round_trip(server_, options_.request, std::min(options_.attempt_timeout, left), &cancelled_);
-        if (cancelled_) return errc::cancelled;
-        errc e = got ? record->assign(view_of(*got)).error() : got.error();
-        step = life.provisioned(e);
-        attempts_ = life.attempts();
-        if (step.next == credentials_step::provision && options_.on_retry)
-          options_.on_retry(life.attempts(), e, milliseconds(step.delay_ms));
-        break;
-      }
-      case credentials_step::store:
-        step = life.stored(store_credentials(store, *record, scratch_span).error());
-        break;
-      case credentials_step::connect: {
-        current_ = to_owned(record->view());
-        client_options options = server_;
-        apply_credentials(options, current_);
-        client_.reset();
-        client_ = std::make_unique<client>(std::move(options));
-        const auto r = client_->connect(connect_timeout);
-        if (!r) client_.reset();
-        step = life.connected(r.error());
-        break;
-      }
-      case credentials_step::done:
-        provisioned_ = life.provisioned_new();
-        return {};
-      case credentials_step::fail:
-        return step.error;
-    }
-  }
+  linux_platform platform{*this, connect_timeout, until};
+  const auto outcome = run_credentials_lifecycle(life, store, *record, span<char>{scratch.data(), scratch.size()}, platform);
+  attempts_ = life.attempts();
+  if (!outcome) return outcome;
+  provisioned_ = life.provisioned_new();
+  return {};
 }
 
 }  // namespace tbmqtt

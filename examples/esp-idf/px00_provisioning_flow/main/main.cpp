@@ -1,7 +1,9 @@
 // tbmqtt ESP-IDF example "px00_provisioning_flow":
-// the general provisioning flow: the first start provisions (server-generated
-// token) and stores the credentials in NVS; every later start connects with the stored
-// credentials and does not provision again (erase NVS to provision anew).
+// the general provisioning flow (tbmqtt::esp_provisioned_client): the first start provisions
+// (server-generated token; a failed attempt is retried after 0, 1, 2, 4, ... s, at most 8
+// attempts) and stores the credentials in NVS; every later start connects with the stored
+// credentials and does not provision again. Stored credentials the server refuses end with
+// stored_credentials_refused and are kept (erase NVS to provision anew).
 // Stores the credentials in NVS, connects with them, sends the telemetry {"example":"px00"} once.
 // The device profile must allow provisioning ("Allow to create new devices", or "Check for
 // pre-provisioned devices" with a device of this name created beforehand).
@@ -24,5 +26,5 @@ extern "C" void app_main(void) {
   example::init_platform();  // NVS, event loop, Wi-Fi or Ethernet
 
   example::provisioning p = example::provisioning_to(server_uri, provision_key, provision_secret, device_name);
-  example::provision_and_send_once(tag, p, "{\"example\":\"px00\"}", /*reuse_saved=*/true);
+  example::provision_flow_and_send_once(tag, p, "{\"example\":\"px00\"}", /*max_attempts=*/8);
 }
