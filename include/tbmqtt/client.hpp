@@ -186,6 +186,9 @@ class client {
   [[nodiscard]] result<void> call_rpc(std::string_view method, std::string_view params_json, rpc_response_callback done);
 
   /// @brief Claims the device: `{"secretKey":s,"durationMs":n}`. Acknowledged means "queued".
+  /// `duration` 0 leaves durationMs out (the server's default applies).
+  /// @return ok, or errc::invalid_argument (`duration` negative or above 2^32-1 ms, about 49.7
+  /// days: the wire carries 32 bits), errc::not_connected (QoS 0 while offline).
   [[nodiscard]] result<void> claim(std::string_view secret_key, std::chrono::milliseconds duration,
                                    delivery_callback on_delivered = {});
 

@@ -1,4 +1,4 @@
-"""The helper examples h10..h40 (examples/linux/h*.cpp, twins of examples/esp-idf/h*) against the
+"""The get-started example g00 (hello_device) and the helper examples h10..h40 (examples/linux/h*.cpp, twins of examples/esp-idf/h*) against the
 emulator: each test runs one example with a fresh device and checks what arrived at the emulator
 (time series, client attributes, RPC replies, the claim record) or, for pushes the server sends,
 exactly what the example printed. Server-side actions go through the emulator's admin commands."""
@@ -11,7 +11,7 @@ import unittest
 from emu import HOST, admin, example_path, messages, new_device, request, shared_broker, unique, wait_for
 
 TIMEOUT = 30
-EXAMPLES = ("h10_telemetry_upload", "h20_attributes_update", "h21_attributes_subscribe", "h22_attributes_request",
+EXAMPLES = ("hello_device", "h10_telemetry_upload", "h20_attributes_update", "h21_attributes_subscribe", "h22_attributes_request",
             "h30_server_rpc", "h31_client_rpc", "h40_claiming")
 
 
@@ -47,6 +47,21 @@ class HelperExamplesTest(unittest.TestCase):
 
     def client_attributes(self):
         return request(self.b, "attributes.get", {"device": self.name})["client"]
+
+    # ---- g00 hello world -----------------------------------------------------------------------
+
+    def test_g00_hello_device_sends_telemetry_and_answers_one_rpc(self):
+        p = subprocess.Popen([example_path("hello_device"), HOST, str(self.b.port), self.token, "10"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.communicate()))
+        self.assertEqual(p.stdout.readline(), "device: connected\n")
+        self.assertEqual(p.stdout.readline(), "device: telemetry acknowledged\n")
+        self.assertEqual(wait_for(lambda: messages(self.b, self.name) or None),
+                         [{"temperature": 21.5, "humidity": 40, "door_open": False}])
+        self.assertEqual(admin(self.b, "rpc", self.name, "getTemperature", "{}"), {"temperature": 21.5})
+        out, err = p.communicate(timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out, "device: RPC getTemperature {} -> replying\n")
 
     # ---- h10 telemetry upload -----------------------------------------------------------------
 

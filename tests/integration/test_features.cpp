@@ -210,9 +210,14 @@ TEST(claim, sends_secret_and_duration) {
   peer server(b.port());
   tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
+  // Durations the 32-bit wire field cannot carry are refused, not wrapped.
+  EXPECT_EQ(device.claim("abc", std::chrono::milliseconds(0x100000000LL)).error(), errc::invalid_argument);
+  EXPECT_EQ(device.claim("abc", std::chrono::milliseconds(-1)).error(), errc::invalid_argument);
   ASSERT_TRUE(device.claim("abc", 60s));
+  ASSERT_TRUE(device.claim("abc", std::chrono::milliseconds(0)));  // the server's default duration
   ASSERT_TRUE(device.flush(5s));
-  auto got = server.wait_for("v1/devices/me/claim", 1);
-  ASSERT_EQ(got.size(), 1u);
+  auto got = server.wait_for("v1/devices/me/claim", 2);
+  ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0].payload, R"({"secretKey":"abc","durationMs":60000})");
+  EXPECT_EQ(got[1].payload, R"({"secretKey":"abc"})");
 }

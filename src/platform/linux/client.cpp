@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -500,6 +501,9 @@ result<void> client::send_attributes(attributes_builder& payload, qos q, deliver
 
 result<void> client::claim(std::string_view secret_key, std::chrono::milliseconds duration,
                            delivery_callback on_delivered) {
+  // The wire format carries 32 bits of milliseconds (about 49.7 days): never wrap silently.
+  if (duration.count() < 0 || duration.count() > std::numeric_limits<std::uint32_t>::max())
+    return errc::invalid_argument;
   std::lock_guard lock(impl_->mutex);
   return impl_->send([&] { return impl_->core.claim(secret_key, static_cast<std::uint32_t>(duration.count())); },
                      std::move(on_delivered));
