@@ -69,13 +69,13 @@ inline bool request_certificate(provisioning& p, const char* cert_file) {
 /// provision_failed, ...), 6 saved credentials refused (stored_credentials_refused), 1 anything
 /// else.
 inline int provision_exit_code(tbmqtt::errc e) {
+  if (tbmqtt::is_tls_failure(e)) return 3;
   switch (e) {
     case tbmqtt::errc::refused_credentials:
     case tbmqtt::errc::identifier_rejected:
     case tbmqtt::errc::server_unavailable:
     case tbmqtt::errc::refused:
     case tbmqtt::errc::unreachable:
-    case tbmqtt::errc::tls_error:
     case tbmqtt::errc::disconnected: return 3;
     case tbmqtt::errc::timeout: return 4;
     case tbmqtt::errc::provision_not_found:

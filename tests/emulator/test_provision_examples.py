@@ -243,7 +243,7 @@ class ProvisionExamplesTest(unittest.TestCase):
         with open(creds) as f:
             self.assertEqual(json.load(f), stale)
 
-    def test_ps20_untrusted_server_exits_3_tls_error(self):
+    def test_ps20_untrusted_server_exits_3_tls_unknown_ca(self):
         # Verification is on: a CA that did not sign the emulator's certificate is refused.
         other = os.path.join(self.dir, "other-ca")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other",
@@ -252,7 +252,7 @@ class ProvisionExamplesTest(unittest.TestCase):
         name = unique("ps20untrusted")
         r, creds = self.run_example("ps20_server_generated_tls", self.tls_port, name, other + ".crt")
         self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
-        self.assertIn("provisioning failed: tls_error", r.stderr)
+        self.assertIn("provisioning failed: tls_unknown_ca", r.stderr)
         self.assertFalse(os.path.exists(creds))
         self.assertNotIn(name, self.devices())
 
