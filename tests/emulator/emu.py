@@ -32,6 +32,25 @@ def example_path(name):
     return None
 
 
+TBMQTT = os.path.join(BUILD_DIR, "bin", "tbmqtt")
+
+
+def has_emulator_commands(*examples):
+    """True when the CLI has `tbmqtt emulator` (and every named example is built)."""
+    if not os.access(TBMQTT, os.X_OK) or not all(example_path(e) for e in examples):
+        return False
+    r = subprocess.run([TBMQTT, "emulator", "--help"], capture_output=True, text=True, timeout=30)
+    return r.returncode == 0
+
+
+def cert_hash(pem_path):
+    """ThingsBoard's X.509 credential: hex SHA3-256 of the one-line Base64 of the DER."""
+    import base64, hashlib, ssl
+    with open(pem_path) as f:
+        der = ssl.PEM_cert_to_DER_cert(f.read())
+    return hashlib.sha3_256(base64.b64encode(der)).hexdigest()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind((HOST, 0))

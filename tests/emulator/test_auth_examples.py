@@ -8,7 +8,7 @@ import os
 import subprocess
 import unittest
 
-from emu import BUILD_DIR, HOST, CliEmulator, example_path, free_port, unique
+from emu import BUILD_DIR, CliEmulator, HOST, example_path, free_port, has_emulator_commands, unique
 
 TBMQTT = os.path.join(BUILD_DIR, "bin", "tbmqtt")
 TIMEOUT = 30
@@ -16,14 +16,8 @@ EXAMPLES = ("a11_access_token", "a12_access_token_tls", "a21_basic_client_id", "
             "a23_basic_client_id_user_password", "a24_basic_tls", "a31_x509_certificate")
 
 
-def has_everything():
-    if not os.access(TBMQTT, os.X_OK) or not all(example_path(e) for e in EXAMPLES):
-        return False
-    r = subprocess.run([TBMQTT, "emulator", "--help"], capture_output=True, text=True, timeout=TIMEOUT)
-    return r.returncode == 0
 
-
-@unittest.skipUnless(has_everything(), "tbmqtt with `tbmqtt emulator` or the a* examples not built")
+@unittest.skipUnless(has_emulator_commands(*EXAMPLES), "tbmqtt with `tbmqtt emulator` or the a* examples not built")
 class AuthExamplesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -7,7 +7,6 @@ provision on its second start, retries with the lifecycle's schedule, and a refu
 refused saved credentials must exit with the typed error."""
 
 import base64
-import hashlib
 import json
 import os
 import shutil
@@ -17,7 +16,7 @@ import subprocess
 import tempfile
 import unittest
 
-from emu import BUILD_DIR, HOST, Broker, CliEmulator, example_path, free_port, request, unique
+from emu import BUILD_DIR, Broker, CliEmulator, HOST, cert_hash, example_path, free_port, has_emulator_commands, request, unique
 
 TBMQTT = os.path.join(BUILD_DIR, "bin", "tbmqtt")
 TIMEOUT = 30
@@ -26,21 +25,9 @@ EXAMPLES = ("pd11_device_token", "pd12_device_token_tls", "pd21_basic_client_id"
             "ps20_server_generated_tls", "px00_provisioning_flow")
 
 
-def has_everything():
-    if not os.access(TBMQTT, os.X_OK) or not all(example_path(e) for e in EXAMPLES):
-        return False
-    r = subprocess.run([TBMQTT, "emulator", "--help"], capture_output=True, text=True, timeout=TIMEOUT)
-    return r.returncode == 0
 
 
-def cert_hash(pem_path):
-    """ThingsBoard's X.509 credential: hex SHA3-256 of the one-line Base64 of the DER."""
-    with open(pem_path) as f:
-        der = ssl.PEM_cert_to_DER_cert(f.read())
-    return hashlib.sha3_256(base64.b64encode(der)).hexdigest()
-
-
-@unittest.skipUnless(has_everything(), "tbmqtt with `tbmqtt emulator` or the p* examples not built")
+@unittest.skipUnless(has_emulator_commands(*EXAMPLES), "tbmqtt with `tbmqtt emulator` or the p* examples not built")
 class ProvisionExamplesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

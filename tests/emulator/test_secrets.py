@@ -12,17 +12,11 @@ import os
 import subprocess
 import unittest
 
-from emu import BUILD_DIR, CliEmulator, free_port, unique
+from emu import BUILD_DIR, CliEmulator, free_port, has_emulator_commands, unique
 
 TBMQTT = os.path.join(BUILD_DIR, "bin", "tbmqtt")
 TIMEOUT = 30
 
-
-def has_emulator_commands():
-    if not os.access(TBMQTT, os.X_OK):
-        return False
-    r = subprocess.run([TBMQTT, "emulator", "--help"], capture_output=True, text=True, timeout=TIMEOUT)
-    return r.returncode == 0
 
 
 def pem_body_lines(path):

@@ -13,17 +13,11 @@ import tempfile
 import time
 import unittest
 
-from emu import ADMIN_TOOL, BUILD_DIR, HOST, CliEmulator, Device, free_port, unique
+from emu import ADMIN_TOOL, BUILD_DIR, CliEmulator, Device, HOST, free_port, has_emulator_commands, unique
 
 TBMQTT = os.path.join(BUILD_DIR, "bin", "tbmqtt")
 TIMEOUT = 20  # seconds, for any one command
 
-
-def has_emulator_commands():
-    if not os.access(TBMQTT, os.X_OK):
-        return False
-    r = subprocess.run([TBMQTT, "emulator", "--help"], capture_output=True, text=True, timeout=TIMEOUT)
-    return r.returncode == 0
 
 
 @unittest.skipUnless(has_emulator_commands(), "build/bin/tbmqtt without `tbmqtt emulator`")

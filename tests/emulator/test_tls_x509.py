@@ -3,8 +3,6 @@
 issued by `tbmqtt emulator cert issue` (mosquitto only accepts client certificates that chain to the
 emulator CA, see emulator/README.md), an unknown certificate, and the SDK CLI over both listeners."""
 
-import base64
-import hashlib
 import json
 import os
 import queue
@@ -14,24 +12,12 @@ import unittest
 
 import paho.mqtt.client as mqtt
 
-from emu import BUILD_DIR, HOST, CliEmulator, free_port, unique
+from emu import BUILD_DIR, CliEmulator, HOST, cert_hash, free_port, has_emulator_commands, unique
 
 TBMQTT = os.path.join(BUILD_DIR, "bin", "tbmqtt")
 TIMEOUT = 20
 
 
-def has_emulator_commands():
-    if not os.access(TBMQTT, os.X_OK):
-        return False
-    r = subprocess.run([TBMQTT, "emulator", "--help"], capture_output=True, text=True, timeout=TIMEOUT)
-    return r.returncode == 0
-
-
-def cert_hash(pem_path):
-    """ThingsBoard's X.509 credential: hex SHA3-256 of the one-line Base64 of the DER."""
-    with open(pem_path) as f:
-        der = ssl.PEM_cert_to_DER_cert(f.read())
-    return hashlib.sha3_256(base64.b64encode(der)).hexdigest()
 
 
 @unittest.skipUnless(has_emulator_commands(), "build/bin/tbmqtt without `tbmqtt emulator`")
