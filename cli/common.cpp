@@ -125,9 +125,6 @@ void add_global_options(CLI::App& app, global_options& o) {
       ->group(store);
 }
 
-namespace {
-
-// The key password: the first line of --key-password-file, else env TBMQTT_KEY_PASSWORD.
 std::string key_password(const global_options& o) {
   if (o.key_password_file.empty()) {
     const char* env = std::getenv("TBMQTT_KEY_PASSWORD");
@@ -139,8 +136,6 @@ std::string key_password(const global_options& o) {
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
 }
-
-}  // namespace
 
 client_options to_client_options(const global_options& o) {
   // A TLS client certificate is a credential of its own (ThingsBoard X.509 authentication).

@@ -94,6 +94,10 @@ client_options to_client_options(const global_options& options);
 /// --offline-store, says how many messages stay stored for the next run).
 void connect_or_fail(client& device, const global_options& options);
 
+/// @brief The client key's password: the first line of --key-password-file, else env
+/// TBMQTT_KEY_PASSWORD, else "". Fails (exit 2) when the file cannot be read.
+std::string key_password(const global_options& options);
+
 /// @brief The context of a failed connection: "<verb> <host>:<port>", and for a TLS failure
 /// what to check, e.g. "connect to 127.0.0.1:8883 (server certificate not trusted: check
 /// --ca-file or --ca-dir)". Never contains a secret.

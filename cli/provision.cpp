@@ -201,6 +201,7 @@ void run_lifecycle(global_options& o, const lifecycle_args& a) {
   client_options server = server_of(o);
   server.tls.cert_file = o.cert_file;
   server.tls.key_file = o.key_file;
+  server.tls.key_password = key_password(o);
   server.default_qos = o.message_qos();
 
   provisioned_client device{server, p};

@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import unittest
 
 from emu import (ADMIN_TOOL, AdminError, Broker, admin, connected_device, free_port, new_device,

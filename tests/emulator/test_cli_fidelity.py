@@ -1,7 +1,6 @@
 """Third-party clients: mosquitto_pub / mosquitto_sub running the examples of
 ThingsBoard's MQTT device API documentation against the emulator."""
 
-import json
 import subprocess
 import threading
 import unittest
