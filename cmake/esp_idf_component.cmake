@@ -1,7 +1,22 @@
-# tbmqtt — settings of the ESP-IDF component (included from the root CMakeLists.txt when
-# ESP_PLATFORM is set, after idf_component_register). Kconfig (menuconfig "tbmqtt") values
-# become the core's compile-time limits (include/tbmqtt/config.hpp); the ESP-IDF client reads
-# its defaults from sdkconfig.h itself (include/tbmqtt/esp_client.hpp).
+# tbmqtt — the ESP-IDF component: registration and settings. Included from the root
+# CMakeLists.txt (when ESP_PLATFORM is set) and from cmake/idf_component/tbmqtt/CMakeLists.txt,
+# the wrapper that names the component "tbmqtt" (ESP-IDF names a component after its directory,
+# so a checkout called "main" added with EXTRA_COMPONENT_DIRS would replace the app's main).
+# Kconfig (menuconfig "tbmqtt") values become the core's compile-time limits
+# (include/tbmqtt/config.hpp); the ESP-IDF client reads its defaults from sdkconfig.h itself.
+get_filename_component(TBMQTT_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
+file(GLOB TBMQTT_IDF_SOURCES ${TBMQTT_ROOT}/src/core/*.cpp ${TBMQTT_ROOT}/src/transport/esp_mqtt/*.cpp
+     ${TBMQTT_ROOT}/src/platform/esp_idf/*.cpp ${TBMQTT_ROOT}/src/platform/mbedtls/*.cpp)
+set(TBMQTT_IDF_REQUIRES mqtt mbedtls nvs_flash esp_timer)
+idf_build_get_property(TBMQTT_IDF_TARGET IDF_TARGET)
+if(TBMQTT_IDF_TARGET STREQUAL "linux")
+  # No app partitions, bootloader or esp_ota_* on the linux target: the esp_ota sink is chip-only.
+  list(FILTER TBMQTT_IDF_SOURCES EXCLUDE REGEX "/esp_ota_sink\\.cpp$")
+else()
+  list(APPEND TBMQTT_IDF_REQUIRES app_update)
+endif()
+idf_component_register(SRCS ${TBMQTT_IDF_SOURCES} INCLUDE_DIRS ${TBMQTT_ROOT}/include
+                       REQUIRES ${TBMQTT_IDF_REQUIRES} KCONFIG ${TBMQTT_ROOT}/Kconfig)
 
 # IDF v4.4 compiles C++ as gnu++11 by default; the SDK and its public headers need C++17.
 # IDF 5.x defaults to a newer standard, which is kept.

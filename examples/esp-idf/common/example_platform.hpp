@@ -13,6 +13,7 @@
 // The helper lives in IDF's examples/common_components; the offline compile check
 // (tests/esp_idf/check.sh) has no such header, so the examples build without it too.
 #if __has_include("protocol_examples_common.h")
+#include "esp_netif.h"
 #include "protocol_examples_common.h"
 #define TBMQTT_EXAMPLE_HAS_CONNECT 1
 #else
@@ -21,7 +22,8 @@
 
 namespace example {
 
-/// NVS (erased and re-initialised when its layout changed), the event loop, then the network.
+/// NVS (erased and re-initialised when its layout changed), the event loop, then the network
+/// (esp_netif, then Wi-Fi or Ethernet).
 inline void init_platform() {
   esp_err_t err = nvs_flash_init();
   if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
@@ -31,6 +33,7 @@ inline void init_platform() {
   ESP_ERROR_CHECK(err);
   ESP_ERROR_CHECK(esp_event_loop_create_default());
 #if TBMQTT_EXAMPLE_HAS_CONNECT
+  ESP_ERROR_CHECK(esp_netif_init());  // lwIP's TCP/IP task: example_connect() asserts without it
   ESP_ERROR_CHECK(example_connect());
 #endif
 }
