@@ -105,6 +105,12 @@ class GatewaySdkTest(unittest.TestCase):
         self.assertEqual(json.loads(out), {"client": {"k": "v"}, "shared": {"s": 1, "z": "x"}})
         out = self.ok("gateway", "attributes", "get", child, "--shared", "missing")
         self.assertEqual(json.loads(out), {"client": {}, "shared": {}})
+        # ThingsBoard's two answer shapes (JsonConverter.addValues): a repeated key is one key and is
+        # answered with "value"; several keys with one found are answered with "values".
+        out = self.ok("gateway", "attributes", "get", child, "--shared", "s,s")
+        self.assertEqual(json.loads(out), {"client": {}, "shared": {"s": 1}})
+        out = self.ok("gateway", "attributes", "get", child, "--shared", "z,missing")
+        self.assertEqual(json.loads(out), {"client": {}, "shared": {"z": "x"}})
 
     def test_watch_prints_a_shared_attribute_push_to_a_sub_device(self):
         child = unique("child")
