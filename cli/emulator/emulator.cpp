@@ -130,7 +130,8 @@ bool readable(const std::string& path) { return !path.empty() && ::access(path.c
 /// else the compiled-in install path; empty lets the admin library try its build-tree path.
 std::string find_plugin(const std::string& flag) {
   if (!flag.empty()) {
-    if (!readable(flag)) fail("emulator start: cannot read plugin " + flag, errc::invalid_argument);
+    if (!readable(flag)) fail("emulator start: cannot read plugin " + flag + " (check the path; built as lib/libtbmqtt_emulator.so)",
+                              errc::invalid_argument);
     return flag;
   }
   if (const char* env = std::getenv("TBMQTT_EMULATOR_PLUGIN"); env && *env) return env;
@@ -172,14 +173,15 @@ void run_start(const globals& g, const emulator_args& a) {
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("emulator start: ") + e.what());
   }
-  if (status != 0) throw std::runtime_error("emulator start: mosquitto exited with status " + std::to_string(status));
+  if (status != 0) throw std::runtime_error("emulator start: mosquitto exited with status " + std::to_string(status) +
+                                            " (see its log above)");
 }
 
 /// A JSON object argument (attributes set): exit 2 when it is not one.
 void require_object(const std::string& text, const std::string& what) {
   require_json(text, what);
   const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos || text[first] != '{') fail(what + ": not a JSON object", errc::invalid_argument);
+  if (first == std::string::npos || text[first] != '{') fail(what + ": not a JSON object (e.g. '{\"mode\":\"eco\"}', quoted for the shell)", errc::invalid_argument);
 }
 
 }  // namespace
