@@ -1213,6 +1213,17 @@ std::optional<json> run_admin(session& s, const std::string& cmd, const json& a,
                                                 {"maxRetries", r.max_retries},
                                                 {"status", nullptr},
                                                 {"history", json::array()}};
+            // Bounded like the time series: the oldest finished records go first (insertion order).
+            for (auto it = g->reg.persistent_rpcs.begin();
+                 g->reg.persistent_rpcs.size() > registry::series_limit && it != g->reg.persistent_rpcs.end();) {
+                const std::string id = it.key();
+                const bool pending = std::any_of(g->rpcs.begin(), g->rpcs.end(),
+                                                 [&](const pending_rpc& p) { return p.rpc_id == id; });
+                if (pending)
+                    ++it;
+                else
+                    it = g->reg.persistent_rpcs.erase(it);
+            }
             if (expiration <= now) {
                 rpc_status(r, "EXPIRED");
             } else {
