@@ -471,23 +471,44 @@ class OtaTest(unittest.TestCase):
 
 
 class RateLimitTest(unittest.TestCase):
-    def test_rate_limits_are_greedy_token_buckets(self):
-        # TbRateLimits: Bandwidth.builder().capacity(cap).refillGreedy(cap, seconds): a full bucket
-        # at first, then cap/seconds tokens per second, continuously (not a window reset).
+    def publish_until_closed(self, r, count):
+        """Publishes `count` telemetry messages; returns how many got their PUBACK before a close."""
+        for mid in range(1, count + 1):
+            r.publish("v1/devices/me/telemetry", b'{"a":1}', mid=mid)
+            if r.read_packet() != bytes([0x40, 2, 0, mid]):
+                return mid - 1
+        return count
+
+    def test_a_bucket_starts_full_and_over_the_limit_closes_the_session(self):
+        # TbRateLimits: Bandwidth.builder().capacity(cap): the bucket starts with `cap` tokens;
+        # DefaultTransportService.checkLimits fails the callback -> closeCtx.
         b = shared_broker()
         _, token = new_device(b)
-        request(b, "settings.set", {"messages": "4:2"})  # 4 tokens, 2 per second
+        request(b, "settings.set", {"messages": "3:3600"})  # refills 1 token per 20 minutes
         try:
             r = raw_device(b, token)
             try:
-                for mid in range(1, 5):
-                    r.publish("v1/devices/me/telemetry", b'{"a":1}', mid=mid)
-                    self.assertEqual(r.read_packet(), bytes([0x40, 2, 0, mid]))
-                time.sleep(0.6)  # refills 1.2 tokens; a fixed 2 s window would still be empty
-                r.publish("v1/devices/me/telemetry", b'{"a":1}', mid=5)
-                self.assertEqual(r.read_packet(), bytes([0x40, 2, 0, 5]))
-                r.publish("v1/devices/me/telemetry", b'{"a":1}', mid=6)
-                self.assertEqual(r.read_packet(), b"")  # over the limit: closed
+                self.assertEqual(self.publish_until_closed(r, 4), 3)
+            finally:
+                r.close()
+        finally:
+            request(b, "settings.set", {"messages": None})
+
+    def test_tokens_come_back_continuously_not_when_a_window_ends(self):
+        # TbRateLimits: refillGreedy(cap, seconds): cap/seconds tokens per second, continuously.
+        # With "2:2", 1.2 s after the bucket is empty it holds a token; a fixed 2 s window would not.
+        # The wait is the subject of the test (time refills the bucket), not a wait for an event.
+        b = shared_broker()
+        _, token = new_device(b)
+        request(b, "settings.set", {"messages": "2:2"})
+        try:
+            r = raw_device(b, token)
+            try:
+                self.assertEqual(self.publish_until_closed(r, 2), 2)
+                emptied = time.monotonic()
+                time.sleep(max(0.0, emptied + 1.2 - time.monotonic()))
+                r.publish("v1/devices/me/telemetry", b'{"a":1}', mid=3)
+                self.assertEqual(r.read_packet(), bytes([0x40, 2, 0, 3]))
             finally:
                 r.close()
         finally:
