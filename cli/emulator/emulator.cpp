@@ -244,7 +244,7 @@ void add_emulator_commands(CLI::App& app) {
   auto* list = device->add_subcommand("list", "Print every device (credentials, gateway, parent, active) as a JSON array");
   list->callback([g, a] { run_admin("emulator device list", [&] { return em::device_list(connection_of(g, *a)); }); });
 
-  auto* attrs = emu->add_subcommand("attributes", "Shared attributes");
+  auto* attrs = emu->add_subcommand("attributes", "Attributes: set shared ones (pushed), get all three scopes");
   attrs->require_subcommand(1);
   auto* set = attrs->add_subcommand("set", "Set shared attributes (null deletes) and push them to the device");
   set->add_option("device", a->device, "Device name")->required();
