@@ -3,9 +3,15 @@
 //   tbmqtt emulator start [--port P] [--state DIR] [--plugin PATH] [--tls [--tls-port P] [--x509-port Q]]
 //   tbmqtt emulator cert issue NAME [--out DIR]                      device key + cert signed by the emulator CA
 //   tbmqtt emulator device add NAME [--token T | --client-id C --username U --password P | --cert-file PEM]
+//   tbmqtt emulator device list                                       every device, with "active"
 //   tbmqtt emulator attributes set DEVICE JSON                        shared attributes (pushed)
+//   tbmqtt emulator attributes get DEVICE                             client, shared and server attributes
 //   tbmqtt emulator telemetry DEVICE                                  latest values as JSON
 //   tbmqtt emulator rpc DEVICE METHOD [PARAMS] [--oneway] [--timeout-ms N]
+//   tbmqtt emulator rpc DEVICE METHOD [PARAMS] --persistent [--expiration-ms N] [--retries N]   prints {"rpcId"}
+//   tbmqtt emulator rpc-status RPC_ID | rpc-list DEVICE                persistent RPCs and their states
+//   tbmqtt emulator rpc-handler set METHOD REPLY_JSON [--device D] | set --get-current-time | remove METHOD
+//   tbmqtt emulator claim accept DEVICE [--secret-key K]             the user's claim call
 //   tbmqtt emulator ota assign DEVICE FILE --title T --version V [--checksum-algorithm ALG] [--software]
 //   tbmqtt emulator ota state DEVICE
 //   tbmqtt emulator profile add --key K --secret S [--strategy allow-create|check-preprovisioned]
@@ -52,6 +58,13 @@ struct emulator_args {
   std::string params;
   bool oneway = false;
   long long timeout_ms = 10000;
+  bool persistent = false;
+  long long expiration_ms = 60000;
+  int retries = -1;
+  std::string rpc_id;
+  std::string reply;
+  bool current_time = false;
+  std::string secret_key;
   std::string file;
   std::string title;
   std::string version;
@@ -117,7 +130,8 @@ bool readable(const std::string& path) { return !path.empty() && ::access(path.c
 /// else the compiled-in install path; empty lets the admin library try its build-tree path.
 std::string find_plugin(const std::string& flag) {
   if (!flag.empty()) {
-    if (!readable(flag)) fail("emulator start: cannot read plugin " + flag, errc::invalid_argument);
+    if (!readable(flag)) fail("emulator start: cannot read plugin " + flag + " (check the path; built as lib/libtbmqtt_emulator.so)",
+                              errc::invalid_argument);
     return flag;
   }
   if (const char* env = std::getenv("TBMQTT_EMULATOR_PLUGIN"); env && *env) return env;
@@ -132,6 +146,11 @@ std::string find_plugin(const std::string& flag) {
   return {};
 }
 
+/// The ready-made client-side RPC handler: getCurrentTime answered with {"time":<epoch ms>}
+/// (what ThingsBoard's documented rule chain example returns, and what the h31 example reads).
+constexpr const char* current_time_method = "getCurrentTime";
+constexpr const char* current_time_reply = R"({"time":"${now}"})";
+
 void run_start(const globals& g, const emulator_args& a) {
   em::start_options so;
   so.state_dir = a.state_dir;
@@ -140,6 +159,12 @@ void run_start(const globals& g, const emulator_args& a) {
   so.tls = a.tls;
   so.tls_port = a.tls_port;
   so.x509_port = a.x509_port;
+  if (a.current_time) {
+    so.on_ready = [](const em::connection& c) {
+      em::rpc_handler_set(c, current_time_method, current_time_reply);
+      return std::string("client-side RPC ") + current_time_method + " answers " + current_time_reply;
+    };
+  }
   int status = 0;
   try {
     status = em::start(so, std::cout);
@@ -148,14 +173,15 @@ void run_start(const globals& g, const emulator_args& a) {
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("emulator start: ") + e.what());
   }
-  if (status != 0) throw std::runtime_error("emulator start: mosquitto exited with status " + std::to_string(status));
+  if (status != 0) throw std::runtime_error("emulator start: mosquitto exited with status " + std::to_string(status) +
+                                            " (see its log above)");
 }
 
 /// A JSON object argument (attributes set): exit 2 when it is not one.
 void require_object(const std::string& text, const std::string& what) {
   require_json(text, what);
   const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos || text[first] != '{') fail(what + ": not a JSON object", errc::invalid_argument);
+  if (first == std::string::npos || text[first] != '{') fail(what + ": not a JSON object (e.g. '{\"mode\":\"eco\"}', quoted for the shell)", errc::invalid_argument);
 }
 
 }  // namespace
@@ -170,7 +196,8 @@ void add_emulator_commands(CLI::App& app) {
   auto* emu = app.add_subcommand("emulator", "Run and drive the local ThingsBoard emulator (a mosquitto plugin)");
   emu->require_subcommand(1);
   emu->add_option("--state", a->state_dir,
-                  "Emulator state directory (default " + em::default_state_dir() + "); holds the admin credentials");
+                  "Emulator state directory (default $TBMQTT_EMULATOR_STATE, else " + em::default_state_dir() +
+                      "); holds the admin credentials");
 
   auto* start = emu->add_subcommand(
       "start", "Run the emulator in the foreground on 127.0.0.1:--port (default 1883); prints the default device's token");
@@ -183,6 +210,8 @@ void add_emulator_commands(CLI::App& app) {
       ->capture_default_str();
   start->add_option("--x509-port", a->x509_port, "Mutual TLS port for X.509 device certificates (default --tls-port + 1)")
       ->check(CLI::Range(1, 65535));
+  start->add_flag("--get-current-time", a->current_time,
+                  "Answer every device's client-side RPC getCurrentTime with {\"time\":<epoch ms>}");
   start->callback([g, a] { run_start(g, *a); });
 
   auto* certs = emu->add_subcommand("cert", "Device certificates signed by the emulator CA");
@@ -212,8 +241,10 @@ void add_emulator_commands(CLI::App& app) {
     run_admin("emulator device add " + a->name,
               [&] { return em::device_add(connection_of(g, *a), a->name, a->creds, a->gateway); });
   });
+  auto* list = device->add_subcommand("list", "Print every device (credentials, gateway, parent, active) as a JSON array");
+  list->callback([g, a] { run_admin("emulator device list", [&] { return em::device_list(connection_of(g, *a)); }); });
 
-  auto* attrs = emu->add_subcommand("attributes", "Shared attributes");
+  auto* attrs = emu->add_subcommand("attributes", "Attributes: set shared ones (pushed), get all three scopes");
   attrs->require_subcommand(1);
   auto* set = attrs->add_subcommand("set", "Set shared attributes (null deletes) and push them to the device");
   set->add_option("device", a->device, "Device name")->required();
@@ -224,28 +255,109 @@ void add_emulator_commands(CLI::App& app) {
               [&] { return em::attributes_set(connection_of(g, *a), a->device, a->json); });
   });
 
+  auto* get = attrs->add_subcommand("get", "Print the device's client, shared and server attributes as JSON");
+  get->add_option("device", a->device, "Device name")->required();
+  get->callback([g, a] {
+    run_admin("emulator attributes get " + a->device,
+              [&] { return em::attributes_get(connection_of(g, *a), a->device); });
+  });
+
   auto* tel = emu->add_subcommand("telemetry", "Print the device's latest telemetry values as JSON");
   tel->add_option("device", a->device, "Device name")->required();
   tel->callback([g, a] {
     run_admin("emulator telemetry " + a->device, [&] { return em::telemetry(connection_of(g, *a), a->device); });
   });
 
-  auto* rpc = emu->add_subcommand("rpc", "Server-side RPC to a device; prints the device's reply");
+  auto* rpc = emu->add_subcommand(
+      "rpc", "Server-side RPC to a device; prints the device's reply (with --persistent: the RPC id, see rpc-status)");
   rpc->add_option("device", a->device, "Device name")->required();
   rpc->add_option("method", a->method, "Method name")->required();
   rpc->add_option("params", a->params, "Params as JSON (default {})");
   rpc->add_flag("--oneway", a->oneway, "One-way RPC: prints {\"delivered\":true} once sent");
-  rpc->add_option("--timeout-ms", a->timeout_ms, "How long the emulator waits for the reply")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  auto* timeout_ms = rpc->add_option("--timeout-ms", a->timeout_ms, "How long the emulator waits for the reply")
+                         ->check(CLI::PositiveNumber)
+                         ->capture_default_str();
+  auto* persistent = rpc->add_flag("--persistent", a->persistent,
+                                   "A persistent RPC (ThingsBoard's QUEUED/SENT/DELIVERED/SUCCESSFUL/TIMEOUT/EXPIRED/"
+                                   "FAILED states): prints {\"rpcId\":..} at once; read it with rpc-status");
+  auto* expiration = rpc->add_option("--expiration-ms", a->expiration_ms,
+                                     "Persistent RPC: expires this long after it is sent (then EXPIRED)")
+                         ->check(CLI::PositiveNumber)
+                         ->capture_default_str();
+  auto* retries = rpc->add_option("--retries", a->retries,
+                                  "Persistent RPC: delivery retries before FAILED (default and maximum 5)")
+                      ->check(CLI::Range(0, 5));
+  expiration->needs(persistent);
+  retries->needs(persistent);
+  timeout_ms->excludes(persistent);
   rpc->callback([g, a] {
     if (a->params.empty()) a->params = "{}";
     require_json(a->params, "params");
+    if (a->persistent) {
+      em::persistent_rpc_options po;
+      po.oneway = a->oneway;
+      po.expiration = std::chrono::milliseconds(a->expiration_ms);
+      po.retries = a->retries;
+      run_admin("emulator rpc " + a->device + " " + a->method,
+                [&] { return em::rpc_persistent(connection_of(g, *a), a->device, a->method, a->params, po); });
+      return;
+    }
     em::rpc_options ro;
     ro.oneway = a->oneway;
     ro.timeout = std::chrono::milliseconds(a->timeout_ms);
     run_admin("emulator rpc " + a->device + " " + a->method,
               [&] { return em::rpc(connection_of(g, *a), a->device, a->method, a->params, ro); });
+  });
+
+  auto* status = emu->add_subcommand("rpc-status", "Print a persistent RPC: status, retries, response, history");
+  status->add_option("rpc_id", a->rpc_id, "The id printed by rpc --persistent")->required();
+  status->callback([g, a] {
+    run_admin("emulator rpc-status " + a->rpc_id, [&] { return em::rpc_status(connection_of(g, *a), a->rpc_id); });
+  });
+  auto* rpc_list = emu->add_subcommand("rpc-list", "Print the device's persistent RPCs (oldest first)");
+  rpc_list->add_option("device", a->device, "Device name")->required();
+  rpc_list->callback([g, a] {
+    run_admin("emulator rpc-list " + a->device, [&] { return em::rpc_list(connection_of(g, *a), a->device); });
+  });
+
+  auto* handler = emu->add_subcommand("rpc-handler", "Answers to the devices' client-side RPCs");
+  handler->require_subcommand(1);
+  auto* hset = handler->add_subcommand(
+      "set", "Answer client-side RPC METHOD with REPLY_JSON (\"${now}\", \"${params}\", \"${method}\" are filled in)");
+  auto* hmethod = hset->add_option("method", a->method, "Method name, e.g. getCurrentTime");
+  auto* hreply = hset->add_option("reply", a->reply, "Reply JSON, e.g. '{\"time\":\"${now}\"}'");
+  auto* hcurrent = hset->add_flag("--get-current-time", a->current_time,
+                                  "The ready handler: getCurrentTime answers {\"time\":<epoch ms>}");
+  hcurrent->excludes(hmethod)->excludes(hreply);
+  hset->add_option("--device", a->device, "Only for this device (default: every device)");
+  hset->callback([g, a] {
+    if (a->current_time) {
+      a->method = current_time_method;
+      a->reply = current_time_reply;
+    }
+    if (a->method.empty() || a->reply.empty())
+      fail("emulator rpc-handler set: give METHOD and REPLY_JSON, or --get-current-time", errc::invalid_argument);
+    require_json(a->reply, "reply");
+    run_admin("emulator rpc-handler set " + a->method,
+              [&] { return em::rpc_handler_set(connection_of(g, *a), a->method, a->reply, a->device); });
+  });
+  auto* hremove = handler->add_subcommand("remove", "Stop answering client-side RPC METHOD");
+  hremove->add_option("method", a->method, "Method name")->required();
+  hremove->add_option("--device", a->device, "The per-device handler (default: the one for every device)");
+  hremove->callback([g, a] {
+    run_admin("emulator rpc-handler remove " + a->method,
+              [&] { return em::rpc_handler_set(connection_of(g, *a), a->method, "", a->device); });
+  });
+
+  auto* claim = emu->add_subcommand("claim", "Device claiming");
+  claim->require_subcommand(1);
+  auto* accept = claim->add_subcommand(
+      "accept", "Claim DEVICE as a user would: prints {\"result\":\"SUCCESS\"|\"FAILURE\"|\"CLAIMED\"}");
+  accept->add_option("device", a->device, "Device name")->required();
+  accept->add_option("--secret-key", a->secret_key, "The secret key the device sent (default: empty)");
+  accept->callback([g, a] {
+    run_admin("emulator claim accept " + a->device,
+              [&] { return em::claim_accept(connection_of(g, *a), a->device, a->secret_key); });
   });
 
   auto* ota = emu->add_subcommand("ota", "Firmware / software updates");

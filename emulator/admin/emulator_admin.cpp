@@ -15,6 +15,9 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -86,7 +89,8 @@ std::string find_plugin(const start_options& o) {
         if (::access(candidate.c_str(), R_OK) == 0) return candidate;
     }
     if (::access(TBMQTT_EMULATOR_PLUGIN_DEFAULT, R_OK) == 0) return TBMQTT_EMULATOR_PLUGIN_DEFAULT;
-    throw admin_error(admin_error::kind::local, "cannot find libtbmqtt_emulator.so; set TBMQTT_EMULATOR_PLUGIN");
+    throw admin_error(admin_error::kind::local,
+                      "cannot find libtbmqtt_emulator.so: pass --plugin PATH or set TBMQTT_EMULATOR_PLUGIN");
 }
 
 std::once_flag lib_once;
@@ -114,7 +118,8 @@ json call(const connection& c, const std::string& command, const json& args,
     const json admin = read_json_file(dir + "/admin.json");
     if (!admin.is_object())
         throw admin_error(admin_error::kind::unreachable, "no emulator admin credentials in " + dir +
-                                 "/admin.json (is `tbmqtt emulator start` running?)");
+                                 "/admin.json: is `tbmqtt emulator start` running, and with this state directory "
+                                 "(--state or TBMQTT_EMULATOR_STATE)?");
     const std::string host = !c.host.empty() ? c.host : admin.value("host", "127.0.0.1");
     const int port = c.port ? c.port : admin.value("port", 1883);
 
@@ -122,7 +127,7 @@ json call(const connection& c, const std::string& command, const json& args,
     s.corr = random_hex(16);
     const std::string client_id = "tbmqtt-admin-" + random_hex(12);
     s.mosq = mosquitto_new(client_id.c_str(), true, &s);
-    if (!s.mosq) throw admin_error(admin_error::kind::local, "mosquitto_new failed");
+    if (!s.mosq) throw admin_error(admin_error::kind::local, "cannot create an MQTT client (libmosquitto: out of memory?)");
     mosquitto_int_option(s.mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
     mosquitto_int_option(s.mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_username_pw_set(s.mosq, admin.value("username", "tbmqtt-admin").c_str(),
@@ -146,23 +151,29 @@ json call(const connection& c, const std::string& command, const json& args,
     const auto deadline = std::chrono::steady_clock::now() + c.timeout + extra;
     if (mosquitto_connect(s.mosq, host.c_str(), port, 60) != MOSQ_ERR_SUCCESS)
         throw admin_error(admin_error::kind::unreachable, "cannot connect to the emulator at " + host + ":" +
-                                 std::to_string(port));
+                                 std::to_string(port) + ": is `tbmqtt emulator start` running on that port (see " +
+                                 dir + "/admin.json, or pass --port)?");
     while (s.connack < 0) {
         if (std::chrono::steady_clock::now() > deadline || s.disconnected)
-            throw admin_error(admin_error::kind::unreachable, "no answer from the emulator at " + host + ":" + std::to_string(port));
+            throw admin_error(admin_error::kind::unreachable, "no answer from the emulator at " + host + ":" +
+                                     std::to_string(port) + ": is it an MQTT broker without the emulator plugin, or busy? (raise --timeout)");
         mosquitto_loop(s.mosq, 50, 1);
     }
     if (s.connack != 0)
-        throw admin_error(admin_error::kind::refused, "the emulator refused the admin credentials (CONNACK " +
-                                 std::to_string(s.connack) + ")");
+        throw admin_error(admin_error::kind::refused, "the emulator at " + host + ":" + std::to_string(port) +
+                                 " refused the admin credentials of " + dir + "/admin.json (CONNACK " +
+                                 std::to_string(s.connack) + "): was it started with another --state directory?");
     const std::string payload =
         json{{"id", s.corr}, {"command", command}, {"args", args}}.dump();
     mosquitto_publish(s.mosq, nullptr, request_topic, static_cast<int>(payload.size()),
                       payload.data(), 1, false);
     while (!s.answered) {
         if (std::chrono::steady_clock::now() > deadline)
-            throw admin_error(admin_error::kind::timeout, "timed out waiting for the emulator's answer to " + command);
-        if (s.disconnected) throw admin_error(admin_error::kind::disconnected, "the emulator closed the admin connection");
+            throw admin_error(admin_error::kind::timeout, "timed out waiting for the emulator's answer to " + command +
+                                     " (raise --timeout; is the emulator still running?)");
+        if (s.disconnected)
+            throw admin_error(admin_error::kind::disconnected,
+                              "the emulator closed the admin connection during " + command + " (see its log; did it stop?)");
         mosquitto_loop(s.mosq, 50, 1);
     }
     if (!s.answer.value("ok", false)) {
@@ -175,7 +186,9 @@ json call(const connection& c, const std::string& command, const json& args,
 
 json parse_arg(const std::string& text, const char* what) {
     json j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) throw admin_error(admin_error::kind::invalid_argument, std::string(what) + " is not valid JSON: " + text);
+    if (j.is_discarded())
+        throw admin_error(admin_error::kind::invalid_argument,
+                          std::string(what) + " is not valid JSON: " + text + " (quote it for the shell, e.g. '{\"a\":1}')");
     return j;
 }
 
@@ -238,6 +251,7 @@ void forward_signal(int sig) {
 }  // namespace
 
 std::string default_state_dir() {
+    if (const char* e = std::getenv("TBMQTT_EMULATOR_STATE"); e && *e) return e;
     if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/tbmqtt-emulator";
     if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/state/tbmqtt-emulator";
     return "/tmp/tbmqtt-emulator";
@@ -317,7 +331,34 @@ std::string prepare_state_dir(const start_options& o) {
     return conf;
 }
 
+/// True when nothing listens on 127.0.0.1:port (we could bind it).
+bool port_free(int port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return true;  // let mosquitto report it
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // as mosquitto does
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    ::close(fd);
+    return ok;
+}
+
 int start(const start_options& o, std::ostream& out) {
+    // A busy port would otherwise let the readiness check below talk to whatever listens there.
+    std::vector<int> ports{o.port};
+    if (o.tls) {
+        ports.push_back(o.tls_port);
+        ports.push_back(o.x509_port ? o.x509_port : o.tls_port + 1);
+    }
+    for (int p : ports)
+        if (!port_free(p))
+            throw admin_error(admin_error::kind::local,
+                              "127.0.0.1:" + std::to_string(p) +
+                                  " is already in use (another emulator or MQTT broker?): stop it or choose another port "
+                                  "with --port" + std::string(o.tls ? " / --tls-port / --x509-port" : ""));
     const std::string conf = prepare_state_dir(o);
     const std::string dir = o.state_dir.empty() ? default_state_dir() : o.state_dir;
     const pid_t pid = ::fork();
@@ -342,7 +383,8 @@ int start(const start_options& o, std::ostream& out) {
     while (!up && std::chrono::steady_clock::now() < deadline) {
         if (::waitpid(pid, &status, WNOHANG) == pid) {
             g_child = -1;
-            throw admin_error(admin_error::kind::local, "mosquitto exited during start-up (see its log above)");
+            throw admin_error(admin_error::kind::local,
+                              "mosquitto exited during start-up (see its log above: a port in use, or a bad plugin?)");
         }
         try {
             call(c, "ping", json::object(), std::chrono::milliseconds(0));
@@ -354,13 +396,25 @@ int start(const start_options& o, std::ostream& out) {
     if (!up) {
         ::kill(pid, SIGTERM);
         ::waitpid(pid, &status, 0);
-        throw admin_error(admin_error::kind::local, "the emulator did not come up on 127.0.0.1:" + std::to_string(o.port));
+        throw admin_error(admin_error::kind::local, "the emulator did not come up on 127.0.0.1:" + std::to_string(o.port) +
+                                                        " within 10 s (see mosquitto's log above)");
     }
     out << "tbmqtt emulator listening on 127.0.0.1:" << o.port << " (state: " << dir << ")\n";
     if (o.tls) {
         out << "TLS (server certificate only) on 127.0.0.1:" << o.tls_port
             << ", X.509 client certificates on 127.0.0.1:" << (o.x509_port ? o.x509_port : o.tls_port + 1) << "\n"
             << "CA certificate: " << dir << "/ca.crt\n";
+    }
+    if (o.on_ready) {
+        try {
+            c.timeout = std::chrono::milliseconds(10000);
+            if (const std::string line = o.on_ready(c); !line.empty()) out << line << "\n";
+        } catch (...) {
+            ::kill(pid, SIGTERM);
+            ::waitpid(pid, &status, 0);
+            g_child = -1;
+            throw;
+        }
     }
     try {
         json d = call(c, "device.get", json{{"device", "default"}}, std::chrono::milliseconds(0));
@@ -437,6 +491,48 @@ std::string ota_assign(const connection& c, const std::string& device, const std
               {"checksumAlgorithm", algorithm},
               {"software", software}};
     return call(c, "ota.assign", a, std::chrono::milliseconds(0)).dump();
+}
+
+std::string device_list(const connection& c) {
+    return call(c, "device.list", json::object(), std::chrono::milliseconds(0)).dump();
+}
+
+std::string attributes_get(const connection& c, const std::string& device) {
+    return call(c, "attributes.get", json{{"device", device}}, std::chrono::milliseconds(0)).dump();
+}
+
+std::string claim_accept(const connection& c, const std::string& device, const std::string& secret_key) {
+    return call(c, "claim.accept", json{{"device", device}, {"secretKey", secret_key}}, std::chrono::milliseconds(0))
+        .dump();
+}
+
+std::string rpc_handler_set(const connection& c, const std::string& method, const std::string& reply_json,
+                            const std::string& device) {
+    json a = {{"method", method}};
+    a["response"] = reply_json.empty() ? json(nullptr) : parse_arg(reply_json, "reply");
+    if (!device.empty()) a["device"] = device;
+    return call(c, "rpc_handler.set", a, std::chrono::milliseconds(0)).dump();
+}
+
+std::string rpc_persistent(const connection& c, const std::string& device, const std::string& method,
+                           const std::string& params_json, const persistent_rpc_options& o) {
+    json params = params_json.empty() ? json::object() : parse_arg(params_json, "params");
+    json a = {{"device", device},
+              {"method", method},
+              {"params", params},
+              {"oneway", o.oneway},
+              {"persistent", true},
+              {"timeoutMs", o.expiration.count()}};
+    if (o.retries >= 0) a["retries"] = o.retries;
+    return call(c, "rpc.send", a, std::chrono::milliseconds(0)).dump();
+}
+
+std::string rpc_status(const connection& c, const std::string& rpc_id) {
+    return call(c, "rpc.get", json{{"rpcId", rpc_id}}, std::chrono::milliseconds(0)).dump();
+}
+
+std::string rpc_list(const connection& c, const std::string& device) {
+    return call(c, "rpc.list", json{{"device", device}}, std::chrono::milliseconds(0)).dump();
 }
 
 std::string ota_state(const connection& c, const std::string& device) {

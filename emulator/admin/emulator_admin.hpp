@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <iosfwd>
 #include <stdexcept>
 #include <string>
@@ -34,7 +35,7 @@ class admin_error : public std::runtime_error {
   kind kind_;
 };
 
-/// @brief Default state directory: `$XDG_STATE_HOME/tbmqtt-emulator`, else
+/// @brief Default state directory: `$TBMQTT_EMULATOR_STATE`, else `$XDG_STATE_HOME/tbmqtt-emulator`, else
 ///        `$HOME/.local/state/tbmqtt-emulator`, else `/tmp/tbmqtt-emulator`.
 std::string default_state_dir();
 
@@ -56,6 +57,9 @@ struct start_options {
     bool tls = false;                ///< also listen with TLS (CA and server certificate in the state dir)
     int tls_port = 8883;             ///< one-way TLS listener (server certificate only): token / basic auth
     int x509_port = 0;               ///< mutual TLS listener for X.509 device certificates; 0: tls_port + 1
+    /// Runs once the emulator answers, before start() prints the default device's token; its
+    /// non-empty result is printed as one line. Failures (thrown) stop the broker.
+    std::function<std::string(const connection&)> on_ready;
 };
 
 /// @brief Paths of the emulator's TLS material in a state directory.
@@ -127,6 +131,42 @@ std::string rpc(const connection& c, const std::string& device, const std::strin
 std::string ota_assign(const connection& c, const std::string& device, const std::string& file,
                        const std::string& title, const std::string& version,
                        const std::string& checksum_algorithm = "SHA256", bool software = false);
+
+/// @brief `device list`. @return JSON array of device summaries (as device_add, plus "active").
+std::string device_list(const connection& c);
+
+/// @brief `attributes get DEVICE`. @return JSON `{"client":{},"shared":{},"server":{}}`.
+std::string attributes_get(const connection& c, const std::string& device);
+
+/// @brief `claim accept DEVICE [--secret-key K]`: what a user's "claim device" call does
+///        (ClaimDevicesServiceImpl.claimDevice). @return JSON `{"result":"SUCCESS"|"FAILURE"|"CLAIMED"}`.
+std::string claim_accept(const connection& c, const std::string& device, const std::string& secret_key);
+
+/// @brief `rpc-handler set METHOD REPLY_JSON [--device D]`: the emulator answers the device's
+///        client-side RPC METHOD with REPLY_JSON (a template: "${now}", "${params}", "${method}").
+///        An empty reply_json removes the handler. @return JSON of all handlers.
+std::string rpc_handler_set(const connection& c, const std::string& method, const std::string& reply_json,
+                            const std::string& device = "");
+
+struct persistent_rpc_options {
+    bool oneway = false;
+    std::chrono::milliseconds expiration{60000};  ///< expirationTime = now + this
+    int retries = -1;                             ///< -1: ThingsBoard's default (actors.rpc.max_retries, 5)
+};
+
+/// @brief `rpc DEVICE METHOD [PARAMS] --persistent`: a persistent RPC, answered at once with
+///        `{"rpcId":..}`; its state is read with rpc_status().
+std::string rpc_persistent(const connection& c, const std::string& device, const std::string& method,
+                           const std::string& params_json, const persistent_rpc_options& opts);
+
+/// @brief `rpc-status RPC_ID`. @return JSON of the persistent RPC: `{"rpcId","device","requestId",
+///        "request","oneway","createdTime","expirationTime","retries","maxRetries","status",
+///        "response"?,"history":[{"ts","status"}]}`; status QUEUED, SENT, DELIVERED, SUCCESSFUL,
+///        TIMEOUT, EXPIRED or FAILED.
+std::string rpc_status(const connection& c, const std::string& rpc_id);
+
+/// @brief `rpc-list DEVICE`. @return JSON array of the device's persistent RPCs.
+std::string rpc_list(const connection& c, const std::string& device);
 
 /// @brief `ota state DEVICE`. @return JSON array `[{"ts":..,"kind":"fw"|"sw","state":..,
 ///        "error"?:..}]`, oldest first (QUEUED entries come from ota_assign).

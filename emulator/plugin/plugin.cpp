@@ -23,6 +23,7 @@ extern "C" {
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -61,6 +62,11 @@ struct pending_rpc {
     std::int64_t expires = 0;  // mono ms
     std::string admin_client, corr;
     bool sent = false;
+    // Persistent RPC (ThingsBoard's Rpc entity, kept in registry.persistent_rpcs[rpc_id]).
+    std::string rpc_id;       // non-empty: persistent
+    int max_retries = 5;      // min(request retries, actors.rpc.max_retries = 5)
+    int retries = 0;
+    mosquitto* sent_on = nullptr;  // the session it was last sent to (QoS 1: awaiting the PUBACK)
 };
 
 struct delayed_publish {
@@ -83,8 +89,8 @@ struct emulator {
     std::vector<delayed_publish> delayed;
     std::vector<std::function<void()>> next_tick;
     std::int64_t last_save = 0;
-    // device -> setting key -> one fixed window per "cap:seconds" rule
-    std::map<std::string, std::map<std::string, std::vector<std::pair<std::int64_t, long>>>> rates;
+    // device (or "gateway:" + gateway) -> setting key -> (tokens, last refill mono ms) per rule
+    std::map<std::string, std::map<std::string, std::vector<std::pair<double, std::int64_t>>>> rates;
 };
 
 emulator* g = nullptr;
@@ -176,10 +182,13 @@ void save_now() {
     g->last_save = mono_ms();
 }
 
-/// Rate limits (settings "messages", "telemetryMessages", "telemetryDataPoints": "cap:seconds" rules,
-/// comma-separated). Returns false when `amount` more would exceed a rule; the caller then closes
-/// the session as ThingsBoard does.
-bool rate_ok(const std::string& device, const char* key, long amount) {
+/// Rate limits (settings "messages", "telemetryMessages", "telemetryDataPoints" and the gateway*
+/// ones: "cap:seconds" rules, comma-separated), as TbRateLimits builds them: one bucket4j bucket per
+/// setting with a bandwidth per rule, capacity `cap`, refilled greedily (cap tokens per `seconds`,
+/// continuously), starting full; tryConsume(n) takes n tokens from every bandwidth or none.
+/// Returns false when `amount` is not available; the caller then closes the session as ThingsBoard
+/// does (DefaultTransportService.checkLimits -> callback.onError -> closeCtx).
+bool rate_ok(const std::string& owner, const char* key, long amount) {
     const auto it = g->reg.settings.find(key);
     if (it == g->reg.settings.end() || !it->is_string()) return true;
     std::vector<std::pair<long, long>> rules;
@@ -188,14 +197,21 @@ bool rate_ok(const std::string& device, const char* key, long amount) {
         if (parts.size() != 2 || !is_decimal(parts[0]) || !is_decimal(parts[1])) continue;
         rules.emplace_back(std::stol(parts[0]), std::stol(parts[1]));
     }
-    auto& windows = g->rates[device][key];
-    windows.resize(rules.size(), {0, 0});
+    auto& buckets = g->rates[owner][key];
     const std::int64_t now = mono_ms();
-    for (std::size_t i = 0; i < rules.size(); ++i) {
-        if (now - windows[i].first >= rules[i].second * 1000) windows[i] = {now, 0};
-        if (windows[i].second + amount > rules[i].first) return false;
+    if (buckets.size() != rules.size()) {
+        buckets.assign(rules.size(), {0.0, now});
+        for (std::size_t i = 0; i < rules.size(); ++i) buckets[i].first = static_cast<double>(rules[i].first);
     }
-    for (auto& w : windows) w.second += amount;
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+        const double cap = static_cast<double>(rules[i].first);
+        const double per_ms = cap / (static_cast<double>(std::max<long>(rules[i].second, 1)) * 1000.0);
+        buckets[i].first = std::min(cap, buckets[i].first + static_cast<double>(now - buckets[i].second) * per_ms);
+        buckets[i].second = now;
+    }
+    for (std::size_t i = 0; i < rules.size(); ++i)
+        if (buckets[i].first < static_cast<double>(amount)) return false;
+    for (auto& b : buckets) b.first -= static_cast<double>(amount);
     return true;
 }
 
@@ -223,8 +239,9 @@ bool store_telemetry(device& d, const json& j) {
     auto collect = [&](const json& e) -> bool {
         if (!e.is_object()) return false;
         if (e.contains("ts") && e.contains("values")) {
-            if (!e["ts"].is_number() || !e["values"].is_object()) return false;
-            groups.emplace_back(e["ts"].get<std::int64_t>(), &e["values"]);
+            const auto ts = as_long(e["ts"]);
+            if (!ts || !e["values"].is_object()) return false;
+            groups.emplace_back(*ts, &e["values"]);
         } else {
             groups.emplace_back(now, &e);
         }
@@ -236,14 +253,12 @@ bool store_telemetry(device& d, const json& j) {
     } else if (!collect(j)) {
         return false;
     }
-    // Validate everything before storing anything.
-    for (const auto& [ts, values] : groups)
-        for (const auto& [k, v] : values->items())
-            if (!v.is_null() && !tb_value(v)) return false;
+    // JsonConverter.parseProtoValues accepts every JSON value and skips nulls.
     for (const auto& [ts, values] : groups) {
         for (const auto& [k, v] : values->items()) {
-            if (v.is_null()) continue;
-            json value = *tb_value(v);
+            const auto typed = tb_value(v);
+            if (!typed) continue;
+            const json& value = *typed;
             auto it = d.latest.find(k);
             if (it == d.latest.end() || (*it)["ts"].get<std::int64_t>() <= ts)
                 d.latest[k] = {{"ts", ts}, {"value", value}};
@@ -252,7 +267,7 @@ bool store_telemetry(device& d, const json& j) {
             if (k == "fw_state" || k == "sw_state") {
                 const std::string kind = k.substr(0, 2);
                 json h = {{"ts", ts}, {"kind", kind}, {"state", value}};
-                if (values->contains(kind + "_error")) h["error"] = (*values)[kind + "_error"];
+                if (values->contains(kind + "_error")) h["error"] = plain_json((*values)[kind + "_error"]);
                 d.ota_history.push_back(h);
             }
         }
@@ -262,11 +277,12 @@ bool store_telemetry(device& d, const json& j) {
 }
 
 /// Stores client attributes (a flat object). Returns false for a malformed payload.
+/// JsonConverter.convertToAttributesProto -> parseProtoValues: a null value is skipped, the other
+/// keys are stored.
 bool store_client_attributes(device& d, const json& j) {
     if (!j.is_object()) return false;
     for (const auto& [k, v] : j.items())
-        if (v.is_null() || !tb_value(v)) return false;
-    for (const auto& [k, v] : j.items()) d.client_attrs[k] = *tb_value(v);
+        if (auto typed = tb_value(v)) d.client_attrs[k] = *typed;
     g->reg.mark_dirty();
     return true;
 }
@@ -316,6 +332,26 @@ json select(const json& attrs, const std::vector<std::string>* keys) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Claiming
+
+/// ClaimDevicesServiceImpl.registerClaimingInfo (allowClaimingByDefault: true): a claimed device
+/// registers nothing; otherwise persistInCache does cache.putIfAbsent, so a pending request is not
+/// replaced. validateDurationMs: a duration <= 0 is security.claim.duration (86400000).
+/// JsonConverter.convertToClaimDeviceProto: secretKey defaults to "", durationMs to 0.
+void register_claim(device& d, const json& c) {
+    if (d.claimed) return;
+    if (d.claim.is_object() && d.claim.value("expiresAt", std::int64_t{0}) >= wall_ms()) return;
+    std::int64_t dur = 0;
+    if (c.is_object() && c.contains("durationMs")) dur = as_long(c["durationMs"]).value_or(0);
+    if (dur <= 0) dur = 86400000;
+    std::string secret;
+    if (c.is_object() && c.contains("secretKey") && !c["secretKey"].is_null())
+        secret = c["secretKey"].is_string() ? c["secretKey"].get<std::string>() : c["secretKey"].dump();
+    d.claim = {{"secretKey", secret}, {"durationMs", dur}, {"expiresAt", wall_ms() + dur}};
+    g->reg.mark_dirty();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Server-side RPC
 
 /// `code` (errors only) tells the kind of failure without parsing the text: "timeout".
@@ -330,6 +366,25 @@ void admin_reply(const std::string& client_id, const std::string& corr, bool ok,
     raw_publish(client_id, admin_response_topic, dump(r), 1);
 }
 
+/// Updates a persistent RPC's stored status (TbRpcService.save) and, when given, its response.
+void rpc_status(const pending_rpc& r, const char* status, const json* response = nullptr) {
+    if (r.rpc_id.empty()) return;
+    json& rec = g->reg.persistent_rpcs[r.rpc_id];
+    rec["status"] = status;
+    rec["retries"] = r.retries;
+    if (response) rec["response"] = *response;
+    rec["history"].push_back(json{{"ts", wall_ms()}, {"status", status}});
+    g->reg.mark_dirty();
+}
+
+/// MqttTransportHandler.sendToDeviceRpcRequest: at QoS 0 no PUBACK is expected and the RPC is
+/// DELIVERED once written; at QoS 1 a persistent RPC is SENT and waits for the PUBACK.
+void rpc_sent(pending_rpc& r, const session& s, int qos) {
+    r.sent_on = s.client;
+    if (r.rpc_id.empty()) return;
+    rpc_status(r, qos == 0 ? "DELIVERED" : "SENT");
+}
+
 /// Delivers a pending RPC to the device's session subscribed to RPC requests (or its gateway).
 bool deliver_rpc(pending_rpc& r) {
     device* d = g->reg.find(r.device);
@@ -342,6 +397,7 @@ bool deliver_rpc(pending_rpc& r) {
             topic.replace(topic.size() - 1, 1, std::to_string(r.id));
             send_to(*s, topic, dump(r.request), it->second);
             r.sent = true;
+            rpc_sent(r, *s, it->second);
             return true;
         }
     }
@@ -353,6 +409,7 @@ bool deliver_rpc(pending_rpc& r) {
             send_to(*gw, "v1/gateway/rpc", dump(json{{"device", d->name}, {"data", data}}),
                     it->second);
             r.sent = true;
+            rpc_sent(r, *gw, it->second);
             return true;
         }
     }
@@ -361,7 +418,7 @@ bool deliver_rpc(pending_rpc& r) {
 
 void finish_sent_oneways() {
     for (auto it = g->rpcs.begin(); it != g->rpcs.end();) {
-        if (it->oneway && it->sent) {
+        if (it->oneway && it->sent && it->rpc_id.empty()) {
             admin_reply(it->admin_client, it->corr, true, json{{"delivered", true}});
             it = g->rpcs.erase(it);
         } else {
@@ -370,11 +427,22 @@ void finish_sent_oneways() {
     }
 }
 
+/// A persistent one-way RPC written at QoS 0 is DELIVERED and leaves the pending map
+/// (processRpcResponseStatus: DELIVERED + oneway -> removed).
+void finish_persistent_oneways() {
+    for (auto it = g->rpcs.begin(); it != g->rpcs.end();) {
+        const bool done = !it->rpc_id.empty() && it->oneway && it->sent &&
+                          g->reg.persistent_rpcs[it->rpc_id].value("status", "") == "DELIVERED";
+        it = done ? g->rpcs.erase(it) : it + 1;
+    }
+}
+
 /// Redelivers every pending RPC of a device (after it (re)subscribes to RPC requests).
 void redeliver_rpcs(const std::string& device) {
     for (auto& r : g->rpcs)
         if (r.device == device) deliver_rpc(r);
     finish_sent_oneways();
+    finish_persistent_oneways();
 }
 
 /// A device answered server RPC `id`. Unknown or expired ids are dropped.
@@ -382,6 +450,14 @@ void rpc_answered(const std::string& device, long id, const std::string& payload
     for (auto it = g->rpcs.begin(); it != g->rpcs.end(); ++it) {
         if (it->device != device || it->id != id || it->oneway) continue;
         json reply = json::parse(payload, nullptr, false);
+        if (!it->rpc_id.empty()) {
+            // DeviceActorMessageProcessor.processRpcResponses: persisted -> SUCCESSFUL with the
+            // payload as JSON, or {"error": payload} when it is not JSON.
+            const json response = reply.is_discarded() ? json{{"error", payload}} : reply;
+            rpc_status(*it, "SUCCESSFUL", &response);
+            g->rpcs.erase(it);
+            return;
+        }
         if (reply.is_discarded()) reply = payload;  // not JSON: hand back the raw text
         admin_reply(it->admin_client, it->corr, true, reply);
         g->rpcs.erase(it);
@@ -458,14 +534,25 @@ void serve_chunk(session& s, device& d, const std::string& kind, const std::stri
     auto& sizes = kind == "fw" ? s.fw_chunk_size : s.sw_chunk_size;
     long size = 0;
     if (!payload.empty()) {
-        try {
-            std::size_t pos = 0;
-            size = std::stol(payload, &pos);
-            if (pos != payload.size()) throw std::invalid_argument("size");
-        } catch (...) {
-            ota_error(s, "FAILURE");
+        // MqttTransportHandler.getOtaPackageCallback: Integer.parseInt(payload). A
+        // NumberFormatException reaches exceptionCaught, which closes the channel: no error message.
+        const bool int_text = payload.size() <= 11 && payload.find_first_not_of("-+0123456789") == std::string::npos;
+        long long v = 0;
+        bool ok = int_text;
+        if (ok) {
+            try {
+                std::size_t pos = 0;
+                v = std::stoll(payload, &pos);
+                ok = pos == payload.size() && v >= INT32_MIN && v <= INT32_MAX;
+            } catch (...) {
+                ok = false;
+            }
+        }
+        if (!ok) {
+            kick_later(s, 0);
             return;
         }
+        size = static_cast<long>(v);
     }
     if (size > 0)
         sizes[req] = size;
@@ -488,8 +575,9 @@ void serve_chunk(session& s, device& d, const std::string& kind, const std::stri
     long n = 0;
     try {
         n = std::stol(chunk_text);
+        if (n > INT32_MAX) throw std::out_of_range("chunk");
     } catch (...) {
-        ota_error(s, "FAILURE");
+        kick_later(s, 0);  // Integer.parseInt of the chunk number: exceptionCaught closes
         return;
     }
     // Read only the requested range: a whole-file read per chunk made large images crawl.
@@ -540,13 +628,25 @@ json ota_assign(const json& a) {
     attrs[kind + "_checksum_algorithm"] = p.algorithm;
     attrs[kind + "_checksum"] = p.checksum;
     if (d->shared_attrs.contains(kind + "_url")) attrs[kind + "_url"] = nullptr;
-    set_shared(*d, attrs);
-    // ThingsBoard records the assignment as server-side telemetry.
+    // DefaultOtaPackageStateService.send: target_{fw}_title/version[/tag]/ts and fw_state QUEUED
+    // telemetry; then update(): fw_state INITIATED, and only after it is saved updateAttributes()
+    // pushes the fw_* shared attributes.
     const std::int64_t now = wall_ms();
-    d->latest["target_" + kind + "_title"] = {{"ts", now}, {"value", p.title}};
-    d->latest["target_" + kind + "_version"] = {{"ts", now}, {"value", p.version}};
-    d->latest[kind + "_state"] = {{"ts", now}, {"value", "QUEUED"}};
+    auto record = [&](const std::string& key, const json& value, std::int64_t ts) {
+        d->latest[key] = {{"ts", ts}, {"value", value}};
+        d->series.push_back({{"ts", ts}, {"key", key}, {"value", value}});
+        while (d->series.size() > registry::series_limit) d->series.pop_front();
+    };
+    record("target_" + kind + "_title", p.title, now);
+    record("target_" + kind + "_version", p.version, now);
+    if (!p.tag.empty()) record("target_" + kind + "_tag", p.tag, now);
+    record("target_" + kind + "_ts", now, now);
+    record(kind + "_state", "QUEUED", now);
     d->ota_history.push_back({{"ts", now}, {"kind", kind}, {"state", "QUEUED"}});
+    const std::int64_t initiated = wall_ms();
+    record(kind + "_state", "INITIATED", initiated);
+    d->ota_history.push_back({{"ts", initiated}, {"kind", kind}, {"state", "INITIATED"}});
+    set_shared(*d, attrs);
     g->reg.mark_dirty();
     return {{"title", p.title},       {"version", p.version},        {"size", p.size},
             {"checksum", p.checksum}, {"checksumAlgorithm", p.algorithm}};
@@ -624,7 +724,8 @@ bool provision(session& s, const json& j) {
     for (const auto& pr : g->reg.profiles)
         if (pr.key == key && pr.secret == secret) p = &pr;
     std::string name = j.value("deviceName", "");
-    if (name.empty()) name = random_token(8) + "-" + random_token(4);
+    // DeviceProvisionServiceImpl.processCreateDevice: no name -> StringUtils.randomAlphanumeric(20).
+    if (name.empty()) name = random_alphanumeric(20);
     auto creds = requested_credentials(j);
     if (!p) {
         reply = not_found;
@@ -669,6 +770,11 @@ bool provision(session& s, const json& j) {
 // ---------------------------------------------------------------------------------------------
 // Gateway API
 
+// ok: PUBACK. malformed: ThingsBoard's AdaptorException path (MQTT 3.1.1: close without PUBACK).
+// unknown_topic: PUBACK, session kept. rate_limited: close. runtime_error: a RuntimeException in
+// MqttTransportHandler.handleGatewayPublishMsg: PUBACK, then the session is closed.
+enum class outcome { ok, malformed, unknown_topic, rate_limited, runtime_error };
+
 device& gateway_child(const device& gw, const std::string& name, const std::string& type) {
     if (device* d = g->reg.find(name)) {
         if (d->parent_gateway.empty()) d->parent_gateway = gw.name;
@@ -683,83 +789,146 @@ device& gateway_child(const device& gw, const std::string& name, const std::stri
     return g->reg.add(std::move(d));
 }
 
-/// Handles a v1/gateway/* publish. Returns false for a malformed payload.
-bool handle_gateway(session& s, device& gw, const std::string& topic, const json& j) {
-    if (!j.is_object()) return false;
+/// Gson's getAsString on a member: a string, or a primitive's text; nullopt for a missing member,
+/// null, object or array (Gson throws: a RuntimeException in ThingsBoard).
+std::optional<std::string> gson_string(const json& j, const char* key) {
+    if (!j.contains(key)) return std::nullopt;
+    const json& v = j[key];
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_number() || v.is_boolean()) return plain_json(v).dump();
+    return std::nullopt;
+}
+
+/// Device name of a gateway message (AbstractGatewaySessionHandler.checkDeviceName: empty throws).
+std::optional<std::string> gateway_device_name(const json& j) {
+    auto n = gson_string(j, "device");
+    if (!n || n->empty()) return std::nullopt;
+    return n;
+}
+
+/// JsonConverter.convertToGatewayTelemetry on one device's array: every element an object; a
+/// `metadata` member is removed (it must be an object with connector, receivedTs, publishedTs).
+bool gateway_telemetry_entries(json& entries) {
+    for (auto& e : entries) {
+        if (!e.is_object()) return false;
+        if (e.contains("metadata")) {
+            const json m = e["metadata"];
+            e.erase("metadata");
+            if (!m.is_object()) return false;
+            for (const char* k : {"connector", "receivedTs", "publishedTs"})
+                if (!m.contains(k) || m[k].is_null()) return false;
+        }
+    }
+    return true;
+}
+
+/// Handles a v1/gateway/* publish of a gateway device, as AbstractGatewaySessionHandler does.
+outcome handle_gateway(session& s, device& gw, const std::string& topic, const std::string& payload) {
+    auto parsed = parse_keeping_numbers(payload);
+    if (!parsed) return outcome::malformed;  // JsonMqttAdaptor.validateJsonPayload: AdaptorException
+    json& j = *parsed;
+    static const std::set<std::string> known = {
+        "v1/gateway/connect",    "v1/gateway/disconnect",         "v1/gateway/telemetry", "v1/gateway/attributes",
+        "v1/gateway/attributes/request", "v1/gateway/rpc", "v1/gateway/claim"};
+    // handleGatewayPublishMsg default: PUBACK (TOPIC_NAME_INVALID), session kept.
+    if (!known.count(topic)) return outcome::unknown_topic;
+    if (!j.is_object()) return outcome::runtime_error;  // validateJsonObject: JsonSyntaxException
     if (topic == "v1/gateway/connect" || topic == "v1/gateway/disconnect") {
-        if (!j.contains("device") || !j["device"].is_string()) return false;
-        const std::string name = j["device"].get<std::string>();
+        const auto name = gateway_device_name(j);
+        if (!name) return outcome::runtime_error;  // NPE / "Device name is empty!"
         if (topic == "v1/gateway/connect") {
-            gateway_child(gw, name, j.value("type", "default"));
-            s.gateway_children.insert(name);
-            const std::string child = name;
+            const auto type = j.contains("type") && !j["type"].is_null() ? gson_string(j, "type")
+                                                                         : std::optional<std::string>("default");
+            if (!type) return outcome::runtime_error;
+            gateway_child(gw, *name, *type);
+            s.gateway_children.insert(*name);
+            const std::string child = *name;
             g->next_tick.push_back([child] { redeliver_rpcs(child); });
         } else {
-            for (auto* gs : sessions_of(gw.name)) gs->gateway_children.erase(name);
+            for (auto* gs : sessions_of(gw.name)) gs->gateway_children.erase(*name);
         }
         g->reg.mark_dirty();
-        return true;
+        return outcome::ok;
     }
-    if (topic == "v1/gateway/telemetry") {
-        for (const auto& [name, v] : j.items())
-            if (!v.is_array()) return false;
-        for (const auto& [name, v] : j.items())
-            if (!store_telemetry(gateway_child(gw, name, ""), v)) return false;
-        return true;
-    }
-    if (topic == "v1/gateway/attributes") {
-        for (const auto& [name, v] : j.items())
-            if (!v.is_object()) return false;
-        for (const auto& [name, v] : j.items())
-            if (!store_client_attributes(gateway_child(gw, name, ""), v)) return false;
-        return true;
+    if (topic == "v1/gateway/telemetry" || topic == "v1/gateway/attributes") {
+        const bool telemetry = topic == "v1/gateway/telemetry";
+        // onDeviceTelemetryJson / onDeviceAttributesJson: entries whose value is not an array
+        // (an object for attributes) are skipped; none left is an IllegalArgumentException.
+        std::vector<std::pair<std::string, json*>> entries;
+        for (auto& [name, v] : j.items())
+            if (telemetry ? v.is_array() : v.is_object()) entries.emplace_back(name, &v);
+        if (entries.empty()) return outcome::runtime_error;
+        for (auto& [name, v] : entries) {
+            // processPostTelemetryMsg / processPostAttributesMsg: a conversion failure is ackOrClose.
+            if (telemetry && !gateway_telemetry_entries(*v)) return outcome::malformed;
+            // DefaultTransportRateLimitService.checkLimits: a sub-device message (gatewayId set) is
+            // counted against the gateway's GATEWAY_LIMITS (the gateway* settings).
+            const std::string owner = "gateway:" + gw.name;
+            if (!rate_ok(owner, "gatewayMessages", 1) ||
+                (telemetry && (!rate_ok(owner, "gatewayTelemetryMessages", 1) ||
+                               !rate_ok(owner, "gatewayTelemetryDataPoints", static_cast<long>(count_data_points(*v))))))
+                return outcome::rate_limited;
+            device& child = gateway_child(gw, name, "");
+            if (!(telemetry ? store_telemetry(child, *v) : store_client_attributes(child, *v))) return outcome::malformed;
+        }
+        return outcome::ok;
     }
     if (topic == "v1/gateway/attributes/request") {
-        if (!j.contains("device") || !j.contains("id") || !j.contains("client")) return false;
-        device& d = gateway_child(gw, j["device"].get<std::string>(), "");
-        const json& attrs = j["client"].get<bool>() ? d.client_attrs : d.shared_attrs;
-        json reply = {{"id", j["id"]}, {"device", d.name}};
+        // onDeviceAttributesRequestJson: id, device, client and key/keys are required (NPE otherwise).
+        const auto name = gateway_device_name(j);
+        if (!name || !j.contains("id") || !as_long(j["id"]) || !j.contains("client") || !j["client"].is_boolean())
+            return outcome::runtime_error;
+        std::set<std::string> keys;
         if (j.contains("key")) {
-            const std::string k = j["key"].get<std::string>();
-            reply["value"] = attrs.contains(k) ? attrs[k] : json(nullptr);
+            const auto k = gson_string(j, "key");
+            if (!k) return outcome::runtime_error;
+            keys.insert(*k);
         } else if (j.contains("keys") && j["keys"].is_array()) {
-            json values = json::object();
-            for (const auto& k : j["keys"])
-                if (k.is_string() && attrs.contains(k.get<std::string>()))
-                    values[k.get<std::string>()] = attrs[k.get<std::string>()];
-            reply["values"] = values;
+            for (const auto& k : j["keys"]) {
+                if (!k.is_string()) return outcome::runtime_error;
+                keys.insert(k.get<std::string>());
+            }
         } else {
-            return false;
+            return outcome::runtime_error;
         }
-        send_to(s, "v1/gateway/attributes/response", dump(reply),
-                qos_for(s, "v1/gateway/attributes/response"));
-        return true;
+        device& d = gateway_child(gw, *name, "");
+        const json& attrs = j["client"].get<bool>() ? d.client_attrs : d.shared_attrs;
+        json found = json::object();
+        for (const auto& k : keys)
+            if (attrs.contains(k)) found[k] = attrs[k];
+        json reply = {{"id", *as_long(j["id"])}, {"device", d.name}};
+        // JsonConverter.getJsonObjectForGateway / addValues: one value found for a one-key request
+        // (DeviceActorMessageProcessor: isMultipleAttributesRequest = more than one key) is
+        // "value"; otherwise "values"; nothing found adds neither.
+        if (found.size() == 1 && keys.size() <= 1)
+            reply["value"] = found.begin().value();
+        else if (!found.empty())
+            reply["values"] = found;
+        send_to(s, "v1/gateway/attributes/response", dump(reply), qos_for(s, "v1/gateway/attributes/response"));
+        return outcome::ok;
     }
     if (topic == "v1/gateway/rpc") {
-        if (!j.contains("device") || !j.contains("id")) return false;
-        if (!j["id"].is_number_integer()) return false;
-        rpc_answered(j["device"].get<std::string>(), j["id"].get<long>(),
-                     j.contains("data") ? dump(j["data"]) : "{}");
-        return true;
+        // onDeviceRpcResponseJson: device, id (getAsInt) and data are required.
+        const auto name = gateway_device_name(j);
+        if (!name || !j.contains("id") || !as_long(j["id"]) || !j.contains("data")) return outcome::runtime_error;
+        rpc_answered(*name, *as_long(j["id"]), dump(plain_json(j["data"])));
+        return outcome::ok;
     }
-    if (topic == "v1/gateway/claim") {
-        for (const auto& [name, v] : j.items()) {
-            device& d = gateway_child(gw, name, "");
-            const std::int64_t dur = v.is_object() ? v.value("durationMs", std::int64_t{86400000}) : 86400000;
-            d.claim = {{"secretKey", v.is_object() ? v.value("secretKey", "") : ""},
-                       {"durationMs", dur},
-                       {"expiresAt", wall_ms() + dur}};
-        }
-        g->reg.mark_dirty();
-        return true;
+    // v1/gateway/claim: {"device":{"secretKey":..,"durationMs":..}, ...}
+    bool any = false;
+    for (const auto& [name, v] : j.items()) {
+        if (!v.is_object()) continue;
+        any = true;
+        register_claim(gateway_child(gw, name, ""), plain_json(v));
     }
-    return false;
+    if (!any) return outcome::runtime_error;  // "Devices claim message is empty"
+    g->reg.mark_dirty();
+    return outcome::ok;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Device publishes
 
-enum class outcome { ok, malformed, unknown_topic, rate_limited };
 
 std::string rest_after(const std::string& topic, const std::string& prefix) {
     return starts_with(topic, prefix) ? topic.substr(prefix.size()) : std::string{};
@@ -774,16 +943,25 @@ outcome handle_device_publish(session& s, const std::string& topic, const std::s
         return !out.is_discarded();
     };
     json j;
-    if (!rate_ok(d.name, "messages", 1)) return outcome::rate_limited;
+    // v1/gateway/* of a gateway is handed to AbstractGatewaySessionHandler, which counts each
+    // sub-device message against the gateway limits (handle_gateway) rather than the session's own.
+    const bool gateway_topic = d.gateway && starts_with(topic, "v1/gateway/");
+    if (!gateway_topic && !rate_ok(d.name, "messages", 1)) return outcome::rate_limited;
+    auto parse_typed = [&](json& out) {
+        auto r = parse_keeping_numbers(payload);
+        if (!r) return false;
+        out = std::move(*r);
+        return true;
+    };
     if (topic == "v1/devices/me/telemetry" || topic == "v2/t" || topic == "v2/t/j") {
-        if (!parse(j)) return outcome::malformed;
+        if (!parse_typed(j)) return outcome::malformed;
         if (!rate_ok(d.name, "telemetryMessages", 1) ||
             !rate_ok(d.name, "telemetryDataPoints", static_cast<long>(count_data_points(j))))
             return outcome::rate_limited;
         return store_telemetry(d, j) ? outcome::ok : outcome::malformed;
     }
     if (topic == "v1/devices/me/attributes" || topic == "v2/a" || topic == "v2/a/j") {
-        return parse(j) && store_client_attributes(d, j) ? outcome::ok : outcome::malformed;
+        return parse_typed(j) && store_client_attributes(d, j) ? outcome::ok : outcome::malformed;
     }
     // Attribute request: v1/devices/me/attributes/request/{id}, v2/a/req/{id}, v2/a/req/j/{id}
     for (const auto& [req, res] : std::vector<std::pair<std::string, std::string>>{
@@ -840,14 +1018,7 @@ outcome handle_device_publish(session& s, const std::string& topic, const std::s
         if (!payload.empty()) {
             if (!parse(c) || !c.is_object()) return outcome::malformed;
         }
-        const std::int64_t dur =
-            c.contains("durationMs") && c["durationMs"].is_number() ? c["durationMs"].get<std::int64_t>() : 86400000;
-        d.claim = {{"secretKey", c.contains("secretKey") && c["secretKey"].is_string()
-                                     ? c["secretKey"].get<std::string>()
-                                     : std::string{}},
-                   {"durationMs", dur},
-                   {"expiresAt", wall_ms() + dur}};
-        g->reg.mark_dirty();
+        register_claim(d, c);
         return outcome::ok;
     }
     for (const char* kind : {"fw", "sw"}) {
@@ -859,8 +1030,12 @@ outcome handle_device_publish(session& s, const std::string& topic, const std::s
         serve_chunk(s, d, kind, parts[0], parts[2], payload);
         return outcome::ok;
     }
-    if (starts_with(topic, "v1/gateway/") && d.gateway) {
-        return parse(j) && handle_gateway(s, d, topic, j) ? outcome::ok : outcome::malformed;
+    if (starts_with(topic, "v1/gateway/")) {
+        // MqttTransportHandler.processPublish: a non-gateway session's v1/gateway/* publish is only
+        // logged (no PUBACK, session kept). mosquitto acknowledges every QoS 1 publish it keeps the
+        // connection for, so the emulator sends a PUBACK here (README: known deviations).
+        if (!d.gateway) return outcome::unknown_topic;
+        return handle_gateway(s, d, topic, payload);
     }
     return outcome::unknown_topic;
 }
@@ -930,7 +1105,9 @@ json device_summary(const device& d) {
 
 device& need_device(const json& a) {
     device* d = g->reg.find(a.at("device").get<std::string>());
-    if (!d) throw std::runtime_error("device not found: " + a.at("device").get<std::string>());
+    if (!d)
+        throw std::runtime_error("device not found: " + a.at("device").get<std::string>() +
+                                 " (names: `tbmqtt emulator device list`)");
     return *d;
 }
 
@@ -1005,17 +1182,76 @@ std::optional<json> run_admin(session& s, const std::string& cmd, const json& a,
     if (cmd == "rpc.send") {
         device& d = need_device(a);
         pending_rpc r;
-        r.id = ++g->rpc_counter[d.name];
+        // DeviceActorMessageProcessor: rpcSeq starts at 0 for each device actor (requestId rpcSeq++).
+        r.id = g->rpc_counter[d.name]++;
         r.device = d.name;
         r.request = {{"method", a.at("method")}, {"params", a.value("params", json::object())}};
         r.oneway = a.value("oneway", false);
         r.expires = mono_ms() + a.value("timeoutMs", 10000L);
         r.admin_client = s.client_id;
         r.corr = corr;
+        if (a.value("persistent", false)) {
+            // DeviceActorMessageProcessor.processRpcRequest: an expiration time already reached is
+            // stored EXPIRED and not sent; otherwise QUEUED, and the caller gets {"rpcId"} at once.
+            const std::int64_t now = wall_ms();
+            const std::int64_t expiration = a.contains("expirationTime")
+                                                ? a["expirationTime"].get<std::int64_t>()
+                                                : now + a.value("timeoutMs", 10000L);
+            r.expires = mono_ms() + (expiration - now);
+            r.rpc_id = random_token(8) + "-" + random_token(4) + "-" + random_token(4) + "-" + random_token(4) + "-" +
+                       random_token(12);
+            // actors.rpc.max_retries (thingsboard.yml, 5): min(request retries, system max).
+            r.max_retries = std::min(a.contains("retries") ? a["retries"].get<int>() : 5, 5);
+            g->reg.persistent_rpcs[r.rpc_id] = {{"rpcId", r.rpc_id},
+                                                {"device", d.name},
+                                                {"requestId", r.id},
+                                                {"request", r.request},
+                                                {"oneway", r.oneway},
+                                                {"createdTime", now},
+                                                {"expirationTime", expiration},
+                                                {"retries", 0},
+                                                {"maxRetries", r.max_retries},
+                                                {"status", nullptr},
+                                                {"history", json::array()}};
+            // Bounded like the time series: the oldest finished records go first (insertion order).
+            for (auto it = g->reg.persistent_rpcs.begin();
+                 g->reg.persistent_rpcs.size() > registry::series_limit && it != g->reg.persistent_rpcs.end();) {
+                const std::string id = it.key();
+                const bool pending = std::any_of(g->rpcs.begin(), g->rpcs.end(),
+                                                 [&](const pending_rpc& p) { return p.rpc_id == id; });
+                if (pending)
+                    ++it;
+                else
+                    it = g->reg.persistent_rpcs.erase(it);
+            }
+            if (expiration <= now) {
+                rpc_status(r, "EXPIRED");
+            } else {
+                rpc_status(r, "QUEUED");
+                g->rpcs.push_back(r);
+                deliver_rpc(g->rpcs.back());
+                finish_persistent_oneways();
+            }
+            save_now();
+            return json{{"rpcId", r.rpc_id}};
+        }
         g->rpcs.push_back(r);
         deliver_rpc(g->rpcs.back());
         finish_sent_oneways();
         return std::nullopt;
+    }
+    if (cmd == "rpc.get") {
+        const std::string id = a.at("rpcId").get<std::string>();
+        if (!g->reg.persistent_rpcs.contains(id))
+            throw std::runtime_error("no persistent RPC " + id + " (check the id printed by rpc --persistent)");
+        return g->reg.persistent_rpcs[id];
+    }
+    if (cmd == "rpc.list") {
+        device& d = need_device(a);
+        json out = json::array();
+        for (const auto& [id, rec] : g->reg.persistent_rpcs.items())
+            if (rec.value("device", "") == d.name) out.push_back(rec);
+        return out;
     }
     if (cmd == "rpc_handler.set") {
         std::string method = a.at("method").get<std::string>();
@@ -1032,17 +1268,26 @@ std::optional<json> run_admin(session& s, const std::string& cmd, const json& a,
         return json{{"claim", d.claim}, {"claimed", d.claimed}};
     }
     if (cmd == "claim.accept") {
-        // What a user's "claim device" REST call does: the secret must match an unexpired request.
+        // ClaimDevicesServiceImpl.claimDevice (a user's "claim device" call). With a claim request:
+        // expired or another secret -> FAILURE (the request is dropped); else SUCCESS, or CLAIMED
+        // when the device already has an owner (the request is removed either way). Without one:
+        // FAILURE, or CLAIMED when the device already has an owner.
         device& d = need_device(a);
-        const bool ok = d.claim.is_object() && !d.claimed &&
-                        d.claim.value("expiresAt", std::int64_t{0}) > wall_ms() &&
-                        d.claim.value("secretKey", "") == a.value("secretKey", "");
-        if (ok) {
-            d.claimed = true;
+        const std::string secret = a.value("secretKey", "");
+        std::string result;
+        if (d.claim.is_object()) {
+            if (wall_ms() > d.claim.value("expiresAt", std::int64_t{0}) || d.claim.value("secretKey", "") != secret) {
+                result = "FAILURE";
+            } else {
+                result = d.claimed ? "CLAIMED" : "SUCCESS";
+                d.claimed = true;
+            }
             d.claim = nullptr;
-            save_now();
+        } else {
+            result = d.claimed ? "CLAIMED" : "FAILURE";
         }
-        return json{{"result", ok ? "SUCCESS" : "FAILURE"}};
+        save_now();
+        return json{{"result", result}};
     }
     if (cmd == "ota.assign") {
         json r = ota_assign(a);
@@ -1086,7 +1331,7 @@ std::optional<json> run_admin(session& s, const std::string& cmd, const json& a,
         save_now();
         return json{{"saved", true}};
     }
-    throw std::runtime_error("unknown command: " + cmd);
+    throw std::runtime_error("unknown command: " + cmd + " (an emulator older than this tbmqtt? restart it)");
 }
 
 void handle_admin(session& s, const std::string& payload) {
@@ -1099,6 +1344,11 @@ void handle_admin(session& s, const std::string& payload) {
         const json args = req.value("args", json::object());
         auto r = run_admin(s, req["command"].get<std::string>(), args, corr);
         if (r) admin_reply(s.client_id, corr, true, *r);
+    } catch (const json::exception& e) {
+        // A missing or mistyped argument (a.at(...), get<T>()): say which command and why.
+        admin_reply(s.client_id, corr, false,
+                    "bad arguments for " + (req.is_object() ? req.value("command", std::string("?")) : std::string("?")) +
+                        " (see the admin protocol in emulator/README.md): " + e.what());
     } catch (const std::exception& e) {
         admin_reply(s.client_id, corr, false, e.what());
     }
@@ -1133,14 +1383,18 @@ int client_socket(mosquitto* client) {
     return -1;
 }
 
-int refuse(mosquitto* client, const char* username, const char* password, const std::string& cid) {
+int refuse(mosquitto* client, const char* username, const char* password, const std::string& cid,
+           bool identifier_rejected = false) {
     // ThingsBoard's rule (MqttTransportHandler.onValidateDeviceResponse): a username or password
     // present -> bad username or password (0x86 / 3.1.1: 5); else a non-blank client id -> client
     // identifier not valid (0x85 / 3.1.1: 2); else not authorized (0x87 / 3.1.1: 5).
     const bool blank_cid = cid.empty() || starts_with(cid, "auto-");
     const int proto = mosquitto_client_protocol_version(client);
     unsigned char rc5 = 0x87, rc3 = 5;
-    if (username || password) {
+    if (identifier_rejected) {
+        rc5 = 0x85;
+        rc3 = 2;
+    } else if (username || password) {
         rc5 = 0x86;
         rc3 = 5;
     } else if (!blank_cid) {
@@ -1206,11 +1460,39 @@ int on_basic_auth(int, void* event_data, void*) {
                pass == g->admin_pass) {
         s.kind = session_kind::admin;
     } else {
-        device* d = user ? g->reg.find_by_token(user) : nullptr;
-        if (!d) d = g->reg.find_basic(cid.c_str(), user, pass);
+        // Tokens and MQTT basic credentials in ThingsBoard's order (registry::find_basic).
+        device* d = g->reg.find_basic(cid.c_str(), user, pass);
         if (!d) return refuse(ev->client, user, pass, cid);
         s.kind = session_kind::device;
         s.device = d->name;
+    }
+    // ThingsBoard does not key sessions by client id: two devices may use the same one. mosquitto
+    // does (a second CONNECT with a client id in use takes the first session over), so a client id
+    // held by another device's (or an admin/provisioning) session is refused with "identifier
+    // rejected" rather than letting one device knock another off (README: known deviations).
+    for (const auto& [c, other] : g->sessions) {
+        if (c == ev->client || other.client_id != cid) continue;
+        const bool same_device = other.kind == session_kind::device && s.kind == session_kind::device &&
+                                 other.device == s.device;
+        const bool both_provision = other.kind == session_kind::provision && s.kind == session_kind::provision;
+        if (!same_device && !both_provision) return refuse(ev->client, user, pass, cid, true);
+    }
+    // DeviceActorMessageProcessor.sessions is a LinkedHashMapRemoveEldest of
+    // actors.session.max_concurrent_sessions_per_device (thingsboard.yml default 1): a new session
+    // closes the device's older one (MAX_CONCURRENT_SESSIONS_LIMIT_REACHED). With the same client
+    // id mosquitto's takeover already does it; otherwise the older session is kicked.
+    if (s.kind == session_kind::device) {
+        for (const auto& [c, other] : g->sessions) {
+            if (c == ev->client || other.kind != session_kind::device || other.device != s.device) continue;
+            if (other.client_id == cid) continue;
+            mosquitto* old = c;
+            const std::string old_id = other.client_id;
+            g->next_tick.push_back([old, old_id] {
+                auto it = g->sessions.find(old);
+                if (it != g->sessions.end() && it->second.client_id == old_id)
+                    mosquitto_kick_client_by_clientid(old_id.c_str(), false);
+            });
+        }
     }
     g->sessions[ev->client] = s;
     return MOSQ_ERR_SUCCESS;
@@ -1292,6 +1574,11 @@ int on_message(int, void* event_data, void*) {
             return s.proto == 5 ? MOSQ_ERR_SUCCESS : MOSQ_ERR_PROTOCOL;
         case outcome::rate_limited:
             return MOSQ_ERR_PROTOCOL;  // closes the session
+        case outcome::runtime_error:
+            // handleGatewayPublishMsg catch (RuntimeException): PUBACK, then closeCtx. mosquitto
+            // sends the PUBACK when this returns; the close follows once it is on the wire.
+            kick_later(s, 100);
+            return MOSQ_ERR_SUCCESS;
     }
     return MOSQ_ERR_SUCCESS;
 }
@@ -1311,9 +1598,14 @@ int on_tick(int, void*, void*) {
     g->next_tick.clear();
     for (auto& t : tasks) t();
     for (auto it = g->rpcs.begin(); it != g->rpcs.end();) {
-        if (it->expires <= now) {
+        if (it->expires <= now && !it->rpc_id.empty()) {
+            // processServerSideRpcTimeout: a persisted RPC still pending at its expiration is EXPIRED.
+            rpc_status(*it, "EXPIRED");
+            it = g->rpcs.erase(it);
+        } else if (it->expires <= now) {
             admin_reply(it->admin_client, it->corr, false,
-                        it->sent ? "timeout: no reply from the device" : "timeout: device not connected or not subscribed to RPC",
+                        it->sent ? "timeout: no reply from the device (does it answer on v1/devices/me/rpc/response/{id}? raise --timeout-ms)"
+                                 : "timeout: device not connected or not subscribed to RPC (check it is connected and subscribed to v1/devices/me/rpc/request/+)",
                         "timeout");
             it = g->rpcs.erase(it);
         } else {
@@ -1342,6 +1634,31 @@ int on_tick(int, void*, void*) {
 
 int on_disconnect(int, void* event_data, void*) {
     auto* ev = static_cast<mosquitto_evt_disconnect*>(event_data);
+    // A persistent RPC SENT on this session and not answered: its PUBACK can no longer come, which
+    // ThingsBoard sees as the transport's delivery TIMEOUT (MqttTransportHandler.
+    // sendToDeviceRpcRequest). processRpcResponseStatus: retries left -> TIMEOUT, retries + 1, kept
+    // pending and sent again on the next RPC subscription; none left -> FAILED with ThingsBoard's
+    // error text (actors.rpc.close_session_on_rpc_delivery_timeout is false by default).
+    // The plugin API reports no PUBACK, so a session that stays open keeps the RPC SENT.
+    for (auto it = g->rpcs.begin(); it != g->rpcs.end();) {
+        if (it->rpc_id.empty() || it->sent_on != ev->client ||
+            g->reg.persistent_rpcs[it->rpc_id].value("status", "") != "SENT") {
+            ++it;
+            continue;
+        }
+        it->sent_on = nullptr;
+        it->sent = false;
+        if (it->max_retries <= it->retries) {
+            const json err = {{"error", "There was a Timeout and all retry attempts have been exhausted. Retry attempts set: " +
+                                            std::to_string(it->max_retries)}};
+            rpc_status(*it, "FAILED", &err);
+            it = g->rpcs.erase(it);
+        } else {
+            ++it->retries;
+            rpc_status(*it, "TIMEOUT");
+            ++it;
+        }
+    }
     g->sessions.erase(ev->client);
     return MOSQ_ERR_SUCCESS;
 }

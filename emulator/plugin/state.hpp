@@ -21,6 +21,8 @@ std::int64_t wall_ms();
 std::int64_t mono_ms();
 /// Random lowercase alphanumeric string (tokens, passwords).
 std::string random_token(std::size_t n);
+/// Random mixed-case alphanumeric string (commons-lang3 RandomStringUtils.randomAlphanumeric).
+std::string random_alphanumeric(std::size_t n);
 
 /// One stored credential set. `type` is ACCESS_TOKEN, MQTT_BASIC or X509_CERTIFICATE.
 struct credentials {
@@ -88,14 +90,23 @@ public:
     std::vector<profile> profiles;
     json rpc_handlers = json::object();  // method -> response template
     json settings = json::object();      // rate limits, latency, drop
+    json persistent_rpcs = json::object();  // rpcId -> ThingsBoard's Rpc entity (status, request, response)
 
 private:
     std::string dir_;
     bool dirty_ = false;
 };
 
-/// Converts one JSON value the way ThingsBoard does (numeric strings become numbers).
-/// Returns nullopt for a value that must be rejected (nulls are handled by the caller).
+/// Converts one JSON value the way ThingsBoard's JsonConverter does (numbers typed from their
+/// text, numeric strings become numbers). Returns nullopt for a null (skipped by the caller).
 std::optional<json> tb_value(const json& v);
+
+/// Parses like json::parse, but keeps floating-point and out-of-int64 numbers as their text (a
+/// marker string that tb_value, as_long and plain_json understand). nullopt: not JSON.
+std::optional<json> parse_keeping_numbers(const std::string& text);
+/// A number (or kept number text) as a long (Gson getAsLong); nullopt when not a number.
+std::optional<std::int64_t> as_long(const json& v);
+/// A value from parse_keeping_numbers with the kept numbers turned back into numbers.
+json plain_json(const json& v);
 
 }  // namespace tbmqtt_emulator

@@ -332,15 +332,28 @@ result<std::uint32_t> igateway::request_attributes(std::string_view device, attr
     for (const auto& request : requests_) in_use = in_use || (request.used && request.id == id);
   }
 
-  // "a, b ,c" -> the trimmed, non-empty items
-  auto next_key = [&keys]() -> std::string_view {
+  // "a, b ,c" -> the trimmed, non-empty items, each once. ThingsBoard answers one requested key
+  // with "value" and several with "values" (AbstractGatewaySessionHandler collects the keys in a
+  // set; DeviceActorMessageProcessor: isMultipleAttributesRequest = more than one), so "a,a" must
+  // be sent as the one key it is.
+  const std::string_view all_keys = keys;
+  auto trimmed_item = [](std::string_view& rest) -> std::string_view {
+    const std::size_t comma = rest.find(',');
+    std::string_view item = detail::slice(rest, 0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : detail::slice(rest, comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    return item;
+  };
+  auto next_key = [&keys, all_keys, &trimmed_item]() -> std::string_view {
     while (!keys.empty()) {
-      const std::size_t comma = keys.find(',');
-      std::string_view item = detail::slice(keys, 0, comma);
-      keys = comma == std::string_view::npos ? std::string_view{} : detail::slice(keys, comma + 1);
-      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-      if (!item.empty()) return item;
+      const std::size_t consumed = all_keys.size() - keys.size();
+      std::string_view item = trimmed_item(keys);
+      if (item.empty()) continue;
+      bool seen = false;
+      for (std::string_view before = all_keys.substr(0, consumed); !seen && !before.empty();)
+        seen = trimmed_item(before) == item;
+      if (!seen) return item;
     }
     return {};
   };

@@ -116,7 +116,7 @@ class ChunkTest(unittest.TestCase):
         self.d.pub("v1/devices/me/telemetry", {"fw_state": "FAILED", "fw_error": "boom"})
         hist = admin(self.b, "ota", "state", self.name)
         self.assertEqual([h["state"] for h in hist],
-                         ["QUEUED", "DOWNLOADING", "DOWNLOADED", "VERIFIED", "UPDATING", "FAILED"])
+                         ["QUEUED", "INITIATED", "DOWNLOADING", "DOWNLOADED", "VERIFIED", "UPDATING", "FAILED"])
         self.assertEqual(hist[-1]["error"], "boom")
         self.assertTrue(all(h["kind"] == "fw" for h in hist))
 

@@ -79,9 +79,9 @@ class OtaCase(unittest.TestCase):
         return admin(broker or self.b, *args)
 
     def history(self, kind="fw", broker=None):
-        """The device's reported states (QUEUED, the assignment's own entry, left out)."""
+        """The device's reported states (QUEUED and INITIATED, the assignment's own entries, left out)."""
         h = request(broker or self.b, "ota.state", {"device": self.name, "kind": kind})
-        return [(e["state"], e.get("error")) for e in h if e["state"] != "QUEUED"]
+        return [(e["state"], e.get("error")) for e in h if e["state"] not in ("QUEUED", "INITIATED")]
 
     def states(self, kind="fw", broker=None):
         return [s for s, _ in self.history(kind, broker)]

@@ -274,7 +274,8 @@ class TbmqttEmulatorCliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         states = self.ok("emulator", "ota", "state", name)
         self.assertEqual([(s["kind"], s["state"]) for s in states],
-                         [("fw", "QUEUED"), ("sw", "QUEUED"), ("fw", "DOWNLOADING"), ("fw", "FAILED")])
+                         [("fw", "QUEUED"), ("fw", "INITIATED"), ("sw", "QUEUED"), ("sw", "INITIATED"),
+                          ("fw", "DOWNLOADING"), ("fw", "FAILED")])
         self.assertEqual(states[-1]["error"], "bad checksum")
 
     def test_ota_usage_errors(self):

@@ -362,6 +362,53 @@ TEST(gateway, attribute_request_for_one_key_and_several_keys) {
   EXPECT_EQ(r.gw.pending_requests(), 2u);
 }
 
+// ThingsBoard collects the requested keys in a set (AbstractGatewaySessionHandler.
+// onDeviceAttributesRequestJson) and answers "value" when that set has one key, "values" when it
+// has several (DeviceActorMessageProcessor.handleGetAttributesRequest, JsonConverter.addValues;
+// thingsboard/thingsboard@dfe65d5). A repeated key is one key: it is requested as "key".
+TEST(gateway, attribute_request_sends_a_repeated_key_once) {
+  rig r;
+  connect(r);
+  ASSERT_TRUE(r.gw.request_attributes("A", attribute_scope::shared, "fw, fw,fw ", 0).ok());
+  EXPECT_EQ(r.port.last_payload(), R"({"id":1,"device":"A","client":false,"key":"fw"})");
+  ASSERT_TRUE(r.gw.request_attributes("A", attribute_scope::shared, "a,b,a,c,b", 0).ok());
+  EXPECT_EQ(r.port.last_payload(), R"({"id":2,"device":"A","client":false,"keys":["a","b","c"]})");
+}
+
+// Both of ThingsBoard's answer shapes end the request without an error: "value" for a one-key
+// request, "values" for a several-key request even when only one of them was found, and neither
+// when nothing was found.
+TEST(gateway, attribute_response_accepts_both_answer_shapes) {
+  rig r;
+  connect(r);
+  const std::uint32_t one = *r.gw.request_attributes("A", attribute_scope::shared, "a", 0);
+  const std::uint32_t several = *r.gw.request_attributes("A", attribute_scope::shared, "a,b", 0);
+  const std::uint32_t none = *r.gw.request_attributes("A", attribute_scope::shared, "x,y", 0);
+  deliver(r, response_topic, R"({"id":1,"device":"A","value":{"deep":[1,2]}})");
+  const heard_record* h = r.listener.last();
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(h->kind, heard::attributes_response);
+  EXPECT_EQ(h->number, one);
+  EXPECT_EQ(h->e, errc{});
+  EXPECT_TRUE(h->first_present);
+  EXPECT_EQ(h->first.view(), R"({"deep":[1,2]})");
+  EXPECT_FALSE(h->second_present);
+  deliver(r, response_topic, R"({"id":2,"device":"A","values":{"a":1}})");
+  h = r.listener.last();
+  EXPECT_EQ(h->number, several);
+  EXPECT_EQ(h->e, errc{});
+  EXPECT_FALSE(h->first_present);
+  EXPECT_EQ(h->second.view(), R"({"a":1})");
+  deliver(r, response_topic, R"({"id":3,"device":"A"})");
+  h = r.listener.last();
+  EXPECT_EQ(h->number, none);
+  EXPECT_EQ(h->e, errc{});
+  EXPECT_FALSE(h->first_present);
+  EXPECT_FALSE(h->second_present);
+  EXPECT_EQ(r.listener.count(heard::error), 0u);
+  EXPECT_EQ(r.gw.pending_requests(), 0u);
+}
+
 TEST(gateway, attribute_request_needs_keys_a_device_and_a_connection) {
   rig r;
   EXPECT_EQ(r.gw.request_attributes("A", attribute_scope::shared, "k", 0).error(), errc::not_connected);

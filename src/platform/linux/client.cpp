@@ -722,7 +722,8 @@ result<void> gateway_client::request_attributes(std::string_view device, attribu
       std::string_view item = keys.substr(start, comma - start);
       while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
       while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-      if (!item.empty()) names.emplace_back(item);
+      // Each key once, as the request carries them (igateway::request_attributes).
+      if (!item.empty() && std::find(names.begin(), names.end(), item) == names.end()) names.emplace_back(item);
       start = comma + 1;
     }
     g.answers[*id] = {std::move(names), std::move(done)};
