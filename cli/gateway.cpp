@@ -6,7 +6,7 @@
 //   attributes get DEVICE [--client k,..] [--shared k,..]   prints {"client":{..},"shared":{..}}
 //   attributes watch DEVICE... [--count N]       prints each shared-attribute push {"device":..,"data":..}
 //   rpc serve DEVICE... [--count N] [--exec CMD] answers server RPCs to the sub-devices
-//   claim DEVICE --secret S [--duration-ms N]    claims a sub-device
+//   claim DEVICE --secret S [--duration D]    claims a sub-device
 // watch and serve connect their sub-devices first (pushes and RPCs flow only to connected ones).
 #include <CLI/CLI.hpp>
 
@@ -33,7 +33,7 @@ struct gateway_args {
   std::string client_keys;
   std::string shared_keys;
   std::string secret;
-  long long duration_ms = 0;
+  std::chrono::milliseconds duration{0};
   long long count = 0;  // 0: forever
   std::string exec;
 };
@@ -49,7 +49,12 @@ struct gateway_session {
 /// Connects the gateway device; from then on, server input the library rejects (malformed, or for a
 /// sub-device that is not connected here) is reported on stderr, one line each.
 void connect_gateway(gateway_session& s, const global_options& o) {
-  connect_or_fail(s.device, o);
+  try {
+    connect_or_fail(s.device, o);
+  } catch (const failure& f) {
+    if (f.code() != errc::subscription_refused) throw;
+    fail(std::string(f.what()) + " (the server refused the gateway topics: is this device a gateway?)", f.code());
+  }
   s.device.on_error([](errc e, std::string_view context) { report_error("gateway: " + std::string(context), e); });
 }
 
@@ -85,7 +90,7 @@ void run_telemetry(const global_options& o, const gateway_args& a) {
 }
 
 void run_set(const global_options& o, const gateway_args& a) {
-  require_json(a.json, "gateway attributes set: argument");
+  require_json_object(a.json, "gateway attributes set: argument");
   gateway_session s{o};
   connect_gateway(s, o);
   check(s.gateway.send_attributes(a.device, a.json), "gateway attributes set");
@@ -192,7 +197,7 @@ void run_serve(const global_options& o, const gateway_args& a) {
 void run_claim(const global_options& o, const gateway_args& a) {
   gateway_session s{o};
   connect_gateway(s, o);
-  check(s.gateway.claim(a.device, a.secret, std::chrono::milliseconds(a.duration_ms)), "gateway claim " + a.device);
+  check(s.gateway.claim(a.device, a.secret, a.duration), "gateway claim " + a.device);
   flush_or_fail(s.device, o, "gateway claim");
 }
 
@@ -203,7 +208,10 @@ void add_gateway_commands(CLI::App& app, global_options& options) {
   auto* group = app.add_subcommand("gateway", "Gateway API: act for sub-devices (run with a gateway device's credentials)");
   group->require_subcommand(1);
 
-  auto* connect = group->add_subcommand("connect", "Connect a sub-device: {\"device\":D,\"type\":T}");
+  auto* connect = group->add_subcommand(
+      "connect",
+      "Announce a sub-device once ({\"device\":D,\"type\":T}): creates it on ThingsBoard if new; it stays connected only "
+      "while this gateway's session lasts, i.e. until this command exits. For a lasting session use `gateway serve`");
   connect->add_option("device", args->device, "Sub-device name")->required();
   connect->add_option("--type", args->type, "Device type (profile) for a new sub-device");
   connect->callback([&options, args] { run_connect(options, *args); });
@@ -246,8 +254,8 @@ void add_gateway_commands(CLI::App& app, global_options& options) {
   auto* claim = group->add_subcommand("claim", "Claim a sub-device: {D:{\"secretKey\":S,\"durationMs\":N}}");
   claim->add_option("device", args->device, "Sub-device name")->required();
   claim->add_option("--secret", args->secret, "Secret key")->required();
-  claim->add_option("--duration-ms", args->duration_ms, "Claim window in ms (default: the server's, 24 h)")
-      ->check(CLI::Range(1LL, 4294967295LL));
+  add_duration_option(*claim, "--duration,--duration-ms", args->duration, std::chrono::milliseconds(1),
+                      "Claim window: 60s, 10m, 24h (a plain number: ms; default: the server's, 24 h)");
   claim->callback([&options, args] { run_claim(options, *args); });
 }
 
