@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import unittest
 
-from emu import (BUILD_DIR, CliEmulator, admin, free_port, has_emulator_commands, messages, new_device,
+from emu import (AdminError, BUILD_DIR, CliEmulator, admin, free_port, has_emulator_commands, messages, new_device,
                  request, shared_broker, unique, wait_for)
 
 TBMQTT = os.path.join(BUILD_DIR, "bin", "tbmqtt")
@@ -270,6 +270,49 @@ class UsabilityTest(Base):
         self.assertEqual(states[-1]["state"], "UPDATED")
         latest = admin(self.b, "telemetry", name)
         self.assertEqual((latest.get("current_fw_title"), latest.get("current_fw_version")), ("myfw", "1.1.0"))
+
+
+@unittest.skipUnless(os.access(TBMQTT, os.X_OK), "no build/bin/tbmqtt")
+class GatewayServeTest(Base):
+    def test_serve_keeps_sub_devices_connected_while_stdin_is_open(self):
+        gw = unique("gw")
+        token = admin(self.b, "device", "add", gw, "--gateway")["credentials"]["token"]
+        child, spaced = unique("child"), unique("child with spaces")
+        p = subprocess.Popen([TBMQTT, "--port", str(self.b.port), "--timeout", "5s", "--token", token, "gateway", "serve"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env_without_token())
+        try:
+            p.stdin.write("connect %s thermostat\n# a comment\n\nconnect %s\n" % (child, json.dumps(spaced)))
+            p.stdin.flush()
+            def active(name):
+                try:
+                    return request(self.b, "device.get", {"device": name}).get("active")
+                except AdminError:  # not created yet
+                    return False
+            self.assertTrue(wait_for(lambda: active(child) and active(spaced)), "sub-devices not connected")
+            p.stdin.write('telemetry %s {"temp":21.5}\nattributes %s {"fw":"v2"}\nbogus %s\ntelemetry %s {oops\n'
+                          % (child, child, child, child))
+            p.stdin.flush()
+            self.assertTrue(wait_for(lambda: admin(self.b, "telemetry", child) == {"temp": 21.5}))
+            # Still connected between commands: the session lasts as long as stdin.
+            self.assertTrue(active(child))
+            admin(self.b, "attributes", "set", child, '{"mode":"eco"}')
+            line = p.stdout.readline()
+            self.assertEqual(json.loads(line), {"device": child, "data": {"mode": "eco"}})
+            p.stdin.write("disconnect %s\n" % child)
+            p.stdin.close()
+            p.wait(timeout=TIMEOUT)
+            err = p.stderr.read()
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 2, err)  # the first failure: the unknown command, a usage error
+        self.assertIn("line 7: unknown command 'bogus'", err)
+        self.assertIn("line 8: telemetry: not valid JSON", err)
+        self.assertIn("2 line(s) failed", err)
+        self.assertEqual(request(self.b, "attributes.get", {"device": child})["client"], {"fw": "v2"})
+        self.assertFalse(request(self.b, "device.get", {"device": child})["active"])
 
 
 if __name__ == "__main__":
