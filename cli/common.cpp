@@ -92,7 +92,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, s
   else if (unit == "h") scale = 3600000;
   else return std::nullopt;
   const double ms = std::strtod(number.c_str(), nullptr) * scale;
-  if (!(ms >= 0) || ms > 1e15) return std::nullopt;
+  if (!(ms >= 0) || ms > 4294967295.0) return std::nullopt;  // every consumer keeps 32-bit milliseconds
   return std::chrono::milliseconds(std::llround(ms));
 }
 
@@ -101,7 +101,7 @@ CLI::Validator duration_check(std::chrono::milliseconds plain_unit) {
   return CLI::Validator(
       [plain_unit, unit](std::string& text) -> std::string {
         if (parse_duration(text, plain_unit)) return {};
-        return "expected a duration like 500ms, 2s or 1m (a plain number is in " + unit + "), not " + text;
+        return "expected a duration like 500ms, 2s or 1m, at most 49 days (a plain number is in " + unit + "), not " + text;
       },
       "DURATION");
 }

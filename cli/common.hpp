@@ -97,7 +97,7 @@ struct global_options {
 };
 
 /// @brief A duration: "500ms", "2s", "1.5s", "1m", "1h"; a plain number is in `plain_unit` (each
-/// option keeps the unit it always had). Empty when it is not one, or negative.
+/// option keeps the unit it always had). Empty when it is not one, negative, or over 2^32-1 ms.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, std::chrono::milliseconds plain_unit);
 
 /// @brief Adds a duration option (parse_duration) to `command`, stored in `target`; `positive`:

@@ -61,7 +61,8 @@ std::string command_typo(const CLI::App& app, int argc, char** argv) {
     if (arg.size() > 1 && arg[0] == '-') {
       const auto eq = arg.find('=');
       const CLI::Option* opt = find_option(level, arg.substr(0, eq));
-      if (opt != nullptr && eq == std::string::npos && opt->get_expected_min() > 0) ++i;  // its value
+      if (opt == nullptr) return {};  // an unknown option: CLI11's own message says so
+      if (eq == std::string::npos && opt->get_expected_min() > 0) ++i;  // its value
       continue;
     }
     const auto commands = level->get_subcommands({});
