@@ -1,4 +1,5 @@
-// tbmqtt attributes set JSON | get [--client k,..] [--shared k,..] | watch [--keys k,..] [--count N]
+// tbmqtt attributes set JSON | get [--client k ..] [--shared k ..] | watch [--keys k ..] [--count N]
+// (keys space- or comma-separated)
 #include <CLI/CLI.hpp>
 
 #include <condition_variable>
@@ -17,14 +18,14 @@ namespace {
 
 struct attributes_args {
   std::string set_json;
-  std::string client_keys;
-  std::string shared_keys;
-  std::string watch_keys;
+  std::vector<std::string> client_keys;  // each item: one key or "k1,k2"
+  std::vector<std::string> shared_keys;
+  std::vector<std::string> watch_keys;
   long long count = 0;  // 0: forever
 };
 
 void run_set(const global_options& o, const attributes_args& a) {
-  require_json(a.set_json, "attributes set: argument");
+  require_json_object(a.set_json, "attributes set: argument");
   client device{to_client_options(o)};
   const bool store_first = !o.offline_store.empty();  // kept even if the broker is down
   if (!store_first) connect_or_fail(device, o);
@@ -149,12 +150,12 @@ void add_attributes_commands(CLI::App& app, global_options& options) {
   set->callback([&options, args] { run_set(options, *args); });
 
   auto* get = group->add_subcommand("get", "Read client and shared attributes; prints {\"client\":{..},\"shared\":{..}}");
-  get->add_option("--client", args->client_keys, "Client attribute keys: k1,k2");
-  get->add_option("--shared", args->shared_keys, "Shared attribute keys: k1,k2");
+  get->add_option("--client", args->client_keys, "Client attribute keys: k1 k2 or k1,k2")->expected(1, -1);
+  get->add_option("--shared", args->shared_keys, "Shared attribute keys: k1 k2 or k1,k2")->expected(1, -1);
   get->callback([&options, args] { run_get(options, *args); });
 
   auto* watch = group->add_subcommand("watch", "Print each shared-attribute update as one JSON line");
-  watch->add_option("--keys", args->watch_keys, "Only these keys: k1,k2");
+  watch->add_option("--keys", args->watch_keys, "Only these keys: k1 k2 or k1,k2")->expected(1, -1);
   watch->add_option("--count", args->count, "Exit after N updates")->check(CLI::PositiveNumber);
   watch->callback([&options, args] { run_watch(options, *args); });
 }

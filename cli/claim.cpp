@@ -1,4 +1,4 @@
-// tbmqtt claim --secret S [--duration-ms N]   sends a claim request (acknowledged = queued)
+// tbmqtt claim --secret S [--duration D]   sends a claim request (acknowledged = queued)
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -13,13 +13,13 @@ namespace {
 
 struct claim_args {
   std::string secret;
-  long long duration_ms = 0;  // 0: left out, the server's default (24 h)
+  std::chrono::milliseconds duration{0};  // 0: left out, the server's default (24 h)
 };
 
 void run(const global_options& o, const claim_args& a) {
   client device{to_client_options(o)};
   connect_or_fail(device, o);
-  if (auto r = device.claim(a.secret, std::chrono::milliseconds(a.duration_ms)); !r) fail("claim", r.error());
+  if (auto r = device.claim(a.secret, a.duration); !r) fail("claim", r.error());
   flush_or_fail(device, o, "claim");
 }
 
@@ -29,8 +29,8 @@ void add_claim_commands(CLI::App& app, global_options& options) {
   auto args = std::make_shared<claim_args>();
   auto* cmd = app.add_subcommand("claim", "Claim the device: {\"secretKey\":S,\"durationMs\":N}");
   cmd->add_option("--secret", args->secret, "Secret key")->required();
-  cmd->add_option("--duration-ms", args->duration_ms, "Claim window in ms (default: the server's, 24 h)")
-      ->check(CLI::Range(1LL, 4294967295LL));
+  add_duration_option(*cmd, "--duration,--duration-ms", args->duration, std::chrono::milliseconds(1),
+                      "Claim window: 60s, 10m, 24h (a plain number: ms; default: the server's, 24 h)");
   cmd->callback([&options, args] { run(options, *args); });
 }
 

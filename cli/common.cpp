@@ -7,6 +7,13 @@
 #include <cstdlib>
 #include <fstream>
 
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 namespace tbmqtt::cli {
 
 int exit_code(errc e) noexcept {
@@ -50,6 +57,7 @@ int exit_code(errc e) noexcept {
 }
 
 void fail(std::string what, errc code) { throw failure(std::move(what), code); }
+void fail_usage(std::string what) { throw failure(std::move(what), errc::invalid_argument, true); }
 
 void report_message(std::string_view what) {
   std::string line = "tbmqtt: ";
@@ -68,8 +76,50 @@ void report_error(std::string_view what, errc code) {
   report_message(line);
 }
 
-std::chrono::milliseconds global_options::timeout() const {
-  return std::chrono::milliseconds(static_cast<long long>(std::llround(timeout_s * 1000.0)));
+std::chrono::milliseconds global_options::timeout() const { return timeout_ms; }
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, std::chrono::milliseconds plain_unit) {
+  std::size_t end = 0;
+  while (end < text.size() && ((text[end] >= '0' && text[end] <= '9') || text[end] == '.')) ++end;
+  const std::string number{text.substr(0, end)};
+  const std::string_view unit = text.substr(end);
+  if (number.empty() || number == "." || number.find('.') != number.rfind('.')) return std::nullopt;
+  double scale = 0;
+  if (unit.empty()) scale = static_cast<double>(plain_unit.count());
+  else if (unit == "ms") scale = 1;
+  else if (unit == "s") scale = 1000;
+  else if (unit == "m" || unit == "min") scale = 60000;
+  else if (unit == "h") scale = 3600000;
+  else return std::nullopt;
+  const double ms = std::strtod(number.c_str(), nullptr) * scale;
+  if (!(ms >= 0) || ms > 4294967295.0) return std::nullopt;  // every consumer keeps 32-bit milliseconds
+  return std::chrono::milliseconds(std::llround(ms));
+}
+
+CLI::Validator duration_check(std::chrono::milliseconds plain_unit) {
+  const std::string unit = plain_unit.count() == 1 ? "ms" : plain_unit.count() == 1000 ? "s" : "";
+  return CLI::Validator(
+      [plain_unit, unit](std::string& text) -> std::string {
+        if (parse_duration(text, plain_unit)) return {};
+        return "expected a duration like 500ms, 2s or 1m, at most 49 days (a plain number is in " + unit + "), not " + text;
+      },
+      "DURATION");
+}
+
+CLI::Option* add_duration_option(CLI::App& command, const std::string& name, std::chrono::milliseconds& target,
+                                 std::chrono::milliseconds plain_unit, const std::string& description, bool positive) {
+  auto* opt = command.add_option_function<std::string>(
+      name, [&target, plain_unit](const std::string& text) { target = *parse_duration(text, plain_unit); }, description);
+  opt->check(duration_check(plain_unit));
+  if (positive)
+    opt->check(CLI::Validator(
+        [plain_unit](std::string& text) -> std::string {
+          auto d = parse_duration(text, plain_unit);
+          return d && d->count() > 0 ? std::string() : std::string("must be more than 0 ms");
+        },
+        ""));
+  opt->type_name("DURATION");
+  return opt;
 }
 
 void add_global_options(CLI::App& app, global_options& o) {
@@ -78,8 +128,14 @@ void add_global_options(CLI::App& app, global_options& o) {
   app.add_option("--port", o.port, "MQTT port (default 1883; 8883 with --tls)")
       ->check(CLI::Range(1, 65535))
       ->group(group);
+  // Env TBMQTT_TOKEN is the default; only an explicit --token may also be the token a device
+  // chooses when it provisions (a forgotten export must not change what is provisioned).
+  if (const char* env = std::getenv("TBMQTT_TOKEN"); env != nullptr && *env != '\0') {
+    o.token = env;
+    o.token_from_env = true;
+  }
   app.add_option("--token", o.token, "Device access token (or env TBMQTT_TOKEN)")
-      ->envname("TBMQTT_TOKEN")
+      ->each([&o](const std::string&) { o.token_from_env = false; })
       ->group(group);
   app.add_option("--client-id", o.client_id, "MQTT client id")->group(group);
   app.add_option("--username", o.username, "MQTT basic user name")->group(group);
@@ -101,9 +157,9 @@ void add_global_options(CLI::App& app, global_options& o) {
       ->check(CLI::IsMember({0, 1}))
       ->capture_default_str()
       ->group(group);
-  app.add_option("--timeout", o.timeout_s, "Seconds to wait for connect, acks and answers")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str()
+  add_duration_option(app, "--timeout", o.timeout_ms, std::chrono::seconds(1),
+                      "How long to wait for connect, acks and answers: 500ms, 2s, 1m (a plain number: seconds; "
+                      "default 10s)")
       ->group(group);
   const char* store = "Store-and-forward";
   app.add_option("--offline-store", o.offline_store,
@@ -140,13 +196,13 @@ std::string key_password(const global_options& o) {
 client_options to_client_options(const global_options& o) {
   // A TLS client certificate is a credential of its own (ThingsBoard X.509 authentication).
   if (o.token.empty() && o.client_id.empty() && o.username.empty() && o.cert_file.empty())
-    fail("no credentials: give --token (or TBMQTT_TOKEN), --client-id, --username or --cert-file", errc::invalid_argument);
+    fail_usage("no credentials: give --token (or TBMQTT_TOKEN), --client-id, --username or --cert-file");
   if (!o.tls && (!o.ca_file.empty() || !o.ca_dir.empty() || !o.cert_file.empty() || !o.key_file.empty() || o.insecure))
-    fail("--ca-file, --ca-dir, --cert-file, --key-file and --insecure need --tls", errc::invalid_argument);
+    fail_usage("--ca-file, --ca-dir, --cert-file, --key-file and --insecure need --tls");
   if (o.cert_file.empty() != o.key_file.empty())
-    fail("--cert-file and --key-file go together", errc::invalid_argument);
+    fail_usage("--cert-file and --key-file go together");
   if (!o.key_password_file.empty() && o.key_file.empty())
-    fail("--key-password-file needs --key-file", errc::invalid_argument);
+    fail_usage("--key-password-file needs --key-file");
   client_options c;
   c.host = o.host;
   c.port = static_cast<std::uint16_t>(o.port);
@@ -163,8 +219,8 @@ client_options to_client_options(const global_options& o) {
   c.tls.insecure = o.insecure;
   c.default_qos = o.message_qos();
   c.request_timeout = o.timeout();
-  if (!o.offline_store.empty() && o.qos == 0) fail("--offline-store needs --qos 1", errc::invalid_argument);
-  if (o.pace && o.offline_store.empty()) fail("--pace needs --offline-store", errc::invalid_argument);
+  if (!o.offline_store.empty() && o.qos == 0) fail_usage("--offline-store needs --qos 1");
+  if (o.pace && o.offline_store.empty()) fail_usage("--pace needs --offline-store");
   c.rate_limits.learn = o.pace;
   c.offline_store = o.offline_store;
   c.offline_store_sync = !o.offline_no_fsync;
@@ -192,11 +248,77 @@ void connect_or_fail(client& device, const global_options& o) {
   }
 }
 
+namespace {
+enum class reach { no_name, refused, no_answer, accepted };
+
+// What a plain TCP connection to the server's address finds: the name does not resolve, nothing
+// listens (refused), no answer within `wait`, or a listener accepted.
+reach probe(const std::string& host, int port, std::chrono::milliseconds wait) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0 || found == nullptr)
+    return reach::no_name;
+  reach result = reach::no_answer;
+  for (addrinfo* a = found; a != nullptr && result != reach::accepted; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      result = reach::accepted;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, static_cast<int>(wait.count())) == 1) {
+        int error = 0;
+        socklen_t len = sizeof error;
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+        if (error == 0) result = reach::accepted;
+        else if (error == ECONNREFUSED && result == reach::no_answer) result = reach::refused;
+      }
+    } else if (errno == ECONNREFUSED) {
+      result = reach::refused;
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return result;
+}
+}  // namespace
+
+std::string unreachable_hint(const global_options& o) {
+  const int port = o.port != 0 ? o.port : (o.tls ? 8883 : 1883);
+  switch (probe(o.host, port, std::chrono::milliseconds(2000))) {
+    case reach::no_name:
+      return " (cannot resolve the host name " + o.host + ": check --host)";
+    case reach::refused:
+      return " (connection refused: nothing listens on port " + std::to_string(port) +
+             "; check --host, --port and that the server runs)";
+    case reach::no_answer:
+      return " (no answer: check --host, --port and firewalls)";
+    case reach::accepted:
+      break;
+  }
+  // Something listens but closed the MQTT connection: a TLS listener does that to plain MQTT.
+  if (!o.tls) return " (the server closed the connection: does it expect TLS? try --tls)";
+  return " (the server closed the connection: check --port)";
+}
+
 std::string connection_context(const global_options& o, std::string_view verb, errc e) {
   // Never name the token, password or key password here: only where we tried to go and why.
   std::string what{verb};
   what += " " + o.host + ":" + std::to_string(o.port != 0 ? o.port : (o.tls ? 8883 : 1883));
   switch (e) {
+    case errc::unreachable:
+      return what + unreachable_hint(o);
+    case errc::refused_credentials:
+    case errc::identifier_rejected:
+      return what + " (the server refused the credentials: check the token (or client id, user name and "
+                    "password) and that the device exists)";
+    case errc::provision_not_found:
+      return what + " (no provisioning profile with this key and secret: check --key and --secret)";
+    case errc::provision_failed:
+      return what + " (the server refused to provision: the device name may be taken, or the profile "
+                    "does not let devices create themselves)";
     case errc::tls_unknown_ca:
       return what + " (server certificate not trusted: check --ca-file or --ca-dir)";
     case errc::tls_hostname_mismatch:
@@ -208,7 +330,7 @@ std::string connection_context(const global_options& o, std::string_view verb, e
     case errc::tls_bad_client_key:
       return what + " (cannot use --cert-file/--key-file: wrong key password, or key and certificate differ)";
     case errc::tls_error:
-      return what + " (TLS set-up or handshake failed)";
+      return what + " (TLS handshake failed: the server does not speak TLS on this port? check --port, or drop --tls)";
     default:
       return what;
   }
@@ -225,8 +347,179 @@ void print_line(std::string_view line) {
   std::fflush(stdout);
 }
 
+namespace {
+// Finds where and why text is not JSON (for the message only; json::validate decides).
+class json_checker {
+ public:
+  explicit json_checker(std::string_view text) : t_(text) {}
+
+  /// "line L, column C: expected ..." or "" when the checker finds no fault.
+  std::string problem() {
+    skip();
+    if (!value(0)) return where();
+    skip();
+    if (i_ < t_.size()) {
+      why_ = "unexpected text after the JSON value";
+      return where();
+    }
+    return {};
+  }
+
+ private:
+  std::string_view t_;
+  std::size_t i_ = 0;
+  std::string why_;
+
+  std::string where() const {
+    std::size_t line = 1, column = 1;
+    for (std::size_t k = 0; k < i_ && k < t_.size(); ++k) {
+      if (t_[k] == '\n') {
+        ++line;
+        column = 1;
+      } else if ((static_cast<unsigned char>(t_[k]) & 0xC0) != 0x80) {
+        ++column;
+      }
+    }
+    std::string at = i_ < t_.size() ? std::string(" at '") + t_[i_] + "'" : std::string(" at the end");
+    return "line " + std::to_string(line) + ", column " + std::to_string(column) + at + ": " + why_;
+  }
+  void skip() {
+    while (i_ < t_.size() && (t_[i_] == ' ' || t_[i_] == '\t' || t_[i_] == '\n' || t_[i_] == '\r')) ++i_;
+  }
+  bool expect(bool ok, const char* why) {
+    if (!ok) why_ = why;
+    return ok;
+  }
+  bool literal(std::string_view word) {
+    if (t_.substr(i_, word.size()) != word) return expect(false, "expected a value (object, array, string, number, true, false or null)");
+    i_ += word.size();
+    return true;
+  }
+  bool string() {
+    ++i_;  // opening quote
+    while (i_ < t_.size()) {
+      const char c = t_[i_];
+      if (c == '"') {
+        ++i_;
+        return true;
+      }
+      if (static_cast<unsigned char>(c) < 0x20) return expect(false, "control character in a string (escape it)");
+      if (c == '\\') {
+        ++i_;
+        if (i_ >= t_.size() || std::string_view("\"\\/bfnrtu").find(t_[i_]) == std::string_view::npos)
+          return expect(false, "invalid escape in a string");
+      }
+      ++i_;
+    }
+    return expect(false, "unterminated string (missing '\"')");
+  }
+  bool number() {
+    const std::size_t start = i_;
+    if (t_[i_] == '-') ++i_;
+    auto digits = [&] {
+      const std::size_t from = i_;
+      while (i_ < t_.size() && t_[i_] >= '0' && t_[i_] <= '9') ++i_;
+      return i_ > from;
+    };
+    if (!digits()) return expect(false, "expected a digit");
+    if (t_[start] == '-' ? (t_[start + 1] == '0' && i_ > start + 2) : (t_[start] == '0' && i_ > start + 1)) {
+      i_ = start;
+      return expect(false, "a number may not start with 0");
+    }
+    if (i_ < t_.size() && t_[i_] == '.' && (++i_, !digits())) return expect(false, "expected a digit after '.'");
+    if (i_ < t_.size() && (t_[i_] == 'e' || t_[i_] == 'E')) {
+      ++i_;
+      if (i_ < t_.size() && (t_[i_] == '+' || t_[i_] == '-')) ++i_;
+      if (!digits()) return expect(false, "expected a digit in the exponent");
+    }
+    return true;
+  }
+  bool value(int depth) {
+    if (depth > 256) return expect(false, "nested too deeply");
+    if (i_ >= t_.size()) return expect(false, "expected a value, the text ended");
+    const char c = t_[i_];
+    if (c == '{') return object(depth);
+    if (c == '[') return array(depth);
+    if (c == '"') return string();
+    if (c == '-' || (c >= '0' && c <= '9')) return number();
+    if (c == 't') return literal("true");
+    if (c == 'f') return literal("false");
+    if (c == 'n') return literal("null");
+    if (c == '\'') return expect(false, "strings take double quotes (\"), not single quotes");
+    return expect(false, "expected a value (object, array, string, number, true, false or null)");
+  }
+  bool object(int depth) {
+    ++i_;
+    skip();
+    if (i_ < t_.size() && t_[i_] == '}') return ++i_, true;
+    for (;;) {
+      skip();
+      if (i_ >= t_.size() || t_[i_] != '"') return expect(false, "expected a member name in double quotes");
+      if (!string()) return false;
+      skip();
+      if (i_ >= t_.size() || t_[i_] != ':') return expect(false, "expected ':' after the member name");
+      ++i_;
+      skip();
+      if (!value(depth + 1)) return false;
+      skip();
+      if (i_ < t_.size() && t_[i_] == ',') {
+        ++i_;
+        continue;
+      }
+      if (i_ < t_.size() && t_[i_] == '}') return ++i_, true;
+      return expect(false, "expected ',' or '}'");
+    }
+  }
+  bool array(int depth) {
+    ++i_;
+    skip();
+    if (i_ < t_.size() && t_[i_] == ']') return ++i_, true;
+    for (;;) {
+      skip();
+      if (!value(depth + 1)) return false;
+      skip();
+      if (i_ < t_.size() && t_[i_] == ',') {
+        ++i_;
+        continue;
+      }
+      if (i_ < t_.size() && t_[i_] == ']') return ++i_, true;
+      return expect(false, "expected ',' or ']'");
+    }
+  }
+};
+
+const char* kind_name(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return "nothing";
+  switch (text[first]) {
+    case '{': return "an object";
+    case '[': return "an array";
+    case '"': return "a string";
+    case 't':
+    case 'f': return "a boolean";
+    case 'n': return "null";
+    default: return "a number";
+  }
+}
+}  // namespace
+
+std::string json_problem(std::string_view text) {
+  if (json::validate(text)) return {};
+  std::string why = json_checker(text).problem();
+  return why.empty() ? std::string("not valid JSON") : why;
+}
+
 void require_json(std::string_view text, std::string_view what) {
-  if (!json::validate(text)) fail(std::string(what) + ": not valid JSON", errc::invalid_argument);
+  if (json::validate(text)) return;
+  const std::string why = json_checker(text).problem();
+  fail(std::string(what) + ": not valid JSON" + (why.empty() ? std::string() : " (" + why + ")"), errc::invalid_argument);
+}
+
+void require_json_object(std::string_view text, std::string_view what) {
+  require_json(text, what);
+  const char* kind = kind_name(text);
+  if (std::string_view(kind) != "an object")
+    fail(std::string(what) + ": expected an object {\"key\":value,..}, got " + kind, errc::invalid_argument);
 }
 
 std::string compact_json(std::string_view text) {
@@ -283,6 +576,13 @@ std::vector<std::string> split_keys(std::string_view list) {
     if (!item.empty()) keys.emplace_back(item);
     start = end + 1;
   }
+  return keys;
+}
+
+std::vector<std::string> split_keys(const std::vector<std::string>& lists) {
+  std::vector<std::string> keys;
+  for (const auto& list : lists)
+    for (auto& k : split_keys(list)) keys.push_back(std::move(k));
   return keys;
 }
 

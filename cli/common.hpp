@@ -19,6 +19,8 @@
 
 namespace CLI {
 class App;
+class Option;
+class Validator;
 }
 
 namespace tbmqtt::cli {
@@ -41,15 +43,24 @@ int exit_code(errc e) noexcept;
 /// @brief A failure at a subcommand's edge: `what` is the context (never contains secrets).
 class failure : public std::runtime_error {
  public:
-  failure(std::string what, errc code) : std::runtime_error(std::move(what)), code_(code) {}
+  failure(std::string what, errc code, bool usage = false)
+      : std::runtime_error(std::move(what)), code_(code), usage_(usage) {}
   errc code() const noexcept { return code_; }
+  /// A mistake in the command line (reported as "usage: ...", exit 2, no errc name).
+  bool usage() const noexcept { return usage_; }
 
  private:
   errc code_;
+  bool usage_;
 };
 
 /// Throws cli::failure.
 [[noreturn]] void fail(std::string what, errc code);
+/// Throws cli::failure for a mistake in the command line (errc::invalid_argument, exit 2).
+[[noreturn]] void fail_usage(std::string what);
+
+/// @brief Adds to every command's --help the global options it uses and one example.
+void add_help_footers(CLI::App& app);
 
 /// @brief Prints the one-line error report `tbmqtt: <what>: <errc name>` to stderr.
 void report_error(std::string_view what, errc code);
@@ -61,6 +72,7 @@ struct global_options {
   std::string host = "127.0.0.1";
   int port = 0;  ///< 0: 1883, or 8883 with --tls.
   std::string token;
+  bool token_from_env = false;  ///< `token` is env TBMQTT_TOKEN, not an explicit --token.
   std::string client_id;
   std::string username;
   std::string password;
@@ -72,7 +84,7 @@ struct global_options {
   std::string key_password_file;  ///< First line: the key password (else env TBMQTT_KEY_PASSWORD).
   bool insecure = false;
   int qos = 1;
-  double timeout_s = 10.0;
+  std::chrono::milliseconds timeout_ms{10000};  ///< --timeout (plain numbers: seconds).
   bool stored_credentials = false;  ///< The credentials came from --credentials FILE.
   std::string offline_store;   ///< --offline-store DIR: store-and-forward (client_options::offline_store).
   int offline_max = 1000;      ///< --offline-max: messages the store keeps.
@@ -83,6 +95,19 @@ struct global_options {
   std::chrono::milliseconds timeout() const;
   tbmqtt::qos message_qos() const { return qos == 0 ? qos::at_most_once : qos::at_least_once; }
 };
+
+/// @brief A duration: "500ms", "2s", "1.5s", "1m", "1h"; a plain number is in `plain_unit` (each
+/// option keeps the unit it always had). Empty when it is not one, negative, or over 2^32-1 ms.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, std::chrono::milliseconds plain_unit);
+
+/// @brief Adds a duration option (parse_duration) to `command`, stored in `target`; `positive`:
+/// zero is refused too. The one way every command takes a duration.
+CLI::Option* add_duration_option(CLI::App& command, const std::string& name, std::chrono::milliseconds& target,
+                                 std::chrono::milliseconds plain_unit, const std::string& description,
+                                 bool positive = true);
+
+/// @brief A check for options that take several durations (sample's --min-interval ...).
+CLI::Validator duration_check(std::chrono::milliseconds plain_unit);
 
 /// @brief Adds the global options to the top-level app, bound to `options`.
 void add_global_options(CLI::App& app, global_options& options);
@@ -109,8 +134,13 @@ void flush_or_fail(client& device, const global_options& options, std::string_vi
 /// @brief Writes one line to stdout and flushes it (data goes to stdout only).
 void print_line(std::string_view line);
 
-/// @brief Validates JSON text given on the command line; throws failure(invalid_argument).
+/// @brief Validates JSON text given on the command line; throws failure(invalid_argument) that
+/// says where and why ("not valid JSON (line 1, column 7 at '}': expected ':' after the member name)").
 void require_json(std::string_view text, std::string_view what);
+/// @brief As require_json, and the text must be an object ("expected an object {..}, got an array").
+void require_json_object(std::string_view text, std::string_view what);
+/// @brief Where and why `text` is not JSON ("line L, column C ...: ..."); "" when it is JSON.
+std::string json_problem(std::string_view text);
 
 /// @brief The JSON text without insignificant whitespace (one line). @pre text is valid JSON.
 std::string compact_json(std::string_view text);
@@ -120,6 +150,8 @@ std::string quote_json(std::string_view text);
 
 /// @brief Splits "a,b , c" into {"a","b","c"} (empty items dropped).
 std::vector<std::string> split_keys(std::string_view list);
+/// @brief The keys of several arguments, each one key or a comma-separated list.
+std::vector<std::string> split_keys(const std::vector<std::string>& lists);
 
 /// @brief The keys list normalised for the library: "a,b,c" (spaces and empty items removed).
 std::string join_keys(const std::vector<std::string>& keys);

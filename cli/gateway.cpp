@@ -1,19 +1,22 @@
 // tbmqtt gateway ...   the ThingsBoard gateway API, run with a gateway device's credentials:
-//   connect DEVICE [--type T]                    announce a sub-device (v1/gateway/connect)
+//   serve                                        one lasting session, commands from stdin (see run_gateway_serve)
+//   connect DEVICE [--type T]                    announce a sub-device (v1/gateway/connect) for this process's session
 //   disconnect DEVICE                            v1/gateway/disconnect
 //   telemetry DEVICE JSON                        telemetry of a sub-device ({..}, ts form or an array)
 //   attributes set DEVICE JSON                   client attributes of a sub-device
 //   attributes get DEVICE [--client k,..] [--shared k,..]   prints {"client":{..},"shared":{..}}
 //   attributes watch DEVICE... [--count N]       prints each shared-attribute push {"device":..,"data":..}
 //   rpc serve DEVICE... [--count N] [--exec CMD] answers server RPCs to the sub-devices
-//   claim DEVICE --secret S [--duration-ms N]    claims a sub-device
+//   claim DEVICE --secret S [--duration D]    claims a sub-device
 // watch and serve connect their sub-devices first (pushes and RPCs flow only to connected ones).
 #include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <iostream>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -30,10 +33,10 @@ struct gateway_args {
   std::vector<std::string> devices;
   std::string type;
   std::string json;
-  std::string client_keys;
-  std::string shared_keys;
+  std::vector<std::string> client_keys;  // each item: one key or "k1,k2"
+  std::vector<std::string> shared_keys;
   std::string secret;
-  long long duration_ms = 0;
+  std::chrono::milliseconds duration{0};
   long long count = 0;  // 0: forever
   std::string exec;
 };
@@ -49,7 +52,12 @@ struct gateway_session {
 /// Connects the gateway device; from then on, server input the library rejects (malformed, or for a
 /// sub-device that is not connected here) is reported on stderr, one line each.
 void connect_gateway(gateway_session& s, const global_options& o) {
-  connect_or_fail(s.device, o);
+  try {
+    connect_or_fail(s.device, o);
+  } catch (const failure& f) {
+    if (f.code() != errc::subscription_refused) throw;
+    fail(std::string(f.what()) + " (the server refused the gateway topics: is this device a gateway?)", f.code());
+  }
   s.device.on_error([](errc e, std::string_view context) { report_error("gateway: " + std::string(context), e); });
 }
 
@@ -85,7 +93,7 @@ void run_telemetry(const global_options& o, const gateway_args& a) {
 }
 
 void run_set(const global_options& o, const gateway_args& a) {
-  require_json(a.json, "gateway attributes set: argument");
+  require_json_object(a.json, "gateway attributes set: argument");
   gateway_session s{o};
   connect_gateway(s, o);
   check(s.gateway.send_attributes(a.device, a.json), "gateway attributes set");
@@ -189,10 +197,91 @@ void run_serve(const global_options& o, const gateway_args& a) {
   flush_or_fail(s.device, o, "gateway rpc serve");
 }
 
+/// One word of a `gateway serve` line: a JSON string ("a name with spaces") or a run of non-blanks.
+bool next_word(std::string_view& rest, std::string& word) {
+  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+  if (rest.empty()) return false;
+  if (rest.front() == '"') {
+    std::size_t end = 1;
+    while (end < rest.size() && rest[end] != '"') end += rest[end] == '\\' ? 2 : 1;
+    if (end >= rest.size()) return false;
+    const std::string_view quoted = rest.substr(0, end + 1);
+    auto v = json::value::parse(quoted);
+    std::vector<char> buf(quoted.size() + 1);
+    auto text = v ? v->as_string(span<char>{buf.data(), buf.size()}) : result<std::string_view>(errc::malformed);
+    if (!text) return false;
+    word.assign(text->data(), text->size());
+    rest.remove_prefix(end + 1);
+    return true;
+  }
+  std::size_t end = 0;
+  while (end < rest.size() && rest[end] != ' ' && rest[end] != '\t') ++end;
+  word.assign(rest.substr(0, end));
+  rest.remove_prefix(end);
+  return true;
+}
+
+std::string_view trimmed(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+  return text;
+}
+
+// `gateway serve`: one gateway session for as long as stdin is open. Each line is one command
+// (connect DEVICE [TYPE] | disconnect DEVICE | telemetry DEVICE JSON | attributes DEVICE JSON;
+// a DEVICE with spaces in double quotes; empty lines and # comments are skipped). Sub-devices stay
+// connected until `disconnect` or the end of input; shared-attribute pushes for them are printed
+// as {"device":..,"data":..} lines. A bad line is reported on stderr and skipped; at the end the
+// exit code is that of the first failure (0 if none), after every message was acknowledged.
+void run_gateway_serve(const global_options& o) {
+  gateway_session s{o};
+  s.gateway.on_attribute_update([](std::string_view device, json::value data) {
+    print_line("{\"device\":" + quote_json(device) + ",\"data\":" + compact_json(data.raw()) + "}");
+  });
+  connect_gateway(s, o);
+  std::optional<failure> first;
+  long failed = 0;
+  std::string line;
+  for (long number = 1; std::getline(std::cin, line); ++number) {
+    std::string_view rest = trimmed(line);
+    if (rest.empty() || rest.front() == '#') continue;
+    const std::string where = "gateway serve: line " + std::to_string(number);
+    try {
+      std::string command, device;
+      if (!next_word(rest, command) || !next_word(rest, device))
+        fail(where + ": expected COMMAND DEVICE ... (connect, disconnect, telemetry, attributes)", errc::invalid_argument);
+      const std::string_view argument = trimmed(rest);
+      if (command == "connect") {
+        check(s.gateway.connect_device(device, argument), where + ": connect " + device);
+      } else if (command == "disconnect") {
+        check(s.gateway.disconnect_device(device), where + ": disconnect " + device);
+      } else if (command == "telemetry") {
+        require_json(argument, where + ": telemetry");
+        check(s.gateway.send_telemetry(device, argument), where + ": telemetry " + device);
+      } else if (command == "attributes") {
+        require_json_object(argument, where + ": attributes");
+        check(s.gateway.send_attributes(device, argument), where + ": attributes " + device);
+      } else {
+        fail(where + ": unknown command '" + command + "' (connect, disconnect, telemetry, attributes)",
+             errc::invalid_argument);
+      }
+    } catch (const failure& f) {
+      report_error(f.what(), f.code());
+      ++failed;
+      if (!first) first = f;
+    }
+  }
+  flush_or_fail(s.device, o, "gateway serve");
+  if (first)
+    fail("gateway serve: " + std::to_string(failed) + " line(s) failed, the others were sent (first: " +
+             std::string(first->what()).substr(std::string("gateway serve: ").size()) + ")",
+         first->code());
+}
+
 void run_claim(const global_options& o, const gateway_args& a) {
   gateway_session s{o};
   connect_gateway(s, o);
-  check(s.gateway.claim(a.device, a.secret, std::chrono::milliseconds(a.duration_ms)), "gateway claim " + a.device);
+  check(s.gateway.claim(a.device, a.secret, a.duration), "gateway claim " + a.device);
   flush_or_fail(s.device, o, "gateway claim");
 }
 
@@ -203,10 +292,20 @@ void add_gateway_commands(CLI::App& app, global_options& options) {
   auto* group = app.add_subcommand("gateway", "Gateway API: act for sub-devices (run with a gateway device's credentials)");
   group->require_subcommand(1);
 
-  auto* connect = group->add_subcommand("connect", "Connect a sub-device: {\"device\":D,\"type\":T}");
+  auto* connect = group->add_subcommand(
+      "connect",
+      "Announce a sub-device once ({\"device\":D,\"type\":T}): creates it on ThingsBoard if new; it stays connected only "
+      "while this gateway's session lasts, i.e. until this command exits. For a lasting session use `gateway serve`");
   connect->add_option("device", args->device, "Sub-device name")->required();
   connect->add_option("--type", args->type, "Device type (profile) for a new sub-device");
   connect->callback([&options, args] { run_connect(options, *args); });
+
+  auto* serve_lines = group->add_subcommand(
+      "serve",
+      "One lasting gateway session driven by stdin, one command per line: connect DEVICE [TYPE] | disconnect DEVICE | "
+      "telemetry DEVICE JSON | attributes DEVICE JSON (DEVICE with spaces in \"quotes\"). Sub-devices stay connected "
+      "until disconnect or end of input; their shared-attribute pushes are printed as {\"device\":..,\"data\":..}");
+  serve_lines->callback([&options] { run_gateway_serve(options); });
 
   auto* disconnect = group->add_subcommand("disconnect", "Disconnect a sub-device");
   disconnect->add_option("device", args->device, "Sub-device name")->required();
@@ -226,8 +325,8 @@ void add_gateway_commands(CLI::App& app, global_options& options) {
   set->callback([&options, args] { run_set(options, *args); });
   auto* get = attributes->add_subcommand("get", "Read attributes of a sub-device; prints {\"client\":{..},\"shared\":{..}}");
   get->add_option("device", args->device, "Sub-device name")->required();
-  get->add_option("--client", args->client_keys, "Client attribute keys: k1,k2");
-  get->add_option("--shared", args->shared_keys, "Shared attribute keys: k1,k2");
+  get->add_option("--client", args->client_keys, "Client attribute keys: k1 k2 or k1,k2")->expected(1, -1);
+  get->add_option("--shared", args->shared_keys, "Shared attribute keys: k1 k2 or k1,k2")->expected(1, -1);
   get->callback([&options, args] { run_get(options, *args); });
   auto* watch = attributes->add_subcommand("watch", "Connect sub-devices and print each shared-attribute push as one JSON line");
   watch->add_option("devices", args->devices, "Sub-device names")->required();
@@ -246,8 +345,8 @@ void add_gateway_commands(CLI::App& app, global_options& options) {
   auto* claim = group->add_subcommand("claim", "Claim a sub-device: {D:{\"secretKey\":S,\"durationMs\":N}}");
   claim->add_option("device", args->device, "Sub-device name")->required();
   claim->add_option("--secret", args->secret, "Secret key")->required();
-  claim->add_option("--duration-ms", args->duration_ms, "Claim window in ms (default: the server's, 24 h)")
-      ->check(CLI::Range(1LL, 4294967295LL));
+  add_duration_option(*claim, "--duration,--duration-ms", args->duration, std::chrono::milliseconds(1),
+                      "Claim window: 60s, 10m, 24h (a plain number: ms; default: the server's, 24 h)");
   claim->callback([&options, args] { run_claim(options, *args); });
 }
 

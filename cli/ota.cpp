@@ -5,7 +5,9 @@
 // atomically (PATH.part, then rename). States and progress go to stderr (a bar on a terminal,
 // lines otherwise); the package goes to stdout as one JSON line:
 //   {"title":..,"version":..,"size":..,"checksumAlgorithm":..,"path":..}
-// The running version is unknown to the CLI, so any assignment is downloaded. Progress is
+// --current-title/--current-version name what runs (reported as current_fw_*): an assignment of
+// that package is installed already and ends the command at once (stdout {..,"installed":true}).
+// `tbmqtt ota confirm --current-title T --current-version V` reports UPDATED after the restart. Progress is
 // checkpointed in --state DIR, so a killed download resumes on the next run. After the file is
 // written the state is UPDATING; --confirm also reports UPDATED.
 //
@@ -24,7 +26,10 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -38,10 +43,12 @@ struct ota_args {
   std::string out;
   std::uint32_t chunk_size = 0;  // 0: the engine's default
   int window = tbmqtt::ota_config{}.window;  // the engine default, chosen by bench/ota_throughput.py
-  double wait_s = -1;            // < 0: --timeout
+  std::chrono::milliseconds wait{-1};  // < 0: --timeout
   std::string state_dir;
   bool confirm = false;
-  std::uint32_t chunk_timeout_ms = 0;  // 0: the engine's default
+  std::chrono::milliseconds chunk_timeout{0};  // 0: the engine's default
+  std::string current_title;    // what runs now (reported as current_fw_title); "" unknown
+  std::string current_version;
   int max_retries = -1;                // < 0: the engine's default
 };
 
@@ -112,7 +119,8 @@ class progress_view {
       const int filled = percent * width / 100;
       std::string bar(static_cast<std::size_t>(filled), '#');
       bar.append(static_cast<std::size_t>(width - filled), '.');
-      std::fprintf(stderr, "\r[%s] %3d%% %llu/%llu bytes %.2f MB/s", bar.c_str(), percent,
+      // \033[K erases what a longer earlier line left behind (no "MB/ss/s").
+      std::fprintf(stderr, "\r[%s] %3d%% %llu/%llu bytes %.2f MB/s\033[K", bar.c_str(), percent,
                    static_cast<unsigned long long>(received), static_cast<unsigned long long>(total_), rate);
       std::fflush(stderr);
       drawn_ = true;
@@ -175,8 +183,48 @@ void barrier(client& device, const global_options& o) {
   (void)box->wait_for(o.timeout() + callback_grace);
 }
 
+/// The package assigned now (shared *_title and *_version); empty strings when none.
+std::pair<std::string, std::string> assigned_package(client& device, const global_options& o, bool software) {
+  const std::string prefix = software ? "sw_" : "fw_";
+  using answer = std::pair<std::string, std::string>;
+  auto box = std::make_shared<mailbox<std::optional<answer>>>();
+  auto r = device.request_attributes("", prefix + "title," + prefix + "version",
+                                     [box, prefix](errc e, json::value, json::value shared) {
+                                       if (e != errc{}) return box->put(std::nullopt);
+                                       auto text = [&](const std::string& key) {
+                                         std::vector<char> buf(shared[key].raw().size() + 1);
+                                         auto v = shared[key].as_string(span<char>{buf.data(), buf.size()});
+                                         return v ? std::string(*v) : std::string();
+                                       };
+                                       box->put(answer{text(prefix + "title"), text(prefix + "version")});
+                                     });
+  if (!r) fail("ota: reading the assignment", r.error());
+  auto got = box->wait_for(o.timeout() + callback_grace);
+  if (!got) fail("ota: reading the assignment: no answer", errc::timeout);
+  if (!*got) fail("ota: reading the assignment", errc::server_error);
+  return **got;
+}
+
+// `tbmqtt ota confirm`: the step after a restart into the new package.
+void run_confirm(const global_options& o, const ota_args& a) {
+  const std::string p = a.software ? "sw" : "fw";
+  client device{to_client_options(o)};
+  connect_or_fail(device, o);
+  const auto assigned = assigned_package(device, o, a.software);
+  if (!assigned.first.empty() && (assigned.first != a.current_title || assigned.second != a.current_version))
+    report_message("ota confirm: note: the assigned package is " + assigned.first + " " + assigned.second + ", not " +
+                   a.current_title + " " + a.current_version);
+  const std::string payload = "{\"current_" + p + "_title\":" + quote_json(a.current_title) + ",\"current_" + p +
+                              "_version\":" + quote_json(a.current_version) + ",\"" + p + "_state\":\"UPDATED\"}";
+  if (auto r = device.send_telemetry(payload, qos::at_least_once); !r) fail("ota confirm", r.error());
+  flush_or_fail(device, o, "ota confirm");
+  report_message("ota: " + a.current_title + " " + a.current_version + " reported UPDATED");
+}
+
 void run(const global_options& o, const ota_args& a) {
-  if (a.out.empty()) fail("ota: --out must not be empty", errc::invalid_argument);
+  if (a.out.empty()) fail_usage("ota: give --out PATH (or use `ota confirm`)");
+  if (a.current_title.empty() != a.current_version.empty())
+    fail_usage("ota: --current-title and --current-version go together");
   const ota_kind kind = a.software ? ota_kind::software : ota_kind::firmware;
   const std::string state_dir = a.state_dir.empty() ? default_state_dir() : a.state_dir;
   if (!make_dirs(state_dir)) fail("ota: cannot create the state directory " + state_dir, errc::transport_error);
@@ -187,11 +235,11 @@ void run(const global_options& o, const ota_args& a) {
   file_storage storage{state_dir};
   ota_config config;
   config.kind = kind;
-  config.current_title = "";
-  config.current_version = "";
+  config.current_title = a.current_title;  // reported as current_fw_*; that package is not downloaded
+  config.current_version = a.current_version;
   if (a.chunk_size > 0) config.chunk_size = a.chunk_size;
   config.window = static_cast<std::uint8_t>(a.window);
-  if (a.chunk_timeout_ms > 0) config.chunk_timeout_ms = a.chunk_timeout_ms;
+  if (a.chunk_timeout.count() > 0) config.chunk_timeout_ms = static_cast<std::uint32_t>(a.chunk_timeout.count());
   if (a.max_retries >= 0) config.max_retries = static_cast<std::uint8_t>(a.max_retries);
   config.checkpoint_key = a.software ? "tb_sw_ckpt" : "tb_fw_ckpt";
   config.pending_key = a.software ? "tb_sw_pend" : "tb_fw_pend";
@@ -231,10 +279,18 @@ void run(const global_options& o, const ota_args& a) {
   client device{to_client_options(o)};
   if (auto r = device.enable_ota(config, sink, &storage, std::move(handlers)); !r) fail("ota: enable", r.error());
   connect_or_fail(device, o);
+  if (!a.current_title.empty()) {
+    const auto assigned = assigned_package(device, o, a.software);
+    if (assigned.first == a.current_title && assigned.second == a.current_version) {
+      report_message("ota: " + a.current_title + " " + a.current_version + " is assigned and installed already: nothing to download");
+      print_line("{\"title\":" + quote_json(a.current_title) + ",\"version\":" + quote_json(a.current_version) +
+                 ",\"installed\":true}");
+      return;
+    }
+  }
 
   progress_view view{::isatty(STDERR_FILENO) == 1};
-  const auto wait_for = a.wait_s < 0 ? o.timeout()
-                                     : std::chrono::milliseconds(static_cast<long long>(a.wait_s * 1000.0));
+  const auto wait_for = a.wait.count() < 0 ? o.timeout() : a.wait;
   const auto assignment_deadline = std::chrono::steady_clock::now() + wait_for;
   // Lost for this long while downloading: give up (the engine itself resumes after reconnects).
   const auto offline_limit = std::max<std::chrono::milliseconds>(o.timeout() * 3, std::chrono::seconds(30));
@@ -320,22 +376,38 @@ void add_ota_commands(CLI::App& app, global_options& options) {
   auto args = std::make_shared<ota_args>();
   auto* cmd = app.add_subcommand("ota", "Download the assigned firmware (or software) package into --out");
   cmd->add_flag("--software", args->software, "The software package (sw_*) instead of the firmware");
-  cmd->add_option("--out", args->out, "Where to write the image (atomically: PATH.part, then rename)")->required();
+  cmd->add_option("--out", args->out, "Where to write the image (atomically: PATH.part, then rename); required");
+  cmd->add_option("--current-title", args->current_title,
+                  "Title of the package that runs now: reported as current_fw_title (current_sw_title); with "
+                  "--current-version, an assignment of that package is installed already and not downloaded");
+  cmd->add_option("--current-version", args->current_version, "Version that runs now (current_fw_version)");
   cmd->add_option("--chunk-size", args->chunk_size, "Bytes per chunk request (default 16384; capped at the server's 65536)")
       ->check(CLI::Range(1u, 1u << 30));
   cmd->add_option("--window", args->window, "Chunk requests in flight (1 = stop-and-wait)")
       ->check(CLI::Range(1, TBMQTT_OTA_MAX_WINDOW))
       ->capture_default_str();
-  cmd->add_option("--wait", args->wait_s, "Seconds to wait for an assignment (default: --timeout)")
-      ->check(CLI::NonNegativeNumber);
+  add_duration_option(*cmd, "--wait", args->wait, std::chrono::seconds(1),
+                      "How long to wait for an assignment: 30s, 5m (a plain number: seconds; default: --timeout)",
+                      false);
   cmd->add_option("--state", args->state_dir,
                   "Checkpoint directory (default $XDG_STATE_HOME/tbmqtt or ~/.local/state/tbmqtt)");
   cmd->add_flag("--confirm", args->confirm, "Also report UPDATED once the file is written");
-  cmd->add_option("--chunk-timeout-ms", args->chunk_timeout_ms, "First wait for a chunk (default 5000; doubles per retry)")
-      ->check(CLI::Range(1u, 3600000u));
+  add_duration_option(*cmd, "--chunk-timeout,--chunk-timeout-ms", args->chunk_timeout, std::chrono::milliseconds(1),
+                      "First wait for a chunk: 5s (a plain number: ms; default 5s; doubles per retry)");
   cmd->add_option("--max-retries", args->max_retries, "Retries per chunk before FAILED (default 5)")
       ->check(CLI::Range(0, 255));
-  cmd->callback([&options, args] { run(options, *args); });
+  auto* confirm = cmd->add_subcommand(
+      "confirm",
+      "After installing the downloaded package and restarting into it: report it running (fw_state UPDATED "
+      "with current_fw_title/version)");
+  confirm->add_option("--current-title", args->current_title, "Title of the package that runs now")->required();
+  confirm->add_option("--current-version", args->current_version, "Version that runs now")->required();
+  confirm->add_flag("--software", args->software, "The software package (sw_*)");
+  confirm->callback([&options, args] { run_confirm(options, *args); });
+  cmd->callback([&options, args, confirm] {
+    if (confirm->parsed()) return;  // `ota confirm` ran
+    run(options, *args);
+  });
 }
 
 }  // namespace tbmqtt::cli

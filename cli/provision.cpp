@@ -1,5 +1,5 @@
 // tbmqtt provision --key K --secret S [--name N] [--type token|basic|x509] [--device-token T]
-//                  [--client-id C --username U --password P] [--cert-file F] [--gateway] [--save FILE]
+//                  [--client-id C --username U --password P] [--cert-file F] [--gateway] [--save FILE [--force]]
 //   provisions a new device (protocol doc §4) and prints its credentials as JSON, or saves them
 //   (mode 0600) and says where on stderr without printing them.
 // Global --credentials FILE: connect every other command with credentials saved by --save.
@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ struct provision_args {
   std::string cert_file;
   bool gateway = false;
   std::string save;
+  bool force = false;  // --force: --save may replace an existing file
 };
 
 std::string read_file(const std::string& path) {
@@ -93,7 +95,18 @@ client_options server_of(const global_options& o) {
   return server;
 }
 
+// --save onto an existing file would replace credentials that may exist nowhere else (a
+// server-generated token cannot be read back): refused unless --force, before anything is sent.
+void check_save_target(const provision_args& a) {
+  struct stat st {};
+  if (a.save.empty() || a.force || ::lstat(a.save.c_str(), &st) != 0) return;
+  fail_usage("provision: " + a.save +
+             " exists and may hold the only copy of a device's credentials; choose another file, or add --force to "
+             "replace it");
+}
+
 void run(const global_options& o, const provision_args& a) {
+  check_save_target(a);
   std::string certificate;
   const provision_request req = request_for(a.type, a, certificate);
   auto creds = provision(server_of(o), req, o.timeout());
@@ -104,6 +117,7 @@ void run(const global_options& o, const provision_args& a) {
     print_line(text);
     return;
   }
+  check_save_target(a);  // created meanwhile?
   if (auto r = save_credentials(a.save, *creds); !r) fail("cannot save credentials to " + a.save, r.error());
   report_message("credentials saved to " + a.save);
 }
@@ -182,7 +196,7 @@ void run_lifecycle(global_options& o, const lifecycle_args& a) {
   request_args.key = a.key;
   request_args.secret = a.secret;
   request_args.name = a.name;
-  request_args.device_token = o.token;
+  request_args.device_token = o.token_from_env ? std::string() : o.token;  // only an explicit --token
   request_args.client_id = o.client_id;
   request_args.username = o.username;
   request_args.password = o.password;
@@ -283,7 +297,10 @@ void add_provision_commands(CLI::App& app, global_options& options) {
   cmd->add_option("--password", args->password, "MQTT basic password");
   cmd->add_option("--cert-file", args->cert_file, "X.509 certificate (PEM) of the device")->check(CLI::ExistingFile);
   cmd->add_flag("--gateway", args->gateway, "Provision the device as a gateway");
-  cmd->add_option("--save", args->save, "Save the credentials to this file (mode 0600) instead of printing them");
+  cmd->add_option("--save", args->save,
+                  "Save the credentials to this new file (mode 0600) instead of printing them; an existing file is "
+                  "refused unless --force");
+  cmd->add_flag("--force", args->force, "With --save: replace an existing file");
   cmd->callback([&options, args] { run(options, *args); });
 }
 

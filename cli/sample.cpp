@@ -1,11 +1,13 @@
-// tbmqtt sample --every MS --point NAME=CMD [--min X] [--max Y] [--delta D] [--delta-ratio R]
-//               [--min-interval S] [--heartbeat S] ... [--count N]
+// tbmqtt sample --every D --point NAME=CMD [--min X] [--max Y] [--delta D] [--delta-ratio R]
+//               [--on-change] [--min-interval D] [--heartbeat D] ... [--count N]   (D: 500ms, 2s, 1m)
 // Runs shell commands as time-series data points through the library's registry (report by
 // exception): every MS milliseconds each CMD runs (`/bin/sh -c`), its trimmed output is the
 // point's value (a JSON number, true/false, a JSON string, object or array; anything else is
 // text), and the registry uploads what fires. The rule options after a --point apply to that
 // point; those before the first --point are defaults for every point. Without any rule a point
-// is uploaded at every sample. Each published payload is printed on stdout (one JSON per line).
+// (number, boolean or text alike) is uploaded at every sample; --on-change uploads it only when
+// it differs from the last upload (any type); --min/--max/--delta/--delta-ratio compare numbers,
+// so give text and boolean points --on-change (or no rule at all). Each published payload is printed on stdout (one JSON per line).
 // Stops after N rounds (--count), or on SIGINT/SIGTERM; then waits for acknowledgements.
 #include <CLI/CLI.hpp>
 
@@ -35,10 +37,11 @@ std::atomic<bool> stop_requested{false};
 extern "C" void on_stop_signal(int) { stop_requested = true; }
 
 struct sample_options {
-  double every_ms = 0;
+  std::chrono::milliseconds every{0};
   long count = 0;  // rounds; 0: until a signal
   std::vector<std::string> points;
-  std::vector<double> min, max, delta, delta_ratio, min_interval_s, heartbeat_s;
+  std::vector<double> min, max, delta, delta_ratio;
+  std::vector<std::string> min_interval, heartbeat;  // durations (plain numbers: seconds)
 };
 
 /// One command-backed point. `output` is the last command output (read by the getter).
@@ -117,6 +120,7 @@ std::vector<command_point> build_points(const CLI::App& cmd, const sample_option
   report_policy defaults;
   std::vector<command_point> points;
   std::map<std::string, std::size_t> used;  // option name -> values consumed
+  const std::chrono::milliseconds seconds{1000};
   for (const CLI::Option* opt : cmd.parse_order()) {
     const std::string name = opt->get_name();
     const std::size_t i = used[name]++;
@@ -141,9 +145,11 @@ std::vector<command_point> build_points(const CLI::App& cmd, const sample_option
     } else if (name == "--delta-ratio") {
       target.delta_ratio = o.delta_ratio.at(i);
     } else if (name == "--min-interval") {
-      target.min_interval_ms = static_cast<std::uint32_t>(o.min_interval_s.at(i) * 1000.0);
+      target.min_interval_ms = static_cast<std::uint32_t>(parse_duration(o.min_interval.at(i), seconds)->count());
     } else if (name == "--heartbeat") {
-      target.max_interval_ms = static_cast<std::uint32_t>(o.heartbeat_s.at(i) * 1000.0);
+      target.max_interval_ms = static_cast<std::uint32_t>(parse_duration(o.heartbeat.at(i), seconds)->count());
+    } else if (name == "--on-change") {
+      target.on_change = true;
     }
   }
   if (points.empty()) fail("sample: give at least one --point NAME=COMMAND", errc::invalid_argument);
@@ -175,7 +181,7 @@ std::uint64_t unix_ms() {
 
 void run(const global_options& o, const CLI::App& cmd, const sample_options& so) {
   std::vector<command_point> points = build_points(cmd, so);
-  const auto every = std::chrono::milliseconds(static_cast<long long>(so.every_ms));
+  const auto every = so.every;
 
   // The first round decides each point's type (it must succeed).
   refresh(points);
@@ -222,17 +228,25 @@ void run(const global_options& o, const CLI::App& cmd, const sample_options& so)
 void add_sample_commands(CLI::App& app, global_options& options) {
   auto* cmd = app.add_subcommand(
       "sample",
-      "Run shell commands as data points every --every ms and upload them by exception "
+      "Run shell commands as data points every --every and upload them by exception "
       "(rules after a --point apply to it; before the first --point, to all)");
   auto so = std::make_shared<sample_options>();
-  cmd->add_option("--every", so->every_ms, "Sampling period in milliseconds")->required()->check(CLI::PositiveNumber);
+  add_duration_option(*cmd, "--every", so->every, std::chrono::milliseconds(1),
+                      "Sampling period: 500ms, 2s, 1m (a plain number: ms)")
+      ->required();
   cmd->add_option("--point", so->points, "NAME=COMMAND: a point whose value is COMMAND's output")->required();
   cmd->add_option("--min", so->min, "Upload at once when the value crosses below X");
   cmd->add_option("--max", so->max, "Upload at once when the value crosses above Y");
   cmd->add_option("--delta", so->delta, "Upload when the value moved more than D since the last upload");
   cmd->add_option("--delta-ratio", so->delta_ratio, "Upload when it moved more than R x |last upload| (0.1 = 10%)");
-  cmd->add_option("--min-interval", so->min_interval_s, "Seconds: changes no more often than this");
-  cmd->add_option("--heartbeat", so->heartbeat_s, "Seconds: upload at least this often");
+  cmd->add_option("--min-interval", so->min_interval, "Changes no more often than this: 30s, 5m (a plain number: seconds)")
+      ->check(duration_check(std::chrono::seconds(1)))
+      ->type_name("DURATION");
+  cmd->add_option("--heartbeat", so->heartbeat, "Upload at least this often: 15m, 1h (a plain number: seconds)")
+      ->check(duration_check(std::chrono::seconds(1)))
+      ->type_name("DURATION");
+  cmd->add_flag("--on-change", "Upload whenever the value differs from the last upload (numbers, booleans, text, JSON)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--count", so->count, "Stop after N rounds (default: run until SIGINT/SIGTERM)")
       ->check(CLI::NonNegativeNumber);
   cmd->callback([&options, so, cmd] { run(options, *cmd, *so); });

@@ -108,7 +108,7 @@ em::connection connection_of(const globals& g, const emulator_args& a) {
   if (g.host->count() > 0) c.host = g.host->as<std::string>();
   if (g.port->count() > 0) c.port = g.port->as<int>();
   if (g.timeout->count() > 0)
-    c.timeout = std::chrono::milliseconds(static_cast<long long>(g.timeout->as<double>() * 1000.0));
+    c.timeout = parse_duration(g.timeout->as<std::string>(), std::chrono::seconds(1)).value_or(c.timeout);
   return c;
 }
 
