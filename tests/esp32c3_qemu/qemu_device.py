@@ -41,7 +41,8 @@ class Guest:
         log.flush()
         self.proc = subprocess.Popen([os.path.join(KIT, "boot.sh"), self.flash], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        threading.Thread(target=self._read, args=(self.proc, log), daemon=True).start()
+        self.reader = threading.Thread(target=self._read, args=(self.proc, log), daemon=True)
+        self.reader.start()
         return self
 
     def _read(self, proc, log):
@@ -85,9 +86,12 @@ class Guest:
 
     def power_off(self):
         """Ends QEMU at once (a power loss: nothing is flushed by the guest)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            self.reader.join(10)  # reads to the end of QEMU's output
+            self.proc.stdout.close()
         self.proc = None
 
     def reboot(self):

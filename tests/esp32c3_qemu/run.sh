@@ -55,5 +55,5 @@ want fw_v3 && image fw_v3 "$root/examples/esp-idf/firmware_update" TBMQTT_TOKEN=
 echo "ESP32-C3 images built in $(($(date +%s) - start)) s ($images)"
 
 cd "$here"
-EMU_BUILD_DIR="$host_build" QEMU_PORT="$port" QEMU_IMAGES="$images" PYTHONPATH="$root/tests/emulator" \
+EMU_BUILD_DIR="$host_build" QEMU_PORT="$port" QEMU_IMAGES_ONLY="$only" QEMU_IMAGES="$images" PYTHONPATH="$root/tests/emulator" \
   "$PY" -m unittest ${@:-test_qemu} -v

@@ -27,7 +27,7 @@ void on_mqtt(void*, esp_event_base_t, int32_t id, void* data) {
       if (e->current_data_offset != 0 || e->topic_len <= static_cast<int>(n) ||
           std::strncmp(e->topic, prefix, n) != 0)
         break;
-      if (e->data_len < 0 || std::memmem(e->data, e->data_len, "\"ping\"", 6) == nullptr) break;
+      if (e->data_len < 0 || memmem(e->data, e->data_len, "\"ping\"", 6) == nullptr) break;
       char topic[64];
       std::snprintf(topic, sizeof topic, "v1/devices/me/rpc/response/%.*s", e->topic_len - static_cast<int>(n),
                     e->topic + n);
