@@ -195,10 +195,13 @@ class OtaTest(QemuCase):
         data[len(data) // 2] ^= 0xFF
         with open(bad, "wb") as f:
             f.write(data)
-        start = len(g.output())
+        seen = len(self.states(name))
         self.assign(name, bad, "3.0.1")
-        self.wait_state(name, "FAILED", OTA)
-        self.assertNotIn("UPDATING", self.states(name)[-3:])
+        self.assertTrue(wait_for(lambda: "FAILED" in self.states(name)[seen:], OTA), self.states(name)[seen:])
+        g.wait_line(r"fw_state FAILED", 30, start=g.last_index)
+        new = self.states(name)[seen:]
+        self.assertIn("DOWNLOADED", new)     # all of it arrived ...
+        self.assertNotIn("UPDATING", new)    # ... and was never activated
         g.reboot()
         self.running(g, "2.0")
         self.assertFalse([l for l in g.output() if "App version:" in l and "3.0" in l])
