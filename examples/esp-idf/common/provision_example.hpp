@@ -11,6 +11,7 @@
 
 #include "../../../src/platform/esp_idf/nvs_storage.hpp"
 #include "auth_example.hpp"
+#include "example_settings.hpp"
 
 namespace example {
 
@@ -54,6 +55,7 @@ inline void provision_and_send_once(const char* tag, provisioning& p, const char
   }
   ESP_LOGI(tag, "provisioned; credentials stored in NVS");
   tbmqtt::esp_apply_credentials(p.device, credentials);
+  if (p.device.client_id == nullptr) p.device.client_id = settings::client_id();  // unique on linux
   connect_and_send_once(tag, p.device, telemetry);
 }
 

@@ -62,6 +62,7 @@ esp_mqtt_transport::~esp_mqtt_transport() {
   stop();
   if (events_ != nullptr) vQueueDelete(events_);
   if (ring_lock_ != nullptr) vSemaphoreDelete(ring_lock_);
+  if (ring_space_ != nullptr) vSemaphoreDelete(ring_space_);
   delete[] ring_storage_;
 }
 
@@ -69,11 +70,13 @@ result<void> esp_mqtt_transport::start() noexcept {
   if (client_ != nullptr) return {};
   if (events_ == nullptr) events_ = xQueueCreate(queue_config_.depth, sizeof(queued_event));
   if (ring_lock_ == nullptr) ring_lock_ = xSemaphoreCreateMutex();
+  if (ring_space_ == nullptr) ring_space_ = xSemaphoreCreateBinary();
   if (ring_storage_ == nullptr) {
     ring_storage_ = new (std::nothrow) std::byte[queue_config_.ring_bytes];
     if (ring_storage_ != nullptr) ring_ = event_ring{{ring_storage_, queue_config_.ring_bytes}};
   }
-  if (events_ == nullptr || ring_lock_ == nullptr || ring_storage_ == nullptr) return errc::again;
+  if (events_ == nullptr || ring_lock_ == nullptr || ring_space_ == nullptr || ring_storage_ == nullptr)
+    return errc::again;
   if (static_cast<std::size_t>(settings_.buffer_size) + TBMQTT_TOPIC_CAPACITY > ring_.capacity())
     ESP_LOGW(tag, "event ring (%u bytes) is smaller than one esp-mqtt buffer plus a topic",
              static_cast<unsigned>(ring_.capacity()));
@@ -164,7 +167,19 @@ bool esp_mqtt_transport::post_view(const esp_event_view& v, TickType_t wait) noe
   q.view.topic = {};
   q.view.data = {};
   q.topic_size = v.topic.size();
+  // A full ring makes the esp-mqtt task wait (up to `wait`) for the consumer to release bytes:
+  // a message larger than the ring (an OTA chunk) streams through it, and meanwhile TCP holds
+  // back the rest. The wait is bounded because esp-mqtt calls this handler with its API lock
+  // held: a consumer that publishes now (esp_mqtt_client_publish takes that lock) cannot drain
+  // the ring until the wait ends and the fragment is dropped (the OTA engine asks again).
+  TimeOut_t started;
+  vTaskSetTimeOutState(&started);
+  TickType_t remaining = wait;
   auto reserved = reserve(v.topic.size() + v.data.size());
+  while (!reserved && reserved.error() == errc::queue_full && xTaskCheckForTimeOut(&started, &remaining) == pdFALSE) {
+    (void)xSemaphoreTake(ring_space_, remaining);  // given by release(); a stale give only retries
+    reserved = reserve(v.topic.size() + v.data.size());
+  }
   if (!reserved) {
     if (reserved.error() == errc::payload_too_large)
       ESP_LOGE(tag, "event of %u bytes can never fit the event ring (%u bytes): raise TBMQTT_EVENT_RING_SIZE",
@@ -201,6 +216,7 @@ void esp_mqtt_transport::release(const event_ring::reservation& r) noexcept {
   xSemaphoreTake(ring_lock_, portMAX_DELAY);
   ring_.release(r);
   xSemaphoreGive(ring_lock_);
+  xSemaphoreGive(ring_space_);  // wakes a post_view() waiting for room
 }
 
 }  // namespace tbmqtt::detail

@@ -32,7 +32,7 @@ namespace tbmqtt::detail {
 struct esp_event_queue_config {
   unsigned depth = 16;                 ///< Events waiting at most.
   std::size_t ring_bytes = 4096;       ///< Topic + payload bytes of waiting DATA/SUBSCRIBED events.
-  std::uint32_t post_timeout_ms = 1000;  ///< How long the esp-mqtt task waits for room before dropping.
+  std::uint32_t post_timeout_ms = 1000;  ///< How long the esp-mqtt task waits for room (queue or ring) before dropping.
 };
 
 /// @brief One esp-mqtt client. publish()/subscribe() are called by the session (serialised by
@@ -101,6 +101,7 @@ class esp_mqtt_transport final : public transport_port {
   esp_mqtt_client_handle_t client_ = nullptr;
   QueueHandle_t events_ = nullptr;
   SemaphoreHandle_t ring_lock_ = nullptr;  // held only for ring bookkeeping, never across calls
+  SemaphoreHandle_t ring_space_ = nullptr;  // binary: given whenever the consumer released bytes
   std::byte* ring_storage_ = nullptr;
   event_ring ring_;  // over ring_storage_; every call under ring_lock_
   std::atomic<std::uint32_t> dropped_{0};

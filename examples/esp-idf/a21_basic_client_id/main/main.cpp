@@ -2,15 +2,16 @@
 // MQTT basic authentication with a client id only, no TLS.
 // Connects, sends the telemetry {"example":"a21"} once, waits until it is delivered, stops.
 // Linux twin: examples/linux/a21_basic_client_id.cpp.
-// Set server_uri and client_id below.
+// Set server_uri and client_id below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/auth_example.hpp"
 #include "../../common/example_platform.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "a21_basic_client_id";
-constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
-constexpr const char* client_id = "a21-client-id";
+const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
+const char* const client_id = example::settings::client_id("a21-client-id");
 
 }  // namespace
 

@@ -3,17 +3,18 @@
 // password, no TLS.
 // Connects, sends the telemetry {"example":"a23"} once, waits until it is delivered, stops.
 // Linux twin: examples/linux/a23_basic_client_id_user_password.cpp.
-// Set server_uri, client_id, username and password below.
+// Set server_uri, client_id, username and password below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/auth_example.hpp"
 #include "../../common/example_platform.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "a23_basic_client_id_user_password";
-constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
-constexpr const char* client_id = "a23-client-id";
-constexpr const char* username = "a23-user";
-constexpr const char* password = "a23-password";
+const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
+const char* const client_id = example::settings::client_id("a23-client-id");
+const char* const username = example::settings::username("a23-user");
+const char* const password = example::settings::password("a23-password");
 
 }  // namespace
 

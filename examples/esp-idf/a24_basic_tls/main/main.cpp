@@ -3,22 +3,23 @@
 // over one-way TLS (the server certificate is verified against ca_pem).
 // Connects, sends the telemetry {"example":"a24"} once, waits until it is delivered, stops.
 // Linux twin: examples/linux/a24_basic_tls.cpp.
-// Set server_uri, the credentials and ca_pem below.
+// Set server_uri, the credentials and ca_pem below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/auth_example.hpp"
 #include "../../common/example_platform.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "a24_basic_tls";
-constexpr const char* server_uri = "mqtts://thingsboard.local:8883";
-constexpr const char* client_id = "a24-client-id";
-constexpr const char* username = "a24-user";
-constexpr const char* password = "a24-password";
+const char* const server_uri = example::settings::uri("mqtts://thingsboard.local:8883");
+const char* const client_id = example::settings::client_id("a24-client-id");
+const char* const username = example::settings::username("a24-user");
+const char* const password = example::settings::password("a24-password");
 // The CA that signed the server's certificate (PEM, NUL-terminated; must outlive the client).
-constexpr const char* ca_pem =
+const char* const ca_pem = example::settings::ca_pem(
     "-----BEGIN CERTIFICATE-----\n"
     "...paste your server's CA certificate here...\n"
-    "-----END CERTIFICATE-----\n";
+    "-----END CERTIFICATE-----\n");
 
 }  // namespace
 

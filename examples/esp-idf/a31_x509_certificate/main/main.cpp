@@ -3,28 +3,29 @@
 // certificate identifies the device (no token, no password).
 // Connects, sends the telemetry {"example":"a31"} once, waits until it is delivered, stops.
 // Linux twin: examples/linux/a31_x509_certificate.cpp.
-// Set server_uri, ca_pem, client_cert_pem and client_key_pem below.
+// Set server_uri, ca_pem, client_cert_pem and client_key_pem below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/auth_example.hpp"
 #include "../../common/example_platform.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "a31_x509_certificate";
-constexpr const char* server_uri = "mqtts://thingsboard.local:8883";
+const char* const server_uri = example::settings::uri("mqtts://thingsboard.local:8883");
 // The CA that signed the server's certificate (PEM, NUL-terminated; must outlive the client).
-constexpr const char* ca_pem =
+const char* const ca_pem = example::settings::ca_pem(
     "-----BEGIN CERTIFICATE-----\n"
     "...paste your server's CA certificate here...\n"
-    "-----END CERTIFICATE-----\n";
+    "-----END CERTIFICATE-----\n");
 // The device certificate and its private key (PEM), as registered for the device.
-constexpr const char* client_cert_pem =
+const char* const client_cert_pem = example::settings::cert_pem(
     "-----BEGIN CERTIFICATE-----\n"
     "...paste the device certificate here...\n"
-    "-----END CERTIFICATE-----\n";
-constexpr const char* client_key_pem =
+    "-----END CERTIFICATE-----\n");
+const char* const client_key_pem = example::settings::key_pem(
     "-----BEGIN PRIVATE KEY-----\n"
     "...paste the device private key here...\n"
-    "-----END PRIVATE KEY-----\n";
+    "-----END PRIVATE KEY-----\n");
 
 }  // namespace
 
@@ -32,6 +33,7 @@ extern "C" void app_main(void) {
   example::init_platform();  // NVS, event loop, Wi-Fi or Ethernet
 
   tbmqtt::esp_client_options options;
+  options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
   options.uri = server_uri;
   options.tls.ca_pem = ca_pem;
   options.tls.client_cert_pem = client_cert_pem;

@@ -15,12 +15,13 @@
 #include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
 #include "tbmqtt/registry.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "e20_client_attrs";
-constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
-constexpr const char* access_token = "A1_TEST_TOKEN";
+const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
+const char* const access_token = example::settings::token("A1_TEST_TOKEN");
 
 SemaphoreHandle_t initialized = nullptr;  // given when the server's value arrived
 long long send_interval_ms = 1000;         // default until the server's value arrives
@@ -56,6 +57,7 @@ extern "C" void app_main(void) {
 
   static app_events events;
   tbmqtt::esp_client_options options;
+  options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
   options.uri = server_uri;
   options.access_token = access_token;
   static tbmqtt::esp_client device{options, events};

@@ -19,6 +19,7 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include "../../common/example_platform.hpp"
+#include "../../common/example_settings.hpp"
 #include "tbmqtt/esp_client.hpp"
 #include "tbmqtt/esp_ota_sink.hpp"
 #include "tbmqtt/ota.hpp"
@@ -36,8 +37,8 @@
 namespace {
 
 const char* const tag = "firmware_update";
-constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
-constexpr const char* access_token = "A1_TEST_TOKEN";
+const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
+const char* const access_token = example::settings::token("A1_TEST_TOKEN");
 
 char current_title[sizeof(esp_app_desc_t::project_name)] = "tbmqtt_firmware_update";
 char current_version[sizeof(esp_app_desc_t::version)] = "unknown";
@@ -112,6 +113,7 @@ extern "C" void app_main(void) {
   if (tbmqtt::esp_ota_confirm_at_boot()) ESP_LOGI(tag, "new image: confirmed once it reaches ThingsBoard");
 
   tbmqtt::esp_client_options options;
+  options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
   options.uri = server_uri;
   options.access_token = access_token;
   static tbmqtt::esp_client client{options, events};

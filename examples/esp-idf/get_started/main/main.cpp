@@ -1,6 +1,6 @@
 // tbmqtt ESP-IDF example "get_started": connects to ThingsBoard with an access token, sends
 // telemetry every 5 s and answers the server-side RPC "ping". Linux twin: examples/linux.
-// Set server_uri and access_token below.
+// Set server_uri and access_token below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include <cstdio>
 
 #include "esp_log.h"
@@ -8,12 +8,13 @@
 #include "freertos/task.h"
 #include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "get_started";
-constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
-constexpr const char* access_token = "A1_TEST_TOKEN";
+const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
+const char* const access_token = example::settings::token("A1_TEST_TOKEN");
 
 struct app_events final : tbmqtt::session_events {
   tbmqtt::esp_client* device = nullptr;
@@ -42,6 +43,7 @@ extern "C" void app_main(void) {
 
   static app_events events;
   tbmqtt::esp_client_options options;
+  options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
   options.uri = server_uri;
   options.access_token = access_token;
   static tbmqtt::esp_client device{options, events};

@@ -7,12 +7,13 @@
 #include "../../common/example_client.hpp"
 #include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "h20_attributes";
-constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
-constexpr const char* access_token = "A1_TEST_TOKEN";
+const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
+const char* const access_token = example::settings::token("A1_TEST_TOKEN");
 constexpr const char* firmware_version = "1.0.0";
 
 }  // namespace
@@ -22,6 +23,7 @@ extern "C" void app_main(void) {
 
   static example::logged_events events{tag};
   tbmqtt::esp_client_options options;
+  options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
   options.uri = server_uri;
   options.access_token = access_token;
   static tbmqtt::esp_client device{options, events};

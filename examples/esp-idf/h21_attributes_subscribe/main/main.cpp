@@ -11,17 +11,18 @@
 #include "../../common/example_client.hpp"
 #include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "h21_subscribe";
-constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
-constexpr const char* access_token = "A1_TEST_TOKEN";
+const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
+const char* const access_token = example::settings::token("A1_TEST_TOKEN");
 constexpr unsigned updates = 3;
 constexpr std::uint32_t seconds = 30;
 
 struct h21_events final : example::logged_events {
-  h21_events() : logged_events(tag) {}
+  h21_events() : logged_events(::tag) {}
   example::countdown seen{updates};
 
   // Runs on the tbmqtt task for each matching push. A value of the wrong type is reported with
@@ -52,6 +53,7 @@ extern "C" void app_main(void) {
 
   static h21_events events;
   tbmqtt::esp_client_options options;
+  options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
   options.uri = server_uri;
   options.access_token = access_token;
   static tbmqtt::esp_client device{options, events};

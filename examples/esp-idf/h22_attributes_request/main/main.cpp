@@ -10,12 +10,13 @@
 #include "../../common/example_client.hpp"
 #include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "h22_request";
-constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
-constexpr const char* access_token = "A1_TEST_TOKEN";
+const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
+const char* const access_token = example::settings::token("A1_TEST_TOKEN");
 
 void log_scope(const char* scope, tbmqtt::json::value attributes) {
   const std::string_view text = attributes.present() ? attributes.raw() : "{}";  // absent: none found
@@ -23,7 +24,7 @@ void log_scope(const char* scope, tbmqtt::json::value attributes) {
 }
 
 struct h22_events final : example::logged_events {
-  h22_events() : logged_events(tag) {}
+  h22_events() : logged_events(::tag) {}
   example::countdown answered{1};
 
   // Runs on the tbmqtt task; the views are valid only during the call. Always comes: with the
@@ -47,6 +48,7 @@ extern "C" void app_main(void) {
 
   static h22_events events;
   tbmqtt::esp_client_options options;
+  options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
   options.uri = server_uri;
   options.access_token = access_token;
   static tbmqtt::esp_client device{options, events};

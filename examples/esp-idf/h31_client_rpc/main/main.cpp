@@ -11,15 +11,16 @@
 #include "../../common/example_client.hpp"
 #include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "h31_client_rpc";
-constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
-constexpr const char* access_token = "A1_TEST_TOKEN";
+const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
+const char* const access_token = example::settings::token("A1_TEST_TOKEN");
 
 struct h31_events final : example::logged_events {
-  h31_events() : logged_events(tag) {}
+  h31_events() : logged_events(::tag) {}
   example::countdown answered{1};
   tbmqtt::result<std::int64_t> server_time = tbmqtt::errc::timeout;  // read after answered
 
@@ -37,6 +38,7 @@ extern "C" void app_main(void) {
 
   static h31_events events;
   tbmqtt::esp_client_options options;
+  options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
   options.uri = server_uri;
   options.access_token = access_token;
   static tbmqtt::esp_client device{options, events};

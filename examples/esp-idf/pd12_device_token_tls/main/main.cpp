@@ -5,23 +5,24 @@
 // The device profile must allow provisioning ("Allow to create new devices", or "Check for
 // pre-provisioned devices" with a device of this name created beforehand).
 // Linux twin: examples/linux/pd12_device_token_tls.cpp.
-// Set server_uri, the provisioning key and secret, device_name, the token, ca_pem below.
+// Set server_uri, the provisioning key and secret, device_name, the token, ca_pem below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
 #include "../../common/provision_example.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "pd12_device_token_tls";
-constexpr const char* server_uri = "mqtts://thingsboard.local:8883";
-constexpr const char* provision_key = "PD12_PROVISION_KEY";  // the device profile's key and secret
-constexpr const char* provision_secret = "PD12_PROVISION_SECRET";
+const char* const server_uri = example::settings::uri("mqtts://thingsboard.local:8883");
+const char* const provision_key = example::settings::provision_key("PD12_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_secret = example::settings::provision_secret("PD12_PROVISION_SECRET");
 constexpr const char* device_name = "pd12-device";
-constexpr const char* device_token = "PD12_DEVICE_TOKEN";
+const char* const device_token = example::settings::token("PD12_DEVICE_TOKEN");
 // The CA that signed the server's certificate (PEM, NUL-terminated; must outlive the client).
-constexpr const char* ca_pem =
+const char* const ca_pem = example::settings::ca_pem(
     "-----BEGIN CERTIFICATE-----\n"
     "...paste your server's CA certificate here...\n"
-    "-----END CERTIFICATE-----\n";
+    "-----END CERTIFICATE-----\n");
 
 }  // namespace
 

@@ -5,19 +5,20 @@
 // The device profile must allow provisioning ("Allow to create new devices", or "Check for
 // pre-provisioned devices" with a device of this name created beforehand).
 // Linux twin: examples/linux/pd22_basic_user_password.cpp.
-// Set server_uri, the provisioning key and secret, device_name, username, password below.
+// Set server_uri, the provisioning key and secret, device_name, username, password below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
 #include "../../common/provision_example.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "pd22_basic_user_password";
-constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
-constexpr const char* provision_key = "PD22_PROVISION_KEY";  // the device profile's key and secret
-constexpr const char* provision_secret = "PD22_PROVISION_SECRET";
+const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
+const char* const provision_key = example::settings::provision_key("PD22_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_secret = example::settings::provision_secret("PD22_PROVISION_SECRET");
 constexpr const char* device_name = "pd22-device";
-constexpr const char* username = "pd22-user";
-constexpr const char* password = "pd22-password";
+const char* const username = example::settings::username("pd22-user");
+const char* const password = example::settings::password("pd22-password");
 
 }  // namespace
 

@@ -5,20 +5,21 @@
 // The device profile must allow provisioning ("Allow to create new devices", or "Check for
 // pre-provisioned devices" with a device of this name created beforehand).
 // Linux twin: examples/linux/pd23_basic_all_three.cpp.
-// Set server_uri, the provisioning key and secret, device_name, client_id, username, password below.
+// Set server_uri, the provisioning key and secret, device_name, client_id, username, password below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
 #include "../../common/provision_example.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "pd23_basic_all_three";
-constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
-constexpr const char* provision_key = "PD23_PROVISION_KEY";  // the device profile's key and secret
-constexpr const char* provision_secret = "PD23_PROVISION_SECRET";
+const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
+const char* const provision_key = example::settings::provision_key("PD23_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_secret = example::settings::provision_secret("PD23_PROVISION_SECRET");
 constexpr const char* device_name = "pd23-device";
-constexpr const char* client_id = "pd23-client-id";
-constexpr const char* username = "pd23-user";
-constexpr const char* password = "pd23-password";
+const char* const client_id = example::settings::client_id("pd23-client-id");
+const char* const username = example::settings::username("pd23-user");
+const char* const password = example::settings::password("pd23-password");
 
 }  // namespace
 

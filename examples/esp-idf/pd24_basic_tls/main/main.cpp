@@ -5,25 +5,26 @@
 // The device profile must allow provisioning ("Allow to create new devices", or "Check for
 // pre-provisioned devices" with a device of this name created beforehand).
 // Linux twin: examples/linux/pd24_basic_tls.cpp.
-// Set server_uri, the provisioning key and secret, device_name, client_id, username, password, ca_pem below.
+// Set server_uri, the provisioning key and secret, device_name, client_id, username, password, ca_pem below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
 #include "../../common/provision_example.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "pd24_basic_tls";
-constexpr const char* server_uri = "mqtts://thingsboard.local:8883";
-constexpr const char* provision_key = "PD24_PROVISION_KEY";  // the device profile's key and secret
-constexpr const char* provision_secret = "PD24_PROVISION_SECRET";
+const char* const server_uri = example::settings::uri("mqtts://thingsboard.local:8883");
+const char* const provision_key = example::settings::provision_key("PD24_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_secret = example::settings::provision_secret("PD24_PROVISION_SECRET");
 constexpr const char* device_name = "pd24-device";
-constexpr const char* client_id = "pd24-client-id";
-constexpr const char* username = "pd24-user";
-constexpr const char* password = "pd24-password";
+const char* const client_id = example::settings::client_id("pd24-client-id");
+const char* const username = example::settings::username("pd24-user");
+const char* const password = example::settings::password("pd24-password");
 // The CA that signed the server's certificate (PEM, NUL-terminated; must outlive the client).
-constexpr const char* ca_pem =
+const char* const ca_pem = example::settings::ca_pem(
     "-----BEGIN CERTIFICATE-----\n"
     "...paste your server's CA certificate here...\n"
-    "-----END CERTIFICATE-----\n";
+    "-----END CERTIFICATE-----\n");
 
 }  // namespace
 

@@ -5,31 +5,32 @@
 // The device profile must allow provisioning ("Allow to create new devices", or "Check for
 // pre-provisioned devices" with a device of this name created beforehand).
 // Linux twin: examples/linux/pd31_x509_certificate.cpp.
-// Set server_uri, the provisioning key and secret, device_name, ca_pem, client_cert_pem, client_key_pem below.
+// Set server_uri, the provisioning key and secret, device_name, ca_pem, client_cert_pem, client_key_pem below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
 #include "../../common/provision_example.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "pd31_x509_certificate";
-constexpr const char* server_uri = "mqtts://thingsboard.local:8883";
-constexpr const char* provision_key = "PD31_PROVISION_KEY";  // the device profile's key and secret
-constexpr const char* provision_secret = "PD31_PROVISION_SECRET";
+const char* const server_uri = example::settings::uri("mqtts://thingsboard.local:8883");
+const char* const provision_key = example::settings::provision_key("PD31_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_secret = example::settings::provision_secret("PD31_PROVISION_SECRET");
 constexpr const char* device_name = "pd31-device";
 // The device certificate (registered by the request) and its private key, PEM.
-constexpr const char* client_cert_pem =
+const char* const client_cert_pem = example::settings::cert_pem(
     "-----BEGIN CERTIFICATE-----\n"
     "...paste the device certificate here...\n"
-    "-----END CERTIFICATE-----\n";
-constexpr const char* client_key_pem =
+    "-----END CERTIFICATE-----\n");
+const char* const client_key_pem = example::settings::key_pem(
     "-----BEGIN PRIVATE KEY-----\n"
     "...paste the device private key here...\n"
-    "-----END PRIVATE KEY-----\n";
+    "-----END PRIVATE KEY-----\n");
 // The CA that signed the server's certificate (PEM, NUL-terminated; must outlive the client).
-constexpr const char* ca_pem =
+const char* const ca_pem = example::settings::ca_pem(
     "-----BEGIN CERTIFICATE-----\n"
     "...paste your server's CA certificate here...\n"
-    "-----END CERTIFICATE-----\n";
+    "-----END CERTIFICATE-----\n");
 
 }  // namespace
 

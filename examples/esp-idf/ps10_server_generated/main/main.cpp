@@ -5,16 +5,17 @@
 // The device profile must allow provisioning ("Allow to create new devices", or "Check for
 // pre-provisioned devices" with a device of this name created beforehand).
 // Linux twin: examples/linux/ps10_server_generated.cpp.
-// Set server_uri, the provisioning key and secret, device_name below.
+// Set server_uri, the provisioning key and secret, device_name below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
 #include "../../common/provision_example.hpp"
+#include "../../common/example_settings.hpp"
 
 namespace {
 
 const char* const tag = "ps10_server_generated";
-constexpr const char* server_uri = "mqtt://thingsboard.local:1883";
-constexpr const char* provision_key = "PS10_PROVISION_KEY";  // the device profile's key and secret
-constexpr const char* provision_secret = "PS10_PROVISION_SECRET";
+const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
+const char* const provision_key = example::settings::provision_key("PS10_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_secret = example::settings::provision_secret("PS10_PROVISION_SECRET");
 constexpr const char* device_name = "ps10-device";
 
 }  // namespace
