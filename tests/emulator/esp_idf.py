@@ -68,7 +68,18 @@ class EspApp:
         self.lines.put(None)
 
     def text(self):
-        return "\n".join(self.output)
+        """Everything read so far (lines not waited for yet included)."""
+        pending = []
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is None:
+                self.lines.put(None)
+                break
+            pending.append(line)
+        return "\n".join(self.output + pending)
 
     def wait_for(self, pattern, timeout=TIMEOUT):
         """The first match of regex `pattern` in a line not consumed yet; AssertionError (with the

@@ -11,6 +11,7 @@ import time
 import unittest
 
 import test_auth_examples as linux_auth
+import test_gateway_sdk as linux_gateway
 import test_provision_examples as linux_provision
 from esp_idf import EspApp, require_esp_examples, run_until
 from emu import HOST, admin, messages, new_device, request, shared_broker, unique, wait_for
@@ -197,6 +198,26 @@ class EspFirmwareUpdateTest(unittest.TestCase):
         self.assertEqual(wait_for(lambda: (lambda s: s if "UPDATING" in s else None)(self.states())),
                          ["DOWNLOADING", "DOWNLOADED", "VERIFIED", "UPDATING"])
 
+    def test_download_resumes_after_a_kill_from_the_nvs_checkpoint(self):
+        data = os.urandom(200000)
+        self.assign(data, "3.0")
+        request(self.b, "settings.set", {"latencyMs": 20})  # slow enough to be killed mid-way
+        self.addCleanup(request, self.b, "settings.set", {"latencyMs": None})
+        flash = os.path.join(self.dir, "flash.bin")
+        env = {"TBMQTT_URI": "mqtt://%s:%d" % (HOST, self.b.port), "TBMQTT_TOKEN": self.token,
+               "TBMQTT_FIRMWARE_FILE": self.image, "TBMQTT_OTA_CHUNK_SIZE": 1024}
+        first = EspApp("firmware_update", env, flash_file=flash)
+        self.addCleanup(first.stop)
+        first.wait_for(r"downloaded (6[6-9]\d{3}|[7-9]\d{4}|1\d{5}) / 200000", timeout=90)  # past the 64 KiB checkpoint
+        first.kill()  # power loss mid-download
+        second = EspApp("firmware_update", env, flash_file=flash)
+        self.addCleanup(second.stop)
+        resumed_at = int(second.wait_for(r"downloaded (\d+) / 200000", timeout=60).group(1))
+        self.assertGreaterEqual(resumed_at, 65536, second.text())  # not from 0: the NVS checkpoint
+        second.wait_for(r"version 3\.0 activated", timeout=90)
+        with open(self.image, "rb") as f:
+            self.assertEqual(f.read(), data)
+
 
 PROVISIONING = ("pd11_device_token", "pd12_device_token_tls", "pd31_x509_certificate", "ps10_server_generated",
                 "px00_provisioning_flow")
@@ -286,6 +307,36 @@ class EspProvisionExamplesTest(unittest.TestCase):
         self.assertIn("provisioning attempt 1 failed: provision_not_found; next in 0 ms", r.stdout)
         self.assertIn("provisioning attempt 2 failed: provision_not_found; next in 1000 ms", r.stdout)
         self.assertNotIn(name, self.devices())
+
+
+@require_esp_examples("gateway_bridge")
+class EspGatewayBridgeTest(unittest.TestCase):
+    """gateway_bridge (the catalog has no gateway; this is the twin of examples/linux/gateway_bridge.cpp)
+    with the twin test's checks of what reached each sub-device."""
+    twin = linux_gateway.GatewaySdkTest
+    setUpClass, setUp, tearDown = _reuse(twin, "setUpClass"), _reuse(twin, "setUp"), _reuse(twin, "tearDown")
+    device, wait_active = _reuse(twin, "device"), _reuse(twin, "wait_active")
+
+    def test_example_gateway_bridge(self):
+        prefix = unique("ebridge")
+        thermostat, meter = prefix + "-thermostat", prefix + "-meter"
+        app = EspApp("gateway_bridge", {"TBMQTT_URI": "mqtt://%s:%d" % (HOST, self.b.port), "TBMQTT_TOKEN": self.token,
+                                        "TBMQTT_DEVICE_NAME": prefix})
+        self.addCleanup(app.stop)
+        app.wait_for(r"gateway_bridge: ready")
+        self.assertEqual(admin(self.b, "telemetry", thermostat), {"temperature": 21.5, "heating": True})
+        self.assertEqual(admin(self.b, "telemetry", meter), {"power": 1.25, "energy": 4711})
+        self.assertEqual(request(self.b, "attributes.get", {"device": meter})["client"], {"model": "M-7"})
+        self.assertEqual((self.device(thermostat)["type"], self.device(meter)["type"]), ("thermostat", "meter"))
+        self.assertTrue(self.device(thermostat)["active"])
+        self.assertFalse(self.device(meter)["active"])
+        admin(self.b, "attributes", "set", thermostat, '{"target":22}')
+        app.wait_for(r"%s attributes \{\"target\":22\}" % thermostat)
+        reply = admin(self.b, "rpc", thermostat, "setTarget", '{"value":22}')
+        self.assertEqual(reply, {"method": "setTarget", "accepted": True})
+        app.wait_for(r"rpc setTarget for %s: \{\"value\":22\}" % thermostat)
+        app.wait_for(r"gateway_bridge: done")
+        self.wait_active(thermostat, active=False)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ for example in "${examples[@]}"; do
     continue
   fi
   mkdir -p "${dir}"
+  started=${SECONDS}
   # sdkconfig lives in the build directory, never in the example's source directory.
   # shellcheck disable=SC2086
   if ! cmake -S "${src}" -B "${dir}" ${IDF_CMAKE_ARGS} -DIDF_TARGET=linux "${ccache_args[@]}" \
@@ -98,5 +99,6 @@ for example in "${examples[@]}"; do
     continue
   fi
   printf '%s %s\n' "${example}" "${elf}"
+  echo "esp-idf linux: ${example} built in $((SECONDS - started)) s" >&2
 done
 exit "${status}"

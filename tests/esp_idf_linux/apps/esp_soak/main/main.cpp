@@ -113,7 +113,7 @@ void stress(tbmqtt::esp_client& client, long baseline) {
   for (int i = 0; i < publishers; ++i) {
     char name[16];
     std::snprintf(name, sizeof name, "publisher%d", i);
-    xTaskCreate(&publisher, name, 4096, reinterpret_cast<void*>(static_cast<std::intptr_t>(i)), 5, &publisher_tasks[i]);
+    xTaskCreate(&publisher, name, 4096, reinterpret_cast<void*>(static_cast<std::intptr_t>(i)), 4, &publisher_tasks[i]);  // below the tbmqtt task (5)
   }
   for (int i = 0; i < publishers; ++i) xSemaphoreTake(finished, portMAX_DELAY);
   if (auto r = client.flush(20000); !r) {
