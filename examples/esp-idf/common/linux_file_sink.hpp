@@ -33,6 +33,8 @@ class linux_file_sink final : public tbmqtt::ota_sink {
     if (fd_ < 0) return from_errno();
     // Kept: the `resume_offset` bytes an earlier run wrote; the rest is written again.
     if (::ftruncate(fd_, static_cast<off_t>(resume_offset)) != 0) return fail();
+    if (resume_offset > 0)
+      ESP_LOGI("linux_file_sink", "resuming at %llu bytes", static_cast<unsigned long long>(resume_offset));
     return {};
   }
   tbmqtt::result<void> write(std::uint64_t offset, tbmqtt::span<const std::byte> data) noexcept override {
