@@ -93,8 +93,8 @@ class EspApp:
             except queue.Empty:
                 line = False
             if line is False or line is None:
-                raise AssertionError("%s: no line matching %r (%s):\n%s" % (
-                    self.name, pattern, "ended" if line is None else "deadline", self.text()))
+                ended = "ended, exit status %s" % self.proc.wait() if line is None else "deadline"
+                raise AssertionError("%s: no line matching %r (%s):\n%s" % (self.name, pattern, ended, self.text()))
             self.output.append(line)
             m = regex.search(line)
             if m:

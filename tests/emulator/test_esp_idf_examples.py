@@ -274,9 +274,11 @@ class EspProvisionExamplesTest(unittest.TestCase):
     def test_pd31_x509_certificate(self):
         name = unique("epd31dev")
         got = self.ok("emulator", "cert", "issue", name, "--out", self.certs)
-        _, creds = self.assert_provisioned_esp("pd31_x509_certificate", self.x509_port, name, ca=True,
-                                               env={"TBMQTT_CERT_FILE": got["certificate"], "TBMQTT_KEY_FILE": got["key"]})
+        _, creds = self.assert_provisioned_esp("pd31_x509_certificate", self.tls_port, name, ca=True, env={
+            "TBMQTT_CERT_FILE": got["certificate"], "TBMQTT_KEY_FILE": got["key"],
+            "TBMQTT_DEVICE_URI": "mqtts://%s:%s" % (HOST, self.x509_port)})
         self.assertEqual(creds["type"], "X509_CERTIFICATE")
+        self.assertEqual(creds["hash"], linux_provision.cert_hash(got["certificate"]))
 
     def test_ps10_server_generated(self):
         name = unique("eps10dev")

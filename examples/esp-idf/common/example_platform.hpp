@@ -25,6 +25,7 @@
 #if defined(CONFIG_IDF_TARGET_LINUX)
 #include <cstdio>
 #include <cstdlib>
+#include <csignal>
 #include <cstring>
 #include <unistd.h>
 
@@ -62,6 +63,9 @@ inline void keep_flash_file(const char* path) {
 /// (esp_netif, then Wi-Fi or Ethernet; nothing on linux, whose network is the host's).
 inline void init_platform() {
 #if defined(CONFIG_IDF_TARGET_LINUX)
+  // lwIP on a chip has no SIGPIPE; on linux esp-tls writing to a socket the server closed (as
+  // ThingsBoard does after a provisioning answer) would kill the process instead of failing.
+  std::signal(SIGPIPE, SIG_IGN);
   const char* keep_as = use_flash_file();
 #endif
   esp_err_t err = nvs_flash_init();
