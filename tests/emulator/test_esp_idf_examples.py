@@ -45,7 +45,7 @@ class EspAuthExamplesTest(linux_auth.AuthExamplesTest):
         return run_until(name, env, SEND_ONCE)
 
 
-HELPERS = ("h10_telemetry_upload", "h20_attributes_update", "h30_server_rpc", "h31_client_rpc",
+HELPERS = ("h10_telemetry_upload", "h21_attributes_subscribe", "h22_attributes_request", "h20_attributes_update", "h30_server_rpc", "h31_client_rpc",
            "h40_claiming")
 
 
@@ -108,6 +108,32 @@ class EspHelperExamplesTest(EspDeviceCase):
         self.run_example("h20_attributes_update", r"attributes delivered")
         self.assertEqual(wait_for(self.client_attributes),
                          {"model": "tbmqtt-h20", "firmwareVersion": "1.0.0", "ledOn": True})
+
+    def push(self, attributes):
+        request(self.b, "attributes.set", {"device": self.name, "attributes": attributes})
+
+    def test_h21_reacts_to_changes_of_its_keys_only(self):
+        app = self.start("h21_attributes_subscribe")
+        app.wait_for(r"h21_subscribe: connected")
+        self.push({"other": 1})                    # touches neither key: not delivered
+        self.push({"targetTemperature": 19.5})
+        app.wait_for(r"targetTemperature = 19.5$")
+        self.push({"targetTemperature": "hot"})   # wrong type: reported, ignored
+        app.wait_for(r"targetTemperature ignored: wrong_type")
+        self.push({"mode": "eco", "other": 2})
+        app.wait_for(r"mode = eco$")
+        app.wait_for(r"3 updates applied")
+        self.assertNotIn("other", app.text())
+
+    def test_h22_reads_the_requested_client_and_shared_keys(self):
+        request(self.b, "attributes.set", {"device": self.name, "scope": "client",
+                                           "attributes": {"firmwareVersion": "1.0.0", "ledOn": True, "serial": "S1"}})
+        self.push({"targetTemperature": 21.5, "mode": "eco", "other": 1})
+        app = self.start("h22_attributes_request")
+        client = json.loads(app.wait_for(r"h22_request: client (\{.*\})$").group(1))
+        shared = json.loads(app.wait_for(r"h22_request: shared (\{.*\})$").group(1))
+        self.assertEqual((client, shared), ({"firmwareVersion": "1.0.0", "ledOn": True},
+                                            {"targetTemperature": 21.5, "mode": "eco"}))
 
     def test_h30_answers_two_way_and_applies_one_way_calls(self):
         app = self.start("h30_server_rpc")
