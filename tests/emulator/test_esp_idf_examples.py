@@ -173,6 +173,15 @@ class EspHelperExamplesTest(EspDeviceCase):
 
 
 
+@require_esp_examples("e10_timeseries")
+class EspRegistryExamplesTest(EspDeviceCase):
+    def test_e10_uploads_every_time_series_point(self):
+        self.run_example("e10_timeseries", r"e10_timeseries: done")
+        got = wait_for(lambda: (lambda m: m if len(m) >= 5 else None)(messages(self.b, self.name)))
+        self.assertEqual(got, [{"temperature": 21.5 + 0.5 * i, "humidity": 40 + i, "status": "running"}
+                               for i in range(5)])
+
+
 @require_esp_examples("get_started")
 class EspGetStartedTest(EspDeviceCase):
     """get_started (g00's ESP twin) with TBMQTT_URI/TBMQTT_TOKEN: telemetry arrives, ping -> pong."""
