@@ -8,8 +8,8 @@
 #
 # Usage: tests/esp_idf/check.sh
 # Environment: TBMQTT_ESP_IDF_HEADERS  directory holding `check` (default: ../shared/esp-idf
-#              relative to the repository root). When it is absent (e.g. on CI's clean clone)
-#              the check prints "SKIPPED" and exits 0.
+#              relative to the repository root). When it is absent the check prints
+#              "SKIPPED" and exits 0, except with CI=true: then it fails.
 #              CHECK_ERROR_LINES is passed through to `check`.
 # Exit status: 0 when every file passes for every version (or skipped), 1 otherwise.
 set -uo pipefail
@@ -35,6 +35,10 @@ fi
 echo "esp-idf Kconfig check: every option is used"
 
 if [[ ! -x "${headers}/check" ]]; then
+  if [[ "${CI:-}" == "true" ]]; then
+    echo "esp-idf header check: FAILED (no headers at ${headers}; set TBMQTT_ESP_IDF_HEADERS; CI=true needs them)" >&2
+    exit 1
+  fi
   echo "esp-idf header check: SKIPPED (no headers at ${headers}; set TBMQTT_ESP_IDF_HEADERS)"
   exit 0
 fi

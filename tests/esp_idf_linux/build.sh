@@ -3,7 +3,8 @@
 # component, FreeRTOS (POSIX port), esp-mqtt, esp-tls, mbedTLS and NVS (on an emulated flash file)
 # compiled by the host gcc into one executable per example.
 #
-# Usage: tests/esp_idf_linux/build.sh [EXAMPLE...]   (default: every example that runs on linux)
+# Usage: tests/esp_idf_linux/build.sh [EXAMPLE...]   (default: every example that runs on linux,
+#        then the test apps of tests/esp_idf_linux/apps)
 # Prints one line per example: EXAMPLE PATH_TO_ELF (the build is in build-idf/EXAMPLE/).
 # Environment: TBMQTT_ESP_IDF_LINUX  the ESP-IDF tree (default ../shared/esp-idf-linux relative to
 #                                    the repository: the directory holding env.sh and esp-idf/).
@@ -40,6 +41,10 @@ all_examples() {
     d="${d%/main}"
     basename "${d}"
   done
+  for d in "${here}"/apps/*/main; do
+    d="${d%/main}"
+    basename "${d}"
+  done
 }
 if (( $# > 0 )); then examples=("$@"); else mapfile -t examples < <(all_examples); fi
 
@@ -62,6 +67,7 @@ mkdir -p "${out}"
 status=0
 for example in "${examples[@]}"; do
   src="${repo}/examples/esp-idf/${example}"
+  [[ -f "${src}/CMakeLists.txt" ]] || src="${here}/apps/${example}"
   dir="${out}/${example}"
   if [[ ! -f "${src}/CMakeLists.txt" ]]; then
     echo "esp-idf linux: no example ${example}" >&2
@@ -69,6 +75,7 @@ for example in "${examples[@]}"; do
     continue
   fi
   mkdir -p "${dir}"
+  started=${SECONDS}
   # sdkconfig lives in the build directory, never in the example's source directory.
   # shellcheck disable=SC2086
   if ! cmake -S "${src}" -B "${dir}" ${IDF_CMAKE_ARGS} -DIDF_TARGET=linux "${ccache_args[@]}" \
@@ -92,5 +99,6 @@ for example in "${examples[@]}"; do
     continue
   fi
   printf '%s %s\n' "${example}" "${elf}"
+  echo "esp-idf linux: ${example} built in $((SECONDS - started)) s" >&2
 done
 exit "${status}"

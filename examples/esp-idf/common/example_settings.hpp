@@ -3,7 +3,8 @@
 // Each example writes its values in main.cpp (e.g. settings::uri("mqtt://thingsboard.local:1883")).
 // Two ways to change them without editing it:
 // - at configure time (any target): TBMQTT_URI, TBMQTT_TOKEN, TBMQTT_USERNAME, TBMQTT_PASSWORD,
-//   TBMQTT_CLIENT_ID, TBMQTT_PROVISION_KEY, TBMQTT_PROVISION_SECRET in the environment, and PEM
+//   TBMQTT_CLIENT_ID, TBMQTT_PROVISION_KEY, TBMQTT_PROVISION_SECRET, TBMQTT_DEVICE_NAME, TBMQTT_DEVICE_URI in the
+//   environment, and PEM
 //   files named by TBMQTT_CA_FILE, TBMQTT_CERT_FILE, TBMQTT_KEY_FILE, become the compiled-in values
 //   (tbmqtt_example/CMakeLists.txt writes them into example_settings_config.h);
 // - at run time, on the linux target only: the same variables override the compiled-in values
@@ -41,6 +42,12 @@
 #endif
 #ifndef TBMQTT_CONFIGURED_PROVISION_SECRET
 #define TBMQTT_CONFIGURED_PROVISION_SECRET nullptr
+#endif
+#ifndef TBMQTT_CONFIGURED_DEVICE_URI
+#define TBMQTT_CONFIGURED_DEVICE_URI nullptr
+#endif
+#ifndef TBMQTT_CONFIGURED_DEVICE_NAME
+#define TBMQTT_CONFIGURED_DEVICE_NAME nullptr
 #endif
 #ifndef TBMQTT_CONFIGURED_CA_PEM
 #define TBMQTT_CONFIGURED_CA_PEM nullptr
@@ -114,6 +121,11 @@ inline const char* pick_file(const char* name, const char* configured, const cha
 
 /// TBMQTT_URI, e.g. mqtt://127.0.0.1:1883 or mqtts://host:8883.
 inline const char* uri(const char* written) { return detail::pick("TBMQTT_URI", TBMQTT_CONFIGURED_URI, written); }
+/// TBMQTT_DEVICE_URI: where a provisioning example's device connects after provisioning, when
+/// not where it provisioned (e.g. a separate X.509 port); `written` is usually the provisioning URI.
+inline const char* device_uri(const char* written) {
+  return detail::pick("TBMQTT_DEVICE_URI", TBMQTT_CONFIGURED_DEVICE_URI, written);
+}
 /// TBMQTT_TOKEN: the access token (or, for provisioning, the token the device asks for).
 inline const char* token(const char* written) { return detail::pick("TBMQTT_TOKEN", TBMQTT_CONFIGURED_TOKEN, written); }
 inline const char* username(const char* written) {
@@ -127,6 +139,10 @@ inline const char* provision_key(const char* written) {
 }
 inline const char* provision_secret(const char* written) {
   return detail::pick("TBMQTT_PROVISION_SECRET", TBMQTT_CONFIGURED_PROVISION_SECRET, written);
+}
+/// TBMQTT_DEVICE_NAME: the name a provisioning example asks for.
+inline const char* device_name(const char* written) {
+  return detail::pick("TBMQTT_DEVICE_NAME", TBMQTT_CONFIGURED_DEVICE_NAME, written);
 }
 /// TBMQTT_CA_FILE: the CA that signed the server's certificate (PEM).
 inline const char* ca_pem(const char* written) {

@@ -9,25 +9,37 @@
 // Needs a partition table with two OTA app partitions (e.g. "Factory app, two OTA definitions")
 // and, for the rollback, CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE. The running title/version
 // reported to ThingsBoard are the app's own (PROJECT_NAME / PROJECT_VER); assign a package
-// with another version on the server to start an update. Compile-checked only
-// (tests/esp_idf/check.sh); not run on a device. Set server_uri and access_token below.
+// with another version on the server to start an update. On chips: compile-checked only
+// (tests/esp_idf/check.sh); not run on a device. On the ESP-IDF linux target (no OTA partitions)
+// the same client, engine, NVS checkpoints and hashes download into a file
+// (../../common/linux_file_sink.hpp, TBMQTT_FIRMWARE_FILE); activation, confirmation and
+// rollback are the chip's. Set server_uri and access_token below, or see
+// ../../common/example_settings.hpp (TBMQTT_* variables).
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 
 #include "esp_log.h"
+#include "sdkconfig.h"
+#if !defined(CONFIG_IDF_TARGET_LINUX)
 #include "esp_ota_ops.h"
+#include "tbmqtt/esp_ota_sink.hpp"
+#define TBMQTT_EXAMPLE_ON_CHIP 1
+#else
+#include "../../common/linux_file_sink.hpp"
+#define TBMQTT_EXAMPLE_ON_CHIP 0
+#endif
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include "../../common/example_platform.hpp"
 #include "../../common/example_settings.hpp"
 #include "tbmqtt/esp_client.hpp"
-#include "tbmqtt/esp_ota_sink.hpp"
 #include "tbmqtt/ota.hpp"
 // Not public headers (yet): the component compiles them; examples live in the same repository.
 #include "../../../../src/platform/esp_idf/nvs_storage.hpp"
 #include "../../../../src/platform/mbedtls/mbedtls_hashes.hpp"
 
-#if __has_include("esp_system.h")  // not in the offline header set of tests/esp_idf/check.sh
+#if __has_include("esp_system.h") && TBMQTT_EXAMPLE_ON_CHIP  // not in the offline header set of tests/esp_idf/check.sh
 #include "esp_system.h"
 #define TBMQTT_EXAMPLE_HAS_RESTART 1
 #else
@@ -40,8 +52,8 @@ const char* const tag = "firmware_update";
 const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
 const char* const access_token = example::settings::token("A1_TEST_TOKEN");
 
-char current_title[sizeof(esp_app_desc_t::project_name)] = "tbmqtt_firmware_update";
-char current_version[sizeof(esp_app_desc_t::version)] = "unknown";
+char current_title[32] = "tbmqtt_firmware_update";  // sizes of esp_app_desc_t's project_name and version
+char current_version[32] = "unknown";
 
 tbmqtt::esp_client* device = nullptr;
 std::optional<tbmqtt::ota_engine> firmware;  // built with the client's session
@@ -78,6 +90,7 @@ void on_connection(void*, const tbmqtt::esp_connection_event& event) {
     return;
   }
   ESP_LOGI(tag, "connected to ThingsBoard, running %s %s", current_title, current_version);
+#if TBMQTT_EXAMPLE_ON_CHIP
   // The new image reached ThingsBoard: keep it (cancels the bootloader's rollback) ...
   if (tbmqtt::esp_ota_running_pending_verify()) {
     if (auto r = tbmqtt::esp_ota_confirm_running(); !r)
@@ -85,6 +98,7 @@ void on_connection(void*, const tbmqtt::esp_connection_event& event) {
     else
       ESP_LOGI(tag, "image marked valid");
   }
+#endif
   // ... and report UPDATED, if the version we activated is the one running (after a rollback
   // the engine reports FAILED itself). errc::no_match: no update was pending.
   if (firmware && firmware->package().version_text() == std::string_view{current_version})
@@ -96,21 +110,27 @@ void on_connection(void*, const tbmqtt::esp_connection_event& event) {
 extern "C" void app_main(void) {
   example::init_platform();
 
+#if TBMQTT_EXAMPLE_ON_CHIP
   // What runs now, from the running partition's app descriptor (PROJECT_NAME / PROJECT_VER).
   esp_app_desc_t desc{};
   if (esp_ota_get_partition_description(esp_ota_get_running_partition(), &desc) == ESP_OK) {
     std::strncpy(current_title, desc.project_name, sizeof current_title - 1);
     std::strncpy(current_version, desc.version, sizeof current_version - 1);
   }
+  static tbmqtt::esp_ota_sink sink;
+#else
+  static example::linux_file_sink sink;
+#endif
 
   static app_events events;
   static ota_events listener;
   static tbmqtt::esp_idf::nvs_storage store{"tbmqtt"};
-  static tbmqtt::esp_ota_sink sink;
   static tbmqtt::mbedtls_hash_provider hashes;
 
+#if TBMQTT_EXAMPLE_ON_CHIP
   // A new image waits for confirmation until it has connected, unless menuconfig says otherwise.
   if (tbmqtt::esp_ota_confirm_at_boot()) ESP_LOGI(tag, "new image: confirmed once it reaches ThingsBoard");
+#endif
 
   tbmqtt::esp_client_options options;
   options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
@@ -125,6 +145,12 @@ extern "C" void app_main(void) {
   config.current_version = current_version;
   // chunk_size, window and chunk_timeout_ms: menuconfig's defaults. Chunks larger than the
   // esp-mqtt buffer stream into the sink fragment by fragment; no chunk-sized buffer is needed.
+#if !TBMQTT_EXAMPLE_ON_CHIP
+  // linux target: TBMQTT_OTA_CHUNK_SIZE overrides menuconfig's chunk size (tests use 1024: the
+  // default 16 KiB chunks overrun the default 4 KiB event ring on esp-mqtt, see the README).
+  if (const char* chunk = std::getenv("TBMQTT_OTA_CHUNK_SIZE"); chunk != nullptr && *chunk != '\0')
+    config.chunk_size = static_cast<std::uint32_t>(std::strtoul(chunk, nullptr, 10));
+#endif
   const tbmqtt::result<void> added = client.with_session([&](tbmqtt::session& s) -> tbmqtt::result<void> {
     firmware.emplace(s, sink, hashes, &store, listener, config);
     return s.add_extension(*firmware);

@@ -15,7 +15,7 @@ const char* const tag = "pd11_device_token";
 const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
 const char* const provision_key = example::settings::provision_key("PD11_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PD11_PROVISION_SECRET");
-constexpr const char* device_name = "pd11-device";
+const char* const device_name = example::settings::device_name("pd11-device");
 const char* const device_token = example::settings::token("PD11_DEVICE_TOKEN");
 
 }  // namespace

@@ -16,7 +16,7 @@ const char* const tag = "pd12_device_token_tls";
 const char* const server_uri = example::settings::uri("mqtts://thingsboard.local:8883");
 const char* const provision_key = example::settings::provision_key("PD12_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PD12_PROVISION_SECRET");
-constexpr const char* device_name = "pd12-device";
+const char* const device_name = example::settings::device_name("pd12-device");
 const char* const device_token = example::settings::token("PD12_DEVICE_TOKEN");
 // The CA that signed the server's certificate (PEM, NUL-terminated; must outlive the client).
 const char* const ca_pem = example::settings::ca_pem(

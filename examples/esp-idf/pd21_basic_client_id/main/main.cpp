@@ -15,7 +15,7 @@ const char* const tag = "pd21_basic_client_id";
 const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
 const char* const provision_key = example::settings::provision_key("PD21_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PD21_PROVISION_SECRET");
-constexpr const char* device_name = "pd21-device";
+const char* const device_name = example::settings::device_name("pd21-device");
 const char* const client_id = example::settings::client_id("pd21-client-id");
 
 }  // namespace

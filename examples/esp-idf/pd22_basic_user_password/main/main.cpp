@@ -16,7 +16,7 @@ const char* const tag = "pd22_basic_user_password";
 const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
 const char* const provision_key = example::settings::provision_key("PD22_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PD22_PROVISION_SECRET");
-constexpr const char* device_name = "pd22-device";
+const char* const device_name = example::settings::device_name("pd22-device");
 const char* const username = example::settings::username("pd22-user");
 const char* const password = example::settings::password("pd22-password");
 

@@ -16,7 +16,7 @@ const char* const tag = "pd31_x509_certificate";
 const char* const server_uri = example::settings::uri("mqtts://thingsboard.local:8883");
 const char* const provision_key = example::settings::provision_key("PD31_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PD31_PROVISION_SECRET");
-constexpr const char* device_name = "pd31-device";
+const char* const device_name = example::settings::device_name("pd31-device");
 // The device certificate (registered by the request) and its private key, PEM.
 const char* const client_cert_pem = example::settings::cert_pem(
     "-----BEGIN CERTIFICATE-----\n"
@@ -40,6 +40,7 @@ extern "C" void app_main(void) {
   example::provisioning p = example::provisioning_to(server_uri, provision_key, provision_secret, device_name, ca_pem);
   p.request.credentials_type = tbmqtt::provision_credentials_type::x509;
   p.request.certificate_pem = client_cert_pem;
+  p.device.uri = example::settings::device_uri(server_uri);  // ThingsBoard: the same; the emulator: its X.509 port
   p.device.tls.client_cert_pem = client_cert_pem;
   p.device.tls.client_key_pem = client_key_pem;
   example::provision_and_send_once(tag, p, "{\"example\":\"pd31\"}");

@@ -16,7 +16,7 @@ const char* const tag = "ps10_server_generated";
 const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
 const char* const provision_key = example::settings::provision_key("PS10_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PS10_PROVISION_SECRET");
-constexpr const char* device_name = "ps10-device";
+const char* const device_name = example::settings::device_name("ps10-device");
 
 }  // namespace
 

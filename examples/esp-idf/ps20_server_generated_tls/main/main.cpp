@@ -16,7 +16,7 @@ const char* const tag = "ps20_server_generated_tls";
 const char* const server_uri = example::settings::uri("mqtts://thingsboard.local:8883");
 const char* const provision_key = example::settings::provision_key("PS20_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PS20_PROVISION_SECRET");
-constexpr const char* device_name = "ps20-device";
+const char* const device_name = example::settings::device_name("ps20-device");
 // The CA that signed the server's certificate (PEM, NUL-terminated; must outlive the client).
 const char* const ca_pem = example::settings::ca_pem(
     "-----BEGIN CERTIFICATE-----\n"

@@ -19,7 +19,7 @@ const char* const tag = "px00_provisioning_flow";
 const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
 const char* const provision_key = example::settings::provision_key("PX00_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PX00_PROVISION_SECRET");
-constexpr const char* device_name = "px00-device";
+const char* const device_name = example::settings::device_name("px00-device");
 
 }  // namespace
 

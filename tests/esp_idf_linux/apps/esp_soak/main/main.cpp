@@ -1,0 +1,196 @@
+// Test app (not an example) for tests/emulator/test_esp_idf_behaviours.py: the ESP client on
+// FreeRTOS + esp-mqtt + NVS (linux target), driven by TBMQTT_SOAK_MODE:
+//   stress     4 FreeRTOS tasks publish 50 QoS 1 messages {"msg":task*1000+i} each at once while "ping" RPCs are
+//              answered; then prints memory: the client's heap high-water, each task's stack
+//              high-water (uxTaskGetStackHighWaterMark), heap allocations per publish (QoS 0 and
+//              QoS 1) in the steady state.
+//   reconnect  sends {"n":i} every 200 ms for ever and answers "ping"; logs each connection event.
+//   store      store-and-forward in NVS (offline_store): queues TBMQTT_SOAK_COUNT messages
+//              {"seq":FIRST..} (TBMQTT_SOAK_FIRST) whether connected or not, logs "queued", then
+//              forwards them (logs each forwarded ticket) for ever.
+// Settings: TBMQTT_URI, TBMQTT_TOKEN, TBMQTT_CLIENT_ID, TBMQTT_FLASH_FILE (example_settings.hpp).
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "esp_log.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/semphr.h"
+#include "freertos/task.h"
+#include "../../../../../examples/esp-idf/common/example_client.hpp"
+#include "../../../../../examples/esp-idf/common/example_platform.hpp"
+#include "../../../../../examples/esp-idf/common/example_settings.hpp"
+#include "tbmqtt/esp_client.hpp"
+
+extern "C" {
+unsigned long soak_allocations(void);
+long soak_heap_in_use(void);
+long soak_heap_high_water(void);
+void soak_reset_high_water(void);
+}
+
+namespace {
+
+const char* const tag = "soak";
+constexpr int publishers = 4;
+constexpr int per_publisher = 50;
+
+tbmqtt::esp_client* device = nullptr;
+std::atomic<int> forwarded{0};
+
+struct soak_events final : example::logged_events {
+  soak_events() : logged_events(::tag) {}
+  void on_rpc_request(const tbmqtt::rpc_request& rpc) noexcept override {
+    if (auto r = device->reply_rpc(rpc.id, "{\"pong\":true}"); !r)
+      ESP_LOGW(::tag, "reply failed: %s", tbmqtt::to_string(r.error()));
+    else
+      ESP_LOGI(::tag, "ping answered");
+  }
+  void on_forwarded(tbmqtt::message_id ticket, tbmqtt::errc e) noexcept override {
+    if (e != tbmqtt::errc{}) {
+      ESP_LOGW(::tag, "ticket %u not forwarded: %s", static_cast<unsigned>(ticket), tbmqtt::to_string(e));
+      return;
+    }
+    ESP_LOGI(::tag, "forwarded %d", forwarded.fetch_add(1) + 1);
+  }
+};
+
+void on_connection(void*, const tbmqtt::esp_connection_event& event) {
+  if (event.connected)
+    ESP_LOGI(tag, "connection up");
+  else
+    ESP_LOGI(tag, "connection down: %s", tbmqtt::to_string(event.reason));
+}
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
+}
+
+// ---- stress ------------------------------------------------------------------------------------
+
+SemaphoreHandle_t finished = nullptr;
+TaskHandle_t publisher_tasks[publishers];
+std::atomic<int> publish_failures{0};
+
+void publisher(void* arg) {
+  const int id = static_cast<int>(reinterpret_cast<std::intptr_t>(arg));
+  for (int i = 0; i < per_publisher; ++i) {
+    tbmqtt::telemetry<64> t;
+    t.add("msg", id * 1000 + i);  // task and sequence in one key: each must arrive once
+    // errc::again: esp-mqtt's outbox is full for a moment; try again.
+    for (;;) {
+      auto sent = device->send_telemetry(t, tbmqtt::qos::at_least_once);
+      if (sent) break;
+      if (sent.error() != tbmqtt::errc::again) {
+        ESP_LOGE(tag, "task %d message %d: %s", id, i, tbmqtt::to_string(sent.error()));
+        publish_failures.fetch_add(1);
+        break;
+      }
+      vTaskDelay(1);
+    }
+  }
+  xSemaphoreGive(finished);
+  vTaskSuspend(nullptr);  // kept alive for its stack high-water mark
+}
+
+unsigned long allocations_per_publish(tbmqtt::qos q, int count) {
+  const unsigned long before = soak_allocations();
+  for (int i = 0; i < count; ++i) {
+    tbmqtt::telemetry<64> t;
+    t.add("steady", i);
+    (void)device->send_telemetry(t, q);
+    if (q == tbmqtt::qos::at_least_once && i % 8 == 7) (void)device->flush(5000);
+  }
+  (void)device->flush(5000);
+  return soak_allocations() - before;
+}
+
+void stress(tbmqtt::esp_client& client, long baseline) {
+  finished = xSemaphoreCreateCounting(publishers, 0);
+  for (int i = 0; i < publishers; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "publisher%d", i);
+    xTaskCreate(&publisher, name, 4096, reinterpret_cast<void*>(static_cast<std::intptr_t>(i)), 4, &publisher_tasks[i]);  // below the tbmqtt task (5)
+  }
+  for (int i = 0; i < publishers; ++i) xSemaphoreTake(finished, portMAX_DELAY);
+  if (auto r = client.flush(20000); !r) {
+    ESP_LOGE(tag, "not delivered: %s", tbmqtt::to_string(r.error()));
+    return;
+  }
+  ESP_LOGI(tag, "stress done: %d messages, %d failures", publishers * per_publisher, publish_failures.load());
+
+  // Steady state: a warm-up round, then the measured rounds.
+  (void)allocations_per_publish(tbmqtt::qos::at_most_once, 16);
+  (void)allocations_per_publish(tbmqtt::qos::at_least_once, 16);
+  const int rounds = 64;
+  const unsigned long q0 = allocations_per_publish(tbmqtt::qos::at_most_once, rounds);
+  const unsigned long q1 = allocations_per_publish(tbmqtt::qos::at_least_once, rounds);
+  std::printf("memory: client heap high-water %ld bytes\n", soak_heap_high_water() - baseline);
+  std::printf("memory: allocations per publish qos0 %.2f qos1 %.2f\n", static_cast<double>(q0) / rounds,
+              static_cast<double>(q1) / rounds);
+  for (int i = 0; i < publishers; ++i)
+    std::printf("memory: stack high-water publisher%d %u of 4096 bytes unused\n", i,
+                static_cast<unsigned>(uxTaskGetStackHighWaterMark(publisher_tasks[i])));
+  for (const char* name : {"tbmqtt", "mqtt_task", "main"}) {
+    if (TaskHandle_t h = xTaskGetHandle(name))
+      std::printf("memory: stack high-water %s %u bytes unused\n", name,
+                  static_cast<unsigned>(uxTaskGetStackHighWaterMark(h)));
+  }
+  std::printf("memory: report done\n");
+}
+
+}  // namespace
+
+extern "C" void app_main(void) {
+  example::init_platform();
+  const char* mode_env = std::getenv("TBMQTT_SOAK_MODE");
+  const char* mode = mode_env != nullptr ? mode_env : "stress";
+
+  static soak_events events;
+  tbmqtt::esp_client_options options;
+  options.uri = example::settings::uri("mqtt://127.0.0.1:1883");
+  options.access_token = example::settings::token("SOAK_TOKEN");
+  options.client_id = example::settings::client_id();
+  options.reconnect_timeout_ms = 500;
+  if (std::strcmp(mode, "store") == 0) options.offline_store = "soakq";
+
+  const long baseline = soak_heap_in_use();
+  soak_reset_high_water();
+  static tbmqtt::esp_client client{options, events};
+  device = &client;
+  client.on_connection(&on_connection, nullptr);
+  if (auto r = client.on_rpc("ping"); !r) ESP_LOGE(tag, "on_rpc: %s", tbmqtt::to_string(r.error()));
+
+  if (std::strcmp(mode, "store") == 0) {
+    if (auto r = client.start(); !r) {
+      ESP_LOGE(tag, "start: %s", tbmqtt::to_string(r.error()));
+      return;
+    }
+    const int first = env_int("TBMQTT_SOAK_FIRST", 0), count = env_int("TBMQTT_SOAK_COUNT", 0);
+    for (int i = first; i < first + count; ++i) {
+      tbmqtt::telemetry<64> t;
+      t.add("seq", i);
+      if (auto sent = client.send_telemetry(t, tbmqtt::qos::at_least_once); !sent)
+        ESP_LOGE(tag, "seq %d not queued: %s", i, tbmqtt::to_string(sent.error()));
+    }
+    ESP_LOGI(tag, "queued %d", count);
+    return;  // the tbmqtt task forwards them
+  }
+  if (auto r = client.connect(15000); !r) {
+    ESP_LOGE(tag, "connect failed: %s", tbmqtt::to_string(r.error()));
+    return;
+  }
+  if (std::strcmp(mode, "reconnect") == 0) {
+    for (int i = 0;; ++i) {
+      tbmqtt::telemetry<64> t;
+      t.add("n", i);
+      if (auto sent = client.send_telemetry(t, tbmqtt::qos::at_most_once); !sent && client.connected())
+        ESP_LOGW(tag, "n %d not sent: %s", i, tbmqtt::to_string(sent.error()));
+      vTaskDelay(pdMS_TO_TICKS(200));
+    }
+  }
+  stress(client, baseline);
+}
