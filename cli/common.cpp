@@ -72,18 +72,47 @@ std::chrono::milliseconds global_options::timeout() const {
   return std::chrono::milliseconds(static_cast<long long>(std::llround(timeout_s * 1000.0)));
 }
 
+std::string read_secret_file(const std::string& path, std::string_view option) {
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  if (!in) fail("cannot read " + std::string(option) + " " + path, errc::invalid_argument);
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+void add_secret_file_option(CLI::App& app, const std::string& name, std::string& target) {
+  CLI::Option* secret = app.get_option(name);
+  const std::string file_option = name + "-file";
+  // Defined after `name`, so its callback runs after that one: the file wins over the
+  // environment variable (an explicit option beats the environment).
+  app.add_option_function<std::string>(
+         file_option,
+         [&target, file_option](const std::string& path) { target = read_secret_file(path, file_option); },
+         "File whose first line is the " + name + " value (argv is visible to others in ps)")
+      ->type_name("FILE")
+      ->group(secret->get_group());
+}
+
 void add_global_options(CLI::App& app, global_options& o) {
   const char* group = "Connection";
   app.add_option("--host", o.host, "ThingsBoard MQTT host")->capture_default_str()->group(group);
   app.add_option("--port", o.port, "MQTT port (default 1883; 8883 with --tls)")
       ->check(CLI::Range(1, 65535))
       ->group(group);
-  app.add_option("--token", o.token, "Device access token (or env TBMQTT_TOKEN)")
+  // Secrets: each also from a file (--X-file) or the environment; on the command line they are
+  // visible to every local user (ps), so the argv forms are only kept for compatibility.
+  app.add_option("--token", o.token, "Device access token (or env TBMQTT_TOKEN, or --token-file; argv shows in ps)")
       ->envname("TBMQTT_TOKEN")
       ->group(group);
+  add_secret_file_option(app, "--token", o.token);
   app.add_option("--client-id", o.client_id, "MQTT client id")->group(group);
   app.add_option("--username", o.username, "MQTT basic user name")->group(group);
-  app.add_option("--password", o.password, "MQTT basic password")->group(group);
+  app.add_option("--password", o.password,
+                 "MQTT basic password (or env TBMQTT_PASSWORD, or --password-file; argv shows in ps)")
+      ->envname("TBMQTT_PASSWORD")
+      ->group(group);
+  add_secret_file_option(app, "--password", o.password);
   app.add_flag("--tls", o.tls, "Use TLS")->group(group);
   app.add_option("--ca-file", o.ca_file, "PEM file of trusted CAs")->check(CLI::ExistingFile)->group(group);
   app.add_option("--cert-file", o.cert_file, "Client certificate (PEM)")->check(CLI::ExistingFile)->group(group);
@@ -103,6 +132,11 @@ void add_global_options(CLI::App& app, global_options& o) {
       ->group(group);
   app.add_option("--timeout", o.timeout_s, "Seconds to wait for connect, acks and answers")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  app.add_option("--keepalive", o.keepalive_s,
+                 "MQTT keep-alive in seconds (5..65535); a link silent for 1.5 x this is dropped and reconnected")
+      ->check(CLI::Range(5, 65535))
       ->capture_default_str()
       ->group(group);
   const char* store = "Store-and-forward";
@@ -130,11 +164,7 @@ std::string key_password(const global_options& o) {
     const char* env = std::getenv("TBMQTT_KEY_PASSWORD");
     return env != nullptr ? env : "";
   }
-  std::ifstream in(o.key_password_file, std::ios::binary);
-  std::string line;
-  if (!in || !std::getline(in, line)) fail("cannot read --key-password-file " + o.key_password_file, errc::invalid_argument);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return line;
+  return read_secret_file(o.key_password_file, "--key-password-file");
 }
 
 client_options to_client_options(const global_options& o) {
@@ -163,6 +193,7 @@ client_options to_client_options(const global_options& o) {
   c.tls.insecure = o.insecure;
   c.default_qos = o.message_qos();
   c.request_timeout = o.timeout();
+  c.keep_alive = std::chrono::seconds(o.keepalive_s);
   if (!o.offline_store.empty() && o.qos == 0) fail("--offline-store needs --qos 1", errc::invalid_argument);
   if (o.pace && o.offline_store.empty()) fail("--pace needs --offline-store", errc::invalid_argument);
   c.rate_limits.learn = o.pace;
