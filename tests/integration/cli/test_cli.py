@@ -593,7 +593,9 @@ class TestRpcServe(CliTestCase):
 
     def test_exec_command_that_ignores_stdin(self):
         c = self.serve("--count", "1", "--exec", "echo 42")
-        rid = self.peer.send_rpc("n", {"big": "x" * 200000})
+        # Nearly the largest request the client accepts (max payload 64 KiB; larger ones are
+        # dropped as payload_too_large), about a whole pipe buffer of stdin the command never reads.
+        rid = self.peer.send_rpc("n", {"big": "x" * 65400})
         c.next_line()
         self.assertEqual(self.peer.wait_rpc_reply(rid), b"42")
         self.assertEqual(c.wait(), 0, c.stderr_lines)
