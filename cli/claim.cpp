@@ -17,6 +17,7 @@ struct claim_args {
 };
 
 void run(const global_options& o, const claim_args& a) {
+  if (a.secret.empty()) fail("claim needs --secret, --secret-file or env TBMQTT_CLAIM_SECRET", errc::invalid_argument);
   client device{to_client_options(o)};
   connect_or_fail(device, o);
   if (auto r = device.claim(a.secret, a.duration); !r) fail("claim", r.error());
@@ -28,7 +29,9 @@ void run(const global_options& o, const claim_args& a) {
 void add_claim_commands(CLI::App& app, global_options& options) {
   auto args = std::make_shared<claim_args>();
   auto* cmd = app.add_subcommand("claim", "Claim the device: {\"secretKey\":S,\"durationMs\":N}");
-  cmd->add_option("--secret", args->secret, "Secret key")->required();
+  cmd->add_option("--secret", args->secret, "Secret key (or env TBMQTT_CLAIM_SECRET, or --secret-file; argv shows in ps)")
+      ->envname("TBMQTT_CLAIM_SECRET");
+  add_secret_file_option(*cmd, "--secret", args->secret);
   add_duration_option(*cmd, "--duration,--duration-ms", args->duration, std::chrono::milliseconds(1),
                       "Claim window: 60s, 10m, 24h (a plain number: ms; default: the server's, 24 h)");
   cmd->callback([&options, args] { run(options, *args); });

@@ -122,6 +122,28 @@ CLI::Option* add_duration_option(CLI::App& command, const std::string& name, std
   return opt;
 }
 
+std::string read_secret_file(const std::string& path, std::string_view option) {
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  if (!in) fail("cannot read " + std::string(option) + " " + path, errc::invalid_argument);
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+void add_secret_file_option(CLI::App& app, const std::string& name, std::string& target) {
+  CLI::Option* secret = app.get_option(name);
+  const std::string file_option = name + "-file";
+  // Defined after `name`, so its callback runs after that one: the file wins over the
+  // environment variable (an explicit option beats the environment).
+  app.add_option_function<std::string>(
+         file_option,
+         [&target, file_option](const std::string& path) { target = read_secret_file(path, file_option); },
+         "File whose first line is the " + name + " value (argv is visible to others in ps)")
+      ->type_name("FILE")
+      ->group(secret->get_group());
+}
+
 void add_global_options(CLI::App& app, global_options& o) {
   const char* group = "Connection";
   app.add_option("--host", o.host, "ThingsBoard MQTT host")->capture_default_str()->group(group);
@@ -134,12 +156,17 @@ void add_global_options(CLI::App& app, global_options& o) {
     o.token = env;
     o.token_from_env = true;
   }
-  app.add_option("--token", o.token, "Device access token (or env TBMQTT_TOKEN)")
+  app.add_option("--token", o.token, "Device access token (or env TBMQTT_TOKEN, or --token-file; argv shows in ps)")
       ->each([&o](const std::string&) { o.token_from_env = false; })
       ->group(group);
+  add_secret_file_option(app, "--token", o.token);
   app.add_option("--client-id", o.client_id, "MQTT client id")->group(group);
   app.add_option("--username", o.username, "MQTT basic user name")->group(group);
-  app.add_option("--password", o.password, "MQTT basic password")->group(group);
+  app.add_option("--password", o.password,
+                 "MQTT basic password (or env TBMQTT_PASSWORD, or --password-file; argv shows in ps)")
+      ->envname("TBMQTT_PASSWORD")
+      ->group(group);
+  add_secret_file_option(app, "--password", o.password);
   app.add_flag("--tls", o.tls, "Use TLS")->group(group);
   app.add_option("--ca-file", o.ca_file, "PEM file of trusted CAs")->check(CLI::ExistingFile)->group(group);
   app.add_option("--cert-file", o.cert_file, "Client certificate (PEM)")->check(CLI::ExistingFile)->group(group);
@@ -160,6 +187,18 @@ void add_global_options(CLI::App& app, global_options& o) {
   add_duration_option(app, "--timeout", o.timeout_ms, std::chrono::seconds(1),
                       "How long to wait for connect, acks and answers: 500ms, 2s, 1m (a plain number: seconds; "
                       "default 10s)")
+      ->group(group);
+  add_duration_option(app, "--keepalive", o.keepalive,  std::chrono::seconds(1),
+                      "MQTT keep-alive, whole seconds from 5s to 65535s (a plain number: seconds; default 60s); a "
+                      "link silent for 1.5 x this is dropped and reconnected")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            const auto d = parse_duration(text, std::chrono::seconds(1));
+            if (d && d->count() % 1000 == 0 && *d >= std::chrono::seconds(5) && *d <= std::chrono::seconds(65535))
+              return {};
+            return "the keep-alive must be whole seconds from 5s to 65535s";
+          },
+          ""))
       ->group(group);
   const char* store = "Store-and-forward";
   app.add_option("--offline-store", o.offline_store,
@@ -186,11 +225,7 @@ std::string key_password(const global_options& o) {
     const char* env = std::getenv("TBMQTT_KEY_PASSWORD");
     return env != nullptr ? env : "";
   }
-  std::ifstream in(o.key_password_file, std::ios::binary);
-  std::string line;
-  if (!in || !std::getline(in, line)) fail("cannot read --key-password-file " + o.key_password_file, errc::invalid_argument);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return line;
+  return read_secret_file(o.key_password_file, "--key-password-file");
 }
 
 client_options to_client_options(const global_options& o) {
@@ -219,6 +254,7 @@ client_options to_client_options(const global_options& o) {
   c.tls.insecure = o.insecure;
   c.default_qos = o.message_qos();
   c.request_timeout = o.timeout();
+  c.keep_alive = std::chrono::duration_cast<std::chrono::seconds>(o.keepalive);
   if (!o.offline_store.empty() && o.qos == 0) fail_usage("--offline-store needs --qos 1");
   if (o.pace && o.offline_store.empty()) fail_usage("--pace needs --offline-store");
   c.rate_limits.learn = o.pace;

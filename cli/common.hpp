@@ -91,6 +91,7 @@ struct global_options {
   std::string offline_full = "drop-oldest";  ///< --offline-full: drop-oldest or refuse.
   bool pace = false;           ///< --pace: learn the server's rate limits and keep to them.
   bool offline_no_fsync = false;  ///< --offline-no-fsync: faster store that survives crashes, not power loss.
+  std::chrono::milliseconds keepalive{std::chrono::seconds(60)};  ///< --keepalive: a link silent for 1.5 x this is dropped.
 
   std::chrono::milliseconds timeout() const;
   tbmqtt::qos message_qos() const { return qos == 0 ? qos::at_most_once : qos::at_least_once; }
@@ -108,6 +109,15 @@ CLI::Option* add_duration_option(CLI::App& command, const std::string& name, std
 
 /// @brief A check for options that take several durations (sample's --min-interval ...).
 CLI::Validator duration_check(std::chrono::milliseconds plain_unit);
+
+/// @brief The first line of a secret file (without its line end); fails (exit 2) naming the option
+/// when it cannot be read.
+std::string read_secret_file(const std::string& path, std::string_view option);
+
+/// @brief Adds `--NAME-file FILE` beside the secret option `--NAME` (bound to `target`): the secret
+/// is then the first line of FILE; it wins over `--NAME` and its environment variable. Secrets on the command line are
+/// visible to every local user (ps, /proc/PID/cmdline): the help text says so.
+void add_secret_file_option(CLI::App& app, const std::string& name, std::string& target);
 
 /// @brief Adds the global options to the top-level app, bound to `options`.
 void add_global_options(CLI::App& app, global_options& options);

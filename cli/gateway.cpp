@@ -279,6 +279,7 @@ void run_gateway_serve(const global_options& o) {
 }
 
 void run_claim(const global_options& o, const gateway_args& a) {
+  if (a.secret.empty()) fail("gateway claim needs --secret, --secret-file or env TBMQTT_CLAIM_SECRET", errc::invalid_argument);
   gateway_session s{o};
   connect_gateway(s, o);
   check(s.gateway.claim(a.device, a.secret, a.duration), "gateway claim " + a.device);
@@ -344,7 +345,9 @@ void add_gateway_commands(CLI::App& app, global_options& options) {
 
   auto* claim = group->add_subcommand("claim", "Claim a sub-device: {D:{\"secretKey\":S,\"durationMs\":N}}");
   claim->add_option("device", args->device, "Sub-device name")->required();
-  claim->add_option("--secret", args->secret, "Secret key")->required();
+  claim->add_option("--secret", args->secret, "Secret key (or env TBMQTT_CLAIM_SECRET, or --secret-file; argv shows in ps)")
+      ->envname("TBMQTT_CLAIM_SECRET");
+  add_secret_file_option(*claim, "--secret", args->secret);
   add_duration_option(*claim, "--duration,--duration-ms", args->duration, std::chrono::milliseconds(1),
                       "Claim window: 60s, 10m, 24h (a plain number: ms; default: the server's, 24 h)");
   claim->callback([&options, args] { run_claim(options, *args); });

@@ -15,9 +15,11 @@
 #include <pthread.h>
 #include <sys/stat.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -106,6 +108,7 @@ void check_save_target(const provision_args& a) {
 }
 
 void run(const global_options& o, const provision_args& a) {
+  if (a.secret.empty()) fail("provision needs --secret, --secret-file or env TBMQTT_PROVISION_SECRET", errc::invalid_argument);
   check_save_target(a);
   std::string certificate;
   const provision_request req = request_for(a.type, a, certificate);
@@ -149,7 +152,20 @@ struct lifecycle_args {
   std::string type;
   bool reprovision = false;
   unsigned attempts = 0;
+  bool allow_readable = false;  // --allow-readable-credentials
 };
+
+// Like OpenSSH with private keys: a credentials file that group or others may read (or write) is
+// refused, unless the user says otherwise. A missing file is not checked here.
+void check_credentials_mode(const lifecycle_args& a) {
+  struct stat st {};
+  if (a.allow_readable || ::stat(a.file.c_str(), &st) != 0 || (st.st_mode & 077) == 0) return;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  fail("--credentials " + a.file + " is accessible by others (mode " + mode + "): chmod 600 it, or pass "
+       "--allow-readable-credentials",
+       errc::invalid_argument);
+}
 
 // While alive, SIGINT and SIGTERM cancel `target` instead of ending the process: they are blocked
 // in every thread started meanwhile and taken by one sigwait() thread.
@@ -246,6 +262,7 @@ void resolve_credentials(CLI::App& app, global_options& o, const lifecycle_args&
   }
   for (const auto* sub : app.get_subcommands())
     if (sub->get_name() == "provision" || sub->get_name() == "emulator") return;  // they do not connect as a device
+  check_credentials_mode(a);
   if (provisioning) {
     if (a.key.empty()) fail("--reprovision and --provision-* need --provision-key", errc::invalid_argument);
     run_lifecycle(o, a);
@@ -268,9 +285,13 @@ void add_provision_commands(CLI::App& app, global_options& options) {
       ->group("Connection");
   app.add_option("--provision-key", life->key, "With --credentials: provision device key")->group(group);
   app.add_option("--provision-secret", life->secret, "With --credentials: provision device secret (or env "
-                 "TBMQTT_PROVISION_SECRET)")
+                 "TBMQTT_PROVISION_SECRET, or --provision-secret-file; argv shows in ps)")
       ->envname("TBMQTT_PROVISION_SECRET")
       ->group(group);
+  add_secret_file_option(app, "--provision-secret", life->secret);
+  app.add_flag("--allow-readable-credentials", life->allow_readable,
+               "Use a --credentials file even when its group or others may read it (refused otherwise)")
+      ->group("Connection");
   app.add_option("--provision-name", life->name, "Device name to provision (default: the server picks one)")->group(group);
   app.add_option("--provision-type", life->type,
                  "Credentials to provision: token (server-generated, or --token), basic (--client-id, --username, "
@@ -287,14 +308,19 @@ void add_provision_commands(CLI::App& app, global_options& options) {
   auto args = std::make_shared<provision_args>();
   auto* cmd = app.add_subcommand("provision", "Provision a new device with a provisioning key and secret");
   cmd->add_option("--key", args->key, "Provision device key")->required();
-  cmd->add_option("--secret", args->secret, "Provision device secret")->required();
+  cmd->add_option("--secret", args->secret,
+                  "Provision device secret (or env TBMQTT_PROVISION_SECRET, or --secret-file; argv shows in ps)")
+      ->envname("TBMQTT_PROVISION_SECRET");
+  add_secret_file_option(*cmd, "--secret", args->secret);
   cmd->add_option("--name", args->name, "Device name (default: the server picks one)");
   cmd->add_option("--type", args->type, "Credentials: token (server-generated or --device-token), basic, x509")
       ->check(CLI::IsMember({"token", "basic", "x509"}));
-  cmd->add_option("--device-token", args->device_token, "Access token the device chooses");
+  cmd->add_option("--device-token", args->device_token, "Access token the device chooses (argv shows in ps)");
+  add_secret_file_option(*cmd, "--device-token", args->device_token);
   cmd->add_option("--client-id", args->client_id, "MQTT basic client id");
   cmd->add_option("--username", args->username, "MQTT basic user name");
-  cmd->add_option("--password", args->password, "MQTT basic password");
+  cmd->add_option("--password", args->password, "MQTT basic password (or --password-file; argv shows in ps)");
+  add_secret_file_option(*cmd, "--password", args->password);
   cmd->add_option("--cert-file", args->cert_file, "X.509 certificate (PEM) of the device")->check(CLI::ExistingFile);
   cmd->add_flag("--gateway", args->gateway, "Provision the device as a gateway");
   cmd->add_option("--save", args->save,

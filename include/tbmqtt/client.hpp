@@ -58,6 +58,9 @@ struct client_options {
   tls_options tls;
   qos default_qos = qos::at_least_once;
   std::chrono::milliseconds request_timeout{10000};  ///< Attribute requests and client RPCs.
+  /// MQTT keep-alive (5 s or more; 0: off). A connection on which nothing arrived for 1.5 x this
+  /// (not even the answer to a PINGREQ: a stalled, half-open link) is dropped and reconnected;
+  /// on_connection() then reports errc::timeout.
   std::chrono::seconds keep_alive{60};
   std::chrono::milliseconds reconnect_min{250};      ///< First reconnect delay.
   std::chrono::milliseconds reconnect_max{30000};    ///< Cap of the exponential back-off.

@@ -37,7 +37,10 @@ class file_sink final : public ota_sink {
 };
 
 /// @brief Each key is a file `DIR/KEY` (mode 0600), replaced atomically (temp file, fsync,
-/// rename, fsync of the directory). The directory is created when missing.
+/// rename, fsync of the directory). The directory is created when missing (mode 0700). The temp
+/// file is a new one with an unpredictable name (`DIR/.KEY.tmp-XXXXXX`, mkostemp: O_EXCL,
+/// never through a symlink), made 0600 before its first byte, so nothing pre-created in DIR
+/// (a world-writable file, a symlink) can receive the value.
 class file_storage final : public storage {
  public:
   /// @param sync false: no fsync (about 100 times faster; rename keeps each store atomic and the

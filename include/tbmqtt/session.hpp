@@ -150,7 +150,10 @@ class session_extension {
 struct session_config {
   std::uint32_t request_timeout_ms = 10000;  ///< Attribute requests and client-side RPCs.
   std::uint32_t server_rpc_ttl_ms = 60000;   ///< How long an unanswered server RPC stays replyable.
-  std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;  ///< Outbound payload cap (server limit).
+  /// The server's max payload: outbound payloads are capped at it, and an inbound message larger
+  /// than it is dropped with errc::payload_too_large (on_error, with its topic) before any of it is
+  /// buffered, reassembled, streamed or parsed.
+  std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;
   qos control_qos = qos::at_least_once;      ///< QoS of requests, replies and subscriptions.
   std::string_view telemetry_topic = "v1/devices/me/telemetry";   ///< Device profiles may rename it.
   std::string_view attributes_topic = "v1/devices/me/attributes"; ///< Device profiles may rename it.

@@ -477,6 +477,8 @@ void session::handle_rpc_request(std::string_view id, span<const std::byte> payl
 
 void session::on_message(std::string_view topic, span<const std::byte> payload, std::uint32_t now_ms) noexcept {
   last_now_ms_ = now_ms;
+  // The server never sends more than its max payload: a larger message is hostile or broken.
+  if (payload.size() > config_.max_payload) return events_.on_error(errc::payload_too_large, topic);
   if (topic == config_.attributes_topic) return handle_shared_attributes(payload);
   if (auto id = topics::parse_attribute_response(topic); id.error() != errc::no_match) {
     if (!id) return events_.on_error(id.error(), topic);
@@ -501,6 +503,9 @@ void session::on_message_fragment(std::string_view topic, span<const std::byte> 
   if (offset == 0) drop_partial_message(errc::malformed, true);  // its last fragments never came
   if (offset == 0 && fragment.size() == total) return on_message(topic, fragment, now_ms);  // not fragmented
   if (offset == 0) {
+    // Larger than the max payload: dropped at its first fragment, before a byte is buffered or
+    // streamed (its later fragments find nothing being reassembled).
+    if (total > config_.max_payload) return events_.on_error(errc::payload_too_large, topic);
     if (topic.size() > sizeof reassembly_topic_) return events_.on_error(errc::payload_too_large, topic);
     for (std::size_t i = 0; i < extension_count_ && streaming_ == nullptr; ++i)
       if (extensions_[i]->on_stream_begin(topic, total, now_ms)) streaming_ = extensions_[i];

@@ -72,7 +72,7 @@ class ProvisionCliTest(unittest.TestCase):
         r = self.ok(self.provision("--device-token", tok, name=name))
         self.assertEqual(json.loads(r.stdout), {"credentialsType": "ACCESS_TOKEN", "token": tok})
         f = self.path(unique("printed"))
-        with open(f, "w") as fh:
+        with open(os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:  # a private file
             fh.write(r.stdout)
         self.send_with(f, name)
 
@@ -145,10 +145,11 @@ class ProvisionCliTest(unittest.TestCase):
 
     def test_bad_credentials_file(self):
         f = self.path(unique("bad"))
-        with open(f, "w") as fh:
+        with open(os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
             fh.write('{"credentialsType":"ACCESS_TOKEN"}')
         r = self.tb("--credentials", f, "telemetry", '{"x":1}')
         self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertNotIn("accessible by others", r.stderr)  # refused for its content, not its mode
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // The Linux platform pieces on a real file system: atomic storage and the OTA file sink.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +52,59 @@ TEST(file_storage, stores_loads_and_erases_blobs_with_private_permissions) {
   ASSERT_TRUE(store.erase("creds"));
   EXPECT_TRUE(store.erase("creds"));  // erasing a missing key is fine
   EXPECT_EQ(store.load("creds", buffer).error(), tbmqtt::errc::no_match);
+}
+
+TEST(file_storage, a_precreated_world_writable_temp_file_or_symlink_never_receives_the_value) {
+  temp_dir dir;
+  const std::string state = dir.path + "/state";
+  ASSERT_EQ(::mkdir(state.c_str(), 0700), 0);
+  // What an attacker with write access to the directory could prepare: the old fixed temp name
+  // as a world-writable file, symlinks at names an implementation might use, and the target
+  // itself as a symlink to a file of the attacker's.
+  const std::string victim = dir.path + "/victim";
+  { std::ofstream(victim) << "untouched"; }
+  const std::string planted = state + "/creds.tmp";
+  { std::ofstream(planted) << "planted"; }
+  ASSERT_EQ(::chmod(planted.c_str(), 0666), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), (state + "/.creds.tmp").c_str()), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), (state + "/creds").c_str()), 0);
+  const mode_t old_umask = ::umask(0);  // the mode must not depend on the caller's umask
+  tbmqtt::file_storage store(state);
+  const bool stored = static_cast<bool>(store.store("creds", tbmqtt::as_bytes("SECRET-TOKEN")));
+  ::umask(old_umask);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(read_file(victim), "untouched");
+  EXPECT_EQ(read_file(planted), "planted");
+  struct stat st {};
+  ASSERT_EQ(::lstat((state + "/creds").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));  // the symlink was replaced, not followed
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(read_file(state + "/creds"), "SECRET-TOKEN");
+  // No temp file left behind, and nothing else in the directory holds the value.
+  std::string listing;
+  const std::string cmd = "ls -A '" + state + "'";
+  if (FILE* ls = ::popen(cmd.c_str(), "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, ls) != nullptr) listing += line;
+    ::pclose(ls);
+  }
+  EXPECT_EQ(listing, ".creds.tmp\ncreds\ncreds.tmp\n");
+}
+
+TEST(file_sink, a_symlink_at_the_part_name_is_replaced_not_written_through) {
+  temp_dir dir;
+  const std::string target = dir.path + "/image.bin";
+  const std::string victim = dir.path + "/victim";
+  { std::ofstream(victim) << "untouched"; }
+  ASSERT_EQ(::symlink(victim.c_str(), (target + ".part").c_str()), 0);
+  tbmqtt::file_sink sink(target);
+  tbmqtt::ota_package package;
+  EXPECT_EQ(sink.begin(package, 4).error(), tbmqtt::errc::no_match);  // resume: never through a link
+  ASSERT_TRUE(sink.begin(package, 0));
+  ASSERT_TRUE(sink.write(0, tbmqtt::as_bytes("image")));
+  ASSERT_TRUE(sink.finish());
+  EXPECT_EQ(read_file(victim), "untouched");
+  EXPECT_EQ(read_file(target), "image");
 }
 
 TEST(file_sink, writes_out_of_order_reads_back_and_renames_on_finish) {

@@ -205,7 +205,7 @@ struct rig {
   } port;
   tbmqtt::session core{port, events};
   client esp{core};
-  std::byte reassembly[1024];
+  std::byte reassembly[1024] = {};
 
   rig() {
     port.target = &esp;
@@ -335,6 +335,27 @@ TEST(esp_event_mapping, data_larger_than_the_reassembly_buffer_is_a_payload_too_
 
   // The next message is unaffected.
   r.esp.message("v1/devices/me/rpc/request/44", "{\"method\":\"setConfig\",\"params\":{}}", 8);
+  EXPECT_EQ(r.events.count(event_kind::rpc_request), 1u);
+}
+
+TEST(esp_event_mapping, data_larger_than_the_max_payload_is_dropped_before_a_byte_is_buffered) {
+  rig r;
+  ASSERT_TRUE(r.core.add_rpc_method("setConfig").ok());
+  r.connect_ready();
+  r.core.set_max_payload(600);  // smaller than the 1024-byte reassembly buffer
+  const std::string payload = "{\"method\":\"setConfig\",\"params\":\"" + std::string(700, 'y') + "\"}";
+  EXPECT_EQ(r.esp.message("v1/devices/me/rpc/request/45", payload, 256), 3);  // fragmented
+  EXPECT_EQ(r.esp.message("v1/devices/me/rpc/request/46", payload, 1024), 1);  // in one event
+  EXPECT_EQ(r.events.count(event_kind::rpc_request), 0u);
+  ASSERT_EQ(r.events.count(event_kind::error), 2u);  // one report per message, not per fragment
+  EXPECT_EQ(r.events.find(event_kind::error, 0)->e, errc::payload_too_large);
+  EXPECT_EQ(r.events.find(event_kind::error, 1)->e, errc::payload_too_large);
+  for (std::byte b : r.reassembly) ASSERT_EQ(b, std::byte{0});  // nothing of it was copied
+
+  // At the limit it is still delivered.
+  const std::string fits = "{\"method\":\"setConfig\",\"params\":\"" + std::string(600 - 34, 'z') + "\"}";
+  ASSERT_EQ(fits.size(), 600u);
+  r.esp.message("v1/devices/me/rpc/request/47", fits, 256);
   EXPECT_EQ(r.events.count(event_kind::rpc_request), 1u);
 }
 

@@ -50,11 +50,15 @@ void file_sink::close_file() noexcept {
 
 result<void> file_sink::begin(const ota_package&, std::uint64_t resume_offset) noexcept {
   close_file();
-  const int flags = O_RDWR | O_CREAT | O_CLOEXEC | (resume_offset == 0 ? O_TRUNC : 0);
+  // Never through a symlink: a fresh download replaces whatever is at PATH.part by a new file
+  // (O_EXCL), a resumed one only opens a regular file of ours.
+  if (resume_offset == 0 && ::unlink(part_.c_str()) != 0 && errno != ENOENT) return errc_from_errno();
+  const int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (resume_offset == 0 ? O_CREAT | O_EXCL : 0);
   fd_ = ::open(part_.c_str(), flags, 0644);
-  if (fd_ < 0) return errc_from_errno();
+  if (fd_ < 0) return resume_offset > 0 && (errno == ENOENT || errno == ELOOP) ? errc::no_match : errc_from_errno();
   struct stat st {};
-  if (resume_offset > 0 && (::fstat(fd_, &st) != 0 || static_cast<std::uint64_t>(st.st_size) < resume_offset)) {
+  if (resume_offset > 0 && (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
+                            static_cast<std::uint64_t>(st.st_size) < resume_offset)) {
     close_file();
     return errc::no_match;  // the partial file is gone or shorter than the checkpoint
   }
@@ -114,14 +118,24 @@ result<std::size_t> file_storage::load(std::string_view key, span<std::byte> out
 
 result<void> file_storage::store(std::string_view key, span<const std::byte> value) noexcept {
   const std::string target = file_for(key);
-  const std::string temp = target + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // A fresh, unpredictable name in the target's own directory (rename stays atomic), created
+  // O_EXCL by mkostemp: a file or symlink an attacker pre-created at a fixed name never receives
+  // the secret. fchmod before the first byte, whatever the umask or the mkstemp implementation.
+  std::string temp = directory_ + "/." + std::string(key) + ".tmp-XXXXXX";
+  const int fd = ::mkostemp(temp.data(), O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return errc_from_errno();
+  if (::fchmod(fd, 0600) != 0) {
+    const errc e = errc_from_errno();
+    ::close(fd);
+    (void)::unlink(temp.c_str());
+    return e;
+  }
   const bool ok = write_all(fd, value.data(), value.size(), 0) && (!sync_ || ::fsync(fd) == 0);
   ::close(fd);
   if (!ok || std::rename(temp.c_str(), target.c_str()) != 0) {
+    const errc e = errc_from_errno();
     (void)::unlink(temp.c_str());
-    return errc_from_errno();
+    return e;
   }
   if (sync_) sync_directory(directory_);
   return {};

@@ -1,7 +1,9 @@
 #include "mosquitto_transport.hpp"
 
 #include <mosquitto.h>
+#include <sys/socket.h>
 
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -63,6 +65,7 @@ mosquitto_transport::mosquitto_transport(mqtt_endpoint endpoint, transport_liste
   mosquitto_message_callback_set(mosq_, handle_message);
   mosquitto_subscribe_callback_set(mosq_, handle_subscribe);
   mosquitto_publish_callback_set(mosq_, handle_publish);
+  if (endpoint_.keep_alive_s > 0) mosquitto_log_callback_set(mosq_, handle_log);
   if (!endpoint_.username.empty() || !endpoint_.password.empty())
     mosquitto_username_pw_set(mosq_, or_null(endpoint_.username), or_null(endpoint_.password));
 }
@@ -83,6 +86,8 @@ result<void> mosquitto_transport::connect() {
     tls_configured_ = true;  // once: MOSQ_OPT_SSL_CTX again would leak the reference it holds
   }
   tls_.begin_attempt();
+  keepalive_expired_ = false;
+  last_inbound_ms_ = monotonic_ms();
   const int rc = mosquitto_connect(mosq_, endpoint_.host.c_str(), endpoint_.port, endpoint_.keep_alive_s);
   if (rc == MOSQ_ERR_SUCCESS) return {};
   return with_tls_cause(errc_from_mosquitto(rc));
@@ -90,8 +95,31 @@ result<void> mosquitto_transport::connect() {
 
 result<void> mosquitto_transport::loop(int timeout_ms) {
   const int rc = mosquitto_loop(mosq_, timeout_ms, 1);
-  if (rc == MOSQ_ERR_SUCCESS) return {};
-  return with_tls_cause(errc_from_mosquitto(rc));
+  if (rc != MOSQ_ERR_SUCCESS) return with_tls_cause(errc_from_mosquitto(rc));
+  // Half-open detection: libmosquitto sends PINGREQ after keep_alive_s of silence but only gives
+  // up a keep-alive later (up to 2 x keep_alive_s). A healthy link answers within the keep-alive,
+  // so 1.5 x keep_alive_s without any packet means the link is dead: shut the socket down, and
+  // libmosquitto's next read sees it closed (nothing waits on a stalled send buffer).
+  // Checked after each loop pass (at most 50 ms apart in the client): start 100 ms early so that
+  // the connection is gone by 1.5 x keep_alive_s.
+  const std::int64_t limit_ms = static_cast<std::int64_t>(endpoint_.keep_alive_s) * 1500 - 100;
+  const int fd = mosquitto_socket(mosq_);
+  if (limit_ms > 0 && fd >= 0 && !keepalive_expired_ && monotonic_ms() - last_inbound_ms_ > limit_ms) {
+    keepalive_expired_ = true;
+    ::shutdown(fd, SHUT_RDWR);
+  }
+  return {};
+}
+
+std::int64_t mosquitto_transport::monotonic_ms() noexcept {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// libmosquitto logs "Client <id> received <PACKET>" for every packet it reads.
+void mosquitto_transport::handle_log(mosquitto*, void* self, int level, const char* text) {
+  if (level == MOSQ_LOG_DEBUG && text != nullptr && std::strstr(text, " received ") != nullptr)
+    static_cast<mosquitto_transport*>(self)->last_inbound_ms_ = monotonic_ms();
 }
 
 // libmosquitto reports a failed handshake as MOSQ_ERR_TLS, and a server's refusal of our
@@ -130,6 +158,7 @@ void mosquitto_transport::handle_connect(mosquitto*, void* self, int rc) {
 
 void mosquitto_transport::handle_disconnect(mosquitto*, void* self_ptr, int rc) {
   auto* self = static_cast<mosquitto_transport*>(self_ptr);
+  if (self->keepalive_expired_.exchange(false)) return self->listener_.on_connection_lost(errc::timeout);
   self->listener_.on_connection_lost(rc == 0 ? errc{} : self->with_tls_cause(errc::disconnected));
 }
 

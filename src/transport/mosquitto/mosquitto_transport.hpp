@@ -3,6 +3,7 @@
 // `transport_listener` events. Not part of the public API.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -23,6 +24,8 @@ struct mqtt_endpoint {
   std::string client_id;  ///< Empty: libmosquitto generates one.
   std::string username;   ///< Empty: none sent.
   std::string password;   ///< Empty: none sent.
+  /// MQTT keep-alive (0: off; libmosquitto refuses 1..4). Besides the PINGREQ libmosquitto sends,
+  /// loop() drops a connection that received nothing for 1.5 x this (a stalled, half-open link).
   int keep_alive_s = 60;
   bool tls = false;
   std::string ca_file, ca_dir, cert_file, key_file;
@@ -58,7 +61,9 @@ class mosquitto_transport final : public transport_port {
   /// @return ok, or errc::unreachable, errc::transport_error, a TLS failure (see loop()), or
   /// errc::tls_bad_client_key (the client certificate or key cannot be loaded).
   [[nodiscard]] result<void> connect();
-  /// @brief Runs network I/O for up to `timeout_ms`; callbacks fire from here.
+  /// @brief Runs network I/O for up to `timeout_ms`; callbacks fire from here. When nothing
+  /// arrived (not even a PINGRESP) for 1.5 x keep_alive_s since the last packet or the connect,
+  /// it closes the socket: on_connection_lost(errc::timeout) follows.
   /// @return ok, or an error when the connection is gone. When TLS told us why (a certificate
   /// check failed, the server sent a fatal alert), that cause: errc::tls_unknown_ca,
   /// errc::tls_hostname_mismatch, errc::tls_certificate_expired,
@@ -77,6 +82,8 @@ class mosquitto_transport final : public transport_port {
   static void handle_message(mosquitto*, void* self, const ::mosquitto_message* message);
   static void handle_subscribe(mosquitto*, void* self, int mid, int count, const int* granted);
   static void handle_publish(mosquitto*, void* self, int mid);
+  static void handle_log(mosquitto*, void* self, int level, const char* text);
+  static std::int64_t monotonic_ms() noexcept;
   errc with_tls_cause(errc e) const noexcept;
 
   mqtt_endpoint endpoint_;
@@ -85,6 +92,10 @@ class mosquitto_transport final : public transport_port {
   std::string topic_buffer_;  // publish() needs a terminated topic
   tls_context tls_;
   bool tls_configured_ = false;
+  // Time of the last packet received (ms, steady clock): libmosquitto reports every packet it
+  // reads, PINGRESP included, only through its log callback, which may run on any thread.
+  std::atomic<std::int64_t> last_inbound_ms_{0};
+  std::atomic<bool> keepalive_expired_{false};
 };
 
 /// @brief Maps a libmosquitto return code (MOSQ_ERR_*) to errc. The only such mapping.

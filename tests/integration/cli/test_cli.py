@@ -193,6 +193,52 @@ class TestConnection(CliTestCase):
         self.assertIn("u'ENV_TOKEN_42'", line)
         self.peer.wait_until(lambda: self.peer.telemetry == [b'{"env":1}'])
 
+    def secret_file(self, text, mode=0o600):
+        fd, path = tempfile.mkstemp(prefix="tbmqtt-secret-")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text + "\n")
+        os.chmod(path, mode)
+        self.addCleanup(os.unlink, path)
+        return path
+
+    def test_token_comes_from_a_file_and_wins_over_the_environment(self):
+        env = dict(os.environ, TBMQTT_TOKEN="ENV_TOKEN_42")
+        mark = self.broker.log_mark()
+        r = self.run_cli("--token-file", self.secret_file("FILE_TOKEN_7"), "telemetry", '{"f":1}', token=None, env=env)
+        self.assert_ok(r)
+        self.assertIn("u'FILE_TOKEN_7'", self.broker.wait_for_connection(self.client_id, start=mark))
+
+    def test_unreadable_secret_file_exits_2(self):
+        r = self.run_cli("--token-file", "/nonexistent/token", "telemetry", "{}", token=None)
+        self.assertIn("--token-file", self.assert_fails(r, 2, "invalid_argument"))
+        self.assert_nothing_published()
+
+    def test_keepalive_reaches_the_broker(self):
+        mark = self.broker.log_mark()
+        self.assert_ok(self.run_cli("--keepalive", "7", "telemetry", '{"k":1}'))
+        self.assertIn("k7,", self.broker.wait_for_connection(self.client_id, start=mark))
+
+    def test_keepalive_below_libmosquittos_minimum_is_a_usage_error(self):
+        self.assert_fails(self.run_cli("--keepalive", "2", "telemetry", "{}"), 2)
+        self.assert_fails(self.run_cli("--keepalive", "1.5", "telemetry", "{}"), 2)
+
+    def credentials_file(self, mode):
+        path = self.secret_file('{"credentialsType":"ACCESS_TOKEN","token":"%s"}' % TOKEN, mode)
+        return path
+
+    def test_credentials_file_readable_by_others_is_refused_unless_allowed(self):
+        for mode in (0o644, 0o640, 0o604, 0o660):
+            creds = self.credentials_file(mode)
+            r = self.run_cli("--credentials", creds, "telemetry", '{"c":0}', token=None)
+            err = self.assert_fails(r, 2, "invalid_argument")
+            self.assertIn("accessible by others (mode %04o)" % mode, err)
+            self.assertNotIn(TOKEN, err)
+        self.assert_nothing_published()
+        r = self.run_cli("--credentials", creds, "--allow-readable-credentials", "telemetry", '{"c":1}', token=None)
+        self.assert_ok(r)
+        self.assert_ok(self.run_cli("--credentials", self.credentials_file(0o600), "telemetry", '{"c":2}', token=None))
+        self.peer.wait_until(lambda: self.peer.telemetry == [b'{"c":1}', b'{"c":2}'])
+
     def test_qos_0_telemetry_is_written(self):
         r = self.run_cli("--qos", "0", "telemetry", '{"q":0}')
         self.assert_ok(r)
@@ -233,6 +279,22 @@ class TestAuthentication(unittest.TestCase):
     def test_good_username_and_password_connect(self):
         r = self.run_cli("--username", "device", "--password", "s3cret-pw", "telemetry", '{"a":1}')
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_password_comes_from_a_file_or_the_environment_never_argv(self):
+        with tempfile.NamedTemporaryFile("w", prefix="tbmqtt-pw-") as pw:
+            pw.write("s3cret-pw\n")
+            pw.flush()
+            r = self.run_cli("--username", "device", "--password-file", pw.name, "telemetry", '{"a":1}')
+            self.assertEqual(r.returncode, 0, r.stderr)
+        env = dict(os.environ, TBMQTT_PASSWORD="s3cret-pw")
+        r = subprocess.run([CLI, "--port", str(self.broker.port), "--username", "device", "telemetry", '{"a":2}'],
+                           capture_output=True, timeout=RUN_TIMEOUT, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        env["TBMQTT_PASSWORD"] = "wrong-env-pw"
+        r = subprocess.run([CLI, "--port", str(self.broker.port), "--username", "device", "telemetry", '{"a":3}'],
+                           capture_output=True, timeout=RUN_TIMEOUT, env=env)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertNotIn(b"wrong-env-pw", r.stderr)
 
 
 class TestTls(unittest.TestCase):
@@ -533,7 +595,9 @@ class TestRpcServe(CliTestCase):
 
     def test_exec_command_that_ignores_stdin(self):
         c = self.serve("--count", "1", "--exec", "echo 42")
-        rid = self.peer.send_rpc("n", {"big": "x" * 200000})
+        # Nearly the largest request the client accepts (max payload 64 KiB; larger ones are
+        # dropped as payload_too_large), about a whole pipe buffer of stdin the command never reads.
+        rid = self.peer.send_rpc("n", {"big": "x" * 65400})
         c.next_line()
         self.assertEqual(self.peer.wait_rpc_reply(rid), b"42")
         self.assertEqual(c.wait(), 0, c.stderr_lines)
@@ -589,6 +653,15 @@ class TestClaim(CliTestCase):
 
     def test_claim_needs_a_secret(self):
         self.assert_fails(self.run_cli("claim"), 2)
+
+    def test_claim_secret_comes_from_a_file_or_the_environment(self):
+        with tempfile.NamedTemporaryFile("w", prefix="tbmqtt-claim-") as f:
+            f.write("from-file\n")
+            f.flush()
+            self.assert_ok(self.run_cli("claim", "--secret-file", f.name))
+        self.assert_ok(self.run_cli("claim", env=dict(os.environ, TBMQTT_CLAIM_SECRET="from-env")))
+        self.peer.wait_until(lambda: len(self.peer.claims) == 2)
+        self.assertEqual(self.peer.claims, [b'{"secretKey":"from-file"}', b'{"secretKey":"from-env"}'])
 
 
 class TestOfflineStore(CliTestCase):
