@@ -79,6 +79,8 @@ struct global_options {
   std::string offline_full = "drop-oldest";  ///< --offline-full: drop-oldest or refuse.
   bool pace = false;           ///< --pace: learn the server's rate limits and keep to them.
   bool offline_no_fsync = false;  ///< --offline-no-fsync: faster store that survives crashes, not power loss.
+  int offline_commit = 64;        ///< --offline-commit: messages per fsync (group commit).
+  int offline_commit_ms = 10;     ///< --offline-commit-ms: longest wait of a message for its fsync.
 
   std::chrono::milliseconds timeout() const;
   tbmqtt::qos message_qos() const { return qos == 0 ? qos::at_most_once : qos::at_least_once; }
