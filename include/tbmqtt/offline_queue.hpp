@@ -217,6 +217,9 @@ class offline_queue {
   std::uint32_t committed_offset_ = 0;
   std::uint32_t cursor_segment_ = 0;  // the next record to hand to the transport
   std::uint32_t cursor_offset_ = 0;
+  std::uint64_t cursor_floor_ = 0;  // the scan's rules at the cursor: highest start record passed,
+  std::uint64_t cursor_last_ = 0;   // and the last message passed (cursor_any_: there was one)
+  bool cursor_any_ = false;
   std::size_t pending_ = 0;
   std::uint32_t pending_since_ms_ = 0;
   bool pending_timed_ = false;

@@ -195,6 +195,8 @@ result<std::size_t> offline_queue::open() noexcept {
       if (!head_found) {
         cursor_segment_ = segment;
         cursor_offset_ = offset;
+        cursor_floor_ = second_pass.floor;
+        cursor_any_ = false;
         head_found = true;
       }
       ++live_here;
@@ -217,6 +219,8 @@ result<std::size_t> offline_queue::open() noexcept {
   if (!head_found) {
     cursor_segment_ = active_segment_;
     cursor_offset_ = append_offset_;
+    cursor_floor_ = next_sequence_;
+    cursor_any_ = false;
   }
   open_ = true;
   remove_segments_before(cursor_segment_);  // nothing left to send in them
@@ -287,23 +291,30 @@ bool offline_queue::next_record(record_info& out, bool committed_only) noexcept 
     const bool active = cursor_segment_ == active_segment_;
     if (active && cursor_offset_ >= (committed_only ? committed_offset_ : append_offset_)) return false;
     auto r = read_record(cursor_segment_, cursor_offset_);
-    if (!r) {
-      if (active || r.error() == errc::transport_error) {
-        if (r.error() == errc::malformed) ++corrupt_;
-        return false;
-      }
+    if (!r && (active || r.error() == errc::transport_error)) {
+      if (r.error() == errc::malformed) ++corrupt_;
+      return false;
+    }
+    // A recovered segment ends where open() stopped scanning it: the same rules (see scan_segment).
+    bool end = !r;
+    if (r && !active) {
+      const bool start = r->type == type_start;
+      end = r->damaged || (start && (cursor_offset_ != 0 || r->sequence < cursor_floor_ ||
+                                     (cursor_any_ && r->sequence <= cursor_last_))) ||
+            (is_data(r->type) && (r->sequence < cursor_floor_ || (cursor_any_ && r->sequence <= cursor_last_))) ||
+            (r->type == type_watermark && r->sequence > next_sequence_);
+      if (!end && start) cursor_floor_ = r->sequence;
+    }
+    if (end) {
       auto next = store_.find(cursor_segment_ + 1);  // the end (or torn tail) of an older segment
       if (!next) return false;
       cursor_segment_ = *next;
       cursor_offset_ = 0;
       continue;
     }
-    if (r->damaged && !active) {  // recovered segments end at their first damage (see open())
-      auto next = store_.find(cursor_segment_ + 1);
-      if (!next) return false;
-      cursor_segment_ = *next;
-      cursor_offset_ = 0;
-      continue;
+    if (is_data(r->type)) {
+      cursor_last_ = r->sequence;
+      cursor_any_ = true;
     }
     if (!is_data(r->type) || r->sequence < watermark_) {
       advance_cursor(*r);
@@ -464,6 +475,8 @@ void offline_queue::pump(transport_port& port, const session_config& topics, std
   retire_done();
   while (flying < window_limit && window_count_ < window_.size()) {
     record_info r;
+    const std::uint64_t floor_before = cursor_floor_, last_before = cursor_last_;
+    const bool any_before = cursor_any_;
     if (!next_record(r, true)) break;
     entry& e = window_[window_count_++];
     e = entry{};
@@ -488,6 +501,9 @@ void offline_queue::pump(transport_port& port, const session_config& topics, std
     if (sent.error() == errc::again || sent.error() == errc::not_connected) {
       cursor_segment_ = e.segment;  // tried again next time
       cursor_offset_ = e.offset;
+      cursor_floor_ = floor_before;
+      cursor_last_ = last_before;
+      cursor_any_ = any_before;
       --window_count_;
       break;
     }
