@@ -171,6 +171,9 @@ void add_telemetry_commands(CLI::App& app, global_options& options) {
   // '[{"a":1},{"b":2}]' at its commas). Global options after `telemetry` are this subcommand's own
   // copies (bound to the same variables), since extra arguments do not fall through.
   add_global_options(*cmd, options);
+  // TBMQTT_TOKEN is read once, by the top level: here it would override a --token given before
+  // the subcommand.
+  cmd->get_option("--token")->envname("");
   cmd->fallthrough(false);
   cmd->allow_extras();
   cmd->callback([&options, cmd] { run(options, cmd->remaining()); });

@@ -356,6 +356,13 @@ class TestTelemetry(CliTestCase):
         self.assertIn("argument 2", err)
         self.assert_nothing_published()
 
+    def test_an_explicit_token_wins_over_the_environment_wherever_it_is_given(self):
+        env = dict(os.environ, TBMQTT_TOKEN="WRONG_TOKEN_XYZ")
+        r = self.run_cli("--port", str(self.broker.port), "--client-id", self.client_id, "--token", TOKEN,
+                         "telemetry", '{"env":2}', raw=True, env=env)
+        self.assert_ok(r)
+        self.peer.wait_until(lambda: self.peer.telemetry == [b'{"env":2}'])
+
     def test_a_json_array_argument_is_one_document(self):
         r = self.run_cli("telemetry", '[{"a":1,"x":2},{"b":2}]', '{"c":3}')
         self.assert_ok(r)
