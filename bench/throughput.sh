@@ -3,10 +3,11 @@
 # runs BUILD_DIR/bin/bench_throughput against it (extra arguments are passed on), stops it.
 #
 #   bench/throughput.sh BUILD_DIR [--messages N] [--repeats R]
+#   TBMQTT_BENCH=BUILD_DIR/bin/bench_offline_throughput bench/throughput.sh BUILD_DIR   (another tool)
 set -euo pipefail
 build=${1:?usage: throughput.sh BUILD_DIR [bench_throughput flags]}
 shift
-bench="$build/bin/bench_throughput"
+bench="${TBMQTT_BENCH:-$build/bin/bench_throughput}"
 [ -x "$bench" ] || { echo "throughput.sh: $bench not built" >&2; exit 2; }
 mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 [ -x "$mosquitto_bin" ] || { echo "throughput.sh: mosquitto not installed" >&2; exit 2; }

@@ -202,9 +202,9 @@ void add_global_options(CLI::App& app, global_options& o) {
       ->group(group);
   const char* store = "Store-and-forward";
   app.add_option("--offline-store", o.offline_store,
-                 "Directory that keeps QoS 1 telemetry/attributes until acknowledged (across runs and crashes)")
+                 "Directory that keeps QoS 1 telemetry/attributes until acknowledged (across runs and crashes; one process at a time)")
       ->group(store);
-  app.add_option("--offline-max", o.offline_max, "Messages the offline store keeps")
+  app.add_option("--offline-max", o.offline_max, "Messages the offline store keeps (a smaller value later strands none)")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str()
       ->group(store);
@@ -214,6 +214,16 @@ void add_global_options(CLI::App& app, global_options& o) {
       ->group(store);
   app.add_flag("--offline-no-fsync", o.offline_no_fsync,
                "Store without fsync: much faster; survives a crash or kill of tbmqtt, not a power loss")
+      ->group(store);
+  app.add_option("--offline-commit", o.offline_commit,
+                 "Group commit: one fsync per this many stored messages (1: every message is durable at once)")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str()
+      ->group(store);
+  app.add_option("--offline-commit-ms", o.offline_commit_ms,
+                 "Group commit: a stored message waits at most this many ms for its fsync")
+      ->check(CLI::Range(0, 60000))
+      ->capture_default_str()
       ->group(store);
   app.add_flag("--pace", o.pace,
                "Ask the server for its rate limits (getSessionLimits) and keep to them; needs --offline-store")
@@ -263,6 +273,8 @@ client_options to_client_options(const global_options& o) {
   c.offline_queue.max_messages = static_cast<std::size_t>(o.offline_max);
   c.offline_queue.max_bytes = static_cast<std::size_t>(o.offline_max) * c.max_payload;  // the count is the limit
   c.offline_queue.when_full = o.offline_full == "refuse" ? queue_full_policy::refuse : queue_full_policy::drop_oldest;
+  c.offline_queue.commit_records = static_cast<std::uint32_t>(o.offline_commit);
+  c.offline_queue.commit_interval_ms = static_cast<std::uint32_t>(o.offline_commit_ms);
   return c;
 }
 

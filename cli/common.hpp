@@ -92,6 +92,8 @@ struct global_options {
   bool pace = false;           ///< --pace: learn the server's rate limits and keep to them.
   bool offline_no_fsync = false;  ///< --offline-no-fsync: faster store that survives crashes, not power loss.
   std::chrono::milliseconds keepalive{std::chrono::seconds(60)};  ///< --keepalive: a link silent for 1.5 x this is dropped.
+  int offline_commit = 64;        ///< --offline-commit: messages per fsync (group commit).
+  int offline_commit_ms = 10;     ///< --offline-commit-ms: longest wait of a message for its fsync.
 
   std::chrono::milliseconds timeout() const;
   tbmqtt::qos message_qos() const { return qos == 0 ? qos::at_most_once : qos::at_least_once; }

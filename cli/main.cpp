@@ -138,6 +138,9 @@ int main(int argc, char** argv) {
                    f.code());
     else report_error(f.what(), f.code());
     return exit_code(f.code());
+  } catch (const tbmqtt::store_error& e) {  // e.g. the offline store is locked by another process
+    report_error(e.what(), e.code());
+    return exit_code(e.code());
   } catch (const std::exception& e) {
     report_message(std::string("error: ") + e.what());
     return exit_other;

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -66,15 +67,19 @@ struct client_options {
   std::chrono::milliseconds reconnect_max{30000};    ///< Cap of the exponential back-off.
   std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;  ///< Server's max payload size.
   /// Store-and-forward (tbmqtt/offline_queue.hpp): with a directory, every QoS 1 telemetry and
-  /// attributes message is first stored there (one file per message, fsynced) and sent from it
-  /// in order; it survives restarts and crashes until acknowledged (at-least-once). Publishing
-  /// then works before connect() and while offline; messages a previous run left are sent after
-  /// the next connect. Empty: off (libmosquitto queues offline QoS 1 messages in RAM only).
+  /// attributes message is first appended to a log there (tbmqtt::file_segment_store; the
+  /// directory is locked: one process at a time) and sent from it in order once committed; it
+  /// survives restarts and crashes until acknowledged (at-least-once). Telemetry without a time
+  /// stamp is stamped with its capture time when stored. Publishing then works before
+  /// connect() and while offline; messages a previous run left are sent after the next
+  /// connect. Empty: off (libmosquitto queues offline QoS 1 messages in RAM only).
   std::string offline_store;
-  /// false: the store skips fsync (about 100 times faster; it then survives a crash or kill of
-  /// the process, not a power loss). See tbmqtt::file_storage.
+  /// false: the store skips fsync (it then survives a crash or kill of the process, not a power
+  /// loss).
   bool offline_store_sync = true;
-  offline_queue_config offline_queue;  ///< Its limits and full policy (max_messages sizes the index).
+  /// Its limits, full policy and group commit (commit_records / commit_interval_ms: the
+  /// interval is checked on every turn of the network thread, at least every 50 ms).
+  offline_queue_config offline_queue;
   /// Rate-limit pacing (tbmqtt/rate_limit.hpp; needs offline_store: messages wait there, in
   /// order, instead of getting the device disconnected). Rules look like "10:1,300:60".
   struct rate_limit_options {
@@ -106,6 +111,17 @@ struct connection_event {
   errc reason;      ///< Why it went down (errc{} when up).
 };
 
+/// @brief The offline store cannot be used: code() is errc::store_locked (another process
+/// holds its directory), errc::transport_error or errc::not_enough_space.
+class store_error : public std::runtime_error {
+ public:
+  store_error(const std::string& what, errc code) : std::runtime_error(what), code_(code) {}
+  errc code() const noexcept { return code_; }
+
+ private:
+  errc code_;
+};
+
 class client {
  public:
   using delivery_callback = std::function<void(errc)>;
@@ -116,7 +132,8 @@ class client {
   using error_callback = std::function<void(errc, std::string_view context)>;
   using connection_callback = std::function<void(const connection_event&)>;
 
-  /// @throws std::runtime_error when options.offline_store cannot be opened, or a rule in
+  /// @throws tbmqtt::store_error when options.offline_store cannot be opened or is locked by
+  /// another process; std::runtime_error when a rule in
   /// options.rate_limits does not parse, or rate limits are given without an offline store.
   explicit client(client_options options);
   /// Disconnects and stops the network thread. Pending requests and delivery callbacks end with
@@ -240,6 +257,10 @@ class client {
   /// @brief Messages in the offline store (client_options::offline_store) not yet acknowledged;
   /// 0 without one. `dropped` gets how many the drop_oldest policy removed since construction.
   std::size_t offline_queued(std::uint32_t* dropped = nullptr) const;
+  /// @brief Commits the offline store now (group commit): everything sent so far survives a
+  /// power loss once this returns ok. The destructor does it too.
+  /// @return ok, errc::not_connected (no offline store), or the medium's error.
+  result<void> sync_offline_store();
 
  private:
   friend class gateway_client;

@@ -2,9 +2,13 @@
 // atomically, and a storage of small blobs as files in a directory.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "tbmqtt/ota.hpp"
+#include "tbmqtt/segment_store.hpp"
 #include "tbmqtt/storage.hpp"
 
 namespace tbmqtt {
@@ -54,6 +58,48 @@ class file_storage final : public storage {
   std::string file_for(std::string_view key) const;
   std::string directory_;
   bool sync_ = true;
+};
+
+/// @brief The offline queue's log on Linux: segment S is the file `DIR/seg-{S:8 hex}.log`
+/// (mode 0600, created with O_EXCL|O_NOFOLLOW), written with pwrite and made durable with
+/// fdatasync (and the directory's fsync once per new segment). A removed segment is kept as
+/// `DIR/spare.log` and reused (emptied) for the next one. open() takes an exclusive lock on
+/// `DIR/lock` (flock, holding the owner's pid) for the life of the object: one process per
+/// directory.
+class file_segment_store final : public segment_store {
+ public:
+  /// @param sync false: no fsync (much faster; the log survives a crash of the process, not a
+  /// power loss or a kernel crash).
+  explicit file_segment_store(std::string directory, bool sync = true);
+  ~file_segment_store();
+  file_segment_store(const file_segment_store&) = delete;
+  file_segment_store& operator=(const file_segment_store&) = delete;
+
+  /// @brief Creates the directory (0700) when missing, locks it and lists its segments.
+  /// @return ok, or errc::store_locked (another process has it: see locked_by()),
+  /// errc::transport_error (cannot create, lock or read the directory).
+  [[nodiscard]] result<void> open() noexcept;
+  /// The pid written in the lock file by the process that holds it (after store_locked), or 0.
+  long locked_by() const noexcept { return locked_by_; }
+  const std::string& directory() const noexcept { return directory_; }
+
+  result<std::uint32_t> find(std::uint32_t from) noexcept override;
+  result<std::size_t> read(std::uint32_t segment, std::uint32_t offset, span<std::byte> out) noexcept override;
+  result<void> create(std::uint32_t segment) noexcept override;
+  result<void> write(std::uint32_t segment, std::uint32_t offset, span<const std::byte> data) noexcept override;
+  result<void> sync(std::uint32_t segment) noexcept override;
+  result<void> remove(std::uint32_t segment) noexcept override;
+
+ private:
+  std::string path_of(std::uint32_t segment) const;
+  int fd_of(std::uint32_t segment) noexcept;
+  void close_fd(std::uint32_t segment) noexcept;
+  std::string directory_;
+  bool sync_ = true;
+  int lock_fd_ = -1;
+  long locked_by_ = 0;
+  std::vector<std::uint32_t> segments_;  // sorted
+  std::map<std::uint32_t, int> fds_;     // open segment files
 };
 
 }  // namespace tbmqtt

@@ -1,24 +1,37 @@
-// tbmqtt — store-and-forward: a persistent FIFO of outgoing telemetry and attribute messages
-// kept in a tbmqtt::storage (NVS on ESP-IDF, files on Linux), so that messages published while
-// offline (or sent but not yet acknowledged) survive a restart, a crash or a power loss.
+// tbmqtt — store-and-forward: a persistent FIFO of outgoing telemetry and attribute messages,
+// kept as a log in a tbmqtt::segment_store (files on Linux, NVS pages on ESP-IDF), so that
+// messages published while offline (or sent but not yet acknowledged) survive a restart, a crash
+// or a power loss.
 //
-//     tbmqtt::file_storage disk{"/var/lib/device/queue"};
-//     tbmqtt::static_offline_queue<64, 2048> queue{disk};
+//     tbmqtt::file_segment_store disk{"/var/lib/device/queue"};  // locks the directory
+//     tbmqtt::static_offline_queue<16, 2048> queue{disk};
 //     (void)queue.open();                 // recovers what a previous run left
 //     device_session.set_offline_queue(&queue);
 //     device_session.publish_telemetry("{\"t\":21}", tbmqtt::qos::at_least_once);  // stored, then sent
 //
-// Crash contract (at-least-once): a message is accepted once push() returns ok. From then on,
-// after a crash at any point, it is either still in the storage (and sent again after the next
-// connect) or the broker acknowledged it. It can be sent twice (acknowledged, then a crash
-// before its record was erased; or a transport that lost it across a reconnect), never lost,
-// unless the full policy dropped it (counted in dropped() and reported). This rests on the
-// storage contract: store() and erase() of one key are atomic.
+// The log: append-only segments of CRC-framed records. Each segment starts with a `start`
+// record holding the next sequence number; a message is a `data` record; a `watermark` record
+// says "every message below sequence W is done (acknowledged or dropped)". Record layout (20-byte
+// header, little endian): magic 'T', type (1 telemetry, 2 attributes, 0x10 watermark, 0x20
+// start), 0, 0, payload length u32, sequence u64, CRC-32 of the header's first 16 bytes and the
+// payload. open() scans every segment (whatever max_messages is now: a capacity change strands
+// nothing), stops a segment at the first damaged or stale record (a torn tail), takes the
+// highest watermark, and continues the sequence after the highest number seen: sequence numbers
+// only grow, across drains and restarts. Each run appends to a new segment; a segment whose
+// messages are all done is removed (the file backend recycles it).
 //
-// Layout: one key per message, `{key_prefix}{slot}` (slot 0..max_messages-1), holding a 12-byte
-// header (magic 'Q', version 1, topic kind, 0, sequence number u32 LE, CRC-32 of the payload
-// u32 LE) and the payload. push() is one store(), an acknowledgement one erase(); there is no
-// separate index to keep consistent: open() loads every slot and orders them by sequence.
+// Group commit: push() appends (write, no sync); every `commit_records` messages, or
+// `commit_interval_ms` after the first uncommitted one (on tick), one sync() commits them all.
+// Only committed messages are handed to the transport, so the server never sees a message the
+// store could still forget.
+//
+// Crash contract (at-least-once): a message is accepted once push() returns ok. From then on it
+// survives a crash of the process; it survives a power loss once committed (with
+// commit_records = 1, the default here, push() itself commits). After that it is either still in
+// the log (and sent again after the next connect) or the broker acknowledged it. It can be sent
+// twice (acknowledged, then a crash before the watermark reached the medium; or a transport that
+// lost it across a reconnect), never lost, unless the full policy dropped it (counted in
+// dropped() and reported).
 #pragma once
 
 #include <cstddef>
@@ -29,7 +42,7 @@
 #include "tbmqtt/rate_limit.hpp"
 #include "tbmqtt/session.hpp"
 #include "tbmqtt/span.hpp"
-#include "tbmqtt/storage.hpp"
+#include "tbmqtt/segment_store.hpp"
 
 namespace tbmqtt {
 
@@ -38,130 +51,206 @@ enum class stored_topic : std::uint8_t { telemetry = 1, attributes = 2 };
 
 /// What push() does when the queue has no room (count or bytes).
 enum class queue_full_policy : std::uint8_t {
-  drop_oldest,  ///< Erase the oldest messages (not yet sent first) until the new one fits; each
-                ///< is counted in dropped() and reported as on_forwarded(ticket, errc::queue_full).
+  drop_oldest,  ///< Drop the oldest messages (in flight ones too: they may still arrive) until
+                ///< the new one fits; each is counted in dropped() and reported as
+                ///< on_forwarded(ticket, errc::queue_full).
   refuse,       ///< Keep the queue as it is: push() fails with errc::queue_full.
 };
 
 /// @brief Limits and behaviour of an offline_queue.
 struct offline_queue_config {
-  std::size_t max_messages = 64;     ///< Also capped by the index the queue was given.
+  std::size_t max_messages = 64;     ///< Messages kept (not a RAM size: the log is on the medium).
   std::size_t max_bytes = 64 * 1024; ///< Sum of the payload sizes of the queued messages.
   queue_full_policy when_full = queue_full_policy::drop_oldest;
-  std::string_view key_prefix = "tbq";  ///< At most 10 characters (keys are prefix + slot).
-  std::size_t max_in_flight = 16;    ///< Messages handed to the transport and not yet acknowledged.
+  std::size_t max_in_flight = 16;    ///< Messages handed to the transport and not yet
+                                     ///< acknowledged; also capped by the window given.
   /// After a reconnect, messages handed to the transport on an earlier connection are first left
   /// to the transport (libmosquitto and esp-mqtt resend them with the same packet id); those
   /// still unacknowledged this long after the connect are sent again. Later messages wait, so
   /// the order is kept.
   std::uint32_t resend_after_ms = 15000;
+  std::uint32_t segment_bytes = 256 * 1024;  ///< A new segment once the current one has this many.
+  /// Group commit: one sync() per this many pushed messages (1: every push is durable when it
+  /// returns) ...
+  std::uint32_t commit_records = 1;
+  /// ... or this long after the first uncommitted one (checked on tick()).
+  std::uint32_t commit_interval_ms = 10;
+  /// Wall clock used by push() to stamp telemetry that has no time stamp (milliseconds since
+  /// 1970; return 0 while unknown). Null: no stamping unless push() is given a time.
+  std::uint64_t (*epoch_ms)() noexcept = nullptr;
 };
 
-/// @brief The persistent FIFO (see the file comment for the crash contract). Not thread-safe;
-/// normally driven by a session (session::set_offline_queue), which calls push/pump/acknowledge.
+/// @brief The persistent FIFO (see the file comment for the log and the crash contract). Not
+/// thread-safe; normally driven by a session (session::set_offline_queue), which calls
+/// push/pump/acknowledge/tick.
 class offline_queue {
  public:
-  /// One queued message as the queue keeps it in RAM (no payload: that stays in the storage).
+  /// A message handed to the transport (or done, waiting for the older ones): the in-flight
+  /// window. The RAM of the queue is this window, whatever the number of stored messages.
   struct entry {
-    std::uint32_t sequence = 0;
+    std::uint64_t sequence = 0;
+    std::uint32_t segment = 0;      ///< Where its record is.
+    std::uint32_t offset = 0;
     std::uint32_t size = 0;         ///< Payload bytes.
     std::uint32_t resend_at_ms = 0; ///< For an in-flight message of an earlier connection.
-    std::uint16_t slot = 0;         ///< Storage key number.
     message_id packet_id = 0;       ///< Transport id while in flight.
     stored_topic topic = stored_topic::telemetry;
-    std::uint8_t connection = 0;    ///< Connection number it was sent on (in flight only).
-    bool in_flight = false;
+    std::uint8_t connection = 0;    ///< Connection number it was sent on.
+    bool done = false;              ///< Acknowledged or dropped.
   };
   /// Bytes of the header in front of each stored payload.
-  static constexpr std::size_t header_size = 12;
+  static constexpr std::size_t header_size = 20;
 
-  /// @param store   Where messages live; must outlive the queue.
-  /// @param index   RAM for one entry per message (its size caps max_messages).
-  /// @param buffer  Work memory for one record: header_size + the largest payload to queue.
-  /// @pre key_prefix has at most 10 characters.
-  offline_queue(storage& store, span<entry> index, span<std::byte> buffer, offline_queue_config config = {}) noexcept;
+  /// @param store   Where the log lives; must outlive the queue.
+  /// @param window  RAM for the in-flight window (its size caps max_in_flight).
+  /// @param buffer  Work memory for one record: header_size + the largest payload to queue
+  ///                (with a time stamp added: see push()).
+  offline_queue(segment_store& store, span<entry> window, span<std::byte> buffer,
+                offline_queue_config config = {}) noexcept;
   offline_queue(const offline_queue&) = delete;
   offline_queue& operator=(const offline_queue&) = delete;
 
-  /// @brief Loads the messages a previous run left, oldest first. Damaged records (bad header
-  /// or CRC) are erased and counted in corrupt(). Call once, before the first push.
-  /// @return How many messages were recovered, or errc::transport_error (the storage failed:
-  /// the queue is then empty and unusable until open() succeeds).
+  /// @brief Scans the log a previous run left (every segment), and starts a new segment.
+  /// Damaged records end their segment (a torn tail) and are counted in corrupt(). Call once,
+  /// before the first push.
+  /// @return How many messages were recovered, or errc::transport_error / errc::not_enough_space
+  /// (the medium failed: the queue is then unusable until open() succeeds).
   [[nodiscard]] result<std::size_t> open() noexcept;
 
-  /// @brief Stores a message at the end of the queue (one atomic store()).
+  /// @brief Appends a message to the log (committed now with commit_records = 1, else by the
+  /// group commit). With `capture_epoch_ms` != 0, telemetry without a time stamp is stamped with
+  /// it (ThingsBoard's `{"ts":..,"values":..}`; each object of an array too: stamp_telemetry()),
+  /// so that it keeps its capture time however late it is delivered.
   /// @return The message's ticket (reported again by on_forwarded), or errc::not_connected
-  /// (open() did not succeed), errc::payload_too_large (larger than the buffer or max_bytes),
-  /// errc::queue_full (full, policy refuse), errc::not_enough_space or errc::transport_error
-  /// (from the storage: the message was not queued; drop_oldest may have dropped older ones).
-  [[nodiscard]] result<message_id> push(stored_topic topic, std::string_view payload, session_events& events) noexcept;
+  /// (open() did not succeed), errc::payload_too_large (larger than the buffer or max_bytes,
+  /// time stamp included), errc::queue_full (full, policy refuse), errc::not_enough_space or
+  /// errc::transport_error (from the medium: the message was not queued, or — when the commit
+  /// failed — it is in the log but may not survive a power loss).
+  [[nodiscard]] result<message_id> push(stored_topic topic, std::string_view payload, session_events& events,
+                                        std::uint64_t capture_epoch_ms = 0) noexcept;
 
-  /// @brief Hands the oldest messages to `port` (QoS 1) in order, up to max_in_flight. Stops at
-  /// the first errc::again or errc::not_connected from the transport (tried again next time),
-  /// and where `limiter` (optional) says to wait (the next pump before then returns at once).
-  /// A record that cannot be read back is dropped and reported (on_forwarded with
-  /// errc::malformed or errc::transport_error).
+  /// @brief Hands the oldest committed messages to `port` (QoS 1) in order, up to
+  /// max_in_flight. Stops at the first errc::again or errc::not_connected from the transport
+  /// (tried again next time), and where `limiter` (optional) says to wait (the next pump before
+  /// then returns at once). A record that cannot be read back is dropped and reported
+  /// (on_forwarded with errc::malformed or errc::transport_error).
   void pump(transport_port& port, const session_config& topics, std::uint32_t now_ms, session_events& events,
             rate_limiter* limiter = nullptr) noexcept;
-  /// True while a message has been handed to no transport yet (it waits for the window, a
-  /// rate limit or a connection).
+  /// True while a message has been handed to no transport yet (it waits for the window, the
+  /// commit, a rate limit or a connection).
   bool has_unsent() const noexcept;
 
-  /// @brief A PUBACK: erases the message sent with `id` and reports on_forwarded(ticket, ok).
+  /// @brief A PUBACK: marks the message sent with `id` done and reports on_forwarded(ticket, ok).
   /// @return true when `id` was one of the queue's messages.
   bool acknowledge(message_id id, session_events& events) noexcept;
 
   /// @brief A new connection is up: in-flight messages of the old one get resend_after_ms.
   void on_connected(std::uint32_t now_ms) noexcept;
 
+  /// @brief The clock: commits when commit_interval_ms passed since the first uncommitted
+  /// message, and writes a moved watermark (without a sync).
+  void tick(std::uint32_t now_ms) noexcept;
+  /// @brief Commits now: everything pushed (and the watermark) is durable when this returns ok.
+  [[nodiscard]] result<void> sync() noexcept;
+
   std::size_t size() const noexcept { return count_; }
   bool empty() const noexcept { return count_ == 0; }
   std::size_t bytes() const noexcept { return bytes_; }
   std::size_t in_flight() const noexcept;
-  /// Messages erased by the drop_oldest policy since construction.
+  /// Messages pushed and not committed yet.
+  std::size_t uncommitted() const noexcept { return pending_; }
+  /// Sequence number the next push gets (it only grows).
+  std::uint64_t next_sequence() const noexcept { return next_sequence_; }
+  /// Every message below this sequence number is done.
+  std::uint64_t watermark() const noexcept { return watermark_; }
+  /// Messages dropped by the drop_oldest policy since construction.
   std::uint32_t dropped() const noexcept { return dropped_; }
-  /// Damaged records found by open() or pump() since construction.
+  /// Damaged records (torn tails, stale or bad segments) found by open() or pump() since
+  /// construction.
   std::uint32_t corrupt() const noexcept { return corrupt_; }
-  /// Storage failures while erasing an acknowledged message (it may be sent again later).
+  /// Medium failures while writing a watermark or removing a segment (messages may be sent again).
   std::uint32_t erase_failures() const noexcept { return erase_failures_; }
+  /// sync() calls made (group commits) since construction.
+  std::uint32_t commits() const noexcept { return commits_; }
+  /// Segments in the log (oldest to the one being written).
+  std::uint32_t segments() const noexcept { return open_ ? active_segment_ - first_segment_ + 1 : 0; }
   const offline_queue_config& config() const noexcept { return config_; }
 
  private:
-  std::size_t capacity() const noexcept;
-  void key_for(std::uint16_t slot, char (&out)[16]) const noexcept;
-  bool free_slot(std::uint16_t& out) const noexcept;
-  void remove_at(std::size_t i) noexcept;
+  struct record_info {
+    std::uint64_t sequence = 0;
+    std::uint32_t size = 0;  // payload bytes (in buffer_ after the header)
+    std::uint8_t type = 0;
+    bool damaged = false;    // the CRC failed but the header looks sound (pump skips it)
+  };
+  struct scan_state;
+  result<record_info> read_record(std::uint32_t segment, std::uint32_t offset) noexcept;
+  template <typename OnData>
+  result<void> scan_segment(std::uint32_t segment, scan_state& state, OnData on_data) noexcept;
+  result<void> append(std::uint8_t type, std::uint64_t sequence, std::size_t payload_size) noexcept;
+  result<void> start_segment(std::uint32_t segment) noexcept;
+  result<void> commit() noexcept;
+  void write_watermark() noexcept;
+  // The record at the send cursor, moving over segment ends and watermark/start records.
+  bool next_record(record_info& out, bool committed_only) noexcept;
+  void advance_cursor(const record_info& r) noexcept;
+  void retire_done() noexcept;
+  void remove_segments_before(std::uint32_t segment) noexcept;
   result<void> make_room(std::size_t size, session_events& events) noexcept;
-  result<std::string_view> read_payload(const entry& e) noexcept;
   result<message_id> send(transport_port& port, const session_config& topics, const entry& e,
-                          rate_limiter* limiter, std::uint32_t now_ms) noexcept;
+                          std::string_view payload, rate_limiter* limiter, std::uint32_t now_ms) noexcept;
+  void finish(entry& e, errc outcome, session_events& events) noexcept;
 
-  storage& store_;
-  span<entry> index_;  // [0, count_) in sequence order
+  segment_store& store_;
+  span<entry> window_;  // [0, window_count_) in sequence order
   span<std::byte> buffer_;
   offline_queue_config config_;
+  std::size_t window_count_ = 0;
   std::size_t count_ = 0;
   std::size_t bytes_ = 0;
-  std::uint32_t next_sequence_ = 0;
+  std::uint64_t next_sequence_ = 0;
+  std::uint64_t watermark_ = 0;
+  std::uint64_t written_watermark_ = 0;
+  std::uint32_t first_segment_ = 0;
+  std::uint32_t active_segment_ = 0;
+  std::uint32_t append_offset_ = 0;
+  std::uint32_t committed_offset_ = 0;
+  std::uint32_t cursor_segment_ = 0;  // the next record to hand to the transport
+  std::uint32_t cursor_offset_ = 0;
+  std::uint64_t cursor_floor_ = 0;  // the scan's rules at the cursor: highest start record passed,
+  std::uint64_t cursor_last_ = 0;   // and the last message passed (cursor_any_: there was one)
+  bool cursor_any_ = false;
+  std::size_t pending_ = 0;
+  std::uint32_t pending_since_ms_ = 0;
+  bool pending_timed_ = false;
   std::uint32_t dropped_ = 0;
   std::uint32_t corrupt_ = 0;
   std::uint32_t erase_failures_ = 0;
+  std::uint32_t commits_ = 0;
   std::uint32_t paced_until_ms_ = 0;  // a rate limit said to wait until then
+  std::uint32_t last_now_ms_ = 0;
   std::uint8_t connection_ = 0;
   bool paced_ = false;
   bool open_ = false;
 };
 
-/// @brief An offline_queue with its own RAM: `Messages` index entries and a record buffer of
-/// `MaxPayload` + header bytes.
-template <std::size_t Messages, std::size_t MaxPayload>
+/// @brief Rewrites telemetry so that it carries a time stamp: an object without both "ts" and
+/// "values" becomes `{"ts":EPOCH_MS,"values":OBJECT}`; in an array each such object is wrapped
+/// the same way; anything already stamped (or not an object) is copied as it is.
+/// @return Bytes written to `out`, or errc::invalid_argument (not JSON), errc::not_enough_space.
+[[nodiscard]] result<std::size_t> stamp_telemetry(std::string_view json_text, std::uint64_t epoch_ms,
+                                                  span<char> out) noexcept;
+
+/// @brief An offline_queue with its own RAM: a window of `Window` messages and a record buffer
+/// of `MaxPayload` + header bytes.
+template <std::size_t Window, std::size_t MaxPayload>
 class static_offline_queue final : public offline_queue {
  public:
-  explicit static_offline_queue(storage& store, offline_queue_config config = {}) noexcept
-      : offline_queue(store, index_, buffer_, config) {}
+  explicit static_offline_queue(segment_store& store, offline_queue_config config = {}) noexcept
+      : offline_queue(store, window_, buffer_, config) {}
 
  private:
-  entry index_[Messages];
+  entry window_[Window];
   std::byte buffer_[MaxPayload + header_size];
 };
 

@@ -209,7 +209,8 @@ void session::tick(std::uint32_t now_ms) noexcept {
   for (auto& open : open_rpcs_)
     if (open.used && time_reached(now_ms, open.expires_ms)) open.used = false;
   for (std::size_t i = 0; i < extension_count_; ++i) extensions_[i]->on_tick(now_ms);
-  pump_queue();  // transport busy earlier, or a resend deadline passed
+  if (queue_ != nullptr) queue_->tick(now_ms);  // the group commit's bounded wait
+  pump_queue();  // transport busy earlier, a commit, or a resend deadline passed
 }
 
 // ---- outbound ----------------------------------------------------------------------------------

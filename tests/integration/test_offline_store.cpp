@@ -58,7 +58,10 @@ tbmqtt::client_options store_options(std::uint16_t port, const std::string& dir,
 // The seq numbers of the telemetry `server` received, in arrival order.
 std::vector<int> sequence_of(peer& server) {
   std::vector<int> seqs;
-  for (const auto& m : server.received("v1/devices/me/telemetry")) seqs.push_back(std::atoi(m.payload.c_str() + 7));
+  for (const auto& m : server.received("v1/devices/me/telemetry")) {
+    const auto at = m.payload.find("\"seq\":");  // stored telemetry arrives as {"ts":..,"values":{"seq":N}}
+    seqs.push_back(at == std::string::npos ? -1 : std::atoi(m.payload.c_str() + at + 6));
+  }
   return seqs;
 }
 
@@ -192,4 +195,76 @@ TEST(offline_store, messages_published_across_a_broker_outage_arrive_in_order) {
 TEST(offline_store, an_unreadable_store_directory_throws_at_construction) {
   tbmqtt::client_options o = store_options(1, "/proc/version/not-a-dir", 4);
   EXPECT_THROW(tbmqtt::client device(o), std::runtime_error);
+}
+
+// D4: one process per store directory; a second one gets a typed error, and nothing is overwritten.
+TEST(offline_store, a_second_client_on_the_same_directory_gets_store_locked) {
+  const temp_dir dir;
+  tbmqtt::client first(store_options(1, dir, 16));
+  ASSERT_TRUE(first.send_telemetry(seq_doc(0), qos::at_least_once));
+  try {
+    tbmqtt::client second(store_options(1, dir, 16));
+    ADD_FAILURE() << "the second client opened a locked store";
+  } catch (const tbmqtt::store_error& e) {
+    EXPECT_EQ(e.code(), errc::store_locked);
+    EXPECT_NE(std::string(e.what()).find("in use by another process (pid "), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(first.offline_queued(), 1u);
+}
+
+// D3: stored with a larger capacity, sent with a smaller one: nothing stranded, in order.
+TEST(offline_store, messages_stored_with_a_larger_capacity_all_arrive_with_the_default) {
+  broker b;
+  const std::uint16_t port = b.port();
+  const temp_dir dir;
+  constexpr int count = 2000;
+  {
+    tbmqtt::client_options o = store_options(port, dir, 3000);
+    o.offline_queue.commit_records = 64;
+    tbmqtt::client device(o);  // not connected: everything stays in the store
+    for (int i = 0; i < count; ++i) ASSERT_TRUE(device.send_telemetry(seq_doc(i), qos::at_least_once)) << i;
+    EXPECT_EQ(device.offline_queued(), static_cast<std::size_t>(count));
+  }
+  peer server(port, "v1/devices/me/telemetry");
+  tbmqtt::client device(store_options(port, dir, 1000));
+  EXPECT_EQ(device.offline_queued(), static_cast<std::size_t>(count));
+  ASSERT_TRUE(device.connect(10s));
+  ASSERT_TRUE(device.flush(60s));
+  EXPECT_EQ(device.offline_queued(), 0u);
+  server.wait_for("v1/devices/me/telemetry", count, 20s);
+  const std::vector<int> seqs = first_arrivals(sequence_of(server));
+  ASSERT_EQ(seqs.size(), static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) ASSERT_EQ(seqs[static_cast<std::size_t>(i)], i) << "out of order or lost";
+}
+
+// Issue 15: telemetry stored during an outage keeps its capture time.
+TEST(offline_store, telemetry_stored_during_an_outage_carries_its_capture_time) {
+  broker b;
+  const std::uint16_t port = b.port();
+  b.stop();
+  const temp_dir dir;
+  const auto unix_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  };
+  const long long before = unix_ms();
+  {
+    tbmqtt::client device(store_options(port, dir, 16));
+    ASSERT_TRUE(device.send_telemetry("{\"t\":1}", qos::at_least_once));
+    ASSERT_TRUE(device.send_telemetry("[{\"t\":2},{\"ts\":5,\"values\":{\"t\":3}}]", qos::at_least_once));
+  }
+  const long long stored_by = unix_ms();  // delivery can only start after this
+  b.start();
+  peer server(port, "v1/devices/me/telemetry");
+  tbmqtt::client device(store_options(port, dir, 16));
+  ASSERT_TRUE(device.connect(10s));
+  ASSERT_TRUE(device.flush(10s));
+  const auto got = server.wait_for("v1/devices/me/telemetry", 2, 10s);
+  ASSERT_EQ(got.size(), 2u);
+  auto ts_of = [](const std::string& p) { return std::atoll(p.c_str() + p.find("\"ts\":") + 5); };
+  const long long ts = ts_of(got[0].payload);
+  EXPECT_GE(ts, before);
+  EXPECT_LE(ts, stored_by);
+  EXPECT_EQ(got[0].payload, "{\"ts\":" + std::to_string(ts) + ",\"values\":{\"t\":1}}");
+  EXPECT_EQ(got[1].payload.rfind("[{\"ts\":", 0), 0u);
+  EXPECT_NE(got[1].payload.find(",\"values\":{\"t\":2}},{\"ts\":5,\"values\":{\"t\":3}}]"), std::string::npos) << got[1].payload;
 }

@@ -101,12 +101,16 @@ struct esp_client::impl final : session_events {
   // Store-and-forward over NVS (esp_client_options::offline_store).
   void open_offline_store(const esp_client_options& o) noexcept {
     const std::size_t record = o.offline_max_payload + offline_queue::header_size;
+    // The log over NVS: pages of log_page_size bytes as blobs (kv_segment_store; see the README).
+    const std::size_t window = o.offline_queue.max_in_flight > 0 ? o.offline_queue.max_in_flight : 1;
     nvs = new (std::nothrow) esp_idf::nvs_storage(o.offline_store);
-    queue_index = new (std::nothrow) offline_queue::entry[o.offline_queue.max_messages];
+    queue_index = new (std::nothrow) offline_queue::entry[window];
     queue_buffer = new (std::nothrow) std::byte[record];
-    if (nvs == nullptr || queue_index == nullptr || queue_buffer == nullptr) return;  // valid() is false
-    queue = new (std::nothrow) offline_queue(*nvs, {queue_index, o.offline_queue.max_messages}, {queue_buffer, record},
-                                             o.offline_queue);
+    log_pages = new (std::nothrow) std::byte[2 * log_page_size];
+    if (nvs == nullptr || queue_index == nullptr || queue_buffer == nullptr || log_pages == nullptr) return;
+    log = new (std::nothrow) kv_segment_store(*nvs, {log_pages, log_page_size}, {log_pages + log_page_size, log_page_size});
+    if (log == nullptr) return;  // valid() is false
+    queue = new (std::nothrow) offline_queue(*log, {queue_index, window}, {queue_buffer, record}, o.offline_queue);
     if (queue == nullptr) return;
     if (auto opened = queue->open(); !opened) {
       offline_error = opened.error();
@@ -119,7 +123,10 @@ struct esp_client::impl final : session_events {
   }
   ~impl() {
     core.set_offline_queue(nullptr);
+    if (queue != nullptr) (void)queue->sync();  // the watermark too: fewer messages sent twice
     delete queue;
+    delete log;
+    delete[] log_pages;
     delete[] queue_buffer;
     delete[] queue_index;
     delete nvs;
@@ -146,6 +153,9 @@ struct esp_client::impl final : session_events {
   TaskHandle_t task = nullptr;
   std::byte* reassembly = nullptr;
   esp_idf::nvs_storage* nvs = nullptr;  // the offline store, when options.offline_store is set
+  static constexpr std::size_t log_page_size = 512;
+  std::byte* log_pages = nullptr;  // write page + read page of the log
+  kv_segment_store* log = nullptr;
   offline_queue::entry* queue_index = nullptr;
   std::byte* queue_buffer = nullptr;
   offline_queue* queue = nullptr;

@@ -91,18 +91,31 @@ struct ota_slot {
 
 }  // namespace
 
-// The offline store of client_options: files in a directory, a queue over them.
+// The offline store of client_options: a log of segment files in a locked directory.
 struct offline_store {
-  file_storage files;
-  std::vector<offline_queue::entry> index;
+  file_segment_store files;
+  std::vector<offline_queue::entry> window;
   std::vector<std::byte> buffer;
   tbmqtt::offline_queue queue;
   offline_store(const std::string& directory, const client_options& o)
       : files(directory, o.offline_store_sync),
-        index(o.offline_queue.max_messages),
+        window(o.offline_queue.max_in_flight > 0 ? o.offline_queue.max_in_flight : 1),
         buffer(o.max_payload + offline_queue::header_size),
-        queue(files, {index.data(), index.size()}, {buffer.data(), buffer.size()}, o.offline_queue) {
-    if (!queue.open()) throw std::runtime_error("offline store " + directory + ": cannot be read");
+        queue(files, {window.data(), window.size()}, {buffer.data(), buffer.size()}, with_clock(o.offline_queue)) {
+    if (auto locked = files.open(); !locked) {
+      if (locked.error() == errc::store_locked)
+        throw store_error("offline store " + directory + " is in use by another process" +
+                              (files.locked_by() > 0 ? " (pid " + std::to_string(files.locked_by()) + ")" : std::string{}),
+                          errc::store_locked);
+      throw store_error("offline store " + directory + ": cannot be created or locked", locked.error());
+    }
+    if (auto opened = queue.open(); !opened)
+      throw store_error("offline store " + directory + ": cannot be read", opened.error());
+  }
+  // Telemetry is stamped with the wall clock when it is stored (its capture time).
+  static offline_queue_config with_clock(offline_queue_config c) {
+    if (c.epoch_ms == nullptr) c.epoch_ms = [] () noexcept { return unix_ms(); };
+    return c;
   }
 };
 
@@ -194,7 +207,13 @@ struct client::impl final : session_events, detail::transport_listener, transpor
       if (!socket_open) {
         if (clock_type::now() < next_attempt) {
           std::unique_lock lock(mutex);
-          changed.wait_until(lock, next_attempt, [&] { return stopping.load(); });
+          auto until = next_attempt;
+          if (store && store->queue.uncommitted() > 0) {  // the group commit's bounded wait, offline too
+            const auto commit_at = clock_type::now() + std::chrono::milliseconds(options.offline_queue.commit_interval_ms + 1);
+            if (commit_at < until) until = commit_at;
+          }
+          changed.wait_until(lock, until, [&] { return stopping.load(); });
+          if (store) store->queue.tick(now_ms());
           continue;
         }
         // Blocking TCP (and TLS) set-up, without the lock: senders are not held up meanwhile
@@ -350,6 +369,7 @@ struct client::impl final : session_events, detail::transport_listener, transpor
     const result<message_id> sent = publish();
     if (!sent) return sent.error();
     if (on_delivered) (stored ? forwarded_callbacks : delivery_callbacks)[*sent] = std::move(on_delivered);
+    if (stored && !socket_open) changed.notify_all();  // offline: the network thread times the commit
     return {};
   }
 };
@@ -425,6 +445,7 @@ client::~client() {
   }
   disconnect();
   std::lock_guard lock(impl_->mutex);
+  if (impl_->store) (void)impl_->store->queue.sync();  // what was pushed is durable, and the watermark
   for (auto& [id, callback] : impl_->attribute_callbacks) callback(errc::cancelled, {}, {});
   for (auto& [id, callback] : impl_->rpc_callbacks) callback(errc::cancelled, {});
   for (auto& [id, callback] : impl_->delivery_callbacks) callback(errc::cancelled);
@@ -629,6 +650,12 @@ result<void> client::reject_ota(ota_kind kind, std::string_view reason) {
 void client::on_error(error_callback callback) {
   std::lock_guard lock(impl_->mutex);
   impl_->error_handler = std::move(callback);
+}
+
+result<void> client::sync_offline_store() {
+  std::lock_guard lock(impl_->mutex);
+  if (!impl_->store) return errc::not_connected;
+  return impl_->store->queue.sync();
 }
 
 std::size_t client::offline_queued(std::uint32_t* dropped) const {

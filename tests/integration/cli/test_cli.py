@@ -10,12 +10,14 @@ import json
 import os
 import queue
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "peer"))
@@ -418,6 +420,19 @@ class TestTelemetry(CliTestCase):
         self.assertIn("argument 2", err)
         self.assert_nothing_published()
 
+    def test_an_explicit_token_wins_over_the_environment_wherever_it_is_given(self):
+        env = dict(os.environ, TBMQTT_TOKEN="WRONG_TOKEN_XYZ")
+        r = self.run_cli("--port", str(self.broker.port), "--client-id", self.client_id, "--token", TOKEN,
+                         "telemetry", '{"env":2}', raw=True, env=env)
+        self.assert_ok(r)
+        self.peer.wait_until(lambda: self.peer.telemetry == [b'{"env":2}'])
+
+    def test_a_json_array_argument_is_one_document(self):
+        r = self.run_cli("telemetry", '[{"a":1,"x":2},{"b":2}]', '{"c":3}')
+        self.assert_ok(r)
+        self.peer.wait_until(lambda: len(self.peer.telemetry) == 2)
+        self.assertEqual(self.peer.telemetry, [b'[{"a":1,"x":2},{"b":2}]', b'{"c":3}'])
+
     def test_json_that_is_not_telemetry_exits_2(self):
         self.assert_fails(self.run_cli("telemetry", '"just a string"'), 2, "invalid_argument")
 
@@ -673,7 +688,35 @@ class TestOfflineStore(CliTestCase):
         self.addCleanup(shutil.rmtree, self.store, True)
 
     def stored_records(self):
-        return [f for f in os.listdir(self.store) if f.startswith("tbq") and not f.endswith(".tmp")]
+        """The live messages in the store's log, oldest first (an independent reader of the format
+        in tbmqtt/offline_queue.hpp: CRC-framed records in seg-*.log, a watermark record marks the
+        messages below it done)."""
+        data, watermark = [], 0
+        for name in sorted(f for f in os.listdir(self.store) if f.startswith("seg-") and f.endswith(".log")):
+            with open(os.path.join(self.store, name), "rb") as f:
+                b = f.read()
+            off = 0
+            while off + 20 <= len(b):
+                size, seq = struct.unpack_from("<IQ", b, off + 4)
+                (crc,) = struct.unpack_from("<I", b, off + 16)
+                payload = b[off + 20:off + 20 + size]
+                if b[off] != ord("T") or len(payload) < size or zlib.crc32(b[off:off + 16] + payload) != crc:
+                    break  # the torn tail
+                if b[off + 1] in (1, 2):
+                    data.append((seq, payload))
+                elif b[off + 1] == 0x10:
+                    watermark = max(watermark, seq)
+                off += 20 + size
+        return [p for seq, p in data if seq >= watermark]
+
+    def values(self, payloads):
+        """Stored telemetry arrives stamped with its capture time: {"ts":..,"values":V} -> V as text."""
+        out = []
+        for p in payloads:
+            doc = json.loads(p)
+            self.assertIn("ts", doc, p)
+            out.append(json.dumps(doc["values"], separators=(",", ":")))
+        return out
 
     def test_messages_stored_with_the_broker_down_survive_kill_9_and_arrive_in_order(self):
         self.check_kill_9_loses_nothing()
@@ -697,7 +740,7 @@ class TestOfflineStore(CliTestCase):
         r = self.run_cli("--offline-store", self.store, "telemetry", "-", stdin=b"")
         self.assert_ok(r)
         self.peer.wait_until(lambda: len(self.peer.telemetry) >= len(lines), 20, "the stored telemetry")
-        self.assertEqual([p.decode() for p in self.peer.telemetry], lines)
+        self.assertEqual(self.values(self.peer.telemetry), lines)
         self.assertEqual(self.stored_records(), [])
 
     def test_an_unreachable_broker_keeps_the_messages_and_the_next_run_sends_them_first(self):
@@ -707,7 +750,7 @@ class TestOfflineStore(CliTestCase):
         self.assertIn("2 message(s) kept in " + self.store, err)
         self.assert_ok(self.run_cli("--offline-store", self.store, "telemetry", '{"a":3}'))
         self.peer.wait_until(lambda: len(self.peer.telemetry) >= 3)
-        self.assertEqual(self.peer.telemetry, [b'{"a":1}', b'{"a":2}', b'{"a":3}'])
+        self.assertEqual(self.values(self.peer.telemetry), ['{"a":1}', '{"a":2}', '{"a":3}'])
 
     def test_attributes_set_is_stored_while_the_broker_is_down(self):
         r = self.run_cli("--offline-store", self.store, "--timeout", "2", "attributes", "set", '{"fw":"2"}',
@@ -720,19 +763,95 @@ class TestOfflineStore(CliTestCase):
     def test_a_full_store_with_refuse_fails_with_queue_full_and_keeps_the_first(self):
         r = self.run_cli("--offline-store", self.store, "--offline-max", "2", "--offline-full", "refuse",
                          "telemetry", '{"a":1}', '{"a":2}', '{"a":3}', port=free_port())
-        self.assert_fails(r, 1, "queue_full")
+        err = self.assert_fails(r, 1, "queue_full")
+        self.assertIn("is full (2 message(s) kept, --offline-max 2, --offline-full refuse): 2 stored or sent; "
+                      "argument 3 and everything after it not stored", err)
         self.assertEqual(len(self.stored_records()), 2)
         self.assert_ok(self.run_cli("--offline-store", self.store, "telemetry", "-", stdin=b""))
         self.peer.wait_until(lambda: len(self.peer.telemetry) >= 2)
-        self.assertEqual(self.peer.telemetry, [b'{"a":1}', b'{"a":2}'])
+        self.assertEqual(self.values(self.peer.telemetry), ['{"a":1}', '{"a":2}'])
 
     def test_a_full_store_drops_the_oldest_by_default(self):
         r = self.run_cli("--offline-store", self.store, "--offline-max", "2", "--timeout", "2",
                          "telemetry", '{"a":1}', '{"a":2}', '{"a":3}', port=free_port())
-        self.assert_fails(r, 3, "unreachable")
+        err = self.assert_fails(r, 3, "unreachable")
+        self.assertIn("(2 message(s) kept in %s; 1 oldest message(s) dropped: the store was full (--offline-max 2, "
+                      "--offline-full drop-oldest))" % self.store, err)
         self.assert_ok(self.run_cli("--offline-store", self.store, "--offline-max", "2", "telemetry", "-", stdin=b""))
         self.peer.wait_until(lambda: len(self.peer.telemetry) >= 2)
-        self.assertEqual(self.peer.telemetry, [b'{"a":2}', b'{"a":3}'])
+        self.assertEqual(self.values(self.peer.telemetry), ['{"a":2}', '{"a":3}'])
+
+    def first_arrivals(self):
+        seen, out = set(), []
+        for v in self.values(self.peer.telemetry):
+            if v not in seen:
+                seen.add(v)
+                out.append(v)
+        return out
+
+    def test_d1_with_the_broker_up_a_long_stdin_streams_through_a_small_store_and_loses_nothing(self):
+        lines = ['{"n":%d}' % i for i in range(2000)]
+        r = self.run_cli("--offline-store", self.store, "--offline-max", "100", "telemetry", "-",
+                         stdin=("\n".join(lines) + "\n").encode())
+        self.assert_ok(r)
+        self.peer.wait_until(lambda: len(self.first_arrivals()) >= len(lines), 20, "2000 messages")
+        self.assertEqual(self.first_arrivals(), lines)
+        self.assertEqual(self.stored_records(), [])
+
+    def test_d2_a_slow_producer_streams_with_an_offline_store(self):
+        c = self.start_cli("--offline-store", self.store, "telemetry", "-")
+        for i in range(3):
+            c.proc.stdin.write(b'{"slow":%d}\n' % i)
+            c.proc.stdin.flush()  # stdin stays open: each line must go before EOF
+            self.peer.wait_until(lambda: len(self.peer.telemetry) == i + 1, 10, "line %d before EOF" % i)
+        c.proc.stdin.close()
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
+        self.assertEqual(self.values(self.peer.telemetry), ['{"slow":0}', '{"slow":1}', '{"slow":2}'])
+
+    def test_d3_stored_with_a_larger_offline_max_all_arrive_with_the_default_in_order(self):
+        lines = ['{"n":%d}' % i for i in range(2000)]
+        r = self.run_cli("--offline-store", self.store, "--offline-max", "3000", "--timeout", "2", "telemetry", "-",
+                         stdin=("\n".join(lines) + "\n").encode(), port=free_port())
+        err = self.assert_fails(r, 3, "unreachable")
+        self.assertIn("2000 message(s) kept in", err)
+        self.assertEqual(len(self.stored_records()), 2000)
+        self.assert_ok(self.run_cli("--offline-store", self.store, "telemetry", "-", stdin=b""))  # default max 1000
+        self.peer.wait_until(lambda: len(self.first_arrivals()) >= len(lines), 20, "2000 messages")
+        self.assertEqual(self.first_arrivals(), lines)
+        self.assertEqual(self.stored_records(), [])
+
+    def test_d4_a_second_process_on_the_same_store_gets_store_locked(self):
+        first = Cli(self.base_args(port=free_port()) + ["--offline-store", self.store, "telemetry", "-"])
+        self.running.append(first)
+        first.proc.stdin.write(b'{"first":1}\n')
+        first.proc.stdin.flush()
+        deadline = time.monotonic() + 10
+        while len(self.stored_records()) < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(len(self.stored_records()), 1)  # the first one holds the store now
+        r = self.run_cli("--offline-store", self.store, "telemetry", '{"second":1}')
+        err = self.assert_fails(r, 1, "store_locked")
+        self.assertIn("offline store %s is in use by another process (pid %d)" % (self.store, first.proc.pid), err)
+        first.proc.stdin.close()
+        self.assertEqual(first.wait(), 3)  # the broker it was given is down: it keeps its message
+        self.assert_ok(self.run_cli("--offline-store", self.store, "telemetry", "-", stdin=b""))
+        self.peer.wait_until(lambda: self.peer.telemetry)
+        self.assertEqual(self.values(self.peer.telemetry), ['{"first":1}'])
+
+    def test_telemetry_stored_during_an_outage_keeps_its_capture_time(self):
+        before = int(time.time() * 1000)
+        r = self.run_cli("--offline-store", self.store, "--timeout", "2", "telemetry", '{"t":1}', '[{"t":2},{"t":3}]',
+                         port=free_port())
+        self.assert_fails(r, 3, "unreachable")
+        stored_by = int(time.time() * 1000)  # the broker can deliver only after this
+        self.assert_ok(self.run_cli("--offline-store", self.store, "telemetry", "-", stdin=b""))
+        self.peer.wait_until(lambda: len(self.peer.telemetry) >= 2)
+        first = json.loads(self.peer.telemetry[0])
+        self.assertEqual(first["values"], {"t": 1})
+        self.assertTrue(before <= first["ts"] <= stored_by, (before, first["ts"], stored_by))
+        second = json.loads(self.peer.telemetry[1])
+        self.assertEqual([e["values"] for e in second], [{"t": 2}, {"t": 3}])
+        self.assertTrue(all(before <= e["ts"] <= stored_by for e in second), second)
 
     def test_pace_without_an_offline_store_is_a_usage_error(self):
         self.assert_fails(self.run_cli("--pace", "telemetry", '{"a":1}'), 2)
