@@ -17,7 +17,7 @@ struct claim_args {
 };
 
 void run(const global_options& o, const claim_args& a) {
-  if (a.secret.empty()) fail("claim needs --secret, --secret-file or env TBMQTT_CLAIM_SECRET", errc::invalid_argument);
+  if (a.secret.empty()) fail_usage("claim needs --secret, --secret-file or env TBMQTT_CLAIM_SECRET");
   client device{to_client_options(o)};
   connect_or_fail(device, o);
   if (auto r = device.claim(a.secret, a.duration); !r) fail("claim", r.error());

@@ -279,7 +279,7 @@ void run_gateway_serve(const global_options& o) {
 }
 
 void run_claim(const global_options& o, const gateway_args& a) {
-  if (a.secret.empty()) fail("gateway claim needs --secret, --secret-file or env TBMQTT_CLAIM_SECRET", errc::invalid_argument);
+  if (a.secret.empty()) fail_usage("gateway claim needs --secret, --secret-file or env TBMQTT_CLAIM_SECRET");
   gateway_session s{o};
   connect_gateway(s, o);
   check(s.gateway.claim(a.device, a.secret, a.duration), "gateway claim " + a.device);

@@ -108,7 +108,7 @@ void check_save_target(const provision_args& a) {
 }
 
 void run(const global_options& o, const provision_args& a) {
-  if (a.secret.empty()) fail("provision needs --secret, --secret-file or env TBMQTT_PROVISION_SECRET", errc::invalid_argument);
+  if (a.secret.empty()) fail_usage("provision needs --secret, --secret-file or env TBMQTT_PROVISION_SECRET");
   check_save_target(a);
   std::string certificate;
   const provision_request req = request_for(a.type, a, certificate);

@@ -117,11 +117,11 @@ class publisher {
 };
 
 void run(const global_options& o, const std::vector<std::string>& docs) {
-  if (docs.empty()) fail("telemetry: give JSON documents, or '-' to read stdin", errc::invalid_argument);
+  if (docs.empty()) fail_usage("telemetry: give JSON documents, or '-' to read stdin");
   // Check every argument before connecting, so a typo publishes nothing.
   for (std::size_t i = 0; i < docs.size(); ++i) {
     if (docs[i].size() > 1 && docs[i][0] == '-')
-      fail("telemetry: unknown option " + docs[i] + " (see --help)", errc::invalid_argument);
+      fail_usage("telemetry: unknown option " + docs[i] + " (see --help)");
     if (docs[i] != "-") require_json(docs[i], "telemetry: argument " + std::to_string(i + 1));
   }
 
@@ -152,9 +152,9 @@ void run(const global_options& o, const std::vector<std::string>& docs) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (blank(line)) continue;
       const std::string what = "stdin line " + std::to_string(number);
-      if (!json::validate(line)) {
+      if (const std::string problem = json_problem(line); !problem.empty()) {
         (void)device.flush(o.timeout());  // keep what was already sent
-        fail("telemetry: " + what + ": not valid JSON", errc::invalid_argument);
+        fail("telemetry: " + what + ": " + problem, errc::invalid_argument);
       }
       if (!out.publish(line, what)) return out.finish(connect_error);
     }
