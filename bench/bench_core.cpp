@@ -203,9 +203,8 @@ BENCHMARK(bm_gateway_publish_telemetry_builder);
 void bm_gateway_dispatch_rpc(benchmark::State& state) {
   ready_gateway g;
   constexpr std::string_view payload = R"({"device":"meter-1","data":{"id":42,"method":"setGpio","params":{"pin":7}}})";
-  run_counted(state, true, payload.size(), [&] {
-    g.s.core.on_message(tbmqtt::topics::gateway_rpc, tbmqtt::as_bytes(payload), 1000);
-  });
+  run_counted(state, true, payload.size(),
+              [&] { g.s.core.on_message(tbmqtt::topics::gateway_rpc, tbmqtt::as_bytes(payload), 1000); });
   if (g.heard.rpcs != static_cast<std::uint64_t>(state.iterations()) || g.heard.errors != 0) {
     state.SkipWithError("gateway RPC was not dispatched");
   }

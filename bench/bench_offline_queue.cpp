@@ -46,7 +46,8 @@ struct queued_session {
   no_events events;
   tbmqtt::session core{port, events};
   tbmqtt::static_offline_queue<16, 256> queue;
-  explicit queued_session(tbmqtt::segment_store& store, tbmqtt::offline_queue_config config = {}) : queue(store, config) {
+  explicit queued_session(tbmqtt::segment_store& store, tbmqtt::offline_queue_config config = {})
+      : queue(store, config) {
     if (!queue.open()) std::abort();
     core.set_offline_queue(&queue);
     core.on_connected(0);
@@ -110,7 +111,8 @@ void BM_offline_queue_message_files(benchmark::State& state) {
     s.core.on_puback(s.port.last);
   }
   state.counters["msgs/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
-  state.counters["syncs/msg"] = benchmark::Counter(static_cast<double>(s.queue.commits()) / static_cast<double>(state.iterations()));
+  state.counters["syncs/msg"] =
+      benchmark::Counter(static_cast<double>(s.queue.commits()) / static_cast<double>(state.iterations()));
 }
 BENCHMARK(BM_offline_queue_message_files)->Args({1, 1})->Args({1, 64})->Args({0, 1})->UseRealTime()->MinTime(2.0);
 

@@ -85,7 +85,8 @@ double measure(const options& o, variant v, long n) {
   double rate = 0;
   {
     tbmqtt::client device{co};
-    if (auto r = device.connect(std::chrono::seconds(10)); !r) die(std::string("connect: ") + tbmqtt::to_string(r.error()));
+    if (auto r = device.connect(std::chrono::seconds(10)); !r)
+      die(std::string("connect: ") + tbmqtt::to_string(r.error()));
     const auto start = clock_type::now();
     for (long i = 0; i < n; ++i)
       if (auto r = device.send_telemetry(payload, tbmqtt::qos::at_least_once); !r)
@@ -136,12 +137,18 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) die("missing value for " + a);
       return argv[++i];
     };
-    if (a == "--host") o.host = next();
-    else if (a == "--port") o.port = std::atoi(next().c_str());
-    else if (a == "--messages") o.messages = std::atol(next().c_str());
-    else if (a == "--repeats") o.repeats = std::atoi(next().c_str());
-    else if (a == "--dir") o.dir = next();
-    else die("unknown argument " + a);
+    if (a == "--host")
+      o.host = next();
+    else if (a == "--port")
+      o.port = std::atoi(next().c_str());
+    else if (a == "--messages")
+      o.messages = std::atol(next().c_str());
+    else if (a == "--repeats")
+      o.repeats = std::atoi(next().c_str());
+    else if (a == "--dir")
+      o.dir = next();
+    else
+      die("unknown argument " + a);
   }
   const variant variants[] = {variant::no_store, variant::group_commit, variant::commit_each, variant::no_fsync};
   std::vector<double> rates[4];
@@ -155,9 +162,10 @@ int main(int argc, char** argv) {
     disk_each.push_back(measure_disk(o, each_n, 1));
     disk_batch.push_back(measure_disk(o, o.messages, 64));
   }
-  std::printf("offline store end to end, QoS 1, %ld messages of %zu bytes (%ld for fsync every message), "
-              "median of %d, store in %s\n",
-              o.messages, payload.size(), each_n, o.repeats, o.dir.c_str());
+  std::printf(
+      "offline store end to end, QoS 1, %ld messages of %zu bytes (%ld for fsync every message), "
+      "median of %d, store in %s\n",
+      o.messages, payload.size(), each_n, o.repeats, o.dir.c_str());
   for (int v = 0; v < 4; ++v) std::printf("  %-44s %10.0f msg/s\n", name_of(variants[v]), median(rates[v]));
   std::printf("  %-44s %10.0f msg/s\n", "disk: append+fdatasync every record", median(disk_each));
   std::printf("  %-44s %10.0f msg/s\n", "disk: append+fdatasync every 64 records", median(disk_batch));

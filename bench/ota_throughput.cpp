@@ -21,11 +21,16 @@ int main(int argc, char** argv) {
   unsigned chunk = 16384;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--port") port = std::atoi(argv[i + 1]);
-    else if (k == "--token") token = argv[i + 1];
-    else if (k == "--window") window = std::atoi(argv[i + 1]);
-    else if (k == "--chunk-size") chunk = static_cast<unsigned>(std::atol(argv[i + 1]));
-    else if (k == "--out") out = argv[i + 1];
+    if (k == "--port")
+      port = std::atoi(argv[i + 1]);
+    else if (k == "--token")
+      token = argv[i + 1];
+    else if (k == "--window")
+      window = std::atoi(argv[i + 1]);
+    else if (k == "--chunk-size")
+      chunk = static_cast<unsigned>(std::atol(argv[i + 1]));
+    else if (k == "--out")
+      out = argv[i + 1];
     else {
       std::fprintf(stderr, "usage: %s --port P --token T [--window W] [--chunk-size C] [--out PATH]\n", argv[0]);
       return 2;

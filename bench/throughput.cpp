@@ -41,7 +41,7 @@ struct options {
   long messages = 0;  // 0: per-QoS default sized for ~2-3 s
   int repeats = 5;
   int qos_only = -1;  // 0 or 1: measure that QoS only
-  std::string only;  // "raw" or "tbmqtt": measure one side only (for profiling)
+  std::string only;   // "raw" or "tbmqtt": measure one side only (for profiling)
 };
 
 [[noreturn]] void die(const char* what) {
@@ -186,15 +186,22 @@ options parse(int argc, char** argv) {
       if (i + 1 >= argc) die("missing value after a flag");
       return argv[++i];
     };
-    if (a == "--host") o.host = next();
-    else if (a == "--port") o.port = std::atoi(next());
-    else if (a == "--messages") o.messages = std::atol(next());
-    else if (a == "--repeats") o.repeats = std::atoi(next());
-    else if (a == "--only") o.only = next();
-    else if (a == "--qos") o.qos_only = std::atoi(next());
+    if (a == "--host")
+      o.host = next();
+    else if (a == "--port")
+      o.port = std::atoi(next());
+    else if (a == "--messages")
+      o.messages = std::atol(next());
+    else if (a == "--repeats")
+      o.repeats = std::atoi(next());
+    else if (a == "--only")
+      o.only = next();
+    else if (a == "--qos")
+      o.qos_only = std::atoi(next());
     else if (a == "--help" || a == "-h") {
-      std::printf("usage: bench_throughput [--host H] [--port P] [--messages N] [--repeats R]\n"
-                  "                        [--qos 0|1] [--only raw|tbmqtt]   (the last two for profiling)\n");
+      std::printf(
+          "usage: bench_throughput [--host H] [--port P] [--messages N] [--repeats R]\n"
+          "                        [--qos 0|1] [--only raw|tbmqtt]   (the last two for profiling)\n");
       std::exit(0);
     } else {
       std::fprintf(stderr, "bench_throughput: unknown flag %s\n", argv[i]);

@@ -149,7 +149,8 @@ void add_attributes_commands(CLI::App& app, global_options& options) {
   set->add_option("json", args->set_json, "JSON object, e.g. {\"fw\":\"1.0\"}")->required();
   set->callback([&options, args] { run_set(options, *args); });
 
-  auto* get = group->add_subcommand("get", "Read client and shared attributes; prints {\"client\":{..},\"shared\":{..}}");
+  auto* get =
+      group->add_subcommand("get", "Read client and shared attributes; prints {\"client\":{..},\"shared\":{..}}");
   get->add_option("--client", args->client_keys, "Client attribute keys: k1 k2 or k1,k2")->expected(1, -1);
   get->add_option("--shared", args->shared_keys, "Shared attribute keys: k1 k2 or k1,k2")->expected(1, -1);
   get->callback([&options, args] { run_get(options, *args); });

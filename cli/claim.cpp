@@ -29,7 +29,8 @@ void run(const global_options& o, const claim_args& a) {
 void add_claim_commands(CLI::App& app, global_options& options) {
   auto args = std::make_shared<claim_args>();
   auto* cmd = app.add_subcommand("claim", "Claim the device: {\"secretKey\":S,\"durationMs\":N}");
-  cmd->add_option("--secret", args->secret, "Secret key (or env TBMQTT_CLAIM_SECRET, or --secret-file; argv shows in ps)")
+  cmd->add_option("--secret", args->secret,
+                  "Secret key (or env TBMQTT_CLAIM_SECRET, or --secret-file; argv shows in ps)")
       ->envname("TBMQTT_CLAIM_SECRET");
   add_secret_file_option(*cmd, "--secret", args->secret);
   add_duration_option(*cmd, "--duration,--duration-ms", args->duration, std::chrono::milliseconds(1),

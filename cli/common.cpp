@@ -35,8 +35,7 @@ int exit_code(errc e) noexcept {
     case errc::tls_bad_client_key:
     case errc::disconnected:  // lost the broker while waiting
       return exit_connection;
-    case errc::timeout:
-      return exit_timeout;
+    case errc::timeout: return exit_timeout;
     case errc::malformed:
     case errc::wrong_type:
     case errc::server_error:
@@ -45,14 +44,10 @@ int exit_code(errc e) noexcept {
     case errc::subscription_refused:
     case errc::provision_not_found:
     case errc::provision_failed:
-    case errc::unknown_device:
-      return exit_server;
-    case errc::stored_credentials_refused:
-      return exit_stored_refused;
-    case errc::cancelled:
-      return exit_interrupted;
-    default:
-      return exit_other;
+    case errc::unknown_device: return exit_server;
+    case errc::stored_credentials_refused: return exit_stored_refused;
+    case errc::cancelled: return exit_interrupted;
+    default: return exit_other;
   }
 }
 
@@ -85,12 +80,18 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, s
   const std::string_view unit = text.substr(end);
   if (number.empty() || number == "." || number.find('.') != number.rfind('.')) return std::nullopt;
   double scale = 0;
-  if (unit.empty()) scale = static_cast<double>(plain_unit.count());
-  else if (unit == "ms") scale = 1;
-  else if (unit == "s") scale = 1000;
-  else if (unit == "m" || unit == "min") scale = 60000;
-  else if (unit == "h") scale = 3600000;
-  else return std::nullopt;
+  if (unit.empty())
+    scale = static_cast<double>(plain_unit.count());
+  else if (unit == "ms")
+    scale = 1;
+  else if (unit == "s")
+    scale = 1000;
+  else if (unit == "m" || unit == "min")
+    scale = 60000;
+  else if (unit == "h")
+    scale = 3600000;
+  else
+    return std::nullopt;
   const double ms = std::strtod(number.c_str(), nullptr) * scale;
   if (!(ms >= 0) || ms > 4294967295.0) return std::nullopt;  // every consumer keeps 32-bit milliseconds
   return std::chrono::milliseconds(std::llround(ms));
@@ -101,7 +102,8 @@ CLI::Validator duration_check(std::chrono::milliseconds plain_unit) {
   return CLI::Validator(
       [plain_unit, unit](std::string& text) -> std::string {
         if (parse_duration(text, plain_unit)) return {};
-        return "expected a duration like 500ms, 2s or 1m, at most 49 days (a plain number is in " + unit + "), not " + text;
+        return "expected a duration like 500ms, 2s or 1m, at most 49 days (a plain number is in " + unit + "), not " +
+               text;
       },
       "DURATION");
 }
@@ -109,7 +111,8 @@ CLI::Validator duration_check(std::chrono::milliseconds plain_unit) {
 CLI::Option* add_duration_option(CLI::App& command, const std::string& name, std::chrono::milliseconds& target,
                                  std::chrono::milliseconds plain_unit, const std::string& description, bool positive) {
   auto* opt = command.add_option_function<std::string>(
-      name, [&target, plain_unit](const std::string& text) { target = *parse_duration(text, plain_unit); }, description);
+      name, [&target, plain_unit](const std::string& text) { target = *parse_duration(text, plain_unit); },
+      description);
   opt->check(duration_check(plain_unit));
   if (positive)
     opt->check(CLI::Validator(
@@ -137,8 +140,7 @@ void add_secret_file_option(CLI::App& app, const std::string& name, std::string&
   // Defined after `name`, so its callback runs after that one: the file wins over the
   // environment variable (an explicit option beats the environment).
   app.add_option_function<std::string>(
-         file_option,
-         [&target, file_option](const std::string& path) { target = read_secret_file(path, file_option); },
+         file_option, [&target, file_option](const std::string& path) { target = read_secret_file(path, file_option); },
          "File whose first line is the " + name + " value (argv is visible to others in ps)")
       ->type_name("FILE")
       ->group(secret->get_group());
@@ -188,7 +190,7 @@ void add_global_options(CLI::App& app, global_options& o) {
                       "How long to wait for connect, acks and answers: 500ms, 2s, 1m (a plain number: seconds; "
                       "default 10s)")
       ->group(group);
-  add_duration_option(app, "--keepalive", o.keepalive,  std::chrono::seconds(1),
+  add_duration_option(app, "--keepalive", o.keepalive, std::chrono::seconds(1),
                       "MQTT keep-alive, whole seconds from 5s to 65535s (a plain number: seconds; default 60s); a "
                       "link silent for 1.5 x this is dropped and reconnected")
       ->check(CLI::Validator(
@@ -202,9 +204,11 @@ void add_global_options(CLI::App& app, global_options& o) {
       ->group(group);
   const char* store = "Store-and-forward";
   app.add_option("--offline-store", o.offline_store,
-                 "Directory that keeps QoS 1 telemetry/attributes until acknowledged (across runs and crashes; one process at a time)")
+                 "Directory that keeps QoS 1 telemetry/attributes until acknowledged (across runs and crashes; one "
+                 "process at a time)")
       ->group(store);
-  app.add_option("--offline-max", o.offline_max, "Messages the offline store keeps (a smaller value later strands none)")
+  app.add_option("--offline-max", o.offline_max,
+                 "Messages the offline store keeps (a smaller value later strands none)")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str()
       ->group(store);
@@ -244,10 +248,8 @@ client_options to_client_options(const global_options& o) {
     fail_usage("no credentials: give --token (or TBMQTT_TOKEN), --client-id, --username or --cert-file");
   if (!o.tls && (!o.ca_file.empty() || !o.ca_dir.empty() || !o.cert_file.empty() || !o.key_file.empty() || o.insecure))
     fail_usage("--ca-file, --ca-dir, --cert-file, --key-file and --insecure need --tls");
-  if (o.cert_file.empty() != o.key_file.empty())
-    fail_usage("--cert-file and --key-file go together");
-  if (!o.key_password_file.empty() && o.key_file.empty())
-    fail_usage("--key-password-file needs --key-file");
+  if (o.cert_file.empty() != o.key_file.empty()) fail_usage("--cert-file and --key-file go together");
+  if (!o.key_password_file.empty() && o.key_file.empty()) fail_usage("--key-password-file needs --key-file");
   client_options c;
   c.host = o.host;
   c.port = static_cast<std::uint16_t>(o.port);
@@ -320,8 +322,10 @@ reach probe(const std::string& host, int port, std::chrono::milliseconds wait) {
         int error = 0;
         socklen_t len = sizeof error;
         ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
-        if (error == 0) result = reach::accepted;
-        else if (error == ECONNREFUSED && result == reach::no_answer) result = reach::refused;
+        if (error == 0)
+          result = reach::accepted;
+        else if (error == ECONNREFUSED && result == reach::no_answer)
+          result = reach::refused;
       }
     } else if (errno == ECONNREFUSED) {
       result = reach::refused;
@@ -336,15 +340,12 @@ reach probe(const std::string& host, int port, std::chrono::milliseconds wait) {
 std::string unreachable_hint(const global_options& o) {
   const int port = o.port != 0 ? o.port : (o.tls ? 8883 : 1883);
   switch (probe(o.host, port, std::chrono::milliseconds(2000))) {
-    case reach::no_name:
-      return " (cannot resolve the host name " + o.host + ": check --host)";
+    case reach::no_name: return " (cannot resolve the host name " + o.host + ": check --host)";
     case reach::refused:
       return " (connection refused: nothing listens on port " + std::to_string(port) +
              "; check --host, --port and that the server runs)";
-    case reach::no_answer:
-      return " (no answer: check --host, --port and firewalls)";
-    case reach::accepted:
-      break;
+    case reach::no_answer: return " (no answer: check --host, --port and firewalls)";
+    case reach::accepted: break;
   }
   // Something listens but closed the MQTT connection: a TLS listener does that to plain MQTT.
   if (!o.tls) return " (the server closed the connection: does it expect TLS? try --tls)";
@@ -356,21 +357,20 @@ std::string connection_context(const global_options& o, std::string_view verb, e
   std::string what{verb};
   what += " " + o.host + ":" + std::to_string(o.port != 0 ? o.port : (o.tls ? 8883 : 1883));
   switch (e) {
-    case errc::unreachable:
-      return what + unreachable_hint(o);
+    case errc::unreachable: return what + unreachable_hint(o);
     case errc::refused_credentials:
     case errc::identifier_rejected:
-      return what + " (the server refused the credentials: check the token (or client id, user name and "
-                    "password) and that the device exists)";
+      return what +
+             " (the server refused the credentials: check the token (or client id, user name and "
+             "password) and that the device exists)";
     case errc::provision_not_found:
       return what + " (no provisioning profile with this key and secret: check --key and --secret)";
     case errc::provision_failed:
-      return what + " (the server refused to provision: the device name may be taken, or the profile "
-                    "does not let devices create themselves)";
-    case errc::tls_unknown_ca:
-      return what + " (server certificate not trusted: check --ca-file or --ca-dir)";
-    case errc::tls_hostname_mismatch:
-      return what + " (server certificate not issued for " + o.host + ")";
+      return what +
+             " (the server refused to provision: the device name may be taken, or the profile "
+             "does not let devices create themselves)";
+    case errc::tls_unknown_ca: return what + " (server certificate not trusted: check --ca-file or --ca-dir)";
+    case errc::tls_hostname_mismatch: return what + " (server certificate not issued for " + o.host + ")";
     case errc::tls_certificate_expired:
       return what + " (server certificate expired or not valid yet: check it and this clock)";
     case errc::tls_client_certificate_refused:
@@ -379,8 +379,7 @@ std::string connection_context(const global_options& o, std::string_view verb, e
       return what + " (cannot use --cert-file/--key-file: wrong key password, or key and certificate differ)";
     case errc::tls_error:
       return what + " (TLS handshake failed: the server does not speak TLS on this port? check --port, or drop --tls)";
-    default:
-      return what;
+    default: return what;
   }
 }
 
@@ -439,7 +438,8 @@ class json_checker {
     return ok;
   }
   bool literal(std::string_view word) {
-    if (t_.substr(i_, word.size()) != word) return expect(false, "expected a value (object, array, string, number, true, false or null)");
+    if (t_.substr(i_, word.size()) != word)
+      return expect(false, "expected a value (object, array, string, number, true, false or null)");
     i_ += word.size();
     return true;
   }
@@ -560,7 +560,8 @@ std::string json_problem(std::string_view text) {
 void require_json(std::string_view text, std::string_view what) {
   if (json::validate(text)) return;
   const std::string why = json_checker(text).problem();
-  fail(std::string(what) + ": not valid JSON" + (why.empty() ? std::string() : " (" + why + ")"), errc::invalid_argument);
+  fail(std::string(what) + ": not valid JSON" + (why.empty() ? std::string() : " (" + why + ")"),
+       errc::invalid_argument);
 }
 
 void require_json_object(std::string_view text, std::string_view what) {
@@ -578,9 +579,12 @@ std::string compact_json(std::string_view text) {
   for (char c : text) {
     if (in_string) {
       out += c;
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
       out += c;

@@ -21,18 +21,18 @@ namespace CLI {
 class App;
 class Option;
 class Validator;
-}
+}  // namespace CLI
 
 namespace tbmqtt::cli {
 
 /// Exit codes of the `tbmqtt` command (part of its stable contract).
 enum exit_status : int {
   exit_ok = 0,
-  exit_other = 1,        ///< Anything else.
-  exit_usage = 2,        ///< Usage error or invalid JSON argument.
-  exit_connection = 3,   ///< Connection refused (credentials) or broker unreachable.
-  exit_timeout = 4,      ///< No answer in time.
-  exit_server = 5,       ///< Error or malformed reply from the server.
+  exit_other = 1,           ///< Anything else.
+  exit_usage = 2,           ///< Usage error or invalid JSON argument.
+  exit_connection = 3,      ///< Connection refused (credentials) or broker unreachable.
+  exit_timeout = 4,         ///< No answer in time.
+  exit_server = 5,          ///< Error or malformed reply from the server.
   exit_stored_refused = 6,  ///< The server refused the saved --credentials (see --reprovision).
   exit_interrupted = 130,   ///< Cancelled by SIGINT/SIGTERM (provisioning waits).
 };
@@ -85,13 +85,14 @@ struct global_options {
   bool insecure = false;
   int qos = 1;
   std::chrono::milliseconds timeout_ms{10000};  ///< --timeout (plain numbers: seconds).
-  bool stored_credentials = false;  ///< The credentials came from --credentials FILE.
-  std::string offline_store;   ///< --offline-store DIR: store-and-forward (client_options::offline_store).
-  int offline_max = 1000;      ///< --offline-max: messages the store keeps.
+  bool stored_credentials = false;              ///< The credentials came from --credentials FILE.
+  std::string offline_store;  ///< --offline-store DIR: store-and-forward (client_options::offline_store).
+  int offline_max = 1000;     ///< --offline-max: messages the store keeps.
   std::string offline_full = "drop-oldest";  ///< --offline-full: drop-oldest or refuse.
-  bool pace = false;           ///< --pace: learn the server's rate limits and keep to them.
+  bool pace = false;                         ///< --pace: learn the server's rate limits and keep to them.
   bool offline_no_fsync = false;  ///< --offline-no-fsync: faster store that survives crashes, not power loss.
-  std::chrono::milliseconds keepalive{std::chrono::seconds(60)};  ///< --keepalive: a link silent for 1.5 x this is dropped.
+  std::chrono::milliseconds keepalive{
+      std::chrono::seconds(60)};  ///< --keepalive: a link silent for 1.5 x this is dropped.
   int offline_commit = 64;        ///< --offline-commit: messages per fsync (group commit).
   int offline_commit_ms = 10;     ///< --offline-commit-ms: longest wait of a message for its fsync.
 

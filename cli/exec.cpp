@@ -17,7 +17,7 @@ namespace {
 
 struct exec_result {
   enum class outcome { ok, failed, timed_out, not_started } status = outcome::not_started;
-  int exit_status = 0;   ///< exit code, or 128 + signal
+  int exit_status = 0;  ///< exit code, or 128 + signal
   std::string output;
 };
 
@@ -65,7 +65,8 @@ exec_result run_command(const std::string& command, const std::string& input, st
   if (input.empty()) close_pipe(in);
   bool timed_out = false;
   while (out[0] >= 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
@@ -102,8 +103,7 @@ exec_result run_command(const std::string& command, const std::string& input, st
   close_pipe(out);
   if (timed_out) ::kill(pid, SIGKILL);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   if (timed_out) {
     result.status = exec_result::outcome::timed_out;
   } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -142,8 +142,7 @@ std::string exec_reply(const global_options& o, const std::string& exec, const s
     case exec_result::outcome::timed_out:
       report_error(prefix + "exec command did not finish", errc::timeout);
       return "{\"error\":\"exec command timed out\"}";
-    case exec_result::outcome::not_started:
-      break;
+    case exec_result::outcome::not_started: break;
   }
   report_error(prefix + "cannot start exec command", errc::transport_error);
   return "{\"error\":\"exec command could not be started\"}";

@@ -16,8 +16,8 @@
 #include <deque>
 #include <iostream>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -249,7 +249,8 @@ void run_gateway_serve(const global_options& o) {
     try {
       std::string command, device;
       if (!next_word(rest, command) || !next_word(rest, device))
-        fail(where + ": expected COMMAND DEVICE ... (connect, disconnect, telemetry, attributes)", errc::invalid_argument);
+        fail(where + ": expected COMMAND DEVICE ... (connect, disconnect, telemetry, attributes)",
+             errc::invalid_argument);
       const std::string_view argument = trimmed(rest);
       if (command == "connect") {
         check(s.gateway.connect_device(device, argument), where + ": connect " + device);
@@ -290,12 +291,14 @@ void run_claim(const global_options& o, const gateway_args& a) {
 
 void add_gateway_commands(CLI::App& app, global_options& options) {
   auto args = std::make_shared<gateway_args>();
-  auto* group = app.add_subcommand("gateway", "Gateway API: act for sub-devices (run with a gateway device's credentials)");
+  auto* group =
+      app.add_subcommand("gateway", "Gateway API: act for sub-devices (run with a gateway device's credentials)");
   group->require_subcommand(1);
 
   auto* connect = group->add_subcommand(
       "connect",
-      "Announce a sub-device once ({\"device\":D,\"type\":T}): creates it on ThingsBoard if new; it stays connected only "
+      "Announce a sub-device once ({\"device\":D,\"type\":T}): creates it on ThingsBoard if new; it stays connected "
+      "only "
       "while this gateway's session lasts, i.e. until this command exits. For a lasting session use `gateway serve`");
   connect->add_option("device", args->device, "Sub-device name")->required();
   connect->add_option("--type", args->type, "Device type (profile) for a new sub-device");
@@ -324,28 +327,34 @@ void add_gateway_commands(CLI::App& app, global_options& options) {
   set->add_option("device", args->device, "Sub-device name")->required();
   set->add_option("json", args->json, "JSON object")->required();
   set->callback([&options, args] { run_set(options, *args); });
-  auto* get = attributes->add_subcommand("get", "Read attributes of a sub-device; prints {\"client\":{..},\"shared\":{..}}");
+  auto* get =
+      attributes->add_subcommand("get", "Read attributes of a sub-device; prints {\"client\":{..},\"shared\":{..}}");
   get->add_option("device", args->device, "Sub-device name")->required();
   get->add_option("--client", args->client_keys, "Client attribute keys: k1 k2 or k1,k2")->expected(1, -1);
   get->add_option("--shared", args->shared_keys, "Shared attribute keys: k1 k2 or k1,k2")->expected(1, -1);
   get->callback([&options, args] { run_get(options, *args); });
-  auto* watch = attributes->add_subcommand("watch", "Connect sub-devices and print each shared-attribute push as one JSON line");
+  auto* watch =
+      attributes->add_subcommand("watch", "Connect sub-devices and print each shared-attribute push as one JSON line");
   watch->add_option("devices", args->devices, "Sub-device names")->required();
   watch->add_option("--count", args->count, "Exit after N updates")->check(CLI::PositiveNumber);
   watch->callback([&options, args] { run_watch(options, *args); });
 
   auto* rpc = group->add_subcommand("rpc", "Server-side RPCs to sub-devices");
   rpc->require_subcommand(1);
-  auto* serve = rpc->add_subcommand("serve", "Connect sub-devices and answer their RPCs; prints each request as one JSON line");
+  auto* serve =
+      rpc->add_subcommand("serve", "Connect sub-devices and answer their RPCs; prints each request as one JSON line");
   serve->add_option("devices", args->devices, "Sub-device names")->required();
   serve->add_option("--count", args->count, "Exit after answering N requests")->check(CLI::PositiveNumber);
-  serve->add_option("--exec", args->exec,
-                    "Reply with the JSON printed by CMD (run with /bin/sh -c, request JSON on stdin); default: echo params");
+  serve->add_option(
+      "--exec", args->exec,
+      "Reply with the JSON printed by CMD (run with /bin/sh -c, request JSON on stdin); default: echo params");
   serve->callback([&options, args] { run_serve(options, *args); });
 
   auto* claim = group->add_subcommand("claim", "Claim a sub-device: {D:{\"secretKey\":S,\"durationMs\":N}}");
   claim->add_option("device", args->device, "Sub-device name")->required();
-  claim->add_option("--secret", args->secret, "Secret key (or env TBMQTT_CLAIM_SECRET, or --secret-file; argv shows in ps)")
+  claim
+      ->add_option("--secret", args->secret,
+                   "Secret key (or env TBMQTT_CLAIM_SECRET, or --secret-file; argv shows in ps)")
       ->envname("TBMQTT_CLAIM_SECRET");
   add_secret_file_option(*claim, "--secret", args->secret);
   add_duration_option(*claim, "--duration,--duration-ms", args->duration, std::chrono::milliseconds(1),

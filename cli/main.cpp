@@ -85,7 +85,8 @@ std::string command_typo(const CLI::App& app, int argc, char** argv) {
       continue;
     }
     std::string text = "unknown command '" + arg + "'";
-    if (!best.empty() && best_distance <= std::max<std::size_t>(2, arg.size() / 3)) return text + ": did you mean '" + best + "'?";
+    if (!best.empty() && best_distance <= std::max<std::size_t>(2, arg.size() / 3))
+      return text + ": did you mean '" + best + "'?";
     text += " (commands:";
     for (const auto& n : names) text += " " + n;
     return text + ")";
@@ -131,12 +132,14 @@ int main(int argc, char** argv) {
     report_message("usage: " + (typo.empty() ? std::string(e.what()) : typo) + " (see --help)");
     return exit_usage;
   } catch (const failure& f) {
-    if (f.usage()) report_message(std::string("usage: ") + f.what() + " (see --help)");
+    if (f.usage())
+      report_message(std::string("usage: ") + f.what() + " (see --help)");
     else if (f.code() == tbmqtt::errc::payload_too_large)
       report_error(std::string(f.what()) + " (a message may be at most " +
                        std::to_string(tbmqtt::client_options{}.max_payload) + " bytes, ThingsBoard's default limit)",
                    f.code());
-    else report_error(f.what(), f.code());
+    else
+      report_error(f.what(), f.code());
     return exit_code(f.code());
   } catch (const tbmqtt::store_error& e) {  // e.g. the offline store is locked by another process
     report_error(e.what(), e.code());

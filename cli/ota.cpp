@@ -41,15 +41,15 @@ namespace {
 struct ota_args {
   bool software = false;
   std::string out;
-  std::uint32_t chunk_size = 0;  // 0: the engine's default
+  std::uint32_t chunk_size = 0;              // 0: the engine's default
   int window = tbmqtt::ota_config{}.window;  // the engine default, chosen by bench/ota_throughput.py
-  std::chrono::milliseconds wait{-1};  // < 0: --timeout
+  std::chrono::milliseconds wait{-1};        // < 0: --timeout
   std::string state_dir;
   bool confirm = false;
   std::chrono::milliseconds chunk_timeout{0};  // 0: the engine's default
-  std::string current_title;    // what runs now (reported as current_fw_title); "" unknown
+  std::string current_title;                   // what runs now (reported as current_fw_title); "" unknown
   std::string current_version;
-  int max_retries = -1;                // < 0: the engine's default
+  int max_retries = -1;  // < 0: the engine's default
 };
 
 std::string default_state_dir() {
@@ -159,15 +159,13 @@ class progress_view {
 // server or the package is to blame for, 1 local I/O.
 errc classify_failure(errc e) {
   switch (e) {
-    case errc::timeout:
-      return errc::timeout;
-    case errc::server_error:      // v2/fw/error
+    case errc::timeout: return errc::timeout;
+    case errc::server_error:  // v2/fw/error
       return errc::server_error;
     case errc::invalid_argument:  // URL package, unsupported checksum algorithm
     case errc::malformed:         // checksum mismatch, wrong chunk size, bad attributes
       return errc::malformed;
-    default:
-      return e;
+    default: return e;
   }
 }
 
@@ -282,7 +280,8 @@ void run(const global_options& o, const ota_args& a) {
   if (!a.current_title.empty()) {
     const auto assigned = assigned_package(device, o, a.software);
     if (assigned.first == a.current_title && assigned.second == a.current_version) {
-      report_message("ota: " + a.current_title + " " + a.current_version + " is assigned and installed already: nothing to download");
+      report_message("ota: " + a.current_title + " " + a.current_version +
+                     " is assigned and installed already: nothing to download");
       print_line("{\"title\":" + quote_json(a.current_title) + ",\"version\":" + quote_json(a.current_version) +
                  ",\"installed\":true}");
       return;
@@ -381,7 +380,8 @@ void add_ota_commands(CLI::App& app, global_options& options) {
                   "Title of the package that runs now: reported as current_fw_title (current_sw_title); with "
                   "--current-version, an assignment of that package is installed already and not downloaded");
   cmd->add_option("--current-version", args->current_version, "Version that runs now (current_fw_version)");
-  cmd->add_option("--chunk-size", args->chunk_size, "Bytes per chunk request (default 16384; capped at the server's 65536)")
+  cmd->add_option("--chunk-size", args->chunk_size,
+                  "Bytes per chunk request (default 16384; capped at the server's 65536)")
       ->check(CLI::Range(1u, 1u << 30));
   cmd->add_option("--window", args->window, "Chunk requests in flight (1 = stop-and-wait)")
       ->check(CLI::Range(1, TBMQTT_OTA_MAX_WINDOW))

@@ -13,7 +13,6 @@
 #include <CLI/CLI.hpp>
 
 #include <pthread.h>
-#include <sys/stat.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -162,8 +161,9 @@ void check_credentials_mode(const lifecycle_args& a) {
   if (a.allow_readable || ::stat(a.file.c_str(), &st) != 0 || (st.st_mode & 077) == 0) return;
   char mode[8];
   std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-  fail("--credentials " + a.file + " is accessible by others (mode " + mode + "): chmod 600 it, or pass "
-       "--allow-readable-credentials",
+  fail("--credentials " + a.file + " is accessible by others (mode " + mode +
+           "): chmod 600 it, or pass "
+           "--allow-readable-credentials",
        errc::invalid_argument);
 }
 
@@ -179,8 +179,7 @@ class cancel_on_signal {
     pthread_sigmask(SIG_BLOCK, &set_, &previous_);
     watcher_ = std::thread([this, &target] {
       int signo = 0;
-      while (sigwait(&set_, &signo) == 0 && signo == SIGUSR1 && !done_) {
-      }
+      while (sigwait(&set_, &signo) == 0 && signo == SIGUSR1 && !done_) {}
       if (signo != SIGUSR1) {
         caught_ = signo;
         target.cancel();
@@ -242,7 +241,8 @@ void run_lifecycle(global_options& o, const lifecycle_args& a) {
     r = device.connect(o.timeout());
     signo = signals.caught();
   }
-  if (signo != 0) fail(std::string("provisioning interrupted by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM"), errc::cancelled);
+  if (signo != 0)
+    fail(std::string("provisioning interrupted by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM"), errc::cancelled);
   if (!r && r.error() == errc::stored_credentials_refused)
     fail("the server refused the credentials in " + a.file + " (--reprovision replaces them)", r.error());
   if (!r && device.attempts() > 0)
@@ -284,7 +284,8 @@ void add_provision_commands(CLI::App& app, global_options& options) {
                  "them first when FILE is missing")
       ->group("Connection");
   app.add_option("--provision-key", life->key, "With --credentials: provision device key")->group(group);
-  app.add_option("--provision-secret", life->secret, "With --credentials: provision device secret (or env "
+  app.add_option("--provision-secret", life->secret,
+                 "With --credentials: provision device secret (or env "
                  "TBMQTT_PROVISION_SECRET, or --provision-secret-file; argv shows in ps)")
       ->envname("TBMQTT_PROVISION_SECRET")
       ->group(group);
@@ -292,7 +293,8 @@ void add_provision_commands(CLI::App& app, global_options& options) {
   app.add_flag("--allow-readable-credentials", life->allow_readable,
                "Use a --credentials file even when its group or others may read it (refused otherwise)")
       ->group("Connection");
-  app.add_option("--provision-name", life->name, "Device name to provision (default: the server picks one)")->group(group);
+  app.add_option("--provision-name", life->name, "Device name to provision (default: the server picks one)")
+      ->group(group);
   app.add_option("--provision-type", life->type,
                  "Credentials to provision: token (server-generated, or --token), basic (--client-id, --username, "
                  "--password), x509 (--cert-file)")

@@ -52,8 +52,8 @@ void run_serve(const global_options& o, const rpc_args& a) {
       queue->requests.pop_front();
     }
     const std::string params = request.params_json.empty() ? std::string("null") : compact_json(request.params_json);
-    const std::string line =
-        "{\"id\":" + quote_json(request.id) + ",\"method\":" + quote_json(request.method) + ",\"params\":" + params + "}";
+    const std::string line = "{\"id\":" + quote_json(request.id) + ",\"method\":" + quote_json(request.method) +
+                             ",\"params\":" + params + "}";
     print_line(line);
     const std::string reply = exec_reply(o, a.exec, "rpc serve: request " + request.id, request.params_json, line);
     if (auto sent = device.reply_rpc(request.id, reply); !sent)
@@ -97,8 +97,9 @@ void add_rpc_commands(CLI::App& app, global_options& options) {
 
   auto* serve = group->add_subcommand("serve", "Answer server-side RPCs; prints each request as one JSON line");
   serve->add_option("--count", args->count, "Exit after answering N requests")->check(CLI::PositiveNumber);
-  serve->add_option("--exec", args->exec,
-                    "Reply with the JSON printed by CMD (run with /bin/sh -c, request JSON on stdin); default: echo params");
+  serve->add_option(
+      "--exec", args->exec,
+      "Reply with the JSON printed by CMD (run with /bin/sh -c, request JSON on stdin); default: echo params");
   serve->callback([&options, args] { run_serve(options, *args); });
 
   auto* call = group->add_subcommand("call", "Call a server method (client-side RPC) and print the response");

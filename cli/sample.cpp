@@ -156,7 +156,8 @@ std::vector<command_point> build_points(const CLI::App& cmd, const sample_option
   if (points.size() > max_points) fail("sample: at most 32 points", errc::invalid_argument);
   for (std::size_t a = 0; a < points.size(); ++a)
     for (std::size_t b = a + 1; b < points.size(); ++b)
-      if (points[a].name == points[b].name) fail("sample: point " + points[a].name + " given twice", errc::invalid_argument);
+      if (points[a].name == points[b].name)
+        fail("sample: point " + points[a].name + " given twice", errc::invalid_argument);
   return points;
 }
 
@@ -168,15 +169,15 @@ void refresh(std::vector<command_point>& points) {
 }
 
 std::uint32_t monotonic_ms() {
-  return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
+  return static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
 }
 
 std::uint64_t unix_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 void run(const global_options& o, const CLI::App& cmd, const sample_options& so) {
@@ -216,8 +217,8 @@ void run(const global_options& o, const CLI::App& cmd, const sample_options& so)
     next += every;
     if (so.count != 0 && round + 1 == so.count) break;
     while (!stop_requested && std::chrono::steady_clock::now() < next)
-      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-          next - std::chrono::steady_clock::now(), std::chrono::milliseconds(50)));
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(next - std::chrono::steady_clock::now(),
+                                                                                std::chrono::milliseconds(50)));
   }
   flush_or_fail(device, o, "sample");
   device.detach();
@@ -226,10 +227,9 @@ void run(const global_options& o, const CLI::App& cmd, const sample_options& so)
 }  // namespace
 
 void add_sample_commands(CLI::App& app, global_options& options) {
-  auto* cmd = app.add_subcommand(
-      "sample",
-      "Run shell commands as data points every --every and upload them by exception "
-      "(rules after a --point apply to it; before the first --point, to all)");
+  auto* cmd = app.add_subcommand("sample",
+                                 "Run shell commands as data points every --every and upload them by exception "
+                                 "(rules after a --point apply to it; before the first --point, to all)");
   auto so = std::make_shared<sample_options>();
   add_duration_option(*cmd, "--every", so->every, std::chrono::milliseconds(1),
                       "Sampling period: 500ms, 2s, 1m (a plain number: ms)")
@@ -239,7 +239,8 @@ void add_sample_commands(CLI::App& app, global_options& options) {
   cmd->add_option("--max", so->max, "Upload at once when the value crosses above Y");
   cmd->add_option("--delta", so->delta, "Upload when the value moved more than D since the last upload");
   cmd->add_option("--delta-ratio", so->delta_ratio, "Upload when it moved more than R x |last upload| (0.1 = 10%)");
-  cmd->add_option("--min-interval", so->min_interval, "Changes no more often than this: 30s, 5m (a plain number: seconds)")
+  cmd->add_option("--min-interval", so->min_interval,
+                  "Changes no more often than this: 30s, 5m (a plain number: seconds)")
       ->check(duration_check(std::chrono::seconds(1)))
       ->type_name("DURATION");
   cmd->add_option("--heartbeat", so->heartbeat, "Upload at least this often: 15m, 1h (a plain number: seconds)")

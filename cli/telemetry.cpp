@@ -71,15 +71,17 @@ class publisher {
     std::uint32_t dropped = 0;
     const std::size_t kept = store ? device_.offline_queued(&dropped) : 0;
     // One line says it all: what was kept, dropped (drop-oldest) or refused.
-    const std::string drop_note = dropped == 0 ? std::string{} :
-        "; " + std::to_string(dropped) + " oldest message(s) dropped: the store was full (--offline-max " +
-        std::to_string(o_.offline_max) + ", --offline-full drop-oldest)";
+    const std::string drop_note = dropped == 0 ? std::string{}
+                                               : "; " + std::to_string(dropped) +
+                                                     " oldest message(s) dropped: the store was full (--offline-max " +
+                                                     std::to_string(o_.offline_max) + ", --offline-full drop-oldest)";
     if (!refused_at_.empty()) {
       (void)device_.sync_offline_store();
       if (device_.connected()) (void)device_.flush(o_.timeout());
-      fail("telemetry: the offline store " + o_.offline_store + " is full (" + std::to_string(device_.offline_queued()) +
-               " message(s) kept, --offline-max " + std::to_string(o_.offline_max) + ", --offline-full refuse): " +
-               std::to_string(published_) + " stored or sent; " + refused_at_ + " and everything after it not stored",
+      fail("telemetry: the offline store " + o_.offline_store + " is full (" +
+               std::to_string(device_.offline_queued()) + " message(s) kept, --offline-max " +
+               std::to_string(o_.offline_max) + ", --offline-full refuse): " + std::to_string(published_) +
+               " stored or sent; " + refused_at_ + " and everything after it not stored",
            errc::queue_full);
     }
     if (store && !device_.connected() && connect_error != errc{}) {
@@ -120,8 +122,7 @@ void run(const global_options& o, const std::vector<std::string>& docs) {
   if (docs.empty()) fail_usage("telemetry: give JSON documents, or '-' to read stdin");
   // Check every argument before connecting, so a typo publishes nothing.
   for (std::size_t i = 0; i < docs.size(); ++i) {
-    if (docs[i].size() > 1 && docs[i][0] == '-')
-      fail_usage("telemetry: unknown option " + docs[i] + " (see --help)");
+    if (docs[i].size() > 1 && docs[i][0] == '-') fail_usage("telemetry: unknown option " + docs[i] + " (see --help)");
     if (docs[i] != "-") require_json(docs[i], "telemetry: argument " + std::to_string(i + 1));
   }
 

@@ -130,8 +130,9 @@ bool readable(const std::string& path) { return !path.empty() && ::access(path.c
 /// else the compiled-in install path; empty lets the admin library try its build-tree path.
 std::string find_plugin(const std::string& flag) {
   if (!flag.empty()) {
-    if (!readable(flag)) fail("emulator start: cannot read plugin " + flag + " (check the path; built as lib/libtbmqtt_emulator.so)",
-                              errc::invalid_argument);
+    if (!readable(flag))
+      fail("emulator start: cannot read plugin " + flag + " (check the path; built as lib/libtbmqtt_emulator.so)",
+           errc::invalid_argument);
     return flag;
   }
   if (const char* env = std::getenv("TBMQTT_EMULATOR_PLUGIN"); env && *env) return env;
@@ -173,15 +174,17 @@ void run_start(const globals& g, const emulator_args& a) {
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("emulator start: ") + e.what());
   }
-  if (status != 0) throw std::runtime_error("emulator start: mosquitto exited with status " + std::to_string(status) +
-                                            " (see its log above)");
+  if (status != 0)
+    throw std::runtime_error("emulator start: mosquitto exited with status " + std::to_string(status) +
+                             " (see its log above)");
 }
 
 /// A JSON object argument (attributes set): exit 2 when it is not one.
 void require_object(const std::string& text, const std::string& what) {
   require_json(text, what);
   const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos || text[first] != '{') fail(what + ": not a JSON object (e.g. '{\"mode\":\"eco\"}', quoted for the shell)", errc::invalid_argument);
+  if (first == std::string::npos || text[first] != '{')
+    fail(what + ": not a JSON object (e.g. '{\"mode\":\"eco\"}', quoted for the shell)", errc::invalid_argument);
 }
 
 }  // namespace
@@ -200,7 +203,8 @@ void add_emulator_commands(CLI::App& app) {
                       "); holds the admin credentials");
 
   auto* start = emu->add_subcommand(
-      "start", "Run the emulator in the foreground on 127.0.0.1:--port (default 1883); prints the default device's token");
+      "start",
+      "Run the emulator in the foreground on 127.0.0.1:--port (default 1883); prints the default device's token");
   start->add_option("--plugin", a->plugin, "Path of libtbmqtt_emulator.so (default: ../lib next to tbmqtt)");
   start->add_flag("--tls", a->tls,
                   "Also listen with TLS: one-way on --tls-port, X.509 client certificates on --x509-port "
@@ -208,7 +212,9 @@ void add_emulator_commands(CLI::App& app) {
   start->add_option("--tls-port", a->tls_port, "One-way TLS port (token / basic credentials)")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
-  start->add_option("--x509-port", a->x509_port, "Mutual TLS port for X.509 device certificates (default --tls-port + 1)")
+  start
+      ->add_option("--x509-port", a->x509_port,
+                   "Mutual TLS port for X.509 device certificates (default --tls-port + 1)")
       ->check(CLI::Range(1, 65535));
   start->add_flag("--get-current-time", a->current_time,
                   "Answer every device's client-side RPC getCurrentTime with {\"time\":<epoch ms>}");
@@ -221,19 +227,21 @@ void add_emulator_commands(CLI::App& app) {
   issue->add_option("name", a->name, "Certificate (and file) name; also its CN")->required();
   issue->add_option("--out", a->out_dir, "Output directory")->capture_default_str();
   issue->callback([a] {
-    run_admin("emulator cert issue " + a->name, [&] { return em::issue_device_cert(a->state_dir, a->name, a->out_dir); });
+    run_admin("emulator cert issue " + a->name,
+              [&] { return em::issue_device_cert(a->state_dir, a->name, a->out_dir); });
   });
 
   auto* device = emu->add_subcommand("device", "Devices");
   device->require_subcommand(1);
-  auto* add = device->add_subcommand("add", "Add a device; prints it with its credentials (default: a new access token)");
+  auto* add =
+      device->add_subcommand("add", "Add a device; prints it with its credentials (default: a new access token)");
   add->add_option("name", a->name, "Device name")->required();
   auto* token = add->add_option("--token", a->creds.token, "Access token");
   auto* cid = add->add_option("--client-id", a->creds.client_id, "MQTT basic client id");
   auto* user = add->add_option("--username", a->creds.username, "MQTT basic user name");
   auto* pass = add->add_option("--password", a->creds.password, "MQTT basic password");
-  auto* cert = add->add_option("--cert-file", a->creds.cert_file, "X.509 client certificate (PEM)")
-                   ->check(CLI::ExistingFile);
+  auto* cert =
+      add->add_option("--cert-file", a->creds.cert_file, "X.509 client certificate (PEM)")->check(CLI::ExistingFile);
   token->excludes(cid)->excludes(user)->excludes(pass)->excludes(cert);
   cert->excludes(cid)->excludes(user)->excludes(pass);
   add->add_flag("--gateway", a->gateway, "The device is a gateway");
@@ -241,7 +249,8 @@ void add_emulator_commands(CLI::App& app) {
     run_admin("emulator device add " + a->name,
               [&] { return em::device_add(connection_of(g, *a), a->name, a->creds, a->gateway); });
   });
-  auto* list = device->add_subcommand("list", "Print every device (credentials, gateway, parent, active) as a JSON array");
+  auto* list =
+      device->add_subcommand("list", "Print every device (credentials, gateway, parent, active) as a JSON array");
   list->callback([g, a] { run_admin("emulator device list", [&] { return em::device_list(connection_of(g, *a)); }); });
 
   auto* attrs = emu->add_subcommand("attributes", "Attributes: set shared ones (pushed), get all three scopes");
@@ -284,9 +293,9 @@ void add_emulator_commands(CLI::App& app) {
                                      "Persistent RPC: expires this long after it is sent (then EXPIRED)")
                          ->check(CLI::PositiveNumber)
                          ->capture_default_str();
-  auto* retries = rpc->add_option("--retries", a->retries,
-                                  "Persistent RPC: delivery retries before FAILED (default and maximum 5)")
-                      ->check(CLI::Range(0, 5));
+  auto* retries =
+      rpc->add_option("--retries", a->retries, "Persistent RPC: delivery retries before FAILED (default and maximum 5)")
+          ->check(CLI::Range(0, 5));
   expiration->needs(persistent);
   retries->needs(persistent);
   timeout_ms->excludes(persistent);

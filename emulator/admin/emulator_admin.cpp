@@ -3,10 +3,15 @@
 #include <mosquitto.h>
 #include <nlohmann/json.hpp>
 
-#include <csignal>
-#include <cerrno>
+#include <arpa/inet.h>
 #include <fcntl.h>
-#include <vector>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -15,13 +20,8 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
+#include <vector>
 
 #ifndef TBMQTT_EMULATOR_PLUGIN_DEFAULT
 #define TBMQTT_EMULATOR_PLUGIN_DEFAULT ""
@@ -74,7 +74,8 @@ void write_file_atomic(const std::string& path, const std::string& text, mode_t 
         if (!out) throw admin_error(admin_error::kind::local, "cannot write " + tmp);
     }
     ::chmod(tmp.c_str(), mode);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw admin_error(admin_error::kind::local, "cannot write " + path);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+        throw admin_error(admin_error::kind::local, "cannot write " + path);
 }
 
 std::string find_plugin(const start_options& o) {
@@ -111,15 +112,15 @@ struct admin_session {
     }
 };
 
-json call(const connection& c, const std::string& command, const json& args,
-          std::chrono::milliseconds extra) {
+json call(const connection& c, const std::string& command, const json& args, std::chrono::milliseconds extra) {
     std::call_once(lib_once, [] { mosquitto_lib_init(); });
     const std::string dir = c.state_dir.empty() ? default_state_dir() : c.state_dir;
     const json admin = read_json_file(dir + "/admin.json");
     if (!admin.is_object())
-        throw admin_error(admin_error::kind::unreachable, "no emulator admin credentials in " + dir +
-                                 "/admin.json: is `tbmqtt emulator start` running, and with this state directory "
-                                 "(--state or TBMQTT_EMULATOR_STATE)?");
+        throw admin_error(admin_error::kind::unreachable,
+                          "no emulator admin credentials in " + dir +
+                              "/admin.json: is `tbmqtt emulator start` running, and with this state directory "
+                              "(--state or TBMQTT_EMULATOR_STATE)?");
     const std::string host = !c.host.empty() ? c.host : admin.value("host", "127.0.0.1");
     const int port = c.port ? c.port : admin.value("port", 1883);
 
@@ -127,22 +128,21 @@ json call(const connection& c, const std::string& command, const json& args,
     s.corr = random_hex(16);
     const std::string client_id = "tbmqtt-admin-" + random_hex(12);
     s.mosq = mosquitto_new(client_id.c_str(), true, &s);
-    if (!s.mosq) throw admin_error(admin_error::kind::local, "cannot create an MQTT client (libmosquitto: out of memory?)");
+    if (!s.mosq)
+        throw admin_error(admin_error::kind::local, "cannot create an MQTT client (libmosquitto: out of memory?)");
     mosquitto_int_option(s.mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
     mosquitto_int_option(s.mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_username_pw_set(s.mosq, admin.value("username", "tbmqtt-admin").c_str(),
                               admin.value("password", "").c_str());
-    mosquitto_connect_callback_set(s.mosq, [](mosquitto*, void* ud, int rc) {
-        static_cast<admin_session*>(ud)->connack = rc;
-    });
-    mosquitto_disconnect_callback_set(s.mosq, [](mosquitto*, void* ud, int) {
-        static_cast<admin_session*>(ud)->disconnected = true;
-    });
+    mosquitto_connect_callback_set(s.mosq,
+                                   [](mosquitto*, void* ud, int rc) { static_cast<admin_session*>(ud)->connack = rc; });
+    mosquitto_disconnect_callback_set(
+        s.mosq, [](mosquitto*, void* ud, int) { static_cast<admin_session*>(ud)->disconnected = true; });
     mosquitto_message_callback_set(s.mosq, [](mosquitto*, void* ud, const mosquitto_message* m) {
         auto* self = static_cast<admin_session*>(ud);
         if (std::strcmp(m->topic, response_topic) != 0) return;
-        json r = json::parse(static_cast<const char*>(m->payload),
-                             static_cast<const char*>(m->payload) + m->payloadlen, nullptr, false);
+        json r = json::parse(static_cast<const char*>(m->payload), static_cast<const char*>(m->payload) + m->payloadlen,
+                             nullptr, false);
         if (r.is_object() && r.value("id", "") == self->corr) {
             self->answered = true;
             self->answer = r;
@@ -150,35 +150,37 @@ json call(const connection& c, const std::string& command, const json& args,
     });
     const auto deadline = std::chrono::steady_clock::now() + c.timeout + extra;
     if (mosquitto_connect(s.mosq, host.c_str(), port, 60) != MOSQ_ERR_SUCCESS)
-        throw admin_error(admin_error::kind::unreachable, "cannot connect to the emulator at " + host + ":" +
-                                 std::to_string(port) + ": is `tbmqtt emulator start` running on that port (see " +
-                                 dir + "/admin.json, or pass --port)?");
+        throw admin_error(admin_error::kind::unreachable,
+                          "cannot connect to the emulator at " + host + ":" + std::to_string(port) +
+                              ": is `tbmqtt emulator start` running on that port (see " + dir +
+                              "/admin.json, or pass --port)?");
     while (s.connack < 0) {
         if (std::chrono::steady_clock::now() > deadline || s.disconnected)
-            throw admin_error(admin_error::kind::unreachable, "no answer from the emulator at " + host + ":" +
-                                     std::to_string(port) + ": is it an MQTT broker without the emulator plugin, or busy? (raise --timeout)");
+            throw admin_error(admin_error::kind::unreachable,
+                              "no answer from the emulator at " + host + ":" + std::to_string(port) +
+                                  ": is it an MQTT broker without the emulator plugin, or busy? (raise --timeout)");
         mosquitto_loop(s.mosq, 50, 1);
     }
     if (s.connack != 0)
         throw admin_error(admin_error::kind::refused, "the emulator at " + host + ":" + std::to_string(port) +
-                                 " refused the admin credentials of " + dir + "/admin.json (CONNACK " +
-                                 std::to_string(s.connack) + "): was it started with another --state directory?");
-    const std::string payload =
-        json{{"id", s.corr}, {"command", command}, {"args", args}}.dump();
-    mosquitto_publish(s.mosq, nullptr, request_topic, static_cast<int>(payload.size()),
-                      payload.data(), 1, false);
+                                                          " refused the admin credentials of " + dir +
+                                                          "/admin.json (CONNACK " + std::to_string(s.connack) +
+                                                          "): was it started with another --state directory?");
+    const std::string payload = json{{"id", s.corr}, {"command", command}, {"args", args}}.dump();
+    mosquitto_publish(s.mosq, nullptr, request_topic, static_cast<int>(payload.size()), payload.data(), 1, false);
     while (!s.answered) {
         if (std::chrono::steady_clock::now() > deadline)
             throw admin_error(admin_error::kind::timeout, "timed out waiting for the emulator's answer to " + command +
-                                     " (raise --timeout; is the emulator still running?)");
+                                                              " (raise --timeout; is the emulator still running?)");
         if (s.disconnected)
-            throw admin_error(admin_error::kind::disconnected,
-                              "the emulator closed the admin connection during " + command + " (see its log; did it stop?)");
+            throw admin_error(admin_error::kind::disconnected, "the emulator closed the admin connection during " +
+                                                                   command + " (see its log; did it stop?)");
         mosquitto_loop(s.mosq, 50, 1);
     }
     if (!s.answer.value("ok", false)) {
         const json& e = s.answer["error"];
-        const auto kind = s.answer.value("code", "") == "timeout" ? admin_error::kind::timeout : admin_error::kind::server;
+        const auto kind =
+            s.answer.value("code", "") == "timeout" ? admin_error::kind::timeout : admin_error::kind::server;
         throw admin_error(kind, e.is_string() ? e.get<std::string>() : e.dump());
     }
     return s.answer["result"];
@@ -187,8 +189,8 @@ json call(const connection& c, const std::string& command, const json& args,
 json parse_arg(const std::string& text, const char* what) {
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded())
-        throw admin_error(admin_error::kind::invalid_argument,
-                          std::string(what) + " is not valid JSON: " + text + " (quote it for the shell, e.g. '{\"a\":1}')");
+        throw admin_error(admin_error::kind::invalid_argument, std::string(what) + " is not valid JSON: " + text +
+                                                                   " (quote it for the shell, e.g. '{\"a\":1}')");
     return j;
 }
 
@@ -212,8 +214,7 @@ void run_openssl(const std::vector<std::string>& args) {
         ::_exit(127);
     }
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         std::string cmd = "openssl";
         for (const auto& a : args) cmd += " " + a;
@@ -227,8 +228,8 @@ bool exists(const std::string& path) { return ::access(path.c_str(), R_OK) == 0;
 void sign_cert(const tls_files& ca, const std::string& key, const std::string& crt, const std::string& cn,
                const std::string& ext) {
     const std::string csr = crt + ".csr", extfile = crt + ".ext";
-    run_openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
-                 "-out", csr, "-subj", "/CN=" + cn});
+    run_openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
+                 csr, "-subj", "/CN=" + cn});
     ::chmod(key.c_str(), 0600);
     write_file_atomic(extfile, ext, 0600);
     try {
@@ -262,10 +263,16 @@ tls_files ensure_tls_files(const std::string& state_dir) {
     mkdir_p(dir);
     tls_files f{dir + "/ca.crt", dir + "/ca.key", dir + "/server.crt", dir + "/server.key"};
     if (!exists(f.ca_cert) || !exists(f.ca_key)) {
-        run_openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                     "-keyout", f.ca_key, "-out", f.ca_cert, "-days", "3650", "-sha256", "-subj",
-                     "/CN=tbmqtt emulator CA " + random_hex(8), "-addext", "basicConstraints=critical,CA:TRUE",
-                     "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
+        run_openssl({"req",      "-x509",
+                     "-newkey",  "ec",
+                     "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                     "-nodes",   "-keyout",
+                     f.ca_key,   "-out",
+                     f.ca_cert,  "-days",
+                     "3650",     "-sha256",
+                     "-subj",    "/CN=tbmqtt emulator CA " + random_hex(8),
+                     "-addext",  "basicConstraints=critical,CA:TRUE",
+                     "-addext",  "keyUsage=critical,keyCertSign,cRLSign"});
         ::chmod(f.ca_key.c_str(), 0600);
         std::remove(f.server_cert.c_str());  // a new CA invalidates the old server certificate
     }
@@ -282,7 +289,8 @@ std::string issue_device_cert(const std::string& state_dir, const std::string& n
     const tls_files ca = ensure_tls_files(state_dir);
     mkdir_p(out_dir);
     const std::string key = out_dir + "/" + name + ".key", crt = out_dir + "/" + name + ".crt";
-    sign_cert(ca, key, crt, name, "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n");
+    sign_cert(ca, key, crt, name,
+              "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n");
     return json{{"certificate", crt}, {"key", key}, {"ca", ca.ca_cert}}.dump();
 }
 
@@ -355,10 +363,12 @@ int start(const start_options& o, std::ostream& out) {
     }
     for (int p : ports)
         if (!port_free(p))
-            throw admin_error(admin_error::kind::local,
-                              "127.0.0.1:" + std::to_string(p) +
-                                  " is already in use (another emulator or MQTT broker?): stop it or choose another port "
-                                  "with --port" + std::string(o.tls ? " / --tls-port / --x509-port" : ""));
+            throw admin_error(
+                admin_error::kind::local,
+                "127.0.0.1:" + std::to_string(p) +
+                    " is already in use (another emulator or MQTT broker?): stop it or choose another port "
+                    "with --port" +
+                    std::string(o.tls ? " / --tls-port / --x509-port" : ""));
     const std::string conf = prepare_state_dir(o);
     const std::string dir = o.state_dir.empty() ? default_state_dir() : o.state_dir;
     const pid_t pid = ::fork();
@@ -396,8 +406,9 @@ int start(const start_options& o, std::ostream& out) {
     if (!up) {
         ::kill(pid, SIGTERM);
         ::waitpid(pid, &status, 0);
-        throw admin_error(admin_error::kind::local, "the emulator did not come up on 127.0.0.1:" + std::to_string(o.port) +
-                                                        " within 10 s (see mosquitto's log above)");
+        throw admin_error(admin_error::kind::local,
+                          "the emulator did not come up on 127.0.0.1:" + std::to_string(o.port) +
+                              " within 10 s (see mosquitto's log above)");
     }
     out << "tbmqtt emulator listening on 127.0.0.1:" << o.port << " (state: " << dir << ")\n";
     if (o.tls) {
@@ -423,8 +434,7 @@ int start(const start_options& o, std::ostream& out) {
         out << "no device named \"default\"\n";
     }
     out.flush();
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     g_child = -1;
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     return 0;  // stopped by a signal we forwarded
@@ -436,8 +446,7 @@ std::string request(const connection& c, const std::string& command, const std::
     return call(c, command, args, extra_timeout).dump();
 }
 
-std::string device_add(const connection& c, const std::string& name, const device_credentials& cr,
-                       bool gateway) {
+std::string device_add(const connection& c, const std::string& name, const device_credentials& cr, bool gateway) {
     json a = {{"name", name}};
     if (gateway) a["gateway"] = true;
     if (!cr.cert_file.empty()) {
@@ -480,16 +489,13 @@ std::string rpc(const connection& c, const std::string& device, const std::strin
 }
 
 std::string ota_assign(const connection& c, const std::string& device, const std::string& file,
-                       const std::string& title, const std::string& version,
-                       const std::string& algorithm, bool software) {
+                       const std::string& title, const std::string& version, const std::string& algorithm,
+                       bool software) {
     char resolved[4096];
-    if (!::realpath(file.c_str(), resolved)) throw admin_error(admin_error::kind::invalid_argument, "cannot read " + file);
-    json a = {{"device", device},
-              {"file", std::string(resolved)},
-              {"title", title},
-              {"version", version},
-              {"checksumAlgorithm", algorithm},
-              {"software", software}};
+    if (!::realpath(file.c_str(), resolved))
+        throw admin_error(admin_error::kind::invalid_argument, "cannot read " + file);
+    json a = {{"device", device},   {"file", std::string(resolved)},  {"title", title},
+              {"version", version}, {"checksumAlgorithm", algorithm}, {"software", software}};
     return call(c, "ota.assign", a, std::chrono::milliseconds(0)).dump();
 }
 
@@ -517,12 +523,8 @@ std::string rpc_handler_set(const connection& c, const std::string& method, cons
 std::string rpc_persistent(const connection& c, const std::string& device, const std::string& method,
                            const std::string& params_json, const persistent_rpc_options& o) {
     json params = params_json.empty() ? json::object() : parse_arg(params_json, "params");
-    json a = {{"device", device},
-              {"method", method},
-              {"params", params},
-              {"oneway", o.oneway},
-              {"persistent", true},
-              {"timeoutMs", o.expiration.count()}};
+    json a = {{"device", device},   {"method", method},   {"params", params},
+              {"oneway", o.oneway}, {"persistent", true}, {"timeoutMs", o.expiration.count()}};
     if (o.retries >= 0) a["retries"] = o.retries;
     return call(c, "rpc.send", a, std::chrono::milliseconds(0)).dump();
 }

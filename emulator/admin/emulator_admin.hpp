@@ -18,21 +18,21 @@ namespace tbmqtt::emulator {
 /// @brief Every failure of this library: a one-line message for the user and what kind of
 /// failure it is, so that callers map it to an exit code without reading the text.
 class admin_error : public std::runtime_error {
- public:
-  enum class kind {
-    unreachable,       ///< no emulator answers at the address, or no admin credentials found
-    refused,           ///< the emulator refused the admin credentials
-    disconnected,      ///< the emulator closed the admin connection
-    timeout,           ///< no answer in time
-    invalid_argument,  ///< bad input: unreadable file, invalid JSON, wrong shape
-    local,             ///< a local failure (fork, file system, libmosquitto)
-    server,            ///< the emulator answered with an error
-  };
-  admin_error(kind k, const std::string& message) : std::runtime_error(message), kind_(k) {}
-  kind which() const noexcept { return kind_; }
+public:
+    enum class kind {
+        unreachable,       ///< no emulator answers at the address, or no admin credentials found
+        refused,           ///< the emulator refused the admin credentials
+        disconnected,      ///< the emulator closed the admin connection
+        timeout,           ///< no answer in time
+        invalid_argument,  ///< bad input: unreadable file, invalid JSON, wrong shape
+        local,             ///< a local failure (fork, file system, libmosquitto)
+        server,            ///< the emulator answered with an error
+    };
+    admin_error(kind k, const std::string& message) : std::runtime_error(message), kind_(k) {}
+    kind which() const noexcept { return kind_; }
 
- private:
-  kind kind_;
+private:
+    kind kind_;
 };
 
 /// @brief Default state directory: `$TBMQTT_EMULATOR_STATE`, else `$XDG_STATE_HOME/tbmqtt-emulator`, else
@@ -42,21 +42,21 @@ std::string default_state_dir();
 /// @brief Where the running emulator is. Every field has a usable default, so that
 ///        `tbmqtt emulator rpc ...` works with no flags after `tbmqtt emulator start`.
 struct connection {
-    std::string state_dir;           ///< empty: default_state_dir(); holds admin.json (credentials)
-    std::string host;                ///< empty: the host recorded in admin.json (127.0.0.1)
-    int port = 0;                    ///< 0: the port recorded in admin.json by start()
+    std::string state_dir;                     ///< empty: default_state_dir(); holds admin.json (credentials)
+    std::string host;                          ///< empty: the host recorded in admin.json (127.0.0.1)
+    int port = 0;                              ///< 0: the port recorded in admin.json by start()
     std::chrono::milliseconds timeout{10000};  ///< connect + answer deadline (rpc adds its own)
 };
 
 struct start_options {
     int port = 1883;
-    std::string state_dir;           ///< empty: default_state_dir()
-    std::string plugin_path;         ///< empty: $TBMQTT_EMULATOR_PLUGIN, then ../lib next to the
-                                     ///< running executable, then the build-time location
+    std::string state_dir;                ///< empty: default_state_dir()
+    std::string plugin_path;              ///< empty: $TBMQTT_EMULATOR_PLUGIN, then ../lib next to the
+                                          ///< running executable, then the build-time location
     std::string mosquitto = "mosquitto";  ///< broker executable
-    bool tls = false;                ///< also listen with TLS (CA and server certificate in the state dir)
-    int tls_port = 8883;             ///< one-way TLS listener (server certificate only): token / basic auth
-    int x509_port = 0;               ///< mutual TLS listener for X.509 device certificates; 0: tls_port + 1
+    bool tls = false;                     ///< also listen with TLS (CA and server certificate in the state dir)
+    int tls_port = 8883;                  ///< one-way TLS listener (server certificate only): token / basic auth
+    int x509_port = 0;                    ///< mutual TLS listener for X.509 device certificates; 0: tls_port + 1
     /// Runs once the emulator answers, before start() prints the default device's token; its
     /// non-empty result is printed as one line. Failures (thrown) stop the broker.
     std::function<std::string(const connection&)> on_ready;

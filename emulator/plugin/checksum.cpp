@@ -22,8 +22,7 @@ std::string hex(const unsigned char* p, std::size_t n) {
 std::string evp_hex(const EVP_MD* md, std::string_view data) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    if (!EVP_Digest(data.data(), data.size(), out, &len, md, nullptr))
-        throw std::runtime_error("digest failed");
+    if (!EVP_Digest(data.data(), data.size(), out, &len, md, nullptr)) throw std::runtime_error("digest failed");
     return hex(out, len);
 }
 
@@ -103,10 +102,20 @@ void murmur3_128(std::string_view data, std::uint64_t& out1, std::uint64_t& out2
     std::size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         std::uint64_t k1 = load64(i), k2 = load64(i + 8);
-        k1 *= c1; k1 = rotl64(k1, 31); k1 *= c2; h1 ^= k1;
-        h1 = rotl64(h1, 27); h1 += h2; h1 = h1 * 5 + 0x52dce729;
-        k2 *= c2; k2 = rotl64(k2, 33); k2 *= c1; h2 ^= k2;
-        h2 = rotl64(h2, 31); h2 += h1; h2 = h2 * 5 + 0x38495ab5;
+        k1 *= c1;
+        k1 = rotl64(k1, 31);
+        k1 *= c2;
+        h1 ^= k1;
+        h1 = rotl64(h1, 27);
+        h1 += h2;
+        h1 = h1 * 5 + 0x52dce729;
+        k2 *= c2;
+        k2 = rotl64(k2, 33);
+        k2 *= c1;
+        h2 ^= k2;
+        h2 = rotl64(h2, 31);
+        h2 += h1;
+        h2 = h2 * 5 + 0x38495ab5;
     }
     const unsigned char* tail = p + i;
     std::uint64_t k1 = 0, k2 = 0;
@@ -119,7 +128,10 @@ void murmur3_128(std::string_view data, std::uint64_t& out1, std::uint64_t& out2
         case 10: k2 ^= std::uint64_t(tail[9]) << 8; [[fallthrough]];
         case 9:
             k2 ^= std::uint64_t(tail[8]);
-            k2 *= c2; k2 = rotl64(k2, 33); k2 *= c1; h2 ^= k2;
+            k2 *= c2;
+            k2 = rotl64(k2, 33);
+            k2 *= c1;
+            h2 ^= k2;
             [[fallthrough]];
         case 8: k1 ^= std::uint64_t(tail[7]) << 56; [[fallthrough]];
         case 7: k1 ^= std::uint64_t(tail[6]) << 48; [[fallthrough]];
@@ -130,12 +142,19 @@ void murmur3_128(std::string_view data, std::uint64_t& out1, std::uint64_t& out2
         case 2: k1 ^= std::uint64_t(tail[1]) << 8; [[fallthrough]];
         case 1:
             k1 ^= std::uint64_t(tail[0]);
-            k1 *= c1; k1 = rotl64(k1, 31); k1 *= c2; h1 ^= k1;
+            k1 *= c1;
+            k1 = rotl64(k1, 31);
+            k1 *= c2;
+            h1 ^= k1;
     }
-    h1 ^= n; h2 ^= n;
-    h1 += h2; h2 += h1;
-    h1 = fmix64(h1); h2 = fmix64(h2);
-    h1 += h2; h2 += h1;
+    h1 ^= n;
+    h2 ^= n;
+    h1 += h2;
+    h2 += h1;
+    h1 = fmix64(h1);
+    h2 = fmix64(h2);
+    h1 += h2;
+    h2 += h1;
     out1 = h1;
     out2 = h2;
 }

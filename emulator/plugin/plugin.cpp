@@ -23,8 +23,8 @@ extern "C" {
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -46,12 +46,12 @@ struct session {
     mosquitto* client = nullptr;
     std::string client_id;
     session_kind kind = session_kind::device;
-    std::string device;  // device name (device sessions)
-    int proto = 4;       // 3 = MQTT 3.1, 4 = 3.1.1, 5 = 5
-    std::map<std::string, int> subs;              // granted filter -> qos
-    std::map<std::string, long> fw_chunk_size;    // OTA request id -> chunk size
+    std::string device;                         // device name (device sessions)
+    int proto = 4;                              // 3 = MQTT 3.1, 4 = 3.1.1, 5 = 5
+    std::map<std::string, int> subs;            // granted filter -> qos
+    std::map<std::string, long> fw_chunk_size;  // OTA request id -> chunk size
     std::map<std::string, long> sw_chunk_size;
-    std::set<std::string> gateway_children;       // connected via v1/gateway/connect
+    std::set<std::string> gateway_children;  // connected via v1/gateway/connect
 };
 
 struct pending_rpc {
@@ -63,8 +63,8 @@ struct pending_rpc {
     std::string admin_client, corr;
     bool sent = false;
     // Persistent RPC (ThingsBoard's Rpc entity, kept in registry.persistent_rpcs[rpc_id]).
-    std::string rpc_id;       // non-empty: persistent
-    int max_retries = 5;      // min(request retries, actors.rpc.max_retries = 5)
+    std::string rpc_id;   // non-empty: persistent
+    int max_retries = 5;  // min(request retries, actors.rpc.max_retries = 5)
     int retries = 0;
     mosquitto* sent_on = nullptr;  // the session it was last sent to (QoS 1: awaiting the PUBACK)
 };
@@ -129,10 +129,9 @@ double setting_num(const char* key, double dflt) {
     return it->get<double>();
 }
 
-void raw_publish(const std::string& client_id, const std::string& topic, const std::string& payload,
-                 int qos) {
-    mosquitto_broker_publish_copy(client_id.c_str(), topic.c_str(), static_cast<int>(payload.size()),
-                                  payload.data(), qos, false, nullptr);
+void raw_publish(const std::string& client_id, const std::string& topic, const std::string& payload, int qos) {
+    mosquitto_broker_publish_copy(client_id.c_str(), topic.c_str(), static_cast<int>(payload.size()), payload.data(),
+                                  qos, false, nullptr);
 }
 
 /// Sends a server->device message, applying the configured drop/latency injection.
@@ -142,8 +141,7 @@ void send_to(const session& s, const std::string& topic, const std::string& payl
         if (drop > 0 && (static_cast<double>(std::rand()) / RAND_MAX) < drop) return;
         const double latency = setting_num("latencyMs", 0.0);
         if (latency > 0) {
-            g->delayed.push_back({mono_ms() + static_cast<std::int64_t>(latency), s.client_id, topic,
-                                  payload, qos});
+            g->delayed.push_back({mono_ms() + static_cast<std::int64_t>(latency), s.client_id, topic, payload, qos});
             return;
         }
     }
@@ -156,9 +154,7 @@ int qos_for(const session& s, const std::string& filter) {
     return it == s.subs.end() ? 1 : it->second;
 }
 
-void kick_later(const session& s, std::int64_t delay_ms) {
-    g->kicks.emplace_back(mono_ms() + delay_ms, s.client_id);
-}
+void kick_later(const session& s, std::int64_t delay_ms) { g->kicks.emplace_back(mono_ms() + delay_ms, s.client_id); }
 
 std::vector<session*> sessions_of(const std::string& device) {
     std::vector<session*> out;
@@ -298,8 +294,7 @@ void push_shared(const device& d, const json& update) {
     if (auto* gw = gateway_session_for_child(d)) {
         auto it = gw->subs.find("v1/gateway/attributes");
         if (it != gw->subs.end())
-            send_to(*gw, "v1/gateway/attributes", dump(json{{"device", d.name}, {"data", update}}),
-                    it->second);
+            send_to(*gw, "v1/gateway/attributes", dump(json{{"device", d.name}, {"data", update}}), it->second);
     }
 }
 
@@ -406,8 +401,7 @@ bool deliver_rpc(pending_rpc& r) {
         if (it != gw->subs.end()) {
             json data = {{"id", r.id}};
             for (const auto& [k, v] : r.request.items()) data[k] = v;
-            send_to(*gw, "v1/gateway/rpc", dump(json{{"device", d->name}, {"data", data}}),
-                    it->second);
+            send_to(*gw, "v1/gateway/rpc", dump(json{{"device", d->name}, {"data", data}}), it->second);
             r.sent = true;
             rpc_sent(r, *gw, it->second);
             return true;
@@ -529,8 +523,8 @@ void ota_error(session& s, const std::string& text) {
 }
 
 /// v2/{fw|sw}/request/{req}/chunk/{n}
-void serve_chunk(session& s, device& d, const std::string& kind, const std::string& req,
-                 const std::string& chunk_text, const std::string& payload) {
+void serve_chunk(session& s, device& d, const std::string& kind, const std::string& req, const std::string& chunk_text,
+                 const std::string& payload) {
     auto& sizes = kind == "fw" ? s.fw_chunk_size : s.sw_chunk_size;
     long size = 0;
     if (!payload.empty()) {
@@ -648,8 +642,11 @@ json ota_assign(const json& a) {
     d->ota_history.push_back({{"ts", initiated}, {"kind", kind}, {"state", "INITIATED"}});
     set_shared(*d, attrs);
     g->reg.mark_dirty();
-    return {{"title", p.title},       {"version", p.version},        {"size", p.size},
-            {"checksum", p.checksum}, {"checksumAlgorithm", p.algorithm}};
+    return {{"title", p.title},
+            {"version", p.version},
+            {"size", p.size},
+            {"checksum", p.checksum},
+            {"checksumAlgorithm", p.algorithm}};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -712,8 +709,7 @@ std::optional<credentials> requested_credentials(const json& j) {
 
 /// Handles /provision/request. Returns false when the request lacks key or secret (no response).
 bool provision(session& s, const json& j) {
-    if (!j.is_object() || !j.contains("provisionDeviceKey") || !j.contains("provisionDeviceSecret"))
-        return false;
+    if (!j.is_object() || !j.contains("provisionDeviceKey") || !j.contains("provisionDeviceSecret")) return false;
     const json not_found = {{"errorMsg", "Provision data was not found!"}, {"status", "NOT_FOUND"}};
     const json failure = {{"errorMsg", "Failed to provision device!"}, {"status", "FAILURE"}};
     json reply;
@@ -828,8 +824,9 @@ outcome handle_gateway(session& s, device& gw, const std::string& topic, const s
     if (!parsed) return outcome::malformed;  // JsonMqttAdaptor.validateJsonPayload: AdaptorException
     json& j = *parsed;
     static const std::set<std::string> known = {
-        "v1/gateway/connect",    "v1/gateway/disconnect",         "v1/gateway/telemetry", "v1/gateway/attributes",
-        "v1/gateway/attributes/request", "v1/gateway/rpc", "v1/gateway/claim"};
+        "v1/gateway/connect",    "v1/gateway/disconnect",         "v1/gateway/telemetry",
+        "v1/gateway/attributes", "v1/gateway/attributes/request", "v1/gateway/rpc",
+        "v1/gateway/claim"};
     // handleGatewayPublishMsg default: PUBACK (TOPIC_NAME_INVALID), session kept.
     if (!known.count(topic)) return outcome::unknown_topic;
     if (!j.is_object()) return outcome::runtime_error;  // validateJsonObject: JsonSyntaxException
@@ -865,11 +862,13 @@ outcome handle_gateway(session& s, device& gw, const std::string& topic, const s
             // counted against the gateway's GATEWAY_LIMITS (the gateway* settings).
             const std::string owner = "gateway:" + gw.name;
             if (!rate_ok(owner, "gatewayMessages", 1) ||
-                (telemetry && (!rate_ok(owner, "gatewayTelemetryMessages", 1) ||
-                               !rate_ok(owner, "gatewayTelemetryDataPoints", static_cast<long>(count_data_points(*v))))))
+                (telemetry &&
+                 (!rate_ok(owner, "gatewayTelemetryMessages", 1) ||
+                  !rate_ok(owner, "gatewayTelemetryDataPoints", static_cast<long>(count_data_points(*v))))))
                 return outcome::rate_limited;
             device& child = gateway_child(gw, name, "");
-            if (!(telemetry ? store_telemetry(child, *v) : store_client_attributes(child, *v))) return outcome::malformed;
+            if (!(telemetry ? store_telemetry(child, *v) : store_client_attributes(child, *v)))
+                return outcome::malformed;
         }
         return outcome::ok;
     }
@@ -929,7 +928,6 @@ outcome handle_gateway(session& s, device& gw, const std::string& topic, const s
 // ---------------------------------------------------------------------------------------------
 // Device publishes
 
-
 std::string rest_after(const std::string& topic, const std::string& prefix) {
     return starts_with(topic, prefix) ? topic.substr(prefix.size()) : std::string{};
 }
@@ -972,8 +970,7 @@ outcome handle_device_publish(session& s, const std::string& topic, const std::s
         if (!is_decimal(id)) continue;
         if (!parse(j) || !j.is_object()) return outcome::malformed;
         std::optional<std::vector<std::string>> ck, sk;
-        for (const auto& [field, out] :
-             std::vector<std::pair<const char*, std::optional<std::vector<std::string>>*>>{
+        for (const auto& [field, out] : std::vector<std::pair<const char*, std::optional<std::vector<std::string>>*>>{
                  {"clientKeys", &ck}, {"sharedKeys", &sk}}) {
             if (!j.contains(field)) continue;
             if (!j[field].is_string()) return outcome::malformed;
@@ -1001,14 +998,13 @@ outcome handle_device_publish(session& s, const std::string& topic, const std::s
         return outcome::ok;
     }
     // Device RPC: v1/devices/me/rpc/request/{id}, v2/r/req/{id}, v2/r/req/j/{id}
-    for (const auto& [req, res] : std::vector<std::pair<std::string, std::string>>{
-             {"v1/devices/me/rpc/request/", "v1/devices/me/rpc/response/"},
-             {"v2/r/req/j/", "v2/r/res/j/"},
-             {"v2/r/req/", "v2/r/res/"}}) {
+    for (const auto& [req, res] :
+         std::vector<std::pair<std::string, std::string>>{{"v1/devices/me/rpc/request/", "v1/devices/me/rpc/response/"},
+                                                          {"v2/r/req/j/", "v2/r/res/j/"},
+                                                          {"v2/r/req/", "v2/r/res/"}}) {
         const std::string id = rest_after(topic, req);
         if (!is_decimal(id)) continue;
-        if (!parse(j) || !j.is_object() || !j.contains("method") || !j["method"].is_string())
-            return outcome::malformed;
+        if (!parse(j) || !j.is_object() || !j.contains("method") || !j["method"].is_string()) return outcome::malformed;
         if (auto reply = client_rpc_reply(d, j, req[1] == '1'))
             send_to(s, res + id, dump(*reply), qos_for(s, res + "+"));
         return outcome::ok;
@@ -1041,17 +1037,23 @@ outcome handle_device_publish(session& s, const std::string& topic, const std::s
 }
 
 bool allowed_device_filter(const session& s, const std::string& f) {
-    static const std::set<std::string> filters = {
-        "v1/devices/me/attributes",     "v1/devices/me/attributes/response/+",
-        "v1/devices/me/rpc/request/+",  "v1/devices/me/rpc/response/+",
-        "v2/fw/response/+/chunk/+",     "v2/sw/response/+/chunk/+",
-        "v2/fw/error",                  "v2/a",
-        "v2/a/j",                       "v2/a/res/+",
-        "v2/a/res/j/+",                 "v2/r/req/+",
-        "v2/r/req/j/+",                 "v2/r/res/+",
-        "v2/r/res/j/+"};
-    static const std::set<std::string> gateway_filters = {
-        "v1/gateway/attributes", "v1/gateway/rpc", "v1/gateway/attributes/response"};
+    static const std::set<std::string> filters = {"v1/devices/me/attributes",
+                                                  "v1/devices/me/attributes/response/+",
+                                                  "v1/devices/me/rpc/request/+",
+                                                  "v1/devices/me/rpc/response/+",
+                                                  "v2/fw/response/+/chunk/+",
+                                                  "v2/sw/response/+/chunk/+",
+                                                  "v2/fw/error",
+                                                  "v2/a",
+                                                  "v2/a/j",
+                                                  "v2/a/res/+",
+                                                  "v2/a/res/j/+",
+                                                  "v2/r/req/+",
+                                                  "v2/r/req/j/+",
+                                                  "v2/r/res/+",
+                                                  "v2/r/res/j/+"};
+    static const std::set<std::string> gateway_filters = {"v1/gateway/attributes", "v1/gateway/rpc",
+                                                          "v1/gateway/attributes/response"};
     if (filters.count(f)) return true;
     if (gateway_filters.count(f)) {
         const device* d = g->reg.find(s.device);
@@ -1098,8 +1100,12 @@ bool device_active(const device& d) {
 }
 
 json device_summary(const device& d) {
-    return {{"name", d.name},        {"id", d.id},     {"type", d.type}, {"gateway", d.gateway},
-            {"credentials", d.creds.to_json()}, {"parentGateway", d.parent_gateway},
+    return {{"name", d.name},
+            {"id", d.id},
+            {"type", d.type},
+            {"gateway", d.gateway},
+            {"credentials", d.creds.to_json()},
+            {"parentGateway", d.parent_gateway},
             {"active", device_active(d)}};
 }
 
@@ -1112,8 +1118,7 @@ device& need_device(const json& a) {
 }
 
 /// Runs one admin command. Returns the result, or nullopt when the reply comes later (rpc).
-std::optional<json> run_admin(session& s, const std::string& cmd, const json& a,
-                              const std::string& corr) {
+std::optional<json> run_admin(session& s, const std::string& cmd, const json& a, const std::string& corr) {
     if (cmd == "ping") return json{{"pong", true}};
     if (cmd == "device.add") {
         device& d = g->reg.add(device_from_args(a));
@@ -1194,9 +1199,8 @@ std::optional<json> run_admin(session& s, const std::string& cmd, const json& a,
             // DeviceActorMessageProcessor.processRpcRequest: an expiration time already reached is
             // stored EXPIRED and not sent; otherwise QUEUED, and the caller gets {"rpcId"} at once.
             const std::int64_t now = wall_ms();
-            const std::int64_t expiration = a.contains("expirationTime")
-                                                ? a["expirationTime"].get<std::int64_t>()
-                                                : now + a.value("timeoutMs", 10000L);
+            const std::int64_t expiration = a.contains("expirationTime") ? a["expirationTime"].get<std::int64_t>()
+                                                                         : now + a.value("timeoutMs", 10000L);
             r.expires = mono_ms() + (expiration - now);
             r.rpc_id = random_token(8) + "-" + random_token(4) + "-" + random_token(4) + "-" + random_token(4) + "-" +
                        random_token(12);
@@ -1217,8 +1221,8 @@ std::optional<json> run_admin(session& s, const std::string& cmd, const json& a,
             for (auto it = g->reg.persistent_rpcs.begin();
                  g->reg.persistent_rpcs.size() > registry::series_limit && it != g->reg.persistent_rpcs.end();) {
                 const std::string id = it.key();
-                const bool pending = std::any_of(g->rpcs.begin(), g->rpcs.end(),
-                                                 [&](const pending_rpc& p) { return p.rpc_id == id; });
+                const bool pending =
+                    std::any_of(g->rpcs.begin(), g->rpcs.end(), [&](const pending_rpc& p) { return p.rpc_id == id; });
                 if (pending)
                     ++it;
                 else
@@ -1347,7 +1351,8 @@ void handle_admin(session& s, const std::string& payload) {
     } catch (const json::exception& e) {
         // A missing or mistyped argument (a.at(...), get<T>()): say which command and why.
         admin_reply(s.client_id, corr, false,
-                    "bad arguments for " + (req.is_object() ? req.value("command", std::string("?")) : std::string("?")) +
+                    "bad arguments for " +
+                        (req.is_object() ? req.value("command", std::string("?")) : std::string("?")) +
                         " (see the admin protocol in emulator/README.md): " + e.what());
     } catch (const std::exception& e) {
         admin_reply(s.client_id, corr, false, e.what());
@@ -1415,8 +1420,7 @@ int refuse(mosquitto* client, const char* username, const char* password, const 
     }
     const unsigned char v3[] = {0x20, 0x02, 0x00, rc3};
     const unsigned char v5[] = {0x20, 0x03, 0x00, rc5, 0x00};
-    const ssize_t n = proto == 5 ? ::send(fd, v5, sizeof(v5), MSG_NOSIGNAL)
-                                 : ::send(fd, v3, sizeof(v3), MSG_NOSIGNAL);
+    const ssize_t n = proto == 5 ? ::send(fd, v5, sizeof(v5), MSG_NOSIGNAL) : ::send(fd, v3, sizeof(v3), MSG_NOSIGNAL);
     if (n <= 0) return MOSQ_ERR_AUTH;
     return MOSQ_ERR_UNKNOWN;  // mosquitto closes the connection without another CONNACK
 }
@@ -1456,8 +1460,7 @@ int on_basic_auth(int, void* event_data, void*) {
         s.device = d->name;
     } else if ((user && std::strcmp(user, "provision") == 0) || cid == "provision") {
         s.kind = session_kind::provision;
-    } else if (user && pass && user == g->admin_user && !g->admin_pass.empty() &&
-               pass == g->admin_pass) {
+    } else if (user && pass && user == g->admin_user && !g->admin_pass.empty() && pass == g->admin_pass) {
         s.kind = session_kind::admin;
     } else {
         // Tokens and MQTT basic credentials in ThingsBoard's order (registry::find_basic).
@@ -1472,8 +1475,8 @@ int on_basic_auth(int, void* event_data, void*) {
     // rejected" rather than letting one device knock another off (README: known deviations).
     for (const auto& [c, other] : g->sessions) {
         if (c == ev->client || other.client_id != cid) continue;
-        const bool same_device = other.kind == session_kind::device && s.kind == session_kind::device &&
-                                 other.device == s.device;
+        const bool same_device =
+            other.kind == session_kind::device && s.kind == session_kind::device && other.device == s.device;
         const bool both_provision = other.kind == session_kind::provision && s.kind == session_kind::provision;
         if (!same_device && !both_provision) return refuse(ev->client, user, pass, cid, true);
     }
@@ -1505,10 +1508,10 @@ int on_acl_check(int, void* event_data, void*) {
     session& s = it->second;
     const std::string topic = ev->topic ? ev->topic : "";
     switch (ev->access) {
-        case MOSQ_ACL_READ:
-            return MOSQ_ERR_ACL_DENIED;  // every server->device message is a targeted publish
+        case MOSQ_ACL_READ: return MOSQ_ERR_ACL_DENIED;  // every server->device message is a targeted publish
         case MOSQ_ACL_WRITE:
-            if (s.kind == session_kind::admin) return topic == admin_request_topic ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+            if (s.kind == session_kind::admin)
+                return topic == admin_request_topic ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
             if (starts_with(topic, "$")) return MOSQ_ERR_ACL_DENIED;
             return MOSQ_ERR_SUCCESS;  // MESSAGE decides
         case MOSQ_ACL_SUBSCRIBE: {
@@ -1517,9 +1520,8 @@ int on_acl_check(int, void* event_data, void*) {
             if (s.kind == session_kind::device) ok = allowed_device_filter(s, topic);
             if (!ok) return MOSQ_ERR_ACL_DENIED;
             s.subs[topic] = std::min<int>(ev->qos, 1);
-            if (s.kind == session_kind::device &&
-                (topic == "v1/devices/me/rpc/request/+" || topic == "v2/r/req/+" ||
-                 topic == "v2/r/req/j/+" || topic == "v1/gateway/rpc")) {
+            if (s.kind == session_kind::device && (topic == "v1/devices/me/rpc/request/+" || topic == "v2/r/req/+" ||
+                                                   topic == "v2/r/req/j/+" || topic == "v1/gateway/rpc")) {
                 const std::string dev = s.device;
                 mosquitto* c = s.client;
                 const bool gateway = topic == "v1/gateway/rpc";
@@ -1535,11 +1537,8 @@ int on_acl_check(int, void* event_data, void*) {
             }
             return MOSQ_ERR_SUCCESS;
         }
-        case MOSQ_ACL_UNSUBSCRIBE:
-            s.subs.erase(topic);
-            return MOSQ_ERR_SUCCESS;
-        default:
-            return MOSQ_ERR_ACL_DENIED;
+        case MOSQ_ACL_UNSUBSCRIBE: s.subs.erase(topic); return MOSQ_ERR_SUCCESS;
+        default: return MOSQ_ERR_ACL_DENIED;
     }
 }
 
@@ -1563,17 +1562,13 @@ int on_message(int, void* event_data, void*) {
     }
     if (s.kind != session_kind::device) return MOSQ_ERR_ACL_DENIED;
     switch (handle_device_publish(s, topic, payload)) {
-        case outcome::ok:
-            return MOSQ_ERR_SUCCESS;
+        case outcome::ok: return MOSQ_ERR_SUCCESS;
         // mosquitto 2.0.11 disconnects an MQTT 5 client after a PUBACK with an error reason
         // (MOSQ_ERR_ACL_DENIED), so the message is accepted and routed nowhere instead (READ is
         // denied everywhere): MQTT 5 sees PUBACK 0x10 where ThingsBoard sends 0x90 / 0x99.
-        case outcome::unknown_topic:
-            return MOSQ_ERR_SUCCESS;
-        case outcome::malformed:
-            return s.proto == 5 ? MOSQ_ERR_SUCCESS : MOSQ_ERR_PROTOCOL;
-        case outcome::rate_limited:
-            return MOSQ_ERR_PROTOCOL;  // closes the session
+        case outcome::unknown_topic: return MOSQ_ERR_SUCCESS;
+        case outcome::malformed: return s.proto == 5 ? MOSQ_ERR_SUCCESS : MOSQ_ERR_PROTOCOL;
+        case outcome::rate_limited: return MOSQ_ERR_PROTOCOL;  // closes the session
         case outcome::runtime_error:
             // handleGatewayPublishMsg catch (RuntimeException): PUBACK, then closeCtx. mosquitto
             // sends the PUBACK when this returns; the close follows once it is on the wire.
@@ -1587,8 +1582,7 @@ int on_control(int, void* event_data, void*) {
     auto* ev = static_cast<mosquitto_evt_control*>(event_data);
     auto it = g->sessions.find(ev->client);
     if (it == g->sessions.end() || it->second.kind != session_kind::admin) return MOSQ_ERR_ACL_DENIED;
-    handle_admin(it->second,
-                 std::string(static_cast<const char*>(ev->payload), ev->payloadlen));
+    handle_admin(it->second, std::string(static_cast<const char*>(ev->payload), ev->payloadlen));
     return MOSQ_ERR_SUCCESS;
 }
 
@@ -1604,8 +1598,10 @@ int on_tick(int, void*, void*) {
             it = g->rpcs.erase(it);
         } else if (it->expires <= now) {
             admin_reply(it->admin_client, it->corr, false,
-                        it->sent ? "timeout: no reply from the device (does it answer on v1/devices/me/rpc/response/{id}? raise --timeout-ms)"
-                                 : "timeout: device not connected or not subscribed to RPC (check it is connected and subscribed to v1/devices/me/rpc/request/+)",
+                        it->sent ? "timeout: no reply from the device (does it answer on "
+                                   "v1/devices/me/rpc/response/{id}? raise --timeout-ms)"
+                                 : "timeout: device not connected or not subscribed to RPC (check it is connected and "
+                                   "subscribed to v1/devices/me/rpc/request/+)",
                         "timeout");
             it = g->rpcs.erase(it);
         } else {
@@ -1649,8 +1645,9 @@ int on_disconnect(int, void* event_data, void*) {
         it->sent_on = nullptr;
         it->sent = false;
         if (it->max_retries <= it->retries) {
-            const json err = {{"error", "There was a Timeout and all retry attempts have been exhausted. Retry attempts set: " +
-                                            std::to_string(it->max_retries)}};
+            const json err = {
+                {"error", "There was a Timeout and all retry attempts have been exhausted. Retry attempts set: " +
+                              std::to_string(it->max_retries)}};
             rpc_status(*it, "FAILED", &err);
             it = g->rpcs.erase(it);
         } else {
@@ -1676,8 +1673,8 @@ int mosquitto_plugin_version(int count, const int* versions) {
     return -1;
 }
 
-int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata,
-                          struct mosquitto_opt* options, int option_count) {
+int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata, struct mosquitto_opt* options,
+                          int option_count) {
     g = new emulator();
     g->id = identifier;
     std::string state_dir = "/tmp/tbmqtt-emulator";
@@ -1710,8 +1707,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata,
             }
         }
         if (g->admin_pass.empty())
-            mosquitto_log_printf(MOSQ_LOG_WARNING,
-                                 "tbmqtt_emulator: no %s/admin.json, the admin channel is disabled",
+            mosquitto_log_printf(MOSQ_LOG_WARNING, "tbmqtt_emulator: no %s/admin.json, the admin channel is disabled",
                                  state_dir.c_str());
         if (default_device && g->reg.devices.empty()) {
             device d;
@@ -1731,8 +1727,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier, void** userdata,
     mosquitto_callback_register(identifier, MOSQ_EVT_CONTROL, on_control, admin_request_topic, nullptr);
     mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, nullptr, nullptr);
     mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT, on_disconnect, nullptr, nullptr);
-    mosquitto_log_printf(MOSQ_LOG_INFO, "tbmqtt_emulator: state in %s, %zu devices",
-                         state_dir.c_str(), g->reg.devices.size());
+    mosquitto_log_printf(MOSQ_LOG_INFO, "tbmqtt_emulator: state in %s, %zu devices", state_dir.c_str(),
+                         g->reg.devices.size());
     return MOSQ_ERR_SUCCESS;
 }
 
@@ -1746,8 +1742,7 @@ int mosquitto_plugin_cleanup(void*, struct mosquitto_opt*, int) {
     mosquitto_callback_unregister(g->id, MOSQ_EVT_DISCONNECT, on_disconnect, nullptr);
     try {
         g->reg.save();
-    } catch (...) {
-    }
+    } catch (...) {}
     delete g;
     g = nullptr;
     return MOSQ_ERR_SUCCESS;

@@ -1,18 +1,18 @@
 #include "state.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <cstdlib>
 #include <cstdio>
-#include <fcntl.h>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace tbmqtt_emulator {
 
@@ -73,9 +73,8 @@ namespace {
 
 json pkg_to_json(const std::optional<ota_package>& p) {
     if (!p) return nullptr;
-    return {{"title", p->title},       {"version", p->version}, {"size", p->size},
-            {"checksum", p->checksum}, {"algorithm", p->algorithm}, {"file", p->file},
-            {"tag", p->tag}};
+    return {{"title", p->title},         {"version", p->version}, {"size", p->size}, {"checksum", p->checksum},
+            {"algorithm", p->algorithm}, {"file", p->file},       {"tag", p->tag}};
 }
 
 std::optional<ota_package> pkg_from_json(const json& j) {
@@ -172,8 +171,7 @@ void registry::save() {
     for (const auto& [name, d] : devices) j["devices"].push_back(device_to_json(d));
     j["profiles"] = json::array();
     for (const auto& p : profiles)
-        j["profiles"].push_back(
-            {{"name", p.name}, {"key", p.key}, {"secret", p.secret}, {"strategy", p.strategy}});
+        j["profiles"].push_back({{"name", p.name}, {"key", p.key}, {"secret", p.secret}, {"strategy", p.strategy}});
     j["rpcHandlers"] = rpc_handlers;
     j["settings"] = settings;
     j["persistentRpcs"] = persistent_rpcs;
@@ -274,9 +272,7 @@ bool registry::credentials_collide(const credentials& c, const std::string& exce
     for (const auto& [n, d] : devices) {
         if (n == except || d.creds.type != c.type) continue;
         if (c.type == "ACCESS_TOKEN" && d.creds.token == c.token) return true;
-        if (c.type == "MQTT_BASIC" && d.creds.client_id == c.client_id &&
-            d.creds.username == c.username)
-            return true;
+        if (c.type == "MQTT_BASIC" && d.creds.client_id == c.client_id && d.creds.username == c.username) return true;
         if (c.type == "X509_CERTIFICATE" && d.creds.cert_hash == c.cert_hash) return true;
     }
     // An access token and a user-name-only basic credential share ThingsBoard's credentials id.
@@ -331,16 +327,15 @@ bool is_parsable(const std::string& s) {
 namespace {
 constexpr const char raw_marker[] = "\x01tbnum:";
 
-bool is_raw_number(const json& v) {
-    return v.is_string() && v.get_ref<const std::string&>().rfind(raw_marker, 0) == 0;
-}
+bool is_raw_number(const json& v) { return v.is_string() && v.get_ref<const std::string&>().rfind(raw_marker, 0) == 0; }
 std::string raw_text(const json& v) { return v.get<std::string>().substr(sizeof(raw_marker) - 1); }
 
 /// BigDecimal.toPlainString of unscaled digits `u` (no sign) and `scale`.
 std::string plain(const std::string& u, long scale) {
     if (scale <= 0) return u + std::string(static_cast<std::size_t>(-scale), '0');
     const auto n = static_cast<long>(u.size());
-    if (n > scale) return u.substr(0, static_cast<std::size_t>(n - scale)) + "." + u.substr(static_cast<std::size_t>(n - scale));
+    if (n > scale)
+        return u.substr(0, static_cast<std::size_t>(n - scale)) + "." + u.substr(static_cast<std::size_t>(n - scale));
     return "0." + std::string(static_cast<std::size_t>(scale - n), '0') + u;
 }
 

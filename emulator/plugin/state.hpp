@@ -88,8 +88,8 @@ public:
 
     std::map<std::string, device> devices;
     std::vector<profile> profiles;
-    json rpc_handlers = json::object();  // method -> response template
-    json settings = json::object();      // rate limits, latency, drop
+    json rpc_handlers = json::object();     // method -> response template
+    json settings = json::object();         // rate limits, latency, drop
     json persistent_rpcs = json::object();  // rpcId -> ThingsBoard's Rpc entity (status, request, response)
 
 private:

@@ -13,8 +13,7 @@ namespace example {
 
 /// Sets host and port from HOST PORT; returns argv + 3 (the credential arguments), or nullptr
 /// after printing the usage when there are not exactly `count` of them.
-inline char** auth_args(int argc, char** argv, const char* usage, int count,
-                        tbmqtt::client_options& options) {
+inline char** auth_args(int argc, char** argv, const char* usage, int count, tbmqtt::client_options& options) {
   if (argc != 3 + count) {
     std::fprintf(stderr, "usage: %s HOST PORT %s\n", argv[0], usage);
     return nullptr;

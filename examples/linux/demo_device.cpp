@@ -108,13 +108,14 @@ int main(int argc, char** argv) {
   say(std::string("client attributes ") + attributes + " acknowledged");
 
   // Client-side RPC.
-  if (auto r = device.call_rpc("getSessionLimits", "{}", [&](tbmqtt::errc e, tbmqtt::json::value response) {
-        std::lock_guard<std::mutex> lock(ev.m);
-        ev.limits_error = e;
-        ev.limits = response.present() ? std::string(response.raw()) : std::string();
-        ev.limits_done = true;
-        ev.cv.notify_all();
-      });
+  if (auto r = device.call_rpc("getSessionLimits", "{}",
+                               [&](tbmqtt::errc e, tbmqtt::json::value response) {
+                                 std::lock_guard<std::mutex> lock(ev.m);
+                                 ev.limits_error = e;
+                                 ev.limits = response.present() ? std::string(response.raw()) : std::string();
+                                 ev.limits_done = true;
+                                 ev.cv.notify_all();
+                               });
       !r)
     return 1;
   if (!ev.wait(deadline, [&] { return ev.limits_done; })) return 4;

@@ -3,8 +3,8 @@
 //   e10_timeseries HOST PORT TOKEN [MESSAGES]
 #include <tbmqtt/client.hpp>
 
-#include "example_args.hpp"
 #include <tbmqtt/registry.hpp>
+#include "example_args.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -16,8 +16,9 @@ double temperature = 21.5;
 int humidity = 40;
 
 std::uint32_t monotonic_ms() {
-  return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch()).count());
+  return static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
 }
 
 // "get" callbacks: plain functions returning the current value.

@@ -3,8 +3,8 @@
 //   e20_client_attributes HOST PORT TOKEN
 #include <tbmqtt/client.hpp>
 
-#include "example_args.hpp"
 #include <tbmqtt/registry.hpp>
+#include "example_args.hpp"
 
 #include <condition_variable>
 #include <cstdio>
@@ -22,9 +22,7 @@ int main(int argc, char** argv) {
 
   // Callbacks are referenced, not copied: named lambdas that outlive the registry.
   auto get_firmware = []() -> tbmqtt::result<tbmqtt::point_value> { return tbmqtt::point_value{"1.0.0"}; };
-  auto get_interval = [&]() -> tbmqtt::result<tbmqtt::point_value> {
-    return tbmqtt::point_value{send_interval_ms};
-  };
+  auto get_interval = [&]() -> tbmqtt::result<tbmqtt::point_value> { return tbmqtt::point_value{send_interval_ms}; };
   auto set_interval = [&](tbmqtt::point_value v) {  // runs on the client's network thread
     if (v.empty()) return;
     std::lock_guard lock(m);

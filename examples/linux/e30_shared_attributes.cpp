@@ -4,8 +4,8 @@
 //   e30_shared_attributes HOST PORT TOKEN [SECONDS]
 #include <tbmqtt/client.hpp>
 
-#include "example_args.hpp"
 #include <tbmqtt/registry.hpp>
+#include "example_args.hpp"
 
 #include <chrono>
 #include <cstdio>

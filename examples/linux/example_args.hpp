@@ -34,8 +34,9 @@ inline int int_arg(int argc, char** argv, int index, int fallback) {
 
 /// The wall clock in Unix milliseconds (telemetry "ts").
 inline std::uint64_t unix_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch()).count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 /// Connects `device` (10 s). On failure prints `<who>: connect failed: <errc>` (e.g.

@@ -20,11 +20,11 @@ namespace example {
 
 /// One provisioning example's settings.
 struct provisioning {
-  tbmqtt::client_options server;       ///< Where to provision: host, port, TLS trust.
-  tbmqtt::client_options device;       ///< How to connect afterwards (credentials come from provisioning).
-  tbmqtt::provision_request request;   ///< Key, secret, device name; the example sets the credentials.
-  std::string credentials_file;        ///< Where the credentials are saved.
-  std::string certificate_pem;         ///< X.509: the certificate request.certificate_pem points into.
+  tbmqtt::client_options server;      ///< Where to provision: host, port, TLS trust.
+  tbmqtt::client_options device;      ///< How to connect afterwards (credentials come from provisioning).
+  tbmqtt::provision_request request;  ///< Key, secret, device name; the example sets the credentials.
+  std::string credentials_file;       ///< Where the credentials are saved.
+  std::string certificate_pem;        ///< X.509: the certificate request.certificate_pem points into.
 };
 
 /// Fills `p` from HOST PORT KEY SECRET CREDENTIALS_FILE DEVICE_NAME (an empty name lets the
@@ -120,8 +120,8 @@ inline int provision_flow_and_send(provisioning& p, const char* id, std::uint32_
   flow.credentials_file = p.credentials_file;
   flow.max_attempts = max_attempts;
   flow.on_retry = [id](std::uint32_t attempt, tbmqtt::errc error, std::chrono::milliseconds wait) {
-    std::fprintf(stderr, "%s: provisioning attempt %u failed: %s; next in %lld ms\n", id, static_cast<unsigned>(attempt),
-                 tbmqtt::to_string(error), static_cast<long long>(wait.count()));
+    std::fprintf(stderr, "%s: provisioning attempt %u failed: %s; next in %lld ms\n", id,
+                 static_cast<unsigned>(attempt), tbmqtt::to_string(error), static_cast<long long>(wait.count()));
   };
   tbmqtt::provisioned_client device{p.device, flow};
   if (auto r = device.connect(std::chrono::seconds(10)); !r) {

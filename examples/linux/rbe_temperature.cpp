@@ -6,8 +6,8 @@
 // Prints each upload, then {"samples":N,"messages":M,"bytes":B,"max":X,"delta":D} (the rules in force).
 #include <tbmqtt/client.hpp>
 
-#include "example_args.hpp"
 #include <tbmqtt/registry.hpp>
+#include "example_args.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   auto read_temperature = [&]() -> tbmqtt::result<tbmqtt::point_value> {
     const unsigned i = index++;
     if (i == 40 || i == 41) return tbmqtt::point_value{26.0};  // the spike
-    return tbmqtt::point_value{20.0 + 0.025 * i};               // 20 -> 22 °C
+    return tbmqtt::point_value{20.0 + 0.025 * i};              // 20 -> 22 °C
   };
   auto print_upload = [](std::string_view payload) {
     std::printf("device: uploaded %.*s\n", static_cast<int>(payload.size()), payload.data());
@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
 
   tbmqtt::report_policy policy;
   policy.period_ms = 20;
-  policy.max = 30;               // local defaults; the server may override them
+  policy.max = 30;  // local defaults; the server may override them
   policy.delta = 0.5;
   policy.max_interval_ms = 60000;
   tbmqtt::registry<1> points;

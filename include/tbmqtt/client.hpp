@@ -39,23 +39,23 @@ namespace tbmqtt {
 /// (or `ca_dir`, or the system bundle when both are empty) unless `insecure` is set.
 struct tls_options {
   bool enabled = false;
-  std::string ca_file;      ///< PEM file of trusted CAs.
-  std::string ca_dir;       ///< Directory of hashed CA certificates.
-  std::string cert_file;    ///< Client certificate (PEM) for mutual TLS / X.509 auth.
-  std::string key_file;     ///< Client private key (PEM), plain or encrypted.
-  std::string key_password; ///< Decrypts an encrypted key_file (wrong or missing: errc::tls_bad_client_key).
-  bool insecure = false;    ///< Skip server certificate and hostname checks. Only when asked.
+  std::string ca_file;       ///< PEM file of trusted CAs.
+  std::string ca_dir;        ///< Directory of hashed CA certificates.
+  std::string cert_file;     ///< Client certificate (PEM) for mutual TLS / X.509 auth.
+  std::string key_file;      ///< Client private key (PEM), plain or encrypted.
+  std::string key_password;  ///< Decrypts an encrypted key_file (wrong or missing: errc::tls_bad_client_key).
+  bool insecure = false;     ///< Skip server certificate and hostname checks. Only when asked.
 };
 
 /// @brief How to reach and authenticate to ThingsBoard.
 struct client_options {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 0;   ///< 0: 1883, or 8883 with TLS.
+  std::uint16_t port = 0;  ///< 0: 1883, or 8883 with TLS.
   // Authentication: an access token, or MQTT basic (client id and/or username + password).
-  std::string access_token; ///< Sent as the MQTT username.
-  std::string client_id;    ///< MQTT client id; generated when empty.
-  std::string username;     ///< MQTT basic username (ignored when access_token is set).
-  std::string password;     ///< MQTT basic password.
+  std::string access_token;  ///< Sent as the MQTT username.
+  std::string client_id;     ///< MQTT client id; generated when empty.
+  std::string username;      ///< MQTT basic username (ignored when access_token is set).
+  std::string password;      ///< MQTT basic password.
   tls_options tls;
   qos default_qos = qos::at_least_once;
   std::chrono::milliseconds request_timeout{10000};  ///< Attribute requests and client RPCs.
@@ -63,8 +63,8 @@ struct client_options {
   /// (not even the answer to a PINGREQ: a stalled, half-open link) is dropped and reconnected;
   /// on_connection() then reports errc::timeout.
   std::chrono::seconds keep_alive{60};
-  std::chrono::milliseconds reconnect_min{250};      ///< First reconnect delay.
-  std::chrono::milliseconds reconnect_max{30000};    ///< Cap of the exponential back-off.
+  std::chrono::milliseconds reconnect_min{250};          ///< First reconnect delay.
+  std::chrono::milliseconds reconnect_max{30000};        ///< Cap of the exponential back-off.
   std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;  ///< Server's max payload size.
   /// Store-and-forward (tbmqtt/offline_queue.hpp): with a directory, every QoS 1 telemetry and
   /// attributes message is first appended to a log there (tbmqtt::file_segment_store; the
@@ -85,13 +85,13 @@ struct client_options {
   struct rate_limit_options {
     bool learn = false;  ///< Ask the server on every connect (getSessionLimits); its answer wins.
     std::string messages, telemetry_messages, telemetry_data_points;  ///< Rules until (or without) an answer.
-    bool fail_instead_of_waiting = false;  ///< Over the limit, send_* fail with errc::again.
+    bool fail_instead_of_waiting = false;                             ///< Over the limit, send_* fail with errc::again.
   } rate_limits;
 };
 
 /// @brief A server-side RPC; owned copies, so it may be kept and answered later.
 struct server_rpc {
-  std::string id;           ///< Pass to client::reply_rpc.
+  std::string id;  ///< Pass to client::reply_rpc.
   std::string method;
   std::string params_json;  ///< Raw JSON of `params` ("" when absent).
 };
@@ -107,8 +107,8 @@ struct ota_handlers {
 
 /// @brief Connection events for on_connection(): up (ready), or down with the reason.
 struct connection_event {
-  bool connected;   ///< true: connected and subscribed; false: connection lost or refused.
-  errc reason;      ///< Why it went down (errc{} when up).
+  bool connected;  ///< true: connected and subscribed; false: connection lost or refused.
+  errc reason;     ///< Why it went down (errc{} when up).
 };
 
 /// @brief The offline store cannot be used: code() is errc::store_locked (another process
@@ -168,12 +168,18 @@ class client {
   /// with rate_limits.fail_instead_of_waiting). A message the drop_oldest policy drops gets
   /// errc::queue_full in its on_delivered.
   [[nodiscard]] result<void> send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered = {});
-  [[nodiscard]] result<void> send_telemetry(std::string_view json_text) { return send_telemetry(json_text, options_qos()); }
+  [[nodiscard]] result<void> send_telemetry(std::string_view json_text) {
+    return send_telemetry(json_text, options_qos());
+  }
   [[nodiscard]] result<void> send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered = {});
-  [[nodiscard]] result<void> send_telemetry(telemetry_builder& payload) { return send_telemetry(payload, options_qos()); }
+  [[nodiscard]] result<void> send_telemetry(telemetry_builder& payload) {
+    return send_telemetry(payload, options_qos());
+  }
   /// @brief Publishes client attributes (a flat JSON object). Errors as send_telemetry.
   [[nodiscard]] result<void> send_attributes(std::string_view json_text, qos q, delivery_callback on_delivered = {});
-  [[nodiscard]] result<void> send_attributes(std::string_view json_text) { return send_attributes(json_text, options_qos()); }
+  [[nodiscard]] result<void> send_attributes(std::string_view json_text) {
+    return send_attributes(json_text, options_qos());
+  }
   [[nodiscard]] result<void> send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered = {});
 
   /// @brief Waits until every message published so far is acknowledged (or written, QoS 0),
@@ -203,7 +209,8 @@ class client {
 
   /// @brief Client-side RPC: `{"method":m,"params":params_json}`. `done` gets the server's JSON,
   /// or errc::timeout, errc::disconnected, errc::malformed, errc::server_error (`{"error":..}`).
-  [[nodiscard]] result<void> call_rpc(std::string_view method, std::string_view params_json, rpc_response_callback done);
+  [[nodiscard]] result<void> call_rpc(std::string_view method, std::string_view params_json,
+                                      rpc_response_callback done);
 
   /// @brief Claims the device: `{"secretKey":s,"durationMs":n}`. Acknowledged means "queued".
   /// `duration` 0 leaves durationMs out (the server's default applies).

@@ -77,11 +77,11 @@ class fixed_text {
 /// on small stacks.
 struct credentials_record {
   provision_credentials_type type = provision_credentials_type::access_token;  ///< Never server_token.
-  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> token;        ///< access_token.
-  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> client_id;    ///< mqtt_basic.
-  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> username;     ///< mqtt_basic.
-  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> password;     ///< mqtt_basic.
-  detail::fixed_text<TBMQTT_CREDENTIAL_CERTIFICATE_CAPACITY> certificate;  ///< x509: Base64 body.
+  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> token;                  ///< access_token.
+  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> client_id;              ///< mqtt_basic.
+  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> username;               ///< mqtt_basic.
+  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> password;               ///< mqtt_basic.
+  detail::fixed_text<TBMQTT_CREDENTIAL_CERTIFICATE_CAPACITY> certificate;      ///< x509: Base64 body.
 
   /// @brief Copies what the server granted (e.g. from parse_provision_response).
   /// @return ok, or errc::not_enough_space (a field is longer than its capacity; nothing is
@@ -102,7 +102,8 @@ inline constexpr std::size_t credentials_record_json_capacity =
 /// {"credentialsType":"X509_CERTIFICATE","certificate":"..."}. Contains the secrets.
 /// @return A view of the text inside `out`, or errc::not_enough_space, errc::invalid_argument
 /// (a field is not UTF-8).
-[[nodiscard]] result<std::string_view> write_credentials_record(span<char> out, const credentials_record& record) noexcept;
+[[nodiscard]] result<std::string_view> write_credentials_record(span<char> out,
+                                                                const credentials_record& record) noexcept;
 
 /// @brief Reads what write_credentials_record wrote. Missing or null fields read as empty.
 /// @return ok (and `out` filled), or errc::malformed (not a JSON object, unknown credentialsType,
@@ -114,7 +115,8 @@ inline constexpr std::size_t credentials_record_json_capacity =
 /// @param scratch At least credentials_record_json_capacity bytes suffice.
 /// @return ok, or errc::not_enough_space (scratch or medium), errc::invalid_argument, the
 /// storage's errc::transport_error.
-[[nodiscard]] result<void> store_credentials(storage& store, const credentials_record& record, span<char> scratch) noexcept;
+[[nodiscard]] result<void> store_credentials(storage& store, const credentials_record& record,
+                                             span<char> scratch) noexcept;
 
 /// @brief Loads the record stored under credentials_storage_key.
 /// @param scratch At least credentials_record_json_capacity bytes suffice.

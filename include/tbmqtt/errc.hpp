@@ -11,27 +11,27 @@ namespace tbmqtt {
 /// switch on it without knowing which layer produced it.
 enum class errc : std::uint8_t {
   // "Come back later" outcomes: not failures.
-  again = 1,            ///< Resource busy right now (e.g. transport buffer full); retry later.
-  need_more,            ///< A fragmented message is incomplete; more input is expected.
+  again = 1,  ///< Resource busy right now (e.g. transport buffer full); retry later.
+  need_more,  ///< A fragmented message is incomplete; more input is expected.
   // Local, caller-side problems.
-  not_enough_space,     ///< An output buffer or fixed-size table is too small.
-  invalid_argument,     ///< An argument is malformed (e.g. JSON text that does not parse).
-  queue_full,           ///< A fixed-capacity table (pending requests, handlers) is full.
-  payload_too_large,    ///< A payload exceeds the configured server limit (default 65536 bytes).
-  not_connected,        ///< The operation needs a connected session.
+  not_enough_space,   ///< An output buffer or fixed-size table is too small.
+  invalid_argument,   ///< An argument is malformed (e.g. JSON text that does not parse).
+  queue_full,         ///< A fixed-capacity table (pending requests, handlers) is full.
+  payload_too_large,  ///< A payload exceeds the configured server limit (default 65536 bytes).
+  not_connected,      ///< The operation needs a connected session.
   // Inbound data problems.
-  no_match,             ///< A topic does not belong to the feature that was asked.
-  malformed,            ///< Inbound payload is not valid JSON or lacks a required member.
-  wrong_type,           ///< A JSON value has a different type than requested.
-  unknown_request,      ///< A response names a request id nobody is waiting for.
-  unknown_topic,        ///< An inbound message arrived on a topic no feature handles.
+  no_match,         ///< A topic does not belong to the feature that was asked.
+  malformed,        ///< Inbound payload is not valid JSON or lacks a required member.
+  wrong_type,       ///< A JSON value has a different type than requested.
+  unknown_request,  ///< A response names a request id nobody is waiting for.
+  unknown_topic,    ///< An inbound message arrived on a topic no feature handles.
   // Outcomes of requests.
-  timeout,              ///< No answer before the deadline.
-  disconnected,         ///< The connection dropped while the request was pending.
-  server_error,         ///< The server answered with an error (e.g. {"error":"..."} for RPC).
-  unknown_method,       ///< A server-side RPC named a method no handler is registered for.
-  subscription_refused, ///< The broker's SUBACK refused a subscription (0x80).
-  cancelled,            ///< The request was cancelled by the application or by shutdown.
+  timeout,               ///< No answer before the deadline.
+  disconnected,          ///< The connection dropped while the request was pending.
+  server_error,          ///< The server answered with an error (e.g. {"error":"..."} for RPC).
+  unknown_method,        ///< A server-side RPC named a method no handler is registered for.
+  subscription_refused,  ///< The broker's SUBACK refused a subscription (0x80).
+  cancelled,             ///< The request was cancelled by the application or by shutdown.
   // Connection outcomes.
   refused_credentials,  ///< CONNACK 4/5: bad token, user name or password; not authorized.
   identifier_rejected,  ///< CONNACK 2: client id not accepted.
@@ -41,18 +41,18 @@ enum class errc : std::uint8_t {
   tls_error,            ///< TLS setup or handshake failed.
   transport_error,      ///< Any other error reported by the MQTT library.
   // Provisioning outcomes.
-  provision_not_found,  ///< Provisioning NOT_FOUND ("Provision data was not found!"): bad key or secret.
-  provision_failed,     ///< Provisioning FAILURE: name exists, already provisioned, or credentials collide.
+  provision_not_found,         ///< Provisioning NOT_FOUND ("Provision data was not found!"): bad key or secret.
+  provision_failed,            ///< Provisioning FAILURE: name exists, already provisioned, or credentials collide.
   stored_credentials_refused,  ///< The server refused stored credentials and reprovisioning is not allowed.
-  unknown_device,       ///< A gateway message names a sub-device that is not connected through the gateway.
+  unknown_device,              ///< A gateway message names a sub-device that is not connected through the gateway.
   // TLS failures with a known cause (errc::tls_error stays the fallback for any other).
-  tls_unknown_ca,                 ///< The server certificate does not chain to a trusted CA.
-  tls_hostname_mismatch,          ///< The server certificate is not issued for the host connected to.
-  tls_certificate_expired,        ///< The server certificate has expired or is not valid yet.
-  tls_client_certificate_refused, ///< The server refused our client certificate, or required one.
-  tls_bad_client_key,             ///< The client certificate or key cannot be loaded (wrong key password, no match).
+  tls_unknown_ca,                  ///< The server certificate does not chain to a trusted CA.
+  tls_hostname_mismatch,           ///< The server certificate is not issued for the host connected to.
+  tls_certificate_expired,         ///< The server certificate has expired or is not valid yet.
+  tls_client_certificate_refused,  ///< The server refused our client certificate, or required one.
+  tls_bad_client_key,              ///< The client certificate or key cannot be loaded (wrong key password, no match).
   // Storage.
-  store_locked,         ///< The offline store is in use by another process (one process per store).
+  store_locked,  ///< The offline store is in use by another process (one process per store).
 };
 
 /// @brief A short, stable, lower-case name for an error code, e.g. "timeout".
@@ -92,8 +92,14 @@ class [[nodiscard]] result {
   explicit operator bool() const noexcept { return ok(); }
   errc error() const noexcept { return error_; }
   /// @pre ok()
-  const T& value() const& { TBMQTT_EXPECTS(ok()); return value_; }
-  T& value() & { TBMQTT_EXPECTS(ok()); return value_; }
+  const T& value() const& {
+    TBMQTT_EXPECTS(ok());
+    return value_;
+  }
+  T& value() & {
+    TBMQTT_EXPECTS(ok());
+    return value_;
+  }
   T value_or(T fallback) const { return ok() ? value_ : fallback; }
   const T& operator*() const& { return value(); }
   const T* operator->() const { return &value(); }
@@ -117,9 +123,9 @@ class [[nodiscard]] result<void> {
 };
 
 /// Returns early from the enclosing function with the error of `expr` if it failed.
-#define TBMQTT_TRY(expr)                        \
-  do {                                          \
-    auto tbmqtt_try_result_ = (expr);           \
+#define TBMQTT_TRY(expr)                                             \
+  do {                                                               \
+    auto tbmqtt_try_result_ = (expr);                                \
     if (!tbmqtt_try_result_.ok()) return tbmqtt_try_result_.error(); \
   } while (0)
 

@@ -61,7 +61,7 @@ struct esp_provision_options {
   /// certificate and key are not sent: the provisioning session authenticates with the key and
   /// secret, and an X.509 device registers its certificate in the request.
   esp_tls_options tls;
-  std::uint32_t timeout_ms = 10000;  ///< One round trip: connect, subscribe, request and answer.
+  std::uint32_t timeout_ms = 10000;                  ///< One round trip: connect, subscribe, request and answer.
   std::uint32_t task_stack = TBMQTT_ESP_TASK_STACK;  ///< Of the esp-mqtt task.
   unsigned task_priority = TBMQTT_ESP_TASK_PRIORITY;
 };

@@ -161,7 +161,7 @@ class gateway_telemetry_builder {
   bool device_empty_ = false;  // the open device has no entry yet
   bool entry_open_ = false;
   bool entry_has_ts_ = false;
-  bool bad_ = false;           // a value came before any device(), or a device had none
+  bool bad_ = false;  // a value came before any device(), or a device had none
   std::uint32_t devices_ = 0;
 };
 
@@ -362,8 +362,7 @@ class igateway : public session_extension {
 
 /// @brief A gateway for up to `Devices` connected sub-devices, building messages in a
 /// `PayloadBytes` buffer. No heap.
-template <std::size_t Devices = TBMQTT_GATEWAY_MAX_DEVICES,
-          std::size_t PayloadBytes = TBMQTT_GATEWAY_PAYLOAD_CAPACITY>
+template <std::size_t Devices = TBMQTT_GATEWAY_MAX_DEVICES, std::size_t PayloadBytes = TBMQTT_GATEWAY_PAYLOAD_CAPACITY>
 class gateway final : public igateway {
   static_assert(Devices > 0 && Devices <= 255, "a gateway keeps 1..255 sub-devices");
 

@@ -28,8 +28,8 @@ class client;
 
 /// @brief A server RPC for a sub-device; owned copies, so it may be kept and answered later.
 struct gateway_rpc {
-  std::string device;       ///< Sub-device name; pass to gateway_client::reply_rpc.
-  std::uint32_t id = 0;     ///< Pass to gateway_client::reply_rpc.
+  std::string device;    ///< Sub-device name; pass to gateway_client::reply_rpc.
+  std::uint32_t id = 0;  ///< Pass to gateway_client::reply_rpc.
   std::string method;
   std::string params_json;  ///< Raw JSON of `params` ("" when absent).
 };

@@ -207,15 +207,17 @@ class writer {
   bool put_escaped(std::string_view s) noexcept;
   bool open(char c) noexcept;
   bool close(char c, bool object) noexcept;
-  void fail(errc e) noexcept { if (error_ == errc{}) error_ = e; }
+  void fail(errc e) noexcept {
+    if (error_ == errc{}) error_ = e;
+  }
 
   span<char> out_;
   std::size_t used_ = 0;
   errc error_{};
   std::uint8_t depth_ = 0;
-  bool expect_value_ = false;             // a key was written; its value comes next
-  std::uint32_t has_items_ = 0;           // bit d: container at depth d already has an item
-  std::uint32_t is_object_ = 0;           // bit d: container at depth d is an object
+  bool expect_value_ = false;    // a key was written; its value comes next
+  std::uint32_t has_items_ = 0;  // bit d: container at depth d already has an item
+  std::uint32_t is_object_ = 0;  // bit d: container at depth d is an object
   bool root_done_ = false;
 };
 

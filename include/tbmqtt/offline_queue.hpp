@@ -40,9 +40,9 @@
 
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/rate_limit.hpp"
+#include "tbmqtt/segment_store.hpp"
 #include "tbmqtt/session.hpp"
 #include "tbmqtt/span.hpp"
-#include "tbmqtt/segment_store.hpp"
 
 namespace tbmqtt {
 
@@ -59,11 +59,11 @@ enum class queue_full_policy : std::uint8_t {
 
 /// @brief Limits and behaviour of an offline_queue.
 struct offline_queue_config {
-  std::size_t max_messages = 64;     ///< Messages kept (not a RAM size: the log is on the medium).
-  std::size_t max_bytes = 64 * 1024; ///< Sum of the payload sizes of the queued messages.
+  std::size_t max_messages = 64;      ///< Messages kept (not a RAM size: the log is on the medium).
+  std::size_t max_bytes = 64 * 1024;  ///< Sum of the payload sizes of the queued messages.
   queue_full_policy when_full = queue_full_policy::drop_oldest;
-  std::size_t max_in_flight = 16;    ///< Messages handed to the transport and not yet
-                                     ///< acknowledged; also capped by the window given.
+  std::size_t max_in_flight = 16;  ///< Messages handed to the transport and not yet
+                                   ///< acknowledged; also capped by the window given.
   /// After a reconnect, messages handed to the transport on an earlier connection are first left
   /// to the transport (libmosquitto and esp-mqtt resend them with the same packet id); those
   /// still unacknowledged this long after the connect are sent again. Later messages wait, so
@@ -89,14 +89,14 @@ class offline_queue {
   /// window. The RAM of the queue is this window, whatever the number of stored messages.
   struct entry {
     std::uint64_t sequence = 0;
-    std::uint32_t segment = 0;      ///< Where its record is.
+    std::uint32_t segment = 0;  ///< Where its record is.
     std::uint32_t offset = 0;
-    std::uint32_t size = 0;         ///< Payload bytes.
-    std::uint32_t resend_at_ms = 0; ///< For an in-flight message of an earlier connection.
-    message_id packet_id = 0;       ///< Transport id while in flight.
+    std::uint32_t size = 0;          ///< Payload bytes.
+    std::uint32_t resend_at_ms = 0;  ///< For an in-flight message of an earlier connection.
+    message_id packet_id = 0;        ///< Transport id while in flight.
     stored_topic topic = stored_topic::telemetry;
-    std::uint8_t connection = 0;    ///< Connection number it was sent on.
-    bool done = false;              ///< Acknowledged or dropped.
+    std::uint8_t connection = 0;  ///< Connection number it was sent on.
+    bool done = false;            ///< Acknowledged or dropped.
   };
   /// Bytes of the header in front of each stored payload.
   static constexpr std::size_t header_size = 20;
@@ -181,7 +181,7 @@ class offline_queue {
     std::uint64_t sequence = 0;
     std::uint32_t size = 0;  // payload bytes (in buffer_ after the header)
     std::uint8_t type = 0;
-    bool damaged = false;    // the CRC failed but the header looks sound (pump skips it)
+    bool damaged = false;  // the CRC failed but the header looks sound (pump skips it)
   };
   struct scan_state;
   result<record_info> read_record(std::uint32_t segment, std::uint32_t offset) noexcept;
@@ -197,8 +197,8 @@ class offline_queue {
   void retire_done() noexcept;
   void remove_segments_before(std::uint32_t segment) noexcept;
   result<void> make_room(std::size_t size, session_events& events) noexcept;
-  result<message_id> send(transport_port& port, const session_config& topics, const entry& e,
-                          std::string_view payload, rate_limiter* limiter, std::uint32_t now_ms) noexcept;
+  result<message_id> send(transport_port& port, const session_config& topics, const entry& e, std::string_view payload,
+                          rate_limiter* limiter, std::uint32_t now_ms) noexcept;
   void finish(entry& e, errc outcome, session_events& events) noexcept;
 
   segment_store& store_;

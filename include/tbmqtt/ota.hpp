@@ -117,8 +117,8 @@ struct ota_config {
   std::uint32_t chunk_size = TBMQTT_OTA_CHUNK_SIZE;
   std::uint8_t window = TBMQTT_OTA_WINDOW;  ///< Chunk requests in flight (1 = stop-and-wait); 16 by benchmark.
   std::uint32_t chunk_timeout_ms = TBMQTT_OTA_CHUNK_TIMEOUT_MS;  ///< First wait for a chunk; doubles with each retry.
-  std::uint8_t max_retries = 5;      ///< Per chunk, then FAILED.
-  std::uint32_t checkpoint_bytes = 64 * 1024;  ///< Progress saved to storage at least this often.
+  std::uint8_t max_retries = 5;                                  ///< Per chunk, then FAILED.
+  std::uint32_t checkpoint_bytes = 64 * 1024;                    ///< Progress saved to storage at least this often.
   /// Storage keys (at most 15 characters): progress and the activated-but-unconfirmed package.
   std::string_view checkpoint_key = "tb_fw_ckpt";
   std::string_view pending_key = "tb_fw_pend";
@@ -224,16 +224,16 @@ class ota_engine final : public session_extension {
   ota_package package_;
   hasher* hasher_ = nullptr;
   std::uint32_t attribute_request_ = 0;
-  std::uint32_t download_id_ = 0;      // {req} in the chunk topics
-  std::uint32_t chunk_size_ = 0;       // effective, capped
-  std::uint32_t next_chunk_ = 0;       // next chunk never requested
-  std::uint64_t hashed_ = 0;           // contiguous bytes written and hashed
+  std::uint32_t download_id_ = 0;  // {req} in the chunk topics
+  std::uint32_t chunk_size_ = 0;   // effective, capped
+  std::uint32_t next_chunk_ = 0;   // next chunk never requested
+  std::uint64_t hashed_ = 0;       // contiguous bytes written and hashed
   std::uint64_t checkpointed_ = 0;
-  std::uint64_t received_mask_ = 0;    // chunks past the hashed prefix already written (bit 0 = next)
+  std::uint64_t received_mask_ = 0;  // chunks past the hashed prefix already written (bit 0 = next)
   std::uint32_t requests_sent_ = 0;
-  bool pending_update_ = false;        // activated before a restart, waiting for confirm()
+  bool pending_update_ = false;  // activated before a restart, waiting for confirm()
   bool connected_ = false;
-  bool assignment_changing_ = false;   // a push changed our attributes; the new set is requested
+  bool assignment_changing_ = false;  // a push changed our attributes; the new set is requested
   in_flight slots_[TBMQTT_OTA_MAX_WINDOW];
   incoming_chunk incoming_;
 };

@@ -41,9 +41,9 @@ enum class provision_credentials_type : std::uint8_t {
 
 /// @brief What to ask for. Views: they must stay valid while build_provision_request runs.
 struct provision_request {
-  std::string_view device_name;      ///< Empty: the server picks a random name.
-  std::string_view key;              ///< provisionDeviceKey (required).
-  std::string_view secret;           ///< provisionDeviceSecret (required).
+  std::string_view device_name;  ///< Empty: the server picks a random name.
+  std::string_view key;          ///< provisionDeviceKey (required).
+  std::string_view secret;       ///< provisionDeviceSecret (required).
   provision_credentials_type credentials_type = provision_credentials_type::server_token;
   std::string_view token;            ///< access_token: the token (required).
   std::string_view client_id;        ///< mqtt_basic: client id (this or username required).
@@ -58,14 +58,15 @@ struct provision_request {
 /// `"gateway":true` (if set). MQTT basic fields that are empty are left out.
 /// @return A view of the payload inside `out`, or errc::invalid_argument (key, secret or the
 /// credentials the type needs are empty; text is not UTF-8), errc::not_enough_space.
-[[nodiscard]] result<std::string_view> build_provision_request(span<char> out, const provision_request& request) noexcept;
+[[nodiscard]] result<std::string_view> build_provision_request(span<char> out,
+                                                               const provision_request& request) noexcept;
 
 /// @brief Credentials the server granted. Views into the response payload or the scratch buffer
 /// given to parse_provision_response: valid while both are.
 struct provisioned_credentials {
   provision_credentials_type type = provision_credentials_type::access_token;  ///< Never server_token.
-  std::string_view token;        ///< access_token: the token.
-  std::string_view client_id;    ///< mqtt_basic (may be empty).
+  std::string_view token;                                                      ///< access_token: the token.
+  std::string_view client_id;                                                  ///< mqtt_basic (may be empty).
   std::string_view username;     ///< mqtt_basic (`userName` in the response; may be empty).
   std::string_view password;     ///< mqtt_basic (may be empty).
   std::string_view certificate;  ///< x509: the certificate's Base64 body.

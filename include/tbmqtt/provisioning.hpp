@@ -86,7 +86,6 @@ std::string to_json(const credentials& c);
 /// authenticates with its certificate and private key (options.tls.cert_file / key_file).
 void apply_credentials(client_options& options, const credentials& c);
 
-
 // ---- the credential lifecycle ----------------------------------------------------------------
 
 /// @brief What provisioned_client may do. The request's views must stay valid while connect()

@@ -51,18 +51,18 @@ class rate_bucket {
   void refill(std::uint32_t now_ms) noexcept;
   std::int64_t needed(std::uint32_t cost) const noexcept;
   rate_rule rule_{};
-  std::int64_t level_ = 0;     // in units of 1/period: one token is `period_` units
-  std::int64_t full_ = 0;      // burst * period_
-  std::uint32_t period_ = 0;   // the rule's period with the margin, ms
-  std::uint32_t refill_ = 0;   // units per ms: capacity + 1 - burst
+  std::int64_t level_ = 0;    // in units of 1/period: one token is `period_` units
+  std::int64_t full_ = 0;     // burst * period_
+  std::uint32_t period_ = 0;  // the rule's period with the margin, ms
+  std::uint32_t refill_ = 0;  // units per ms: capacity + 1 - burst
   std::uint32_t last_ms_ = 0;
 };
 
 /// ThingsBoard's three device limits (getSessionLimits' `rateLimits` members).
 enum class rate_limit_kind : std::uint8_t {
-  messages,             ///< "messages": every message the device publishes.
-  telemetry_messages,   ///< "telemetryMessages": telemetry messages.
-  telemetry_data_points ///< "telemetryDataPoints": keys in telemetry values.
+  messages,              ///< "messages": every message the device publishes.
+  telemetry_messages,    ///< "telemetryMessages": telemetry messages.
+  telemetry_data_points  ///< "telemetryDataPoints": keys in telemetry values.
 };
 
 /// @brief All three limits, each up to TBMQTT_MAX_RATE_RULES rules. No rules: no waiting.

@@ -95,16 +95,16 @@ enum class point_type : std::uint8_t {
 /// until the callback returns.
 class point_value {
  public:
-  point_value() noexcept = default;  ///< type none
-  point_value(bool b) noexcept : type_(point_type::boolean), b_(b) {}  // NOLINT: implicit on purpose
-  point_value(int v) noexcept : type_(point_type::integer), i_(v) {}   // NOLINT
-  point_value(long v) noexcept : type_(point_type::integer), i_(v) {}  // NOLINT
-  point_value(long long v) noexcept : type_(point_type::integer), i_(v) {}  // NOLINT
-  point_value(unsigned v) noexcept : type_(point_type::integer), i_(v) {}   // NOLINT
-  point_value(double v) noexcept : type_(point_type::real), d_(v) {}   // NOLINT
-  point_value(float v) noexcept : type_(point_type::real), d_(v) {}    // NOLINT
+  point_value() noexcept = default;                                             ///< type none
+  point_value(bool b) noexcept : type_(point_type::boolean), b_(b) {}           // NOLINT: implicit on purpose
+  point_value(int v) noexcept : type_(point_type::integer), i_(v) {}            // NOLINT
+  point_value(long v) noexcept : type_(point_type::integer), i_(v) {}           // NOLINT
+  point_value(long long v) noexcept : type_(point_type::integer), i_(v) {}      // NOLINT
+  point_value(unsigned v) noexcept : type_(point_type::integer), i_(v) {}       // NOLINT
+  point_value(double v) noexcept : type_(point_type::real), d_(v) {}            // NOLINT
+  point_value(float v) noexcept : type_(point_type::real), d_(v) {}             // NOLINT
   point_value(std::string_view s) noexcept : type_(point_type::text), s_(s) {}  // NOLINT
-  point_value(const char* s) noexcept : point_value(std::string_view{s}) {}      // NOLINT
+  point_value(const char* s) noexcept : point_value(std::string_view{s}) {}     // NOLINT
   /// @brief Raw JSON text (validated when it is uploaded).
   static point_value json(std::string_view json_text) noexcept {
     point_value v{json_text};
@@ -114,8 +114,8 @@ class point_value {
 
   point_type type() const noexcept { return type_; }
   bool empty() const noexcept { return type_ == point_type::none; }
-  bool as_bool() const noexcept { return b_; }           ///< @pre type() == boolean
-  std::int64_t as_int() const noexcept { return i_; }    ///< @pre type() == integer
+  bool as_bool() const noexcept { return b_; }         ///< @pre type() == boolean
+  std::int64_t as_int() const noexcept { return i_; }  ///< @pre type() == integer
   double as_double() const noexcept { return type_ == point_type::integer ? static_cast<double>(i_) : d_; }
   std::string_view as_text() const noexcept { return s_; }  ///< text or json
 
@@ -140,22 +140,22 @@ using upload_observer = function_ref<void(std::string_view payload)>;
 /// Doubles left NaN and intervals left 0 are off.
 struct report_policy {
   static constexpr double off = std::numeric_limits<double>::quiet_NaN();
-  std::uint32_t period_ms = 0;  ///< Sampling period; 0: only upload_time_series() reads the point.
-  double min = off;             ///< Upload at once when the value crosses below/above it.
-  double max = off;             ///< Upload at once when the value crosses above/below it.
-  double delta = off;           ///< Upload when |v - last| > delta.
-  double delta_ratio = off;     ///< Upload when |v - last| > delta_ratio * |last| (0.05 = 5 %).
-  bool on_change = false;       ///< Upload on any change (also for booleans, text and JSON).
+  std::uint32_t period_ms = 0;        ///< Sampling period; 0: only upload_time_series() reads the point.
+  double min = off;                   ///< Upload at once when the value crosses below/above it.
+  double max = off;                   ///< Upload at once when the value crosses above/below it.
+  double delta = off;                 ///< Upload when |v - last| > delta.
+  double delta_ratio = off;           ///< Upload when |v - last| > delta_ratio * |last| (0.05 = 5 %).
+  bool on_change = false;             ///< Upload on any change (also for booleans, text and JSON).
   std::uint32_t min_interval_ms = 0;  ///< Changes (not crossings) no more often than this.
   std::uint32_t max_interval_ms = 0;  ///< Heartbeat: upload at least this often.
 };
 
 /// @brief Counters since construction.
 struct registry_stats {
-  std::uint32_t samples = 0;        ///< Successful "get" calls made by tick().
-  std::uint32_t messages = 0;       ///< Telemetry and attribute messages published.
-  std::uint32_t bytes = 0;          ///< Their payload bytes.
-  std::uint32_t errors = 0;         ///< Errors reported.
+  std::uint32_t samples = 0;   ///< Successful "get" calls made by tick().
+  std::uint32_t messages = 0;  ///< Telemetry and attribute messages published.
+  std::uint32_t bytes = 0;     ///< Their payload bytes.
+  std::uint32_t errors = 0;    ///< Errors reported.
 };
 
 /// @brief The capacity-erased registry; use tbmqtt::registry<> to get one with storage.
@@ -236,15 +236,15 @@ class iregistry : public session_extension {
     report_policy active;
     // state of the last upload
     bool uploaded = false;
-    bool pending = false;        // a change held back by min_interval_ms (or a failed publish)
-    bool firing = false;         // part of the message being built
-    std::int8_t zone = 0;        // -1 below min, 0 inside, 1 above max (of the last upload)
+    bool pending = false;  // a change held back by min_interval_ms (or a failed publish)
+    bool firing = false;   // part of the message being built
+    std::int8_t zone = 0;  // -1 below min, 0 inside, 1 above max (of the last upload)
     std::int8_t sample_zone = 0;
     bool sample_due_set = false;
     std::uint32_t next_sample_ms = 0;
     std::uint32_t last_upload_ms = 0;
-    double last_number = 0;      // numeric types
-    std::uint32_t last_hash = 0; // boolean / text / json
+    double last_number = 0;       // numeric types
+    std::uint32_t last_hash = 0;  // boolean / text / json
     double sample_number = 0;
     std::uint32_t sample_hash = 0;
   };

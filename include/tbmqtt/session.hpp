@@ -154,9 +154,9 @@ struct session_config {
   /// than it is dropped with errc::payload_too_large (on_error, with its topic) before any of it is
   /// buffered, reassembled, streamed or parsed.
   std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;
-  qos control_qos = qos::at_least_once;      ///< QoS of requests, replies and subscriptions.
-  std::string_view telemetry_topic = "v1/devices/me/telemetry";   ///< Device profiles may rename it.
-  std::string_view attributes_topic = "v1/devices/me/attributes"; ///< Device profiles may rename it.
+  qos control_qos = qos::at_least_once;                            ///< QoS of requests, replies and subscriptions.
+  std::string_view telemetry_topic = "v1/devices/me/telemetry";    ///< Device profiles may rename it.
+  std::string_view attributes_topic = "v1/devices/me/attributes";  ///< Device profiles may rename it.
   /// With a rate limiter (set_rate_limiter): ask the server for its limits (client RPC
   /// getSessionLimits) on every connect, and hold the offline queue until the answer (or the
   /// request timeout) so that the first burst is paced too.

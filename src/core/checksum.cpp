@@ -12,8 +12,7 @@ struct algorithm_info {
 
 // Indexed by checksum_algorithm.
 constexpr algorithm_info algorithms[] = {
-    {"MD5", 16},  {"SHA256", 32},     {"SHA384", 48},      {"SHA512", 64},
-    {"CRC32", 4}, {"MURMUR3_32", 4}, {"MURMUR3_128", 16},
+    {"MD5", 16}, {"SHA256", 32}, {"SHA384", 48}, {"SHA512", 64}, {"CRC32", 4}, {"MURMUR3_32", 4}, {"MURMUR3_128", 16},
 };
 constexpr std::size_t algorithm_count = sizeof(algorithms) / sizeof(algorithms[0]);
 

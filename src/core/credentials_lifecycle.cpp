@@ -70,12 +70,8 @@ result<std::string_view> write_credentials_record(span<char> out, const credenti
       w.value(mqtt_basic_name).key("clientId").value(r.client_id.view());
       w.key("username").value(r.username.view()).key("password").value(r.password.view());
       break;
-    case type::x509:
-      w.value(x509_name).key("certificate").value(r.certificate.view());
-      break;
-    default:
-      w.value(access_token_name).key("token").value(r.token.view());
-      break;
+    case type::x509: w.value(x509_name).key("certificate").value(r.certificate.view()); break;
+    default: w.value(access_token_name).key("token").value(r.token.view()); break;
   }
   w.end_object();
   return w.finish();
@@ -86,10 +82,14 @@ result<void> read_credentials_record(std::string_view json_text, credentials_rec
   if (!doc || !doc->is_object()) return errc::malformed;
   auto name = (*doc)["credentialsType"].as_string();
   if (!name) return errc::malformed;
-  if (*name == access_token_name) out.type = type::access_token;
-  else if (*name == mqtt_basic_name) out.type = type::mqtt_basic;
-  else if (*name == x509_name) out.type = type::x509;
-  else return errc::malformed;
+  if (*name == access_token_name)
+    out.type = type::access_token;
+  else if (*name == mqtt_basic_name)
+    out.type = type::mqtt_basic;
+  else if (*name == x509_name)
+    out.type = type::x509;
+  else
+    return errc::malformed;
   for (errc e : {read_field(*doc, "token", out.token), read_field(*doc, "clientId", out.client_id),
                  read_field(*doc, "username", out.username), read_field(*doc, "password", out.password),
                  read_field(*doc, "certificate", out.certificate)})
@@ -106,7 +106,8 @@ result<void> store_credentials(storage& store, const credentials_record& record,
 }
 
 result<void> load_credentials(storage& store, credentials_record& out, span<char> scratch) noexcept {
-  auto size = store.load(credentials_storage_key, span<std::byte>{reinterpret_cast<std::byte*>(scratch.data()), scratch.size()});
+  auto size = store.load(credentials_storage_key,
+                         span<std::byte>{reinterpret_cast<std::byte*>(scratch.data()), scratch.size()});
   if (!size) return size.error();
   return read_credentials_record(std::string_view{scratch.data(), *size}, out);
 }
@@ -123,10 +124,8 @@ bool provision_retryable(errc e) noexcept {
     case errc::invalid_argument:
     case errc::not_enough_space:
     case errc::provision_failed:
-    case errc::cancelled:
-      return false;
-    default:
-      return e != errc{};
+    case errc::cancelled: return false;
+    default: return e != errc{};
   }
 }
 
@@ -182,12 +181,8 @@ result<void> run_credentials_lifecycle(credentials_lifecycle& life, storage& sto
         if (step.next == credentials_step::provision) platform.on_retry(life.attempts(), e, step.delay_ms);
         break;
       }
-      case credentials_step::store:
-        step = life.stored(store_credentials(store, record, scratch).error());
-        break;
-      case credentials_step::connect:
-        step = life.connected(platform.connect(record));
-        break;
+      case credentials_step::store: step = life.stored(store_credentials(store, record, scratch).error()); break;
+      case credentials_step::connect: step = life.connected(platform.connect(record)); break;
       default:  // done, fail: handled above
         break;
     }

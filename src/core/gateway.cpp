@@ -81,7 +81,8 @@ gateway_telemetry_builder& gateway_telemetry_builder::at(std::uint64_t ts_ms) no
   return *this;
 }
 
-gateway_telemetry_builder& gateway_telemetry_builder::add_json(std::string_view key, std::string_view json_text) noexcept {
+gateway_telemetry_builder& gateway_telemetry_builder::add_json(std::string_view key,
+                                                               std::string_view json_text) noexcept {
   open_entry();
   writer_.key(key).raw(json_text);
   return *this;
@@ -263,8 +264,8 @@ result<void> igateway::disconnect_device(std::string_view name) noexcept {
 
 // ---- publishing ---------------------------------------------------------------------------------
 
-result<message_id> igateway::send_wrapped(std::string_view topic, std::string_view device,
-                                          std::string_view json_text, bool wrap_in_array) noexcept {
+result<message_id> igateway::send_wrapped(std::string_view topic, std::string_view device, std::string_view json_text,
+                                          bool wrap_in_array) noexcept {
   json::writer w{payload_};
   w.begin_object().key(device);
   if (wrap_in_array) w.begin_array();
@@ -362,7 +363,8 @@ result<std::uint32_t> igateway::request_attributes(std::string_view device, attr
   std::string_view second = next_key();
 
   json::writer w{payload_};
-  w.begin_object().key("id").value(id).key("device").value(device).key("client").value(scope == attribute_scope::client);
+  w.begin_object().key("id").value(id).key("device").value(device).key("client").value(scope ==
+                                                                                       attribute_scope::client);
   if (second.empty()) {
     w.key("key").value(first);
   } else {
@@ -504,7 +506,8 @@ result<message_id> igateway::reply_rpc(std::string_view device, std::uint32_t id
   const device_slot* slot = find_device(device);
   open_rpc* open = nullptr;
   for (auto& candidate : rpcs_)
-    if (slot != nullptr && candidate.used && candidate.id == id && &devices_[candidate.device] == slot) open = &candidate;
+    if (slot != nullptr && candidate.used && candidate.id == id && &devices_[candidate.device] == slot)
+      open = &candidate;
   if (open == nullptr) return errc::unknown_request;
   if (!json::validate(json_text)) return errc::invalid_argument;
   json::writer w{payload_};

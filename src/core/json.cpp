@@ -90,9 +90,14 @@ std::size_t scan_string(std::string_view s, std::size_t i) noexcept {
     if (c == '\\') {
       if (++i >= s.size()) return npos;
       switch (s[i]) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-          ++i;
-          break;
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't': ++i; break;
         case 'u':
           if (s.size() - i < 5) return npos;
           for (std::size_t k = 1; k <= 4; ++k) {
@@ -100,8 +105,7 @@ std::size_t scan_string(std::string_view s, std::size_t i) noexcept {
           }
           i += 5;
           break;
-        default:
-          return npos;
+        default: return npos;
       }
     } else if (c < 0x80) {
       ++i;
@@ -398,7 +402,8 @@ value value::from_validated(std::string_view raw_value) noexcept {
     case '{': k = kind::object; break;
     case '[': k = kind::array; break;
     case '"': k = kind::string; break;
-    case 't': case 'f': k = kind::boolean; break;
+    case 't':
+    case 'f': k = kind::boolean; break;
     case 'n': k = kind::null; break;
     default:
       if (raw_value[begin] == '-' || is_digit(raw_value[begin])) k = kind::number;
@@ -452,8 +457,8 @@ result<std::int64_t> value::as_int() const noexcept {
   if (first == count) return std::int64_t{0};
   std::size_t last = count;
   while (p.digit(last - 1) == '0') --last;
-  const std::int64_t scale = p.exponent - static_cast<std::int64_t>(p.frac_digits.size()) +
-                             static_cast<std::int64_t>(count - last);
+  const std::int64_t scale =
+      p.exponent - static_cast<std::int64_t>(p.frac_digits.size()) + static_cast<std::int64_t>(count - last);
   if (scale < 0) return errc::wrong_type;  // has a fraction
   const std::int64_t significant = static_cast<std::int64_t>(last - first);
   if (significant + scale > 19) return errc::wrong_type;  // >= 10^19: beyond int64

@@ -82,7 +82,8 @@ result<offline_queue::record_info> offline_queue::read_record(std::uint32_t segm
       h[3] != std::byte{0} || r.size > buffer_.size() - header_size || (!is_data(r.type) && r.size != 0))
     return errc::malformed;  // torn or not a record: nothing after it can be trusted
   if (r.size > 0) {
-    auto body = store_.read(segment, offset + static_cast<std::uint32_t>(header_size), buffer_.subspan(header_size).first(r.size));
+    auto body = store_.read(segment, offset + static_cast<std::uint32_t>(header_size),
+                            buffer_.subspan(header_size).first(r.size));
     if (!body) return errc::transport_error;
     if (*body < r.size) return errc::malformed;  // torn inside the payload
   }
@@ -116,9 +117,10 @@ result<void> offline_queue::scan_segment(std::uint32_t segment, scan_state& stat
       return {};
     }
     // Stale records (left in a recycled segment) have lower numbers: the tail ends there.
-    const bool stale = r->type == type_start || (is_data(r->type) && (r->sequence < state.floor ||
-                                                 (state.any_data && r->sequence <= state.last_data))) ||
-                       (r->type == type_watermark && r->sequence > state.next);
+    const bool stale =
+        r->type == type_start ||
+        (is_data(r->type) && (r->sequence < state.floor || (state.any_data && r->sequence <= state.last_data))) ||
+        (r->type == type_watermark && r->sequence > state.next);
     if (r->damaged || stale) {
       ++corrupt_;
       return {};
@@ -299,8 +301,9 @@ bool offline_queue::next_record(record_info& out, bool committed_only) noexcept 
     bool end = !r;
     if (r && !active) {
       const bool start = r->type == type_start;
-      end = r->damaged || (start && (cursor_offset_ != 0 || r->sequence < cursor_floor_ ||
-                                     (cursor_any_ && r->sequence <= cursor_last_))) ||
+      end = r->damaged ||
+            (start &&
+             (cursor_offset_ != 0 || r->sequence < cursor_floor_ || (cursor_any_ && r->sequence <= cursor_last_))) ||
             (is_data(r->type) && (r->sequence < cursor_floor_ || (cursor_any_ && r->sequence <= cursor_last_))) ||
             (r->type == type_watermark && r->sequence > next_sequence_);
       if (!end && start) cursor_floor_ = r->sequence;
@@ -372,8 +375,8 @@ result<message_id> offline_queue::push(stored_topic topic, std::string_view payl
   // The payload as stored (stamped with its capture time when it has none) after the header.
   auto build = [&]() -> result<std::size_t> {
     if (topic == stored_topic::telemetry && capture_epoch_ms != 0) {
-      auto stamped = stamp_telemetry(payload, capture_epoch_ms,
-                                     {reinterpret_cast<char*>(buffer_.data() + header_size), room});
+      auto stamped =
+          stamp_telemetry(payload, capture_epoch_ms, {reinterpret_cast<char*>(buffer_.data() + header_size), room});
       if (stamped) return *stamped;
       if (stamped.error() == errc::not_enough_space) return errc::payload_too_large;
     }
@@ -434,8 +437,8 @@ result<message_id> offline_queue::send(transport_port& port, const session_confi
       return errc::again;
     }
   }
-  auto sent = port.publish(telemetry ? topics.telemetry_topic : topics.attributes_topic, as_bytes(payload),
-                           qos::at_least_once);
+  auto sent =
+      port.publish(telemetry ? topics.telemetry_topic : topics.attributes_topic, as_bytes(payload), qos::at_least_once);
   if (sent && limiter != nullptr) limiter->take(telemetry, points, now_ms);
   return sent;
 }

@@ -184,7 +184,7 @@ result<void> ota_engine::reject(std::string_view reason) noexcept {
   if (!pending_update_) return errc::no_match;
   pending_update_ = false;
   clear_records(true);
-  state_ = ota_state::updating;  // fail() must not abort the sink: the image is activated
+  state_ = ota_state::updating;      // fail() must not abort the sink: the image is activated
   fail(errc::server_error, reason);  // reported first: rollback() may restart the device
   (void)sink_.rollback();
   return {};
@@ -280,7 +280,8 @@ void ota_engine::apply_attributes(json::value attributes, std::uint32_t now_ms) 
   ota_package assigned;
   auto size = field("_size").as_int();
   auto algorithm_name = field("_checksum_algorithm").as_string();
-  auto algorithm = algorithm_name ? parse_checksum_algorithm(*algorithm_name) : result<checksum_algorithm>(errc::malformed);
+  auto algorithm =
+      algorithm_name ? parse_checksum_algorithm(*algorithm_name) : result<checksum_algorithm>(errc::malformed);
   if (!copy_string(title, assigned.title) || !copy_string(field("_version"), assigned.version) ||
       !copy_string(field("_checksum"), assigned.checksum) || !size || *size < 0 || !algorithm)
     return fail(errc::malformed, "incomplete or malformed package attributes");
@@ -288,7 +289,7 @@ void ota_engine::apply_attributes(json::value attributes, std::uint32_t now_ms) 
   assigned.algorithm = *algorithm;
 
   if (assigned.title_text() == config_.current_title && assigned.version_text() == config_.current_version)
-    return;  // already running
+    return;                                                   // already running
   if (pending_update_ && assigned.same_as(package_)) return;  // activated, waiting for confirm()
   if (state_ == ota_state::downloading && assigned.same_as(package_)) {
     request_more(now_ms);  // same package after a reconnect: carry on

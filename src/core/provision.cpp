@@ -13,8 +13,7 @@ result<std::string_view> build_provision_request(span<char> out, const provision
   w.key("provisionDeviceKey").value(r.key);
   w.key("provisionDeviceSecret").value(r.secret);
   switch (r.credentials_type) {
-    case type::server_token:
-      break;
+    case type::server_token: break;
     case type::access_token:
       if (r.token.empty()) return errc::invalid_argument;
       w.key("credentialsType").value("ACCESS_TOKEN").key("token").value(r.token);
@@ -30,8 +29,7 @@ result<std::string_view> build_provision_request(span<char> out, const provision
       if (r.certificate_pem.empty()) return errc::invalid_argument;
       w.key("credentialsType").value("X509_CERTIFICATE").key("hash").value(r.certificate_pem);
       break;
-    default:
-      return errc::invalid_argument;
+    default: return errc::invalid_argument;
   }
   if (r.gateway) w.key("gateway").value(true);
   w.end_object();

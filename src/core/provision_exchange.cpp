@@ -27,12 +27,11 @@ void provision_exchange::on_suback(message_id id, std::uint8_t granted) noexcept
   subscribing_ = false;
   if (granted == 0x80) return finish(errc::subscription_refused);
   const span<const std::byte> bytes{reinterpret_cast<const std::byte*>(request_.data()), request_.size()};
-  if (auto sent = transport_.publish(provision_request_topic, bytes, qos::at_least_once); !sent)
-    finish(sent.error());
+  if (auto sent = transport_.publish(provision_request_topic, bytes, qos::at_least_once); !sent) finish(sent.error());
 }
 
-void provision_exchange::on_message_fragment(std::string_view topic, span<const std::byte> fragment,
-                                             std::size_t offset, std::size_t total) noexcept {
+void provision_exchange::on_message_fragment(std::string_view topic, span<const std::byte> fragment, std::size_t offset,
+                                             std::size_t total) noexcept {
   if (finished_) return;
   if (offset == 0) {
     skipping_ = topic != provision_response_topic;

@@ -200,7 +200,8 @@ void iregistry::send_request(std::uint32_t now_ms) noexcept {
   std::size_t shared_used = 0;
   std::size_t client_used = 0;
   bool fits = true;
-  for (std::size_t i = 0; i < shared_count_; ++i) fits = fits && append_key(shared_keys, shared_used, "", shared_[i].key);
+  for (std::size_t i = 0; i < shared_count_; ++i)
+    fits = fits && append_key(shared_keys, shared_used, "", shared_[i].key);
   if (remote_tuning_)
     for (std::size_t i = 0; i < series_count_; ++i)
       fits = fits && append_key(shared_keys, shared_used, policy_prefix, series_[i].key);
@@ -310,13 +311,13 @@ void iregistry::deliver(std::string_view key, point_type type, point_setter set,
       if (auto d = v.as_double()) return set(point_value{*d});
       break;
     case point_type::text:
-      if (auto s = v.as_string(text)) return set(point_value{*s});
-      else if (s.error() == errc::not_enough_space) return report(errc::not_enough_space, key);
+      if (auto s = v.as_string(text))
+        return set(point_value{*s});
+      else if (s.error() == errc::not_enough_space)
+        return report(errc::not_enough_space, key);
       break;
-    case point_type::json:
-      return set(point_value::json(v.raw()));
-    case point_type::none:
-      break;
+    case point_type::json: return set(point_value::json(v.raw()));
+    case point_type::none: break;
   }
   report(errc::wrong_type, key);
 }
@@ -326,7 +327,8 @@ void iregistry::apply_policy(series_point& p, json::value spec) noexcept {
   bool ok = spec.is_object();
   ok = ok && read_double(spec["min"], next.min) && read_double(spec["max"], next.max);
   ok = ok && read_double(spec["delta"], next.delta) && read_double(spec["deltaRatio"], next.delta_ratio);
-  ok = ok && read_ms(spec["minIntervalMs"], next.min_interval_ms) && read_ms(spec["maxIntervalMs"], next.max_interval_ms);
+  ok = ok && read_ms(spec["minIntervalMs"], next.min_interval_ms) &&
+       read_ms(spec["maxIntervalMs"], next.max_interval_ms);
   ok = ok && read_ms(spec["periodMs"], next.period_ms);
   if (ok && spec["onChange"].present()) {
     auto b = spec["onChange"].as_bool();
@@ -364,16 +366,17 @@ bool iregistry::decide(series_point& p, const point_value& v, std::uint32_t now_
   if (is_number && !off(r.min) && p.sample_number < r.min) p.sample_zone = -1;
   if (is_number && !off(r.max) && p.sample_number > r.max) p.sample_zone = 1;
 
-  if (!p.uploaded) return true;                // baseline
-  if (p.sample_zone != p.zone) return true;    // threshold crossing: at once
+  if (!p.uploaded) return true;              // baseline
+  if (p.sample_zone != p.zone) return true;  // threshold crossing: at once
 
   const bool by_exception =
       !off(r.min) || !off(r.max) || !off(r.delta) || !off(r.delta_ratio) || r.on_change || r.max_interval_ms != 0;
   bool changed = !by_exception;  // fixed-period points report every sample
   if (by_exception && is_number) {
     const double diff = std::fabs(p.sample_number - p.last_number);
-    changed = (r.on_change && diff != 0) || (!off(r.delta) && diff > r.delta) ||
-              (!off(r.delta_ratio) && (p.last_number == 0 ? diff != 0 : diff > r.delta_ratio * std::fabs(p.last_number)));
+    changed =
+        (r.on_change && diff != 0) || (!off(r.delta) && diff > r.delta) ||
+        (!off(r.delta_ratio) && (p.last_number == 0 ? diff != 0 : diff > r.delta_ratio * std::fabs(p.last_number)));
   } else if (by_exception) {
     changed = (r.on_change || !off(r.delta) || !off(r.delta_ratio)) && p.sample_hash != p.last_hash;
   }

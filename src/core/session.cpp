@@ -72,7 +72,7 @@ void session::on_disconnected() noexcept {
 
 void session::end_request(pending_request& request, errc e, std::uint32_t now_ms) noexcept {
   const request_kind kind = request.kind;
-  finish_request(request);  // first: the callback may start a new request in this slot
+  finish_request(request);                     // first: the callback may start a new request in this slot
   if (kind == request_kind::session_limits) {  // not answered: pace by the rules already set
     limits_pending_ = false;
     pump_queue();
@@ -173,7 +173,8 @@ void session::request_session_limits() noexcept {
   if (!id) return;  // no free slot: pace by the rules already set
   char topic[TBMQTT_TOPIC_CAPACITY];
   auto topic_size = topics::rpc_request(topic, *id);
-  auto sent = topic_size ? encode_rpc({topic, *topic_size}, "getSessionLimits", "{}") : result<message_id>(topic_size.error());
+  auto sent =
+      topic_size ? encode_rpc({topic, *topic_size}, "getSessionLimits", "{}") : result<message_id>(topic_size.error());
   if (!sent) return finish_request(*find_request(*id, request_kind::session_limits));
   limits_pending_ = true;
 }
@@ -183,7 +184,8 @@ void session::request_session_limits() noexcept {
 void session::apply_session_limits(span<const std::byte> payload) noexcept {
   auto doc = json::value::parse(as_text(payload));
   if (!doc || !doc->is_object()) return events_.on_error(errc::malformed, as_text(payload));
-  if (auto max = (*doc)["maxPayloadSize"].as_int(); max && *max > 0) config_.max_payload = static_cast<std::size_t>(*max);
+  if (auto max = (*doc)["maxPayloadSize"].as_int(); max && *max > 0)
+    config_.max_payload = static_cast<std::size_t>(*max);
   const json::value limits = (*doc)["rateLimits"];
   constexpr std::string_view names[] = {"messages", "telemetryMessages", "telemetryDataPoints"};
   for (std::size_t i = 0; i < 3; ++i) {
@@ -210,7 +212,7 @@ void session::tick(std::uint32_t now_ms) noexcept {
     if (open.used && time_reached(now_ms, open.expires_ms)) open.used = false;
   for (std::size_t i = 0; i < extension_count_; ++i) extensions_[i]->on_tick(now_ms);
   if (queue_ != nullptr) queue_->tick(now_ms);  // the group commit's bounded wait
-  pump_queue();  // transport busy earlier, a commit, or a resend deadline passed
+  pump_queue();                                 // transport busy earlier, a commit, or a resend deadline passed
 }
 
 // ---- outbound ----------------------------------------------------------------------------------
@@ -329,7 +331,8 @@ result<std::uint32_t> session::request_attributes(std::string_view client_keys, 
   if (!id) return id;
   char topic[TBMQTT_TOPIC_CAPACITY];
   auto topic_size = topics::attribute_request(topic, *id);
-  auto sent = topic_size ? send({topic, *topic_size}, *text, config_.control_qos) : result<message_id>(topic_size.error());
+  auto sent =
+      topic_size ? send({topic, *topic_size}, *text, config_.control_qos) : result<message_id>(topic_size.error());
   if (!sent) {
     finish_request(*find_request(*id, request_kind::attributes));
     return sent.error();
@@ -359,8 +362,8 @@ result<std::uint32_t> session::call_rpc(std::string_view method, std::string_vie
   if (!id) return id;
   char topic[TBMQTT_TOPIC_CAPACITY];
   auto topic_size = topics::rpc_request(topic, *id);
-  auto sent = topic_size ? encode_rpc({topic, *topic_size}, method, params_json)
-                         : result<message_id>(topic_size.error());
+  auto sent =
+      topic_size ? encode_rpc({topic, *topic_size}, method, params_json) : result<message_id>(topic_size.error());
   if (!sent) {
     finish_request(*find_request(*id, request_kind::rpc));
     return sent.error();
@@ -392,7 +395,8 @@ result<void> session::add_rpc_method(std::string_view method) noexcept {
 
 void session::set_rpc_fallback(bool on) noexcept {
   rpc_fallback_ = on;
-  if (on && !ensure_subscribed(topics::rpc_request_filter)) events_.on_error(errc::queue_full, topics::rpc_request_filter);
+  if (on && !ensure_subscribed(topics::rpc_request_filter))
+    events_.on_error(errc::queue_full, topics::rpc_request_filter);
 }
 
 result<message_id> session::reply_rpc(std::string_view request_id, std::string_view json_text) noexcept {

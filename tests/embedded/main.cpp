@@ -13,8 +13,8 @@ namespace {
 // A violated precondition has no way back without exceptions: report it, name the test, stop.
 void report_contract_violation(const char* condition, const char* file, int line) {
   const auto* t = ::testing::internal::state.current;
-  std::printf("%s:%d: precondition failed: %s\n[FAIL] %s.%s (contract violation; run stopped)\n", file, line,
-              condition, t ? t->suite : "?", t ? t->name : "?");
+  std::printf("%s:%d: precondition failed: %s\n[FAIL] %s.%s (contract violation; run stopped)\n", file, line, condition,
+              t ? t->suite : "?", t ? t->name : "?");
   std::fflush(stdout);
   std::exit(2);
 }
@@ -42,8 +42,8 @@ void report_stack() {
   auto* p = reinterpret_cast<const volatile std::uint32_t*>(__heap_end);
   auto* end = reinterpret_cast<const volatile std::uint32_t*>(__stack);
   while (p < end && *p == stack_paint) ++p;
-  const auto used = static_cast<unsigned long>(reinterpret_cast<std::uintptr_t>(end) -
-                                               reinterpret_cast<std::uintptr_t>(p));
+  const auto used =
+      static_cast<unsigned long>(reinterpret_cast<std::uintptr_t>(end) - reinterpret_cast<std::uintptr_t>(p));
   const auto size = static_cast<unsigned long>(__stack - __heap_end);
   std::printf("stack high-water: %lu of %lu bytes%s\n", used, size,
               used >= size ? " (exhausted: raise __stack_size)" : "");

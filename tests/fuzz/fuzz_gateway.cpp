@@ -12,7 +12,8 @@ namespace {
 
 struct null_port final : tbmqtt::transport_port {
   std::uint16_t next = 1;
-  tbmqtt::result<tbmqtt::message_id> publish(std::string_view, tbmqtt::span<const std::byte>, tbmqtt::qos) noexcept override {
+  tbmqtt::result<tbmqtt::message_id> publish(std::string_view, tbmqtt::span<const std::byte>,
+                                             tbmqtt::qos) noexcept override {
     return next++;
   }
   tbmqtt::result<tbmqtt::message_id> subscribe(std::string_view, tbmqtt::qos) noexcept override { return next++; }
@@ -42,7 +43,8 @@ struct touching_listener final : tbmqtt::gateway_listener {
     walk(r.params);
     (void)gw->reply_rpc(r.device, r.id, "{}");
   }
-  void on_attributes_response(std::uint32_t, tbmqtt::errc, const tbmqtt::gateway_attributes_answer& a) noexcept override {
+  void on_attributes_response(std::uint32_t, tbmqtt::errc,
+                              const tbmqtt::gateway_attributes_answer& a) noexcept override {
     touch(a.device);
     walk(a.value);
     walk(a.values);

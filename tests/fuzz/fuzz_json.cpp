@@ -74,9 +74,7 @@ void walk(json::value v, json::writer& w, span<char> scratch) {
   check(v.as_bool().ok() == v.is_bool());
   check(v.as_string().error() != errc::wrong_type || !v.is_string());
   switch (v.type()) {
-    case json::kind::null:
-      w.null();
-      break;
+    case json::kind::null: w.null(); break;
     case json::kind::boolean:
       check(v.raw() == (v.as_bool().value() ? std::string_view{"true"} : std::string_view{"false"}));
       w.value(v.as_bool().value());
@@ -92,9 +90,7 @@ void walk(json::value v, json::writer& w, span<char> scratch) {
       }
       break;
     }
-    case json::kind::string:
-      w.value(decode(v, scratch));
-      break;
+    case json::kind::string: w.value(decode(v, scratch)); break;
     case json::kind::array: {
       check(!v["x"].present());
       w.begin_array();
@@ -134,9 +130,7 @@ void walk(json::value v, json::writer& w, span<char> scratch) {
       w.end_object();
       break;
     }
-    case json::kind::absent:
-      check(false);
-      break;
+    case json::kind::absent: check(false); break;
   }
 }
 
@@ -150,10 +144,8 @@ bool same(json::value a, json::value b, span<char> sa, span<char> sb) {
       if (da.ok() != db.ok()) return false;
       return da.ok() ? da.value() == db.value() : a.raw() == b.raw();
     }
-    case json::kind::boolean:
-      return a.as_bool().value() == b.as_bool().value();
-    case json::kind::string:
-      return a.as_string(sa).value() == b.as_string(sb).value();
+    case json::kind::boolean: return a.as_bool().value() == b.as_bool().value();
+    case json::kind::string: return a.as_string(sa).value() == b.as_string(sb).value();
     case json::kind::array: {
       auto ib = b.elements().begin();
       for (const json::value ea : a.elements()) {
@@ -171,8 +163,7 @@ bool same(json::value a, json::value b, span<char> sa, span<char> sb) {
       }
       return true;
     }
-    default:
-      return true;
+    default: return true;
   }
 }
 

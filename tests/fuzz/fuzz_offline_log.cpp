@@ -18,7 +18,8 @@ namespace {
 struct acking_port final : tbmqtt::transport_port {
   std::uint16_t next = 1;
   std::size_t published = 0;
-  tbmqtt::result<tbmqtt::message_id> publish(std::string_view, tbmqtt::span<const std::byte>, tbmqtt::qos) noexcept override {
+  tbmqtt::result<tbmqtt::message_id> publish(std::string_view, tbmqtt::span<const std::byte>,
+                                             tbmqtt::qos) noexcept override {
     ++published;
     if (next == 0) next = 1;
     return next++;
@@ -44,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     s.used = true;
     s.id = static_cast<std::uint32_t>(i + 1);
     const std::size_t n = i + 1 == segments ? size - at : (lengths[i] < size - at ? lengths[i] : size - at);
-    const std::size_t kept = n < tbmqtt_test::crash_log::segment_capacity ? n : tbmqtt_test::crash_log::segment_capacity;
+    const std::size_t kept =
+        n < tbmqtt_test::crash_log::segment_capacity ? n : tbmqtt_test::crash_log::segment_capacity;
     if (kept > 0) std::memcpy(s.data, data + at, kept);
     s.size = s.synced = kept;
     at += n;

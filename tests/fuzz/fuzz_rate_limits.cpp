@@ -12,7 +12,8 @@ namespace {
 
 struct null_port final : tbmqtt::transport_port {
   std::uint16_t next = 1;
-  tbmqtt::result<tbmqtt::message_id> publish(std::string_view, tbmqtt::span<const std::byte>, tbmqtt::qos) noexcept override {
+  tbmqtt::result<tbmqtt::message_id> publish(std::string_view, tbmqtt::span<const std::byte>,
+                                             tbmqtt::qos) noexcept override {
     return next++;
   }
   tbmqtt::result<tbmqtt::message_id> subscribe(std::string_view, tbmqtt::qos) noexcept override { return next++; }

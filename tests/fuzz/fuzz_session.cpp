@@ -12,7 +12,8 @@ namespace {
 
 struct null_port final : tbmqtt::transport_port {
   std::uint16_t next = 1;
-  tbmqtt::result<tbmqtt::message_id> publish(std::string_view, tbmqtt::span<const std::byte>, tbmqtt::qos) noexcept override {
+  tbmqtt::result<tbmqtt::message_id> publish(std::string_view, tbmqtt::span<const std::byte>,
+                                             tbmqtt::qos) noexcept override {
     return next++;
   }
   tbmqtt::result<tbmqtt::message_id> subscribe(std::string_view, tbmqtt::qos) noexcept override { return next++; }
@@ -27,7 +28,8 @@ struct touching_events final : tbmqtt::session_events {
     for (auto m : v.members()) walk(m.val);
     for (auto e : v.elements()) walk(e);
   }
-  void on_attributes_response(std::uint32_t, tbmqtt::errc, tbmqtt::json::value c, tbmqtt::json::value sh) noexcept override {
+  void on_attributes_response(std::uint32_t, tbmqtt::errc, tbmqtt::json::value c,
+                              tbmqtt::json::value sh) noexcept override {
     walk(c);
     walk(sh);
   }

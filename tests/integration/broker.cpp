@@ -110,7 +110,8 @@ void broker::kill() {
 }
 
 peer::peer(std::uint16_t port, std::string filter, std::string client_id)
-    : filter_(std::move(filter)), probe_("tbmqtt-test/probe/" + std::to_string(reinterpret_cast<std::uintptr_t>(this))) {
+    : filter_(std::move(filter)),
+      probe_("tbmqtt-test/probe/" + std::to_string(reinterpret_cast<std::uintptr_t>(this))) {
   mosquitto_lib_init();
   mosq_ = mosquitto_new(client_id.empty() ? nullptr : client_id.c_str(), client_id.empty(), this);
   mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
@@ -153,7 +154,8 @@ void peer::set_responder(responder r) {
 
 void peer::on_message(mosquitto*, void* self_ptr, const mosquitto_message* m) {
   auto* self = static_cast<peer*>(self_ptr);
-  message msg{m->topic, std::string(static_cast<const char*>(m->payload), static_cast<std::size_t>(m->payloadlen)), m->qos};
+  message msg{m->topic, std::string(static_cast<const char*>(m->payload), static_cast<std::size_t>(m->payloadlen)),
+              m->qos};
   responder r;
   {
     std::lock_guard lock(self->mutex_);
@@ -172,7 +174,8 @@ std::vector<message> peer::received(const std::string& topic_prefix) {
   return out;
 }
 
-std::vector<message> peer::wait_for(const std::string& topic_prefix, std::size_t count, std::chrono::milliseconds timeout) {
+std::vector<message> peer::wait_for(const std::string& topic_prefix, std::size_t count,
+                                    std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   std::vector<message> out;
   changed_.wait_for(lock, timeout, [&] {

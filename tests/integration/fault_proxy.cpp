@@ -146,8 +146,7 @@ void fault_proxy::run() {
     if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) break;
     if (fds[1].revents != 0) {
       char drain[16];
-      while (::read(wake_[0], drain, sizeof drain) > 0) {
-      }
+      while (::read(wake_[0], drain, sizeof drain) > 0) {}
     }
     if (fds[0].revents & POLLIN) {
       for (;;) {
@@ -185,7 +184,8 @@ void fault_proxy::run() {
       if (owners[i - 2].second == POLLIN) {
         const ssize_t n = ::recv(d.from, buffer, sizeof buffer, 0);
         if (n > 0) {
-          d.queue.push_back({after + std::chrono::milliseconds(latency_ms_.load()), std::string(buffer, static_cast<std::size_t>(n))});
+          d.queue.push_back({after + std::chrono::milliseconds(latency_ms_.load()),
+                             std::string(buffer, static_cast<std::size_t>(n))});
         } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
           close_connection(*owner, false);  // one end closed or reset: pass it on
         }

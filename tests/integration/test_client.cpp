@@ -52,8 +52,8 @@ TEST(client, delivery_callback_fires_after_puback) {
   tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
   std::promise<errc> delivered;
-  ASSERT_TRUE(device.send_attributes(R"({"fw":"1.0"})", tbmqtt::qos::at_least_once,
-                                     [&](errc e) { delivered.set_value(e); }));
+  ASSERT_TRUE(
+      device.send_attributes(R"({"fw":"1.0"})", tbmqtt::qos::at_least_once, [&](errc e) { delivered.set_value(e); }));
   auto f = delivered.get_future();
   ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(f.get(), errc{});

@@ -7,13 +7,13 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <deque>
-#include <thread>
 #include <cstdio>
+#include <deque>
 #include <map>
-#include <set>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "broker.hpp"
@@ -144,15 +144,17 @@ TEST(faults, a_stalled_link_is_noticed_within_one_and_a_half_keepalives_and_noth
     std::lock_guard l(m);
     events.push_back(e);
     if (!e.connected && down_at_ms == 0)
-      down_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now().time_since_epoch()).count();
+      down_at_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+              .count();
   });
   ASSERT_TRUE(device.connect(10s));
   ASSERT_TRUE(device.send_telemetry("{\"n\":0}", tbmqtt::qos::at_least_once));
   ASSERT_TRUE(device.flush(5s));
   const auto stalled_at = std::chrono::steady_clock::now();
   proxy.set_stalled(true);  // from now on nothing moves, and nothing is closed
-  for (int i = 1; i < 100; ++i) ASSERT_TRUE(device.send_telemetry("{\"n\":" + std::to_string(i) + "}", tbmqtt::qos::at_least_once));
+  for (int i = 1; i < 100; ++i)
+    ASSERT_TRUE(device.send_telemetry("{\"n\":" + std::to_string(i) + "}", tbmqtt::qos::at_least_once));
   ASSERT_TRUE(wait_until([&] { return down_at_ms != 0; }, 15s));
   const auto noticed_after = std::chrono::milliseconds(down_at_ms) -
                              std::chrono::duration_cast<std::chrono::milliseconds>(stalled_at.time_since_epoch());
@@ -167,11 +169,13 @@ TEST(faults, a_stalled_link_is_noticed_within_one_and_a_half_keepalives_and_noth
   proxy.set_stalled(false);
   ASSERT_TRUE(wait_until([&] { return device.connected(); }, 20s));
   ASSERT_TRUE(device.flush(20s));
-  wait_until([&] {
-    std::set<std::string> distinct;
-    for (const auto& msg : counter.received()) distinct.insert(msg.payload);
-    return distinct.size() >= 100;
-  }, 10s);
+  wait_until(
+      [&] {
+        std::set<std::string> distinct;
+        for (const auto& msg : counter.received()) distinct.insert(msg.payload);
+        return distinct.size() >= 100;
+      },
+      10s);
   std::set<std::string> distinct;
   for (const auto& msg : counter.received()) distinct.insert(msg.payload);
   EXPECT_EQ(distinct.size(), 100u);

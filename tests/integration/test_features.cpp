@@ -56,7 +56,8 @@ TEST(attributes, request_sends_key_lists_and_returns_both_sections) {
   peer server(b.port());
   server.set_responder([](peer& p, const message& m) {
     if (m.topic.rfind("v1/devices/me/attributes/request/", 0) == 0)
-      p.publish("v1/devices/me/attributes/response/" + id_of(m.topic), R"({"client":{"a":1},"shared":{"fw_version":"1.2"}})");
+      p.publish("v1/devices/me/attributes/response/" + id_of(m.topic),
+                R"({"client":{"a":1},"shared":{"fw_version":"1.2"}})");
   });
   tbmqtt::client device(tbmqtt::testing::device_options(b));
   ASSERT_TRUE(device.connect(5s));
@@ -83,7 +84,8 @@ TEST(attributes, malformed_response_is_a_typed_error_and_later_requests_work) {
   int count = 0;
   server.set_responder([&](peer& p, const message& m) {
     if (m.topic.rfind("v1/devices/me/attributes/request/", 0) != 0) return;
-    const std::string reply = ++count == 1 ? "{not json" : (count == 2 ? R"({"client":[1]})" : R"({"shared":{"k":"v"}})");
+    const std::string reply =
+        ++count == 1 ? "{not json" : (count == 2 ? R"({"client":[1]})" : R"({"shared":{"k":"v"}})");
     p.publish("v1/devices/me/attributes/response/" + id_of(m.topic), reply);
   });
   tbmqtt::client device(tbmqtt::testing::device_options(b));
@@ -101,13 +103,22 @@ TEST(attributes, shared_updates_reach_matching_subscriptions_only) {
   tbmqtt::client device(tbmqtt::testing::device_options(b));
   std::mutex m;
   std::vector<std::string> all, selected;
-  ASSERT_TRUE(device.subscribe_shared_attributes("", [&](value u) { std::lock_guard l(m); all.emplace_back(u.raw()); }));
-  ASSERT_TRUE(device.subscribe_shared_attributes("mode,target", [&](value u) { std::lock_guard l(m); selected.emplace_back(u.raw()); }));
+  ASSERT_TRUE(device.subscribe_shared_attributes("", [&](value u) {
+    std::lock_guard l(m);
+    all.emplace_back(u.raw());
+  }));
+  ASSERT_TRUE(device.subscribe_shared_attributes("mode,target", [&](value u) {
+    std::lock_guard l(m);
+    selected.emplace_back(u.raw());
+  }));
   ASSERT_TRUE(device.connect(5s));
   server.publish("v1/devices/me/attributes", R"({"other":1})");
   server.publish("v1/devices/me/attributes", R"({"mode":"eco"})");
   server.publish("v1/devices/me/attributes", R"({"deleted":["target"]})");
-  ASSERT_TRUE(tbmqtt::testing::wait_until([&] { std::lock_guard l(m); return all.size() == 3; }));
+  ASSERT_TRUE(tbmqtt::testing::wait_until([&] {
+    std::lock_guard l(m);
+    return all.size() == 3;
+  }));
   std::lock_guard l(m);
   EXPECT_EQ(all[0], R"({"other":1})");
   ASSERT_EQ(selected.size(), 2u);
@@ -172,7 +183,8 @@ TEST(server_rpc, handler_may_reply_from_inside_the_callback) {
   broker b;
   peer server(b.port());
   tbmqtt::client device(tbmqtt::testing::device_options(b));
-  ASSERT_TRUE(device.on_any_rpc([&](const tbmqtt::server_rpc& rpc) { (void)device.reply_rpc(rpc.id, rpc.params_json); }));
+  ASSERT_TRUE(
+      device.on_any_rpc([&](const tbmqtt::server_rpc& rpc) { (void)device.reply_rpc(rpc.id, rpc.params_json); }));
   ASSERT_TRUE(device.connect(5s));
   server.publish("v1/devices/me/rpc/request/5", R"({"method":"echo","params":[1,2]})");
   auto replies = server.wait_for("v1/devices/me/rpc/response/5", 1);
@@ -185,9 +197,9 @@ TEST(client_rpc, returns_server_response_error_reply_and_timeout) {
   peer server(b.port());
   server.set_responder([](peer& p, const message& m) {
     if (m.topic.rfind("v1/devices/me/rpc/request/", 0) != 0) return;
-    const std::string reply = m.payload.find("getTime") != std::string::npos ? R"({"time":1700000000000})"
+    const std::string reply = m.payload.find("getTime") != std::string::npos  ? R"({"time":1700000000000})"
                               : m.payload.find("broken") != std::string::npos ? R"({"error":"no rule"})"
-                                                                               : "";
+                                                                              : "";
     if (!reply.empty()) p.publish("v1/devices/me/rpc/response/" + id_of(m.topic), reply);
   });
   tbmqtt::client device(tbmqtt::testing::device_options(b));

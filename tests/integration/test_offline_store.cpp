@@ -250,7 +250,8 @@ TEST(offline_store, telemetry_stored_during_an_outage_carries_its_capture_time) 
   b.stop();
   const temp_dir dir;
   const auto unix_ms = [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
   };
   const long long before = unix_ms();
   {
@@ -272,5 +273,6 @@ TEST(offline_store, telemetry_stored_during_an_outage_carries_its_capture_time) 
   EXPECT_LE(ts, stored_by);
   EXPECT_EQ(got[0].payload, "{\"ts\":" + std::to_string(ts) + ",\"values\":{\"t\":1}}");
   EXPECT_EQ(got[1].payload.rfind("[{\"ts\":", 0), 0u);
-  EXPECT_NE(got[1].payload.find(",\"values\":{\"t\":2}},{\"ts\":5,\"values\":{\"t\":3}}]"), std::string::npos) << got[1].payload;
+  EXPECT_NE(got[1].payload.find(",\"values\":{\"t\":2}},{\"ts\":5,\"values\":{\"t\":3}}]"), std::string::npos)
+      << got[1].payload;
 }

@@ -69,11 +69,13 @@ TEST(resilience, qos1_messages_published_across_a_broker_restart_all_arrive) {
   publisher.join();
   ASSERT_TRUE(device.flush(30s));
   std::set<std::string> distinct;
-  wait_until([&] {  // QoS 1 may deliver duplicates: count distinct payloads
-    distinct.clear();
-    for (const auto& m : server.received()) distinct.insert(m.payload);
-    return distinct.size() >= static_cast<std::size_t>(total);
-  }, 20s);
+  wait_until(
+      [&] {  // QoS 1 may deliver duplicates: count distinct payloads
+        distinct.clear();
+        for (const auto& m : server.received()) distinct.insert(m.payload);
+        return distinct.size() >= static_cast<std::size_t>(total);
+      },
+      20s);
   EXPECT_EQ(distinct.size(), static_cast<std::size_t>(total));  // QoS 1: duplicates allowed, losses not
 }
 
@@ -134,16 +136,16 @@ TEST(resilience, hostile_server_input_gives_typed_errors_and_loses_nothing) {
   ASSERT_TRUE(device.on_rpc("ok", [&](const tbmqtt::server_rpc& r) { (void)device.reply_rpc(r.id, "true"); }));
   ASSERT_TRUE(device.connect(5s));
 
-  server.publish("v1/devices/me/attributes", "{not json");                         // malformed push
-  server.publish("v1/devices/me/attributes", "[1,2]");                             // wrong type
-  server.publish("v1/devices/me/rpc/request/1", R"({"method":42})");               // method not a string
-  server.publish("v1/devices/me/rpc/request/2", "\xff\xfe");                       // not text at all
-  server.publish("v1/devices/me/rpc/response/999", R"({"late":true})");            // unknown request id
-  server.publish("v1/devices/me/attributes/response/abc", "{}");                   // malformed id
-  server.publish("v1/devices/me/rpc/request/123456789012345678901", "{}");       // id too long
+  server.publish("v1/devices/me/attributes", "{not json");                                       // malformed push
+  server.publish("v1/devices/me/attributes", "[1,2]");                                           // wrong type
+  server.publish("v1/devices/me/rpc/request/1", R"({"method":42})");                             // method not a string
+  server.publish("v1/devices/me/rpc/request/2", "\xff\xfe");                                     // not text at all
+  server.publish("v1/devices/me/rpc/response/999", R"({"late":true})");                          // unknown request id
+  server.publish("v1/devices/me/attributes/response/abc", "{}");                                 // malformed id
+  server.publish("v1/devices/me/rpc/request/123456789012345678901", "{}");                       // id too long
   server.publish("v1/devices/me/attributes", "{\"big\":\"" + std::string(200000, 'x') + "\"}");  // > max_payload
-  server.publish("v1/devices/me/rpc/request/3", R"({"method":"ok","params":null})");  // still served
-  server.publish("v1/devices/me/attributes", R"({"after":1})");                     // still delivered
+  server.publish("v1/devices/me/rpc/request/3", R"({"method":"ok","params":null})");             // still served
+  server.publish("v1/devices/me/attributes", R"({"after":1})");                                  // still delivered
 
   ASSERT_EQ(server.wait_for("v1/devices/me/rpc/response/3", 1).size(), 1u);
   ASSERT_TRUE(wait_until([&] { return updates == 1; }));  // the oversized one is dropped, typed
@@ -162,9 +164,9 @@ TEST(resilience, hostile_server_input_gives_typed_errors_and_loses_nothing) {
   std::lock_guard l(m);
   for (auto& e : errors)
     if (e != std::make_pair(errc::unknown_request, std::string("true")) && e.second.rfind("{\"error\"", 0) != 0)
-      kinds.insert(e.first);  // a plain broker echoes the device's own replies back: not counted
+      kinds.insert(e.first);                    // a plain broker echoes the device's own replies back: not counted
   EXPECT_EQ(kinds.count(errc::malformed), 6u);  // 2 pushes, 2 rpc requests, 2 bad topics
-  EXPECT_EQ(kinds.count(errc::unknown_request), 1u);  // {"late":true}
+  EXPECT_EQ(kinds.count(errc::unknown_request), 1u);    // {"late":true}
   EXPECT_EQ(kinds.count(errc::payload_too_large), 1u);  // 200 KB > max_payload (64 KiB)
   EXPECT_EQ(kinds.size(), 8u);
   EXPECT_EQ(updates, 1);

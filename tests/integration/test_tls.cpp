@@ -44,12 +44,15 @@ struct certificates {
     char pattern[] = "/tmp/tbmqtt-tls-XXXXXX";
     dir = ::mkdtemp(pattern);
     const std::string script =
-        "cd '" + dir + "' && set -e\n"
+        "cd '" + dir +
+        "' && set -e\n"
         "newkey='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
         "mk_ca() { openssl req -x509 $newkey -days 2 -subj /CN=$1 -keyout $1.key -out $1.crt; }\n"
-        "mk_csr() { openssl req $newkey -subj /CN=$1 -keyout $1.key -out $1.csr; printf 'subjectAltName=%s\\n' \"$2\" > $1.ext; }\n"
+        "mk_csr() { openssl req $newkey -subj /CN=$1 -keyout $1.key -out $1.csr; printf 'subjectAltName=%s\\n' \"$2\" "
+        "> $1.ext; }\n"
         "mk_cert() { mk_csr $2 \"$3\";\n"
-        "  openssl x509 -req -in $2.csr -CA $1.crt -CAkey $1.key -CAcreateserial -days 2 -extfile $2.ext -out $2.crt; }\n"
+        "  openssl x509 -req -in $2.csr -CA $1.crt -CAkey $1.key -CAcreateserial -days 2 -extfile $2.ext -out $2.crt; "
+        "}\n"
         // `openssl ca` because `x509 -req` of OpenSSL 3.0 cannot set a validity period in the past
         "mk_dated() { mk_csr $1 'IP:127.0.0.1,DNS:localhost';\n"
         "  openssl ca -batch -config ca.cnf -cert ca.crt -keyfile ca.key -in $1.csr -out $1.crt -notext \\\n"
@@ -63,7 +66,9 @@ struct certificates {
         "mk_dated expired 20200101000000Z 20200102000000Z\n"
         "mk_dated future 20991231000000Z 21000101000000Z\n"
         "mk_cert ca client DNS:device-1\n"
-        "openssl pkey -in client.key -aes256 -passout pass:" + std::string(key_password) + " -out client.enc.key\n"
+        "openssl pkey -in client.key -aes256 -passout pass:" +
+        std::string(key_password) +
+        " -out client.enc.key\n"
         "mk_cert other_ca stranger DNS:stranger\n"
         "mkdir cadir && cp ca.crt cadir/ && openssl rehash cadir\n";
     const std::string cmd = "bash -c \"$(cat <<'EOS'\n" + script + "EOS\n)\" >/dev/null 2>&1";
@@ -220,7 +225,7 @@ TEST(tls, unknown_ca_is_tls_unknown_ca_with_a_ca_file_a_ca_directory_or_the_syst
   EXPECT_EQ(connect_error(o), errc::tls_unknown_ca);
   o.tls.ca_file.clear();
   EXPECT_EQ(connect_error(o), errc::tls_unknown_ca);  // the system bundle does not know our CA
-  o.tls.ca_dir = c.dir;  // a directory without hashed CA certificates
+  o.tls.ca_dir = c.dir;                               // a directory without hashed CA certificates
   EXPECT_EQ(connect_error(o), errc::tls_unknown_ca);
 }
 
@@ -328,8 +333,7 @@ TEST(tls, mutual_tls_without_or_with_a_foreign_client_certificate_is_refused) {
 TEST(tls, a_broker_that_trusts_another_ca_refuses_our_client_certificate) {
   const certificates& c = shared();
   broker b(c.listener(true, "server", "other_ca"));
-  EXPECT_EQ(connect_error(with_client_certificate(tls_options(b.port(), c), c)),
-            errc::tls_client_certificate_refused);
+  EXPECT_EQ(connect_error(with_client_certificate(tls_options(b.port(), c), c)), errc::tls_client_certificate_refused);
 }
 
 TEST(tls, tls_1_2_refusals_of_the_client_certificate_are_recognised_too) {

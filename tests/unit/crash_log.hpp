@@ -76,7 +76,8 @@ struct crash_log final : tbmqtt::segment_store {
     if (!any) return tbmqtt::errc::no_match;
     return best;
   }
-  tbmqtt::result<std::size_t> read(std::uint32_t id, std::uint32_t offset, tbmqtt::span<std::byte> out) noexcept override {
+  tbmqtt::result<std::size_t> read(std::uint32_t id, std::uint32_t offset,
+                                   tbmqtt::span<std::byte> out) noexcept override {
     if (!powered) return tbmqtt::errc::transport_error;
     segment* s = get(id);
     if (s == nullptr) return tbmqtt::errc::no_match;
@@ -96,7 +97,8 @@ struct crash_log final : tbmqtt::segment_store {
     s->used = true;
     return {};
   }
-  tbmqtt::result<void> write(std::uint32_t id, std::uint32_t offset, tbmqtt::span<const std::byte> data) noexcept override {
+  tbmqtt::result<void> write(std::uint32_t id, std::uint32_t offset,
+                             tbmqtt::span<const std::byte> data) noexcept override {
     segment* s = get(id);
     const bool fits = s != nullptr && offset <= s->size && offset + data.size() <= segment_capacity;
     const bool was_powered = powered;

@@ -18,8 +18,8 @@ namespace {
 constexpr std::string_view fox = "The quick brown fox jumps over the lazy dog";
 
 constexpr checksum_algorithm all_algorithms[] = {
-    checksum_algorithm::md5,   checksum_algorithm::sha256,     checksum_algorithm::sha384,
-    checksum_algorithm::sha512, checksum_algorithm::crc32,     checksum_algorithm::murmur3_32,
+    checksum_algorithm::md5,         checksum_algorithm::sha256, checksum_algorithm::sha384,
+    checksum_algorithm::sha512,      checksum_algorithm::crc32,  checksum_algorithm::murmur3_32,
     checksum_algorithm::murmur3_128,
 };
 
@@ -196,9 +196,8 @@ TEST(checksum, parse_ignores_case) {
 }
 
 TEST(checksum, parse_rejects_unknown_names_with_invalid_argument) {
-  constexpr std::string_view bad[] = {"",       "SHA1",        "SHA-256",    "SHA_256", "MURMUR3",
-                                      "CRC32 ", " MD5",         "MD55",       "CRC",     "MURMUR3_64",
-                                      "SHA3_256", "MURMUR3_1288", "MURMUR3-32"};
+  constexpr std::string_view bad[] = {"",     "SHA1", "SHA-256",    "SHA_256",  "MURMUR3",      "CRC32 ",    " MD5",
+                                      "MD55", "CRC",  "MURMUR3_64", "SHA3_256", "MURMUR3_1288", "MURMUR3-32"};
   for (std::string_view name : bad) {
     auto r = tbmqtt::parse_checksum_algorithm(name);
     EXPECT_FALSE(r.ok()) << name;

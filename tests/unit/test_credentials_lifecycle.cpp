@@ -93,7 +93,8 @@ TEST(credentials_record, writes_the_provision_cli_format) {
   ASSERT_TRUE(text);
   EXPECT_EQ(*text, R"({"credentialsType":"MQTT_BASIC","clientId":"c1","username":"u\"1","password":"p1"})");
   ASSERT_TRUE(record_a.assign(token("T0K")));
-  EXPECT_EQ(*tbmqtt::write_credentials_record(scratch, record_a), R"({"credentialsType":"ACCESS_TOKEN","token":"T0K"})");
+  EXPECT_EQ(*tbmqtt::write_credentials_record(scratch, record_a),
+            R"({"credentialsType":"ACCESS_TOKEN","token":"T0K"})");
 }
 
 TEST(credentials_record, round_trips_every_type_through_storage) {
@@ -312,7 +313,7 @@ struct scripted_platform final : tbmqtt::credentials_platform {
   std::vector<errc> provisions;   // results of the round trips, in order (ok: grants "new")
   std::vector<errc> connections;  // results of the connections, in order
   errc wait_result{};
-  int cancel_after_calls = -1;    // cancelled() turns true after this many calls
+  int cancel_after_calls = -1;  // cancelled() turns true after this many calls
   std::string log;
   std::size_t p = 0, c = 0;
   int calls = 0;
@@ -334,7 +335,9 @@ struct scripted_platform final : tbmqtt::credentials_platform {
     log += "c" + std::string(creds.token.view()) + " ";
     return c < connections.size() ? connections[c++] : errc{};
   }
-  void on_retry(std::uint32_t attempt, errc, std::uint32_t) noexcept override { log += "r" + std::to_string(attempt) + " "; }
+  void on_retry(std::uint32_t attempt, errc, std::uint32_t) noexcept override {
+    log += "r" + std::to_string(attempt) + " ";
+  }
   bool cancelled() const noexcept override { return cancel_after_calls >= 0 && calls >= cancel_after_calls; }
 };
 
@@ -370,7 +373,8 @@ TEST(run_credentials_lifecycle, provisions_with_the_retry_schedule_and_stores_be
 
 TEST(run_credentials_lifecycle, stops_at_the_attempt_bound_or_a_permanent_failure_storing_nothing) {
   for (auto [bound, results, last, log] :
-       {std::make_tuple(2u, std::vector<errc>{errc::unreachable, errc::unreachable}, errc::unreachable, "w0 p r1 w0 p "),
+       {std::make_tuple(2u, std::vector<errc>{errc::unreachable, errc::unreachable}, errc::unreachable,
+                        "w0 p r1 w0 p "),
         std::make_tuple(0u, std::vector<errc>{errc::provision_failed}, errc::provision_failed, "w0 p ")}) {
     one_value_storage store;
     scripted_platform platform;
@@ -429,7 +433,9 @@ TEST(run_credentials_lifecycle, a_failed_store_never_connects) {
   scripted_platform platform;
   platform.provisions = {errc{}};
   struct failing_store final : tbmqtt::storage {
-    tbmqtt::result<std::size_t> load(std::string_view, tbmqtt::span<std::byte>) noexcept override { return errc::no_match; }
+    tbmqtt::result<std::size_t> load(std::string_view, tbmqtt::span<std::byte>) noexcept override {
+      return errc::no_match;
+    }
     tbmqtt::result<void> store(std::string_view, tbmqtt::span<const std::byte>) noexcept override {
       return errc::not_enough_space;
     }

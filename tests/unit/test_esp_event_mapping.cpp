@@ -344,7 +344,7 @@ TEST(esp_event_mapping, data_larger_than_the_max_payload_is_dropped_before_a_byt
   r.connect_ready();
   r.core.set_max_payload(600);  // smaller than the 1024-byte reassembly buffer
   const std::string payload = "{\"method\":\"setConfig\",\"params\":\"" + std::string(700, 'y') + "\"}";
-  EXPECT_EQ(r.esp.message("v1/devices/me/rpc/request/45", payload, 256), 3);  // fragmented
+  EXPECT_EQ(r.esp.message("v1/devices/me/rpc/request/45", payload, 256), 3);   // fragmented
   EXPECT_EQ(r.esp.message("v1/devices/me/rpc/request/46", payload, 1024), 1);  // in one event
   EXPECT_EQ(r.events.count(event_kind::rpc_request), 0u);
   ASSERT_EQ(r.events.count(event_kind::error), 2u);  // one report per message, not per fragment
@@ -368,7 +368,7 @@ TEST(esp_event_mapping, disconnected_fails_pending_requests_with_the_last_error_
   ASSERT_TRUE(attrs.ok());
   fake_esp::esp_mqtt_error_codes_t codes;
   codes.error_type = fake_esp::MQTT_ERROR_TYPE_TCP_TRANSPORT;
-  codes.esp_transport_sock_errno = 104;  // ECONNRESET
+  codes.esp_transport_sock_errno = 104;                               // ECONNRESET
   EXPECT_EQ(r.esp.error(codes).what, esp_event_outcome::kind::none);  // still connected: wait for DISCONNECTED
   const esp_event_outcome lost = r.esp.disconnected();
   EXPECT_EQ(lost.what, esp_event_outcome::kind::connection_lost);
@@ -441,8 +441,8 @@ TEST(esp_event_mapping, tls_failures_name_their_cause_like_the_linux_client) {
   EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0x10000), errc::tls_error);  // another flag
   EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0), errc::tls_error);
   // The client key.
-  EXPECT_EQ(errc_from_esp_tls(0x8019, 0x3B80, 0), errc::tls_bad_client_key);  // wrong password
-  EXPECT_EQ(errc_from_esp_tls(0x8019, 0x3C00, 0), errc::tls_bad_client_key);  // password missing
+  EXPECT_EQ(errc_from_esp_tls(0x8019, 0x3B80, 0), errc::tls_bad_client_key);   // wrong password
+  EXPECT_EQ(errc_from_esp_tls(0x8019, 0x3C00, 0), errc::tls_bad_client_key);   // password missing
   EXPECT_EQ(errc_from_esp_tls(0x8019, -0x3B80, 0), errc::tls_bad_client_key);  // either sign
   EXPECT_EQ(errc_from_esp_tls(0x8016, 0, 0), errc::tls_bad_client_key);        // key and certificate differ
   // The server ended the handshake with a fatal alert: in the handshake (TLS 1.2) or at the first
@@ -501,7 +501,8 @@ TEST(esp_event_mapping, deleted_event_reports_an_expired_message) {
 // esp-mqtt hands a PUBLISH larger than its buffer (CONFIG_TBMQTT_MQTT_BUFFER_SIZE, 1024) to the
 // handler in pieces: the first holds what fit after the header and topic, then a buffer each.
 // An OTA chunk of 16 KiB is four times the reassembly buffer (4096): it must stream.
-TEST(esp_event_mapping, a_16_kib_ota_chunk_in_1_kib_fragments_streams_into_the_sink_with_a_4096_byte_reassembly_buffer) {
+TEST(esp_event_mapping,
+     a_16_kib_ota_chunk_in_1_kib_fragments_streams_into_the_sink_with_a_4096_byte_reassembly_buffer) {
   rig r;
   std::byte reassembly[4096];  // the Kconfig default of TBMQTT_REASSEMBLY_BUFFER_SIZE
   r.core.set_reassembly_buffer(reassembly);
@@ -534,8 +535,8 @@ TEST(esp_event_mapping, a_16_kib_ota_chunk_in_1_kib_fragments_streams_into_the_s
     if (p.topic.rfind("v1/devices/me/attributes/request/", 0) == 0) request_id = p.topic.substr(33);
   ASSERT_FALSE(request_id.empty());
   r.esp.message("v1/devices/me/attributes/response/" + request_id,
-                R"({"shared":{"fw_title":"app","fw_version":"2.0","fw_size":40000,"fw_checksum":")" +
-                    std::string(hex) + R"(","fw_checksum_algorithm":"CRC32"}})",
+                R"({"shared":{"fw_title":"app","fw_version":"2.0","fw_size":40000,"fw_checksum":")" + std::string(hex) +
+                    R"(","fw_checksum_algorithm":"CRC32"}})",
                 1024);
   ASSERT_EQ(firmware.state(), tbmqtt::ota_state::downloading);
 

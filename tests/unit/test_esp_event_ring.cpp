@@ -56,8 +56,8 @@ TEST(esp_event_ring, a_reservation_that_does_not_fit_before_the_end_wraps_and_ho
   ring.release(*a);  // 0..59 free again, 10 bytes left at the end
   auto c = ring.reserve(20);
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ(c->pos, 0u);          // wrapped
-  EXPECT_EQ(c->reserved, 30u);    // 20 + the 10 skipped at the end
+  EXPECT_EQ(c->pos, 0u);        // wrapped
+  EXPECT_EQ(c->reserved, 30u);  // 20 + the 10 skipped at the end
   EXPECT_EQ(ring.used(), 60u);
   stamp(ring, *c, 3);
   EXPECT_TRUE(stamped(ring, *b, 9));  // untouched by the wrap

@@ -38,8 +38,8 @@ struct heard_record {
   std::uint32_t number = 0;  // rpc id or request id
   text_copy<64> device;
   text_copy<64> method;
-  text_copy<256> first;      // update data, rpc params, answer value, or error context
-  text_copy<256> second;     // answer values
+  text_copy<256> first;   // update data, rpc params, answer value, or error context
+  text_copy<256> second;  // answer values
   bool first_present = false;
   bool second_present = false;
 };

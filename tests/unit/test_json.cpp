@@ -31,44 +31,157 @@ json::value parse_ok(std::string_view text) {
 // Grammar
 
 constexpr std::string_view valid_documents[] = {
-    "null"sv, "true"sv, "false"sv,
-    "0"sv, "-0"sv, "1"sv, "-1"sv, "123"sv, "1234567890123456789012345678901234567890"sv,
-    "0.5"sv, "-0.5"sv, "10.25"sv, "1e5"sv, "1E5"sv, "1e+5"sv, "1e-5"sv, "1.5e10"sv, "-1.5E-3"sv,
-    "0e0"sv, "0.0"sv, "1e400"sv,
-    "\"\""sv, "\"abc\""sv, "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\""sv, "\"\\u0041\\uABcd\\u00e9\""sv,
-    "\"\\ud83d\\ude00\""sv, "\"\\ud800\""sv, "\"'single'\""sv, "\"\x7f\""sv,
-    "\"\xc3\xa9\""sv, "\"\xe2\x82\xac\""sv, "\"\xf0\x9f\x98\x80\""sv, "\"\xf4\x8f\xbf\xbf\""sv,
+    "null"sv,
+    "true"sv,
+    "false"sv,
+    "0"sv,
+    "-0"sv,
+    "1"sv,
+    "-1"sv,
+    "123"sv,
+    "1234567890123456789012345678901234567890"sv,
+    "0.5"sv,
+    "-0.5"sv,
+    "10.25"sv,
+    "1e5"sv,
+    "1E5"sv,
+    "1e+5"sv,
+    "1e-5"sv,
+    "1.5e10"sv,
+    "-1.5E-3"sv,
+    "0e0"sv,
+    "0.0"sv,
+    "1e400"sv,
+    "\"\""sv,
+    "\"abc\""sv,
+    "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\""sv,
+    "\"\\u0041\\uABcd\\u00e9\""sv,
+    "\"\\ud83d\\ude00\""sv,
+    "\"\\ud800\""sv,
+    "\"'single'\""sv,
+    "\"\x7f\""sv,
+    "\"\xc3\xa9\""sv,
+    "\"\xe2\x82\xac\""sv,
+    "\"\xf0\x9f\x98\x80\""sv,
+    "\"\xf4\x8f\xbf\xbf\""sv,
     "\"\xef\xbb\xbf\""sv,
-    "[]"sv, "{}"sv, "[ ]"sv, "{ }"sv, "[1,2,3]"sv, "[[[]]]"sv, "[{}]"sv, "[null,true,\"x\",1.5]"sv,
-    "{\"a\":1}"sv, "{\"a\":1,\"b\":[true,{\"c\":null}]}"sv, "{\"\":0}"sv, "{\"a\":1,\"a\":2}"sv,
-    " \t\r\n 1 \t\r\n "sv, "{ \"a\" : [ 1 , { } ] , \"b\" : \"c\" }"sv, "\n[\n1\n,\n2\n]\n"sv,
+    "[]"sv,
+    "{}"sv,
+    "[ ]"sv,
+    "{ }"sv,
+    "[1,2,3]"sv,
+    "[[[]]]"sv,
+    "[{}]"sv,
+    "[null,true,\"x\",1.5]"sv,
+    "{\"a\":1}"sv,
+    "{\"a\":1,\"b\":[true,{\"c\":null}]}"sv,
+    "{\"\":0}"sv,
+    "{\"a\":1,\"a\":2}"sv,
+    " \t\r\n 1 \t\r\n "sv,
+    "{ \"a\" : [ 1 , { } ] , \"b\" : \"c\" }"sv,
+    "\n[\n1\n,\n2\n]\n"sv,
     "{\"method\":\"setGpio\",\"params\":{\"pin\":4,\"value\":1}}"sv,
 };
 
 constexpr std::string_view invalid_documents[] = {
     // empty and bare words
-    ""sv, " "sv, "\n"sv, "nul"sv, "nulll"sv, "True"sv, "FALSE"sv, "NaN"sv, "Infinity"sv,
-    "-Infinity"sv, "undefined"sv, "tru e"sv,
+    ""sv,
+    " "sv,
+    "\n"sv,
+    "nul"sv,
+    "nulll"sv,
+    "True"sv,
+    "FALSE"sv,
+    "NaN"sv,
+    "Infinity"sv,
+    "-Infinity"sv,
+    "undefined"sv,
+    "tru e"sv,
     // numbers
-    "+1"sv, "01"sv, "-01"sv, "00"sv, "1."sv, ".5"sv, "-"sv, "-.5"sv, "1e"sv, "1e+"sv, "1E-"sv,
-    "1.e5"sv, "0x10"sv, "--1"sv, "1 2"sv, "1.5.5"sv, "1e5e5"sv, "- 1"sv, "1,"sv,
+    "+1"sv,
+    "01"sv,
+    "-01"sv,
+    "00"sv,
+    "1."sv,
+    ".5"sv,
+    "-"sv,
+    "-.5"sv,
+    "1e"sv,
+    "1e+"sv,
+    "1E-"sv,
+    "1.e5"sv,
+    "0x10"sv,
+    "--1"sv,
+    "1 2"sv,
+    "1.5.5"sv,
+    "1e5e5"sv,
+    "- 1"sv,
+    "1,"sv,
     // arrays
-    "["sv, "]"sv, "[1"sv, "[1,"sv, "[1,]"sv, "[,1]"sv, "[,]"sv, "[1 2]"sv, "[1]]"sv, "[1}"sv,
-    "[] []"sv, "[1]x"sv,
+    "["sv,
+    "]"sv,
+    "[1"sv,
+    "[1,"sv,
+    "[1,]"sv,
+    "[,1]"sv,
+    "[,]"sv,
+    "[1 2]"sv,
+    "[1]]"sv,
+    "[1}"sv,
+    "[] []"sv,
+    "[1]x"sv,
     // objects
-    "{"sv, "}"sv, "{\"a\"}"sv, "{\"a\":}"sv, "{\"a\" 1}"sv, "{a:1}"sv, "{\"a\":1,}"sv,
-    "{,\"a\":1}"sv, "{\"a\":1 \"b\":2}"sv, "{1:2}"sv, "{\"a\":1]"sv, "{}}"sv, "{\"a\"::1}"sv,
-    "{null:1}"sv, "{\"a\":1"sv, "{'a':1}"sv,
+    "{"sv,
+    "}"sv,
+    "{\"a\"}"sv,
+    "{\"a\":}"sv,
+    "{\"a\" 1}"sv,
+    "{a:1}"sv,
+    "{\"a\":1,}"sv,
+    "{,\"a\":1}"sv,
+    "{\"a\":1 \"b\":2}"sv,
+    "{1:2}"sv,
+    "{\"a\":1]"sv,
+    "{}}"sv,
+    "{\"a\"::1}"sv,
+    "{null:1}"sv,
+    "{\"a\":1"sv,
+    "{'a':1}"sv,
     // strings
-    "'a'"sv, "\"abc"sv, "\""sv, "\"\\x\""sv, "\"\\u12\""sv, "\"\\u12G4\""sv, "\"\\U0041\""sv,
-    "\"\\\""sv, "\"\\'\""sv, "\"a\tb\""sv, "\"a\nb\""sv, "\"\x01\""sv, "\"\x1f\""sv,
+    "'a'"sv,
+    "\"abc"sv,
+    "\""sv,
+    "\"\\x\""sv,
+    "\"\\u12\""sv,
+    "\"\\u12G4\""sv,
+    "\"\\U0041\""sv,
+    "\"\\\""sv,
+    "\"\\'\""sv,
+    "\"a\tb\""sv,
+    "\"a\nb\""sv,
+    "\"\x01\""sv,
+    "\"\x1f\""sv,
     "\"\0\""sv,
     // UTF-8
-    "\"\xff\""sv, "\"\x80\""sv, "\"\xc0\xaf\""sv, "\"\xc1\xbf\""sv, "\"\xe0\x80\xaf\""sv,
-    "\"\xed\xa0\x80\""sv, "\"\xf4\x90\x80\x80\""sv, "\"\xf5\x80\x80\x80\""sv, "\"\xe2\x82\""sv,
-    "\"\xc3\""sv, "\"\xf0\x9f\x98\""sv,
+    "\"\xff\""sv,
+    "\"\x80\""sv,
+    "\"\xc0\xaf\""sv,
+    "\"\xc1\xbf\""sv,
+    "\"\xe0\x80\xaf\""sv,
+    "\"\xed\xa0\x80\""sv,
+    "\"\xf4\x90\x80\x80\""sv,
+    "\"\xf5\x80\x80\x80\""sv,
+    "\"\xe2\x82\""sv,
+    "\"\xc3\""sv,
+    "\"\xf0\x9f\x98\""sv,
     // other
-    "1\0"sv, "\xef\xbb\xbf{}"sv, "\f1"sv, "\v1"sv, "1 // comment"sv, "/* c */ 1"sv, "[1]\0"sv,
+    "1\0"sv,
+    "\xef\xbb\xbf{}"sv,
+    "\f1"sv,
+    "\v1"sv,
+    "1 // comment"sv,
+    "/* c */ 1"sv,
+    "[1]\0"sv,
 };
 
 TEST(json_reader, accepts_every_valid_document_in_the_table) {
@@ -88,9 +201,7 @@ TEST(json_reader, rejects_trailing_comma_in_object) {
   EXPECT_EQ(json::validate("{\"a\":1,}").error(), errc::malformed);
 }
 
-TEST(json_reader, rejects_trailing_comma_in_array) {
-  EXPECT_EQ(json::validate("[1,2,]").error(), errc::malformed);
-}
+TEST(json_reader, rejects_trailing_comma_in_array) { EXPECT_EQ(json::validate("[1,2,]").error(), errc::malformed); }
 
 TEST(json_reader, rejects_leading_zero_and_plus_sign) {
   EXPECT_FALSE(json::validate("012").ok());
@@ -176,9 +287,7 @@ TEST(json_value, parse_returns_the_top_level_value_without_whitespace) {
   EXPECT_EQ(r.value().raw(), std::string_view{"{\"a\" : 1}"});
 }
 
-TEST(json_value, parse_reports_malformed_text) {
-  EXPECT_EQ(json::value::parse("{\"a\":}").error(), errc::malformed);
-}
+TEST(json_value, parse_reports_malformed_text) { EXPECT_EQ(json::value::parse("{\"a\":}").error(), errc::malformed); }
 
 TEST(json_value, default_value_is_absent) {
   json::value v;
@@ -343,7 +452,7 @@ TEST(json_members, values_containing_brackets_in_strings_do_not_confuse_iteratio
 
 TEST(json_elements, iterate_in_order_including_nested_values) {
   const auto doc = parse_ok("[1, \"two\", [3, [4]], {\"five\":5}, true, null]");
-  const json::kind expected[] = {json::kind::number, json::kind::string, json::kind::array,
+  const json::kind expected[] = {json::kind::number, json::kind::string,  json::kind::array,
                                  json::kind::object, json::kind::boolean, json::kind::null};
   std::size_t n = 0;
   for (const json::value v : doc.elements()) {
@@ -508,7 +617,8 @@ TEST(json_as_string, decodes_lone_surrogates_as_replacement_character) {
   char buf[32];
   EXPECT_EQ(parse_ok("\"\\ud800\"").as_string(buf).value(), std::string_view{"\xef\xbf\xbd"});
   EXPECT_EQ(parse_ok("\"\\udc00x\"").as_string(buf).value(), std::string_view{"\xef\xbf\xbdx"});
-  EXPECT_EQ(parse_ok("\"\\ud800\\u0041\"").as_string(buf).value(), std::string_view{"\xef\xbf\xbd" "A"});
+  EXPECT_EQ(parse_ok("\"\\ud800\\u0041\"").as_string(buf).value(), std::string_view{"\xef\xbf\xbd"
+                                                                                    "A"});
   EXPECT_EQ(parse_ok("\"\\ud800\\ud800\\udc00\"").as_string(buf).value(),
             std::string_view{"\xef\xbf\xbd\xf0\x90\x80\x80"});
 }
@@ -651,9 +761,24 @@ TEST(json_writer, nests_objects_and_arrays) {
   char buf[128];
   json::writer w{buf};
   w.begin_object()
-      .key("a").begin_array().begin_array().end_array().begin_object().end_object().value(1).end_array()
-      .key("b").begin_object().key("c").begin_object().key("d").null().end_object().end_object()
-      .key("e").value("x")
+      .key("a")
+      .begin_array()
+      .begin_array()
+      .end_array()
+      .begin_object()
+      .end_object()
+      .value(1)
+      .end_array()
+      .key("b")
+      .begin_object()
+      .key("c")
+      .begin_object()
+      .key("d")
+      .null()
+      .end_object()
+      .end_object()
+      .key("e")
+      .value("x")
       .end_object();
   EXPECT_EQ(written(w), std::string_view{"{\"a\":[[],{},1],\"b\":{\"c\":{\"d\":null}},\"e\":\"x\"}"});
 }
@@ -772,13 +897,26 @@ TEST(json_writer, reset_forgets_errors_and_text) {
 
 void write_sample(json::writer& w) {
   w.begin_object()
-      .key("ts").value(std::int64_t{1700000000123})
-      .key("values").begin_object()
-          .key("temp").value(21.5)
-          .key("name").value("dev\"1\"\n")
-          .key("ok").value(true)
-          .key("list").begin_array().value(1).null().value(-2.25).begin_array().end_array().end_array()
-          .key("nested").raw("{\"a\":[]}")
+      .key("ts")
+      .value(std::int64_t{1700000000123})
+      .key("values")
+      .begin_object()
+      .key("temp")
+      .value(21.5)
+      .key("name")
+      .value("dev\"1\"\n")
+      .key("ok")
+      .value(true)
+      .key("list")
+      .begin_array()
+      .value(1)
+      .null()
+      .value(-2.25)
+      .begin_array()
+      .end_array()
+      .end_array()
+      .key("nested")
+      .raw("{\"a\":[]}")
       .end_object()
       .end_object();
 }
@@ -837,8 +975,18 @@ TEST(json_round_trip, writer_output_parses_back_to_the_same_values) {
 }
 
 TEST(json_round_trip, doubles_read_back_exactly) {
-  const double samples[] = {0.0, 1.0, -1.0, 0.1, 1.0 / 3.0, 123456.789, 1e-300, 2.2250738585072014e-308,
-                            4.9e-324, 1.7976931348623157e308, 9007199254740993.0, -273.15};
+  const double samples[] = {0.0,
+                            1.0,
+                            -1.0,
+                            0.1,
+                            1.0 / 3.0,
+                            123456.789,
+                            1e-300,
+                            2.2250738585072014e-308,
+                            4.9e-324,
+                            1.7976931348623157e308,
+                            9007199254740993.0,
+                            -273.15};
   for (double d : samples) {
     char buf[40];
     json::writer w{buf};

@@ -75,7 +75,9 @@ struct device {
     s.on_connected(now_ms);
     for (std::size_t i = from; i < port.recorded_subscribes(); ++i) s.on_suback(port.subscribes[i].id, 1);
   }
-  tbmqtt::result<tbmqtt::message_id> send(std::string_view json) { return s.publish_telemetry(json, qos::at_least_once); }
+  tbmqtt::result<tbmqtt::message_id> send(std::string_view json) {
+    return s.publish_telemetry(json, qos::at_least_once);
+  }
   // PUBACKs every publish recorded from index `from` on.
   void ack_from(std::size_t from) {
     for (std::size_t i = from; i < port.recorded_publishes(); ++i) s.on_puback(port.publishes[i].id);
@@ -220,8 +222,8 @@ TEST(offline_queue, byte_limit_drops_as_many_old_messages_as_needed) {
   offline_queue_config config = limits(8);
   config.max_bytes = 20;
   device d{disk, config};
-  ASSERT_TRUE(d.send("{\"n\":0}").ok());  // 7 bytes
-  ASSERT_TRUE(d.send("{\"n\":1}").ok());  // 14
+  ASSERT_TRUE(d.send("{\"n\":0}").ok());             // 7 bytes
+  ASSERT_TRUE(d.send("{\"n\":1}").ok());             // 14
   ASSERT_TRUE(d.send("{\"n\":\"abcdefgh\"}").ok());  // 16: both older ones must go
   EXPECT_EQ(d.queue.dropped(), 2u);
   EXPECT_EQ(d.queue.bytes(), 16u);
@@ -446,7 +448,8 @@ void crash_at_every_operation(std::uint32_t commit_records) {
         ASSERT_EQ(std::sscanf(after.port.publishes[p].payload.view().data(), "{\"n\":%d}", &n), 1);
         ASSERT_GE(n, 0);
         ASSERT_LT(n, 12);
-        EXPECT_TRUE(accepted[n] || n == first_refused) << "budget " << budget << ": message " << n << " was never accepted";
+        EXPECT_TRUE(accepted[n] || n == first_refused)
+            << "budget " << budget << ": message " << n << " was never accepted";
         EXPECT_GT(n, last) << "budget " << budget << ": out of order";
         last = n;
         seen[n] = true;
@@ -496,7 +499,7 @@ TEST(offline_queue, group_commit_syncs_once_per_batch_and_sends_only_committed_m
   ASSERT_EQ(d.port.publish_count, 5u);
   EXPECT_EQ(d.port.payload(4), "{\"n\":4}");
   ASSERT_TRUE(d.send(doc(buf, 5)).ok());
-  ASSERT_TRUE(d.queue.sync().ok());  // forced
+  ASSERT_TRUE(d.queue.sync().ok());     // forced
   EXPECT_EQ(d.port.publish_count, 5u);  // sent on the next pump
   d.s.tick(11);
   EXPECT_EQ(d.port.publish_count, 6u);
@@ -834,10 +837,11 @@ TEST(offline_queue, session_limits_are_learned_on_connect_and_the_queue_waits_fo
   const std::string_view id = port.topic(0).substr(26);
   char response_topic[64] = "v1/devices/me/rpc/response/";
   std::memcpy(response_topic + 27, id.data(), id.size());
-  s.on_message({response_topic, 27 + id.size()},
-               tbmqtt_test::bytes(R"({"maxPayloadSize":4096,"maxInflightMessages":100,"rateLimits":)"
-                                  R"({"messages":"10:1,300:60","telemetryMessages":"2:1","telemetryDataPoints":null}})"),
-               5);
+  s.on_message(
+      {response_topic, 27 + id.size()},
+      tbmqtt_test::bytes(R"({"maxPayloadSize":4096,"maxInflightMessages":100,"rateLimits":)"
+                         R"({"messages":"10:1,300:60","telemetryMessages":"2:1","telemetryDataPoints":null}})"),
+      5);
   EXPECT_EQ(s.config().max_payload, 4096u);
   ASSERT_EQ(limiter.buckets(tbmqtt::rate_limit_kind::messages).size(), 2u);
   ASSERT_EQ(limiter.buckets(tbmqtt::rate_limit_kind::telemetry_messages).size(), 1u);

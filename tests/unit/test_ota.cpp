@@ -6,9 +6,9 @@
 #include <cstring>
 #include <string_view>
 
+#include "ota_fakes.hpp"
 #include "tbmqtt/ota.hpp"
 #include "tbmqtt/topics.hpp"
-#include "ota_fakes.hpp"
 
 namespace {
 
@@ -73,9 +73,9 @@ struct server_port final : tbmqtt::transport_port {
       r.chunk = number(std::string_view(rest.data() + slash + 7, rest.size() - slash - 7));
       r.size = number(body);
       r.software = topic[3] == 's';
-    } else if (auto id = tbmqtt::topics::parse_decimal(
-                   topic.rfind("v1/devices/me/attributes/request/", 0) == 0 ? std::string_view(topic.data() + 33, topic.size() - 33)
-                                                                         : std::string_view{})) {
+    } else if (auto id = tbmqtt::topics::parse_decimal(topic.rfind("v1/devices/me/attributes/request/", 0) == 0
+                                                           ? std::string_view(topic.data() + 33, topic.size() - 33)
+                                                           : std::string_view{})) {
       last_attribute_request = *id;
     } else if (topic == "v1/devices/me/telemetry") {
       record_state(body);
@@ -119,7 +119,9 @@ struct listener final : tbmqtt::ota_listener {
   void on_ota_state(tbmqtt::ota_kind, ota_state s, errc e, std::string_view) noexcept override {
     if (s == ota_state::failed) last_error = e;
   }
-  void on_ota_progress(tbmqtt::ota_kind, std::uint64_t received, std::uint64_t) noexcept override { progress = received; }
+  void on_ota_progress(tbmqtt::ota_kind, std::uint64_t received, std::uint64_t) noexcept override {
+    progress = received;
+  }
   void on_ota_ready(tbmqtt::ota_kind, const tbmqtt::ota_package&) noexcept override { ++ready; }
 };
 
@@ -160,7 +162,9 @@ struct rig {
     session.on_connected(now);
     for (tbmqtt::message_id id = 1; id < 40; ++id) session.on_suback(id, 1);
   }
-  void message(std::string_view topic, std::string_view payload) { session.on_message(topic, tbmqtt::as_bytes(payload), now); }
+  void message(std::string_view topic, std::string_view payload) {
+    session.on_message(topic, tbmqtt::as_bytes(payload), now);
+  }
   // Answers the engine's attribute request with a package of `size` bytes of the image.
   void assign(std::size_t size, std::string_view version = "2.0", const char* checksum = nullptr,
               std::string_view prefix = "fw") {
@@ -293,7 +297,8 @@ TEST(ota, reports_current_version_and_requests_the_package_attributes_on_connect
   memory_storage storage;
   rig r{sink, storage};
   r.connect();
-  EXPECT_EQ(std::string_view(r.port.last_current), std::string_view(R"({"current_fw_title":"app","current_fw_version":"1.0"})"));
+  EXPECT_EQ(std::string_view(r.port.last_current),
+            std::string_view(R"({"current_fw_title":"app","current_fw_version":"1.0"})"));
   EXPECT_NE(r.port.last_attribute_request, 0u);
 }
 
@@ -500,7 +505,8 @@ TEST(ota, updated_is_reported_only_after_the_restarted_app_confirms) {
   EXPECT_NE(after.port.last_state(), std::string_view("UPDATED"));
   ASSERT_TRUE(after.engine.confirm());
   EXPECT_EQ(after.port.last_state(), std::string_view("UPDATED"));
-  EXPECT_EQ(std::string_view(after.port.last_current), std::string_view(R"({"current_fw_title":"app","current_fw_version":"2.0"})"));
+  EXPECT_EQ(std::string_view(after.port.last_current),
+            std::string_view(R"({"current_fw_title":"app","current_fw_version":"2.0"})"));
   EXPECT_EQ(after.engine.confirm().error(), errc::no_match);  // nothing pending any more
 }
 
@@ -527,8 +533,9 @@ TEST(ota, malformed_package_attributes_fail_with_a_typed_error) {
   r.connect();
   char topic[64] = "v1/devices/me/attributes/response/";
   auto end = std::to_chars(topic + 34, topic + sizeof topic, r.port.last_attribute_request).ptr;
-  r.message(std::string_view(topic, static_cast<std::size_t>(end - topic)),
-            R"({"shared":{"fw_title":"app","fw_version":"2.0","fw_size":"big","fw_checksum":"00","fw_checksum_algorithm":"CRC32"}})");
+  r.message(
+      std::string_view(topic, static_cast<std::size_t>(end - topic)),
+      R"({"shared":{"fw_title":"app","fw_version":"2.0","fw_size":"big","fw_checksum":"00","fw_checksum_algorithm":"CRC32"}})");
   EXPECT_EQ(r.engine.state(), ota_state::failed);
   EXPECT_EQ(r.heard.last_error, errc::malformed);
 }

@@ -59,7 +59,8 @@ TEST(provision, request_access_token) {
   r.credentials_type = provision_credentials_type::access_token;
   r.token = "T";
   EXPECT_TRUE(build_equals(
-      r, R"({"deviceName":"dev-1","provisionDeviceKey":"K","provisionDeviceSecret":"S","credentialsType":"ACCESS_TOKEN","token":"T"})"));
+      r,
+      R"({"deviceName":"dev-1","provisionDeviceKey":"K","provisionDeviceSecret":"S","credentialsType":"ACCESS_TOKEN","token":"T"})"));
 }
 
 TEST(provision, request_mqtt_basic_uses_lower_case_username) {
@@ -93,8 +94,8 @@ TEST(provision, request_gateway_flag_and_escaping) {
   provision_request r = base();
   r.device_name = "a\"b";
   r.gateway = true;
-  EXPECT_TRUE(build_equals(
-      r, R"({"deviceName":"a\"b","provisionDeviceKey":"K","provisionDeviceSecret":"S","gateway":true})"));
+  EXPECT_TRUE(
+      build_equals(r, R"({"deviceName":"a\"b","provisionDeviceKey":"K","provisionDeviceSecret":"S","gateway":true})"));
 }
 
 TEST(provision, request_refuses_missing_key_secret_or_credentials) {
@@ -188,8 +189,7 @@ TEST(provision, response_malformed) {
   EXPECT_EQ(parse_error(R"({"credentialsValue":"T","credentialsType":"ACCESS_TOKEN"})"), errc::malformed);
   EXPECT_EQ(parse_error(R"({"status":1})"), errc::malformed);
   EXPECT_EQ(parse_error(R"({"status":"SUCCESS"})"), errc::malformed);
-  EXPECT_EQ(parse_error(R"({"credentialsValue":"T","credentialsType":"LWM2M","status":"SUCCESS"})"),
-            errc::malformed);
+  EXPECT_EQ(parse_error(R"({"credentialsValue":"T","credentialsType":"LWM2M","status":"SUCCESS"})"), errc::malformed);
   EXPECT_EQ(parse_error(R"({"credentialsValue":5,"credentialsType":"ACCESS_TOKEN","status":"SUCCESS"})"),
             errc::malformed);
   EXPECT_EQ(parse_error(R"({"credentialsValue":"","credentialsType":"ACCESS_TOKEN","status":"SUCCESS"})"),

@@ -73,7 +73,8 @@ TEST(provision_exchange, fragmented_answer_is_reassembled) {
   harness h;
   h.subscribed();
   const std::size_t cut = 10;
-  h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes(tbmqtt::detail::slice(answer, 0, cut)), 0, answer.size());
+  h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes(tbmqtt::detail::slice(answer, 0, cut)), 0,
+                          answer.size());
   EXPECT_FALSE(h.x.finished());
   h.x.on_message_fragment({}, bytes(tbmqtt::detail::slice(answer, cut)), cut, answer.size());
   ASSERT_TRUE(h.x.finished());
@@ -102,7 +103,8 @@ TEST(provision_exchange, answer_larger_than_the_buffer_is_payload_too_large) {
 TEST(provision_exchange, fragment_out_of_order_is_malformed) {
   harness h;
   h.subscribed();
-  h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes(tbmqtt::detail::slice(answer, 0, 10)), 0, answer.size());
+  h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes(tbmqtt::detail::slice(answer, 0, 10)), 0,
+                          answer.size());
   h.x.on_message_fragment({}, bytes(tbmqtt::detail::slice(answer, 20)), 20, answer.size());
   EXPECT_EQ(h.error(), errc::malformed);
 }

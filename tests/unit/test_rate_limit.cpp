@@ -66,8 +66,8 @@ TEST(rate_limit, empty_and_null_mean_no_rule) {
 
 TEST(rate_limit, malformed_rules_are_invalid_argument) {
   rate_rule rules[4];
-  for (std::string_view bad : {"10", "a:1", "10:b", "0:1", "10:0", "10:1,", ",10:1", "10:-1", "1:1:1",
-                               "99999999999:1", "10:9999999"})
+  for (std::string_view bad :
+       {"10", "a:1", "10:b", "0:1", "10:0", "10:1,", ",10:1", "10:-1", "1:1:1", "99999999999:1", "10:9999999"})
     EXPECT_EQ(tbmqtt::parse_rate_rules(bad, rules).error(), errc::invalid_argument) << bad;
 }
 
@@ -114,7 +114,7 @@ TEST(rate_limit, data_points_are_paced_by_their_own_limit) {
   ASSERT_TRUE(limiter.set(rate_limit_kind::telemetry_data_points, "40:1", 0).ok());
   std::uint32_t times[400];
   const std::size_t sent = send_greedily(limiter, 0, 10000, times, 4);  // 4 points per message
-  EXPECT_LE(busiest_window(times, sent, 1000), 10u);  // 40 points
+  EXPECT_LE(busiest_window(times, sent, 1000), 10u);                    // 40 points
   EXPECT_GE(sent, 40u);
   // Other messages do not count data points.
   EXPECT_EQ(limiter.wait_ms(false, 0, 10000), 0u);

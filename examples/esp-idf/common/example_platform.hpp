@@ -3,13 +3,13 @@
 // Not part of the library.
 #pragma once
 
-#include <cstdint>
 #include <sys/time.h>
+#include <cstdint>
 
 #include "esp_event.h"
-#include "sdkconfig.h"
 #include "esp_log.h"
 #include "nvs_flash.h"
+#include "sdkconfig.h"
 
 // The helper lives in IDF's examples/common_components; the offline compile check
 // (tests/esp_idf/check.sh) has no such header, so the examples build without it too. On the
@@ -23,11 +23,11 @@
 #endif
 
 #if defined(CONFIG_IDF_TARGET_LINUX)
+#include <unistd.h>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <csignal>
 #include <cstring>
-#include <unistd.h>
 
 #include "esp_private/partition_linux.h"
 #endif
@@ -57,7 +57,6 @@ inline void keep_flash_file(const char* path) {
   if (std::rename(created, path) != 0) ESP_LOGE("example", "cannot keep the flash file %s as %s", created, path);
 }
 #endif
-
 
 /// NVS (erased and re-initialised when its layout changed), the event loop, then the network
 /// (esp_netif, then Wi-Fi or Ethernet; nothing on linux, whose network is the host's).

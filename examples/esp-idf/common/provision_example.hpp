@@ -82,7 +82,8 @@ inline void provision_flow_and_send_once(const char* tag, provisioning& p, const
     ESP_LOGE(tag, "failed: %s", tbmqtt::to_string(r.error()));
     return;
   }
-  ESP_LOGI(tag, "%s", device.provisioned() ? "provisioned; credentials stored in NVS" : "using the credentials stored in NVS");
+  ESP_LOGI(tag, "%s",
+           device.provisioned() ? "provisioned; credentials stored in NVS" : "using the credentials stored in NVS");
   send_once(tag, device.get(), telemetry);
 }
 

@@ -14,8 +14,8 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
 #include "freertos/task.h"
-#include "tbmqtt/registry.hpp"
 #include "nvs_storage.hpp"
+#include "tbmqtt/registry.hpp"
 
 #include "../../transport/esp_mqtt/esp_event_mapping.hpp"
 #include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
@@ -108,7 +108,8 @@ struct esp_client::impl final : session_events {
     queue_buffer = new (std::nothrow) std::byte[record];
     log_pages = new (std::nothrow) std::byte[2 * log_page_size];
     if (nvs == nullptr || queue_index == nullptr || queue_buffer == nullptr || log_pages == nullptr) return;
-    log = new (std::nothrow) kv_segment_store(*nvs, {log_pages, log_page_size}, {log_pages + log_page_size, log_page_size});
+    log = new (std::nothrow)
+        kv_segment_store(*nvs, {log_pages, log_page_size}, {log_pages + log_page_size, log_page_size});
     if (log == nullptr) return;  // valid() is false
     queue = new (std::nothrow) offline_queue(*log, {queue_index, window}, {queue_buffer, record}, o.offline_queue);
     if (queue == nullptr) return;

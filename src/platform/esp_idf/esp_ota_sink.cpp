@@ -3,11 +3,11 @@
 // compile-checked only (tests/esp_idf/check.sh), not run on a device yet.
 #include "tbmqtt/esp_ota_sink.hpp"
 
+#include "../../transport/esp_mqtt/esp_event_mapping.hpp"
 #include "esp_err.h"
 #include "esp_idf_version.h"
 #include "esp_log.h"
 #include "esp_ota_ops.h"
-#include "../../transport/esp_mqtt/esp_event_mapping.hpp"
 
 // esp_ota_end() verifies with esp_image_verify(); use it where the header is reachable
 // (bootloader_support; present in the v4.4 header set, not in the v5.x one used by check.sh).
@@ -63,8 +63,8 @@ result<void> esp_ota_sink::begin(const ota_package& package, std::uint64_t resum
   const esp_partition_t* running = esp_ota_get_running_partition();
   if (running != nullptr && running->address == p->address) return errc::invalid_argument;
   if (package.size == 0 || package.size > p->size || resume_offset > package.size) {
-    ESP_LOGE(tag, "image of %u bytes does not fit partition '%s' (%u bytes)",
-             static_cast<unsigned>(package.size), p->label, static_cast<unsigned>(p->size));
+    ESP_LOGE(tag, "image of %u bytes does not fit partition '%s' (%u bytes)", static_cast<unsigned>(package.size),
+             p->label, static_cast<unsigned>(p->size));
     return errc::not_enough_space;
   }
   partition_ = p;
@@ -75,8 +75,8 @@ result<void> esp_ota_sink::begin(const ota_package& package, std::uint64_t resum
   erased_end_ = round_up(resume_offset, sector_);
   if (erased_end_ > p->size) erased_end_ = p->size;
   written_end_ = resume_offset;
-  ESP_LOGI(tag, "writing %u bytes to partition '%s' at 0x%x (resume at %u)", static_cast<unsigned>(size_),
-           p->label, static_cast<unsigned>(p->address), static_cast<unsigned>(resume_offset));
+  ESP_LOGI(tag, "writing %u bytes to partition '%s' at 0x%x (resume at %u)", static_cast<unsigned>(size_), p->label,
+           static_cast<unsigned>(p->address), static_cast<unsigned>(resume_offset));
   return {};
 }
 
@@ -100,8 +100,7 @@ result<void> esp_ota_sink::write(std::uint64_t offset, span<const std::byte> dat
   if (data.size() == 0) return {};
   const std::uint64_t end = offset + data.size();
   TBMQTT_TRY(erase_through(end));  // every sector below `end` is erased exactly once
-  const esp_err_t err =
-      esp_partition_write(partition_, static_cast<std::size_t>(offset), data.data(), data.size());
+  const esp_err_t err = esp_partition_write(partition_, static_cast<std::size_t>(offset), data.data(), data.size());
   if (err != ESP_OK) {
     ESP_LOGE(tag, "write at %u failed: %s", static_cast<unsigned>(offset), esp_err_to_name(err));
     return errc_from_ota(err);

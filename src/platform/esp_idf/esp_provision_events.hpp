@@ -27,8 +27,10 @@ class esp_provision_mapper {
     switch (e.kind) {
       case esp_event_kind::connected: exchange_.on_connack(errc{}); break;
       case esp_event_kind::error:
-        if (e.error.type == esp_error_type::connection_refused) exchange_.on_connack(errc_from_esp_error(e.error));
-        else if (e.error.type != esp_error_type::subscribe_failed) last_error_ = errc_from_esp_error(e.error);
+        if (e.error.type == esp_error_type::connection_refused)
+          exchange_.on_connack(errc_from_esp_error(e.error));
+        else if (e.error.type != esp_error_type::subscribe_failed)
+          last_error_ = errc_from_esp_error(e.error);
         break;
       case esp_event_kind::disconnected: exchange_.on_connection_lost(last_error_); break;
       case esp_event_kind::subscribed: {

@@ -24,7 +24,8 @@ std::unique_ptr<char[]> allocate(std::size_t n) noexcept { return std::unique_pt
 constexpr TickType_t cancel_poll = pdMS_TO_TICKS(100) > 0 ? pdMS_TO_TICKS(100) : 1;
 
 std::uint32_t ms_since(TickType_t start) noexcept {
-  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(xTaskGetTickCount() - start) * 1000u / configTICK_RATE_HZ);
+  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(xTaskGetTickCount() - start) * 1000u /
+                                    configTICK_RATE_HZ);
 }
 
 detail::esp_mqtt_settings settings_from(const esp_provision_options& o, std::size_t request_size) noexcept {
@@ -48,8 +49,8 @@ detail::esp_mqtt_settings settings_from(const esp_provision_options& o, std::siz
 // Runs the exchange until it finishes, the deadline passes or `stop` is set; returns the
 // answer's payload.
 result<std::string_view> round_trip(const esp_provision_options& server, std::uint32_t timeout_ms,
-                                     std::string_view request, span<char> response,
-                                     const std::atomic<bool>* stop) noexcept {
+                                    std::string_view request, span<char> response,
+                                    const std::atomic<bool>* stop) noexcept {
   detail::esp_mqtt_transport transport{settings_from(server, request.size()), detail::esp_event_queue_config{}};
   detail::provision_exchange exchange{transport, request, response};
   detail::esp_provision_mapper mapper{exchange};
@@ -123,8 +124,7 @@ void esp_apply_credentials(esp_client_options& options, const credentials_record
       options.username = or_null(c.username);
       options.password = or_null(c.password);
       break;
-    default:
-      break;
+    default: break;
   }
 }
 
@@ -175,7 +175,8 @@ struct esp_provisioned_client::platform final : credentials_platform {
     return r.error();
   }
   void on_retry(std::uint32_t attempt, errc error, std::uint32_t delay_ms) noexcept override {
-    if (self.options_.on_retry != nullptr) self.options_.on_retry(self.options_.on_retry_context, attempt, error, delay_ms);
+    if (self.options_.on_retry != nullptr)
+      self.options_.on_retry(self.options_.on_retry_context, attempt, error, delay_ms);
   }
   bool cancelled() const noexcept override { return self.cancelled_; }
 };
@@ -211,7 +212,8 @@ result<void> esp_provisioned_client::connect(std::uint32_t connect_timeout_ms) n
   if (auto scratch = allocate(credentials_record_json_capacity)) {
     credentials_lifecycle life{{options_.allow_reprovision, options_.max_attempts}};
     platform p{*this, connect_timeout_ms};
-    outcome = run_credentials_lifecycle(life, *options_.store, record_, span<char>{scratch.get(), credentials_record_json_capacity}, p);
+    outcome = run_credentials_lifecycle(life, *options_.store, record_,
+                                        span<char>{scratch.get(), credentials_record_json_capacity}, p);
     attempts_ = life.attempts();
     provisioned_ = outcome && life.provisioned_new();
   }

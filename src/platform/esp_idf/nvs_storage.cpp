@@ -3,8 +3,8 @@
 
 #include <cstring>
 
-#include "esp_err.h"
 #include "../../transport/esp_mqtt/esp_event_mapping.hpp"
+#include "esp_err.h"
 
 namespace tbmqtt::esp_idf {
 namespace {

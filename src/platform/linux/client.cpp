@@ -7,8 +7,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <map>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -16,9 +16,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tbmqtt/linux_platform.hpp"
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
 #include "../mbedtls/mbedtls_hashes.hpp"
+#include "tbmqtt/linux_platform.hpp"
 
 namespace tbmqtt {
 namespace {
@@ -49,9 +49,9 @@ detail::mqtt_endpoint endpoint_from(const client_options& o) {
 }
 
 std::uint64_t unix_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 session_config session_config_from(const client_options& o) {
@@ -104,9 +104,10 @@ struct offline_store {
         queue(files, {window.data(), window.size()}, {buffer.data(), buffer.size()}, with_clock(o.offline_queue)) {
     if (auto locked = files.open(); !locked) {
       if (locked.error() == errc::store_locked)
-        throw store_error("offline store " + directory + " is in use by another process" +
-                              (files.locked_by() > 0 ? " (pid " + std::to_string(files.locked_by()) + ")" : std::string{}),
-                          errc::store_locked);
+        throw store_error(
+            "offline store " + directory + " is in use by another process" +
+                (files.locked_by() > 0 ? " (pid " + std::to_string(files.locked_by()) + ")" : std::string{}),
+            errc::store_locked);
       throw store_error("offline store " + directory + ": cannot be created or locked", locked.error());
     }
     if (auto opened = queue.open(); !opened)
@@ -114,14 +115,16 @@ struct offline_store {
   }
   // Telemetry is stamped with the wall clock when it is stored (its capture time).
   static offline_queue_config with_clock(offline_queue_config c) {
-    if (c.epoch_ms == nullptr) c.epoch_ms = [] () noexcept { return unix_ms(); };
+    if (c.epoch_ms == nullptr) c.epoch_ms = []() noexcept { return unix_ms(); };
     return c;
   }
 };
 
 struct client::impl final : session_events, detail::transport_listener, transport_port {
   explicit impl(client_options o)
-      : options(std::move(o)), transport(endpoint_from(options), *this), core(*this, *this, session_config_from(options)) {
+      : options(std::move(o)),
+        transport(endpoint_from(options), *this),
+        core(*this, *this, session_config_from(options)) {
     if (wants_pacing(options)) set_up_pacing();
     if (options.offline_store.empty()) return;
     store = std::make_unique<offline_store>(options.offline_store, options);
@@ -146,7 +149,9 @@ struct client::impl final : session_events, detail::transport_listener, transpor
     if (sent) ++published;
     return sent;
   }
-  result<message_id> subscribe(std::string_view filter, qos q) noexcept override { return transport.subscribe(filter, q); }
+  result<message_id> subscribe(std::string_view filter, qos q) noexcept override {
+    return transport.subscribe(filter, q);
+  }
 
   // ---- state (guarded by mutex) ----
   client_options options;
@@ -160,10 +165,10 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   bool ready = false;
   bool socket_open = false;
   bool ever_connected = false;
-  errc connect_outcome{};       // first outcome of connect(): refusal or subscription error
+  errc connect_outcome{};  // first outcome of connect(): refusal or subscription error
   bool connect_outcome_set = false;
-  std::uint64_t published = 0;  // messages handed to the transport
-  std::atomic<std::uint64_t> delivered{0};  // ... and acknowledged by it
+  std::uint64_t published = 0;                           // messages handed to the transport
+  std::atomic<std::uint64_t> delivered{0};               // ... and acknowledged by it
   std::atomic<std::uint64_t> wake_flush_at{UINT64_MAX};  // smallest `delivered` a flush() waits for
   std::atomic<bool> delivery_callbacks_used{false};      // set before the first such publish
   std::uint32_t last_tick_ms = 0;
@@ -180,7 +185,7 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   iregistry* points = nullptr;  // attach(): an extension of core, ticked when tick_points
   bool tick_points = false;
   std::mt19937 random{std::random_device{}()};
-  ota_slot ota[2];  // indexed by ota_kind
+  ota_slot ota[2];       // indexed by ota_kind
   struct gateway_state;  // client::gateway(); defined right after impl
   std::unique_ptr<gateway_state> gateway;
   std::unique_ptr<offline_store> store;
@@ -209,7 +214,8 @@ struct client::impl final : session_events, detail::transport_listener, transpor
           std::unique_lock lock(mutex);
           auto until = next_attempt;
           if (store && store->queue.uncommitted() > 0) {  // the group commit's bounded wait, offline too
-            const auto commit_at = clock_type::now() + std::chrono::milliseconds(options.offline_queue.commit_interval_ms + 1);
+            const auto commit_at =
+                clock_type::now() + std::chrono::milliseconds(options.offline_queue.commit_interval_ms + 1);
             if (commit_at < until) until = commit_at;
           }
           changed.wait_until(lock, until, [&] { return stopping.load(); });
@@ -253,8 +259,9 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   }
 
   std::chrono::milliseconds backoff() {
-    const auto delay = reconnect_delay_ms(reconnect_attempt++, static_cast<std::uint32_t>(options.reconnect_min.count()),
-                                          static_cast<std::uint32_t>(options.reconnect_max.count()), random());
+    const auto delay =
+        reconnect_delay_ms(reconnect_attempt++, static_cast<std::uint32_t>(options.reconnect_min.count()),
+                           static_cast<std::uint32_t>(options.reconnect_max.count()), random());
     return std::chrono::milliseconds(delay);
   }
 
@@ -330,7 +337,8 @@ struct client::impl final : session_events, detail::transport_listener, transpor
     forwarded_callbacks.erase(it);
     callback(e);
   }
-  void on_attributes_response(std::uint32_t id, errc e, json::value client_section, json::value shared) noexcept override {
+  void on_attributes_response(std::uint32_t id, errc e, json::value client_section,
+                              json::value shared) noexcept override {
     auto it = attribute_callbacks.find(id);
     if (it == attribute_callbacks.end()) return;
     auto callback = std::move(it->second);
@@ -700,15 +708,12 @@ result<void> gateway_client::connect_device(std::string_view name, std::string_v
 
 result<void> gateway_client::disconnect_device(std::string_view name) {
   if (name.empty()) return errc::invalid_argument;
-  return locked([&](client::impl&, client::impl::gateway_state& g) -> result<void> {
-    return g.engine.disconnect_device(name);
-  });
+  return locked(
+      [&](client::impl&, client::impl::gateway_state& g) -> result<void> { return g.engine.disconnect_device(name); });
 }
 
 bool gateway_client::is_connected(std::string_view name) const {
-  return locked([&](client::impl&, client::impl::gateway_state& g) -> bool {
-    return g.engine.is_connected(name);
-  });
+  return locked([&](client::impl&, client::impl::gateway_state& g) -> bool { return g.engine.is_connected(name); });
 }
 
 result<void> gateway_client::send_telemetry(std::string_view device, std::string_view json_text,
@@ -759,9 +764,7 @@ result<void> gateway_client::request_attributes(std::string_view device, attribu
 }
 
 void gateway_client::on_attribute_update(update_handler update) {
-  locked([&](client::impl&, client::impl::gateway_state& g) {
-    g.update = std::move(update);
-  });
+  locked([&](client::impl&, client::impl::gateway_state& g) { g.update = std::move(update); });
 }
 
 result<void> gateway_client::on_rpc(std::string_view device, rpc_handler handler) {
@@ -773,9 +776,7 @@ result<void> gateway_client::on_rpc(std::string_view device, rpc_handler handler
 }
 
 void gateway_client::on_any_rpc(rpc_handler handler) {
-  locked([&](client::impl&, client::impl::gateway_state& g) {
-    g.any_rpc = std::move(handler);
-  });
+  locked([&](client::impl&, client::impl::gateway_state& g) { g.any_rpc = std::move(handler); });
 }
 
 result<void> gateway_client::reply_rpc(std::string_view device, std::uint32_t id, std::string_view json_text) {

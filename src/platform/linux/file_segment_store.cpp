@@ -16,7 +16,9 @@
 namespace tbmqtt {
 namespace {
 
-errc medium_errno() noexcept { return errno == ENOSPC || errno == EDQUOT ? errc::not_enough_space : errc::transport_error; }
+errc medium_errno() noexcept {
+  return errno == ENOSPC || errno == EDQUOT ? errc::not_enough_space : errc::transport_error;
+}
 
 void sync_directory(const std::string& directory) {
   const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -27,7 +29,8 @@ void sync_directory(const std::string& directory) {
 
 // "seg-0000002a.log" -> 42
 bool parse_segment_name(const char* name, std::uint32_t& out) {
-  if (std::strlen(name) != 16 || std::strncmp(name, "seg-", 4) != 0 || std::strcmp(name + 12, ".log") != 0) return false;
+  if (std::strlen(name) != 16 || std::strncmp(name, "seg-", 4) != 0 || std::strcmp(name + 12, ".log") != 0)
+    return false;
   std::uint32_t v = 0;
   for (int i = 4; i < 12; ++i) {
     const char c = name[i];
@@ -43,7 +46,8 @@ constexpr std::size_t max_open_files = 8;
 
 }  // namespace
 
-file_segment_store::file_segment_store(std::string directory, bool sync) : directory_(std::move(directory)), sync_(sync) {}
+file_segment_store::file_segment_store(std::string directory, bool sync)
+    : directory_(std::move(directory)), sync_(sync) {}
 
 file_segment_store::~file_segment_store() {
   for (auto& [segment, fd] : fds_) ::close(fd);
@@ -117,13 +121,15 @@ result<std::uint32_t> file_segment_store::find(std::uint32_t from) noexcept {
   return *it;
 }
 
-result<std::size_t> file_segment_store::read(std::uint32_t segment, std::uint32_t offset, span<std::byte> out) noexcept {
+result<std::size_t> file_segment_store::read(std::uint32_t segment, std::uint32_t offset,
+                                             span<std::byte> out) noexcept {
   if (!std::binary_search(segments_.begin(), segments_.end(), segment)) return errc::no_match;
   const int fd = fd_of(segment);
   if (fd < 0) return errno == ENOENT ? errc::no_match : errc::transport_error;
   std::size_t done = 0;
   while (done < out.size()) {
-    const ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset) + static_cast<off_t>(done));
+    const ssize_t n =
+        ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset) + static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errc::transport_error;
     if (n == 0) break;
@@ -161,12 +167,14 @@ result<void> file_segment_store::create(std::uint32_t segment) noexcept {
   return {};
 }
 
-result<void> file_segment_store::write(std::uint32_t segment, std::uint32_t offset, span<const std::byte> data) noexcept {
+result<void> file_segment_store::write(std::uint32_t segment, std::uint32_t offset,
+                                       span<const std::byte> data) noexcept {
   const int fd = fd_of(segment);
   if (fd < 0) return errc::transport_error;
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset) + static_cast<off_t>(done));
+    const ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset) + static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return medium_errno();
     done += static_cast<std::size_t>(n);

@@ -20,7 +20,9 @@ class credentials_file final : public storage {
  public:
   explicit credentials_file(const std::string& path) : credentials_file(path, path.rfind('/')) {}
   result<std::size_t> load(std::string_view, span<std::byte> out) noexcept override { return files_.load(name_, out); }
-  result<void> store(std::string_view, span<const std::byte> value) noexcept override { return files_.store(name_, value); }
+  result<void> store(std::string_view, span<const std::byte> value) noexcept override {
+    return files_.store(name_, value);
+  }
   result<void> erase(std::string_view) noexcept override { return files_.erase(name_); }
 
  private:
@@ -124,8 +126,8 @@ result<credentials> provision_round_trip(const client_options& server, const pro
                                          std::chrono::milliseconds timeout, const std::atomic<bool>* stop) {
   const auto deadline = clock_type::now() + timeout;
   std::size_t size = 256;
-  for (auto s : {request.device_name, request.key, request.secret, request.token, request.client_id,
-                 request.username, request.password, request.certificate_pem})
+  for (auto s : {request.device_name, request.key, request.secret, request.token, request.client_id, request.username,
+                 request.password, request.certificate_pem})
     size += s.size() * 6;
   std::vector<char> buf(size);
   auto payload = build_provision_request(span<char>{buf.data(), buf.size()}, request);
@@ -174,7 +176,8 @@ result<void> save_credentials(const std::string& path, const credentials& c) {
   if (error != errc{}) return error;
   credentials_file file{path};
   std::vector<char> scratch(credentials_record_json_capacity);
-  if (auto r = store_credentials(file, *record, span<char>{scratch.data(), scratch.size()}); !r) return file_error(r.error());
+  if (auto r = store_credentials(file, *record, span<char>{scratch.data(), scratch.size()}); !r)
+    return file_error(r.error());
   return {};
 }
 
@@ -182,7 +185,8 @@ result<credentials> load_credentials(const std::string& path) {
   credentials_file file{path};
   auto record = std::make_unique<credentials_record>();
   std::vector<char> scratch(credentials_record_json_capacity);
-  if (auto r = load_credentials(file, *record, span<char>{scratch.data(), scratch.size()}); !r) return file_error(r.error());
+  if (auto r = load_credentials(file, *record, span<char>{scratch.data(), scratch.size()}); !r)
+    return file_error(r.error());
   return to_owned(record->view());
 }
 
@@ -199,8 +203,7 @@ void apply_credentials(client_options& options, const credentials& c) {
       options.username = c.username;
       options.password = c.password;
       break;
-    default:
-      break;
+    default: break;
   }
 }
 
@@ -267,8 +270,8 @@ result<void> provisioned_client::run(std::chrono::milliseconds connect_timeout) 
     }
     errc provision(credentials_record& out) noexcept override {
       const auto left = std::chrono::duration_cast<milliseconds>(until - clock_type::now());
-      auto got = provision_round_trip(self.server_, self.options_.request, std::min(self.options_.attempt_timeout, left),
-                                      &self.cancelled_);
+      auto got = provision_round_trip(self.server_, self.options_.request,
+                                      std::min(self.options_.attempt_timeout, left), &self.cancelled_);
       if (self.cancelled_) return errc::cancelled;
       return got ? out.assign(view_of(*got)).error() : got.error();
     }
@@ -299,7 +302,8 @@ result<void> provisioned_client::run(std::chrono::milliseconds connect_timeout) 
 
   credentials_lifecycle life{{options_.allow_reprovision, options_.max_attempts}};
   linux_platform platform{*this, connect_timeout, until};
-  const auto outcome = run_credentials_lifecycle(life, store, *record, span<char>{scratch.data(), scratch.size()}, platform);
+  const auto outcome =
+      run_credentials_lifecycle(life, store, *record, span<char>{scratch.data(), scratch.size()}, platform);
   attempts_ = life.attempts();
   if (!outcome) return outcome;
   provisioned_ = life.provisioned_new();

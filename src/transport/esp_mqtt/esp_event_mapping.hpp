@@ -53,13 +53,13 @@ inline constexpr int mbedtls_pk_parse_key_failed = esp_tls_base + 0x19;
 /// mbedTLS values in an esp-tls error (same in mbedTLS 2.28 and 3.x). esp-tls reports mbedTLS
 /// errors negated (positive), as esp_tls_stack_err; certificate flags as esp_tls_cert_verify_flags.
 namespace mbedtls_values {
-inline constexpr int err_pk_password_required = 0x3C00;     ///< -MBEDTLS_ERR_PK_PASSWORD_REQUIRED
-inline constexpr int err_pk_password_mismatch = 0x3B80;     ///< -MBEDTLS_ERR_PK_PASSWORD_MISMATCH
-inline constexpr int err_ssl_fatal_alert = 0x7780;          ///< -MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE
-inline constexpr int badcert_expired = 0x01;                ///< MBEDTLS_X509_BADCERT_EXPIRED
-inline constexpr int badcert_cn_mismatch = 0x04;            ///< MBEDTLS_X509_BADCERT_CN_MISMATCH
-inline constexpr int badcert_not_trusted = 0x08;            ///< MBEDTLS_X509_BADCERT_NOT_TRUSTED
-inline constexpr int badcert_future = 0x0200;               ///< MBEDTLS_X509_BADCERT_FUTURE
+inline constexpr int err_pk_password_required = 0x3C00;  ///< -MBEDTLS_ERR_PK_PASSWORD_REQUIRED
+inline constexpr int err_pk_password_mismatch = 0x3B80;  ///< -MBEDTLS_ERR_PK_PASSWORD_MISMATCH
+inline constexpr int err_ssl_fatal_alert = 0x7780;       ///< -MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE
+inline constexpr int badcert_expired = 0x01;             ///< MBEDTLS_X509_BADCERT_EXPIRED
+inline constexpr int badcert_cn_mismatch = 0x04;         ///< MBEDTLS_X509_BADCERT_CN_MISMATCH
+inline constexpr int badcert_not_trusted = 0x08;         ///< MBEDTLS_X509_BADCERT_NOT_TRUSTED
+inline constexpr int badcert_future = 0x0200;            ///< MBEDTLS_X509_BADCERT_FUTURE
 }  // namespace mbedtls_values
 
 /// The error_handle of an event, copied (absent -> all zero).
@@ -97,8 +97,7 @@ esp_event_view view_of(const Event& e) noexcept {
   v.kind = static_cast<esp_event_kind>(static_cast<int>(e.event_id));
   v.msg_id = e.msg_id;
   if (e.topic != nullptr) v.topic = {e.topic, esp_detail::non_negative(e.topic_len)};
-  if (e.data != nullptr)
-    v.data = {reinterpret_cast<const std::byte*>(e.data), esp_detail::non_negative(e.data_len)};
+  if (e.data != nullptr) v.data = {reinterpret_cast<const std::byte*>(e.data), esp_detail::non_negative(e.data_len)};
   v.offset = esp_detail::non_negative(e.current_data_offset);
   v.total = esp_detail::non_negative(e.total_data_len);
   v.session_present = e.session_present != 0;
@@ -250,12 +249,8 @@ class esp_event_mapper {
         core_.on_suback(static_cast<message_id>(e.msg_id), granted);
         return {};
       }
-      case esp_event_kind::published:
-        core_.on_puback(static_cast<message_id>(e.msg_id));
-        return {};
-      case esp_event_kind::data:
-        core_.on_message_fragment(e.topic, e.data, e.offset, e.total, now_ms);
-        return {};
+      case esp_event_kind::published: core_.on_puback(static_cast<message_id>(e.msg_id)); return {};
+      case esp_event_kind::data: core_.on_message_fragment(e.topic, e.data, e.offset, e.total, now_ms); return {};
       case esp_event_kind::error: {
         const errc reason = errc_from_esp_error(e.error);
         if (e.error.type == esp_error_type::subscribe_failed) return {};  // reported via SUBSCRIBED

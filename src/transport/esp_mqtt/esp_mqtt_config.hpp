@@ -40,20 +40,20 @@ namespace tbmqtt::detail {
 /// esp-mqtt copies uri, client_id, username and password in esp_mqtt_client_init(); the PEM
 /// pointers are NOT copied and must stay valid for the client's lifetime (NUL-terminated PEM).
 struct esp_mqtt_settings {
-  const char* uri = nullptr;              ///< "mqtt://host:1883" or "mqtts://host:8883".
-  const char* client_id = nullptr;        ///< null: esp-mqtt's default (ESP32_xxxxxx).
-  const char* username = nullptr;         ///< Access token, or MQTT basic user name.
-  const char* password = nullptr;         ///< MQTT basic password.
-  const char* ca_pem = nullptr;           ///< Server CA (PEM) to verify the broker.
-  bool use_crt_bundle = false;            ///< Verify against the IDF certificate bundle instead.
-  const char* client_cert_pem = nullptr;  ///< Mutual TLS / X.509 auth: client certificate (PEM).
-  const char* client_key_pem = nullptr;   ///< ... and its private key (PEM).
+  const char* uri = nullptr;                  ///< "mqtt://host:1883" or "mqtts://host:8883".
+  const char* client_id = nullptr;            ///< null: esp-mqtt's default (ESP32_xxxxxx).
+  const char* username = nullptr;             ///< Access token, or MQTT basic user name.
+  const char* password = nullptr;             ///< MQTT basic password.
+  const char* ca_pem = nullptr;               ///< Server CA (PEM) to verify the broker.
+  bool use_crt_bundle = false;                ///< Verify against the IDF certificate bundle instead.
+  const char* client_cert_pem = nullptr;      ///< Mutual TLS / X.509 auth: client certificate (PEM).
+  const char* client_key_pem = nullptr;       ///< ... and its private key (PEM).
   const char* client_key_password = nullptr;  ///< Decrypts client_key_pem (esp-mqtt copies it).
-  bool skip_common_name_check = false;    ///< Only when asked (see esp_client_options::tls).
+  bool skip_common_name_check = false;        ///< Only when asked (see esp_client_options::tls).
   int keepalive_s = 60;
   int reconnect_timeout_ms = 5000;
   int network_timeout_ms = 10000;
-  int buffer_size = 1024;                 ///< Inbound buffer: larger messages arrive in fragments.
+  int buffer_size = 1024;  ///< Inbound buffer: larger messages arrive in fragments.
   int out_buffer_size = 1024;
   int task_stack = 6144;
   int task_priority = 5;

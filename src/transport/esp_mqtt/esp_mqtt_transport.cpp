@@ -23,10 +23,12 @@ static_assert(static_cast<int>(esp_event_kind::subscribed) == MQTT_EVENT_SUBSCRI
 static_assert(static_cast<int>(esp_event_kind::unsubscribed) == MQTT_EVENT_UNSUBSCRIBED, "esp-mqtt event ids changed");
 static_assert(static_cast<int>(esp_event_kind::published) == MQTT_EVENT_PUBLISHED, "esp-mqtt event ids changed");
 static_assert(static_cast<int>(esp_event_kind::data) == MQTT_EVENT_DATA, "esp-mqtt event ids changed");
-static_assert(static_cast<int>(esp_event_kind::before_connect) == MQTT_EVENT_BEFORE_CONNECT, "esp-mqtt event ids changed");
+static_assert(static_cast<int>(esp_event_kind::before_connect) == MQTT_EVENT_BEFORE_CONNECT,
+              "esp-mqtt event ids changed");
 static_assert(static_cast<int>(esp_event_kind::deleted) == MQTT_EVENT_DELETED, "esp-mqtt event ids changed");
 static_assert(static_cast<int>(esp_error_type::none) == MQTT_ERROR_TYPE_NONE, "esp-mqtt error types changed");
-static_assert(static_cast<int>(esp_error_type::tcp_transport) == MQTT_ERROR_TYPE_TCP_TRANSPORT, "esp-mqtt error types changed");
+static_assert(static_cast<int>(esp_error_type::tcp_transport) == MQTT_ERROR_TYPE_TCP_TRANSPORT,
+              "esp-mqtt error types changed");
 static_assert(static_cast<int>(esp_error_type::connection_refused) == MQTT_ERROR_TYPE_CONNECTION_REFUSED,
               "esp-mqtt error types changed");
 #if TBMQTT_ESP_MQTT_SUBSCRIBE_FAILED_TYPE

@@ -14,10 +14,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "esp_event.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/queue.h"
 #include "freertos/semphr.h"
-#include "esp_event.h"
 #include "mqtt_client.h"
 
 #include "esp_event_mapping.hpp"
@@ -30,8 +30,8 @@ namespace tbmqtt::detail {
 
 /// @brief Sizes of the event hand-off between the esp-mqtt task and the consumer task.
 struct esp_event_queue_config {
-  unsigned depth = 16;                 ///< Events waiting at most.
-  std::size_t ring_bytes = 4096;       ///< Topic + payload bytes of waiting DATA/SUBSCRIBED events.
+  unsigned depth = 16;                   ///< Events waiting at most.
+  std::size_t ring_bytes = 4096;         ///< Topic + payload bytes of waiting DATA/SUBSCRIBED events.
   std::uint32_t post_timeout_ms = 1000;  ///< How long the esp-mqtt task waits for room (queue or ring) before dropping.
 };
 
@@ -83,7 +83,7 @@ class esp_mqtt_transport final : public transport_port {
 
  private:
   struct queued_event {
-    esp_event_view view;  // topic/data spans re-pointed into the ring by next_event()
+    esp_event_view view;            // topic/data spans re-pointed into the ring by next_event()
     event_ring::reservation bytes;  // topic, then data
     std::size_t topic_size = 0;
     bool wake = false;
@@ -100,7 +100,7 @@ class esp_mqtt_transport final : public transport_port {
   esp_event_queue_config queue_config_;
   esp_mqtt_client_handle_t client_ = nullptr;
   QueueHandle_t events_ = nullptr;
-  SemaphoreHandle_t ring_lock_ = nullptr;  // held only for ring bookkeeping, never across calls
+  SemaphoreHandle_t ring_lock_ = nullptr;   // held only for ring bookkeeping, never across calls
   SemaphoreHandle_t ring_space_ = nullptr;  // binary: given whenever the consumer released bytes
   std::byte* ring_storage_ = nullptr;
   event_ring ring_;  // over ring_storage_; every call under ring_lock_

@@ -74,9 +74,8 @@ mosquitto_transport::~mosquitto_transport() { mosquitto_destroy(mosq_); }
 
 result<void> mosquitto_transport::connect() {
   if (endpoint_.tls && !tls_configured_) {
-    const tls_settings settings{endpoint_.host,      endpoint_.ca_file,      endpoint_.ca_dir,
-                                endpoint_.cert_file, endpoint_.key_file,     endpoint_.key_password,
-                                endpoint_.tls_insecure};
+    const tls_settings settings{endpoint_.host,     endpoint_.ca_file,      endpoint_.ca_dir,      endpoint_.cert_file,
+                                endpoint_.key_file, endpoint_.key_password, endpoint_.tls_insecure};
     TBMQTT_TRY(tls_.build(settings));
     // libmosquitto takes a reference, and must add nothing of its own ("with defaults" would
     // also refuse a context that has no cafile/capath of libmosquitto's).
@@ -135,8 +134,8 @@ void mosquitto_transport::disconnect() { mosquitto_disconnect(mosq_); }
 result<message_id> mosquitto_transport::publish(std::string_view topic, span<const std::byte> payload, qos q) noexcept {
   topic_buffer_.assign(topic);
   int mid = 0;
-  const int rc = mosquitto_publish(mosq_, &mid, topic_buffer_.c_str(), static_cast<int>(payload.size()),
-                                   payload.data(), static_cast<int>(q), false);
+  const int rc = mosquitto_publish(mosq_, &mid, topic_buffer_.c_str(), static_cast<int>(payload.size()), payload.data(),
+                                   static_cast<int>(q), false);
   // Offline, libmosquitto keeps a QoS 1 message queued (and sends it after reconnect) but still
   // answers MOSQ_ERR_NO_CONN: for QoS 1 that answer means "queued".
   const bool queued = rc == MOSQ_ERR_NO_CONN && q == qos::at_least_once && mid != 0;

@@ -93,7 +93,8 @@ int tls_context::verify_callback(int preverify_ok, X509_STORE_CTX* store) {
 void tls_context::info_callback(const SSL* ssl, int where, int ret) {
   tls_context* self = owner(ssl);
   if (self == nullptr) return;
-  if ((where & SSL_CB_CONNECT_LOOP) != 0 && SSL_get_state(ssl) == TLS_ST_CR_CERT_REQ) self->certificate_requested_ = true;
+  if ((where & SSL_CB_CONNECT_LOOP) != 0 && SSL_get_state(ssl) == TLS_ST_CR_CERT_REQ)
+    self->certificate_requested_ = true;
   // `ret` of an alert: level in the high byte, description in the low byte. Warnings (such as
   // close_notify) end nothing.
   if ((where & SSL_CB_READ_ALERT) != 0 && (ret >> 8) == SSL3_AL_FATAL)
@@ -132,8 +133,7 @@ errc tls_context::errc_from_alert(int description, bool certificate_requested) n
     // TLS 1.2 servers answer a missing certificate with handshake_failure; after they asked for
     // one, that is what it means.
     case SSL_AD_HANDSHAKE_FAILURE:
-    case SSL_AD_ACCESS_DENIED:
-      return certificate_requested ? errc::tls_client_certificate_refused : errc::tls_error;
+    case SSL_AD_ACCESS_DENIED: return certificate_requested ? errc::tls_client_certificate_refused : errc::tls_error;
     default: return errc::tls_error;
   }
 }

@@ -6,14 +6,14 @@
 // (tests/esp_idf/check.sh). Set server_uri and access_token below.
 #include <cstdint>
 
-#include "esp_timer.h"
+#include "../../common/example_platform.hpp"
+#include "../../common/example_settings.hpp"
 #include "esp_log.h"
+#include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
-#include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
 #include "tbmqtt/registry.hpp"
-#include "../../common/example_settings.hpp"
 
 namespace {
 
@@ -65,8 +65,8 @@ extern "C" void app_main(void) {
   }
   for (int i = 0; i < messages; ++i) {
     // The registry is driven by the tbmqtt task: call it under the session lock.
-    const tbmqtt::result<void> sent =
-        device.with_session([](tbmqtt::session&) { return points.upload_time_series(monotonic_ms(), example::unix_ms()); });
+    const tbmqtt::result<void> sent = device.with_session(
+        [](tbmqtt::session&) { return points.upload_time_series(monotonic_ms(), example::unix_ms()); });
     ESP_LOGI(tag, "upload %d: %s", i + 1, sent ? "ok" : tbmqtt::to_string(sent.error()));
     temperature += 0.5;
     humidity += 1;

@@ -6,16 +6,15 @@
 // (tests/esp_idf/check.sh). Set server_uri and access_token below.
 #include <cstdint>
 
+#include "../../common/example_platform.hpp"
+#include "../../common/example_settings.hpp"
+#include "esp_log.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
-#include "esp_log.h"
-#include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
-#include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
 #include "tbmqtt/registry.hpp"
-#include "../../common/example_settings.hpp"
 
 namespace {
 
@@ -24,7 +23,7 @@ const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:
 const char* const access_token = example::settings::token("A1_TEST_TOKEN");
 
 SemaphoreHandle_t initialized = nullptr;  // given when the server's value arrived
-long long send_interval_ms = 1000;         // default until the server's value arrives
+long long send_interval_ms = 1000;        // default until the server's value arrives
 
 std::uint32_t monotonic_ms() { return static_cast<std::uint32_t>(esp_timer_get_time() / 1000); }
 // Callbacks are referenced, not copied: plain functions outlive the registry.

@@ -6,14 +6,14 @@
 // (tests/esp_idf/check.sh). Set server_uri and access_token below.
 #include <cstdint>
 
-#include "esp_timer.h"
+#include "../../common/example_platform.hpp"
+#include "../../common/example_settings.hpp"
 #include "esp_log.h"
+#include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
-#include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
 #include "tbmqtt/registry.hpp"
-#include "../../common/example_settings.hpp"
 
 namespace {
 

@@ -29,10 +29,10 @@
 #include "../../common/linux_file_sink.hpp"
 #define TBMQTT_EXAMPLE_ON_CHIP 0
 #endif
-#include "freertos/FreeRTOS.h"
-#include "freertos/task.h"
 #include "../../common/example_platform.hpp"
 #include "../../common/example_settings.hpp"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
 #include "tbmqtt/esp_client.hpp"
 #include "tbmqtt/ota.hpp"
 // Not public headers (yet): the component compiles them; examples live in the same repository.
@@ -68,8 +68,8 @@ struct app_events final : tbmqtt::session_events {
 struct ota_events final : tbmqtt::ota_listener {
   void on_ota_state(tbmqtt::ota_kind, tbmqtt::ota_state s, tbmqtt::errc e, std::string_view detail) noexcept override {
     const std::string_view name = tbmqtt::to_string(s);
-    ESP_LOGI(tag, "fw_state %.*s%s%.*s", static_cast<int>(name.size()), name.data(),
-             e == tbmqtt::errc{} ? "" : " - ", static_cast<int>(detail.size()), detail.data());
+    ESP_LOGI(tag, "fw_state %.*s%s%.*s", static_cast<int>(name.size()), name.data(), e == tbmqtt::errc{} ? "" : " - ",
+             static_cast<int>(detail.size()), detail.data());
   }
   void on_ota_progress(tbmqtt::ota_kind, std::uint64_t received, std::uint64_t total) noexcept override {
     ESP_LOGI(tag, "downloaded %u / %u bytes", static_cast<unsigned>(received), static_cast<unsigned>(total));
@@ -101,8 +101,7 @@ void on_connection(void*, const tbmqtt::esp_connection_event& event) {
 #endif
   // ... and report UPDATED, if the version we activated is the one running (after a rollback
   // the engine reports FAILED itself). errc::no_match: no update was pending.
-  if (firmware && firmware->package().version_text() == std::string_view{current_version})
-    (void)firmware->confirm();
+  if (firmware && firmware->package().version_text() == std::string_view{current_version}) (void)firmware->confirm();
 }
 
 }  // namespace

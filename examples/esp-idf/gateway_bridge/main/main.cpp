@@ -9,14 +9,14 @@
 // ../../common/example_settings.hpp (TBMQTT_* variables).
 #include <cstdio>
 
+#include "../../common/example_client.hpp"
+#include "../../common/example_platform.hpp"
+#include "../../common/example_settings.hpp"
 #include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include "tbmqtt/esp_client.hpp"
 #include "tbmqtt/gateway.hpp"
-#include "../../common/example_client.hpp"
-#include "../../common/example_platform.hpp"
-#include "../../common/example_settings.hpp"
 
 namespace {
 

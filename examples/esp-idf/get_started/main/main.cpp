@@ -3,12 +3,12 @@
 // Set server_uri and access_token below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include <cstdio>
 
+#include "../../common/example_platform.hpp"
+#include "../../common/example_settings.hpp"
 #include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
-#include "../../common/example_platform.hpp"
 #include "tbmqtt/esp_client.hpp"
-#include "../../common/example_settings.hpp"
 
 namespace {
 

@@ -3,11 +3,11 @@
 // then one value that changed ({"ledOn":true}). The server merges them: the last value of each
 // key wins. Linux twin (tested against the emulator): examples/linux/h20_attributes_update.cpp.
 // Compile-checked only (tests/esp_idf/check.sh). Set server_uri and access_token below.
-#include "esp_log.h"
 #include "../../common/example_client.hpp"
 #include "../../common/example_platform.hpp"
-#include "tbmqtt/esp_client.hpp"
 #include "../../common/example_settings.hpp"
+#include "esp_log.h"
+#include "tbmqtt/esp_client.hpp"
 
 namespace {
 

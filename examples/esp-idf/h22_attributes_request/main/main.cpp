@@ -6,11 +6,11 @@
 #include <cstdint>
 #include <string_view>
 
-#include "esp_log.h"
 #include "../../common/example_client.hpp"
 #include "../../common/example_platform.hpp"
-#include "tbmqtt/esp_client.hpp"
 #include "../../common/example_settings.hpp"
+#include "esp_log.h"
+#include "tbmqtt/esp_client.hpp"
 
 namespace {
 

@@ -9,11 +9,11 @@
 // Compile-checked only (tests/esp_idf/check.sh). Set server_uri and access_token below.
 #include <cstdint>
 
-#include "esp_log.h"
 #include "../../common/example_client.hpp"
 #include "../../common/example_platform.hpp"
-#include "tbmqtt/esp_client.hpp"
 #include "../../common/example_settings.hpp"
+#include "esp_log.h"
+#include "tbmqtt/esp_client.hpp"
 
 namespace {
 

@@ -7,11 +7,11 @@
 // claim_secret below.
 #include <cstdint>
 
-#include "esp_log.h"
 #include "../../common/example_client.hpp"
 #include "../../common/example_platform.hpp"
-#include "tbmqtt/esp_client.hpp"
 #include "../../common/example_settings.hpp"
+#include "esp_log.h"
+#include "tbmqtt/esp_client.hpp"
 
 namespace {
 

@@ -6,14 +6,15 @@
 // Linux twin: examples/linux/pd11_device_token.cpp.
 // Set server_uri, the provisioning key and secret, device_name, the token below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
-#include "../../common/provision_example.hpp"
 #include "../../common/example_settings.hpp"
+#include "../../common/provision_example.hpp"
 
 namespace {
 
 const char* const tag = "pd11_device_token";
 const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
-const char* const provision_key = example::settings::provision_key("PD11_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_key =
+    example::settings::provision_key("PD11_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PD11_PROVISION_SECRET");
 const char* const device_name = example::settings::device_name("pd11-device");
 const char* const device_token = example::settings::token("PD11_DEVICE_TOKEN");

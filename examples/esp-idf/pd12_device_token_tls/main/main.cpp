@@ -7,14 +7,15 @@
 // Linux twin: examples/linux/pd12_device_token_tls.cpp.
 // Set server_uri, the provisioning key and secret, device_name, the token, ca_pem below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
-#include "../../common/provision_example.hpp"
 #include "../../common/example_settings.hpp"
+#include "../../common/provision_example.hpp"
 
 namespace {
 
 const char* const tag = "pd12_device_token_tls";
 const char* const server_uri = example::settings::uri("mqtts://thingsboard.local:8883");
-const char* const provision_key = example::settings::provision_key("PD12_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_key =
+    example::settings::provision_key("PD12_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PD12_PROVISION_SECRET");
 const char* const device_name = example::settings::device_name("pd12-device");
 const char* const device_token = example::settings::token("PD12_DEVICE_TOKEN");

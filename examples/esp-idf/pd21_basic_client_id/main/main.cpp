@@ -6,14 +6,15 @@
 // Linux twin: examples/linux/pd21_basic_client_id.cpp.
 // Set server_uri, the provisioning key and secret, device_name, client_id below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
-#include "../../common/provision_example.hpp"
 #include "../../common/example_settings.hpp"
+#include "../../common/provision_example.hpp"
 
 namespace {
 
 const char* const tag = "pd21_basic_client_id";
 const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
-const char* const provision_key = example::settings::provision_key("PD21_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_key =
+    example::settings::provision_key("PD21_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PD21_PROVISION_SECRET");
 const char* const device_name = example::settings::device_name("pd21-device");
 const char* const client_id = example::settings::client_id("pd21-client-id");

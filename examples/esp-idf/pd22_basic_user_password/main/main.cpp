@@ -7,14 +7,15 @@
 // Linux twin: examples/linux/pd22_basic_user_password.cpp.
 // Set server_uri, the provisioning key and secret, device_name, username, password below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
-#include "../../common/provision_example.hpp"
 #include "../../common/example_settings.hpp"
+#include "../../common/provision_example.hpp"
 
 namespace {
 
 const char* const tag = "pd22_basic_user_password";
 const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
-const char* const provision_key = example::settings::provision_key("PD22_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_key =
+    example::settings::provision_key("PD22_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PD22_PROVISION_SECRET");
 const char* const device_name = example::settings::device_name("pd22-device");
 const char* const username = example::settings::username("pd22-user");

@@ -7,14 +7,15 @@
 // Linux twin: examples/linux/pd24_basic_tls.cpp.
 // Set server_uri, the provisioning key and secret, device_name, client_id, username, password, ca_pem below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
-#include "../../common/provision_example.hpp"
 #include "../../common/example_settings.hpp"
+#include "../../common/provision_example.hpp"
 
 namespace {
 
 const char* const tag = "pd24_basic_tls";
 const char* const server_uri = example::settings::uri("mqtts://thingsboard.local:8883");
-const char* const provision_key = example::settings::provision_key("PD24_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_key =
+    example::settings::provision_key("PD24_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PD24_PROVISION_SECRET");
 const char* const device_name = example::settings::device_name("pd24-device");
 const char* const client_id = example::settings::client_id("pd24-client-id");

@@ -7,14 +7,15 @@
 // Linux twin: examples/linux/pd31_x509_certificate.cpp.
 // Set server_uri, the provisioning key and secret, device_name, ca_pem, client_cert_pem, client_key_pem below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
-#include "../../common/provision_example.hpp"
 #include "../../common/example_settings.hpp"
+#include "../../common/provision_example.hpp"
 
 namespace {
 
 const char* const tag = "pd31_x509_certificate";
 const char* const server_uri = example::settings::uri("mqtts://thingsboard.local:8883");
-const char* const provision_key = example::settings::provision_key("PD31_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_key =
+    example::settings::provision_key("PD31_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PD31_PROVISION_SECRET");
 const char* const device_name = example::settings::device_name("pd31-device");
 // The device certificate (registered by the request) and its private key, PEM.

@@ -7,14 +7,15 @@
 // Linux twin: examples/linux/ps10_server_generated.cpp.
 // Set server_uri, the provisioning key and secret, device_name below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
-#include "../../common/provision_example.hpp"
 #include "../../common/example_settings.hpp"
+#include "../../common/provision_example.hpp"
 
 namespace {
 
 const char* const tag = "ps10_server_generated";
 const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
-const char* const provision_key = example::settings::provision_key("PS10_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_key =
+    example::settings::provision_key("PS10_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PS10_PROVISION_SECRET");
 const char* const device_name = example::settings::device_name("ps10-device");
 

@@ -10,14 +10,15 @@
 // Linux twin: examples/linux/px00_provisioning_flow.cpp.
 // Set server_uri, the provisioning key and secret, device_name below, or see ../../common/example_settings.hpp (TBMQTT_* variables).
 #include "../../common/example_platform.hpp"
-#include "../../common/provision_example.hpp"
 #include "../../common/example_settings.hpp"
+#include "../../common/provision_example.hpp"
 
 namespace {
 
 const char* const tag = "px00_provisioning_flow";
 const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
-const char* const provision_key = example::settings::provision_key("PX00_PROVISION_KEY");  // the device profile's key and secret
+const char* const provision_key =
+    example::settings::provision_key("PX00_PROVISION_KEY");  // the device profile's key and secret
 const char* const provision_secret = example::settings::provision_secret("PX00_PROVISION_SECRET");
 const char* const device_name = example::settings::device_name("px00-device");
 

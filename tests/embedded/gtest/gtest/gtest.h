@@ -51,8 +51,7 @@ struct run_state {
 };
 inline run_state state{};
 
-inline test_entry::test_entry(const char* s, const char* n, test_function f) noexcept
-    : suite(s), name(n), function(f) {
+inline test_entry::test_entry(const char* s, const char* n, test_function f) noexcept : suite(s), name(n), function(f) {
   if (tests.tail) {
     tests.tail->next = this;
   } else {
@@ -338,10 +337,10 @@ inline void InitGoogleTest(int* /*argc*/ = nullptr, char** /*argv*/ = nullptr) {
 #define TBMQTT_GTEST_CAT_(a, b) TBMQTT_GTEST_CAT2_(a, b)
 
 /// Defines and registers a test; the body follows as a block.
-#define TEST(suite, name)                                                                         \
-  static void TBMQTT_GTEST_CAT_(suite, TBMQTT_GTEST_CAT_(_, TBMQTT_GTEST_CAT_(name, _test_body)))(); \
-  static ::testing::internal::test_entry TBMQTT_GTEST_CAT_(                                        \
-      suite, TBMQTT_GTEST_CAT_(_, TBMQTT_GTEST_CAT_(name, _test_entry)))(                          \
+#define TEST(suite, name)                                                                                   \
+  static void TBMQTT_GTEST_CAT_(suite, TBMQTT_GTEST_CAT_(_, TBMQTT_GTEST_CAT_(name, _test_body)))();        \
+  static ::testing::internal::test_entry TBMQTT_GTEST_CAT_(                                                 \
+      suite, TBMQTT_GTEST_CAT_(_, TBMQTT_GTEST_CAT_(name, _test_entry)))(                                   \
       #suite, #name, &TBMQTT_GTEST_CAT_(suite, TBMQTT_GTEST_CAT_(_, TBMQTT_GTEST_CAT_(name, _test_body)))); \
   static void TBMQTT_GTEST_CAT_(suite, TBMQTT_GTEST_CAT_(_, TBMQTT_GTEST_CAT_(name, _test_body)))()
 
@@ -354,16 +353,17 @@ inline void InitGoogleTest(int* /*argc*/ = nullptr, char** /*argv*/ = nullptr) {
       ;                                         \
     else                                        \
       on_failure
-#define TBMQTT_GTEST_NONFATAL_ ::testing::internal::message_sink {}
-#define TBMQTT_GTEST_FATAL_ return ::testing::internal::assert_return{} = ::testing::internal::message_sink {}
+#define TBMQTT_GTEST_NONFATAL_ \
+  ::testing::internal::message_sink {}
+#define TBMQTT_GTEST_FATAL_ \
+  return ::testing::internal::assert_return{} = ::testing::internal::message_sink {}
 
-#define TBMQTT_GTEST_BOOL_(cond, expected, on_failure)                                                   \
-  TBMQTT_GTEST_CHECK_(::testing::internal::check_bool(static_cast<bool>(cond) == (expected), #cond, (expected), \
-                                                      __FILE__, __LINE__),                               \
-                      on_failure)
-#define TBMQTT_GTEST_OP_(o, a, b, on_failure)                                                      \
-  TBMQTT_GTEST_CHECK_(::testing::internal::check_op<::testing::internal::op::o>((a), (b), #a, #b, __FILE__, \
-                                                                     __LINE__),                                     \
+#define TBMQTT_GTEST_BOOL_(cond, expected, on_failure)                                                               \
+  TBMQTT_GTEST_CHECK_(                                                                                               \
+      ::testing::internal::check_bool(static_cast<bool>(cond) == (expected), #cond, (expected), __FILE__, __LINE__), \
+      on_failure)
+#define TBMQTT_GTEST_OP_(o, a, b, on_failure)                                                                          \
+  TBMQTT_GTEST_CHECK_(::testing::internal::check_op<::testing::internal::op::o>((a), (b), #a, #b, __FILE__, __LINE__), \
                       on_failure)
 
 #define EXPECT_TRUE(cond) TBMQTT_GTEST_BOOL_(cond, true, TBMQTT_GTEST_NONFATAL_)
@@ -391,13 +391,13 @@ inline void InitGoogleTest(int* /*argc*/ = nullptr, char** /*argv*/ = nullptr) {
 #define ASSERT_STREQ(a, b) TBMQTT_GTEST_STR_(true, a, b, TBMQTT_GTEST_FATAL_)
 #define ASSERT_STRNE(a, b) TBMQTT_GTEST_STR_(false, a, b, TBMQTT_GTEST_FATAL_)
 
-#define TBMQTT_GTEST_FLOAT_(F, a, b, on_failure)                                                             \
+#define TBMQTT_GTEST_FLOAT_(F, a, b, on_failure) \
   TBMQTT_GTEST_CHECK_(::testing::internal::check_float_eq<F>((a), (b), #a, #b, __FILE__, __LINE__), on_failure)
 #define EXPECT_DOUBLE_EQ(a, b) TBMQTT_GTEST_FLOAT_(double, a, b, TBMQTT_GTEST_NONFATAL_)
 #define ASSERT_DOUBLE_EQ(a, b) TBMQTT_GTEST_FLOAT_(double, a, b, TBMQTT_GTEST_FATAL_)
 #define EXPECT_FLOAT_EQ(a, b) TBMQTT_GTEST_FLOAT_(float, a, b, TBMQTT_GTEST_NONFATAL_)
 #define ASSERT_FLOAT_EQ(a, b) TBMQTT_GTEST_FLOAT_(float, a, b, TBMQTT_GTEST_FATAL_)
-#define TBMQTT_GTEST_NEAR_(a, b, tol, on_failure)                                                             \
+#define TBMQTT_GTEST_NEAR_(a, b, tol, on_failure) \
   TBMQTT_GTEST_CHECK_(::testing::internal::check_near((a), (b), (tol), #a, #b, #tol, __FILE__, __LINE__), on_failure)
 #define EXPECT_NEAR(a, b, tol) TBMQTT_GTEST_NEAR_(a, b, tol, TBMQTT_GTEST_NONFATAL_)
 #define ASSERT_NEAR(a, b, tol) TBMQTT_GTEST_NEAR_(a, b, tol, TBMQTT_GTEST_FATAL_)

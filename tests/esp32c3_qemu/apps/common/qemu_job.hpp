@@ -34,11 +34,12 @@ inline long stack_high_water(const char* name) {
 
 /// FOOTPRINT heap_free=.. heap_min=.. main_stack_free_min=.. client_stack_free_min=.. mqtt_stack_free_min=..
 inline void print_footprint(const char* client_task) {
-  std::printf("FOOTPRINT heap_free=%u heap_min=%u main_stack_free_min=%ld client_stack_free_min=%ld "
-              "mqtt_stack_free_min=%ld\n",
-              static_cast<unsigned>(heap_caps_get_free_size(MALLOC_CAP_8BIT)),
-              static_cast<unsigned>(heap_caps_get_minimum_free_size(MALLOC_CAP_8BIT)), stack_high_water("main"),
-              client_task != nullptr ? stack_high_water(client_task) : -1L, stack_high_water("mqtt_task"));
+  std::printf(
+      "FOOTPRINT heap_free=%u heap_min=%u main_stack_free_min=%ld client_stack_free_min=%ld "
+      "mqtt_stack_free_min=%ld\n",
+      static_cast<unsigned>(heap_caps_get_free_size(MALLOC_CAP_8BIT)),
+      static_cast<unsigned>(heap_caps_get_minimum_free_size(MALLOC_CAP_8BIT)), stack_high_water("main"),
+      client_task != nullptr ? stack_high_water(client_task) : -1L, stack_high_water("mqtt_task"));
   std::fflush(stdout);
 }
 

@@ -24,8 +24,7 @@ void on_mqtt(void*, esp_event_base_t, int32_t id, void* data) {
     case MQTT_EVENT_DATA: {
       static const char prefix[] = "v1/devices/me/rpc/request/";
       const std::size_t n = sizeof prefix - 1;
-      if (e->current_data_offset != 0 || e->topic_len <= static_cast<int>(n) ||
-          std::strncmp(e->topic, prefix, n) != 0)
+      if (e->current_data_offset != 0 || e->topic_len <= static_cast<int>(n) || std::strncmp(e->topic, prefix, n) != 0)
         break;
       if (e->data_len < 0 || memmem(e->data, e->data_len, "\"ping\"", 6) == nullptr) break;
       char topic[64];

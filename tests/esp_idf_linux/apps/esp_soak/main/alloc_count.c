@@ -19,8 +19,7 @@ static void track(void* p, long sign) {
   if (p == NULL) return;
   long now = atomic_fetch_add(&in_use, sign * (long)malloc_usable_size(p)) + sign * (long)malloc_usable_size(p);
   long hw = atomic_load(&high_water);
-  while (now > hw && !atomic_compare_exchange_weak(&high_water, &hw, now)) {
-  }
+  while (now > hw && !atomic_compare_exchange_weak(&high_water, &hw, now)) {}
 }
 
 void* malloc(size_t n) {

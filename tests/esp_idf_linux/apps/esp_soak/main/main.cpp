@@ -15,13 +15,13 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../../../../../examples/esp-idf/common/example_client.hpp"
+#include "../../../../../examples/esp-idf/common/example_platform.hpp"
+#include "../../../../../examples/esp-idf/common/example_settings.hpp"
 #include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
 #include "freertos/task.h"
-#include "../../../../../examples/esp-idf/common/example_client.hpp"
-#include "../../../../../examples/esp-idf/common/example_platform.hpp"
-#include "../../../../../examples/esp-idf/common/example_settings.hpp"
 #include "tbmqtt/esp_client.hpp"
 
 extern "C" {
@@ -113,7 +113,8 @@ void stress(tbmqtt::esp_client& client, long baseline) {
   for (int i = 0; i < publishers; ++i) {
     char name[16];
     std::snprintf(name, sizeof name, "publisher%d", i);
-    xTaskCreate(&publisher, name, 4096, reinterpret_cast<void*>(static_cast<std::intptr_t>(i)), 4, &publisher_tasks[i]);  // below the tbmqtt task (5)
+    xTaskCreate(&publisher, name, 4096, reinterpret_cast<void*>(static_cast<std::intptr_t>(i)), 4,
+                &publisher_tasks[i]);  // below the tbmqtt task (5)
   }
   for (int i = 0; i < publishers; ++i) xSemaphoreTake(finished, portMAX_DELAY);
   if (auto r = client.flush(20000); !r) {
