@@ -14,7 +14,7 @@
 
 #include "../tests/unit/crash_log.hpp"
 #include "alloc_counter.hpp"
-#include "tbmqtt/linux_platform.hpp"
+#include "tbmqtt/linux/platform.hpp"
 #include "tbmqtt/offline_queue.hpp"
 #include "tbmqtt/session.hpp"
 

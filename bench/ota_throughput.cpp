@@ -12,8 +12,8 @@
 #include <mutex>
 #include <string>
 
-#include "tbmqtt/client.hpp"
-#include "tbmqtt/linux_platform.hpp"
+#include "tbmqtt/linux/client.hpp"
+#include "tbmqtt/linux/platform.hpp"
 
 int main(int argc, char** argv) {
   std::string token, out = "/tmp/tbmqtt-ota-bench.bin";

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tbmqtt/client.hpp"
+#include "tbmqtt/linux/client.hpp"
 
 namespace CLI {
 class App;

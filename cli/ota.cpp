@@ -33,7 +33,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
-#include "tbmqtt/linux_platform.hpp"
+#include "tbmqtt/linux/platform.hpp"
 
 namespace tbmqtt::cli {
 namespace {

@@ -27,7 +27,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
-#include "tbmqtt/provisioning.hpp"
+#include "tbmqtt/linux/provisioned_client.hpp"
 
 namespace tbmqtt::cli {
 namespace {

@@ -2,7 +2,7 @@
 // the one thing each of them does once connected. Each example fills in its own credentials.
 #pragma once
 
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include <chrono>
 #include <cstdio>

@@ -4,8 +4,8 @@
 // server (client-side RPC getSessionLimits), then waits (at most SECONDS, default 30) until the
 // server has pushed a shared attribute `mode`, called RPC `setLed`, and assigned a firmware
 // package, which the client's OTA engine downloads in chunks, verifies and writes to IMAGE_PATH.
-#include <tbmqtt/client.hpp>
-#include <tbmqtt/linux_platform.hpp>
+#include <tbmqtt/linux/client.hpp>
+#include <tbmqtt/linux/platform.hpp>
 
 #include <chrono>
 #include <condition_variable>

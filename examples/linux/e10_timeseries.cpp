@@ -1,7 +1,7 @@
 // e10 time-series data: register data points once, then one call gathers every point and
 // uploads them as one telemetry message (with the Unix time as ts).
 //   e10_timeseries HOST PORT TOKEN [MESSAGES]
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include <tbmqtt/registry.hpp>
 #include "example_args.hpp"

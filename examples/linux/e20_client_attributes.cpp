@@ -1,7 +1,7 @@
 // e20 client attributes: register client attributes with "get" (and optionally "set"), initialize
 // them from the values stored on the server at start, then upload all of them in one message.
 //   e20_client_attributes HOST PORT TOKEN
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include <tbmqtt/registry.hpp>
 #include "example_args.hpp"

@@ -2,7 +2,7 @@
 // subscribes, requests the current values on every connect, and calls "set" on each change and
 // on deletion.
 //   e30_shared_attributes HOST PORT TOKEN [SECONDS]
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include <tbmqtt/registry.hpp>
 #include "example_args.hpp"

@@ -2,7 +2,7 @@
 // with the typed error printed, and waiting in main() for events of the client's network thread.
 #pragma once
 
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include <chrono>
 #include <condition_variable>

@@ -2,7 +2,7 @@
 // PREFIX-meter). It connects both, sends their telemetry and attributes in one message each,
 // disconnects the meter, then answers one server RPC for the thermostat and disconnects it.
 //   gateway_bridge HOST PORT GATEWAY_TOKEN [PREFIX] [SECONDS]
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include "example_args.hpp"
 

@@ -3,7 +3,7 @@
 // a made-up sensor: temperature 20 + 0.5 per message, humidity 40 + 1 per message.
 //   h10_telemetry_upload HOST PORT TOKEN [MESSAGES=5] [PERIOD_MS=1000]
 // Exit status: 0 every message delivered, 3 connect failed, 1 not sent, 4 not acknowledged.
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include "example_args.hpp"
 

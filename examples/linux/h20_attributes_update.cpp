@@ -3,7 +3,7 @@
 // changed ({"ledOn":true}). The server merges them: the last value of each key wins.
 //   h20_attributes_update HOST PORT TOKEN [FIRMWARE_VERSION=1.0.0]
 // Exit status: 0 delivered, 3 connect failed, 1 not sent (e.g. not_enough_space), 4 not acknowledged.
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include "example_args.hpp"
 

@@ -4,7 +4,7 @@
 // Stops after UPDATES pushes, or gives up after SECONDS.
 //   h21_attributes_subscribe HOST PORT TOKEN [UPDATES=3] [SECONDS=30]
 // Exit status: 0 all updates seen, 3 connect failed, 1 subscription not set up, 4 timeout.
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include "example_args.hpp"
 

@@ -4,7 +4,7 @@
 //   h22_attributes_request HOST PORT TOKEN [CLIENT_KEYS=firmwareVersion,ledOn] [SHARED_KEYS=targetTemperature,mode]
 // Prints `h22: client {...}` and `h22: shared {...}` (`{}` when the server has none of the keys).
 // Exit status: 0 answered, 3 connect failed, 1 not sent, 4 timeout, 5 malformed answer.
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include "example_args.hpp"
 

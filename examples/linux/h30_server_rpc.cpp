@@ -7,7 +7,7 @@
 // Stops after CALLS calls of the two methods, or gives up after SECONDS.
 //   h30_server_rpc HOST PORT TOKEN [CALLS=2] [SECONDS=30]
 // Exit status: 0 all calls handled, 3 connect failed, 1 handlers not registered, 4 timeout.
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include "example_args.hpp"
 

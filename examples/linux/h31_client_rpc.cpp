@@ -6,7 +6,7 @@
 // Exit status: 0 time received and telemetry delivered, 3 connect failed, 1 not sent,
 // 4 timeout (no answer within options.request_timeout), 5 error answer (server_error) or no
 // "time" in it (wrong_type).
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include "example_args.hpp"
 

@@ -5,7 +5,7 @@
 //   h40_claiming HOST PORT TOKEN SECRET [DURATION_MS=60000]
 // Exit status: 0 delivered, 2 usage (no secret, duration not in 1..4294967295), 3 connect
 // failed, 1 not sent, 4 not acknowledged.
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include "example_args.hpp"
 

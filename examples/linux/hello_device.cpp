@@ -1,6 +1,6 @@
 // g00 hello world: connect with an access token, send telemetry, answer one server-side RPC.
 //   hello_device HOST PORT TOKEN [SECONDS]
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include "example_args.hpp"
 

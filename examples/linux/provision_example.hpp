@@ -5,7 +5,7 @@
 // only what it asks for (its credentials type and transport security).
 #pragma once
 
-#include <tbmqtt/provisioning.hpp>
+#include <tbmqtt/linux/provisioned_client.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -4,7 +4,7 @@
 // The signal is synthetic: a slow drift from 20 °C with one spike to 26 °C at sample 40.
 //   rbe_temperature HOST PORT TOKEN [SAMPLES]
 // Prints each upload, then {"samples":N,"messages":M,"bytes":B,"max":X,"delta":D} (the rules in force).
-#include <tbmqtt/client.hpp>
+#include <tbmqtt/linux/client.hpp>
 
 #include <tbmqtt/registry.hpp>
 #include "example_args.hpp"

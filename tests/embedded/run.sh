@@ -64,6 +64,17 @@ done
 for pid in "${pids[@]}"; do wait "${pid}" || status=1; done
 (( status == 0 )) || { echo "run.sh: the core does not build for cortex-m3" >&2; exit 1; }
 
+# Every header directly in include/tbmqtt/ is portable: each compiles alone for a bare Cortex-M
+# (platform headers live in include/tbmqtt/linux/ and include/tbmqtt/esp_idf/).
+echo "== each portable header alone for cortex-m3"
+for header in "${repo}"/include/tbmqtt/*.hpp; do
+  name="$(basename "${header}" .hpp)"
+  printf '#include "tbmqtt/%s.hpp"\n' "${name}" >"${out}/core/header_${name}.cpp"
+  compile "${out}/core/header_${name}.cpp" "${out}/core/header_${name}.o" -I"${repo}/include" -fsyntax-only ||
+    { echo "run.sh: include/tbmqtt/${name}.hpp is not portable" >&2; exit 1; }
+  rm -f "${out}/core/header_${name}".*
+done
+
 archive="${out}/libtbmqtt_core.a"
 rm -f "${archive}"
 arm-none-eabi-ar rcs "${archive}" "${out}"/core/*.o

@@ -71,7 +71,7 @@ def main():
         prefix = os.path.join(work, "prefix")
         run(["cmake", "--install", build, "--prefix", prefix], cwd=work)
         for f in ("bin/tbmqtt", "bin/tbmqtt-emulator-admin", "lib/libtbmqtt_emulator.so",
-                  "include/tbmqtt/client.hpp"):
+                  "include/tbmqtt/linux/client.hpp"):
             if not os.path.exists(os.path.join(prefix, f)):
                 fail("cmake --install did not install " + f)
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "tbmqtt/client.hpp"
+#include "tbmqtt/linux/client.hpp"
 
 struct mosquitto;
 struct mosquitto_message;

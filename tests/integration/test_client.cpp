@@ -5,7 +5,7 @@
 #include <future>
 
 #include "broker.hpp"
-#include "tbmqtt/client.hpp"
+#include "tbmqtt/linux/client.hpp"
 
 using namespace std::chrono_literals;
 using tbmqtt::errc;

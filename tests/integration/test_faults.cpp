@@ -18,7 +18,7 @@
 
 #include "broker.hpp"
 #include "fault_proxy.hpp"
-#include "tbmqtt/client.hpp"
+#include "tbmqtt/linux/client.hpp"
 
 using namespace std::chrono_literals;
 using tbmqtt::errc;

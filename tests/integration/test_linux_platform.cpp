@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "tbmqtt/linux_platform.hpp"
+#include "tbmqtt/linux/platform.hpp"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "broker.hpp"
-#include "tbmqtt/client.hpp"
+#include "tbmqtt/linux/client.hpp"
 
 using namespace std::chrono_literals;
 using tbmqtt::errc;

@@ -20,8 +20,8 @@
 #include <thread>
 
 #include "broker.hpp"
-#include "tbmqtt/linux_platform.hpp"
-#include "tbmqtt/provisioning.hpp"
+#include "tbmqtt/linux/platform.hpp"
+#include "tbmqtt/linux/provisioned_client.hpp"
 
 using namespace std::chrono_literals;
 using tbmqtt::errc;

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "broker.hpp"
-#include "tbmqtt/client.hpp"
+#include "tbmqtt/linux/client.hpp"
 
 using namespace std::chrono_literals;
 using tbmqtt::errc;

@@ -19,8 +19,8 @@
 #include <thread>
 
 #include "broker.hpp"
-#include "tbmqtt/client.hpp"
-#include "tbmqtt/provisioning.hpp"
+#include "tbmqtt/linux/client.hpp"
+#include "tbmqtt/linux/provisioned_client.hpp"
 
 using namespace std::chrono_literals;
 using tbmqtt::errc;

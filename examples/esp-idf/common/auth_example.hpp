@@ -4,7 +4,7 @@
 
 #include "esp_log.h"
 #include "example_client.hpp"
-#include "tbmqtt/esp_client.hpp"
+#include "tbmqtt/esp_idf/client.hpp"
 
 namespace example {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "esp_log.h"
-#include "tbmqtt/esp_provisioning.hpp"
+#include "tbmqtt/esp_idf/provisioned_client.hpp"
 
 #include "../../../src/platform/esp_idf/nvs_storage.hpp"
 #include "auth_example.hpp"

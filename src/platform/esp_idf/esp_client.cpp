@@ -3,7 +3,7 @@
 // mapper, so every callback runs on that task. Public methods take the same mutex, so callbacks
 // may call back. Lock order everywhere: session mutex -> esp-mqtt's API lock (see
 // esp_mqtt_transport.hpp for why the esp-mqtt handler never takes the session mutex).
-#include "tbmqtt/esp_client.hpp"
+#include "tbmqtt/esp_idf/client.hpp"
 
 #include <new>
 

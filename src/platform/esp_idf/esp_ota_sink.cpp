@@ -1,7 +1,7 @@
 // tbmqtt::esp_ota_sink: firmware images into the next OTA app partition through the partition
-// API (see include/tbmqtt/esp_ota_sink.hpp for why not esp_ota_write). ESP-IDF only;
+// API (see include/tbmqtt/esp_idf/ota_sink.hpp for why not esp_ota_write). ESP-IDF only;
 // compile-checked only (tests/esp_idf/check.sh), not run on a device yet.
-#include "tbmqtt/esp_ota_sink.hpp"
+#include "tbmqtt/esp_idf/ota_sink.hpp"
 
 #include "../../transport/esp_mqtt/esp_event_mapping.hpp"
 #include "esp_err.h"

@@ -3,7 +3,7 @@
 // (the round trip itself, host-tested) through esp_provision_mapper. The granted credentials go
 // into the core's credentials_record and are stored in its format (store_credentials).
 // esp_provisioned_client is the FreeRTOS half of run_credentials_lifecycle (host-tested).
-#include "tbmqtt/esp_provisioning.hpp"
+#include "tbmqtt/esp_idf/provisioned_client.hpp"
 
 #include <memory>
 #include <new>

@@ -1,6 +1,6 @@
 // The Linux client: one network thread runs libmosquitto and the core session; every public
 // method takes the same (recursive) mutex, so callbacks may call back into the client.
-#include "tbmqtt/client.hpp"
+#include "tbmqtt/linux/client.hpp"
 #include "tbmqtt/gateway.hpp"
 
 #include <algorithm>
@@ -18,7 +18,7 @@
 
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
 #include "../mbedtls/mbedtls_hashes.hpp"
-#include "tbmqtt/linux_platform.hpp"
+#include "tbmqtt/linux/platform.hpp"
 
 namespace tbmqtt {
 namespace {

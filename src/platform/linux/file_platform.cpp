@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "tbmqtt/linux_platform.hpp"
+#include "tbmqtt/linux/platform.hpp"
 
 namespace tbmqtt {
 namespace {

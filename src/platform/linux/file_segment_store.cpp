@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "tbmqtt/linux_platform.hpp"
+#include "tbmqtt/linux/platform.hpp"
 
 namespace tbmqtt {
 namespace {

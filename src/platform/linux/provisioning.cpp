@@ -1,4 +1,4 @@
-#include "tbmqtt/provisioning.hpp"
+#include "tbmqtt/linux/provisioned_client.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -8,7 +8,7 @@
 
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
 #include "tbmqtt/detail/provision_exchange.hpp"
-#include "tbmqtt/linux_platform.hpp"
+#include "tbmqtt/linux/platform.hpp"
 
 namespace tbmqtt {
 namespace detail {

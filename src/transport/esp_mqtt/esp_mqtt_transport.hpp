@@ -1,7 +1,7 @@
 // tbmqtt — MQTT transport over esp-mqtt (ESP-IDF v4.4 and v5.x). Knows MQTT, not ThingsBoard:
 // publish()/subscribe() become esp_mqtt_client_* calls; esp-mqtt events are copied into a
 // FreeRTOS queue (fragment bytes into a fixed ring) and handed out by next_event() on the
-// caller's task. Not part of the public API; see include/tbmqtt/esp_client.hpp.
+// caller's task. Not part of the public API; see include/tbmqtt/esp_idf/client.hpp.
 //
 // Why a queue and not the session mutex inside the esp-mqtt handler: esp-mqtt runs its event
 // handlers on its own task while holding its internal API lock, and every esp_mqtt_client_*

@@ -10,7 +10,7 @@
 #include <Arduino.h>
 #include <WiFi.h>
 
-#include "tbmqtt/esp_client.hpp"
+#include "tbmqtt/esp_idf/client.hpp"
 
 namespace {
 

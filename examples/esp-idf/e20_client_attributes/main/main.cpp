@@ -13,7 +13,7 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
 #include "freertos/task.h"
-#include "tbmqtt/esp_client.hpp"
+#include "tbmqtt/esp_idf/client.hpp"
 #include "tbmqtt/registry.hpp"
 
 namespace {

@@ -23,7 +23,7 @@
 #include "sdkconfig.h"
 #if !defined(CONFIG_IDF_TARGET_LINUX)
 #include "esp_ota_ops.h"
-#include "tbmqtt/esp_ota_sink.hpp"
+#include "tbmqtt/esp_idf/ota_sink.hpp"
 #define TBMQTT_EXAMPLE_ON_CHIP 1
 #else
 #include "../../common/linux_file_sink.hpp"
@@ -33,7 +33,7 @@
 #include "../../common/example_settings.hpp"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
-#include "tbmqtt/esp_client.hpp"
+#include "tbmqtt/esp_idf/client.hpp"
 #include "tbmqtt/ota.hpp"
 // Not public headers (yet): the component compiles them; examples live in the same repository.
 #include "../../../../src/platform/esp_idf/nvs_storage.hpp"

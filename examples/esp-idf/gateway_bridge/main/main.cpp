@@ -15,7 +15,7 @@
 #include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
-#include "tbmqtt/esp_client.hpp"
+#include "tbmqtt/esp_idf/client.hpp"
 #include "tbmqtt/gateway.hpp"
 
 namespace {

@@ -11,7 +11,7 @@
 #include "../../common/example_platform.hpp"
 #include "../../common/example_settings.hpp"
 #include "esp_log.h"
-#include "tbmqtt/esp_client.hpp"
+#include "tbmqtt/esp_idf/client.hpp"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include "esp_log.h"
 #include "nvs.h"
 #include "qemu_job.hpp"
-#include "tbmqtt/esp_client.hpp"
+#include "tbmqtt/esp_idf/client.hpp"
 
 namespace {
 

@@ -38,7 +38,7 @@
 
 #include "tbmqtt/credentials_lifecycle.hpp"
 #include "tbmqtt/errc.hpp"
-#include "tbmqtt/esp_client.hpp"
+#include "tbmqtt/esp_idf/client.hpp"
 #include "tbmqtt/provision.hpp"
 #include "tbmqtt/storage.hpp"
 

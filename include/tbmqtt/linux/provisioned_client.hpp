@@ -37,9 +37,9 @@
 #include <mutex>
 #include <string>
 
-#include "tbmqtt/client.hpp"
 #include "tbmqtt/credentials_lifecycle.hpp"
 #include "tbmqtt/errc.hpp"
+#include "tbmqtt/linux/client.hpp"
 #include "tbmqtt/provision.hpp"
 
 namespace tbmqtt {
