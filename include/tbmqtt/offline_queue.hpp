@@ -41,7 +41,7 @@
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/rate_limit.hpp"
 #include "tbmqtt/segment_store.hpp"
-#include "tbmqtt/session.hpp"
+#include "tbmqtt/session_ports.hpp"
 #include "tbmqtt/span.hpp"
 
 namespace tbmqtt {

@@ -427,7 +427,8 @@ void offline_queue::on_connected(std::uint32_t now_ms) noexcept {
 
 result<message_id> offline_queue::send(transport_port& port, const session_config& topics, const entry& e,
                                        std::string_view payload, rate_limiter* limiter, std::uint32_t now_ms) noexcept {
-  const bool telemetry = e.topic == stored_topic::telemetry;
+  const std::string_view topic = e.topic == stored_topic::telemetry ? topics.telemetry_topic : topics.attributes_topic;
+  const bool telemetry = is_telemetry(topics, topic);
   std::uint32_t points = 0;
   if (limiter != nullptr && limiter->active()) {
     points = telemetry ? count_data_points(payload) : 0;
@@ -437,8 +438,7 @@ result<message_id> offline_queue::send(transport_port& port, const session_confi
       return errc::again;
     }
   }
-  auto sent =
-      port.publish(telemetry ? topics.telemetry_topic : topics.attributes_topic, as_bytes(payload), qos::at_least_once);
+  auto sent = port.publish(topic, as_bytes(payload), qos::at_least_once);
   if (sent && limiter != nullptr) limiter->take(telemetry, points, now_ms);
   return sent;
 }

@@ -1,0 +1,195 @@
+// tbmqtt — the seams of a device session: the transport port (what the core asks of an MQTT
+// client), the app's events, the shape every feature engine has (session_extension), the
+// session's settings and state, and the wrapping millisecond clock. Portable, no OS headers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "tbmqtt/config.hpp"
+#include "tbmqtt/errc.hpp"
+#include "tbmqtt/json.hpp"
+#include "tbmqtt/span.hpp"
+
+namespace tbmqtt {
+
+/// MQTT delivery guarantee. ThingsBoard supports 0 and 1 only.
+enum class qos : std::uint8_t { at_most_once = 0, at_least_once = 1 };
+
+/// Id of a published message as the transport numbered it (MQTT packet id; for QoS 0 whatever
+/// the transport reports). Delivery results (on_delivered) carry the same id.
+using message_id = std::uint16_t;
+
+/// @brief What the core needs from an MQTT client. Porting guide:
+/// - Called only from inside session methods, on the thread that calls the session.
+/// - publish(): queue the message; return its packet id (QoS 1) or any id (QoS 0). Return
+///   errc::not_connected when it cannot be queued, errc::again when the client's buffer is full.
+///   The payload is only valid during the call: copy it if the message is sent later.
+/// - subscribe(): send SUBSCRIBE for one filter; return its packet id. When the SUBACK arrives,
+///   call session::on_suback(id, granted) with the granted QoS or 0x80 on refusal.
+/// - After CONNACK call session::on_connected(); after a connection loss, on_disconnected().
+///
+///     struct my_port final : tbmqtt::transport_port {
+///       tbmqtt::result<tbmqtt::message_id> publish(std::string_view topic,
+///           tbmqtt::span<const std::byte> payload, tbmqtt::qos q) override {
+///         int id = mqtt_publish(topic, payload.data(), payload.size(), int(q));
+///         if (id < 0) return tbmqtt::errc::not_connected;
+///         return tbmqtt::message_id(id);
+///       }
+///       ...
+///     };
+class transport_port {
+ public:
+  [[nodiscard]] virtual result<message_id> publish(std::string_view topic, span<const std::byte> payload,
+                                                   qos q) noexcept = 0;
+  [[nodiscard]] virtual result<message_id> subscribe(std::string_view filter, qos q) noexcept = 0;
+
+ protected:
+  ~transport_port() = default;
+};
+
+/// @brief A server-side RPC as received. Views are valid until the callback returns.
+struct rpc_request {
+  std::string_view id;      ///< Opaque request id from `v1/devices/me/rpc/request/{id}`.
+  std::string_view method;  ///< Unescaped method name.
+  json::value params;       ///< `params` member (absent if the server sent none).
+};
+
+/// @brief Results and server-initiated events, called on the thread that feeds the session.
+/// Every method has an empty default. Views are valid until the callback returns.
+class session_events {
+ public:
+  /// CONNACK received and every SUBACK received (a refusal is reported through on_error first).
+  virtual void on_ready() noexcept {}
+  /// A published message was acknowledged (QoS 1) or written (QoS 0).
+  virtual void on_delivered(message_id) noexcept {}
+  /// Answer to request_attributes(). On error `client` and `shared` are absent. Errors:
+  /// timeout, disconnected, malformed (bad JSON, or not an object).
+  virtual void on_attributes_response(std::uint32_t /*request_id*/, errc /*e*/, json::value /*client*/,
+                                      json::value /*shared*/) noexcept {}
+  /// Answer to call_rpc(): the server's JSON. Errors: timeout, disconnected, malformed,
+  /// server_error (the reply was `{"error":..}`; `response` then holds it).
+  virtual void on_rpc_response(std::uint32_t /*request_id*/, errc /*e*/, json::value /*response*/) noexcept {}
+  /// A shared-attribute push matched subscription `subscription` (from subscribe_shared_attributes):
+  /// `{"k":v,...}` or `{"deleted":["k"]}`.
+  virtual void on_shared_attributes(std::size_t /*subscription*/, json::value /*update*/) noexcept {}
+  /// A server-side RPC for a registered method (or any method, with the fallback on).
+  /// Answer now or later with session::reply_rpc(request.id, json).
+  virtual void on_rpc_request(const rpc_request& /*request*/) noexcept {}
+  /// Something went wrong that no request owns: a refused subscription (context = filter), a
+  /// malformed push or RPC request, an unknown response id, a message on an unknown topic
+  /// (context = topic), an unknown RPC method (context = method; already answered with an error).
+  virtual void on_error(errc /*e*/, std::string_view /*context*/) noexcept {}
+  /// A message on a topic the core does not know. Return true if an extension handled it;
+  /// returning false reports errc::unknown_topic through on_error.
+  virtual bool on_other_message(std::string_view /*topic*/, span<const std::byte> /*payload*/) noexcept {
+    return false;
+  }
+  /// A message of the offline queue (session::set_offline_queue) left it: acknowledged
+  /// (e = errc{}), dropped by the full policy (errc::queue_full), or unsendable as stored
+  /// (errc::malformed: damaged record; or the transport's error). `ticket` is what the publish
+  /// call returned.
+  virtual void on_forwarded(message_id /*ticket*/, errc /*e*/) noexcept {}
+
+ protected:
+  ~session_events() = default;
+};
+
+/// @brief The shape of every feature engine. The session's dispatcher routes inbound topics and
+/// connection events to its engines in turn: first the built-in ones (shared attributes,
+/// attribute requests, server RPC, client RPC: src/core/*_engine.cpp), then those added with
+/// session::add_extension (OTA, data-point registry, gateway, ...). Called on the thread that
+/// feeds the session, before the app's session_events for the same event.
+class session_extension {
+ public:
+  /// Connected and every SUBACK received.
+  virtual void on_ready(std::uint32_t /*now_ms*/) noexcept {}
+  /// The connection was lost.
+  virtual void on_disconnected() noexcept {}
+  /// Time passed (every session::tick).
+  virtual void on_tick(std::uint32_t /*now_ms*/) noexcept {}
+  /// Every shared-attribute push (`{"k":v}` or `{"deleted":[..]}`), whatever the app subscribed.
+  virtual void on_shared_attributes(json::value /*update*/, std::uint32_t /*now_ms*/) noexcept {}
+  /// An attribute response, timeout or disconnect for `request_id`. Return true when the
+  /// request was this extension's own (then the app does not see it).
+  virtual bool on_attributes_response(std::uint32_t /*request_id*/, errc /*e*/, json::value /*client*/,
+                                      json::value /*shared*/, std::uint32_t /*now_ms*/) noexcept {
+    return false;
+  }
+  /// A message on a topic the core does not handle itself. Return true to claim it.
+  virtual bool on_message(std::string_view /*topic*/, span<const std::byte> /*payload*/,
+                          std::uint32_t /*now_ms*/) noexcept {
+    return false;
+  }
+
+  /// @brief Streaming (for messages too large to reassemble, such as OTA chunks): a message
+  /// that arrives in fragments (session::on_message_fragment) is first offered here, before
+  /// the session reassembles it. Return true to take it: its bytes then come through
+  /// on_stream_fragment, in order and without gaps, and nothing is buffered; on_stream_end
+  /// follows exactly once. `topic` is valid during this call only; `total` is the payload size.
+  virtual bool on_stream_begin(std::string_view /*topic*/, std::size_t /*total*/, std::uint32_t /*now_ms*/) noexcept {
+    return false;
+  }
+  /// Bytes [offset, offset + fragment.size()) of the taken message; valid during the call.
+  virtual void on_stream_fragment(std::size_t /*offset*/, span<const std::byte> /*fragment*/,
+                                  std::uint32_t /*now_ms*/) noexcept {}
+  /// @brief The taken message is over: errc{} when all `total` bytes arrived; errc::malformed
+  /// when a fragment was missing or out of order (the transport dropped one; the rest of the
+  /// message is discarded); errc::disconnected when the connection dropped first.
+  virtual void on_stream_end(errc /*e*/, std::uint32_t /*now_ms*/) noexcept {}
+
+ protected:
+  ~session_extension() = default;
+};
+
+/// @brief Settings of a session. Defaults match ThingsBoard's.
+struct session_config {
+  std::uint32_t request_timeout_ms = 10000;  ///< Attribute requests and client-side RPCs.
+  std::uint32_t server_rpc_ttl_ms = 60000;   ///< How long an unanswered server RPC stays replyable.
+  /// The server's max payload: outbound payloads are capped at it, and an inbound message larger
+  /// than it is dropped with errc::payload_too_large (on_error, with its topic) before any of it is
+  /// buffered, reassembled, streamed or parsed.
+  std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;
+  qos control_qos = qos::at_least_once;                            ///< QoS of requests, replies and subscriptions.
+  std::string_view telemetry_topic = "v1/devices/me/telemetry";    ///< Device profiles may rename it.
+  std::string_view attributes_topic = "v1/devices/me/attributes";  ///< Device profiles may rename it.
+  /// With a rate limiter (set_rate_limiter): ask the server for its limits (client RPC
+  /// getSessionLimits) on every connect, and hold the offline queue until the answer (or the
+  /// request timeout) so that the first burst is paced too.
+  bool learn_session_limits = false;
+  /// With a rate limiter: a telemetry/attributes publish that would have to wait for a rate
+  /// limit fails with errc::again instead of waiting in the offline queue.
+  bool fail_when_rate_limited = false;
+};
+
+/// @brief Whether a message on `topic` counts as telemetry (for the telemetry rate limits and
+/// data-point counts): the one place that decides it, for direct sends and the offline queue alike.
+constexpr bool is_telemetry(const session_config& config, std::string_view topic) noexcept {
+  return topic == config.telemetry_topic;
+}
+
+/// @brief Connection state as the core sees it.
+enum class session_state : std::uint8_t {
+  disconnected,  ///< No connection (initial state).
+  subscribing,   ///< CONNACK seen; waiting for SUBACKs.
+  ready,         ///< Connected and every subscription granted.
+};
+
+/// @brief True when `now` has reached `deadline` on a wrapping 32-bit millisecond clock
+/// (valid while the two are less than 2^31 ms, about 24 days, apart).
+constexpr bool time_reached(std::uint32_t now_ms, std::uint32_t deadline_ms) noexcept {
+  return static_cast<std::int32_t>(now_ms - deadline_ms) >= 0;
+}
+
+/// @brief Delay before reconnect attempt `attempt` (0-based): min·2^attempt capped at max,
+/// then "equal jitter" from `random` (any 32-bit random number): a value in [d/2, d].
+constexpr std::uint32_t reconnect_delay_ms(std::uint32_t attempt, std::uint32_t min_ms, std::uint32_t max_ms,
+                                           std::uint32_t random) noexcept {
+  std::uint64_t delay = min_ms;
+  for (std::uint32_t i = 0; i < attempt && delay != 0 && delay < max_ms; ++i) delay *= 2;
+  if (delay > max_ms) delay = max_ms;
+  const std::uint64_t half = delay / 2;
+  return static_cast<std::uint32_t>(half + (half == 0 ? 0 : random % (delay - half + 1)));
+}
+}  // namespace tbmqtt
