@@ -13,17 +13,18 @@ bool is_json_of(std::string_view text, std::string_view openers) noexcept {
   return i < text.size() && openers.find(text[i]) != std::string_view::npos && json::validate(text).ok();
 }
 
+// A built payload (no re-validation; never allocates).
+result<message_id> send_built(session_context& ctx, data_kind kind, result<std::string_view> text, qos q) noexcept {
+  if (!text) return text.error();
+  return ctx.out.send_data(kind, *text, q);
+}
+
 }  // namespace
 
+// Text is validated here (a JSON object, or for telemetry also an array); built payloads are not.
 result<message_id> upload_engine::telemetry(std::string_view json_text, qos q) noexcept {
   if (!is_json_of(json_text, "{[")) return errc::invalid_argument;
   return ctx_.out.send_data(data_kind::telemetry, json_text, q);
-}
-
-result<message_id> upload_engine::telemetry(telemetry_builder& payload, qos q) noexcept {
-  auto text = payload.finish();
-  if (!text) return text.error();
-  return ctx_.out.send_data(data_kind::telemetry, *text, q);
 }
 
 result<message_id> upload_engine::attributes(std::string_view json_text, qos q) noexcept {
@@ -31,10 +32,12 @@ result<message_id> upload_engine::attributes(std::string_view json_text, qos q) 
   return ctx_.out.send_data(data_kind::attributes, json_text, q);
 }
 
+result<message_id> upload_engine::telemetry(telemetry_builder& payload, qos q) noexcept {
+  return send_built(ctx_, data_kind::telemetry, payload.finish(), q);
+}
+
 result<message_id> upload_engine::attributes(attributes_builder& payload, qos q) noexcept {
-  auto text = payload.finish();
-  if (!text) return text.error();
-  return ctx_.out.send_data(data_kind::attributes, *text, q);
+  return send_built(ctx_, data_kind::attributes, payload.finish(), q);
 }
 
 }  // namespace tbmqtt::detail

@@ -78,19 +78,6 @@ TEST(dispatcher, reports_unknown_topic_unless_on_other_message_claims_it) {
   EXPECT_EQ(r.events.count(event_kind::error), 0u);
 }
 
-TEST(dispatcher, publish_raw_sends_any_payload_to_any_topic) {
-  rig r;
-  connect(r);
-  auto id = r.s.publish_raw("v2/fw/request/1/chunk/0", "4096", qos::at_least_once);
-  ASSERT_TRUE(id.ok());
-  EXPECT_EQ(*id, r.port.publishes[0].id);
-  EXPECT_EQ(r.port.last_topic(), std::string_view("v2/fw/request/1/chunk/0"));
-  EXPECT_EQ(r.port.last_payload(), std::string_view("4096"));
-  r.s.set_max_payload(3);
-  EXPECT_EQ(r.s.publish_raw("t", "4096", qos::at_least_once).error(), errc::payload_too_large);
-  EXPECT_EQ(r.port.publish_count, 1u);
-}
-
 namespace {
 struct ticking_extension final : tbmqtt::session_extension {
   std::size_t ticks = 0;

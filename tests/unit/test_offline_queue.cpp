@@ -1,7 +1,8 @@
 // Tests of src/core/offline_queue.cpp: the persistent store-and-forward FIFO kept as a log, alone
 // and driven by a session over the fake transport, over an in-memory segment store that can
 // "lose power" after N operations (tests/unit/crash_log.hpp) to prove the crash contract at every
-// point; and of kv_segment_store (src/core/segment_store.cpp), the log over small blobs.
+// point; and of kv_segment_store (src/core/segment_store.cpp), the log over small blobs. The
+// publisher's pacing of the queue is tested in test_publisher.cpp.
 // Portable: runs on the host and on the Cortex-M image (tests/embedded/run.sh).
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 
 #include "crash_log.hpp"
 #include "fake_transport.hpp"
+#include "queue_rig.hpp"
 #include "tbmqtt/offline_queue.hpp"
 #include "tbmqtt/session.hpp"
 
@@ -25,72 +27,7 @@ using tbmqtt::stored_topic;
 using tbmqtt_test::crash_log;
 using tbmqtt_test::power_loss;
 
-namespace {
-
-constexpr std::string_view telemetry_topic = "v1/devices/me/telemetry";
-constexpr std::string_view attributes_topic = "v1/devices/me/attributes";
-
-// Records on_forwarded outcomes (the fake_transport's recorder does not know them).
-struct forward_log final : tbmqtt::session_events {
-  struct outcome {
-    tbmqtt::message_id ticket;
-    errc e;
-  } outcomes[64];
-  std::size_t count = 0;
-  std::size_t ready = 0;
-  void on_forwarded(tbmqtt::message_id ticket, errc e) noexcept override {
-    if (count < 64) outcomes[count] = {ticket, e};
-    ++count;
-  }
-  void on_ready() noexcept override { ++ready; }
-  std::size_t with(errc e) const noexcept {
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < count && i < 64; ++i) n += outcomes[i].e == e ? 1 : 0;
-    return n;
-  }
-};
-
-using queue8 = tbmqtt::static_offline_queue<8, 128>;
-
-offline_queue_config limits(std::size_t messages, queue_full_policy policy = queue_full_policy::drop_oldest) {
-  offline_queue_config c;
-  c.max_messages = messages;
-  c.when_full = policy;
-  c.segment_bytes = 256;  // several segments in every test
-  return c;
-}
-
-// A session with a queue over `disk`, as a device has after a (re)start.
-struct device {
-  tbmqtt_test::fake_transport port;
-  forward_log events;
-  tbmqtt::session s{port, events};
-  queue8 queue;
-  explicit device(crash_log& disk, offline_queue_config config = limits(8)) : queue(disk, config) {
-    EXPECT_TRUE(queue.open().ok());
-    s.set_offline_queue(&queue);
-  }
-  void connect(std::uint32_t now_ms = 0) {
-    const std::size_t from = port.subscribe_count;
-    s.on_connected(now_ms);
-    for (std::size_t i = from; i < port.recorded_subscribes(); ++i) s.on_suback(port.subscribes[i].id, 1);
-  }
-  tbmqtt::result<tbmqtt::message_id> send(std::string_view json) {
-    return s.publish_telemetry(json, qos::at_least_once);
-  }
-  // PUBACKs every publish recorded from index `from` on.
-  void ack_from(std::size_t from) {
-    for (std::size_t i = from; i < port.recorded_publishes(); ++i) s.on_puback(port.publishes[i].id);
-  }
-};
-
-// "{"n":<i>}" in `buf`.
-std::string_view doc(char (&buf)[24], int i) {
-  const int n = std::snprintf(buf, sizeof buf, "{\"n\":%d}", i);
-  return {buf, static_cast<std::size_t>(n)};
-}
-
-}  // namespace
+using namespace tbmqtt_test::queue_rig;
 
 TEST(offline_queue, messages_published_offline_are_stored_and_sent_in_order_once_ready) {
   crash_log disk;
@@ -773,139 +710,4 @@ TEST(kv_segment_store, a_power_cut_at_any_blob_operation_loses_no_committed_mess
     }
     for (int n = 0; n < 8; ++n) EXPECT_TRUE(!accepted[n] || seen[n]) << "budget " << budget << ": lost " << n;
   }
-}
-
-// ---- rate-limit pacing of the queue (tbmqtt/rate_limit.hpp) --------------------------------------
-
-namespace {
-
-// Publishes recorded on `topic` from index `from`.
-std::size_t publishes_on(const tbmqtt_test::fake_transport& port, std::string_view topic, std::size_t from = 0) {
-  std::size_t n = 0;
-  for (std::size_t i = from; i < port.recorded_publishes(); ++i) n += port.topic(i) == topic ? 1 : 0;
-  return n;
-}
-
-}  // namespace
-
-TEST(offline_queue, queued_messages_wait_for_the_rate_limit_and_keep_their_order) {
-  crash_log disk;
-  device d{disk};
-  tbmqtt::rate_limiter limiter;
-  ASSERT_TRUE(limiter.set(tbmqtt::rate_limit_kind::messages, "2:1", 0).ok());
-  d.s.set_rate_limiter(&limiter);
-  for (int i = 0; i < 6; ++i) {
-    char buf[24];
-    ASSERT_TRUE(d.send(doc(buf, i)).ok());
-  }
-  d.connect(0);
-  EXPECT_EQ(d.port.publish_count, 1u);  // the burst of a 2:1 rule is 1
-  std::uint32_t sent_at[8] = {};
-  std::size_t seen = 1;
-  for (std::uint32_t t = 1; t <= 10000 && seen < 6; ++t) {
-    d.s.tick(t);
-    d.ack_from(seen);  // acknowledged at once: only the limit holds them back
-    for (; seen < d.port.publish_count; ++seen) sent_at[seen] = t;
-  }
-  ASSERT_EQ(d.port.publish_count, 6u);
-  for (int i = 0; i < 6; ++i) {
-    char buf[24];
-    EXPECT_EQ(d.port.payload(static_cast<std::size_t>(i)), doc(buf, i));
-  }
-  for (std::size_t i = 2; i < 6; ++i) EXPECT_GE(sent_at[i] - sent_at[i - 2], 1000u) << i;  // never 3 in a second
-}
-
-TEST(offline_queue, session_limits_are_learned_on_connect_and_the_queue_waits_for_them) {
-  crash_log disk;
-  tbmqtt_test::fake_transport port;
-  forward_log events;
-  tbmqtt::session_config config;
-  config.learn_session_limits = true;
-  tbmqtt::session s{port, events, config};
-  queue8 queue{disk};
-  ASSERT_TRUE(queue.open().ok());
-  s.set_offline_queue(&queue);
-  tbmqtt::rate_limiter limiter;
-  s.set_rate_limiter(&limiter);
-  ASSERT_TRUE(s.publish_telemetry("{\"n\":0}", qos::at_least_once).ok());
-  ASSERT_TRUE(s.publish_telemetry("{\"n\":1}", qos::at_least_once).ok());
-  s.on_connected(0);
-  for (std::size_t i = 0; i < port.recorded_subscribes(); ++i) s.on_suback(port.subscribes[i].id, 1);
-  ASSERT_EQ(port.publish_count, 1u);  // only the question
-  EXPECT_EQ(port.topic(0).substr(0, 26), "v1/devices/me/rpc/request/");
-  EXPECT_EQ(port.payload(0), "{\"method\":\"getSessionLimits\",\"params\":{}}");
-  const std::string_view id = port.topic(0).substr(26);
-  char response_topic[64] = "v1/devices/me/rpc/response/";
-  std::memcpy(response_topic + 27, id.data(), id.size());
-  s.on_message(
-      {response_topic, 27 + id.size()},
-      tbmqtt_test::bytes(R"({"maxPayloadSize":4096,"maxInflightMessages":100,"rateLimits":)"
-                         R"({"messages":"10:1,300:60","telemetryMessages":"2:1","telemetryDataPoints":null}})"),
-      5);
-  EXPECT_EQ(s.config().max_payload, 4096u);
-  ASSERT_EQ(limiter.buckets(tbmqtt::rate_limit_kind::messages).size(), 2u);
-  ASSERT_EQ(limiter.buckets(tbmqtt::rate_limit_kind::telemetry_messages).size(), 1u);
-  EXPECT_EQ(limiter.buckets(tbmqtt::rate_limit_kind::telemetry_data_points).size(), 0u);
-  EXPECT_EQ(publishes_on(port, telemetry_topic), 1u);  // released, paced by telemetryMessages 2:1
-  s.tick(2000);
-  EXPECT_EQ(publishes_on(port, telemetry_topic), 2u);
-  EXPECT_EQ(s.pending_requests(), 0u);
-}
-
-TEST(offline_queue, an_unanswered_session_limits_request_releases_the_queue_after_the_timeout) {
-  crash_log disk;
-  tbmqtt_test::fake_transport port;
-  forward_log events;
-  tbmqtt::session_config config;
-  config.learn_session_limits = true;
-  config.request_timeout_ms = 500;
-  tbmqtt::session s{port, events, config};
-  queue8 queue{disk};
-  ASSERT_TRUE(queue.open().ok());
-  s.set_offline_queue(&queue);
-  tbmqtt::rate_limiter limiter;
-  s.set_rate_limiter(&limiter);
-  ASSERT_TRUE(s.publish_telemetry("{\"n\":0}", qos::at_least_once).ok());
-  s.on_connected(0);
-  for (std::size_t i = 0; i < port.recorded_subscribes(); ++i) s.on_suback(port.subscribes[i].id, 1);
-  EXPECT_EQ(publishes_on(port, telemetry_topic), 0u);
-  s.tick(499);
-  EXPECT_EQ(publishes_on(port, telemetry_topic), 0u);
-  s.tick(500);
-  EXPECT_EQ(publishes_on(port, telemetry_topic), 1u);
-  EXPECT_FALSE(limiter.active());
-}
-
-TEST(offline_queue, asked_not_to_wait_a_publish_over_the_limit_fails_with_again) {
-  crash_log disk;
-  tbmqtt_test::fake_transport port;
-  forward_log events;
-  tbmqtt::session_config config;
-  config.fail_when_rate_limited = true;
-  tbmqtt::session s{port, events, config};
-  tbmqtt::rate_limiter limiter;
-  ASSERT_TRUE(limiter.set(tbmqtt::rate_limit_kind::telemetry_messages, "2:1", 0).ok());
-  s.set_rate_limiter(&limiter);
-  s.on_connected(0);
-  for (std::size_t i = 0; i < port.recorded_subscribes(); ++i) s.on_suback(port.subscribes[i].id, 1);
-  ASSERT_TRUE(s.publish_telemetry("{\"n\":0}", qos::at_least_once).ok());
-  EXPECT_EQ(s.publish_telemetry("{\"n\":1}", qos::at_least_once).error(), errc::again);
-  EXPECT_TRUE(s.publish_attributes("{\"a\":1}", qos::at_least_once).ok());  // not telemetry
-  s.tick(1200);
-  EXPECT_TRUE(s.publish_telemetry("{\"n\":1}", qos::at_least_once).ok());
-  EXPECT_EQ(publishes_on(port, telemetry_topic), 2u);
-}
-
-TEST(offline_queue, messages_outside_the_queue_are_counted_against_the_limit) {
-  crash_log disk;
-  device d{disk};
-  tbmqtt::rate_limiter limiter;
-  ASSERT_TRUE(limiter.set(tbmqtt::rate_limit_kind::messages, "2:1", 0).ok());
-  d.s.set_rate_limiter(&limiter);
-  d.connect(0);
-  ASSERT_TRUE(d.s.claim("secret", 0).ok());  // takes the one-message burst
-  ASSERT_TRUE(d.send("{\"n\":0}").ok());
-  EXPECT_EQ(publishes_on(d.port, telemetry_topic), 0u);
-  d.s.tick(1000);
-  EXPECT_EQ(publishes_on(d.port, telemetry_topic), 1u);
 }

@@ -202,12 +202,3 @@ TEST(subscription_set, uses_control_qos_for_subscriptions) {
   EXPECT_EQ(r.port.subscribes[0].q, qos::at_most_once);
   EXPECT_EQ(r.port.subscribes[1].q, qos::at_most_once);
 }
-
-TEST(subscription_set, reports_puback_as_delivered) {
-  rig r;
-  connect(r);
-  r.s.on_puback(77);
-  const event_record* e = r.events.find(event_kind::delivered);
-  ASSERT_TRUE(e != nullptr);
-  EXPECT_EQ(e->number, 77u);
-}
