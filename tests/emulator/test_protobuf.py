@@ -14,8 +14,8 @@ import unittest
 
 import paho.mqtt.client as mqtt
 
-from emu import (ADMIN_TOOL, AdminError, Raw, admin, connected_device, new_device, request, shared_broker, unique,
-                 wait_for)
+from emu import (ADMIN_TOOL, TBMQTT, AdminError, Raw, admin, connected_device, has_emulator_commands, new_device,
+                 request, shared_broker, unique, wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_DIR = os.path.join(HERE, "proto")
@@ -339,3 +339,47 @@ class BadProtobufTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(has_emulator_commands(), "build/bin/tbmqtt has no emulator commands")
+class CliDeviceProfileTest(unittest.TestCase):
+    """`tbmqtt emulator device-profile add NAME --telemetry-proto FILE ...` and `... assign`."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.b = shared_broker()
+
+    def tb(self, *args):
+        return subprocess.run([TBMQTT, "emulator", *args, "--state", self.b.state_dir, "--port", str(self.b.port)],
+                              capture_output=True, text=True, timeout=30)
+
+    def test_add_assign_and_use(self):
+        prof = unique("cliprof")
+        r = self.tb("device-profile", "add", prof, "--telemetry-proto", os.path.join(PROTO_DIR, "telemetry.proto"),
+                    "--send-ack-on-validation-exception")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["payloadType"], out["telemetryProtoMessage"], out["sendAckOnValidationException"]),
+                         ("PROTOBUF", "telemetry.SensorDataReading", True))
+        name, token = new_device(self.b)
+        r = self.tb("device-profile", "assign", name, prof)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["deviceProfile"], prof)
+        d = connected_device(self.b, token)
+        try:
+            d.pub("v2/t", reading(temperature=5.5))
+            self.assertTrue(wait_for(lambda: admin(self.b, "telemetry", name).get("temperature") == 5.5))
+        finally:
+            d.close()
+
+    def test_errors(self):
+        r = self.tb("device-profile", "add", unique("x"), "--telemetry-proto", "/nonexistent.proto")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        with tempfile.NamedTemporaryFile("w", suffix=".proto") as f:
+            f.write('syntax = "proto3"; message M { int32 = 1; }')
+            f.flush()
+            r = self.tb("device-profile", "add", unique("x"), "--telemetry-proto", f.name)
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertIn("invalid telemetryProto", r.stderr)
+        r = self.tb("device-profile", "assign", "no-such-device", "p")
+        self.assertEqual(r.returncode, 5, r.stderr)
