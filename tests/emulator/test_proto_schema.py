@@ -15,6 +15,8 @@ import unittest
 
 from google.protobuf import json_format
 
+from emu import admin, connected_device, new_device, request, shared_broker, unique, wait_for
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PROTO_DIR = os.path.join(HERE, "proto")
@@ -129,6 +131,26 @@ class ProtoSchemaToolTest(unittest.TestCase):
             self.assertEqual(rc, 0, out)
             want = json.loads(json_format.MessageToJson(msg, including_default_value_fields=True))
             self.assertEqual(json.loads(out), want, schema)
+
+    def test_the_emulator_reads_what_the_core_writes(self):
+        # The core encodes a reading by the generated table; the emulator (libprotobuf, the
+        # profile's .proto) stores it as ThingsBoard would.
+        b = shared_broker()
+        prof = unique("coreprof")
+        with open(os.path.join(PROTO_DIR, "telemetry.proto")) as f:
+            request(b, "device_profile.add", {"name": prof, "payloadType": "PROTOBUF", "telemetryProto": f.read()})
+        name, token = new_device(b)
+        request(b, "device.set_profile", {"device": name, "profile": prof})
+        rc, out = self.run_codec("encode", "telemetry", '{"temperature":19.25,"uptimeS":"42","status":"warm"}')
+        self.assertEqual(rc, 0, out)
+        d = connected_device(b, token)
+        try:
+            d.pub("v2/t", binascii.unhexlify(out))
+            self.assertTrue(wait_for(lambda: admin(b, "telemetry", name).get("status") == "warm"))
+            t = admin(b, "telemetry", name)
+            self.assertEqual((t["temperature"], t["uptimeS"]), (19.25, 42))
+        finally:
+            d.close()
 
     def test_what_protobuf_refuses_the_codec_refuses(self):
         for bad in ["0a7f0102", "09000000", "0e00", "2202c328"]:

@@ -236,6 +236,24 @@ class ProtobufDownlinkTest(unittest.TestCase):
             self.assertEqual(json.loads(m.payload), {"echo": {"a": 1}})
 
 
+class JsonDownlinkCompatibilityTest(unittest.TestCase):
+    """useJsonPayloadFormatForDefaultDownlinkTopics: the v1 downlink is JSON, bare v2 stays protobuf."""
+
+    def test_v1_json_v2_protobuf(self):
+        b = shared_broker()
+        name, token = proto_device(b, add_profile(b, enableCompatibilityWithJsonPayloadFormat=True,
+                                                  useJsonPayloadFormatForDefaultDownlinkTopics=True))
+        d = connected_device(b, token, subs=["v1/devices/me/attributes", "v2/a"])
+        try:
+            request(b, "attributes.set", {"device": name, "attributes": {"mode": "eco"}})
+            got = dict(d.expect("v1/devices/me/attributes")[0:2] for _ in range(1))
+            self.assertEqual(json.loads(got["v1/devices/me/attributes"]), {"mode": "eco"})
+            m = tp.AttributeUpdateNotificationMsg.FromString(d.expect("v2/a")[1])
+            self.assertEqual(m.sharedUpdated[0].kv.string_v, "eco")
+        finally:
+            d.close()
+
+
 class JsonProfileOnProtoTopicsTest(unittest.TestCase):
     """A device without a PROTOBUF profile: /p uses the fixed transport messages where the server
     has them, and fails where it needs the profile's schema."""
@@ -318,6 +336,21 @@ class BadProtobufTest(unittest.TestCase):
         self.assertEqual(first, b"\x40\x02\x00\x07")
         self.assertEqual(ping, b"\xd0\x00")
         self.assertEqual(admin(self.b, "telemetry", name), {})
+
+    def test_mqtt5_gets_a_puback_and_keeps_the_session(self):
+        _, token = proto_device(self.b, add_profile(self.b))
+        r = Raw(self.b)
+        try:
+            connack = r.connect(client_id=unique("raw5"), username=token, version=5)
+            self.assertEqual((connack[0], connack[3]), (0x20, 0))
+            r.publish("v2/t/p", b"\x0a\x7f\x01", qos=1, mid=9, version=5)
+            puback = r.read_packet()
+            self.assertEqual(puback[0], 0x40)
+            self.assertEqual(puback[2:4], b"\x00\x09")
+            r.s.sendall(b"\xc0\x00")
+            self.assertEqual(r.read_packet(), b"\xd0\x00")
+        finally:
+            r.close()
 
     def test_json_device_on_p_topic_has_no_descriptor(self):
         _, token = new_device(self.b)
