@@ -494,6 +494,19 @@ std::optional<json> parse_keeping_numbers(const std::string& text) {
 std::optional<std::int64_t> as_long(const json& v) {
     if (v.is_number()) return v.get<std::int64_t>();
     if (is_raw_number(v)) return static_cast<std::int64_t>(std::strtod(raw_text(v).c_str(), nullptr));
+    if (v.is_string()) {
+        // Gson JsonPrimitive.getAsLong on a string: Long.parseLong (e.g. a protobuf int64 printed
+        // by JsonFormat as "1700000000000").
+        const std::string s = v.get<std::string>();
+        std::size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+        if (i == s.size() || s.size() - i > 19) return std::nullopt;
+        for (std::size_t k = i; k < s.size(); ++k)
+            if (s[k] < '0' || s[k] > '9') return std::nullopt;
+        errno = 0;
+        const long long n = std::strtoll(s.c_str(), nullptr, 10);
+        if (errno == ERANGE) return std::nullopt;
+        return static_cast<std::int64_t>(n);
+    }
     return std::nullopt;
 }
 

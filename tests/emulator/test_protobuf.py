@@ -28,6 +28,7 @@ attributes_pb2 = importlib.import_module("attributes_pb2")
 rpc_request_pb2 = importlib.import_module("rpc_request_pb2")
 rpc_response_pb2 = importlib.import_module("rpc_response_pb2")
 tp = importlib.import_module("transport_pb2")
+telemetry_ts_pb2 = importlib.import_module("telemetry_ts_pb2")
 
 
 def schema(name):
@@ -136,6 +137,24 @@ class ProtobufUplinkTest(unittest.TestCase):
         self.d.pub("v2/a/j", {"mode": "eco"})
         self.assertTrue(wait_for(lambda: request(self.b, "attributes.get", {"device": self.name})["client"]
                                  .get("mode") == "eco"))
+
+    def test_ts_and_values_schema(self):
+        # JsonFormat prints the int64 ts as a string; JsonConverter reads it with getAsLong.
+        b = self.b
+        prof = add_profile(b, telemetryProto=schema("telemetry_ts.proto"))
+        name, token = proto_device(b, prof)
+        d = connected_device(b, token)
+        try:
+            msg = telemetry_ts_pb2.TimedReading(ts=1700000000123)
+            msg.values.temperature = 7.5
+            msg.values.state = "idle"
+            d.pub("v2/t", msg.SerializeToString())
+            self.assertTrue(wait_for(lambda: admin(b, "telemetry", name).get("state") == "idle"))
+            points = request(b, "telemetry.series", {"device": name})
+            self.assertEqual({(p["key"], p["ts"]) for p in points},
+                             {("temperature", 1700000000123), ("state", 1700000000123)})
+        finally:
+            d.close()
 
     def test_wire_type_mismatch_is_an_unknown_field(self):
         # Field 1 sent as a varint where the schema has a double: protobuf keeps it as an unknown
