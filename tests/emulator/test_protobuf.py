@@ -4,9 +4,11 @@ v1 / v2 / v2-json (/j) / v2-protobuf (/p), and the server's answer to payloads t
 (MqttTransportHandler.sendResponseForAdaptorErrorOrCloseContext). Payloads are built and read with
 python3-protobuf from the .proto files in proto/ (compiled by protoc into a temporary directory)."""
 
+import atexit
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +22,7 @@ from emu import (ADMIN_TOOL, TBMQTT, AdminError, Raw, admin, connected_device, h
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_DIR = os.path.join(HERE, "proto")
 _out = tempfile.mkdtemp(prefix="tbpb-")
+atexit.register(shutil.rmtree, _out, True)
 subprocess.run(["protoc", "-I", PROTO_DIR, "--python_out", _out]
                + [f for f in sorted(os.listdir(PROTO_DIR)) if f.endswith(".proto")], check=True)
 sys.path.insert(0, _out)
