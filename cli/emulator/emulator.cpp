@@ -15,6 +15,10 @@
 //   tbmqtt emulator ota assign DEVICE FILE --title T --version V [--checksum-algorithm ALG] [--software]
 //   tbmqtt emulator ota state DEVICE
 //   tbmqtt emulator profile add --key K --secret S [--strategy allow-create|check-preprovisioned]
+//   tbmqtt emulator device-profile add NAME [--telemetry-proto F] [--attributes-proto F] [--rpc-request-proto F]
+//       [--rpc-response-proto F] [--payload-type JSON|PROTOBUF] [--send-ack-on-validation-exception] [--json-compatibility]
+//       [--json-downlink]
+//   tbmqtt emulator device-profile assign DEVICE PROFILE
 //
 // Built as the library target tbmqtt_cli_emulator (emulator/CMakeLists.txt), which cli/main.cpp
 // registers when it exists. The admin commands reach the running emulator through the global
@@ -24,11 +28,14 @@
 // The admin library reports every failure as an admin_error of a kind; errc_of() turns the kind
 // into an errc so that main()'s exit_code() stays the one place that maps errors to exit codes.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -73,6 +80,11 @@ struct emulator_args {
   // profile add
   std::string key;
   std::string secret;
+  // device-profile add / assign (payload type PROTOBUF, issue 18)
+  std::string payload_type;
+  std::string telemetry_proto, attributes_proto, rpc_request_proto, rpc_response_proto;
+  bool send_ack = false, json_compat = false, json_downlink = false;
+  std::string profile_name;
   // start --tls, cert issue
   bool tls = false;
   int tls_port = 8883;
@@ -403,6 +415,60 @@ void add_emulator_commands(CLI::App& app) {
   padd->callback([g, a] {
     run_admin("emulator profile add " + a->key,
               [&] { return em::profile_add(connection_of(g, *a), a->key, a->secret, a->strategy); });
+  });
+
+  // Device profiles with MQTT transport: payload type JSON or PROTOBUF and the .proto schemas.
+  auto* dprof =
+      emu->add_subcommand("device-profile", "Device profiles: payload type JSON or PROTOBUF with .proto schemas");
+  dprof->require_subcommand(1);
+  auto* dadd = dprof->add_subcommand("add", "Add or replace a device profile (a --*-proto file means PROTOBUF)");
+  dadd->add_option("name", a->profile_name, "Profile name")->required();
+  dadd->add_option("--payload-type", a->payload_type, "JSON or PROTOBUF (default: PROTOBUF when a schema is given)")
+      ->check(CLI::IsMember({"JSON", "PROTOBUF"}));
+  dadd->add_option("--telemetry-proto", a->telemetry_proto, "Telemetry schema (.proto, proto3)")
+      ->check(CLI::ExistingFile);
+  dadd->add_option("--attributes-proto", a->attributes_proto, "Attributes schema")->check(CLI::ExistingFile);
+  dadd->add_option("--rpc-request-proto", a->rpc_request_proto, "Server RPC request schema (default: ThingsBoard's)")
+      ->check(CLI::ExistingFile);
+  dadd->add_option("--rpc-response-proto", a->rpc_response_proto, "RPC response schema (default: ThingsBoard's)")
+      ->check(CLI::ExistingFile);
+  dadd->add_flag("--send-ack-on-validation-exception", a->send_ack,
+                 "PUBACK a payload that does not decode instead of closing the session");
+  dadd->add_flag("--json-compatibility", a->json_compat, "enableCompatibilityWithJsonPayloadFormat");
+  dadd->add_flag("--json-downlink", a->json_downlink,
+                 "useJsonPayloadFormatForDefaultDownlinkTopics (with --json-compatibility)");
+  dadd->callback([g, a] {
+    auto text_of = [](const std::string& path) {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) fail("emulator device-profile add: cannot read " + path, errc::invalid_argument);
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      return ss.str();
+    };
+    nlohmann::json args = {{"name", a->profile_name},
+                           {"sendAckOnValidationException", a->send_ack},
+                           {"enableCompatibilityWithJsonPayloadFormat", a->json_compat},
+                           {"useJsonPayloadFormatForDefaultDownlinkTopics", a->json_downlink}};
+    bool any_schema = false;
+    for (const auto& [key, path] : {std::pair<const char*, const std::string*>{"telemetryProto", &a->telemetry_proto},
+                                    {"attributesProto", &a->attributes_proto},
+                                    {"rpcRequestProto", &a->rpc_request_proto},
+                                    {"rpcResponseProto", &a->rpc_response_proto}}) {
+      if (path->empty()) continue;
+      args[key] = text_of(*path);
+      any_schema = true;
+    }
+    args["payloadType"] = !a->payload_type.empty() ? a->payload_type : any_schema ? "PROTOBUF" : "JSON";
+    run_admin("emulator device-profile add " + a->profile_name,
+              [&] { return em::request(connection_of(g, *a), "device_profile.add", args.dump()); });
+  });
+  auto* dassign = dprof->add_subcommand("assign", "Give a device a device profile (\"\" for the default, JSON)");
+  dassign->add_option("device", a->device, "Device name")->required();
+  dassign->add_option("profile", a->profile_name, "Device profile name")->required();
+  dassign->callback([g, a] {
+    const nlohmann::json args = {{"device", a->device}, {"profile", a->profile_name}};
+    run_admin("emulator device-profile assign " + a->device,
+              [&] { return em::request(connection_of(g, *a), "device.set_profile", args.dump()); });
   });
 }
 

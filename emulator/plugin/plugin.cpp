@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #include "checksum.hpp"
+#include "proto.hpp"
 #include "state.hpp"
 
 #include <openssl/evp.h>
@@ -29,9 +30,12 @@ extern "C" {
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace tbmqtt_emulator {
@@ -67,6 +71,7 @@ struct pending_rpc {
     int max_retries = 5;  // min(request retries, actors.rpc.max_retries = 5)
     int retries = 0;
     mosquitto* sent_on = nullptr;  // the session it was last sent to (QoS 1: awaiting the PUBACK)
+    std::string failed;            // non-empty: could not be converted for the device (finish_failed_rpcs)
 };
 
 struct delayed_publish {
@@ -283,12 +288,159 @@ bool store_client_attributes(device& d, const json& j) {
     return true;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Payload formats: the device profile's payload type (JSON or PROTOBUF) and the v2 topic variants
+
+/// MqttTransportHandler's TopicType: which topic family a subscription or request came on.
+enum class topic_type { v1, v2, v2_json, v2_proto };
+
+/// DeviceSessionCtx.updateDeviceSessionConfiguration for the device's profile.
+struct payload_profile {
+    bool protobuf = false;
+    bool send_ack_on_validation = false;  // MqttDeviceProfileTransportConfiguration.sendAckOnValidationException
+    bool compat = false;                  // enableCompatibilityWithJsonPayloadFormat (BackwardCompatibilityAdaptor)
+    bool json_downlink = false;           // compat && useJsonPayloadFormatForDefaultDownlinkTopics
+    // null: no descriptor (ProtoConverter.validateDescriptor -> AdaptorException)
+    std::shared_ptr<const pb::schema> telemetry, attributes, rpc_request, rpc_response;
+};
+
+// ProtoTransportPayloadConfiguration.getDeviceRpcRequestProtoSchema/...ResponseProtoSchema: the
+// schemas used when the profile leaves them empty.
+constexpr const char* default_rpc_request_proto =
+    "syntax =\"proto3\";\npackage rpc;\n\nmessage RpcRequestMsg {\n  optional string method = 1;\n  optional int32 "
+    "requestId = 2;\n  optional string params = 3;\n}";
+constexpr const char* default_rpc_response_proto =
+    "syntax =\"proto3\";\npackage rpc;\n\nmessage RpcResponseMsg {\n  optional string payload = 1;\n}";
+
+std::map<std::string, payload_profile> profile_cache;  // compiled device profiles, by name
+
+const payload_profile& profile_of(const device& d) {
+    static const payload_profile json_profile;
+    if (d.device_profile.empty() || !g->reg.device_profiles.contains(d.device_profile)) return json_profile;
+    auto it = profile_cache.find(d.device_profile);
+    if (it != profile_cache.end()) return it->second;
+    const json& p = g->reg.device_profiles[d.device_profile];
+    payload_profile out;
+    out.protobuf = p.value("payloadType", "JSON") == "PROTOBUF";
+    out.send_ack_on_validation = p.value("sendAckOnValidationException", false);
+    if (out.protobuf) {
+        out.compat = p.value("enableCompatibilityWithJsonPayloadFormat", false);
+        out.json_downlink = out.compat && p.value("useJsonPayloadFormatForDefaultDownlinkTopics", false);
+        // DynamicProtoUtils.getDescriptor: a schema that does not build is a null descriptor.
+        auto build = [&](const char* key, const char* dflt) -> std::shared_ptr<const pb::schema> {
+            std::string text = p.value(key, "");
+            if (text.empty() && dflt) text = dflt;
+            if (text.empty()) return nullptr;
+            std::string error;
+            return pb::compile(text, error);
+        };
+        out.telemetry = build("telemetryProto", nullptr);
+        out.attributes = build("attributesProto", nullptr);
+        out.rpc_request = build("rpcRequestProto", default_rpc_request_proto);
+        out.rpc_response = build("rpcResponseProto", default_rpc_response_proto);
+    }
+    return profile_cache.emplace(d.device_profile, std::move(out)).first->second;
+}
+
+/// The uplink adaptor of a topic: the bare v1/v2 topics use the profile's (payloadAdaptor), /j
+/// JSON, /p protobuf (context.getJsonMqttAdaptor / getProtoMqttAdaptor).
+enum class adaptor { json, proto, compat };
+
+adaptor uplink_adaptor(const payload_profile& p, topic_type t) {
+    switch (t) {
+        case topic_type::v2_json: return adaptor::json;
+        case topic_type::v2_proto: return adaptor::proto;
+        default: return !p.protobuf ? adaptor::json : p.compat ? adaptor::compat : adaptor::proto;
+    }
+}
+
+/// DeviceSessionCtx.getAdaptor(topicType): true when the downlink on that family is protobuf.
+bool downlink_proto(const payload_profile& p, topic_type t) {
+    switch (t) {
+        case topic_type::v2: return p.protobuf;
+        case topic_type::v2_json: return false;
+        case topic_type::v2_proto: return true;
+        case topic_type::v1: return p.protobuf && !p.json_downlink;
+    }
+    return false;
+}
+
+/// ProtoMqttAdaptor.convertToPostTelemetry / convertToPostAttributes / convertToDeviceRpcResponse:
+/// the payload parsed with the profile's dynamic schema, printed as JSON with default values.
+/// nullopt: AdaptorException (no descriptor, or InvalidProtocolBufferException).
+std::optional<std::string> dynamic_to_json(const std::shared_ptr<const pb::schema>& s, const std::string& payload) {
+    if (!s) return std::nullopt;
+    return pb::to_json(*s, payload);
+}
+
+/// The payload as the JSON text the JSON path reads, through the topic's adaptor. `proto` turns
+/// the protobuf payload into that JSON (nullopt: AdaptorException). The compatibility adaptor tries
+/// protobuf first and falls back to JSON (BackwardCompatibilityAdaptor).
+std::optional<std::string> uplink_text(adaptor a, const std::string& payload,
+                                       const std::function<std::optional<std::string>()>& proto) {
+    if (a == adaptor::json) return payload;
+    if (auto j = proto()) return j;
+    if (a == adaptor::compat) return payload;
+    return std::nullopt;
+}
+
+/// A value as transport.KeyValueProto JSON (JsonConverter's typing of attribute values).
+json kv_proto(const std::string& key, const json& v) {
+    json kv = {{"key", key}};
+    if (v.is_boolean()) {
+        kv["type"] = "BOOLEAN_V";
+        kv["boolV"] = v.get<bool>();
+    } else if (v.is_number_integer()) {
+        kv["type"] = "LONG_V";
+        kv["longV"] = std::to_string(v.is_number_unsigned() ? static_cast<std::int64_t>(v.get<std::uint64_t>())
+                                                            : v.get<std::int64_t>());
+    } else if (v.is_number()) {
+        kv["type"] = "DOUBLE_V";
+        kv["doubleV"] = v.get<double>();
+    } else if (v.is_string()) {
+        kv["type"] = "STRING_V";
+        kv["stringV"] = v.get<std::string>();
+    } else {
+        kv["type"] = "JSON_V";
+        kv["jsonV"] = dump(v);
+    }
+    return kv;
+}
+
+json ts_kv_list(const json& attrs) {
+    json out = json::array();
+    const std::int64_t now = wall_ms();
+    for (const auto& [k, v] : attrs.items()) out.push_back(json{{"ts", std::to_string(now)}, {"kv", kv_proto(k, v)}});
+    return out;
+}
+
+/// A fixed transport message from its JSON form. These schemas are ours, so a failure is a bug.
+std::string transport_bytes(const char* message, const json& j) {
+    std::string error;
+    auto bytes = pb::from_json(pb::transport(message), dump(j), error);
+    if (!bytes) throw std::logic_error(std::string("encoding ") + message + ": " + error);
+    return *bytes;
+}
+
 /// Pushes a shared-attribute change to the device's subscribed sessions (or its gateway).
-void push_shared(const device& d, const json& update) {
+/// `deleted`: `update` is {"deleted":[keys]}. On a protobuf topic the change is a
+/// transport.AttributeUpdateNotificationMsg (ProtoMqttAdaptor.convertToPublish).
+void push_shared(const device& d, const json& update, bool deleted = false) {
+    const payload_profile& p = profile_of(d);
     for (auto* s : sessions_of(d.name)) {
-        for (const char* f : {"v1/devices/me/attributes", "v2/a", "v2/a/j"}) {
+        for (const auto& [f, t] :
+             std::vector<std::pair<const char*, topic_type>>{{"v1/devices/me/attributes", topic_type::v1},
+                                                             {"v2/a", topic_type::v2},
+                                                             {"v2/a/j", topic_type::v2_json},
+                                                             {"v2/a/p", topic_type::v2_proto}}) {
             auto it = s->subs.find(f);
-            if (it != s->subs.end()) send_to(*s, f, dump(update), it->second);
+            if (it == s->subs.end()) continue;
+            std::string body = dump(update);
+            if (downlink_proto(p, t))
+                body = transport_bytes(
+                    "AttributeUpdateNotificationMsg",
+                    deleted ? json{{"sharedDeleted", update["deleted"]}} : json{{"sharedUpdated", ts_kv_list(update)}});
+            send_to(*s, f, body, it->second);
         }
     }
     if (auto* gw = gateway_session_for_child(d)) {
@@ -315,7 +467,7 @@ void set_shared(device& d, const json& attrs) {
     }
     g->reg.mark_dirty();
     if (!updated.empty()) push_shared(d, updated);
-    if (!deleted.empty()) push_shared(d, json{{"deleted", deleted}});
+    if (!deleted.empty()) push_shared(d, json{{"deleted", deleted}}, true);
 }
 
 json select(const json& attrs, const std::vector<std::string>* keys) {
@@ -385,12 +537,34 @@ bool deliver_rpc(pending_rpc& r) {
     device* d = g->reg.find(r.device);
     if (!d) return false;
     for (auto* s : sessions_of(r.device)) {
-        for (const char* f : {"v1/devices/me/rpc/request/+", "v2/r/req/+", "v2/r/req/j/+"}) {
+        for (const auto& [f, t] :
+             std::vector<std::pair<const char*, topic_type>>{{"v1/devices/me/rpc/request/+", topic_type::v1},
+                                                             {"v2/r/req/+", topic_type::v2},
+                                                             {"v2/r/req/j/+", topic_type::v2_json},
+                                                             {"v2/r/req/p/+", topic_type::v2_proto}}) {
             auto it = s->subs.find(f);
             if (it == s->subs.end()) continue;
             std::string topic = f;
             topic.replace(topic.size() - 1, 1, std::to_string(r.id));
-            send_to(*s, topic, dump(r.request), it->second);
+            std::string body = dump(r.request);
+            if (downlink_proto(profile_of(*d), t)) {
+                // ProtoConverter.convertToRpcRequest: {"method","requestId","params"} merged into the
+                // profile's RPC request schema (JsonFormat, unknown fields ignored). A failure (no
+                // schema: a JSON profile; params that do not fit) is sendErrorRpcResponse.
+                const auto& schema = profile_of(*d).rpc_request;
+                json j = {{"method", r.request.value("method", "")}, {"requestId", r.id}};
+                if (r.request.contains("params")) j["params"] = r.request["params"];
+                std::string error = "no RPC request schema (the device profile's payload type is JSON)";
+                auto bytes = schema ? pb::from_json(*schema, dump(j), error) : std::nullopt;
+                if (!bytes) {
+                    r.failed = "Failed to convert device RPC command to MQTT msg: " + j["method"].get<std::string>() +
+                               (r.request.contains("params") ? dump(r.request["params"]) : std::string()) + " (" +
+                               error + ")";
+                    return false;
+                }
+                body = std::move(*bytes);
+            }
+            send_to(*s, topic, body, it->second);
             r.sent = true;
             rpc_sent(r, *s, it->second);
             return true;
@@ -408,6 +582,24 @@ bool deliver_rpc(pending_rpc& r) {
         }
     }
     return false;
+}
+
+/// MqttTransportHandler.onToDeviceRpcRequest: a request the adaptor cannot convert is answered with
+/// an error (sendErrorRpcResponse, INVALID_ARGUMENTS) and not sent; a persistent one FAILS.
+void finish_failed_rpcs() {
+    for (auto it = g->rpcs.begin(); it != g->rpcs.end();) {
+        if (it->failed.empty()) {
+            ++it;
+            continue;
+        }
+        if (it->rpc_id.empty()) {
+            admin_reply(it->admin_client, it->corr, false, json(it->failed), "invalid_arguments");
+        } else {
+            const json response = {{"error", it->failed}};
+            rpc_status(*it, "FAILED", &response);
+        }
+        it = g->rpcs.erase(it);
+    }
 }
 
 void finish_sent_oneways() {
@@ -435,6 +627,7 @@ void finish_persistent_oneways() {
 void redeliver_rpcs(const std::string& device) {
     for (auto& r : g->rpcs)
         if (r.device == device) deliver_rpc(r);
+    finish_failed_rpcs();
     finish_sent_oneways();
     finish_persistent_oneways();
 }
@@ -945,30 +1138,60 @@ outcome handle_device_publish(session& s, const std::string& topic, const std::s
     // sub-device message against the gateway limits (handle_gateway) rather than the session's own.
     const bool gateway_topic = d.gateway && starts_with(topic, "v1/gateway/");
     if (!gateway_topic && !rate_ok(d.name, "messages", 1)) return outcome::rate_limited;
-    auto parse_typed = [&](json& out) {
-        auto r = parse_keeping_numbers(payload);
-        if (!r) return false;
-        out = std::move(*r);
-        return true;
+    const payload_profile& prof = profile_of(d);
+    // MqttTransportHandler.processDevicePublish: the v1 topics and the bare v2 topics go through
+    // the profile's adaptor, /j through the JSON one, /p through the protobuf one.
+    const std::vector<std::pair<std::string, topic_type>> families = {
+        {"v1", topic_type::v1}, {"v2", topic_type::v2}, {"v2/j", topic_type::v2_json}, {"v2/p", topic_type::v2_proto}};
+    auto one_of = [&](const std::vector<const char*>& names, topic_type& t) {
+        for (std::size_t i = 0; i < names.size(); ++i)
+            if (topic == names[i]) {
+                t = families[i].second;
+                return true;
+            }
+        return false;
     };
-    if (topic == "v1/devices/me/telemetry" || topic == "v2/t" || topic == "v2/t/j") {
-        if (!parse_typed(j)) return outcome::malformed;
+    topic_type tt = topic_type::v1;
+    if (one_of({"v1/devices/me/telemetry", "v2/t", "v2/t/j", "v2/t/p"}, tt)) {
+        auto text =
+            uplink_text(uplink_adaptor(prof, tt), payload, [&] { return dynamic_to_json(prof.telemetry, payload); });
+        if (!text) return outcome::malformed;
+        auto r = parse_keeping_numbers(*text);
+        if (!r) return outcome::malformed;
+        j = std::move(*r);
         if (!rate_ok(d.name, "telemetryMessages", 1) ||
             !rate_ok(d.name, "telemetryDataPoints", static_cast<long>(count_data_points(j))))
             return outcome::rate_limited;
         return store_telemetry(d, j) ? outcome::ok : outcome::malformed;
     }
-    if (topic == "v1/devices/me/attributes" || topic == "v2/a" || topic == "v2/a/j") {
-        return parse_typed(j) && store_client_attributes(d, j) ? outcome::ok : outcome::malformed;
+    if (one_of({"v1/devices/me/attributes", "v2/a", "v2/a/j", "v2/a/p"}, tt)) {
+        auto text =
+            uplink_text(uplink_adaptor(prof, tt), payload, [&] { return dynamic_to_json(prof.attributes, payload); });
+        if (!text) return outcome::malformed;
+        auto r = parse_keeping_numbers(*text);
+        return r && store_client_attributes(d, *r) ? outcome::ok : outcome::malformed;
     }
-    // Attribute request: v1/devices/me/attributes/request/{id}, v2/a/req/{id}, v2/a/req/j/{id}
-    for (const auto& [req, res] : std::vector<std::pair<std::string, std::string>>{
-             {"v1/devices/me/attributes/request/", "v1/devices/me/attributes/response/"},
-             {"v2/a/req/j/", "v2/a/res/j/"},
-             {"v2/a/req/", "v2/a/res/"}}) {
+    // Attribute request: v1/devices/me/attributes/request/{id}, v2/a/req/{id}, v2/a/req/j/{id}, v2/a/req/p/{id}
+    for (const auto& [req, res, t] : std::vector<std::tuple<std::string, std::string, topic_type>>{
+             {"v1/devices/me/attributes/request/", "v1/devices/me/attributes/response/", topic_type::v1},
+             {"v2/a/req/j/", "v2/a/res/j/", topic_type::v2_json},
+             {"v2/a/req/p/", "v2/a/res/p/", topic_type::v2_proto},
+             {"v2/a/req/", "v2/a/res/", topic_type::v2}}) {
         const std::string id = rest_after(topic, req);
         if (!is_decimal(id)) continue;
-        if (!parse(j) || !j.is_object()) return outcome::malformed;
+        // ProtoConverter.convertToGetAttributeRequestMessage: transportapi.AttributesRequest; an
+        // empty key list is no list.
+        auto text = uplink_text(uplink_adaptor(prof, t), payload, [&]() -> std::optional<std::string> {
+            auto pj = pb::to_json(pb::transport("AttributesRequest"), payload);
+            if (!pj) return std::nullopt;
+            json in = json::parse(*pj), out = json::object();
+            for (const char* k : {"clientKeys", "sharedKeys"})
+                if (in.contains(k) && !in[k].get<std::string>().empty()) out[k] = in[k];
+            return dump(out);
+        });
+        if (!text) return outcome::malformed;
+        j = json::parse(*text, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) return outcome::malformed;
         std::optional<std::vector<std::string>> ck, sk;
         for (const auto& [field, out] : std::vector<std::pair<const char*, std::optional<std::vector<std::string>>*>>{
                  {"clientKeys", &ck}, {"sharedKeys", &sk}}) {
@@ -984,29 +1207,63 @@ outcome handle_device_publish(session& s, const std::string& topic, const std::s
             client = ck ? select(d.client_attrs, &*ck) : json::object();
             shared = sk ? select(d.shared_attrs, &*sk) : json::object();
         }
-        json reply = json::object();
-        if (!client.empty()) reply["client"] = client;
-        if (!shared.empty()) reply["shared"] = shared;
-        send_to(s, res + id, dump(reply), qos_for(s, res + "+"));
+        std::string body;
+        if (downlink_proto(prof, t)) {
+            // ProtoMqttAdaptor.convertToPublish(GetAttributeResponseMsg): the transport message itself.
+            body = transport_bytes("GetAttributeResponseMsg", json{{"requestId", std::stol(id)},
+                                                                   {"clientAttributeList", ts_kv_list(client)},
+                                                                   {"sharedAttributeList", ts_kv_list(shared)}});
+        } else {
+            json reply = json::object();
+            if (!client.empty()) reply["client"] = client;
+            if (!shared.empty()) reply["shared"] = shared;
+            body = dump(reply);
+        }
+        send_to(s, res + id, body, qos_for(s, res + "+"));
         return outcome::ok;
     }
-    // Reply to a server RPC: v1/devices/me/rpc/response/{id}, v2/r/res/{id}, v2/r/res/j/{id}
-    for (const char* p : {"v1/devices/me/rpc/response/", "v2/r/res/j/", "v2/r/res/"}) {
+    // Reply to a server RPC: v1/devices/me/rpc/response/{id}, v2/r/res/{id}, v2/r/res/j/{id}, v2/r/res/p/{id}
+    for (const auto& [p, t] :
+         std::vector<std::pair<std::string, topic_type>>{{"v1/devices/me/rpc/response/", topic_type::v1},
+                                                         {"v2/r/res/j/", topic_type::v2_json},
+                                                         {"v2/r/res/p/", topic_type::v2_proto},
+                                                         {"v2/r/res/", topic_type::v2}}) {
         const std::string id = rest_after(topic, p);
         if (!is_decimal(id)) continue;
-        rpc_answered(d.name, std::stol(id), payload);
+        // ProtoMqttAdaptor.convertToDeviceRpcResponse: the profile's RPC response schema, as JSON.
+        auto text =
+            uplink_text(uplink_adaptor(prof, t), payload, [&] { return dynamic_to_json(prof.rpc_response, payload); });
+        if (!text) return outcome::malformed;
+        rpc_answered(d.name, std::stol(id), *text);
         return outcome::ok;
     }
-    // Device RPC: v1/devices/me/rpc/request/{id}, v2/r/req/{id}, v2/r/req/j/{id}
-    for (const auto& [req, res] :
-         std::vector<std::pair<std::string, std::string>>{{"v1/devices/me/rpc/request/", "v1/devices/me/rpc/response/"},
-                                                          {"v2/r/req/j/", "v2/r/res/j/"},
-                                                          {"v2/r/req/", "v2/r/res/"}}) {
+    // Device RPC: v1/devices/me/rpc/request/{id}, v2/r/req/{id}, v2/r/req/j/{id}, v2/r/req/p/{id}
+    for (const auto& [req, res, t] : std::vector<std::tuple<std::string, std::string, topic_type>>{
+             {"v1/devices/me/rpc/request/", "v1/devices/me/rpc/response/", topic_type::v1},
+             {"v2/r/req/j/", "v2/r/res/j/", topic_type::v2_json},
+             {"v2/r/req/p/", "v2/r/res/p/", topic_type::v2_proto},
+             {"v2/r/req/", "v2/r/res/", topic_type::v2}}) {
         const std::string id = rest_after(topic, req);
         if (!is_decimal(id)) continue;
-        if (!parse(j) || !j.is_object() || !j.contains("method") || !j["method"].is_string()) return outcome::malformed;
-        if (auto reply = client_rpc_reply(d, j, req[1] == '1'))
-            send_to(s, res + id, dump(*reply), qos_for(s, res + "+"));
+        // ProtoConverter.convertToServerRpcRequest: transportapi.RpcRequest {method, params (text)}.
+        auto text = uplink_text(uplink_adaptor(prof, t), payload, [&]() -> std::optional<std::string> {
+            auto pj = pb::to_json(pb::transport("RpcRequest"), payload);
+            if (!pj) return std::nullopt;
+            json in = json::parse(*pj);
+            json params = json::parse(in["params"].get<std::string>(), nullptr, false);
+            return dump(json{{"method", in["method"]}, {"params", params.is_discarded() ? in["params"] : params}});
+        });
+        if (!text) return outcome::malformed;
+        j = json::parse(*text, nullptr, false);
+        if (j.is_discarded() || !j.is_object() || !j.contains("method") || !j["method"].is_string())
+            return outcome::malformed;
+        if (auto reply = client_rpc_reply(d, j, req[1] == '1')) {
+            std::string body = dump(*reply);
+            // ProtoMqttAdaptor.convertToPublish(ToServerRpcResponseMsg): the transport message itself.
+            if (downlink_proto(prof, t))
+                body = transport_bytes("ToServerRpcResponseMsg", json{{"requestId", std::stol(id)}, {"payload", body}});
+            send_to(s, res + id, body, qos_for(s, res + "+"));
+        }
         return outcome::ok;
     }
     if (topic == "v1/devices/me/claim") {
@@ -1046,12 +1303,16 @@ bool allowed_device_filter(const session& s, const std::string& f) {
                                                   "v2/fw/error",
                                                   "v2/a",
                                                   "v2/a/j",
+                                                  "v2/a/p",
                                                   "v2/a/res/+",
                                                   "v2/a/res/j/+",
+                                                  "v2/a/res/p/+",
                                                   "v2/r/req/+",
                                                   "v2/r/req/j/+",
+                                                  "v2/r/req/p/+",
                                                   "v2/r/res/+",
-                                                  "v2/r/res/j/+"};
+                                                  "v2/r/res/j/+",
+                                                  "v2/r/res/p/+"};
     static const std::set<std::string> gateway_filters = {"v1/gateway/attributes", "v1/gateway/rpc",
                                                           "v1/gateway/attributes/response"};
     if (filters.count(f)) return true;
@@ -1106,6 +1367,7 @@ json device_summary(const device& d) {
             {"gateway", d.gateway},
             {"credentials", d.creds.to_json()},
             {"parentGateway", d.parent_gateway},
+            {"deviceProfile", d.device_profile},
             {"active", device_active(d)}};
 }
 
@@ -1121,7 +1383,12 @@ device& need_device(const json& a) {
 std::optional<json> run_admin(session& s, const std::string& cmd, const json& a, const std::string& corr) {
     if (cmd == "ping") return json{{"pong", true}};
     if (cmd == "device.add") {
-        device& d = g->reg.add(device_from_args(a));
+        device nd = device_from_args(a);
+        nd.device_profile = a.value("deviceProfile", "");
+        if (!nd.device_profile.empty() && !g->reg.device_profiles.contains(nd.device_profile))
+            throw std::runtime_error("no device profile " + nd.device_profile +
+                                     " (tbmqtt emulator device-profile add)");
+        device& d = g->reg.add(std::move(nd));
         save_now();
         return device_summary(d);
     }
@@ -1234,6 +1501,7 @@ std::optional<json> run_admin(session& s, const std::string& cmd, const json& a,
                 rpc_status(r, "QUEUED");
                 g->rpcs.push_back(r);
                 deliver_rpc(g->rpcs.back());
+                finish_failed_rpcs();
                 finish_persistent_oneways();
             }
             save_now();
@@ -1241,6 +1509,7 @@ std::optional<json> run_admin(session& s, const std::string& cmd, const json& a,
         }
         g->rpcs.push_back(r);
         deliver_rpc(g->rpcs.back());
+        finish_failed_rpcs();
         finish_sent_oneways();
         return std::nullopt;
     }
@@ -1318,6 +1587,47 @@ std::optional<json> run_admin(session& s, const std::string& cmd, const json& a,
         g->reg.profiles.push_back(p);
         save_now();
         return json{{"name", p.name}, {"key", p.key}, {"strategy", p.strategy}};
+    }
+    if (cmd == "device_profile.add") {
+        // A device profile with MQTT transport (DeviceProfileDataValidator checks the schemas when the
+        // profile is saved, so a schema that does not compile is refused here).
+        const std::string name = a.at("name").get<std::string>();
+        if (name.empty()) throw std::runtime_error("a device profile needs a name");
+        json p = {
+            {"payloadType", a.value("payloadType", "JSON")},
+            {"sendAckOnValidationException", a.value("sendAckOnValidationException", false)},
+            {"enableCompatibilityWithJsonPayloadFormat", a.value("enableCompatibilityWithJsonPayloadFormat", false)},
+            {"useJsonPayloadFormatForDefaultDownlinkTopics",
+             a.value("useJsonPayloadFormatForDefaultDownlinkTopics", false)}};
+        if (p["payloadType"] != "JSON" && p["payloadType"] != "PROTOBUF")
+            throw std::runtime_error("payloadType must be JSON or PROTOBUF");
+        for (const char* k : {"telemetryProto", "attributesProto", "rpcRequestProto", "rpcResponseProto"}) {
+            const std::string text = a.value(k, "");
+            if (text.empty()) continue;
+            if (p["payloadType"] != "PROTOBUF")
+                throw std::runtime_error(std::string(k) + " needs payloadType PROTOBUF");
+            std::string error;
+            auto compiled = pb::compile(text, error);
+            if (!compiled) throw std::runtime_error(std::string("invalid ") + k + ": " + error);
+            p[k] = text;
+            p[std::string(k) + "Message"] = pb::message_name(*compiled);
+        }
+        g->reg.device_profiles[name] = p;
+        profile_cache.erase(name);
+        save_now();
+        json out = p;
+        out["name"] = name;
+        return out;
+    }
+    if (cmd == "device_profile.list") return g->reg.device_profiles;
+    if (cmd == "device.set_profile") {
+        device& d = need_device(a);
+        const std::string prof = a.value("profile", "");
+        if (!prof.empty() && !g->reg.device_profiles.contains(prof))
+            throw std::runtime_error("no device profile " + prof + " (tbmqtt emulator device-profile add)");
+        d.device_profile = prof;
+        save_now();
+        return device_summary(d);
     }
     if (cmd == "settings.set") {
         g->rates.clear();
@@ -1520,8 +1830,9 @@ int on_acl_check(int, void* event_data, void*) {
             if (s.kind == session_kind::device) ok = allowed_device_filter(s, topic);
             if (!ok) return MOSQ_ERR_ACL_DENIED;
             s.subs[topic] = std::min<int>(ev->qos, 1);
-            if (s.kind == session_kind::device && (topic == "v1/devices/me/rpc/request/+" || topic == "v2/r/req/+" ||
-                                                   topic == "v2/r/req/j/+" || topic == "v1/gateway/rpc")) {
+            if (s.kind == session_kind::device &&
+                (topic == "v1/devices/me/rpc/request/+" || topic == "v2/r/req/+" || topic == "v2/r/req/j/+" ||
+                 topic == "v2/r/req/p/+" || topic == "v1/gateway/rpc")) {
                 const std::string dev = s.device;
                 mosquitto* c = s.client;
                 const bool gateway = topic == "v1/gateway/rpc";
@@ -1567,7 +1878,14 @@ int on_message(int, void* event_data, void*) {
         // (MOSQ_ERR_ACL_DENIED), so the message is accepted and routed nowhere instead (READ is
         // denied everywhere): MQTT 5 sees PUBACK 0x10 where ThingsBoard sends 0x90 / 0x99.
         case outcome::unknown_topic: return MOSQ_ERR_SUCCESS;
-        case outcome::malformed: return s.proto == 5 ? MOSQ_ERR_SUCCESS : MOSQ_ERR_PROTOCOL;
+        // sendResponseForAdaptorErrorOrCloseContext: PUBACK (PAYLOAD_FORMAT_INVALID) when the device
+        // profile has sendAckOnValidationException or the client speaks MQTT 5, otherwise the
+        // session is closed.
+        case outcome::malformed: {
+            const device* d = g->reg.find(s.device);
+            const bool ack = s.proto == 5 || (d && profile_of(*d).send_ack_on_validation);
+            return ack ? MOSQ_ERR_SUCCESS : MOSQ_ERR_PROTOCOL;
+        }
         case outcome::rate_limited: return MOSQ_ERR_PROTOCOL;  // closes the session
         case outcome::runtime_error:
             // handleGatewayPublishMsg catch (RuntimeException): PUBACK, then closeCtx. mosquitto

@@ -97,6 +97,7 @@ json device_to_json(const device& d) {
             {"type", d.type},
             {"id", d.id},
             {"profile", d.profile},
+            {"deviceProfile", d.device_profile},
             {"credentials", d.creds.to_json()},
             {"gateway", d.gateway},
             {"parentGateway", d.parent_gateway},
@@ -119,6 +120,7 @@ device device_from_json(const json& j) {
     d.type = j.value("type", "default");
     d.id = j.value("id", "");
     d.profile = j.value("profile", "");
+    d.device_profile = j.value("deviceProfile", "");
     d.creds = credentials::from_json(j.value("credentials", json::object()));
     d.gateway = j.value("gateway", false);
     d.parent_gateway = j.value("parentGateway", "");
@@ -162,6 +164,7 @@ void registry::load() {
     rpc_handlers = j.value("rpcHandlers", json::object());
     settings = j.value("settings", json::object());
     persistent_rpcs = j.value("persistentRpcs", json::object());
+    device_profiles = j.value("deviceProfiles", json::object());
 }
 
 void registry::save() {
@@ -175,6 +178,7 @@ void registry::save() {
     j["rpcHandlers"] = rpc_handlers;
     j["settings"] = settings;
     j["persistentRpcs"] = persistent_rpcs;
+    j["deviceProfiles"] = device_profiles;
     const std::string text = j.dump(1);
     const std::string tmp = dir_ + "/registry.json.tmp";
     const std::string dst = dir_ + "/registry.json";
@@ -490,6 +494,19 @@ std::optional<json> parse_keeping_numbers(const std::string& text) {
 std::optional<std::int64_t> as_long(const json& v) {
     if (v.is_number()) return v.get<std::int64_t>();
     if (is_raw_number(v)) return static_cast<std::int64_t>(std::strtod(raw_text(v).c_str(), nullptr));
+    if (v.is_string()) {
+        // Gson JsonPrimitive.getAsLong on a string: Long.parseLong (e.g. a protobuf int64 printed
+        // by JsonFormat as "1700000000000").
+        const std::string s = v.get<std::string>();
+        std::size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+        if (i == s.size() || s.size() - i > 19) return std::nullopt;
+        for (std::size_t k = i; k < s.size(); ++k)
+            if (s[k] < '0' || s[k] > '9') return std::nullopt;
+        errno = 0;
+        const long long n = std::strtoll(s.c_str(), nullptr, 10);
+        if (errno == ERANGE) return std::nullopt;
+        return static_cast<std::int64_t>(n);
+    }
     return std::nullopt;
 }
 

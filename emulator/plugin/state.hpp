@@ -43,6 +43,7 @@ struct ota_package {
 
 struct device {
     std::string name, type = "default", id, profile;
+    std::string device_profile;  // name in registry::device_profiles; empty: the default profile (JSON)
     credentials creds;
     bool gateway = false;
     std::string parent_gateway;  // non-empty for gateway children
@@ -91,6 +92,10 @@ public:
     json rpc_handlers = json::object();     // method -> response template
     json settings = json::object();         // rate limits, latency, drop
     json persistent_rpcs = json::object();  // rpcId -> ThingsBoard's Rpc entity (status, request, response)
+    // Device profiles with MQTT transport: name -> {"payloadType":"JSON"|"PROTOBUF", "telemetryProto",
+    // "attributesProto", "rpcRequestProto", "rpcResponseProto" (schema texts), "sendAckOnValidationException",
+    // "enableCompatibilityWithJsonPayloadFormat", "useJsonPayloadFormatForDefaultDownlinkTopics"}.
+    json device_profiles = json::object();
 
 private:
     std::string dir_;

@@ -1,4 +1,4 @@
-// tbmqtt — ThingsBoard device topics (v1 family): builders write into caller memory, parsers
+// tbmqtt — ThingsBoard device topics (v1 and v2 families): builders write into caller memory, parsers
 // claim a topic or answer errc::no_match. See docs: thingsboard-protocol.md §2.
 #pragma once
 
@@ -43,5 +43,38 @@ inline constexpr std::string_view rpc_response_filter = "v1/devices/me/rpc/respo
 /// @brief Parses a decimal uint32 without sign or leading junk.
 /// @return The number, or errc::malformed.
 [[nodiscard]] result<std::uint32_t> parse_decimal(std::string_view text) noexcept;
+
+// ---- v2 short topics (MqttTopics: v2/t, v2/a, v2/a/req|res/{id}, v2/r/req|res/{id}) -----------
+
+/// @brief A topic family and payload format (ThingsBoard's TopicType). `v2` is the short topics
+/// with the device profile's payload type; `v2_json` (`/j`) and `v2_proto` (`/p`) force JSON or
+/// protobuf whatever the profile.
+enum class topic_style : std::uint8_t { v1, v2, v2_json, v2_proto };
+
+/// @brief Telemetry topic: v1/devices/me/telemetry, v2/t, v2/t/j, v2/t/p.
+std::string_view telemetry_topic(topic_style s) noexcept;
+/// @brief Client attributes / shared-attribute pushes: v1/devices/me/attributes, v2/a, v2/a/j, v2/a/p.
+std::string_view attributes_topic(topic_style s) noexcept;
+/// @brief Filters: attribute responses (v2/a/res/+, v2/a/res/j/+, v2/a/res/p/+).
+std::string_view attribute_response_filter_for(topic_style s) noexcept;
+/// @brief Filters: server RPC requests (v2/r/req/+, v2/r/req/j/+, v2/r/req/p/+).
+std::string_view rpc_request_filter_for(topic_style s) noexcept;
+/// @brief Filters: answers to device RPCs (v2/r/res/+, v2/r/res/j/+, v2/r/res/p/+).
+std::string_view rpc_response_filter_for(topic_style s) noexcept;
+
+/// @brief Attribute request topic of `s` (v2/a/req/{id}, v2/a/req/j/{id}, v2/a/req/p/{id}).
+/// @return Bytes written, or errc::not_enough_space.
+[[nodiscard]] result<std::size_t> attribute_request(span<char> out, topic_style s, std::uint32_t request_id) noexcept;
+/// @brief Device-to-server RPC topic of `s` (v2/r/req/{id}, ...).
+[[nodiscard]] result<std::size_t> rpc_request(span<char> out, topic_style s, std::uint32_t request_id) noexcept;
+/// @brief Answer to a server RPC on `s` (v2/r/res/{id}, ...). @pre request_id is not empty.
+[[nodiscard]] result<std::size_t> rpc_response(span<char> out, topic_style s, std::string_view request_id) noexcept;
+
+/// @brief Parses an attribute response of `s`. @return The id, errc::no_match, or errc::malformed.
+[[nodiscard]] result<std::uint32_t> parse_attribute_response(std::string_view topic, topic_style s) noexcept;
+/// @brief Parses the answer to a device RPC on `s`. @return The id, errc::no_match, or errc::malformed.
+[[nodiscard]] result<std::uint32_t> parse_rpc_response(std::string_view topic, topic_style s) noexcept;
+/// @brief Parses a server RPC request on `s`. @return A view of the id (as parse_rpc_request).
+[[nodiscard]] result<std::string_view> parse_rpc_request(std::string_view topic, topic_style s) noexcept;
 
 }  // namespace tbmqtt::topics
