@@ -8,10 +8,10 @@
 // thread, one epoll set, one libmosquitto client per connection. Progress goes to stderr on a
 // terminal (one line, rewritten), or as JSON lines on stdout with --json-lines; the JSON summary
 // is the last line on stdout.
-#include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -202,9 +202,11 @@ std::vector<identity> read_tokens(const fleet_args& a) {
 /// Writes the provisioned tokens (one a line, 0600, never over an existing file or a symlink).
 void write_tokens(const std::string& path, const std::vector<identity>& ids) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) fail("--tokens-out " + path + ": " + std::strerror(errno) + " (it must not exist)", errc::invalid_argument);
+  if (fd < 0)
+    fail("--tokens-out " + path + ": " + std::strerror(errno) + " (it must not exist)", errc::invalid_argument);
   std::string text;
-  for (const auto& id : ids) text += id.token + "\n";
+  for (const auto& id : ids)
+    if (!id.token.empty()) text += id.token + "\n";  // provisioned ones only
   const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
   ::close(fd);
   if (!ok) fail("--tokens-out " + path + ": write failed", errc::transport_error);
@@ -215,8 +217,7 @@ void write_tokens(const std::string& path, const std::vector<identity>& ids) {
 /// One provisioning exchange on a link: CONNECT as "provision", subscribe, request, response.
 class provisioner final : public fleet::link_events {
  public:
-  provisioner(fleet::event_loop& loop, identity& id, const fleet_args& a)
-      : id_(id), args_(a), link_(loop, *this) {}
+  provisioner(fleet::event_loop& loop, identity& id, const fleet_args& a) : id_(id), args_(a), link_(loop, *this) {}
   bool start(const global_options& o) {
     started_ = true;
     const int port = o.port == 0 ? 1883 : o.port;
@@ -345,6 +346,7 @@ class runner final : public fleet::device_hooks {
     start_ms_ = now_ms();
     if (!a_.provision_key.empty()) provision(ids);
     if (!a_.tokens_out.empty()) write_tokens(a_.tokens_out, ids);
+    base_rss_kb_ = rss_kb();
     for (auto& id : ids) {
       if (id.token.empty()) continue;  // provisioning failed (counted)
       devices_.push_back(std::make_unique<device>(loop_, settings_, *this, id.name, id.token));
@@ -354,7 +356,6 @@ class runner final : public fleet::device_hooks {
         devices_.back()->make_gateway(std::move(children));
       }
     }
-    base_rss_kb_ = rss_kb();
     const std::uint64_t t0 = now_ms();
     run_start_ms_ = t0;
     for (std::size_t i = 0; i < devices_.size(); ++i)
@@ -400,6 +401,7 @@ class runner final : public fleet::device_hooks {
       count_error(e);
   }
   void on_round_trip(device&, bool rpc, errc e, std::uint64_t us) noexcept override {
+    if (stopping_ && e == errc::disconnected) return;  // still waiting when the run ended
     if (e != errc{}) {
       count_error(e);
       (rpc ? rpc_failed_ : attr_failed_)++;
@@ -483,8 +485,8 @@ class runner final : public fleet::device_hooks {
         last_sent = sent_;
       }
       int wait = 50;
-      if (!timers_.empty()) wait = static_cast<int>(std::min<std::uint64_t>(
-                                50, timers_.top().first > now ? timers_.top().first - now : 0));
+      if (!timers_.empty())
+        wait = static_cast<int>(std::min<std::uint64_t>(50, timers_.top().first > now ? timers_.top().first - now : 0));
       loop_.run_once(wait);
     }
     // Drain: no new messages; wait (--timeout) for what is in flight, then disconnect all.
@@ -577,7 +579,8 @@ class runner final : public fleet::device_hooks {
   int summary() {
     const double elapsed = static_cast<double>(end_ms_ - run_start_ms_) / 1000.0;
     std::string errors = "{";
-    for (const auto& [k, v] : errors_) errors += (errors.size() > 1 ? "," : "") + quote_json(k) + ":" + std::to_string(v);
+    for (const auto& [k, v] : errors_)
+      errors += (errors.size() > 1 ? "," : "") + quote_json(k) + ":" + std::to_string(v);
     errors += "}";
     std::size_t children = 0;
     for (const auto& d : devices_) children += d->children();
@@ -593,16 +596,16 @@ class runner final : public fleet::device_hooks {
         "\"attributeRequestsFailed\":%llu,\"errors\":%s,\"elapsedS\":%.3f,\"msgPerS\":%.1f,\"cpuS\":%.3f,"
         "\"rssKB\":%ld,\"rssPerDeviceBytes\":%ld,\"openFileLimit\":%llu}",
         devices_.size(), children, static_cast<unsigned long long>(provisioned_),
-        static_cast<unsigned long long>(provision_failed_), peak_, connected_, static_cast<unsigned long long>(connects_),
-        static_cast<unsigned long long>(reconnects_), static_cast<unsigned long long>(refused_),
-        static_cast<unsigned long long>(lost_), static_cast<unsigned long long>(sent_),
-        static_cast<unsigned long long>(acked_), static_cast<unsigned long long>(send_errors_),
-        static_cast<unsigned long long>(rpc_answered_), static_cast<unsigned long long>(rpc_rtt_.count() + rpc_failed_),
-        static_cast<unsigned long long>(rpc_failed_), json_ms(rpc_rtt_.quantile_ms(0.5)).c_str(),
-        json_ms(rpc_rtt_.quantile_ms(0.99)).c_str(), static_cast<unsigned long long>(attr_ok_ + attr_failed_),
-        static_cast<unsigned long long>(attr_failed_), errors.c_str(), elapsed,
-        elapsed > 0 ? static_cast<double>(sent_) / elapsed : 0.0, cpu_seconds(), peak_rss_kb_, per_device_bytes,
-        static_cast<unsigned long long>(fd_limit_));
+        static_cast<unsigned long long>(provision_failed_), peak_, connected_,
+        static_cast<unsigned long long>(connects_), static_cast<unsigned long long>(reconnects_),
+        static_cast<unsigned long long>(refused_), static_cast<unsigned long long>(lost_),
+        static_cast<unsigned long long>(sent_), static_cast<unsigned long long>(acked_),
+        static_cast<unsigned long long>(send_errors_), static_cast<unsigned long long>(rpc_answered_),
+        static_cast<unsigned long long>(rpc_rtt_.count() + rpc_failed_), static_cast<unsigned long long>(rpc_failed_),
+        json_ms(rpc_rtt_.quantile_ms(0.5)).c_str(), json_ms(rpc_rtt_.quantile_ms(0.99)).c_str(),
+        static_cast<unsigned long long>(attr_ok_ + attr_failed_), static_cast<unsigned long long>(attr_failed_),
+        errors.c_str(), elapsed, elapsed > 0 ? static_cast<double>(sent_) / elapsed : 0.0, cpu_seconds(), peak_rss_kb_,
+        per_device_bytes, static_cast<unsigned long long>(fd_limit_));
     print_line(text);
     if (connects_ == 0) fail("fleet: no device connected to " + o_.host, errc::unreachable);
     return 0;

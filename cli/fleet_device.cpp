@@ -37,9 +37,8 @@ errc errc_from_rc(int rc) noexcept {
 struct device::gateway_part final : gateway_listener {
   explicit gateway_part(device& owner) : owner(owner), gw(*this) {}
   void on_rpc_request(const gateway_rpc_request& r) noexcept override {
-    const std::string_view reply =
-        !owner.settings_.rpc_reply.empty() ? std::string_view(owner.settings_.rpc_reply)
-                                           : (!r.params.present() ? "{}" : r.params.raw());
+    const std::string_view reply = !owner.settings_.rpc_reply.empty() ? std::string_view(owner.settings_.rpc_reply)
+                                                                      : (!r.params.present() ? "{}" : r.params.raw());
     const auto sent = gw.reply_rpc(r.device, r.id, reply);
     owner.hooks_.on_rpc_answered(owner, sent ? errc{} : sent.error());
   }
@@ -72,9 +71,7 @@ void device::make_gateway(std::vector<std::string> children) {
 
 std::size_t device::children() const noexcept { return gateway_ ? gateway_->children.size() : 0; }
 
-const std::string& device::child_name(std::size_t i) const noexcept {
-  return gateway_ ? gateway_->children[i] : name_;
-}
+const std::string& device::child_name(std::size_t i) const noexcept { return gateway_ ? gateway_->children[i] : name_; }
 
 std::uint32_t device::clock() const noexcept { return static_cast<std::uint32_t>(now_ms()); }
 
@@ -95,7 +92,11 @@ void device::close() noexcept {
 result<message_id> device::publish_telemetry(std::string_view json, std::size_t child) noexcept {
   result<message_id> id = gateway_ ? gateway_->gw.publish_telemetry(gateway_->children[child], json)
                                    : session_.publish_telemetry(json, settings_.telemetry_qos);
-  if (id) track(*id);
+  if (!id) return id;
+  if (settings_.telemetry_qos == qos::at_least_once || gateway_)  // gateway messages always go at QoS 1
+    track(*id);
+  else
+    hooks_.on_delivered(*this);  // QoS 0: "acknowledged" means handed to the socket
   return id;
 }
 
@@ -211,9 +212,8 @@ void device::on_rpc_response(std::uint32_t id, errc e, json::value) noexcept {
 }
 
 void device::on_rpc_request(const rpc_request& r) noexcept {
-  const std::string_view reply =
-      !settings_.rpc_reply.empty() ? std::string_view(settings_.rpc_reply)
-                                   : (!r.params.present() ? "{}" : r.params.raw());
+  const std::string_view reply = !settings_.rpc_reply.empty() ? std::string_view(settings_.rpc_reply)
+                                                              : (!r.params.present() ? "{}" : r.params.raw());
   const auto sent = session_.reply_rpc(r.id, reply);
   hooks_.on_rpc_answered(*this, sent ? errc{} : sent.error());
 }

@@ -52,6 +52,7 @@ link::~link() {
 int link::open(const std::string& host, int port, const char* user, const char* password, int keepalive_s) noexcept {
   close();
   closing_ = false;
+  close_requested_ = false;
   mosquitto_username_pw_set(mosq_, user, password);
   // Non-blocking: the TCP connect is in progress and CONNECT is queued; the first writable
   // event sends it. (Host names are resolved here, synchronously: give an address for big fleets.)
@@ -67,6 +68,10 @@ int link::open(const std::string& host, int port, const char* user, const char* 
 
 void link::close() noexcept {
   if (fd_ < 0) return;
+  if (reading_) {  // inside a callback: libmosquitto holds its locks; close after the read
+    close_requested_ = true;
+    return;
+  }
   closing_ = true;
   mosquitto_disconnect(mosq_);  // queues DISCONNECT and writes what it can
   loop_.remove(*this);          // before the socket closes (epoll_ctl needs the fd)
@@ -109,6 +114,10 @@ void link::on_ready(std::uint32_t ev) noexcept {
     reading_ = true;
     mosquitto_loop_read(mosq_, 1);  // a failure closes the socket and calls cb_disconnect
     reading_ = false;
+    if (close_requested_) {
+      close_requested_ = false;
+      close();
+    }
     if (fd_ < 0) return;
   }
   if (ev & EPOLLOUT) {

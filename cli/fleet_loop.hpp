@@ -58,9 +58,9 @@ class link {
  private:
   friend class event_loop;
   void on_ready(std::uint32_t epoll_events) noexcept;  // from the loop
-  void sync() noexcept;                                 // flush and fix the epoll interest
-  void misc() noexcept;                                 // keep-alive (PINGREQ / timeout)
-  void drop(int rc) noexcept;                           // socket closed by libmosquitto
+  void sync() noexcept;                                // flush and fix the epoll interest
+  void misc() noexcept;                                // keep-alive (PINGREQ / timeout)
+  void drop(int rc) noexcept;                          // socket closed by libmosquitto
   static void cb_connect(mosquitto*, void*, int);
   static void cb_disconnect(mosquitto*, void*, int);
   static void cb_message(mosquitto*, void*, const mosquitto_message*);
@@ -71,10 +71,11 @@ class link {
   link_events& events_;
   mosquitto* mosq_ = nullptr;
   int fd_ = -1;
-  std::uint32_t interest_ = 0;  // current epoll mask
-  bool closing_ = false;        // our own close(): no on_lost
-  bool reading_ = false;        // inside loop_read (callbacks): writes wait for its end
-  std::size_t index_ = 0;       // position in the loop's open list
+  std::uint32_t interest_ = 0;    // current epoll mask
+  bool closing_ = false;          // our own close(): no on_lost
+  bool close_requested_ = false;  // close() during reading_
+  bool reading_ = false;          // inside loop_read (callbacks): writes wait for its end
+  std::size_t index_ = 0;         // position in the loop's open list
 };
 
 /// @brief The loop: one epoll set and the list of open links (for keep-alive sweeps).
