@@ -33,7 +33,19 @@ std::uint64_t raise_open_file_limit() noexcept {
 link::link(event_loop& loop, link_events& events) : loop_(loop), events_(events) {
   static std::once_flag once;
   std::call_once(once, [] { mosquitto_lib_init(); });
+  // libmosquitto opens a socket pair per client to wake its own network thread; there is no such
+  // thread here, and two more files per device would cap a fleet at a third of the open-file
+  // limit. It carries on without the pair when it cannot open it (writes then go out directly),
+  // so it gets no file to open it with: the soft limit is 0 during mosquitto_new.
+  rlimit saved{};
+  const bool limited = ::getrlimit(RLIMIT_NOFILE, &saved) == 0;
+  if (limited) {
+    rlimit none = saved;
+    none.rlim_cur = 0;
+    ::setrlimit(RLIMIT_NOFILE, &none);
+  }
   mosq_ = mosquitto_new(nullptr, true, this);
+  if (limited) ::setrlimit(RLIMIT_NOFILE, &saved);
   if (mosq_ == nullptr) throw std::runtime_error("mosquitto_new failed (out of memory)");
   mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
   mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
