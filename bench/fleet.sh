@@ -84,7 +84,7 @@ print("CPU per 1,000 msg/s: %.1f ms of CPU per second (%.1f %% of a core)" %
 PY
 
 echo "== 4. python: $paho_devices paho-mqtt clients, one thread each, QoS 1 every 1 s (20 s)"
-timeout 300 python3 "$here/fleet_paho.py" "$port" "$paho_devices" 1 20 || echo '{"failed":true}'
+timeout 300 /usr/bin/python3 "$here/fleet_paho.py" "$port" "$paho_devices" 1 20 || echo '{"failed":true}'
 echo "   the same with tbmqtt fleet:"
 "$tbmqtt" --port "$port" fleet --tokens "$work/tokens" --devices "$paho_devices" --ramp 5000 --telemetry-every 1s \
   --duration 20s | tail -1

@@ -514,7 +514,12 @@ class runner final : public fleet::device_hooks {
       if (d.next_due_ms != due) continue;  // replaced by a later schedule
       d.next_due_ms = 0;
       if (d.ready()) {
-        send(i, d);
+        // Back-pressure: a device with a full QoS 1 window (libmosquitto's 20 in flight) skips
+        // this period instead of queueing without bound.
+        if (d.in_flight() < max_in_flight * std::max<std::size_t>(1, d.children()))
+          send(i, d);
+        else
+          ++skipped_;
         if (a_.count == 0 || d.seq < static_cast<std::uint32_t>(a_.count)) {
           const std::uint64_t next = due + static_cast<std::uint64_t>(a_.every.count());
           schedule(i, next > now ? next : now);
@@ -594,7 +599,7 @@ class runner final : public fleet::device_hooks {
         "\"lost\":%llu,\"sent\":%llu,\"acknowledged\":%llu,\"sendErrors\":%llu,\"rpcAnswered\":%llu,"
         "\"rpcCalls\":%llu,\"rpcFailed\":%llu,\"rpcP50Ms\":%s,\"rpcP99Ms\":%s,\"attributeRequests\":%llu,"
         "\"attributeRequestsFailed\":%llu,\"errors\":%s,\"elapsedS\":%.3f,\"msgPerS\":%.1f,\"cpuS\":%.3f,"
-        "\"rssKB\":%ld,\"rssPerDeviceBytes\":%ld,\"openFileLimit\":%llu}",
+        "\"rssKB\":%ld,\"rssPerDeviceBytes\":%ld,\"openFileLimit\":%llu,\"skippedFullWindow\":%llu}",
         devices_.size(), children, static_cast<unsigned long long>(provisioned_),
         static_cast<unsigned long long>(provision_failed_), peak_, connected_,
         static_cast<unsigned long long>(connects_), static_cast<unsigned long long>(reconnects_),
@@ -605,7 +610,7 @@ class runner final : public fleet::device_hooks {
         json_ms(rpc_rtt_.quantile_ms(0.5)).c_str(), json_ms(rpc_rtt_.quantile_ms(0.99)).c_str(),
         static_cast<unsigned long long>(attr_ok_ + attr_failed_), static_cast<unsigned long long>(attr_failed_),
         errors.c_str(), elapsed, elapsed > 0 ? static_cast<double>(sent_) / elapsed : 0.0, cpu_seconds(), peak_rss_kb_,
-        per_device_bytes, static_cast<unsigned long long>(fd_limit_));
+        per_device_bytes, static_cast<unsigned long long>(fd_limit_), static_cast<unsigned long long>(skipped_));
     print_line(text);
     if (connects_ == 0) fail("fleet: no device connected to " + o_.host, errc::unreachable);
     return 0;
@@ -627,7 +632,8 @@ class runner final : public fleet::device_hooks {
   std::size_t connected_ = 0, peak_ = 0, sent_target_done_ = 0;
   std::uint64_t connects_ = 0, reconnects_ = 0, refused_ = 0, lost_ = 0, sent_ = 0, acked_ = 0, send_errors_ = 0;
   std::uint64_t rpc_answered_ = 0, rpc_failed_ = 0, attr_ok_ = 0, attr_failed_ = 0;
-  std::uint64_t provisioned_ = 0, provision_failed_ = 0;
+  std::uint64_t provisioned_ = 0, provision_failed_ = 0, skipped_ = 0;
+  static constexpr std::size_t max_in_flight = 20;
   std::map<std::string, std::uint64_t> errors_;
   latencies rpc_rtt_;
   std::uint64_t start_ms_ = 0, run_start_ms_ = 0, end_ms_ = 0, last_report_ms_ = 0, fd_limit_ = 0;
