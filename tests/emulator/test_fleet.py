@@ -97,6 +97,20 @@ class FleetTest(unittest.TestCase):
         self.assertEqual(latest["d"], prefix + "7")
         self.assertTrue(10 <= latest["t"] <= 30)
 
+    def test_bad_input_is_a_usage_error(self):
+        prefix, path = self.bulk(2)
+        for args, what in ((["--payload", '{"t":{rand:9}}'], "{rand:A:B} needs two numbers"),
+                           (["--payload", '{"t":{rand:5:1}}'], "bad range"),
+                           (["--payload", "[1,{seq}]"], "--payload"),
+                           (["--shard", "2/2"], "--shard"),
+                           (["--shard", "3/5"], "no token for shard"),
+                           (["--rpc-reply", "{x}"], "--rpc-reply")):
+            r = self.tb("fleet", "--tokens", path, "--count", 1, *args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(what, r.stderr, args)
+            self.assertEqual(r.stdout, "")
+        self.assertEqual(self.stats(prefix)["telemetryMessages"], 0)  # nothing was sent
+
     def test_provisioning(self):
         key, secret = emu.unique("pk"), emu.unique("ps")
         self.em("profile", "add", "--key", key, "--secret", secret)
