@@ -168,12 +168,13 @@ struct identity {
 
 std::pair<int, int> parse_shard(const std::string& text) {
   const std::size_t slash = text.find('/');
-  char* end = nullptr;
   if (slash == std::string::npos) fail_usage("--shard: expected I/N, e.g. 0/4, got " + text);
-  const long i = std::strtol(text.substr(0, slash).c_str(), &end, 10);
-  const bool i_ok = slash > 0 && *end == '\0';
-  const long n = std::strtol(text.substr(slash + 1).c_str(), &end, 10);
-  if (!i_ok || *end != '\0' || n < 1 || i < 0 || i >= n)
+  const std::string first = text.substr(0, slash), second = text.substr(slash + 1);  // strtol's end points into them
+  char* end = nullptr;
+  const long i = std::strtol(first.c_str(), &end, 10);
+  const bool i_ok = !first.empty() && *end == '\0';
+  const long n = std::strtol(second.c_str(), &end, 10);
+  if (!i_ok || second.empty() || *end != '\0' || n < 1 || i < 0 || i >= n)
     fail_usage("--shard: expected I/N with 0 <= I < N, e.g. 0/4, got " + text);
   return {static_cast<int>(i), static_cast<int>(n)};
 }
