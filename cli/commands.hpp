@@ -20,5 +20,6 @@ void add_sample_commands(CLI::App& app, global_options& options);
 void add_ota_commands(CLI::App& app, global_options& options);
 void add_provision_commands(CLI::App& app, global_options& options);
 void add_gateway_commands(CLI::App& app, global_options& options);
+void add_fleet_commands(CLI::App& app, global_options& options);
 
 }  // namespace tbmqtt::cli

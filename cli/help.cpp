@@ -45,6 +45,10 @@ const std::map<std::string, help_entry>& entries() {
       {"ota",
        {device_globals, "tbmqtt --token T ota --out fw.bin --current-title myfw --current-version 1.0 --wait 1m"}},
       {"ota confirm", {device_globals, "tbmqtt --token T ota confirm --current-title myfw --current-version 1.1"}},
+      {"fleet",
+       {"Global options it uses (before or after the command): --host, --port, --qos (of the telemetry), --keepalive, "
+        "--timeout (to wait for the last acknowledgements)",
+        "tbmqtt fleet --tokens tokens.txt --shard 0/2 --telemetry-every 5s --duration 10m"}},
       {"provision", {server_globals, "tbmqtt provision --key K --secret S --name dev-1 --save dev-1.json"}},
       {"gateway", {device_globals, "tbmqtt --token GW gateway serve < commands.txt"}},
       {"gateway serve",

@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
   add_ota_commands(app, options);
   add_provision_commands(app, options);
   add_gateway_commands(app, options);
+  add_fleet_commands(app, options);
 #if TBMQTT_CLI_HAS_EMULATOR
   add_emulator_commands(app);
 #endif

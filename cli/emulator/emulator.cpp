@@ -30,8 +30,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -58,6 +61,8 @@ struct emulator_args {
   std::string name;
   em::device_credentials creds;
   bool gateway = false;
+  long count = 0;  // device add --count: bulk
+  std::string prefix, tokens_out;
   // attributes / telemetry / rpc / ota
   std::string device;
   std::string json;
@@ -134,6 +139,38 @@ void run_admin(const std::string& what, F&& call) {
     fail(what + ": " + e.what(), errc_of(e.which()));
   }
   print_line(out);
+}
+
+/// `device add --count N --prefix P [--tokens-out FILE]`: bulk creation for load tests.
+void add_many(const globals& g, const emulator_args& a) {
+  const std::string what = "emulator device add --count " + std::to_string(a.count);
+  int fd = -1;
+  if (!a.tokens_out.empty()) {  // created first: a bad path fails before any device is added
+    fd = ::open(a.tokens_out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+      fail(what + ": --tokens-out " + a.tokens_out + ": " + std::strerror(errno) + " (it must not exist)",
+           errc::invalid_argument);
+  }
+  std::string out;
+  try {
+    out = em::device_add_many(connection_of(g, a), a.prefix, a.count, a.gateway);
+  } catch (const em::admin_error& e) {
+    if (fd >= 0) {
+      ::close(fd);
+      ::unlink(a.tokens_out.c_str());
+    }
+    fail(what + ": " + e.what(), errc_of(e.which()));
+  }
+  if (fd < 0) return print_line(out);
+  const auto devices = nlohmann::json::parse(out);
+  std::string text;
+  for (const auto& d : devices) text += d.at("token").get<std::string>() + "\n";
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) fail(what + ": writing " + a.tokens_out + " failed", errc::transport_error);
+  print_line(nlohmann::json{
+      {"added", devices.size()}, {"prefix", a.prefix}, {"gateway", a.gateway}, {"tokensOut", a.tokens_out}}
+                 .dump());
 }
 
 bool readable(const std::string& path) { return !path.empty() && ::access(path.c_str(), R_OK) == 0; }
@@ -247,7 +284,18 @@ void add_emulator_commands(CLI::App& app) {
   device->require_subcommand(1);
   auto* add =
       device->add_subcommand("add", "Add a device; prints it with its credentials (default: a new access token)");
-  add->add_option("name", a->name, "Device name")->required();
+  auto* add_name = add->add_option("name", a->name, "Device name");
+  auto* count =
+      add->add_option("--count", a->count, "Bulk: add N devices named <prefix>0 .. <prefix>N-1 with new access tokens")
+          ->check(CLI::Range(1L, 1000000L));
+  auto* prefix = add->add_option("--prefix", a->prefix, "Bulk: name prefix (with --count)");
+  auto* tokens_out = add->add_option(
+      "--tokens-out", a->tokens_out,
+      "Bulk: write the tokens, one a line in name order, to this new file (0600; must not exist) and print a "
+      "summary instead of the tokens (the input of tbmqtt fleet --tokens)");
+  count->needs(prefix)->excludes(add_name);
+  prefix->needs(count);
+  tokens_out->needs(count);
   auto* token = add->add_option("--token", a->creds.token, "Access token");
   auto* cid = add->add_option("--client-id", a->creds.client_id, "MQTT basic client id");
   auto* user = add->add_option("--username", a->creds.username, "MQTT basic user name");
@@ -255,12 +303,19 @@ void add_emulator_commands(CLI::App& app) {
   auto* cert =
       add->add_option("--cert-file", a->creds.cert_file, "X.509 client certificate (PEM)")->check(CLI::ExistingFile);
   token->excludes(cid)->excludes(user)->excludes(pass)->excludes(cert);
+  for (auto* o : {token, cid, user, pass, cert}) o->excludes(count);
   cert->excludes(cid)->excludes(user)->excludes(pass);
   add->add_flag("--gateway", a->gateway, "The device is a gateway");
   add->callback([g, a] {
+    if (a->count > 0) return add_many(g, *a);
+    if (a->name.empty()) fail_usage("device add needs NAME, or --count N --prefix P");
     run_admin("emulator device add " + a->name,
               [&] { return em::device_add(connection_of(g, *a), a->name, a->creds, a->gateway); });
   });
+  auto* stats = emu->add_subcommand(
+      "stats", "The server side of a load test: devices, active ones, telemetry messages stored (per device)");
+  stats->add_option("--prefix", a->prefix, "Only devices whose name starts with this");
+  stats->callback([g, a] { run_admin("emulator stats", [&] { return em::stats(connection_of(g, *a), a->prefix); }); });
   auto* list =
       device->add_subcommand("list", "Print every device (credentials, gateway, parent, active) as a JSON array");
   list->callback([g, a] { run_admin("emulator device list", [&] { return em::device_list(connection_of(g, *a)); }); });

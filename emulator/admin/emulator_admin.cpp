@@ -6,10 +6,12 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -314,6 +316,7 @@ std::string prepare_state_dir(const start_options& o) {
       << "set_tcp_nodelay true\n"
       << "max_queued_messages 0\n"
       << "max_packet_size 65540\n"
+      << "max_connections -1\n"
       << "log_dest stderr\n"
       << "log_type error\nlog_type warning\n"
       << "listener " << o.port << " 127.0.0.1\n"
@@ -371,6 +374,12 @@ int start(const start_options& o, std::ostream& out) {
                     std::string(o.tls ? " / --tls-port / --x509-port" : ""));
     const std::string conf = prepare_state_dir(o);
     const std::string dir = o.state_dir.empty() ? default_state_dir() : o.state_dir;
+    // A load test opens thousands of connections: mosquitto (no max_connections) may use every
+    // file the hard limit allows.
+    if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     const pid_t pid = ::fork();
     if (pid < 0) throw admin_error(admin_error::kind::local, "fork failed");
     if (pid == 0) {
@@ -463,6 +472,21 @@ std::string device_add(const connection& c, const std::string& name, const devic
         a["token"] = cr.token;
     }
     return call(c, "device.add", a, std::chrono::milliseconds(0)).dump();
+}
+
+std::string device_add_many(const connection& c, const std::string& prefix, long count, bool gateway) {
+    if (count < 1) throw admin_error(admin_error::kind::invalid_argument, "--count must be at least 1");
+    json all = json::array();
+    for (long start = 0; start < count; start += 500) {
+        json a = {{"prefix", prefix}, {"start", start}, {"count", std::min(500L, count - start)}};
+        if (gateway) a["gateway"] = true;
+        for (auto& d : call(c, "device.add_many", a, std::chrono::milliseconds(0))) all.push_back(std::move(d));
+    }
+    return all.dump();
+}
+
+std::string stats(const connection& c, const std::string& prefix) {
+    return call(c, "stats", json{{"prefix", prefix}}, std::chrono::milliseconds(0)).dump();
 }
 
 std::string attributes_set(const connection& c, const std::string& device, const std::string& j) {

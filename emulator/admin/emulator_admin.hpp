@@ -106,6 +106,14 @@ struct device_credentials {
 std::string device_add(const connection& c, const std::string& name, const device_credentials& creds,
                        bool gateway = false);
 
+/// @brief `device add --count N --prefix P`: devices P0 .. P<N-1> with new access tokens (in
+///        batches of 500, one registry save each). @return JSON `[{"name":..,"token":..},..]` in order.
+std::string device_add_many(const connection& c, const std::string& prefix, long count, bool gateway = false);
+
+/// @brief `stats [--prefix P]`: the server side of a load test. @return JSON `{"devices":N,"active":A,
+///        "telemetryMessages":T,"perDevice":{"name":messages,..}}` over the devices whose name starts with P.
+std::string stats(const connection& c, const std::string& prefix);
+
 /// @brief `attributes set DEVICE JSON`: sets shared attributes (a null value deletes the key) and
 ///        pushes the change to the connected device. @return JSON `{"client":{},"shared":{},"server":{}}`.
 std::string attributes_set(const connection& c, const std::string& device, const std::string& json);

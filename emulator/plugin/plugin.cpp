@@ -36,6 +36,7 @@ extern "C" {
 #include <sstream>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 namespace tbmqtt_emulator {
@@ -96,6 +97,7 @@ struct emulator {
     std::int64_t last_save = 0;
     // device (or "gateway:" + gateway) -> setting key -> (tokens, last refill mono ms) per rule
     std::map<std::string, std::map<std::string, std::vector<std::pair<double, std::int64_t>>>> rates;
+    std::unordered_map<std::string, std::uint64_t> received;  // device -> telemetry messages stored (admin "stats")
 };
 
 emulator* g = nullptr;
@@ -1062,6 +1064,7 @@ outcome handle_gateway(session& s, device& gw, const std::string& topic, const s
             device& child = gateway_child(gw, name, "");
             if (!(telemetry ? store_telemetry(child, *v) : store_client_attributes(child, *v)))
                 return outcome::malformed;
+            if (telemetry) ++g->received[child.name];
         }
         return outcome::ok;
     }
@@ -1162,7 +1165,9 @@ outcome handle_device_publish(session& s, const std::string& topic, const std::s
         if (!rate_ok(d.name, "telemetryMessages", 1) ||
             !rate_ok(d.name, "telemetryDataPoints", static_cast<long>(count_data_points(j))))
             return outcome::rate_limited;
-        return store_telemetry(d, j) ? outcome::ok : outcome::malformed;
+        if (!store_telemetry(d, j)) return outcome::malformed;
+        ++g->received[d.name];
+        return outcome::ok;
     }
     if (one_of({"v1/devices/me/attributes", "v2/a", "v2/a/j", "v2/a/p"}, tt)) {
         auto text =
@@ -1391,6 +1396,46 @@ std::optional<json> run_admin(session& s, const std::string& cmd, const json& a,
         device& d = g->reg.add(std::move(nd));
         save_now();
         return device_summary(d);
+    }
+    if (cmd == "device.add_many") {  // bulk creation: <prefix><start> .. <prefix><start+count-1>, new tokens
+        const std::string prefix = a.at("prefix").get<std::string>();
+        const long count = a.at("count").get<long>(), start = a.value("start", 0L);
+        if (count < 1 || count > 1000 || start < 0) throw std::runtime_error("count must be 1..1000 per call");
+        json out = json::array();
+        try {
+            for (long i = 0; i < count; ++i) {
+                json da = {{"name", prefix + std::to_string(start + i)}};
+                if (a.value("gateway", false)) da["gateway"] = true;
+                device& d = g->reg.add(device_from_args(da));
+                out.push_back({{"name", d.name}, {"token", d.creds.token}});
+            }
+        } catch (...) {
+            save_now();  // keep those added before the failure
+            throw;
+        }
+        save_now();
+        return out;
+    }
+    if (cmd == "stats") {  // the server side of a load test: telemetry messages stored per device
+        const std::string prefix = a.value("prefix", "");
+        std::set<std::string> active;
+        for (const auto& [c, ss] : g->sessions) {
+            if (ss.kind != session_kind::device) continue;
+            active.insert(ss.device);
+            active.insert(ss.gateway_children.begin(), ss.gateway_children.end());
+        }
+        json per = json::object();
+        std::uint64_t total = 0, devices = 0, act = 0;
+        for (const auto& [n, d] : g->reg.devices) {
+            if (!starts_with(n, prefix)) continue;
+            ++devices;
+            if (active.count(n)) ++act;
+            const auto it = g->received.find(n);
+            const std::uint64_t m = it == g->received.end() ? 0 : it->second;
+            total += m;
+            per[n] = m;
+        }
+        return json{{"devices", devices}, {"active", act}, {"telemetryMessages", total}, {"perDevice", per}};
     }
     if (cmd == "device.get") return device_summary(need_device(a));
     if (cmd == "device.list") {

@@ -200,7 +200,7 @@ class UsabilityTest(Base):
 
     def test_each_command_help_shows_its_global_options_and_an_example(self):
         for cmd in (["telemetry"], ["attributes", "get"], ["rpc", "serve"], ["claim"], ["sample"], ["ota"],
-                    ["ota", "confirm"], ["provision"], ["gateway", "connect"], ["gateway", "serve"]):
+                    ["ota", "confirm"], ["provision"], ["gateway", "connect"], ["gateway", "serve"], ["fleet"]):
             r = self.ok(self.tb(*cmd, "--help"))
             self.assertIn("Global options it uses", r.stdout, cmd)
             self.assertIn("--host", r.stdout.split("Global options it uses")[1], cmd)
