@@ -36,9 +36,6 @@ class EspBehavioursTest(unittest.TestCase):
     def rpc_ping(self):
         return admin(self.b, "rpc", self.name, "ping", "{}", "--timeout-ms", 30000)  # a loaded CI machine
 
-    @unittest.skip("open: in CI on the merged tree (durable NVS log + bounded ring wait) one message of "
-                   "task 3 (3010) reached the server 156 times while every other arrived once; seen once, "
-                   "cause not found yet (esp-mqtt retransmission?)")
     def test_four_tasks_publish_at_once_and_memory_is_reported(self):
         app = self.app("stress")
         app.wait_for(r"soak: connection up")
@@ -64,8 +61,6 @@ class EspBehavioursTest(unittest.TestCase):
                          ["main", "mqtt_task", "publisher0", "publisher1", "publisher2", "publisher3", "tbmqtt"])
         self.assertTrue(all(int(free) > 256 for _, free in stacks), stacks)  # no task near its stack's end
 
-    @unittest.skip("open: with RPCs arriving while the 4 tasks publish, the app stopped answering and logging "
-                   "in 2 of 4 runs on a loaded machine (a possible deadlock in esp_client; not investigated yet)")
     def test_four_tasks_publish_at_once_while_rpcs_arrive_and_memory_is_reported(self):
         app = self.app("stress")
         app.wait_for(r"soak: connection up")
