@@ -112,7 +112,12 @@ struct esp_client::impl final : session_events {
     log = new (std::nothrow)
         kv_segment_store(*nvs, {log_pages, log_page_size}, {log_pages + log_page_size, log_page_size});
     if (log == nullptr) return;  // valid() is false
-    queue = new (std::nothrow) offline_queue(*log, {queue_index, window}, {queue_buffer, record}, o.offline_queue);
+    // Telemetry stored without "ts" is stamped with the wall clock when it is stored (its capture
+    // time), as on Linux; while the clock is unset (before SNTP or settimeofday: unix_ms() is 0)
+    // it is stored as it is, and the server stamps it on arrival.
+    offline_queue_config queue_config = o.offline_queue;
+    if (queue_config.epoch_ms == nullptr) queue_config.epoch_ms = &unix_ms;
+    queue = new (std::nothrow) offline_queue(*log, {queue_index, window}, {queue_buffer, record}, queue_config);
     if (queue == nullptr) return;
     if (auto opened = queue->open(); !opened) {
       offline_error = opened.error();
