@@ -60,7 +60,10 @@ chmod +x "${wrapper}"
 echo "== esp-idf header check (${headers}): ${#files[@]} files x v4.4, v5.x"
 # The Arduino sketches (examples/arduino) see a stand-in for Arduino.h and WiFi.h: their tbmqtt
 # and ESP-IDF calls are checked against the real headers, their Arduino calls only against it.
-CXX="${wrapper}" "${headers}/check" --version all -I include -I tests/esp_idf/arduino_stand_in "${files[@]}"
+# The header sets' sdkconfig.h is minimal: the esp-mqtt options the component's Kconfig selects
+# (TBMQTT_ESP_MQTT_REQUIREMENTS) are given here, as a configured build has them.
+CXX="${wrapper}" "${headers}/check" --version all -I include -I tests/esp_idf/arduino_stand_in \
+  -D CONFIG_MQTT_MSG_ID_INCREMENTAL=1 -D CONFIG_MQTT_REPORT_DELETED_MESSAGES=1 "${files[@]}"
 status=$?
 if (( status == 0 )); then
   echo "esp-idf header check: OK"

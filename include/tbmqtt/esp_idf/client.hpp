@@ -153,6 +153,9 @@ struct esp_client_options {
   /// until acknowledged (at-least-once). Their send_* ids are then offline-queue tickets,
   /// reported through session_events::on_forwarded; flush() does not wait for the store.
   /// A store that cannot be read makes start() fail with errc::transport_error. null: off.
+  /// Telemetry without "ts" is stamped with its capture time when it is stored (offline_queue's
+  /// epoch_ms; by default gettimeofday() once the clock is set, i.e. after 2020: before that it
+  /// is stored unstamped and the server stamps it on arrival).
   const char* offline_store = nullptr;
   offline_queue_config offline_queue;      ///< Limits and full policy of the store.
   std::size_t offline_max_payload = 1024;  ///< Largest stored message (one RAM record buffer).

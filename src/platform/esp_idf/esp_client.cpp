@@ -59,6 +59,7 @@ detail::esp_event_queue_config queue_from(const esp_client_options& o) noexcept 
   detail::esp_event_queue_config q;
   q.depth = o.event_queue_depth;
   q.ring_bytes = o.event_ring_size;
+  q.publish_budget = o.event_queue_depth;  // as many delivery events as others (esp_mqtt_transport.hpp)
   return q;
 }
 
@@ -111,7 +112,12 @@ struct esp_client::impl final : session_events {
     log = new (std::nothrow)
         kv_segment_store(*nvs, {log_pages, log_page_size}, {log_pages + log_page_size, log_page_size});
     if (log == nullptr) return;  // valid() is false
-    queue = new (std::nothrow) offline_queue(*log, {queue_index, window}, {queue_buffer, record}, o.offline_queue);
+    // Telemetry stored without "ts" is stamped with the wall clock when it is stored (its capture
+    // time), as on Linux; while the clock is unset (before SNTP or settimeofday: unix_ms() is 0)
+    // it is stored as it is, and the server stamps it on arrival.
+    offline_queue_config queue_config = o.offline_queue;
+    if (queue_config.epoch_ms == nullptr) queue_config.epoch_ms = &unix_ms;
+    queue = new (std::nothrow) offline_queue(*log, {queue_index, window}, {queue_buffer, record}, queue_config);
     if (queue == nullptr) return;
     if (auto opened = queue->open(); !opened) {
       offline_error = opened.error();
@@ -246,6 +252,27 @@ struct esp_client::impl final : session_events {
   result<T> track(result<T> sent) noexcept {
     if (sent) ++published;
     return sent;
+  }
+
+  // A publish from another task: when the transport refuses it for its publish budget (too many
+  // delivery events not consumed yet, esp_mqtt_transport.hpp), waits for room without the
+  // mutex (the tbmqtt task needs it to consume them) while connected, up to the network
+  // time-out, and tries again. Offline, or on the tbmqtt task, errc::again is returned.
+  template <class F>
+  auto publish(F&& f, bool counted = true) noexcept -> decltype(f()) {
+    TimeOut_t started;
+    vTaskSetTimeOutState(&started);
+    TickType_t remaining = pdMS_TO_TICKS(options.network_timeout_ms);
+    for (;;) {
+      {
+        lock_guard lock(mutex);
+        auto sent = f();
+        if (counted) sent = track(sent);
+        if (sent || sent.error() != errc::again || on_own_task() || !ready || transport.has_publish_room()) return sent;
+      }
+      if (xTaskCheckForTimeOut(&started, &remaining) != pdFALSE || !transport.wait_for_publish_room(remaining))
+        return errc::again;
+    }
   }
 
   // ---- session_events (mutex held) ----
@@ -401,23 +428,19 @@ result<message_id> esp_client::send_telemetry(std::string_view json_text) noexce
   return send_telemetry(json_text, impl_->options.default_qos);
 }
 result<message_id> esp_client::send_telemetry(std::string_view json_text, qos q) noexcept {
-  lock_guard lock(impl_->mutex);
-  return impl_->track(impl_->core.publish_telemetry(json_text, q));
+  return impl_->publish([&] { return impl_->core.publish_telemetry(json_text, q); });
 }
 result<message_id> esp_client::send_telemetry(telemetry_builder& payload, qos q) noexcept {
-  lock_guard lock(impl_->mutex);
-  return impl_->track(impl_->core.publish_telemetry(payload, q));
+  return impl_->publish([&] { return impl_->core.publish_telemetry(payload, q); });
 }
 result<message_id> esp_client::send_attributes(std::string_view json_text) noexcept {
   return send_attributes(json_text, impl_->options.default_qos);
 }
 result<message_id> esp_client::send_attributes(std::string_view json_text, qos q) noexcept {
-  lock_guard lock(impl_->mutex);
-  return impl_->track(impl_->core.publish_attributes(json_text, q));
+  return impl_->publish([&] { return impl_->core.publish_attributes(json_text, q); });
 }
 result<message_id> esp_client::send_attributes(attributes_builder& payload, qos q) noexcept {
-  lock_guard lock(impl_->mutex);
-  return impl_->track(impl_->core.publish_attributes(payload, q));
+  return impl_->publish([&] { return impl_->core.publish_attributes(payload, q); });
 }
 
 result<void> esp_client::flush(std::uint32_t timeout_ms) noexcept {
@@ -446,8 +469,7 @@ result<void> esp_client::flush(std::uint32_t timeout_ms) noexcept {
 
 result<std::uint32_t> esp_client::request_attributes(std::string_view client_keys,
                                                      std::string_view shared_keys) noexcept {
-  lock_guard lock(impl_->mutex);
-  return impl_->core.request_attributes(client_keys, shared_keys, now_ms());
+  return impl_->publish([&] { return impl_->core.request_attributes(client_keys, shared_keys, now_ms()); }, false);
 }
 
 result<std::size_t> esp_client::subscribe_shared_attributes(std::string_view keys) noexcept {
@@ -466,18 +488,15 @@ void esp_client::on_any_rpc(bool on) noexcept {
 }
 
 result<message_id> esp_client::reply_rpc(std::string_view request_id, std::string_view json_text) noexcept {
-  lock_guard lock(impl_->mutex);
-  return impl_->track(impl_->core.reply_rpc(request_id, json_text));
+  return impl_->publish([&] { return impl_->core.reply_rpc(request_id, json_text); });
 }
 
 result<std::uint32_t> esp_client::call_rpc(std::string_view method, std::string_view params_json) noexcept {
-  lock_guard lock(impl_->mutex);
-  return impl_->core.call_rpc(method, params_json, now_ms());
+  return impl_->publish([&] { return impl_->core.call_rpc(method, params_json, now_ms()); }, false);
 }
 
 result<message_id> esp_client::claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept {
-  lock_guard lock(impl_->mutex);
-  return impl_->track(impl_->core.claim(secret_key, duration_ms));
+  return impl_->publish([&] { return impl_->core.claim(secret_key, duration_ms); });
 }
 
 }  // namespace tbmqtt

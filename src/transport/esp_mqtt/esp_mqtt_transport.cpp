@@ -13,6 +13,19 @@
 #include "mbedtls/ssl.h"
 #include "mbedtls/x509.h"
 
+// Packet identifiers must be unique among the messages in esp-mqtt's outbox: esp-mqtt marks a
+// message sent (and stamps its retransmit tick) by looking its id up, so with random ids (esp-mqtt's
+// default) two messages that draw the same id leave one of them "queued", re-sent on every turn
+// of esp-mqtt's loop until the first PUBACK is read (seen: one message delivered 156 times). And an
+// expired message must be reported, or its delivery is never counted. The component's Kconfig
+// selects both options.
+#if !defined(CONFIG_MQTT_MSG_ID_INCREMENTAL) || !CONFIG_MQTT_MSG_ID_INCREMENTAL
+#error "tbmqtt needs CONFIG_MQTT_MSG_ID_INCREMENTAL=y (CONFIG_TBMQTT_ESP_MQTT_REQUIREMENTS selects it)"
+#endif
+#if !defined(CONFIG_MQTT_REPORT_DELETED_MESSAGES) || !CONFIG_MQTT_REPORT_DELETED_MESSAGES
+#error "tbmqtt needs CONFIG_MQTT_REPORT_DELETED_MESSAGES=y (CONFIG_TBMQTT_ESP_MQTT_REQUIREMENTS selects it)"
+#endif
+
 namespace tbmqtt::detail {
 
 // The mapping's numeric copies of esp-mqtt / ESP-IDF values must match the real headers.
@@ -65,20 +78,26 @@ esp_mqtt_transport::~esp_mqtt_transport() {
   if (events_ != nullptr) vQueueDelete(events_);
   if (ring_lock_ != nullptr) vSemaphoreDelete(ring_lock_);
   if (ring_space_ != nullptr) vSemaphoreDelete(ring_space_);
+  if (budget_space_ != nullptr) vSemaphoreDelete(budget_space_);
   delete[] ring_storage_;
 }
 
 result<void> esp_mqtt_transport::start() noexcept {
   if (client_ != nullptr) return {};
-  if (events_ == nullptr) events_ = xQueueCreate(queue_config_.depth, sizeof(queued_event));
+  // Room for every delivery event the budget allows, and `depth` others.
+  if (events_ == nullptr)
+    events_ = xQueueCreate(queue_config_.depth + queue_config_.publish_budget, sizeof(queued_event));
   if (ring_lock_ == nullptr) ring_lock_ = xSemaphoreCreateMutex();
   if (ring_space_ == nullptr) ring_space_ = xSemaphoreCreateBinary();
+  if (budget_space_ == nullptr) budget_space_ = xSemaphoreCreateBinary();
   if (ring_storage_ == nullptr) {
     ring_storage_ = new (std::nothrow) std::byte[queue_config_.ring_bytes];
     if (ring_storage_ != nullptr) ring_ = event_ring{{ring_storage_, queue_config_.ring_bytes}};
   }
-  if (events_ == nullptr || ring_lock_ == nullptr || ring_space_ == nullptr || ring_storage_ == nullptr)
+  if (events_ == nullptr || ring_lock_ == nullptr || ring_space_ == nullptr || budget_space_ == nullptr ||
+      ring_storage_ == nullptr)
     return errc::again;
+  unacked_.store(0);  // a new esp-mqtt client: an empty outbox
   if (static_cast<std::size_t>(settings_.buffer_size) + TBMQTT_TOPIC_CAPACITY > ring_.capacity())
     ESP_LOGW(tag, "event ring (%u bytes) is smaller than one esp-mqtt buffer plus a topic",
              static_cast<unsigned>(ring_.capacity()));
@@ -108,20 +127,30 @@ void esp_mqtt_transport::stop() noexcept {
 result<message_id> esp_mqtt_transport::publish(std::string_view topic, span<const std::byte> payload, qos q) noexcept {
   if (client_ == nullptr) return errc::not_connected;
   if (topic.size() >= sizeof topic_buffer_) return errc::not_enough_space;
+  // The consumer's own publishes are not refused (it cannot wait for itself); they use the
+  // queue's `depth` share.
+  if (xTaskGetCurrentTaskHandle() != consumer_.load() && !has_publish_room()) return errc::again;
   std::memcpy(topic_buffer_, topic.data(), topic.size());
   topic_buffer_[topic.size()] = '\0';
+  unacked_.fetch_add(1);  // before: the delivery event may be consumed as soon as esp-mqtt lets go
   // esp_mqtt_client_publish: QoS 1 offline is stored in the outbox and sent after reconnect
   // (returns its msg_id); QoS 0 returns 0 once written, or -1 offline.
   const int rc = esp_mqtt_client_publish(client_, topic_buffer_, reinterpret_cast<const char*>(payload.data()),
                                          static_cast<int>(payload.size()), static_cast<int>(q), 0);
-  if (const errc e = errc_from_esp_mqtt(rc); e != errc{}) return e;
+  if (const errc e = errc_from_esp_mqtt(rc); e != errc{}) {
+    delivery_consumed();  // no delivery event will come (or, rarely, one uncounted: see there)
+    return e;
+  }
   if (q == qos::at_most_once) {
     // esp-mqtt posts no event for QoS 0; report "written" through the queue so that
     // on_delivered runs on the consumer task like every other callback.
     esp_event_view written;
     written.kind = esp_event_kind::published;
     written.msg_id = rc;
-    if (!post_view(written, 0)) dropped_.fetch_add(1);
+    if (!post_view(written, 0, true)) {
+      dropped_.fetch_add(1);
+      delivery_consumed();
+    }
   }
   return static_cast<message_id>(rc);
 }
@@ -157,14 +186,19 @@ void esp_mqtt_transport::post(const esp_mqtt_event_t& event) noexcept {
     case esp_event_kind::unsubscribed: return;  // nothing for the core
     default: break;
   }
-  if (!post_view(v, ms_to_ticks(queue_config_.post_timeout_ms))) {
+  // PUBLISHED / DELETED end a counted publish. (A QoS 1 message esp-mqtt kept in its outbox
+  // although publish returned -1 was not counted: delivery_consumed() saturates at 0.)
+  const bool delivery = v.kind == esp_event_kind::published || v.kind == esp_event_kind::deleted;
+  if (!post_view(v, ms_to_ticks(queue_config_.post_timeout_ms), delivery)) {
+    if (delivery) delivery_consumed();
     dropped_.fetch_add(1);
     ESP_LOGW(tag, "event %d dropped: queue or ring full", static_cast<int>(v.kind));
   }
 }
 
-bool esp_mqtt_transport::post_view(const esp_event_view& v, TickType_t wait) noexcept {
+bool esp_mqtt_transport::post_view(const esp_event_view& v, TickType_t wait, bool delivery) noexcept {
   queued_event q;
+  q.delivery = delivery;
   q.view = v;
   q.view.topic = {};
   q.view.data = {};
@@ -211,6 +245,26 @@ void esp_mqtt_transport::unreserve(const event_ring::reservation& r) noexcept {
   xSemaphoreTake(ring_lock_, portMAX_DELAY);
   ring_.unreserve(r);
   xSemaphoreGive(ring_lock_);
+}
+
+void esp_mqtt_transport::delivery_consumed() noexcept {
+  unsigned n = unacked_.load();
+  while (n > 0 && !unacked_.compare_exchange_weak(n, n - 1)) {}
+  if (budget_space_ != nullptr) xSemaphoreGive(budget_space_);  // wakes wait_for_publish_room()
+}
+
+bool esp_mqtt_transport::wait_for_publish_room(TickType_t wait) noexcept {
+  if (budget_space_ == nullptr) return true;
+  TimeOut_t started;
+  vTaskSetTimeOutState(&started);
+  TickType_t remaining = wait;
+  while (!has_publish_room()) {
+    if (xTaskCheckForTimeOut(&started, &remaining) != pdFALSE) return false;
+    // Several tasks may wait on one binary semaphore: look again at least every 10 ms.
+    const TickType_t poll = pdMS_TO_TICKS(10) > 0 ? pdMS_TO_TICKS(10) : 1;
+    (void)xSemaphoreTake(budget_space_, remaining < poll ? remaining : poll);
+  }
+  return true;
 }
 
 void esp_mqtt_transport::release(const event_ring::reservation& r) noexcept {

@@ -8,6 +8,17 @@
 // call takes that lock. A handler that waited for the session mutex while another task held it
 // and published would deadlock. So the handler only copies and posts (with a bounded wait), and
 // the lock order everywhere else is: session mutex -> esp-mqtt API lock.
+//
+// Why a publish budget: while the handler waits for room, esp-mqtt's API lock is held, so a task
+// that holds the session mutex and publishes waits for that lock, and the consumer, which needs
+// the session mutex to take the next event, cannot make room: the wait ends only with its time-out
+// and the event is dropped (seen: PUBLISHED events of 4 tasks publishing at once filled the queue;
+// the lost acknowledgements stalled flush(), RPC requests were dropped, and esp-mqtt, stalled for
+// 1 s, retransmitted). Every publish produces exactly one delivery event, so publish() refuses
+// (errc::again) while `publish_budget` of them are unconsumed, and the queue has room for all of
+// them plus `depth` other events: delivery events never make the handler wait. esp_client waits
+// for the budget (wait_for_publish_room) before it takes the session mutex. The consumer task's
+// own publishes (replies from callbacks) are not refused: it cannot wait for itself.
 #pragma once
 
 #include <atomic>
@@ -33,6 +44,9 @@ struct esp_event_queue_config {
   unsigned depth = 16;                   ///< Events waiting at most.
   std::size_t ring_bytes = 4096;         ///< Topic + payload bytes of waiting DATA/SUBSCRIBED events.
   std::uint32_t post_timeout_ms = 1000;  ///< How long the esp-mqtt task waits for room (queue or ring) before dropping.
+  /// Publishes whose delivery event (QoS 0: written; QoS 1: PUBLISHED, or DELETED when it
+  /// expired) has not been consumed yet, at most; the queue holds `depth` more than this.
+  unsigned publish_budget = 16;
 };
 
 /// @brief One esp-mqtt client. publish()/subscribe() are called by the session (serialised by
@@ -64,6 +78,7 @@ class esp_mqtt_transport final : public transport_port {
   template <class F>
   bool next_event(TickType_t wait, F&& f) noexcept {
     queued_event q;
+    consumer_ = xTaskGetCurrentTaskHandle();
     if (events_ == nullptr || xQueueReceive(events_, &q, wait) != pdTRUE) return false;
     if (q.wake) return false;
     esp_event_view v = q.view;
@@ -72,12 +87,18 @@ class esp_mqtt_transport final : public transport_port {
     v.data = {bytes + q.topic_size, q.bytes.size - q.topic_size};
     f(static_cast<const esp_event_view&>(v));
     release(q.bytes);
+    if (q.delivery) delivery_consumed();
     return true;
   }
   /// @brief Makes a waiting next_event() return false (used to stop the consumer task).
   void wake() noexcept;
   /// Events dropped so far because the queue or the ring was full.
   std::uint32_t dropped_events() const noexcept { return dropped_.load(); }
+  /// @brief Waits up to `wait` ticks until publish() would not be refused for the budget.
+  /// @return false on time-out. Call without the session mutex (the consumer needs it).
+  bool wait_for_publish_room(TickType_t wait) noexcept;
+  /// True while publish() is not refused for the budget.
+  bool has_publish_room() const noexcept { return unacked_.load() < queue_config_.publish_budget; }
   /// True when `bytes` fit the ring at all (DATA fragments up to the esp-mqtt buffer size must).
   std::size_t ring_capacity() const noexcept { return ring_.capacity(); }
 
@@ -87,14 +108,16 @@ class esp_mqtt_transport final : public transport_port {
     event_ring::reservation bytes;  // topic, then data
     std::size_t topic_size = 0;
     bool wake = false;
+    bool delivery = false;  // counted in unacked_
   };
 
   static void handle_event(void* self, esp_event_base_t base, int32_t id, void* data);
   void post(const esp_mqtt_event_t& event) noexcept;
-  bool post_view(const esp_event_view& v, TickType_t wait) noexcept;
+  bool post_view(const esp_event_view& v, TickType_t wait, bool delivery = false) noexcept;
   result<event_ring::reservation> reserve(std::size_t n) noexcept;
   void unreserve(const event_ring::reservation& r) noexcept;
   void release(const event_ring::reservation& r) noexcept;
+  void delivery_consumed() noexcept;
 
   esp_mqtt_settings settings_;
   esp_event_queue_config queue_config_;
@@ -105,6 +128,9 @@ class esp_mqtt_transport final : public transport_port {
   std::byte* ring_storage_ = nullptr;
   event_ring ring_;  // over ring_storage_; every call under ring_lock_
   std::atomic<std::uint32_t> dropped_{0};
+  std::atomic<unsigned> unacked_{0};             // publishes whose delivery event is not consumed yet
+  SemaphoreHandle_t budget_space_ = nullptr;     // binary: given when a delivery event was consumed
+  std::atomic<TaskHandle_t> consumer_{nullptr};  // the task calling next_event()
   // publish()/subscribe() need terminated text; they are called by the session, whose owner
   // serialises every call (esp_client's session mutex), so one buffer suffices.
   char topic_buffer_[TBMQTT_TOPIC_CAPACITY + 1] = {};
