@@ -38,6 +38,7 @@ detail::mqtt_endpoint endpoint_from(const client_options& o) {
   e.username = o.access_token.empty() ? o.username : o.access_token;
   e.password = o.access_token.empty() ? o.password : std::string{};
   e.keep_alive_s = static_cast<int>(o.keep_alive.count());
+  if (o.mqtt5_max_packet_size) e.max_inbound_packet = detail::inbound_packet_limit(o.max_payload);
   e.tls = o.tls.enabled;
   e.ca_file = o.tls.ca_file;
   e.ca_dir = o.tls.ca_dir;

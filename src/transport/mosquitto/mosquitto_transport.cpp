@@ -1,6 +1,7 @@
 #include "mosquitto_transport.hpp"
 
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -44,12 +45,26 @@ errc errc_from_mosquitto(int rc) noexcept {
 errc errc_from_connack(int code) noexcept {
   switch (code) {
     case 0: return errc{};
-    case 2: return errc::identifier_rejected;
-    case 3: return errc::server_unavailable;
-    case 4:
-    case 5: return errc::refused_credentials;
+    case 2:     // 3.1.1: identifier rejected
+    case 0x85:  // 5: client identifier not valid
+      return errc::identifier_rejected;
+    case 3:     // 3.1.1: server unavailable
+    case 0x88:  // 5: server unavailable
+    case 0x89:  // 5: server busy
+      return errc::server_unavailable;
+    case 4:     // 3.1.1: bad user name or password
+    case 5:     // 3.1.1: not authorized
+    case 0x86:  // 5: bad user name or password
+    case 0x87:  // 5: not authorized
+      return errc::refused_credentials;
     default: return errc::refused;
   }
+}
+
+std::uint32_t inbound_packet_limit(std::size_t max_payload) noexcept {
+  constexpr std::size_t room = 2048;           // fixed header (5), topic (2 + up to 1 KiB), id, properties
+  constexpr std::size_t most = 268435455 + 5;  // the largest packet MQTT can encode
+  return static_cast<std::uint32_t>(max_payload > most - room ? most : max_payload + room);
 }
 
 mosquitto_transport::mosquitto_transport(mqtt_endpoint endpoint, transport_listener& listener)
@@ -58,7 +73,8 @@ mosquitto_transport::mosquitto_transport(mqtt_endpoint endpoint, transport_liste
   mosq_ = mosquitto_new(or_null(endpoint_.client_id), true, this);
   if (mosq_ == nullptr) throw std::runtime_error("mosquitto_new failed");
   mosquitto_threaded_set(mosq_, true);  // we run the loop on our own thread
-  mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION,
+                       endpoint_.max_inbound_packet > 0 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
   mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
   mosquitto_connect_callback_set(mosq_, handle_connect);
   mosquitto_disconnect_callback_set(mosq_, handle_disconnect);
@@ -87,7 +103,19 @@ result<void> mosquitto_transport::connect() {
   tls_.begin_attempt();
   keepalive_expired_ = false;
   last_inbound_ms_ = monotonic_ms();
-  const int rc = mosquitto_connect(mosq_, endpoint_.host.c_str(), endpoint_.port, endpoint_.keep_alive_s);
+  int rc = MOSQ_ERR_SUCCESS;
+  if (endpoint_.max_inbound_packet > 0) {
+    // MQTT 5: the broker must not send us a packet larger than this (it discards it instead), so
+    // libmosquitto, which reads a whole packet into memory before we see it, never has to.
+    mosquitto_property* properties = nullptr;
+    rc = mosquitto_property_add_int32(&properties, MQTT_PROP_MAXIMUM_PACKET_SIZE, endpoint_.max_inbound_packet);
+    if (rc == MOSQ_ERR_SUCCESS)
+      rc = mosquitto_connect_bind_v5(mosq_, endpoint_.host.c_str(), endpoint_.port, endpoint_.keep_alive_s, nullptr,
+                                     properties);
+    mosquitto_property_free_all(&properties);
+  } else {
+    rc = mosquitto_connect(mosq_, endpoint_.host.c_str(), endpoint_.port, endpoint_.keep_alive_s);
+  }
   if (rc == MOSQ_ERR_SUCCESS) return {};
   return with_tls_cause(errc_from_mosquitto(rc));
 }

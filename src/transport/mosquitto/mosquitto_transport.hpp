@@ -27,6 +27,9 @@ struct mqtt_endpoint {
   /// MQTT keep-alive (0: off; libmosquitto refuses 1..4). Besides the PINGREQ libmosquitto sends,
   /// loop() drops a connection that received nothing for 1.5 x this (a stalled, half-open link).
   int keep_alive_s = 60;
+  /// Non-zero: connect with MQTT 5 and send this as the Maximum Packet Size property, so the
+  /// broker never sends a larger packet (it discards it instead). 0: MQTT 3.1.1, no limit.
+  std::uint32_t max_inbound_packet = 0;
   bool tls = false;
   std::string ca_file, ca_dir, cert_file, key_file;
   std::string key_password;  ///< Decrypts key_file.
@@ -98,9 +101,13 @@ class mosquitto_transport final : public transport_port {
   std::atomic<bool> keepalive_expired_{false};
 };
 
+/// @brief The Maximum Packet Size sent for `max_payload`: the payload plus room for the fixed
+/// header, a topic of up to 1 KiB and MQTT 5 properties (a message just over max_payload still
+/// arrives and gets its typed error; anything larger is discarded by the broker).
+std::uint32_t inbound_packet_limit(std::size_t max_payload) noexcept;
 /// @brief Maps a libmosquitto return code (MOSQ_ERR_*) to errc. The only such mapping.
 errc errc_from_mosquitto(int rc) noexcept;
-/// @brief Maps an MQTT 3.1.1 CONNACK return code to errc (errc{} for 0).
+/// @brief Maps a CONNACK return code (MQTT 3.1.1) or reason code (MQTT 5) to errc (errc{} for 0).
 errc errc_from_connack(int code) noexcept;
 
 }  // namespace tbmqtt::detail
