@@ -2,10 +2,10 @@
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <chrono>
-#include <cstring>
 #include <mutex>
 #include <stdexcept>
 
@@ -81,7 +81,6 @@ mosquitto_transport::mosquitto_transport(mqtt_endpoint endpoint, transport_liste
   mosquitto_message_callback_set(mosq_, handle_message);
   mosquitto_subscribe_callback_set(mosq_, handle_subscribe);
   mosquitto_publish_callback_set(mosq_, handle_publish);
-  if (endpoint_.keep_alive_s > 0) mosquitto_log_callback_set(mosq_, handle_log);
   if (!endpoint_.username.empty() || !endpoint_.password.empty())
     mosquitto_username_pw_set(mosq_, or_null(endpoint_.username), or_null(endpoint_.password));
 }
@@ -102,7 +101,6 @@ result<void> mosquitto_transport::connect() {
   }
   tls_.begin_attempt();
   keepalive_expired_ = false;
-  last_inbound_ms_ = monotonic_ms();
   int rc = MOSQ_ERR_SUCCESS;
   if (endpoint_.max_inbound_packet > 0) {
     // MQTT 5: the broker must not send us a packet larger than this (it discards it instead), so
@@ -125,28 +123,26 @@ result<void> mosquitto_transport::loop(int timeout_ms) {
   if (rc != MOSQ_ERR_SUCCESS) return with_tls_cause(errc_from_mosquitto(rc));
   // Half-open detection: libmosquitto sends PINGREQ after keep_alive_s of silence but only gives
   // up a keep-alive later (up to 2 x keep_alive_s). A healthy link answers within the keep-alive,
-  // so 1.5 x keep_alive_s without any packet means the link is dead: shut the socket down, and
-  // libmosquitto's next read sees it closed (nothing waits on a stalled send buffer).
+  // so 1.5 x keep_alive_s without any data received means the link is dead: shut the socket
+  // down, and libmosquitto's next read sees it closed (nothing waits on a stalled send buffer).
+  // The kernel knows when data last arrived on the socket (TCP_INFO's tcpi_last_data_recv; set
+  // at the handshake, then by every segment carrying data, PINGRESP included, not by bare ACKs).
   // Checked after each loop pass (at most 50 ms apart in the client): start 100 ms early so that
   // the connection is gone by 1.5 x keep_alive_s.
   const std::int64_t limit_ms = static_cast<std::int64_t>(endpoint_.keep_alive_s) * 1500 - 100;
   const int fd = mosquitto_socket(mosq_);
-  if (limit_ms > 0 && fd >= 0 && !keepalive_expired_ && monotonic_ms() - last_inbound_ms_ > limit_ms) {
+  if (limit_ms > 0 && fd >= 0 && !keepalive_expired_ && silent_for_ms(fd) > limit_ms) {
     keepalive_expired_ = true;
     ::shutdown(fd, SHUT_RDWR);
   }
   return {};
 }
 
-std::int64_t mosquitto_transport::monotonic_ms() noexcept {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// libmosquitto logs "Client <id> received <PACKET>" for every packet it reads.
-void mosquitto_transport::handle_log(mosquitto*, void* self, int level, const char* text) {
-  if (level == MOSQ_LOG_DEBUG && text != nullptr && std::strstr(text, " received ") != nullptr)
-    static_cast<mosquitto_transport*>(self)->last_inbound_ms_ = monotonic_ms();
+std::int64_t mosquitto_transport::silent_for_ms(int fd) noexcept {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0 || size < sizeof info) return 0;
+  return info.tcpi_last_data_recv;
 }
 
 // libmosquitto reports a failed handshake as MOSQ_ERR_TLS, and a server's refusal of our

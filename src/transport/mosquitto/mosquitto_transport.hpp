@@ -25,7 +25,8 @@ struct mqtt_endpoint {
   std::string username;   ///< Empty: none sent.
   std::string password;   ///< Empty: none sent.
   /// MQTT keep-alive (0: off; libmosquitto refuses 1..4). Besides the PINGREQ libmosquitto sends,
-  /// loop() drops a connection that received nothing for 1.5 x this (a stalled, half-open link).
+  /// loop() drops a connection on which no data arrived for 1.5 x this (a stalled, half-open
+  /// link; the kernel's TCP_INFO says when data last arrived).
   int keep_alive_s = 60;
   /// Non-zero: connect with MQTT 5 and send this as the Maximum Packet Size property, so the
   /// broker never sends a larger packet (it discards it instead). 0: MQTT 3.1.1, no limit.
@@ -85,8 +86,8 @@ class mosquitto_transport final : public transport_port {
   static void handle_message(mosquitto*, void* self, const ::mosquitto_message* message);
   static void handle_subscribe(mosquitto*, void* self, int mid, int count, const int* granted);
   static void handle_publish(mosquitto*, void* self, int mid);
-  static void handle_log(mosquitto*, void* self, int level, const char* text);
-  static std::int64_t monotonic_ms() noexcept;
+  // Milliseconds since data last arrived on socket `fd` (0 when the kernel cannot tell).
+  static std::int64_t silent_for_ms(int fd) noexcept;
   errc with_tls_cause(errc e) const noexcept;
 
   mqtt_endpoint endpoint_;
@@ -95,9 +96,6 @@ class mosquitto_transport final : public transport_port {
   std::string topic_buffer_;  // publish() needs a terminated topic
   tls_context tls_;
   bool tls_configured_ = false;
-  // Time of the last packet received (ms, steady clock): libmosquitto reports every packet it
-  // reads, PINGRESP included, only through its log callback, which may run on any thread.
-  std::atomic<std::int64_t> last_inbound_ms_{0};
   std::atomic<bool> keepalive_expired_{false};
 };
 
