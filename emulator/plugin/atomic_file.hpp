@@ -36,8 +36,10 @@ inline void write_file_atomic(const std::string& path, std::string_view text, mo
     for (std::size_t off = 0; failed == nullptr && off < text.size();) {
         const ssize_t n = ::write(fd, text.data() + off, text.size() - off);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) fail("cannot write");
-        else off += static_cast<std::size_t>(n);
+        if (n <= 0)
+            fail("cannot write");
+        else
+            off += static_cast<std::size_t>(n);
     }
     if (failed == nullptr && ::fsync(fd) != 0) fail("cannot sync");
     if (::close(fd) != 0 && failed == nullptr) fail("cannot write");

@@ -113,6 +113,9 @@ struct offline_store {
     }
     if (auto opened = queue.open(); !opened)
       throw store_error("offline store " + directory + ": cannot be read", opened.error());
+    // Messages a version before the log left (one file each) join the log first.
+    if (auto imported = import_legacy_offline_files(directory, queue); !imported)
+      throw store_error("offline store " + directory + ": its older files cannot be imported", imported.error());
   }
   // Telemetry is stamped with the wall clock when it is stored (its capture time).
   static offline_queue_config with_clock(offline_queue_config c) {
