@@ -55,8 +55,8 @@ bool read_legacy(legacy_record& r) {
   }
   ::close(fd);
   if (!ok) return false;
-  r.mtime_ms = static_cast<std::uint64_t>(st.st_mtim.tv_sec) * 1000u +
-               static_cast<std::uint64_t>(st.st_mtim.tv_nsec) / 1000000u;
+  r.mtime_ms =
+      static_cast<std::uint64_t>(st.st_mtim.tv_sec) * 1000u + static_cast<std::uint64_t>(st.st_mtim.tv_nsec) / 1000000u;
   const auto* h = reinterpret_cast<const unsigned char*>(bytes.data());
   r.damaged = bytes.size() < legacy_header || h[0] != 'Q' || h[1] != 1 ||
               (h[2] != static_cast<unsigned char>(stored_topic::telemetry) &&
