@@ -395,146 +395,45 @@ void print_line(std::string_view line) {
 }
 
 namespace {
-// Finds where and why text is not JSON (for the message only; json::validate decides).
-class json_checker {
- public:
-  explicit json_checker(std::string_view text) : t_(text) {}
+const char* syntax_reason(json::syntax_error e) {
+  using json::syntax_error;
+  switch (e) {
+    case syntax_error::expected_value: return "expected a value (object, array, string, number, true, false or null)";
+    case syntax_error::single_quotes: return "strings take double quotes (\"), not single quotes";
+    case syntax_error::expected_member_name: return "expected a member name in double quotes";
+    case syntax_error::expected_colon: return "expected ':' after the member name";
+    case syntax_error::expected_comma_or_brace: return "expected ',' or '}'";
+    case syntax_error::expected_comma_or_bracket: return "expected ',' or ']'";
+    case syntax_error::unterminated_string: return "unterminated string (missing '\"')";
+    case syntax_error::control_character: return "control character in a string (escape it)";
+    case syntax_error::invalid_escape: return "invalid escape in a string";
+    case syntax_error::invalid_utf8: return "a string that is not valid UTF-8";
+    case syntax_error::expected_digit: return "expected a digit";
+    case syntax_error::leading_zero: return "a number may not start with 0";
+    case syntax_error::too_deep: return "nested too deeply";
+    case syntax_error::trailing_text: return "unexpected text after the JSON value";
+    case syntax_error::none: break;
+  }
+  return "not valid JSON";
+}
 
-  /// "line L, column C: expected ..." or "" when the checker finds no fault.
-  std::string problem() {
-    skip();
-    if (!value(0)) return where();
-    skip();
-    if (i_ < t_.size()) {
-      why_ = "unexpected text after the JSON value";
-      return where();
-    }
-    return {};
-  }
-
- private:
-  std::string_view t_;
-  std::size_t i_ = 0;
-  std::string why_;
-
-  std::string where() const {
-    std::size_t line = 1, column = 1;
-    for (std::size_t k = 0; k < i_ && k < t_.size(); ++k) {
-      if (t_[k] == '\n') {
-        ++line;
-        column = 1;
-      } else if ((static_cast<unsigned char>(t_[k]) & 0xC0) != 0x80) {
-        ++column;
-      }
-    }
-    std::string at = i_ < t_.size() ? std::string(" at '") + t_[i_] + "'" : std::string(" at the end");
-    return "line " + std::to_string(line) + ", column " + std::to_string(column) + at + ": " + why_;
-  }
-  void skip() {
-    while (i_ < t_.size() && (t_[i_] == ' ' || t_[i_] == '\t' || t_[i_] == '\n' || t_[i_] == '\r')) ++i_;
-  }
-  bool expect(bool ok, const char* why) {
-    if (!ok) why_ = why;
-    return ok;
-  }
-  bool literal(std::string_view word) {
-    if (t_.substr(i_, word.size()) != word)
-      return expect(false, "expected a value (object, array, string, number, true, false or null)");
-    i_ += word.size();
-    return true;
-  }
-  bool string() {
-    ++i_;  // opening quote
-    while (i_ < t_.size()) {
-      const char c = t_[i_];
-      if (c == '"') {
-        ++i_;
-        return true;
-      }
-      if (static_cast<unsigned char>(c) < 0x20) return expect(false, "control character in a string (escape it)");
-      if (c == '\\') {
-        ++i_;
-        if (i_ >= t_.size() || std::string_view("\"\\/bfnrtu").find(t_[i_]) == std::string_view::npos)
-          return expect(false, "invalid escape in a string");
-      }
-      ++i_;
-    }
-    return expect(false, "unterminated string (missing '\"')");
-  }
-  bool number() {
-    const std::size_t start = i_;
-    if (t_[i_] == '-') ++i_;
-    auto digits = [&] {
-      const std::size_t from = i_;
-      while (i_ < t_.size() && t_[i_] >= '0' && t_[i_] <= '9') ++i_;
-      return i_ > from;
-    };
-    if (!digits()) return expect(false, "expected a digit");
-    if (t_[start] == '-' ? (t_[start + 1] == '0' && i_ > start + 2) : (t_[start] == '0' && i_ > start + 1)) {
-      i_ = start;
-      return expect(false, "a number may not start with 0");
-    }
-    if (i_ < t_.size() && t_[i_] == '.' && (++i_, !digits())) return expect(false, "expected a digit after '.'");
-    if (i_ < t_.size() && (t_[i_] == 'e' || t_[i_] == 'E')) {
-      ++i_;
-      if (i_ < t_.size() && (t_[i_] == '+' || t_[i_] == '-')) ++i_;
-      if (!digits()) return expect(false, "expected a digit in the exponent");
-    }
-    return true;
-  }
-  bool value(int depth) {
-    if (depth > 256) return expect(false, "nested too deeply");
-    if (i_ >= t_.size()) return expect(false, "expected a value, the text ended");
-    const char c = t_[i_];
-    if (c == '{') return object(depth);
-    if (c == '[') return array(depth);
-    if (c == '"') return string();
-    if (c == '-' || (c >= '0' && c <= '9')) return number();
-    if (c == 't') return literal("true");
-    if (c == 'f') return literal("false");
-    if (c == 'n') return literal("null");
-    if (c == '\'') return expect(false, "strings take double quotes (\"), not single quotes");
-    return expect(false, "expected a value (object, array, string, number, true, false or null)");
-  }
-  bool object(int depth) {
-    ++i_;
-    skip();
-    if (i_ < t_.size() && t_[i_] == '}') return ++i_, true;
-    for (;;) {
-      skip();
-      if (i_ >= t_.size() || t_[i_] != '"') return expect(false, "expected a member name in double quotes");
-      if (!string()) return false;
-      skip();
-      if (i_ >= t_.size() || t_[i_] != ':') return expect(false, "expected ':' after the member name");
-      ++i_;
-      skip();
-      if (!value(depth + 1)) return false;
-      skip();
-      if (i_ < t_.size() && t_[i_] == ',') {
-        ++i_;
-        continue;
-      }
-      if (i_ < t_.size() && t_[i_] == '}') return ++i_, true;
-      return expect(false, "expected ',' or '}'");
+// "line L, column C at 'x': why" for the fault json::validate found (columns count characters).
+std::string describe_fault(std::string_view text, const json::syntax_fault& f) {
+  std::size_t line = 1, column = 1;
+  for (std::size_t k = 0; k < f.offset && k < text.size(); ++k) {
+    if (text[k] == '\n') {
+      ++line;
+      column = 1;
+    } else if ((static_cast<unsigned char>(text[k]) & 0xC0) != 0x80) {
+      ++column;
     }
   }
-  bool array(int depth) {
-    ++i_;
-    skip();
-    if (i_ < t_.size() && t_[i_] == ']') return ++i_, true;
-    for (;;) {
-      skip();
-      if (!value(depth + 1)) return false;
-      skip();
-      if (i_ < t_.size() && t_[i_] == ',') {
-        ++i_;
-        continue;
-      }
-      if (i_ < t_.size() && t_[i_] == ']') return ++i_, true;
-      return expect(false, "expected ',' or ']'");
-    }
-  }
-};
+  const bool at_end = f.offset >= text.size();
+  std::string why = syntax_reason(f.reason);
+  if (at_end && f.reason == json::syntax_error::expected_value) why = "expected a value, the text ended";
+  const std::string at = at_end ? std::string(" at the end") : std::string(" at '") + text[f.offset] + "'";
+  return "line " + std::to_string(line) + ", column " + std::to_string(column) + at + ": " + why;
+}
 
 const char* kind_name(std::string_view text) {
   const auto first = text.find_first_not_of(" \t\r\n");
@@ -552,16 +451,15 @@ const char* kind_name(std::string_view text) {
 }  // namespace
 
 std::string json_problem(std::string_view text) {
-  if (json::validate(text)) return {};
-  std::string why = json_checker(text).problem();
-  return why.empty() ? std::string("not valid JSON") : why;
+  json::syntax_fault fault;
+  if (json::validate(text, &fault)) return {};
+  return describe_fault(text, fault);
 }
 
 void require_json(std::string_view text, std::string_view what) {
-  if (json::validate(text)) return;
-  const std::string why = json_checker(text).problem();
-  fail(std::string(what) + ": not valid JSON" + (why.empty() ? std::string() : " (" + why + ")"),
-       errc::invalid_argument);
+  json::syntax_fault fault;
+  if (json::validate(text, &fault)) return;
+  fail(std::string(what) + ": not valid JSON (" + describe_fault(text, fault) + ")", errc::invalid_argument);
 }
 
 void require_json_object(std::string_view text, std::string_view what) {

@@ -134,8 +134,8 @@ void use_credentials(global_options& o, const credentials& c) {
   o.password = applied.password;
 }
 
-void use_saved_credentials(global_options& o, const std::string& path) {
-  auto c = load_credentials(path);
+void use_saved_credentials(global_options& o, const std::string& path, bool allow_readable) {
+  auto c = load_credentials(path, allow_readable);
   // An unreadable or malformed local file is the user's mistake (exit 2), not the server's.
   if (!c) fail("--credentials " + path + " (" + to_string(c.error()) + ")", errc::invalid_argument);
   use_credentials(o, *c);
@@ -220,6 +220,7 @@ void run_lifecycle(global_options& o, const lifecycle_args& a) {
   provisioning_options p;
   p.request = request_for(a.type, request_args, certificate);
   p.credentials_file = a.file;
+  p.allow_readable_credentials_file = a.allow_readable;
   p.allow_reprovision = a.reprovision;
   p.max_attempts = a.attempts;
   p.attempt_timeout = o.timeout();
@@ -271,7 +272,7 @@ void resolve_credentials(CLI::App& app, global_options& o, const lifecycle_args&
   if (::access(a.file.c_str(), F_OK) != 0)
     fail("--credentials " + a.file + ": no such file (--provision-key and --provision-secret provision one)",
          errc::invalid_argument);
-  use_saved_credentials(o, a.file);
+  use_saved_credentials(o, a.file, a.allow_readable);
 }
 
 }  // namespace

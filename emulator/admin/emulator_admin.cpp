@@ -1,5 +1,7 @@
 #include "emulator_admin.hpp"
 
+#include "emulator/plugin/atomic_file.hpp"
+
 #include <mosquitto.h>
 #include <nlohmann/json.hpp>
 
@@ -69,15 +71,11 @@ json read_json_file(const std::string& path) {
 }
 
 void write_file_atomic(const std::string& path, const std::string& text, mode_t mode) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << text;
-        if (!out) throw admin_error(admin_error::kind::local, "cannot write " + tmp);
+    try {
+        tbmqtt_emulator::write_file_atomic(path, text, mode);
+    } catch (const std::runtime_error& e) {
+        throw admin_error(admin_error::kind::local, e.what());
     }
-    ::chmod(tmp.c_str(), mode);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        throw admin_error(admin_error::kind::local, "cannot write " + path);
 }
 
 std::string find_plugin(const start_options& o) {

@@ -11,6 +11,7 @@ extern "C" {
 #include <mosquitto_plugin.h>
 }
 
+#include "atomic_file.hpp"
 #include "checksum.hpp"
 #include "proto.hpp"
 #include "state.hpp"
@@ -803,13 +804,7 @@ json ota_assign(const json& a) {
     const std::string dir = g->reg.dir() + "/ota";
     ::mkdir(dir.c_str(), 0700);
     p.file = dir + "/" + d->id + "-" + kind + ".bin";
-    {
-        std::ofstream out(p.file + ".tmp", std::ios::binary | std::ios::trunc);
-        out << data;
-        if (!out) throw std::runtime_error("cannot write " + p.file);
-    }
-    if (std::rename((p.file + ".tmp").c_str(), p.file.c_str()) != 0)
-        throw std::runtime_error("cannot rename " + p.file);
+    write_file_atomic(p.file, data, 0600);
     (kind == "fw" ? d->fw : d->sw) = p;
     json attrs = {{kind + "_title", p.title}, {kind + "_version", p.version}};
     if (!p.tag.empty()) attrs[kind + "_tag"] = p.tag;

@@ -1,5 +1,7 @@
 #include "state.hpp"
 
+#include "atomic_file.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -180,27 +182,7 @@ void registry::save() {
     j["persistentRpcs"] = persistent_rpcs;
     j["deviceProfiles"] = device_profiles;
     const std::string text = j.dump(1);
-    const std::string tmp = dir_ + "/registry.json.tmp";
-    const std::string dst = dir_ + "/registry.json";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) throw std::runtime_error("cannot write " + tmp);
-    std::size_t off = 0;
-    while (off < text.size()) {
-        ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-        if (n <= 0) {
-            ::close(fd);
-            throw std::runtime_error("short write " + tmp);
-        }
-        off += static_cast<std::size_t>(n);
-    }
-    ::fsync(fd);
-    ::close(fd);
-    if (::rename(tmp.c_str(), dst.c_str()) != 0) throw std::runtime_error("rename failed " + dst);
-    int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
-    }
+    write_file_atomic(dir_ + "/registry.json", text, 0600);  // holds secrets (tokens, passwords)
     dirty_ = false;
 }
 

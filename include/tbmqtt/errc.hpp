@@ -52,7 +52,8 @@ enum class errc : std::uint8_t {
   tls_client_certificate_refused,  ///< The server refused our client certificate, or required one.
   tls_bad_client_key,              ///< The client certificate or key cannot be loaded (wrong key password, no match).
   // Storage.
-  store_locked,  ///< The offline store is in use by another process (one process per store).
+  store_locked,          ///< The offline store is in use by another process (one process per store).
+  insecure_permissions,  ///< A file holding secrets is accessible by group or others (chmod 600 it).
 };
 
 /// @brief A short, stable, lower-case name for an error code, e.g. "timeout".

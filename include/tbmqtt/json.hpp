@@ -24,6 +24,36 @@ enum class kind : std::uint8_t { absent, null, boolean, number, string, array, o
 /// @return ok, or errc::malformed.
 [[nodiscard]] result<void> validate(std::string_view text) noexcept;
 
+/// @brief Why text is not JSON (see validate(text, where)).
+enum class syntax_error : std::uint8_t {
+  none,
+  expected_value,             ///< A value was due (object, array, string, number, true, false, null).
+  single_quotes,              ///< A string in single quotes (JSON takes double quotes).
+  expected_member_name,       ///< An object member's name (a string in double quotes) was due.
+  expected_colon,             ///< ':' after a member name.
+  expected_comma_or_brace,    ///< ',' or '}' after an object member.
+  expected_comma_or_bracket,  ///< ',' or ']' after an array element.
+  unterminated_string,        ///< The text ended inside a string.
+  control_character,          ///< An unescaped control character (below U+0020) in a string.
+  invalid_escape,             ///< A backslash not followed by one of "\\/bfnrt or u and 4 hex digits.
+  invalid_utf8,               ///< A string holds bytes that are not well-formed UTF-8.
+  expected_digit,             ///< A digit was due in a number (after '-', '.', 'e' or 'E').
+  leading_zero,               ///< A number starts with 0 and another digit.
+  too_deep,                   ///< Nested deeper than TBMQTT_JSON_MAX_DEPTH.
+  trailing_text,              ///< Text after the value.
+};
+
+/// @brief Where and why validation stopped: `offset` is a byte offset into the text (the text's
+/// size when it ended too soon).
+struct syntax_fault {
+  std::size_t offset = 0;
+  syntax_error reason = syntax_error::none;
+};
+
+/// @brief validate(text), and on errc::malformed, when `where` is not null, the first fault
+/// found. No allocation.
+[[nodiscard]] result<void> validate(std::string_view text, syntax_fault* where) noexcept;
+
 class member_range;
 class element_range;
 

@@ -41,6 +41,7 @@ const char* to_string(errc e) noexcept {
     case errc::tls_client_certificate_refused: return "tls_client_certificate_refused";
     case errc::tls_bad_client_key: return "tls_bad_client_key";
     case errc::store_locked: return "store_locked";
+    case errc::insecure_permissions: return "insecure_permissions";
   }
   return "ok";
 }

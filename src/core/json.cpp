@@ -80,15 +80,23 @@ bool valid_utf8(std::string_view s) noexcept {
   return true;
 }
 
+/// Records why and where the text is not JSON; returns npos.
+std::size_t fault_at(syntax_fault& f, std::size_t at, syntax_error why) noexcept {
+  f.offset = at;
+  f.reason = why;
+  return npos;
+}
+
 /// Checks the string starting at the quote s[i]; returns the index after the closing quote.
-std::size_t scan_string(std::string_view s, std::size_t i) noexcept {
+std::size_t scan_string(std::string_view s, std::size_t i, syntax_fault& f) noexcept {
   ++i;  // opening quote
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c == '"') return i + 1;
-    if (c < 0x20) return npos;
+    if (c < 0x20) return fault_at(f, i, syntax_error::control_character);
     if (c == '\\') {
-      if (++i >= s.size()) return npos;
+      const std::size_t escape = i;
+      if (++i >= s.size()) return fault_at(f, escape, syntax_error::invalid_escape);
       switch (s[i]) {
         case '"':
         case '\\':
@@ -99,68 +107,71 @@ std::size_t scan_string(std::string_view s, std::size_t i) noexcept {
         case 'r':
         case 't': ++i; break;
         case 'u':
-          if (s.size() - i < 5) return npos;
+          if (s.size() - i < 5) return fault_at(f, escape, syntax_error::invalid_escape);
           for (std::size_t k = 1; k <= 4; ++k) {
-            if (hex_value(s[i + k]) < 0) return npos;
+            if (hex_value(s[i + k]) < 0) return fault_at(f, escape, syntax_error::invalid_escape);
           }
           i += 5;
           break;
-        default: return npos;
+        default: return fault_at(f, escape, syntax_error::invalid_escape);
       }
     } else if (c < 0x80) {
       ++i;
     } else {
       const std::size_t n = utf8_length(s, i);
-      if (n == 0) return npos;
+      if (n == 0) return fault_at(f, i, syntax_error::invalid_utf8);
       i += n;
     }
   }
-  return npos;
+  return fault_at(f, i, syntax_error::unterminated_string);
 }
 
 /// Checks the number starting at s[i] (JSON grammar); returns the index after it.
-std::size_t scan_number(std::string_view s, std::size_t i) noexcept {
+std::size_t scan_number(std::string_view s, std::size_t i, syntax_fault& f) noexcept {
   const std::size_t n = s.size();
+  const std::size_t start = i;
   if (i < n && s[i] == '-') ++i;
-  if (i >= n) return npos;
+  if (i >= n) return fault_at(f, i, syntax_error::expected_digit);
   if (s[i] == '0') {
     ++i;
+    if (i < n && is_digit(s[i])) return fault_at(f, start, syntax_error::leading_zero);
   } else if (s[i] >= '1' && s[i] <= '9') {
     while (i < n && is_digit(s[i])) ++i;
   } else {
-    return npos;
+    return fault_at(f, i, syntax_error::expected_digit);
   }
   if (i < n && s[i] == '.') {
     ++i;
-    if (i >= n || !is_digit(s[i])) return npos;
+    if (i >= n || !is_digit(s[i])) return fault_at(f, i, syntax_error::expected_digit);
     while (i < n && is_digit(s[i])) ++i;
   }
   if (i < n && (s[i] == 'e' || s[i] == 'E')) {
     ++i;
     if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
-    if (i >= n || !is_digit(s[i])) return npos;
+    if (i >= n || !is_digit(s[i])) return fault_at(f, i, syntax_error::expected_digit);
     while (i < n && is_digit(s[i])) ++i;
   }
   return i;
 }
 
-std::size_t scan_literal(std::string_view s, std::size_t i, std::string_view word) noexcept {
-  if (s.size() - i < word.size() || s.compare(i, word.size(), word) != 0) return npos;
+std::size_t scan_literal(std::string_view s, std::size_t i, std::string_view word, syntax_fault& f) noexcept {
+  if (s.size() - i < word.size() || s.compare(i, word.size(), word) != 0)
+    return fault_at(f, i, syntax_error::expected_value);
   return i + word.size();
 }
 
 /// Checks `"key" ws : ws` at s[i]; returns the index of the member's value, or npos.
-std::size_t scan_key(std::string_view s, std::size_t i) noexcept {
-  if (i >= s.size() || s[i] != '"') return npos;
-  i = scan_string(s, i);
+std::size_t scan_key(std::string_view s, std::size_t i, syntax_fault& f) noexcept {
+  if (i >= s.size() || s[i] != '"') return fault_at(f, i, syntax_error::expected_member_name);
+  i = scan_string(s, i, f);
   if (i == npos) return npos;
   i = skip_ws(s, i);
-  if (i >= s.size() || s[i] != ':') return npos;
+  if (i >= s.size() || s[i] != ':') return fault_at(f, i, syntax_error::expected_colon);
   return skip_ws(s, i + 1);
 }
 
 /// Validates a whole document. On success [begin, end) is the top-level value without whitespace.
-bool scan_document(std::string_view s, std::size_t& begin, std::size_t& end) noexcept {
+bool scan_document(std::string_view s, std::size_t& begin, std::size_t& end, syntax_fault& f) noexcept {
   constexpr std::size_t words = (TBMQTT_JSON_MAX_DEPTH + 31) / 32 + 1;
   std::uint32_t is_object[words] = {};  // bit d: the container at depth d is an object
   const auto object_at = [&](std::size_t d) { return (is_object[d / 32] >> (d % 32)) & 1U; };
@@ -170,10 +181,10 @@ bool scan_document(std::string_view s, std::size_t& begin, std::size_t& end) noe
   begin = i;
   for (;;) {
     // A value starts at i (whitespace already skipped).
-    if (i >= n) return false;
+    if (i >= n) return fault_at(f, i, syntax_error::expected_value), false;
     const char c = s[i];
     if (c == '{' || c == '[') {
-      if (depth >= TBMQTT_JSON_MAX_DEPTH) return false;
+      if (depth >= TBMQTT_JSON_MAX_DEPTH) return fault_at(f, i, syntax_error::too_deep), false;
       const bool obj = c == '{';
       if (obj) {
         is_object[depth / 32] |= 1U << (depth % 32);
@@ -186,38 +197,41 @@ bool scan_document(std::string_view s, std::size_t& begin, std::size_t& end) noe
         --depth;
         ++i;
       } else {
-        if (obj && (i = scan_key(s, i)) == npos) return false;
+        if (obj && (i = scan_key(s, i, f)) == npos) return false;
         continue;  // the first member's value or the first element
       }
     } else if (c == '"') {
-      i = scan_string(s, i);
+      i = scan_string(s, i, f);
     } else if (c == 't') {
-      i = scan_literal(s, i, "true");
+      i = scan_literal(s, i, "true", f);
     } else if (c == 'f') {
-      i = scan_literal(s, i, "false");
+      i = scan_literal(s, i, "false", f);
     } else if (c == 'n') {
-      i = scan_literal(s, i, "null");
+      i = scan_literal(s, i, "null", f);
     } else if (c == '-' || is_digit(c)) {
-      i = scan_number(s, i);
+      i = scan_number(s, i, f);
     } else {
-      return false;
+      return fault_at(f, i, c == '\'' ? syntax_error::single_quotes : syntax_error::expected_value), false;
     }
     if (i == npos) return false;
     // A value ended at i: close containers until another value is due.
     for (;;) {
       if (depth == 0) {
         end = i;
-        return skip_ws(s, i) == n;
+        if (skip_ws(s, i) == n) return true;
+        return fault_at(f, skip_ws(s, i), syntax_error::trailing_text), false;
       }
       i = skip_ws(s, i);
-      if (i >= n) return false;
       const bool obj = object_at(depth - 1) != 0;
+      const syntax_error expected =
+          obj ? syntax_error::expected_comma_or_brace : syntax_error::expected_comma_or_bracket;
+      if (i >= n) return fault_at(f, i, expected), false;
       if (s[i] == ',') {
         i = skip_ws(s, i + 1);
-        if (obj && (i = scan_key(s, i)) == npos) return false;
+        if (obj && (i = scan_key(s, i, f)) == npos) return false;
         break;
       }
-      if (s[i] != (obj ? '}' : ']')) return false;
+      if (s[i] != (obj ? '}' : ']')) return fault_at(f, i, expected), false;
       --depth;
       ++i;
     }
@@ -382,15 +396,20 @@ number_parts split_number(std::string_view s) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Reader
 
-result<void> validate(std::string_view text) noexcept {
+result<void> validate(std::string_view text) noexcept { return validate(text, nullptr); }
+
+result<void> validate(std::string_view text, syntax_fault* where) noexcept {
   std::size_t begin = 0, end = 0;
-  if (!scan_document(text, begin, end)) return errc::malformed;
-  return {};
+  syntax_fault fault;
+  if (scan_document(text, begin, end, fault)) return {};
+  if (where != nullptr) *where = fault;
+  return errc::malformed;
 }
 
 result<value> value::parse(std::string_view text) noexcept {
   std::size_t begin = 0, end = 0;
-  if (!scan_document(text, begin, end)) return errc::malformed;
+  syntax_fault fault;
+  if (!scan_document(text, begin, end, fault)) return errc::malformed;
   return from_validated(detail::slice(text, begin, end - begin));
 }
 
@@ -814,7 +833,8 @@ writer& writer::null() noexcept {
 writer& writer::raw(std::string_view json_text) noexcept {
   if (error_ != errc{}) return *this;
   std::size_t begin = 0, end = 0;
-  if (!scan_document(json_text, begin, end)) {
+  syntax_fault fault;
+  if (!scan_document(json_text, begin, end, fault)) {
     fail(errc::invalid_argument);
     return *this;
   }

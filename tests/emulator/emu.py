@@ -368,8 +368,8 @@ class CliEmulator:
     printed the default device's token; stop() ends it (SIGTERM, then SIGKILL) and removes its home.
     Attributes: home, env (for further tbmqtt commands), state (its state dir), default_token, output."""
 
-    def __init__(self, tbmqtt, args, prefix="tbcli-", timeout=30):
-        self.home = tempfile.mkdtemp(prefix=prefix)
+    def __init__(self, tbmqtt, args, prefix="tbcli-", timeout=30, home=None):
+        self.home = home or tempfile.mkdtemp(prefix=prefix)
         self.env = dict(os.environ, XDG_STATE_HOME=self.home)
         self.env.pop("TBMQTT_TOKEN", None)
         self.state = os.path.join(self.home, "tbmqtt-emulator")

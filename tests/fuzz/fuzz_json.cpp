@@ -175,8 +175,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool valid = json::validate(text).ok();
   const auto parsed = json::value::parse(text);
   check(parsed.ok() == valid);
+  json::syntax_fault where;
+  check(json::validate(text, &where).ok() == valid);
   if (!valid) {
     check(parsed.error() == errc::malformed);
+    // The fault lies inside the text (or at its end) and has a reason. Everything before it was
+    // consistent with JSON: cut there, the text is a complete value followed by the trailing
+    // text's whitespace (trailing_text), or fails exactly at its new end.
+    check(where.offset <= size && where.reason != json::syntax_error::none);
+    json::syntax_fault cut;
+    const bool prefix_valid = json::validate(text.substr(0, where.offset), &cut).ok();
+    if (where.reason == json::syntax_error::trailing_text) {
+      check(prefix_valid);
+    } else {
+      check(!prefix_valid && cut.offset == where.offset);
+    }
     return 0;
   }
   const json::value doc = parsed.value();

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -153,6 +154,7 @@ TEST(provisioned_client, a_damaged_credentials_file_is_malformed_and_kept) {
   temp_dir dir;
   const std::string file = dir.path + "/creds.json";
   std::ofstream(file) << "{\"credentialsType\":\"ACCESS_TOKEN\"";
+  ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
   tbmqtt::provisioning_options p;
   p.request.key = "K";
   p.request.secret = "S";
@@ -164,6 +166,49 @@ TEST(provisioned_client, a_damaged_credentials_file_is_malformed_and_kept) {
   std::stringstream text;
   text << in.rdbuf();
   EXPECT_EQ(text.str(), "{\"credentialsType\":\"ACCESS_TOKEN\"");
+}
+
+// Like OpenSSH with private keys: a credentials file that group or others may read is refused,
+// by load_credentials and by provisioned_client, and left as it is, unless explicitly allowed.
+TEST(provisioned_client, a_credentials_file_readable_by_others_is_refused_unless_allowed) {
+  temp_dir dir;
+  broker b(password_config(dir));
+  const std::string file = dir.path + "/creds.json";
+  tbmqtt::credentials c;
+  c.type = tbmqtt::provision_credentials_type::mqtt_basic;
+  c.username = "device";
+  c.password = "secret";
+  ASSERT_TRUE(tbmqtt::save_credentials(file, c));
+  ASSERT_TRUE(tbmqtt::load_credentials(file));  // saved 0600
+  for (const mode_t mode : {0640, 0604, 0620}) {
+    ASSERT_EQ(::chmod(file.c_str(), mode), 0);
+    EXPECT_EQ(tbmqtt::load_credentials(file).error(), errc::insecure_permissions) << std::oct << mode;
+  }
+  ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+  auto allowed = tbmqtt::load_credentials(file, true);
+  ASSERT_TRUE(allowed);
+  EXPECT_EQ(allowed->password, "secret");
+
+  tbmqtt::provisioning_options p;
+  p.request.key = "K";
+  p.request.secret = "S";
+  p.credentials_file = file;
+  p.allow_reprovision = true;  // even so, the file is neither used nor replaced
+  {
+    tbmqtt::provisioned_client device{server_on(b.port()), p};
+    EXPECT_EQ(device.connect(5s).error(), errc::insecure_permissions);
+    EXPECT_EQ(device.attempts(), 0u);
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  ASSERT_TRUE(tbmqtt::load_credentials(file, true));
+
+  p.allow_readable_credentials_file = true;
+  tbmqtt::provisioned_client device{server_on(b.port()), p};
+  ASSERT_TRUE(device.connect(5s));
+  EXPECT_FALSE(device.provisioned());
+  EXPECT_EQ(device.current().username, "device");
 }
 
 TEST(provisioned_client, retries_wait_0_1_2_seconds_until_the_attempt_bound) {

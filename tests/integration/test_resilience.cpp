@@ -5,8 +5,10 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "broker.hpp"
 #include "tbmqtt/linux/client.hpp"
@@ -47,6 +49,13 @@ TEST(resilience, refused_credentials_are_a_typed_error) {
   o.client_id = "device-1";  // MQTT basic with all three fields
   tbmqtt::client good(o);
   EXPECT_TRUE(good.connect(5s));
+
+  // MQTT 5 (the broker answers with reason code 0x86 instead of 4).
+  o.mqtt5_max_packet_size = true;
+  o.password = "wrong";
+  o.client_id = "device-5";
+  tbmqtt::client bad5(o);
+  EXPECT_EQ(bad5.connect(5s).error(), errc::refused_credentials);
 }
 
 TEST(resilience, qos1_messages_published_across_a_broker_restart_all_arrive) {
@@ -170,4 +179,34 @@ TEST(resilience, hostile_server_input_gives_typed_errors_and_loses_nothing) {
   EXPECT_EQ(kinds.count(errc::payload_too_large), 1u);  // 200 KB > max_payload (64 KiB)
   EXPECT_EQ(kinds.size(), 8u);
   EXPECT_EQ(updates, 1);
+}
+
+// With MQTT 5's Maximum Packet Size the broker never sends a message that could not be used:
+// libmosquitto would read all of it into memory first. One just over max_payload still arrives
+// and is dropped with its typed error; a larger one is discarded by the broker.
+TEST(resilience, with_mqtt5_max_packet_size_an_oversized_push_never_reaches_the_client) {
+  broker b;
+  peer server(b.port());
+  tbmqtt::client_options o = tbmqtt::testing::device_options(b);
+  o.mqtt5_max_packet_size = true;
+  tbmqtt::client device(o);
+  std::mutex m;
+  std::vector<errc> errors;
+  device.on_error([&](errc e, std::string_view) {
+    std::lock_guard l(m);
+    errors.push_back(e);
+  });
+  std::atomic<int> updates{0};
+  ASSERT_TRUE(device.subscribe_shared_attributes("", [&](value) { ++updates; }));
+  ASSERT_TRUE(device.connect(5s));
+
+  server.publish("v1/devices/me/attributes", "{\"big\":\"" + std::string(8 << 20, 'x') + "\"}");  // 8 MB
+  server.publish("v1/devices/me/attributes", "{\"near\":\"" + std::string(o.max_payload, 'x') + "\"}");
+  server.publish("v1/devices/me/attributes", R"({"after":1})");
+
+  ASSERT_TRUE(wait_until([&] { return updates == 1; }));  // in order: the two before are done
+  EXPECT_TRUE(device.connected());
+  std::lock_guard l(m);
+  ASSERT_EQ(errors.size(), 1u);  // the 8 MB push never arrived
+  EXPECT_EQ(errors[0], errc::payload_too_large);
 }

@@ -1,6 +1,7 @@
 // Tests of src/core/json.cpp. Also built for bare-metal Cortex-M under a tiny gtest look-alike, so
 // only TEST, EXPECT_TRUE/FALSE/EQ/NE and ASSERT_TRUE/FALSE/EQ are used: no fixtures, no streams,
 // no std::string.
+#include "tbmqtt/config.hpp"
 #include "tbmqtt/json.hpp"
 
 #include <gtest/gtest.h>
@@ -195,6 +196,53 @@ TEST(json_reader, rejects_every_invalid_document_in_the_table) {
     EXPECT_EQ(misjudged(doc, false), std::string_view{});
     EXPECT_EQ(json::value::parse(doc).error(), errc::malformed);
   }
+}
+
+// validate(text, &where) names the first fault: its byte offset and its reason.
+TEST(json_reader, a_fault_has_its_offset_and_reason) {
+  using json::syntax_error;
+  const struct {
+    std::string_view text;
+    std::size_t offset;
+    syntax_error reason;
+  } cases[] = {
+      {"", 0, syntax_error::expected_value},
+      {"  ", 2, syntax_error::expected_value},
+      {"{\"a\":1,}", 7, syntax_error::expected_member_name},
+      {"{\"a\":\n1 2}", 8, syntax_error::expected_comma_or_brace},
+      {"[1 2]", 3, syntax_error::expected_comma_or_bracket},
+      {"[1,2", 4, syntax_error::expected_comma_or_bracket},
+      {"{\"a\" 1}", 5, syntax_error::expected_colon},
+      {"{'a':1}", 1, syntax_error::expected_member_name},
+      {"['a']", 1, syntax_error::single_quotes},
+      {"{\"a\":tru}", 5, syntax_error::expected_value},
+      {"\"abc", 4, syntax_error::unterminated_string},
+      {"\"a\x01\"", 2, syntax_error::control_character},
+      {"\"a\\x\"", 2, syntax_error::invalid_escape},
+      {"\"\\u12\"", 1, syntax_error::invalid_escape},
+      {"\"\xC0\x80\"", 1, syntax_error::invalid_utf8},
+      {"-", 1, syntax_error::expected_digit},
+      {"1.", 2, syntax_error::expected_digit},
+      {"1e+", 3, syntax_error::expected_digit},
+      {"[012]", 1, syntax_error::leading_zero},
+      {"{} x", 3, syntax_error::trailing_text},
+  };
+  for (const auto& c : cases) {
+    json::syntax_fault where;
+    const bool right = json::validate(c.text, &where).error() == errc::malformed && where.offset == c.offset &&
+                       where.reason == c.reason;
+    EXPECT_EQ(right ? std::string_view{} : c.text, std::string_view{});  // names a misjudged text
+  }
+  char deep[TBMQTT_JSON_MAX_DEPTH + 1];
+  std::memset(deep, '[', sizeof deep);
+  json::syntax_fault where;
+  EXPECT_FALSE(json::validate(std::string_view(deep, sizeof deep), &where).ok());
+  EXPECT_EQ(where.offset, std::size_t{TBMQTT_JSON_MAX_DEPTH});
+  EXPECT_TRUE(where.reason == syntax_error::too_deep);
+  json::syntax_fault untouched{7, syntax_error::too_deep};
+  EXPECT_TRUE(json::validate("{\"a\":[1,2.5e3,\"\\u00e9\"]}", &untouched).ok());
+  EXPECT_EQ(untouched.offset, std::size_t{7});  // written only on a fault
+  EXPECT_FALSE(json::validate("[", nullptr).ok());
 }
 
 TEST(json_reader, rejects_trailing_comma_in_object) {

@@ -66,6 +66,16 @@ struct client_options {
   std::chrono::milliseconds reconnect_min{250};          ///< First reconnect delay.
   std::chrono::milliseconds reconnect_max{30000};        ///< Cap of the exponential back-off.
   std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;  ///< Server's max payload size.
+  /// Connect with MQTT 5 and send the Maximum Packet Size property (max_payload plus room for
+  /// the topic and header), so that the server never sends a larger message: libmosquitto
+  /// would otherwise read all of it into memory before it can be dropped (a 100 MB push costs
+  /// over 200 MB of RAM). A message over the limit is then discarded by the server (MQTT 5
+  /// §3.1.2.11.4; mosquitto logs "Dropping too large outgoing PUBLISH") and never reaches the
+  /// client; one over max_payload but within the room still arrives and is dropped with
+  /// errc::payload_too_large through on_error, as without this option. Off by default:
+  /// ThingsBoard's MQTT transport accepts MQTT 5 but, as far as its source shows, does not
+  /// enforce the client's Maximum Packet Size (nothing gained there); 3.1.1-only servers refuse it.
+  bool mqtt5_max_packet_size = false;
   /// Store-and-forward (tbmqtt/offline_queue.hpp): with a directory, every QoS 1 telemetry and
   /// attributes message is first appended to a log there (tbmqtt::file_segment_store; the
   /// directory is locked: one process at a time) and sent from it in order once committed; it

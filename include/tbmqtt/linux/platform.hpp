@@ -102,4 +102,23 @@ class file_segment_store final : public segment_store {
   std::map<std::uint32_t, int> fds_;     // open segment files
 };
 
+class offline_queue;
+
+/// @brief What import_legacy_offline_files did.
+struct legacy_import {
+  std::size_t imported = 0;  ///< Messages appended to the queue (and their files removed).
+  std::size_t damaged = 0;   ///< Files that were not a well-formed record (removed).
+};
+
+/// @brief Moves messages of the store format before the log (one file per message, `tbqN` in
+/// `directory`: a 12-byte header — 'Q', version 1, topic kind, 0, sequence u32 LE, CRC-32 of the
+/// payload u32 LE — then the payload) into `queue`, oldest sequence first, each stamped with its
+/// file's modification time as capture time. Crash-safe: everything is imported, then committed
+/// (queue.sync()), and only then are the files removed; a crash in between imports them again
+/// next time (duplicates, never a loss). client does this when it opens its offline store.
+/// @pre queue.open() succeeded.
+/// @return What was done, or errc::transport_error (the directory or a file cannot be read, or
+/// removed), or push()'s and sync()'s errors (nothing is removed then).
+[[nodiscard]] result<legacy_import> import_legacy_offline_files(const std::string& directory, offline_queue& queue);
+
 }  // namespace tbmqtt

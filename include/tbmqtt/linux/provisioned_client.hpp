@@ -70,10 +70,12 @@ struct credentials {
 /// @return ok, or errc::invalid_argument (cannot create or write the file), errc::not_enough_space
 /// (a field is longer than TBMQTT_CREDENTIAL_FIELD_CAPACITY / _CERTIFICATE_CAPACITY).
 [[nodiscard]] result<void> save_credentials(const std::string& path, const credentials& c);
-/// @brief Reads a file written by save_credentials.
-/// @return The credentials, or errc::invalid_argument (cannot read), errc::malformed,
-/// errc::not_enough_space (a field longer than its capacity).
-[[nodiscard]] result<credentials> load_credentials(const std::string& path);
+/// @brief Reads a file written by save_credentials. Like OpenSSH with private keys, a file that
+/// group or others may read or write is refused unless `allow_readable`.
+/// @return The credentials, or errc::invalid_argument (cannot read), errc::insecure_permissions
+/// (mode not 0600 or stricter), errc::malformed, errc::not_enough_space (a field longer than its
+/// capacity).
+[[nodiscard]] result<credentials> load_credentials(const std::string& path, bool allow_readable = false);
 /// @brief The credentials as one line of JSON: {"credentialsType":"ACCESS_TOKEN","token":..},
 /// {"credentialsType":"MQTT_BASIC","clientId":..,"username":..,"password":..} or
 /// {"credentialsType":"X509_CERTIFICATE","certificate":..} (write_credentials_record's format).
@@ -100,6 +102,9 @@ struct provisioning_options {
   /// when missing). One of the two is required.
   storage* store = nullptr;
   std::string credentials_file;
+  /// An existing `credentials_file` that group or others may read or write is refused (connect()
+  /// fails with errc::insecure_permissions, as OpenSSH refuses such a key) unless this is true.
+  bool allow_readable_credentials_file = false;
   /// Stored credentials the server refuses are replaced by provisioning again. false: connect()
   /// fails with errc::stored_credentials_refused and keeps them.
   bool allow_reprovision = false;

@@ -38,6 +38,7 @@ detail::mqtt_endpoint endpoint_from(const client_options& o) {
   e.username = o.access_token.empty() ? o.username : o.access_token;
   e.password = o.access_token.empty() ? o.password : std::string{};
   e.keep_alive_s = static_cast<int>(o.keep_alive.count());
+  if (o.mqtt5_max_packet_size) e.max_inbound_packet = detail::inbound_packet_limit(o.max_payload);
   e.tls = o.tls.enabled;
   e.ca_file = o.tls.ca_file;
   e.ca_dir = o.tls.ca_dir;
@@ -112,6 +113,9 @@ struct offline_store {
     }
     if (auto opened = queue.open(); !opened)
       throw store_error("offline store " + directory + ": cannot be read", opened.error());
+    // Messages a version before the log left (one file each) join the log first.
+    if (auto imported = import_legacy_offline_files(directory, queue); !imported)
+      throw store_error("offline store " + directory + ": its older files cannot be imported", imported.error());
   }
   // Telemetry is stamped with the wall clock when it is stored (its capture time).
   static offline_queue_config with_clock(offline_queue_config c) {

@@ -1,6 +1,10 @@
 #include "tbmqtt/linux/provisioned_client.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
+
 #include <atomic>
 #include <chrono>
 #include <optional>
@@ -18,8 +22,31 @@ namespace detail {
 // key the core asks for (credentials_storage_key) is replaced by NAME.
 class credentials_file final : public storage {
  public:
-  explicit credentials_file(const std::string& path) : credentials_file(path, path.rfind('/')) {}
-  result<std::size_t> load(std::string_view, span<std::byte> out) noexcept override { return files_.load(name_, out); }
+  explicit credentials_file(const std::string& path, bool allow_readable = false)
+      : credentials_file(path, path.rfind('/')) {
+    path_ = path;
+    allow_readable_ = allow_readable;
+  }
+  // Read here rather than by files_: the mode is checked on the descriptor that is read.
+  result<std::size_t> load(std::string_view, span<std::byte> out) noexcept override {
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? errc::no_match : errc::transport_error;
+    struct stat st {};
+    result<std::size_t> outcome = errc::transport_error;
+    if (::fstat(fd, &st) != 0) {
+      outcome = errc::transport_error;
+    } else if ((st.st_mode & 077) != 0 && !allow_readable_) {
+      outcome = errc::insecure_permissions;
+    } else if (static_cast<std::size_t>(st.st_size) > out.size()) {
+      outcome = errc::not_enough_space;
+    } else {
+      const auto size = static_cast<std::size_t>(st.st_size);
+      const ssize_t n = ::pread(fd, out.data(), size, 0);
+      if (n == static_cast<ssize_t>(size)) outcome = size;
+    }
+    ::close(fd);
+    return outcome;
+  }
   result<void> store(std::string_view, span<const std::byte> value) noexcept override {
     return files_.store(name_, value);
   }
@@ -31,6 +58,8 @@ class credentials_file final : public storage {
         name_(slash == std::string::npos ? path : path.substr(slash + 1)) {}
   file_storage files_;
   std::string name_;
+  std::string path_;
+  bool allow_readable_ = false;
 };
 
 }  // namespace detail
@@ -181,8 +210,8 @@ result<void> save_credentials(const std::string& path, const credentials& c) {
   return {};
 }
 
-result<credentials> load_credentials(const std::string& path) {
-  credentials_file file{path};
+result<credentials> load_credentials(const std::string& path, bool allow_readable) {
+  credentials_file file{path, allow_readable};
   auto record = std::make_unique<credentials_record>();
   std::vector<char> scratch(credentials_record_json_capacity);
   if (auto r = load_credentials(file, *record, span<char>{scratch.data(), scratch.size()}); !r)
@@ -212,7 +241,9 @@ void apply_credentials(client_options& options, const credentials& c) {
 provisioned_client::provisioned_client(client_options server, provisioning_options options)
     : server_(std::move(server)), options_(std::move(options)) {
   TBMQTT_EXPECTS(options_.store != nullptr || !options_.credentials_file.empty());
-  if (options_.store == nullptr) own_store_ = std::make_unique<credentials_file>(options_.credentials_file);
+  if (options_.store == nullptr)
+    own_store_ =
+        std::make_unique<credentials_file>(options_.credentials_file, options_.allow_readable_credentials_file);
 }
 
 provisioned_client::~provisioned_client() {

@@ -1,10 +1,11 @@
 #include "mosquitto_transport.hpp"
 
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <chrono>
-#include <cstring>
 #include <mutex>
 #include <stdexcept>
 
@@ -44,12 +45,26 @@ errc errc_from_mosquitto(int rc) noexcept {
 errc errc_from_connack(int code) noexcept {
   switch (code) {
     case 0: return errc{};
-    case 2: return errc::identifier_rejected;
-    case 3: return errc::server_unavailable;
-    case 4:
-    case 5: return errc::refused_credentials;
+    case 2:     // 3.1.1: identifier rejected
+    case 0x85:  // 5: client identifier not valid
+      return errc::identifier_rejected;
+    case 3:     // 3.1.1: server unavailable
+    case 0x88:  // 5: server unavailable
+    case 0x89:  // 5: server busy
+      return errc::server_unavailable;
+    case 4:     // 3.1.1: bad user name or password
+    case 5:     // 3.1.1: not authorized
+    case 0x86:  // 5: bad user name or password
+    case 0x87:  // 5: not authorized
+      return errc::refused_credentials;
     default: return errc::refused;
   }
+}
+
+std::uint32_t inbound_packet_limit(std::size_t max_payload) noexcept {
+  constexpr std::size_t room = 2048;           // fixed header (5), topic (2 + up to 1 KiB), id, properties
+  constexpr std::size_t most = 268435455 + 5;  // the largest packet MQTT can encode
+  return static_cast<std::uint32_t>(max_payload > most - room ? most : max_payload + room);
 }
 
 mosquitto_transport::mosquitto_transport(mqtt_endpoint endpoint, transport_listener& listener)
@@ -58,14 +73,14 @@ mosquitto_transport::mosquitto_transport(mqtt_endpoint endpoint, transport_liste
   mosq_ = mosquitto_new(or_null(endpoint_.client_id), true, this);
   if (mosq_ == nullptr) throw std::runtime_error("mosquitto_new failed");
   mosquitto_threaded_set(mosq_, true);  // we run the loop on our own thread
-  mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION,
+                       endpoint_.max_inbound_packet > 0 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
   mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
   mosquitto_connect_callback_set(mosq_, handle_connect);
   mosquitto_disconnect_callback_set(mosq_, handle_disconnect);
   mosquitto_message_callback_set(mosq_, handle_message);
   mosquitto_subscribe_callback_set(mosq_, handle_subscribe);
   mosquitto_publish_callback_set(mosq_, handle_publish);
-  if (endpoint_.keep_alive_s > 0) mosquitto_log_callback_set(mosq_, handle_log);
   if (!endpoint_.username.empty() || !endpoint_.password.empty())
     mosquitto_username_pw_set(mosq_, or_null(endpoint_.username), or_null(endpoint_.password));
 }
@@ -86,8 +101,19 @@ result<void> mosquitto_transport::connect() {
   }
   tls_.begin_attempt();
   keepalive_expired_ = false;
-  last_inbound_ms_ = monotonic_ms();
-  const int rc = mosquitto_connect(mosq_, endpoint_.host.c_str(), endpoint_.port, endpoint_.keep_alive_s);
+  int rc = MOSQ_ERR_SUCCESS;
+  if (endpoint_.max_inbound_packet > 0) {
+    // MQTT 5: the broker must not send us a packet larger than this (it discards it instead), so
+    // libmosquitto, which reads a whole packet into memory before we see it, never has to.
+    mosquitto_property* properties = nullptr;
+    rc = mosquitto_property_add_int32(&properties, MQTT_PROP_MAXIMUM_PACKET_SIZE, endpoint_.max_inbound_packet);
+    if (rc == MOSQ_ERR_SUCCESS)
+      rc = mosquitto_connect_bind_v5(mosq_, endpoint_.host.c_str(), endpoint_.port, endpoint_.keep_alive_s, nullptr,
+                                     properties);
+    mosquitto_property_free_all(&properties);
+  } else {
+    rc = mosquitto_connect(mosq_, endpoint_.host.c_str(), endpoint_.port, endpoint_.keep_alive_s);
+  }
   if (rc == MOSQ_ERR_SUCCESS) return {};
   return with_tls_cause(errc_from_mosquitto(rc));
 }
@@ -97,28 +123,26 @@ result<void> mosquitto_transport::loop(int timeout_ms) {
   if (rc != MOSQ_ERR_SUCCESS) return with_tls_cause(errc_from_mosquitto(rc));
   // Half-open detection: libmosquitto sends PINGREQ after keep_alive_s of silence but only gives
   // up a keep-alive later (up to 2 x keep_alive_s). A healthy link answers within the keep-alive,
-  // so 1.5 x keep_alive_s without any packet means the link is dead: shut the socket down, and
-  // libmosquitto's next read sees it closed (nothing waits on a stalled send buffer).
+  // so 1.5 x keep_alive_s without any data received means the link is dead: shut the socket
+  // down, and libmosquitto's next read sees it closed (nothing waits on a stalled send buffer).
+  // The kernel knows when data last arrived on the socket (TCP_INFO's tcpi_last_data_recv; set
+  // at the handshake, then by every segment carrying data, PINGRESP included, not by bare ACKs).
   // Checked after each loop pass (at most 50 ms apart in the client): start 100 ms early so that
   // the connection is gone by 1.5 x keep_alive_s.
   const std::int64_t limit_ms = static_cast<std::int64_t>(endpoint_.keep_alive_s) * 1500 - 100;
   const int fd = mosquitto_socket(mosq_);
-  if (limit_ms > 0 && fd >= 0 && !keepalive_expired_ && monotonic_ms() - last_inbound_ms_ > limit_ms) {
+  if (limit_ms > 0 && fd >= 0 && !keepalive_expired_ && silent_for_ms(fd) > limit_ms) {
     keepalive_expired_ = true;
     ::shutdown(fd, SHUT_RDWR);
   }
   return {};
 }
 
-std::int64_t mosquitto_transport::monotonic_ms() noexcept {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// libmosquitto logs "Client <id> received <PACKET>" for every packet it reads.
-void mosquitto_transport::handle_log(mosquitto*, void* self, int level, const char* text) {
-  if (level == MOSQ_LOG_DEBUG && text != nullptr && std::strstr(text, " received ") != nullptr)
-    static_cast<mosquitto_transport*>(self)->last_inbound_ms_ = monotonic_ms();
+std::int64_t mosquitto_transport::silent_for_ms(int fd) noexcept {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0 || size < sizeof info) return 0;
+  return info.tcpi_last_data_recv;
 }
 
 // libmosquitto reports a failed handshake as MOSQ_ERR_TLS, and a server's refusal of our

@@ -25,8 +25,12 @@ struct mqtt_endpoint {
   std::string username;   ///< Empty: none sent.
   std::string password;   ///< Empty: none sent.
   /// MQTT keep-alive (0: off; libmosquitto refuses 1..4). Besides the PINGREQ libmosquitto sends,
-  /// loop() drops a connection that received nothing for 1.5 x this (a stalled, half-open link).
+  /// loop() drops a connection on which no data arrived for 1.5 x this (a stalled, half-open
+  /// link; the kernel's TCP_INFO says when data last arrived).
   int keep_alive_s = 60;
+  /// Non-zero: connect with MQTT 5 and send this as the Maximum Packet Size property, so the
+  /// broker never sends a larger packet (it discards it instead). 0: MQTT 3.1.1, no limit.
+  std::uint32_t max_inbound_packet = 0;
   bool tls = false;
   std::string ca_file, ca_dir, cert_file, key_file;
   std::string key_password;  ///< Decrypts key_file.
@@ -82,8 +86,8 @@ class mosquitto_transport final : public transport_port {
   static void handle_message(mosquitto*, void* self, const ::mosquitto_message* message);
   static void handle_subscribe(mosquitto*, void* self, int mid, int count, const int* granted);
   static void handle_publish(mosquitto*, void* self, int mid);
-  static void handle_log(mosquitto*, void* self, int level, const char* text);
-  static std::int64_t monotonic_ms() noexcept;
+  // Milliseconds since data last arrived on socket `fd` (0 when the kernel cannot tell).
+  static std::int64_t silent_for_ms(int fd) noexcept;
   errc with_tls_cause(errc e) const noexcept;
 
   mqtt_endpoint endpoint_;
@@ -92,15 +96,16 @@ class mosquitto_transport final : public transport_port {
   std::string topic_buffer_;  // publish() needs a terminated topic
   tls_context tls_;
   bool tls_configured_ = false;
-  // Time of the last packet received (ms, steady clock): libmosquitto reports every packet it
-  // reads, PINGRESP included, only through its log callback, which may run on any thread.
-  std::atomic<std::int64_t> last_inbound_ms_{0};
   std::atomic<bool> keepalive_expired_{false};
 };
 
+/// @brief The Maximum Packet Size sent for `max_payload`: the payload plus room for the fixed
+/// header, a topic of up to 1 KiB and MQTT 5 properties (a message just over max_payload still
+/// arrives and gets its typed error; anything larger is discarded by the broker).
+std::uint32_t inbound_packet_limit(std::size_t max_payload) noexcept;
 /// @brief Maps a libmosquitto return code (MOSQ_ERR_*) to errc. The only such mapping.
 errc errc_from_mosquitto(int rc) noexcept;
-/// @brief Maps an MQTT 3.1.1 CONNACK return code to errc (errc{} for 0).
+/// @brief Maps a CONNACK return code (MQTT 3.1.1) or reason code (MQTT 5) to errc (errc{} for 0).
 errc errc_from_connack(int code) noexcept;
 
 }  // namespace tbmqtt::detail
