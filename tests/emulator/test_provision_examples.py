@@ -221,6 +221,7 @@ class ProvisionExamplesTest(unittest.TestCase):
         stale = {"credentialsType": "ACCESS_TOKEN", "token": unique("stale-token")}
         with open(creds, "w") as f:
             json.dump(stale, f)
+        os.chmod(creds, 0o600)  # as saved: a file others can read is refused before any connection
         before = self.devices()
         r, _ = self.run_example("px00_provisioning_flow", self.port, unique("px00stale"), creds=creds)
         self.assertEqual(r.returncode, 6, r.stdout + r.stderr)
