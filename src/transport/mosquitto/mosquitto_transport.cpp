@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <mutex>
 #include <stdexcept>
 
@@ -141,7 +142,9 @@ result<void> mosquitto_transport::loop(int timeout_ms) {
 std::int64_t mosquitto_transport::silent_for_ms(int fd) noexcept {
   tcp_info info{};
   socklen_t size = sizeof info;
-  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0 || size < sizeof info) return 0;
+  // An older kernel may fill less than this header's struct: only the field we read must be there.
+  const std::size_t needed = offsetof(tcp_info, tcpi_last_data_recv) + sizeof info.tcpi_last_data_recv;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0 || size < needed) return 0;
   return info.tcpi_last_data_recv;
 }
 
