@@ -6,7 +6,9 @@
 #   2. devices per process and RSS per device (target: 10,000 devices, <= 20 KB each above the base),
 #   3. aggregate telemetry msg/s of the fleet (1,000 devices sending as fast as they can), and CPU
 #      per 1,000 msg/s at a fixed load (1,000 devices x 5 msg/s),
-#   4. the same load the python way: one paho-mqtt client (and thread) per device.
+#   4. the same load the python way: one paho-mqtt client (and thread) per device,
+#   5. the aggregate against the emulator (the project's ThingsBoard stand-in: token checks, telemetry
+#      stored per device), with its own single-publisher yardstick and its own count of what it stored.
 #
 #   bench/fleet.sh BUILD_DIR [DEVICES=10000] [PAHO_DEVICES=2000]
 set -euo pipefail
@@ -23,11 +25,14 @@ echo "open-file limit: $(ulimit -n)"
 
 work=$(mktemp -d)
 broker_pid=""
+emulator_pid=""
 cleanup() {
-  if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
-    kill "$broker_pid" 2>/dev/null || true
-    wait "$broker_pid" 2>/dev/null || true
-  fi
+  for pid in "$broker_pid" "$emulator_pid"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -88,3 +93,28 @@ timeout 300 /usr/bin/python3 "$here/fleet_paho.py" "$port" "$paho_devices" 1 20 
 echo "   the same with tbmqtt fleet:"
 "$tbmqtt" --port "$port" fleet --tokens "$work/tokens" --devices "$paho_devices" --ramp 5000 --telemetry-every 1s \
   --duration 20s | tail -1
+
+echo "== 5. against the emulator: one fast single publisher, then 1000 devices as fast as they can (QoS 1)"
+emu_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+emu() { "$tbmqtt" --port "$emu_port" emulator --state "$work/emulator" "$@"; }
+emu start >"$work/emulator.log" 2>&1 &
+emulator_pid=$!
+for _ in $(seq 200); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1',$emu_port),0.2)" 2>/dev/null && break
+  sleep 0.05
+done
+emu device add --count 1001 --prefix bench- --tokens-out "$work/emulator_tokens" >/dev/null
+TBMQTT_TOKEN=$(head -1 "$work/emulator_tokens") "$build/bin/bench_throughput" --port "$emu_port" --only raw --qos 1 \
+  --messages 20000 --repeats 3 | tee "$work/emulator_raw.txt"
+emulator_single=$(awk '$1 == "1" && $2 ~ /^[0-9]+$/ { print $3 }' "$work/emulator_raw.txt")
+emulator_single=${emulator_single:-0}
+tail -n +2 "$work/emulator_tokens" >"$work/emulator_fleet_tokens"
+"$tbmqtt" --port "$emu_port" fleet --tokens "$work/emulator_fleet_tokens" --devices 1000 --ramp 5000 \
+  --telemetry-every 1ms --duration 10s >"$work/emulator_fast.json"
+tail -1 "$work/emulator_fast.json"
+emulator_rate=$(field '["msgPerS"]' <"$work/emulator_fast.json")
+python3 -c "print('fleet against the emulator %.0f msg/s = %.0f %% of the single publisher there (%s msg/s)' % ($emulator_rate, 100*$emulator_rate/max(1,float('$emulator_single')), '$emulator_single'))"
+emu stats --prefix bench- | python3 -c "
+import json, sys
+d = json.loads(sys.stdin.read().strip().splitlines()[-1])
+print('the emulator stored %d telemetry messages from %d devices (the yardstick's included)' % (d['telemetryMessages'], d['devices']))"

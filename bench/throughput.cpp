@@ -42,6 +42,9 @@ struct options {
   int repeats = 5;
   int qos_only = -1;  // 0 or 1: measure that QoS only
   std::string only;   // "raw" or "tbmqtt": measure one side only (for profiling)
+  // The device token (MQTT user name): TBMQTT_TOKEN, for a server that checks it (the emulator);
+  // from the environment, not argv. Plain mosquitto with allow_anonymous takes any name.
+  std::string token = std::getenv("TBMQTT_TOKEN") != nullptr ? std::getenv("TBMQTT_TOKEN") : "bench-token";
 };
 
 [[noreturn]] void die(const char* what) {
@@ -81,7 +84,7 @@ double measure_raw(const options& o, int q, long n) {
       s.changed.notify_all();
     }
   });
-  mosquitto_username_pw_set(m, "bench-token", nullptr);
+  mosquitto_username_pw_set(m, o.token.c_str(), nullptr);
   if (mosquitto_connect(m, o.host.c_str(), o.port, 60) != MOSQ_ERR_SUCCESS) die("raw: connect failed");
   if (mosquitto_loop_start(m) != MOSQ_ERR_SUCCESS) die("raw: loop_start failed");
   {
@@ -114,7 +117,7 @@ double measure_tbmqtt(const options& o, tbmqtt::qos q, long n) {
   tbmqtt::client_options co;
   co.host = o.host;
   co.port = static_cast<std::uint16_t>(o.port);
-  co.access_token = "bench-token";  // any username works against mosquitto with allow_anonymous
+  co.access_token = o.token;
   co.default_qos = q;
   tbmqtt::client device{co};
   if (auto r = device.connect(std::chrono::seconds(10)); !r) {
@@ -201,7 +204,8 @@ options parse(int argc, char** argv) {
     else if (a == "--help" || a == "-h") {
       std::printf(
           "usage: bench_throughput [--host H] [--port P] [--messages N] [--repeats R]\n"
-          "                        [--qos 0|1] [--only raw|tbmqtt]   (the last two for profiling)\n");
+          "                        [--qos 0|1] [--only raw|tbmqtt]   (the last two for profiling)\n"
+          "environment: TBMQTT_TOKEN, the device token (default bench-token)\n");
       std::exit(0);
     } else {
       std::fprintf(stderr, "bench_throughput: unknown flag %s\n", argv[i]);
