@@ -97,7 +97,7 @@ echo "   the same with tbmqtt fleet:"
 echo "== 5. against the emulator: one fast single publisher, then 1000 devices as fast as they can (QoS 1)"
 emu_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 emu() { "$tbmqtt" --port "$emu_port" emulator --state "$work/emulator" "$@"; }
-emu start >"$work/emulator.log" 2>&1 &
+"$tbmqtt" --port "$emu_port" emulator --state "$work/emulator" start >"$work/emulator.log" 2>&1 &  # not via emu(): $! must be tbmqtt
 emulator_pid=$!
 for _ in $(seq 200); do
   python3 -c "import socket; socket.create_connection(('127.0.0.1',$emu_port),0.2)" 2>/dev/null && break
