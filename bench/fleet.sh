@@ -117,4 +117,4 @@ python3 -c "print('fleet against the emulator %.0f msg/s = %.0f %% of the single
 emu stats --prefix bench- | python3 -c "
 import json, sys
 d = json.loads(sys.stdin.read().strip().splitlines()[-1])
-print('the emulator stored %d telemetry messages from %d devices (the yardstick's included)' % (d['telemetryMessages'], d['devices']))"
+print('the emulator stored %d telemetry messages from %d devices (the yardstick included)' % (d['telemetryMessages'], d['devices']))"
