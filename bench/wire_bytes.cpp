@@ -213,12 +213,7 @@ BENCHMARK(bm_protobuf_rpc_request_to_json);
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::start_counting_allocations();
-  delete new volatile int(1);
-  if (bench::stop_counting_allocations() != 1) {
-    std::fprintf(stderr, "FAIL: the allocation counter does not see operator new\n");
-    return 1;
-  }
+  if (!bench::counter_sees_allocations()) return 1;
   print_table();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
