@@ -178,8 +178,10 @@ result<message_id> mosquitto_transport::subscribe(std::string_view filter, qos q
   return static_cast<message_id>(mid);
 }
 
-void mosquitto_transport::handle_connect(mosquitto*, void* self, int rc) {
-  static_cast<mosquitto_transport*>(self)->listener_.on_connack(errc_from_connack(rc));
+void mosquitto_transport::handle_connect(mosquitto*, void* self_ptr, int rc) {
+  auto* self = static_cast<mosquitto_transport*>(self_ptr);
+  self->tls_.mqtt_answered();
+  self->listener_.on_connack(errc_from_connack(rc));
 }
 
 void mosquitto_transport::handle_disconnect(mosquitto*, void* self_ptr, int rc) {

@@ -76,6 +76,22 @@ result<void> tls_context::build(const tls_settings& s) {
 void tls_context::begin_attempt() noexcept {
   failure_ = errc{};
   certificate_requested_ = false;
+  in_handshake_ = false;
+  mqtt_answered_ = false;
+}
+
+// A server that refuses our certificate sends a fatal alert and closes. When data of ours is still
+// unread on its side (the rest of our TLS 1.2 flight, or our MQTT CONNECT right after a TLS 1.3
+// handshake, which the server checks the certificate after), that close is a reset, and a reset
+// discards the alert from our receive buffer if it comes before we read it (seen on loaded
+// machines): the connection just ends. So a connection that ends after the server asked for our
+// certificate and before it answered at the MQTT level is taken as that refusal (an inference:
+// brokers answer CONNECT with a CONNACK, even to refuse). Cut short inside a handshake that asked
+// for no certificate, it is a TLS failure of unknown cause.
+errc tls_context::failure() const noexcept {
+  if (failure_ != errc{} || mqtt_answered_) return failure_;
+  if (certificate_requested_) return errc::tls_client_certificate_refused;
+  return in_handshake_ ? errc::tls_error : errc{};
 }
 
 void tls_context::record(errc cause) noexcept {
@@ -93,6 +109,8 @@ int tls_context::verify_callback(int preverify_ok, X509_STORE_CTX* store) {
 void tls_context::info_callback(const SSL* ssl, int where, int ret) {
   tls_context* self = owner(ssl);
   if (self == nullptr) return;
+  if ((where & SSL_CB_HANDSHAKE_START) != 0) self->in_handshake_ = true;
+  if ((where & SSL_CB_HANDSHAKE_DONE) != 0) self->in_handshake_ = false;
   if ((where & SSL_CB_CONNECT_LOOP) != 0 && SSL_get_state(ssl) == TLS_ST_CR_CERT_REQ)
     self->certificate_requested_ = true;
   // `ret` of an alert: level in the high byte, description in the low byte. Warnings (such as

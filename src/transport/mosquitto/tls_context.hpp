@@ -51,10 +51,15 @@ class tls_context {
 
   /// @brief Forgets the cause recorded by an earlier connection; call before each attempt.
   void begin_attempt() noexcept;
-  /// @brief Why the current attempt's handshake failed, as far as OpenSSL told us: errc{} when
-  /// nothing was recorded, else tls_unknown_ca, tls_hostname_mismatch, tls_certificate_expired,
-  /// tls_client_certificate_refused or tls_error.
-  errc failure() const noexcept { return failure_; }
+  /// @brief The server answered at the MQTT level (CONNACK): the handshake was accepted, so a
+  /// later end of the connection is not a TLS refusal.
+  void mqtt_answered() noexcept { mqtt_answered_ = true; }
+  /// @brief Why the current attempt failed at the TLS level: what OpenSSL reported (a failed
+  /// verification or the server's fatal alert), else, for a connection that ended before the
+  /// server answered at the MQTT level, what that end means (see the .cpp); errc{} otherwise.
+  /// One of tls_unknown_ca, tls_hostname_mismatch, tls_certificate_expired,
+  /// tls_client_certificate_refused, tls_error.
+  errc failure() const noexcept;
 
   /// @brief Maps an X509_V_ERR_* code from certificate verification to errc.
   static errc errc_from_verify_error(int x509_error) noexcept;
@@ -70,6 +75,8 @@ class tls_context {
   ssl_ctx_st* ctx_ = nullptr;
   errc failure_{};
   bool certificate_requested_ = false;
+  bool in_handshake_ = false;
+  bool mqtt_answered_ = false;
 };
 
 }  // namespace tbmqtt::detail
