@@ -1362,15 +1362,20 @@ device device_from_args(const json& a) {
     return d;
 }
 
-/// True while the device has a session of its own, or is a child connected through a gateway
-/// session (v1/gateway/connect, no disconnect since).
-bool device_active(const device& d) {
-    for (const auto& [c, s] : g->sessions)
-        if (s.kind == session_kind::device && (s.device == d.name || s.gateway_children.count(d.name))) return true;
-    return false;
+/// The devices that have a session of their own, or are children connected through a gateway
+/// session (v1/gateway/connect, no disconnect since). One pass over the sessions, so that listing
+/// thousands of devices does not walk every session once per device.
+std::set<std::string> active_devices() {
+    std::set<std::string> active;
+    for (const auto& [c, s] : g->sessions) {
+        if (s.kind != session_kind::device) continue;
+        active.insert(s.device);
+        active.insert(s.gateway_children.begin(), s.gateway_children.end());
+    }
+    return active;
 }
 
-json device_summary(const device& d) {
+json device_summary(const device& d, const std::set<std::string>& active = active_devices()) {
     return {{"name", d.name},
             {"id", d.id},
             {"type", d.type},
@@ -1378,7 +1383,7 @@ json device_summary(const device& d) {
             {"credentials", d.creds.to_json()},
             {"parentGateway", d.parent_gateway},
             {"deviceProfile", d.device_profile},
-            {"active", device_active(d)}};
+            {"active", active.count(d.name) > 0}};
 }
 
 device& need_device(const json& a) {
@@ -1423,12 +1428,7 @@ std::optional<json> run_admin(session& s, const std::string& cmd, const json& a,
     }
     if (cmd == "stats") {  // the server side of a load test: telemetry messages stored per device
         const std::string prefix = a.value("prefix", "");
-        std::set<std::string> active;
-        for (const auto& [c, ss] : g->sessions) {
-            if (ss.kind != session_kind::device) continue;
-            active.insert(ss.device);
-            active.insert(ss.gateway_children.begin(), ss.gateway_children.end());
-        }
+        const std::set<std::string> active = active_devices();
         json per = json::object();
         std::uint64_t total = 0, devices = 0, act = 0;
         for (const auto& [n, d] : g->reg.devices) {
@@ -1445,7 +1445,8 @@ std::optional<json> run_admin(session& s, const std::string& cmd, const json& a,
     if (cmd == "device.get") return device_summary(need_device(a));
     if (cmd == "device.list") {
         json out = json::array();
-        for (const auto& [n, d] : g->reg.devices) out.push_back(device_summary(d));
+        const std::set<std::string> active = active_devices();
+        for (const auto& [n, d] : g->reg.devices) out.push_back(device_summary(d, active));
         return out;
     }
     if (cmd == "device.delete") {
