@@ -13,7 +13,7 @@ namespace {
 const char* const device_globals =
     "Global options it uses (before or after the command; see tbmqtt --help): --host, --port, --token (or env "
     "TBMQTT_TOKEN), --client-id, --username, --password, --credentials, --tls, --ca-file, --ca-dir, --cert-file, "
-    "--key-file, --key-password-file, --insecure, --timeout";
+    "--key-file, --key-password-file, --insecure, --timeout, --keepalive, --mqtt5-inbound-limit";
 const char* const store_globals = ", --qos, --offline-store, --offline-max, --offline-full, --offline-no-fsync, --pace";
 const char* const qos_globals = ", --qos";
 const char* const server_globals =
