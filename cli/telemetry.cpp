@@ -61,7 +61,7 @@ class publisher {
       refused_at_ = what;
       return false;
     }
-    if (!r) fail(what, r.error());
+    if (!r) fail("telemetry: " + what, r.error());
     ++published_;
     return true;
   }
