@@ -190,6 +190,13 @@ void add_global_options(CLI::App& app, global_options& o) {
                       "How long to wait for connect, acks and answers: 500ms, 2s, 1m (a plain number: seconds; "
                       "default 10s)")
       ->group(group);
+  app.add_flag("--mqtt5-inbound-limit", o.mqtt5_inbound_limit,
+               "Connect with MQTT 5 and announce the largest message this client takes (" +
+                   std::to_string(client_options{}.max_payload / 1024) +
+                   " KiB payload + 2 KiB, the Maximum Packet Size property): a broker that honours it (mosquitto, "
+                   "the emulator) discards a larger message instead of sending it, so a huge push costs no memory. "
+                   "ThingsBoard accepts MQTT 5 but does not enforce it; MQTT 3.1.1-only servers refuse the connection")
+      ->group(group);
   add_duration_option(app, "--keepalive", o.keepalive, std::chrono::seconds(1),
                       "MQTT keep-alive, whole seconds from 5s to 65535s (a plain number: seconds; default 60s); a "
                       "link silent for 1.5 x this is dropped and reconnected")
@@ -267,6 +274,7 @@ client_options to_client_options(const global_options& o) {
   c.default_qos = o.message_qos();
   c.request_timeout = o.timeout();
   c.keep_alive = std::chrono::duration_cast<std::chrono::seconds>(o.keepalive);
+  c.mqtt5_max_packet_size = o.mqtt5_inbound_limit;
   if (!o.offline_store.empty() && o.qos == 0) fail_usage("--offline-store needs --qos 1");
   if (o.pace && o.offline_store.empty()) fail_usage("--pace needs --offline-store");
   c.rate_limits.learn = o.pace;
@@ -381,6 +389,16 @@ std::string connection_context(const global_options& o, std::string_view verb, e
       return what + " (TLS handshake failed: the server does not speak TLS on this port? check --port, or drop --tls)";
     default: return what;
   }
+}
+
+void report_oversized_messages(client& device, std::string what) {
+  const std::size_t limit = client_options{}.max_payload;
+  device.on_error([what = std::move(what), limit](errc e, std::string_view topic) {
+    if (e != errc::payload_too_large) return;  // the others are the library's business (e.g. a late reply)
+    report_error(what + ": dropped a message from the server on " + std::string(topic) + ": over the " +
+                     std::to_string(limit) + "-byte limit",
+                 e);
+  });
 }
 
 void flush_or_fail(client& device, const global_options& o, std::string_view what) {

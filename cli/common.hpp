@@ -92,9 +92,10 @@ struct global_options {
   bool pace = false;                         ///< --pace: learn the server's rate limits and keep to them.
   bool offline_no_fsync = false;  ///< --offline-no-fsync: faster store that survives crashes, not power loss.
   std::chrono::milliseconds keepalive{
-      std::chrono::seconds(60)};  ///< --keepalive: a link silent for 1.5 x this is dropped.
-  int offline_commit = 64;        ///< --offline-commit: messages per fsync (group commit).
-  int offline_commit_ms = 10;     ///< --offline-commit-ms: longest wait of a message for its fsync.
+      std::chrono::seconds(60)};     ///< --keepalive: a link silent for 1.5 x this is dropped.
+  int offline_commit = 64;           ///< --offline-commit: messages per fsync (group commit).
+  int offline_commit_ms = 10;        ///< --offline-commit-ms: longest wait of a message for its fsync.
+  bool mqtt5_inbound_limit = false;  ///< --mqtt5-inbound-limit: client_options::mqtt5_max_packet_size.
 
   std::chrono::milliseconds timeout() const;
   tbmqtt::qos message_qos() const { return qos == 0 ? qos::at_most_once : qos::at_least_once; }
@@ -140,6 +141,11 @@ std::string key_password(const global_options& options);
 /// what to check, e.g. "connect to 127.0.0.1:8883 (server certificate not trusted: check
 /// --ca-file or --ca-dir)". Never contains a secret.
 std::string connection_context(const global_options& options, std::string_view verb, errc e);
+
+/// @brief Reports on stderr each message from the server that `device` dropped because it is over
+/// client_options::max_payload (errc::payload_too_large, with its topic and the limit), and only those: the
+/// command goes on. `what` names the command ("attributes watch").
+void report_oversized_messages(client& device, std::string what);
 
 /// @brief Waits (with the --timeout) until everything published is acknowledged; throws on error.
 void flush_or_fail(client& device, const global_options& options, std::string_view what);

@@ -13,7 +13,7 @@ namespace {
 const char* const device_globals =
     "Global options it uses (before or after the command; see tbmqtt --help): --host, --port, --token (or env "
     "TBMQTT_TOKEN), --client-id, --username, --password, --credentials, --tls, --ca-file, --ca-dir, --cert-file, "
-    "--key-file, --key-password-file, --insecure, --timeout";
+    "--key-file, --key-password-file, --insecure, --timeout, --keepalive, --mqtt5-inbound-limit";
 const char* const store_globals = ", --qos, --offline-store, --offline-max, --offline-full, --offline-no-fsync, --pace";
 const char* const qos_globals = ", --qos";
 const char* const server_globals =
@@ -68,6 +68,24 @@ const std::map<std::string, help_entry>& entries() {
       {"gateway rpc serve", {device_globals, "tbmqtt --token GW gateway rpc serve thermostat-1 --exec ./handler.sh"}},
       {"gateway claim", {device_globals, "tbmqtt --token GW gateway claim thermostat-1 --secret abc"}},
       {"emulator", {emulator_globals, "tbmqtt emulator start"}},
+      {"emulator start", {emulator_globals, "tbmqtt emulator start --port 1883 --state ./emulator-state"}},
+      {"emulator device", {emulator_globals, "tbmqtt emulator device add thermostat-1 --token T1"}},
+      {"emulator device add", {emulator_globals, "tbmqtt emulator device add thermostat-1 --token T1"}},
+      {"emulator device list", {emulator_globals, "tbmqtt emulator device list"}},
+      {"emulator attributes", {emulator_globals, "tbmqtt emulator attributes set thermostat-1 '{\"mode\":\"eco\"}'"}},
+      {"emulator attributes set",
+       {emulator_globals, "tbmqtt emulator attributes set thermostat-1 '{\"mode\":\"eco\"}'"}},
+      {"emulator attributes get", {emulator_globals, "tbmqtt emulator attributes get thermostat-1"}},
+      {"emulator telemetry", {emulator_globals, "tbmqtt emulator telemetry thermostat-1"}},
+      {"emulator rpc", {emulator_globals, "tbmqtt emulator rpc thermostat-1 setMode '{\"mode\":\"eco\"}'"}},
+      {"emulator ota", {emulator_globals, "tbmqtt emulator ota assign thermostat-1 fw.bin --title myfw --version 1.1"}},
+      {"emulator ota assign",
+       {emulator_globals, "tbmqtt emulator ota assign thermostat-1 fw.bin --title myfw --version 1.1"}},
+      {"emulator ota state", {emulator_globals, "tbmqtt emulator ota state thermostat-1"}},
+      {"emulator profile",
+       {emulator_globals, "tbmqtt emulator profile add --key K --secret S --strategy allow-create"}},
+      {"emulator profile add",
+       {emulator_globals, "tbmqtt emulator profile add --key K --secret S --strategy allow-create"}},
   };
   return table;
 }

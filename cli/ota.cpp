@@ -103,11 +103,14 @@ class progress_view {
  public:
   explicit progress_view(bool tty) : tty_(tty) {}
 
-  void start(std::uint64_t total) {
-    total_ = total;
+  /// A new download: the rate counts from here.
+  void start() {
+    total_ = 0;
     started_ = std::chrono::steady_clock::now();
     drawn_ = false;
   }
+  /// The size, once known (not a new start: the rate would count from now and be absurd).
+  void set_total(std::uint64_t total) { total_ = total; }
 
   void show(std::uint64_t received) {
     if (total_ == 0) return;
@@ -309,7 +312,7 @@ void run(const global_options& o, const ota_args& a) {
       received = shared->received;
       total = shared->total;
     }
-    if (view.tty() && started && total > 0 && total != view.total()) view.start(total);
+    if (view.tty() && started && total > 0 && total != view.total()) view.set_total(total);
     if (view.tty() && started && received != shown && total > 0) {
       view.show(received);
       shown = received;
@@ -321,7 +324,7 @@ void run(const global_options& o, const ota_args& a) {
       }
       if (ev.state == ota_state::downloading) {
         started = true;
-        view.start(0);  // a new download (also after a new assignment)
+        view.start();  // a new download (also after a new assignment)
         shown = UINT64_MAX;
         std::lock_guard lock(shared->mutex);
         shared->received = 0;

@@ -9,7 +9,8 @@
 // -` with an empty stdin only sends what is stored). While connected, a full store makes the
 // reading wait for room instead of dropping anything; while disconnected, --offline-full decides:
 // refuse stops reading and says how many were stored and from where on nothing was, drop-oldest
-// drops the oldest and says how many. Either way the exit status is not 0.
+// drops the oldest and says how many. Either way the exit status is not 0. A connection that drops
+// during the run (a reset) gets --timeout to come back before a full store is left to --offline-full.
 //
 // The documents are not a CLI11 vector positional (CLI11 splits a bracketed value like
 // '[{"a":1},{"b":2}]' at its commas): they are the subcommand's extra arguments, taken verbatim.
@@ -60,7 +61,7 @@ class publisher {
       refused_at_ = what;
       return false;
     }
-    if (!r) fail(what, r.error());
+    if (!r) fail("telemetry: " + what, r.error());
     ++published_;
     return true;
   }
@@ -96,17 +97,31 @@ class publisher {
   }
 
  private:
-  // While connected, a full store waits for acknowledgements instead of dropping or refusing.
+  // A full store waits for acknowledgements instead of dropping or refusing while connected, and
+  // for up to --timeout after a connection this run had dropped (a reset, a broker restart: the
+  // client reconnects by itself). An outage longer than that, or a broker not reached at all in
+  // this run, is left to --offline-full.
   void wait_for_room() {
+    using clock = std::chrono::steady_clock;
     const auto limit = static_cast<std::size_t>(o_.offline_max);
-    auto deadline = std::chrono::steady_clock::now() + o_.timeout();
+    auto deadline = clock::now() + o_.timeout();
     std::size_t last = device_.offline_queued();
-    while (last >= limit && device_.connected()) {
+    while (last >= limit) {
+      const auto now = clock::now();
+      if (device_.connected()) {
+        was_connected_ = true;
+        outage_since_ = {};
+      } else {
+        if (!was_connected_) return;
+        if (outage_since_ == clock::time_point{}) outage_since_ = now;
+        if (now - outage_since_ > o_.timeout()) return;
+        deadline = now + o_.timeout();  // no acknowledgement is due while disconnected
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      const std::size_t now = device_.offline_queued();
-      if (now < last) deadline = std::chrono::steady_clock::now() + o_.timeout();  // progress
-      last = now;
-      if (std::chrono::steady_clock::now() > deadline)
+      const std::size_t queued = device_.offline_queued();
+      if (queued < last) deadline = clock::now() + o_.timeout();  // progress
+      last = queued;
+      if (clock::now() > deadline)
         fail("telemetry: the offline store stays full (no acknowledgement for --timeout)", errc::timeout);
     }
   }
@@ -115,7 +130,9 @@ class publisher {
   const global_options& o_;
   std::shared_ptr<delivery_state> state_ = std::make_shared<delivery_state>();
   std::size_t published_ = 0;
-  std::string refused_at_;  // where a full store (refuse) stopped us
+  std::string refused_at_;                                // where a full store (refuse) stopped us
+  bool was_connected_ = false;                            // connected at some time in this run
+  std::chrono::steady_clock::time_point outage_since_{};  // when a full store saw the connection gone
 };
 
 void run(const global_options& o, const std::vector<std::string>& docs) {

@@ -88,6 +88,8 @@ class ErrorsTest(Base):
         _, token = new_device(self.b)
         self.fails(self.tb("--token", token, "attributes", "set", '{"blob":"%s"}' % ("x" * 70000)), 2,
                    "at most 65536 bytes", "payload_too_large")
+        self.fails(self.tb("--token", token, "telemetry", '{"blob":"%s"}' % ("x" * 70000)), 2,
+                   "tbmqtt: telemetry: argument 1 (a message may be at most 65536 bytes", "payload_too_large")
 
 
 @unittest.skipUnless(has_emulator_commands(), "build/bin/tbmqtt without `tbmqtt emulator`")
@@ -200,7 +202,9 @@ class UsabilityTest(Base):
 
     def test_each_command_help_shows_its_global_options_and_an_example(self):
         for cmd in (["telemetry"], ["attributes", "get"], ["rpc", "serve"], ["claim"], ["sample"], ["ota"],
-                    ["ota", "confirm"], ["provision"], ["gateway", "connect"], ["gateway", "serve"], ["fleet"]):
+                    ["ota", "confirm"], ["provision"], ["gateway", "connect"], ["gateway", "serve"], ["fleet"],
+                    ["emulator", "start"], ["emulator", "device", "add"], ["emulator", "attributes", "set"],
+                    ["emulator", "rpc"], ["emulator", "ota", "assign"], ["emulator", "profile", "add"]):
             r = self.ok(self.tb(*cmd, "--help"))
             self.assertIn("Global options it uses", r.stdout, cmd)
             self.assertIn("--host", r.stdout.split("Global options it uses")[1], cmd)

@@ -45,6 +45,33 @@ def image(n, seed=1):
     return bytes(out[:n])
 
 
+def render_terminal(text):
+    """The lines a terminal shows for `text`: \\r returns to column 0, printable characters
+    overwrite, ESC [ K erases to the end of the line, \\n starts a new line."""
+    lines, line, col, i = [], [], 0, 0
+    while i < len(text):
+        c = text[i]
+        if text.startswith("\x1b[K", i):
+            del line[col:]
+            i += 3
+            continue
+        if c == "\r":
+            col = 0
+        elif c == "\n":
+            lines.append("".join(line))
+            line, col = [], 0
+        else:
+            if col < len(line):
+                line[col] = c
+            else:
+                line.append(c)
+            col += 1
+        i += 1
+    if line:
+        lines.append("".join(line))
+    return lines
+
+
 class OtaCase(unittest.TestCase):
     """Helpers shared by the test classes; each class gets its own broker."""
 
@@ -312,6 +339,29 @@ class OtaDownloadTest(OtaCase):
         self.assertEqual(p.returncode, 0, err)
         self.assertIn(b"\r[##############################] 100% 100000/100000 bytes", err)
         self.assertEqual(json.loads(out)["size"], len(data))
+        text = err.decode().replace("\r\n", "\n")  # the pty's output processing turns \n into \r\n
+        # Each redraw is exactly one bar that erases what an earlier, longer one left (\033[K):
+        # without it a shorter rate leaves stray text ("7.76 MB/ss/s").
+        redraws = re.findall(r"\r([^\r\n]*)", text)
+        self.assertGreaterEqual(len(redraws), 2, text)
+        bar = re.compile(r"\[([#.]{30})\] +(\d+)% (\d+)/100000 bytes \d+\.\d\d MB/s\x1b\[K$")
+        percents = []
+        for r in redraws:
+            m = bar.match(r)
+            self.assertIsNotNone(m, "a redraw that is not one bar ending in an erase: %r" % r)
+            self.assertEqual(m.group(1).count("#"), int(m.group(2)) * 30 // 100, r)
+            percents.append(int(m.group(2)))
+        self.assertEqual(percents, sorted(percents))
+        # What the terminal shows: the bar's last state on a line of its own, the states around it
+        # on theirs, nothing left over.
+        screen = render_terminal(text)
+        shown = [l for l in screen if l.startswith("[")]
+        self.assertEqual(len(shown), 1, screen)
+        self.assertRegex(shown[0], r"^\[#{30}\] 100% 100000/100000 bytes \d+\.\d\d MB/s$")
+        self.assertEqual([l for l in screen if not l.startswith("[")],
+                         ["ota: DOWNLOADING", "ota: DOWNLOADED", "ota: VERIFIED", "ota: UPDATING"], screen)
+        self.assertLess(screen.index("ota: DOWNLOADING"), screen.index(shown[0]))
+        self.assertLess(screen.index(shown[0]), screen.index("ota: DOWNLOADED"))
 
     # ---- failures ----------------------------------------------------------------------------
 

@@ -2,8 +2,12 @@
 """The README's C++ program, built exactly as README.md says, against an installed tree.
 
 Usage: tests/install/test_readme_program.py BUILD_DIR
+       tests/install/test_readme_program.py --deb PACKAGE.deb
 
-Installs BUILD_DIR into a temporary prefix (`cmake --install --prefix`), takes from README.md's
+Installs BUILD_DIR into a temporary prefix (`cmake --install --prefix`) — or with --deb, checks
+the Debian package (`./run package`: its control fields and that it holds the libraries, headers,
+CMake package, tbmqtt.pc, CLI and emulator) and unpacks it into a scratch root (`dpkg -x`,
+prefix ROOT/usr) — then takes from README.md's
 "A complete program" section the C++ block (hello.cpp), the pkg-config command, the CMakeLists.txt
 block and the CMake commands, builds the program both ways with them, starts the *installed*
 emulator (`PREFIX/bin/tbmqtt emulator start`, which finds the installed plugin) on a free port
@@ -51,8 +55,54 @@ def free_port():
         return s.getsockname()[1]
 
 
+def check_deb(deb, root):
+    """The package's control fields and contents (as `apt install ./tbmqtt_*.deb` would install
+    them), unpacked into `root`; returns the prefix (ROOT/usr)."""
+    fields = {k: run(["dpkg-deb", "-f", deb, k], cwd=root).strip() for k in ("Package", "Version", "Depends")}
+    if fields["Package"] != "tbmqtt" or not fields["Version"]:
+        fail("%s: control fields %s" % (deb, fields))
+    for dep in ("libmosquitto-dev", "libssl-dev", "libmbedtls-dev", "mosquitto"):
+        if dep not in fields["Depends"]:
+            fail("%s: Depends lacks %s: %s" % (deb, dep, fields["Depends"]))
+    listed = run(["dpkg-deb", "-c", deb], cwd=root)
+    paths = [l.split()[-1] if " -> " not in l else l.split(" -> ")[0].split()[-1] for l in listed.splitlines()]
+    paths = [p[1:] if p.startswith(".") else p for p in paths]
+    libdir = r"/usr/lib(/[^/]+-linux-gnu[^/]*)?"
+    wanted = {
+        "the static library": libdir + r"/libtbmqtt\.a",
+        "the core library": libdir + r"/libtbmqtt_core\.a",
+        "the client header": r"/usr/include/tbmqtt/linux/client\.hpp",
+        "the core headers": r"/usr/include/tbmqtt/json\.hpp",
+        "the CMake package": libdir + r"/cmake/tbmqtt/tbmqttConfig\.cmake",
+        "the CMake targets": libdir + r"/cmake/tbmqtt/tbmqttTargets\.cmake",
+        "tbmqtt.pc": libdir + r"/pkgconfig/tbmqtt\.pc",
+        "the CLI": r"/usr/bin/tbmqtt",
+        "the emulator admin tool": r"/usr/bin/tbmqtt-emulator-admin",
+        "the emulator plugin": r"/usr/lib/libtbmqtt_emulator\.so",
+    }
+    for what, pattern in wanted.items():
+        if not any(re.fullmatch(pattern, p) for p in paths):
+            fail("%s does not hold %s (%s)" % (deb, what, pattern))
+    if any("/esp_idf/" in p or p.startswith("/usr/local") for p in paths):
+        fail("%s holds ESP-IDF headers or /usr/local files" % deb)
+    run(["dpkg-deb", "-x", deb, root], cwd=root)
+    # Installed for real, tbmqtt.pc lands where pkg-config looks by itself (no PKG_CONFIG_PATH).
+    pc = [p for p in paths if p.endswith("/tbmqtt.pc")][0]
+    searched = run(["pkg-config", "--variable", "pc_path", "pkg-config"], cwd=root).strip().split(":")
+    if os.path.dirname(pc) not in searched:
+        fail("%s installs tbmqtt.pc in %s, where pkg-config does not look (%s)" % (deb, pc, searched))
+    return os.path.join(root, "usr")
+
+
 def main():
-    build = os.path.abspath(sys.argv[1])
+    deb = None
+    if sys.argv[1] == "--deb":
+        debs = sys.argv[2:]
+        if len(debs) != 1 or not os.path.isfile(debs[0]):
+            fail("--deb takes one package file, got %s" % debs)
+        deb = os.path.abspath(debs[0])
+    else:
+        build = os.path.abspath(sys.argv[1])
     blocks = readme_blocks()
     cpp = [b for lang, b in blocks if lang == "cpp"]
     cmake = [b for lang, b in blocks if lang == "cmake"]
@@ -68,12 +118,19 @@ def main():
     work = tempfile.mkdtemp(prefix="tbmqtt-install-")
     broker = None
     try:
-        prefix = os.path.join(work, "prefix")
-        run(["cmake", "--install", build, "--prefix", prefix], cwd=work)
+        if deb:
+            root = os.path.join(work, "root")
+            os.makedirs(root)
+            prefix = check_deb(deb, root)
+            how = "the Debian package unpacked"
+        else:
+            prefix = os.path.join(work, "prefix")
+            run(["cmake", "--install", build, "--prefix", prefix], cwd=work)
+            how = "cmake --install"
         for f in ("bin/tbmqtt", "bin/tbmqtt-emulator-admin", "lib/libtbmqtt_emulator.so",
                   "include/tbmqtt/linux/client.hpp"):
             if not os.path.exists(os.path.join(prefix, f)):
-                fail("cmake --install did not install " + f)
+                fail("%s has no %s" % (how, f))
 
         # pkg-config, as the README says (PKG_CONFIG_PATH for a --prefix install).
         a = os.path.join(work, "pkgconfig")
@@ -83,8 +140,8 @@ def main():
                    subprocess.run(["find", prefix, "-name", "tbmqtt.pc"], capture_output=True,
                                   text=True).stdout.split()]
         if len(pc_dirs) != 1:
-            fail("cmake --install did not install one tbmqtt.pc")
-        if pc_dirs[0] != os.path.join(prefix, "lib", "pkgconfig"):
+            fail("%s has not one tbmqtt.pc" % how)
+        if not deb and pc_dirs[0] != os.path.join(prefix, "lib", "pkgconfig"):
             fail("tbmqtt.pc is in %s, the README says PREFIX/lib/pkgconfig" % pc_dirs[0])
         env = dict(os.environ, PKG_CONFIG_PATH=pc_dirs[0])
         run(pkg_config_cmd[0], cwd=a, env=env)
@@ -136,7 +193,7 @@ def main():
                                capture_output=True, text=True, timeout=30)
             if r.returncode != 1 or "refused_credentials" not in r.stderr:
                 fail("the %s build with a wrong token: exit %d, %s" % (name, r.returncode, r.stderr))
-        print("README program: built with pkg-config and with CMake against cmake --install, ran against the installed emulator: ok")
+        print("README program: built with pkg-config and with CMake against %s, ran against its emulator: ok" % how)
     finally:
         if broker is not None:
             broker.terminate()

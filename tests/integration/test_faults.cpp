@@ -82,28 +82,28 @@ tally publish_numbered(broker& b, fault_proxy& proxy, const char* name, std::chr
   return t;
 }
 
-}  // namespace
-
-TEST(faults, added_latency_loses_reorders_and_duplicates_nothing) {
+// A fault that closes no connection (`fault` sets it on the proxy): every message arrives exactly
+// once, in order, over the one connection.
+template <typename Fault>
+void expect_exactly_once_over_one_connection(Fault fault, const char* name) {
   broker b;
   fault_proxy proxy(b.port());
-  proxy.set_latency(5ms);
-  const tally t = publish_numbered(b, proxy, "latency");
+  fault(proxy);
+  const tally t = publish_numbered(b, proxy, name);
   EXPECT_EQ(t.lost, 0);
   EXPECT_EQ(t.reordered, 0);
   EXPECT_EQ(t.duplicates, 0);
   EXPECT_EQ(proxy.connections(), 1);
 }
 
+}  // namespace
+
+TEST(faults, added_latency_loses_reorders_and_duplicates_nothing) {
+  expect_exactly_once_over_one_connection([](fault_proxy& p) { p.set_latency(5ms); }, "latency");
+}
+
 TEST(faults, byte_by_byte_delivery_loses_reorders_and_duplicates_nothing) {
-  broker b;
-  fault_proxy proxy(b.port());
-  proxy.set_byte_by_byte(true);
-  const tally t = publish_numbered(b, proxy, "byte-by-byte");
-  EXPECT_EQ(t.lost, 0);
-  EXPECT_EQ(t.reordered, 0);
-  EXPECT_EQ(t.duplicates, 0);
-  EXPECT_EQ(proxy.connections(), 1);
+  expect_exactly_once_over_one_connection([](fault_proxy& p) { p.set_byte_by_byte(true); }, "byte-by-byte");
 }
 
 TEST(faults, resets_every_few_hundred_ms_lose_and_reorder_nothing) {

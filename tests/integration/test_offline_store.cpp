@@ -22,6 +22,7 @@
 #include "broker.hpp"
 #include "tbmqtt/checksum.hpp"
 #include "tbmqtt/linux/client.hpp"
+#include "tbmqtt/linux/platform.hpp"
 
 using namespace std::chrono_literals;
 using tbmqtt::errc;
@@ -352,4 +353,58 @@ TEST(offline_store, files_of_the_format_before_the_log_are_imported_in_order_the
   for (const auto& m : server.received("v1/devices/me/telemetry"))
     EXPECT_NE(m.payload.find("\"ts\":1700000000000"), std::string::npos) << m.payload;  // its file's time
   EXPECT_TRUE(std::filesystem::exists(dir.path + "/notes.txt"));
+}
+
+// kill -9 at every step of that import (each message appended, the commit, each file removed,
+// the directory sync): a child process opens the store and SIGKILLs itself at step k, for k = 0, 1,
+// ... until an import runs to its end. Each time the next open finishes the import, and every
+// message arrives: none lost, first arrivals in sequence order; a message arrives at most twice
+// (a crash after an append or the commit, before its file is removed, imports it again — the
+// documented at-least-once).
+TEST(offline_store, a_kill_9_at_any_step_of_the_import_of_older_files_loses_nothing) {
+  constexpr int total = 8;
+  constexpr std::time_t stored_at = 1700000000;
+  broker b;
+  int killed_at = 0;
+  for (int k = 0;; ++k) {
+    SCOPED_TRACE("killed at step " + std::to_string(k));
+    temp_dir dir;
+    for (int i = 0; i < total; ++i)
+      write_legacy_file(dir, (i * 5) % total, 0xFFFFFFFAu + static_cast<std::uint32_t>(i), seq_doc(i), stored_at);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      static int kill_at;
+      kill_at = k;
+      tbmqtt::detail::legacy_import_step_hook = [](std::size_t step) {
+        if (static_cast<int>(step) == kill_at) ::raise(SIGKILL);
+      };
+      { tbmqtt::client device(store_options(b.port(), dir, 100)); }  // opens the store: imports, never connects
+      ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    const bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    ASSERT_TRUE(killed || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) << status;
+
+    peer server(b.port(), "v1/devices/me/telemetry");
+    tbmqtt::client device(store_options(b.port(), dir, 100));
+    EXPECT_TRUE(legacy_files_in(dir).empty());
+    const std::size_t queued = device.offline_queued();
+    EXPECT_GE(queued, static_cast<std::size_t>(total));
+    EXPECT_LE(queued, 2u * total);  // each message at most twice
+    ASSERT_TRUE(device.connect(5s));
+    ASSERT_TRUE(device.flush(20s));
+    ASSERT_TRUE(wait_until([&] { return sequence_of(server).size() >= queued; }, 20s));
+    std::vector<int> expected(total);
+    for (int i = 0; i < total; ++i) expected[static_cast<std::size_t>(i)] = i;
+    EXPECT_EQ(first_arrivals(sequence_of(server)), expected);
+    if (!killed) {
+      EXPECT_EQ(queued, static_cast<std::size_t>(total));  // a whole import: each message once
+      break;
+    }
+    ++killed_at;
+  }
+  // Every step was hit: total appends, the commit, total removals, the directory sync.
+  EXPECT_EQ(killed_at, 2 * total + 2);
 }

@@ -121,4 +121,11 @@ struct legacy_import {
 /// removed), or push()'s and sync()'s errors (nothing is removed then).
 [[nodiscard]] result<legacy_import> import_legacy_offline_files(const std::string& directory, offline_queue& queue);
 
+namespace detail {
+/// Crash tests' seam: when set, import_legacy_offline_files calls it before each step that
+/// changes the disk (each message appended, the commit, each file removed, the directory sync),
+/// with the step's index from 0. Not for applications.
+extern void (*legacy_import_step_hook)(std::size_t step);
+}  // namespace detail
+
 }  // namespace tbmqtt

@@ -76,7 +76,17 @@ bool read_legacy(legacy_record& r) {
   return true;
 }
 
+// Before each step that changes the disk: the crash tests' seam (detail::legacy_import_step_hook).
+void step(std::size_t& index) {
+  if (detail::legacy_import_step_hook != nullptr) detail::legacy_import_step_hook(index);
+  ++index;
+}
+
 }  // namespace
+
+namespace detail {
+void (*legacy_import_step_hook)(std::size_t step) = nullptr;
+}  // namespace detail
 
 result<legacy_import> import_legacy_offline_files(const std::string& directory, offline_queue& queue) {
   std::vector<legacy_record> records;
@@ -100,17 +110,23 @@ result<legacy_import> import_legacy_offline_files(const std::string& directory, 
   });
   struct : session_events {
   } quiet;  // a drop (full store, drop-oldest) is counted by the queue
+  std::size_t index = 0;
   for (const auto& r : records) {
     if (r.damaged) {
       ++done.damaged;
       continue;
     }
+    step(index);
     TBMQTT_TRY(queue.push(r.topic, r.payload, quiet, r.mtime_ms));
     ++done.imported;
   }
+  step(index);
   TBMQTT_TRY(queue.sync());  // committed: from here on, removing the files loses nothing
-  for (const auto& r : records)
+  for (const auto& r : records) {
+    step(index);
     if (::unlink(r.file.c_str()) != 0 && errno != ENOENT) return errc::transport_error;
+  }
+  step(index);
   if (const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
     ::fsync(fd);
     ::close(fd);

@@ -540,6 +540,60 @@ class TestAttributes(CliTestCase):
         self.assertEqual(c.wait(), 0, c.stderr_lines)
 
 
+class TestInboundLimit(CliTestCase):
+    """--mqtt5-inbound-limit (client_options::mqtt5_max_packet_size): the broker never sends a
+    message over the limit, so a huge attribute push costs the CLI no memory. The yardstick is the
+    same push to the same command without the option, measured in the same run."""
+
+    BIG = 32 << 20  # bytes
+
+    def watch_peak_rss(self, *options):
+        """Runs `attributes watch --count 1` with `options`, pushes a BIG attribute, one just over
+        the 64 KiB payload limit and then {"after":1}; returns (printed line, stderr lines, peak RSS
+        in KiB of the CLI process)."""
+        c = self.start_cli(*options, "attributes", "watch", "--count", "1")
+        self.broker.wait_for_subscription(self.client_id, "v1/devices/me/attributes")
+        self.peer.push_shared(b'{"big":"' + b"x" * self.BIG + b'"}')
+        self.peer.push_shared(b'{"near":"' + b"x" * 65536 + b'"}')  # over max_payload, within the 2 KiB room
+        self.peer.push_shared({"after": 1})
+        line = c.next_line(timeout=60)
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while True:  # wait4: the exit status and the process's own peak RSS (ru_maxrss, KiB)
+            pid, status, usage = os.wait4(c.proc.pid, os.WNOHANG)
+            if pid == c.proc.pid:
+                break
+            self.assertLess(time.monotonic(), deadline, "tbmqtt did not exit after printing")
+            time.sleep(0.02)
+        c.proc.returncode = os.waitstatus_to_exitcode(status)
+        c._stderr_done.wait(10)
+        self.assertEqual(c.proc.returncode, 0, c.stderr_lines)
+        return line, c.stderr_lines, usage.ru_maxrss
+
+    def test_with_the_option_a_huge_push_never_reaches_the_cli(self):
+        line, err, limited = self.watch_peak_rss("--mqtt5-inbound-limit")
+        self.assertEqual(line, '{"after":1}')
+        # The 32 MB push was discarded by the broker (no error can tell); the one just over the
+        # limit arrived and was dropped, typed and with its topic.
+        self.assertEqual(err, ["tbmqtt: attributes watch: dropped a message from the server on "
+                               "v1/devices/me/attributes: over the 65536-byte limit: payload_too_large"])
+        self.broker.wait_for_log(lambda l: "Dropping too large outgoing PUBLISH" in l, 10, "mosquitto to drop the push")
+
+        self.peer.reset()
+        self.client_id += "-3"
+        line, err, unlimited = self.watch_peak_rss()  # the yardstick: MQTT 3.1.1, no limit
+        self.assertEqual(line, '{"after":1}')
+        self.assertEqual(len(err), 2, err)  # both oversized pushes arrived and were dropped, typed
+        self.assertTrue(all(e.endswith("over the 65536-byte limit: payload_too_large") for e in err), err)
+        print("\n[ inbound limit ] a %d MB attribute push: peak RSS %d KiB with --mqtt5-inbound-limit, %d KiB "
+              "without" % (self.BIG >> 20, limited, unlimited), file=sys.stderr)
+        self.assertGreater(unlimited - limited, (self.BIG >> 10) * 3 // 4)  # most of the push never came in
+
+    def test_the_option_is_in_the_help_of_commands_that_receive(self):
+        for command in (["attributes", "watch"], ["rpc", "serve"]):
+            r = self.run_cli(*command, "--help", raw=True)
+            self.assertIn(b"--mqtt5-inbound-limit", r.stdout)
+
+
 class TestRpcServe(CliTestCase):
     RPC_FILTER = "v1/devices/me/rpc/request/+"
 
@@ -796,6 +850,43 @@ class TestOfflineStore(CliTestCase):
         self.assert_ok(r)
         self.peer.wait_until(lambda: len(self.first_arrivals()) >= len(lines), 20, "2000 messages")
         self.assertEqual(self.first_arrivals(), lines)
+        self.assertEqual(self.stored_records(), [])
+
+    def test_2000_numbered_messages_through_a_proxy_that_resets_every_250ms_none_lost_or_reordered(self):
+        """Issue 16's fault-proxy run through the CLI: a generator feeds `telemetry -` with an
+        offline store while tests/integration/fault_proxy.cpp (built as bin/fault_proxy) resets the
+        connection every 250 ms; the peer counts. Duplicates only after a reset, at most the in-flight
+        window (16) per reset."""
+        proxy_bin = os.path.join(os.path.dirname(CLI), "fault_proxy")
+        self.assertTrue(os.access(proxy_bin, os.X_OK), "build target fault_proxy first: " + proxy_bin)
+        proxy = subprocess.Popen([proxy_bin, str(self.broker.port), "--latency", "3", "--reset-every", "250"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(proxy.stdout.close)
+        self.addCleanup(proxy.stdin.close)
+        self.addCleanup(lambda: proxy.poll() is None and (proxy.kill(), proxy.wait()))
+        port = int(proxy.stdout.readline().split()[1])
+        lines = ['{"n":%d}' % i for i in range(2000)]
+        c = Cli(self.base_args(port=port) + ["--offline-store", self.store, "--timeout", "60s", "telemetry", "-"])
+        self.running.append(c)
+
+        def generate():
+            for line in lines:
+                c.proc.stdin.write((line + "\n").encode())
+            c.proc.stdin.close()
+        threading.Thread(target=generate, daemon=True).start()
+        self.assertEqual(c.wait(timeout=90), 0, c.stderr_lines)
+        self.peer.wait_until(lambda: len(self.first_arrivals()) >= len(lines), 20, "2000 messages")
+        proxy.stdin.close()
+        stats = proxy.stdout.readline().split()  # connections C resets R
+        self.assertEqual(proxy.wait(10), 0)
+        connections, resets = int(stats[1]), int(stats[3])
+        arrivals = self.values(self.peer.telemetry)
+        duplicates = len(arrivals) - len(set(arrivals))
+        print("\n[ cli through resets ] %d connections, %d resets: %d distinct, %d duplicates"
+              % (connections, resets, len(set(arrivals)), duplicates), file=sys.stderr)
+        self.assertGreaterEqual(resets, 2)  # the fault really happened
+        self.assertEqual(self.first_arrivals(), lines)  # none lost, none reordered
+        self.assertLessEqual(duplicates, resets * 16)
         self.assertEqual(self.stored_records(), [])
 
     def test_d2_a_slow_producer_streams_with_an_offline_store(self):
