@@ -152,7 +152,7 @@ struct esp_client_options {
   /// stored in NVS first and sent from there in order, also after a restart or power loss,
   /// until acknowledged (at-least-once). Their send_* ids are then offline-queue tickets,
   /// reported through session_events::on_forwarded; flush() does not wait for the store.
-  /// A store that cannot be read makes start() fail with errc::transport_error. null: off.
+  /// A store that cannot be read makes start() fail with errc::storage_error. null: off.
   /// Telemetry without "ts" is stamped with its capture time when it is stored (offline_queue's
   /// epoch_ms; by default gettimeofday() once the clock is set, i.e. after 2020: before that it
   /// is stored unstamped and the server stamps it on arrival).
@@ -186,7 +186,7 @@ class esp_client {
 
   /// @brief Starts the tbmqtt task and esp-mqtt (which connects in the background).
   /// @return ok, or errc::again (out of memory), errc::invalid_argument (bad URI/options),
-  /// errc::transport_error (also: the offline store cannot be read).
+  /// errc::transport_error, errc::storage_error (the offline store cannot be read).
   [[nodiscard]] result<void> start() noexcept;
   /// @brief start(), then waits until CONNACK and every SUBACK arrived.
   /// @return ok, or errc::refused_credentials, errc::identifier_rejected,
