@@ -48,22 +48,11 @@
 #include <cstdint>
 
 #include "esp_partition.h"
+#include "tbmqtt/config.hpp"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/ota.hpp"
 
-#if __has_include("sdkconfig.h")
-#include "sdkconfig.h"
-#endif
-
-// menuconfig "Mark a new image valid only after it has connected to ThingsBoard". A bool that is
-// off is absent from sdkconfig.h, so Kconfig's presence is told by another tbmqtt option.
-#if defined(CONFIG_TBMQTT_OTA_MARK_VALID_AFTER_CONNECT)
-#define TBMQTT_ESP_OTA_MARK_VALID_AFTER_CONNECT 1
-#elif defined(CONFIG_TBMQTT_OTA_CHUNK_SIZE)
-#define TBMQTT_ESP_OTA_MARK_VALID_AFTER_CONNECT 0
-#else
-#define TBMQTT_ESP_OTA_MARK_VALID_AFTER_CONNECT 1
-#endif
+// TBMQTT_ESP_OTA_MARK_VALID_AFTER_CONNECT: tbmqtt/config.hpp (Kconfig maps into it).
 
 namespace tbmqtt {
 

@@ -36,21 +36,14 @@
 #include <cstdint>
 #include <optional>
 
+#include "tbmqtt/config.hpp"
 #include "tbmqtt/credentials_lifecycle.hpp"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/esp_idf/client.hpp"
 #include "tbmqtt/provision.hpp"
 #include "tbmqtt/storage.hpp"
 
-// Largest /provision/response accepted (an X.509 answer carries the certificate). From Kconfig
-// (menuconfig "tbmqtt"), or this when built without it.
-#ifndef TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY
-#ifdef CONFIG_TBMQTT_PROVISION_RESPONSE_SIZE
-#define TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY CONFIG_TBMQTT_PROVISION_RESPONSE_SIZE
-#else
-#define TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY 4096
-#endif
-#endif
+// The largest /provision/response accepted: TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY (tbmqtt/config.hpp).
 
 namespace tbmqtt {
 
