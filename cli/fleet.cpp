@@ -210,7 +210,7 @@ void write_tokens(const std::string& path, const std::vector<identity>& ids) {
     if (!id.token.empty()) text += id.token + "\n";  // provisioned ones only
   const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
   ::close(fd);
-  if (!ok) fail("--tokens-out " + path + ": write failed", errc::transport_error);
+  if (!ok) fail("--tokens-out " + path + ": write failed", errc::storage_error);
 }
 
 // ---- provisioning on the loop ------------------------------------------------------------------

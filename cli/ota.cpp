@@ -228,7 +228,7 @@ void run(const global_options& o, const ota_args& a) {
     fail_usage("ota: --current-title and --current-version go together");
   const ota_kind kind = a.software ? ota_kind::software : ota_kind::firmware;
   const std::string state_dir = a.state_dir.empty() ? default_state_dir() : a.state_dir;
-  if (!make_dirs(state_dir)) fail("ota: cannot create the state directory " + state_dir, errc::transport_error);
+  if (!make_dirs(state_dir)) fail("ota: cannot create the state directory " + state_dir, errc::storage_error);
   const std::string out = absolute(a.out);
 
   // Declared before the client: the engine uses them until the client is destroyed.

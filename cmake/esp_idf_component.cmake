@@ -2,8 +2,8 @@
 # CMakeLists.txt (when ESP_PLATFORM is set) and from cmake/idf_component/tbmqtt/CMakeLists.txt,
 # the wrapper that names the component "tbmqtt" (ESP-IDF names a component after its directory,
 # so a checkout called "main" added with EXTRA_COMPONENT_DIRS would replace the app's main).
-# Kconfig (menuconfig "tbmqtt") values become the core's compile-time limits
-# (include/tbmqtt/config.hpp); the ESP-IDF client reads its defaults from sdkconfig.h itself.
+# Kconfig (menuconfig "tbmqtt") values reach the code through include/tbmqtt/config.hpp, which
+# maps every CONFIG_TBMQTT_* of sdkconfig.h to its TBMQTT_* limit (one place for every limit).
 get_filename_component(TBMQTT_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 file(GLOB TBMQTT_IDF_SOURCES ${TBMQTT_ROOT}/src/core/*.cpp ${TBMQTT_ROOT}/src/transport/esp_mqtt/*.cpp
      ${TBMQTT_ROOT}/src/platform/esp_idf/*.cpp ${TBMQTT_ROOT}/src/platform/mbedtls/*.cpp)
@@ -24,16 +24,7 @@ if(DEFINED IDF_VERSION_MAJOR AND IDF_VERSION_MAJOR LESS 5)
   target_compile_options(${COMPONENT_LIB} PUBLIC $<$<COMPILE_LANGUAGE:CXX>:-std=gnu++17>)
 endif()
 
-# tests/esp_idf/check.sh checks that every Kconfig option is named here or in the sources.
-foreach(limit MAX_PENDING_REQUESTS MAX_RPC_METHODS MAX_OPEN_SERVER_RPCS MAX_ATTRIBUTE_SUBSCRIPTIONS
-              MAX_SUBSCRIPTIONS TOPIC_CAPACITY REQUEST_PAYLOAD_CAPACITY DEFAULT_MAX_PAYLOAD
-              OTA_CHUNK_SIZE OTA_WINDOW OTA_CHUNK_TIMEOUT_MS
-              CREDENTIAL_FIELD_CAPACITY CREDENTIAL_CERTIFICATE_CAPACITY)
-  if(DEFINED CONFIG_TBMQTT_${limit})
-    target_compile_definitions(${COMPONENT_LIB} PUBLIC TBMQTT_${limit}=${CONFIG_TBMQTT_${limit}})
-  endif()
-endforeach()
-
+# ESP-IDF's own log macro (not a tbmqtt limit): the SDK's sources log at the Kconfig level.
 if(DEFINED CONFIG_TBMQTT_LOG_LEVEL)
   target_compile_definitions(${COMPONENT_LIB} PRIVATE LOG_LOCAL_LEVEL=${CONFIG_TBMQTT_LOG_LEVEL})
 endif()

@@ -167,7 +167,7 @@ void add_many(const globals& g, const emulator_args& a) {
   for (const auto& d : devices) text += d.at("token").get<std::string>() + "\n";
   const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
   ::close(fd);
-  if (!ok) fail(what + ": writing " + a.tokens_out + " failed", errc::transport_error);
+  if (!ok) fail(what + ": writing " + a.tokens_out + " failed", errc::storage_error);
   print_line(nlohmann::json{
       {"added", devices.size()}, {"prefix", a.prefix}, {"gateway", a.gateway}, {"tokensOut", a.tokens_out}}
                  .dump());

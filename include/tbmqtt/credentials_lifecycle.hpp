@@ -114,7 +114,7 @@ inline constexpr std::size_t credentials_record_json_capacity =
 /// @brief Stores the record under credentials_storage_key (atomically: see storage).
 /// @param scratch At least credentials_record_json_capacity bytes suffice.
 /// @return ok, or errc::not_enough_space (scratch or medium), errc::invalid_argument, the
-/// storage's errc::transport_error.
+/// storage's errc::storage_error.
 [[nodiscard]] result<void> store_credentials(storage& store, const credentials_record& record,
                                              span<char> scratch) noexcept;
 
@@ -122,7 +122,7 @@ inline constexpr std::size_t credentials_record_json_capacity =
 /// @param scratch At least credentials_record_json_capacity bytes suffice.
 /// @return ok (and `out` filled), or errc::no_match (nothing stored), errc::malformed (stored
 /// value unreadable), errc::not_enough_space (value larger than `scratch`, or a field larger than
-/// its capacity), errc::transport_error (medium failed).
+/// its capacity), errc::storage_error (medium failed).
 [[nodiscard]] result<void> load_credentials(storage& store, credentials_record& out, span<char> scratch) noexcept;
 
 // ---- retries ----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ enum class errc : std::uint8_t {
   invalid_argument,   ///< An argument is malformed (e.g. JSON text that does not parse).
   queue_full,         ///< A fixed-capacity table (pending requests, handlers) is full.
   payload_too_large,  ///< A payload exceeds the configured server limit (default 65536 bytes).
-  not_connected,      ///< The operation needs a connected session.
+  not_connected,      ///< The operation needs a connected session (or MQTT client).
   // Inbound data problems.
   no_match,         ///< A topic does not belong to the feature that was asked.
   malformed,        ///< Inbound payload is not valid JSON or lacks a required member.
@@ -39,7 +39,7 @@ enum class errc : std::uint8_t {
   refused,              ///< CONNACK with another refusal code (protocol version, ...).
   unreachable,          ///< TCP connect failed: host unknown, port closed, network down.
   tls_error,            ///< TLS setup or handshake failed.
-  transport_error,      ///< Any other error reported by the MQTT library.
+  transport_error,      ///< Any other error reported by the MQTT library or the network (never storage).
   // Provisioning outcomes.
   provision_not_found,         ///< Provisioning NOT_FOUND ("Provision data was not found!"): bad key or secret.
   provision_failed,            ///< Provisioning FAILURE: name exists, already provisioned, or credentials collide.
@@ -54,6 +54,8 @@ enum class errc : std::uint8_t {
   // Storage.
   store_locked,          ///< The offline store is in use by another process (one process per store).
   insecure_permissions,  ///< A file holding secrets is accessible by group or others (chmod 600 it).
+  storage_error,         ///< The storage medium failed: a file or flash/NVS open, read, write, fsync, rename or remove.
+  not_open,  ///< The object was never opened or started (offline queue before open(), OTA sink before begin()).
 };
 
 /// @brief A short, stable, lower-case name for an error code, e.g. "timeout".

@@ -33,28 +33,6 @@
 #include "tbmqtt/session.hpp"
 #include "tbmqtt/span.hpp"
 
-#ifndef TBMQTT_GATEWAY_NAME_CAPACITY
-/// Longest sub-device name (and device type) a gateway keeps, in bytes after unescaping.
-#define TBMQTT_GATEWAY_NAME_CAPACITY 64
-#endif
-#ifndef TBMQTT_GATEWAY_MAX_DEVICES
-/// Default number of sub-devices a tbmqtt::gateway<> keeps connected.
-#define TBMQTT_GATEWAY_MAX_DEVICES 8
-#endif
-#ifndef TBMQTT_GATEWAY_PAYLOAD_CAPACITY
-/// Default size of the buffer a gateway builds its messages in (telemetry for one device given as
-/// text, RPC replies, ...).
-#define TBMQTT_GATEWAY_PAYLOAD_CAPACITY 1024
-#endif
-#ifndef TBMQTT_GATEWAY_MAX_PENDING_REQUESTS
-/// Sub-device attribute requests waiting for an answer at the same time.
-#define TBMQTT_GATEWAY_MAX_PENDING_REQUESTS 8
-#endif
-#ifndef TBMQTT_GATEWAY_MAX_OPEN_RPCS
-/// Sub-device RPCs received and not yet answered.
-#define TBMQTT_GATEWAY_MAX_OPEN_RPCS 8
-#endif
-
 namespace tbmqtt {
 
 /// Gateway topics (thingsboard-protocol.md §7).

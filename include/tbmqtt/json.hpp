@@ -6,13 +6,9 @@
 #include <cstdint>
 #include <string_view>
 
+#include "tbmqtt/config.hpp"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/span.hpp"
-
-#ifndef TBMQTT_JSON_MAX_DEPTH
-/// Deepest nesting of arrays/objects the reader accepts and the writer can produce.
-#define TBMQTT_JSON_MAX_DEPTH 32
-#endif
 
 namespace tbmqtt::json {
 

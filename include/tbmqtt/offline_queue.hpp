@@ -113,7 +113,7 @@ class offline_queue {
   /// @brief Scans the log a previous run left (every segment), and starts a new segment.
   /// Damaged records end their segment (a torn tail) and are counted in corrupt(). Call once,
   /// before the first push.
-  /// @return How many messages were recovered, or errc::transport_error / errc::not_enough_space
+  /// @return How many messages were recovered, or errc::storage_error / errc::not_enough_space
   /// (the medium failed: the queue is then unusable until open() succeeds).
   [[nodiscard]] result<std::size_t> open() noexcept;
 
@@ -121,10 +121,10 @@ class offline_queue {
   /// group commit). With `capture_epoch_ms` != 0, telemetry without a time stamp is stamped with
   /// it (ThingsBoard's `{"ts":..,"values":..}`; each object of an array too: stamp_telemetry()),
   /// so that it keeps its capture time however late it is delivered.
-  /// @return The message's ticket (reported again by on_forwarded), or errc::not_connected
+  /// @return The message's ticket (reported again by on_forwarded), or errc::not_open
   /// (open() did not succeed), errc::payload_too_large (larger than the buffer or max_bytes,
   /// time stamp included), errc::queue_full (full, policy refuse), errc::not_enough_space or
-  /// errc::transport_error (from the medium: the message was not queued, or — when the commit
+  /// errc::storage_error (from the medium: the message was not queued, or — when the commit
   /// failed — it is in the log but may not survive a power loss).
   [[nodiscard]] result<message_id> push(stored_topic topic, std::string_view payload, session_events& events,
                                         std::uint64_t capture_epoch_ms = 0) noexcept;
@@ -133,7 +133,7 @@ class offline_queue {
   /// max_in_flight. Stops at the first errc::again or errc::not_connected from the transport
   /// (tried again next time), and where `limiter` (optional) says to wait (the next pump before
   /// then returns at once). A record that cannot be read back is dropped and reported
-  /// (on_forwarded with errc::malformed or errc::transport_error).
+  /// (on_forwarded with errc::malformed or errc::storage_error).
   void pump(transport_port& port, const session_config& topics, std::uint32_t now_ms, session_events& events,
             rate_limiter* limiter = nullptr) noexcept;
   /// True while a message has been handed to no transport yet (it waits for the window, the

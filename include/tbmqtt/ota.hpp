@@ -14,27 +14,6 @@
 #include "tbmqtt/session.hpp"
 #include "tbmqtt/storage.hpp"
 
-#ifndef TBMQTT_OTA_TEXT_CAPACITY
-/// Longest package title or version kept.
-#define TBMQTT_OTA_TEXT_CAPACITY 64
-#endif
-#ifndef TBMQTT_OTA_MAX_WINDOW
-/// Most chunk requests in flight at once.
-#define TBMQTT_OTA_MAX_WINDOW 32
-#endif
-#ifndef TBMQTT_OTA_CHUNK_SIZE
-/// Default of ota_config::chunk_size (Kconfig: CONFIG_TBMQTT_OTA_CHUNK_SIZE).
-#define TBMQTT_OTA_CHUNK_SIZE 16384
-#endif
-#ifndef TBMQTT_OTA_WINDOW
-/// Default of ota_config::window (Kconfig: CONFIG_TBMQTT_OTA_WINDOW).
-#define TBMQTT_OTA_WINDOW 16
-#endif
-#ifndef TBMQTT_OTA_CHUNK_TIMEOUT_MS
-/// Default of ota_config::chunk_timeout_ms (Kconfig: CONFIG_TBMQTT_OTA_CHUNK_TIMEOUT_MS).
-#define TBMQTT_OTA_CHUNK_TIMEOUT_MS 5000
-#endif
-
 namespace tbmqtt {
 
 /// Firmware uses the `fw_` attributes and `v2/fw/...` topics; software `sw_` and `v2/sw/...`.

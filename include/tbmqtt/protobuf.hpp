@@ -17,13 +17,9 @@
 #include <cstdint>
 #include <string_view>
 
+#include "tbmqtt/config.hpp"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/span.hpp"
-
-#ifndef TBMQTT_PROTOBUF_MAX_DEPTH
-/// Deepest nesting of messages (and groups) the codec follows; deeper input is errc::malformed.
-#define TBMQTT_PROTOBUF_MAX_DEPTH 8
-#endif
 
 namespace tbmqtt::protobuf {
 

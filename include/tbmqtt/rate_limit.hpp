@@ -9,13 +9,9 @@
 #include <cstdint>
 #include <string_view>
 
+#include "tbmqtt/config.hpp"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/span.hpp"
-
-#ifndef TBMQTT_MAX_RATE_RULES
-/// Rules per limit ("10:1,300:60" is two).
-#define TBMQTT_MAX_RATE_RULES 4
-#endif
 
 namespace tbmqtt {
 

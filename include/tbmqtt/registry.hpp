@@ -63,20 +63,12 @@
 #include <limits>
 #include <string_view>
 
+#include "tbmqtt/config.hpp"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/function_ref.hpp"
 #include "tbmqtt/json.hpp"
 #include "tbmqtt/session.hpp"
 #include "tbmqtt/span.hpp"
-
-#ifndef TBMQTT_REGISTRY_PAYLOAD_CAPACITY
-/// Default size of the buffer a registry builds telemetry and attribute messages in.
-#define TBMQTT_REGISTRY_PAYLOAD_CAPACITY 512
-#endif
-#ifndef TBMQTT_REGISTRY_TEXT_CAPACITY
-/// Longest string attribute value (after unescaping) handed to a "set" callback.
-#define TBMQTT_REGISTRY_TEXT_CAPACITY 128
-#endif
 
 namespace tbmqtt {
 

@@ -23,18 +23,18 @@ namespace tbmqtt {
 class segment_store {
  public:
   /// @brief The lowest existing segment number >= `from`.
-  /// @return It, or errc::no_match (none), errc::transport_error.
+  /// @return It, or errc::no_match (none), errc::storage_error.
   [[nodiscard]] virtual result<std::uint32_t> find(std::uint32_t from) noexcept = 0;
   /// @brief Reads up to out.size() bytes at `offset`.
   /// @return Bytes read (fewer at the end of the segment, 0 past it), or errc::no_match (no
-  /// such segment), errc::transport_error.
+  /// such segment), errc::storage_error.
   [[nodiscard]] virtual result<std::size_t> read(std::uint32_t segment, std::uint32_t offset,
                                                  span<std::byte> out) noexcept = 0;
   /// @brief Creates the empty segment `segment` (a segment of that number is replaced).
-  /// @return ok, or errc::not_enough_space (medium full), errc::transport_error.
+  /// @return ok, or errc::not_enough_space (medium full), errc::storage_error.
   [[nodiscard]] virtual result<void> create(std::uint32_t segment) noexcept = 0;
   /// @brief Writes `data` at `offset` of `segment`.
-  /// @return ok, or errc::not_enough_space, errc::transport_error.
+  /// @return ok, or errc::not_enough_space, errc::storage_error.
   [[nodiscard]] virtual result<void> write(std::uint32_t segment, std::uint32_t offset,
                                            span<const std::byte> data) noexcept = 0;
   /// @brief Makes every write to `segment` durable (fsync; a commit on NVS).

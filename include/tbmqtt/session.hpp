@@ -156,7 +156,7 @@ class session {
   /// attributes publish is stored in `queue` first (also while disconnected) and sent from it in
   /// order once ready; each is erased on its PUBACK. Those publish calls then return the
   /// queue's ticket (not a packet id), the outcome arrives as session_events::on_forwarded, and
-  /// they fail with the queue's errors (errc::queue_full, errc::transport_error, ...).
+  /// they fail with the queue's errors (errc::queue_full, errc::storage_error, ...).
   /// QoS 0 and every other message bypass the queue. nullptr turns it off.
   /// @pre `queue` is open() and outlives the session (or is unset first).
   void set_offline_queue(offline_queue* queue) noexcept;

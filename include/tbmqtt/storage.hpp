@@ -17,10 +17,10 @@ class storage {
  public:
   /// @brief Reads the value of `key` into `out`.
   /// @return Bytes read, or errc::no_match (no such key), errc::not_enough_space (`out` too
-  /// small), errc::transport_error (the medium failed).
+  /// small), errc::storage_error (the medium failed).
   [[nodiscard]] virtual result<std::size_t> load(std::string_view key, span<std::byte> out) noexcept = 0;
   /// @brief Replaces the value of `key` atomically.
-  /// @return ok, or errc::not_enough_space (medium full), errc::transport_error.
+  /// @return ok, or errc::not_enough_space (medium full), errc::storage_error.
   [[nodiscard]] virtual result<void> store(std::string_view key, span<const std::byte> value) noexcept = 0;
   /// @brief Removes `key`; removing a missing key is ok.
   [[nodiscard]] virtual result<void> erase(std::string_view key) noexcept = 0;

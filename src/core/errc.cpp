@@ -42,6 +42,8 @@ const char* to_string(errc e) noexcept {
     case errc::tls_bad_client_key: return "tls_bad_client_key";
     case errc::store_locked: return "store_locked";
     case errc::insecure_permissions: return "insecure_permissions";
+    case errc::storage_error: return "storage_error";
+    case errc::not_open: return "not_open";
   }
   return "ok";
 }

@@ -49,7 +49,7 @@ bool is_data(std::uint8_t t) noexcept { return t == type_telemetry || t == type_
 
 message_id ticket_of(std::uint64_t sequence) noexcept { return static_cast<message_id>(sequence); }
 
-errc medium_error(errc e) noexcept { return e == errc::not_enough_space ? e : errc::transport_error; }
+errc medium_error(errc e) noexcept { return e == errc::not_enough_space ? e : errc::storage_error; }
 
 }  // namespace
 
@@ -71,7 +71,7 @@ offline_queue::offline_queue(segment_store& store, span<entry> window, span<std:
 
 result<offline_queue::record_info> offline_queue::read_record(std::uint32_t segment, std::uint32_t offset) noexcept {
   auto got = store_.read(segment, offset, buffer_.first(header_size));
-  if (!got) return got.error() == errc::no_match ? errc::no_match : errc::transport_error;
+  if (!got) return got.error() == errc::no_match ? errc::no_match : errc::storage_error;
   if (*got == 0) return errc::no_match;  // the clean end of the segment
   const std::byte* h = buffer_.data();
   record_info r;
@@ -84,7 +84,7 @@ result<offline_queue::record_info> offline_queue::read_record(std::uint32_t segm
   if (r.size > 0) {
     auto body = store_.read(segment, offset + static_cast<std::uint32_t>(header_size),
                             buffer_.subspan(header_size).first(r.size));
-    if (!body) return errc::transport_error;
+    if (!body) return errc::storage_error;
     if (*body < r.size) return errc::malformed;  // torn inside the payload
   }
   r.damaged = record_crc(buffer_.first(header_size + r.size)) != get_u32(h + crc_offset);
@@ -95,7 +95,7 @@ template <typename OnData>
 result<void> offline_queue::scan_segment(std::uint32_t segment, scan_state& state, OnData on_data) noexcept {
   auto start = read_record(segment, 0);
   if (!start) {
-    if (start.error() == errc::transport_error) return errc::transport_error;
+    if (start.error() == errc::storage_error) return errc::storage_error;
     if (start.error() == errc::malformed) ++corrupt_;
     return {};  // empty (created, then the power went) or not a log segment
   }
@@ -112,7 +112,7 @@ result<void> offline_queue::scan_segment(std::uint32_t segment, scan_state& stat
   for (;;) {
     auto r = read_record(segment, offset);
     if (!r) {
-      if (r.error() == errc::transport_error) return errc::transport_error;
+      if (r.error() == errc::storage_error) return errc::storage_error;
       if (r.error() == errc::malformed) ++corrupt_;
       return {};
     }
@@ -179,7 +179,7 @@ result<std::size_t> offline_queue::open() noexcept {
   }
   // (find() ending with anything but no_match is a medium failure)
   if (auto probe = store_.find(any_segment ? last_segment + 1 : 0); !probe && probe.error() != errc::no_match)
-    return errc::transport_error;
+    return errc::storage_error;
   watermark_ = first_pass.watermark;
   next_sequence_ = first_pass.next;
   const std::uint32_t corrupt_seen = corrupt_;
@@ -252,7 +252,7 @@ result<void> offline_queue::commit() noexcept {
 }
 
 result<void> offline_queue::sync() noexcept {
-  if (!open_) return errc::not_connected;
+  if (!open_) return errc::not_open;
   return commit();
 }
 
@@ -293,7 +293,7 @@ bool offline_queue::next_record(record_info& out, bool committed_only) noexcept 
     const bool active = cursor_segment_ == active_segment_;
     if (active && cursor_offset_ >= (committed_only ? committed_offset_ : append_offset_)) return false;
     auto r = read_record(cursor_segment_, cursor_offset_);
-    if (!r && (active || r.error() == errc::transport_error)) {
+    if (!r && (active || r.error() == errc::storage_error)) {
       if (r.error() == errc::malformed) ++corrupt_;
       return false;
     }
@@ -368,7 +368,7 @@ result<void> offline_queue::make_room(std::size_t size, session_events& events) 
 
 result<message_id> offline_queue::push(stored_topic topic, std::string_view payload, session_events& events,
                                        std::uint64_t capture_epoch_ms) noexcept {
-  if (!open_) return errc::not_connected;
+  if (!open_) return errc::not_open;
   if (capture_epoch_ms == 0 && config_.epoch_ms != nullptr && topic == stored_topic::telemetry)
     capture_epoch_ms = config_.epoch_ms();
   const std::size_t room = buffer_.size() - header_size;
@@ -459,7 +459,7 @@ void offline_queue::pump(transport_port& port, const session_config& topics, std
       if (!time_reached(now_ms, e.resend_at_ms)) return;  // nothing newer may overtake it
       auto r = read_record(e.segment, e.offset);
       if (!r || r->damaged || r->sequence != e.sequence) {
-        if (!r && r.error() == errc::transport_error) return;
+        if (!r && r.error() == errc::storage_error) return;
         ++corrupt_;
         finish(e, errc::malformed, events);
         continue;

@@ -500,7 +500,7 @@ void ota_engine::end_chunk(errc e, std::uint32_t now_ms) noexcept {
     const std::uint64_t checkpointed = checkpointed_;
     hasher_->reset();
     hashed_ = 0;
-    if (!rehash_from_sink(prefix)) return fail(errc::transport_error, "the sink failed to read back");
+    if (!rehash_from_sink(prefix)) return fail(errc::storage_error, "the sink failed to read back");
     checkpointed_ = checkpointed;
     return;
   }
@@ -524,7 +524,7 @@ void ota_engine::end_chunk(errc e, std::uint32_t now_ms) noexcept {
 void ota_engine::hash_written_chunks() noexcept {
   while (received_mask_ & 1u) {
     const std::uint64_t upto = hashed_ + chunk_length(static_cast<std::uint32_t>(hashed_ / chunk_size_));
-    if (!rehash_from_sink(upto)) return fail(errc::transport_error, "the sink failed to read back");
+    if (!rehash_from_sink(upto)) return fail(errc::storage_error, "the sink failed to read back");
     received_mask_ >>= 1;
   }
 }

@@ -41,7 +41,7 @@ result<void> kv_segment_store::load_range() noexcept {
   key[prefix_.size()] = 'r';
   std::byte value[9];
   auto got = store_.load({key, prefix_.size() + 1}, value);
-  if (!got && got.error() != errc::no_match) return errc::transport_error;
+  if (!got && got.error() != errc::no_match) return errc::storage_error;
   any_ = got && *got == sizeof value && value[8] == std::byte{1};
   if (any_) {
     first_ = get_u32(value);
@@ -95,9 +95,9 @@ result<void> kv_segment_store::create(std::uint32_t segment) noexcept {
 
 result<void> kv_segment_store::write(std::uint32_t segment, std::uint32_t offset, span<const std::byte> data) noexcept {
   const std::size_t page_size = write_page_.size();
-  if (!w_valid_ || segment != w_segment_) return errc::transport_error;  // only the newest segment grows
+  if (!w_valid_ || segment != w_segment_) return errc::invalid_argument;  // only the newest segment grows
   const std::uint64_t page_start = static_cast<std::uint64_t>(w_page_) * page_size;
-  if (offset < page_start || offset > page_start + w_used_) return errc::transport_error;
+  if (offset < page_start || offset > page_start + w_used_) return errc::invalid_argument;
   w_used_ = static_cast<std::size_t>(offset - page_start);  // over what a failed write left
   std::size_t done = 0;
   while (done < data.size()) {
@@ -142,7 +142,7 @@ result<std::size_t> kv_segment_store::read(std::uint32_t segment, std::uint32_t 
         char key[16];
         key_for(segment, page, key);
         auto got = store_.load(key, read_page_);
-        if (!got && got.error() != errc::no_match) return errc::transport_error;
+        if (!got && got.error() != errc::no_match) return errc::storage_error;
         r_segment_ = segment;
         r_page_ = page;
         r_used_ = got ? *got : 0;

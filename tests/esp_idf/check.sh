@@ -18,12 +18,12 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "${here}/../.." && pwd)"
 headers="${TBMQTT_ESP_IDF_HEADERS:-${repo}/../shared/esp-idf}"
 
-# Every Kconfig option must reach the code: as CONFIG_TBMQTT_<NAME> in a source or header, or
-# as <NAME> in the list cmake/esp_idf_component.cmake turns into compile definitions.
+# Every Kconfig option must reach the code: as CONFIG_TBMQTT_<NAME> in a source or header
+# (include/tbmqtt/config.hpp maps the limits), or in cmake/esp_idf_component.cmake.
 unwired=0
 while read -r name; do
   if ! grep -rqw "CONFIG_${name}" "${repo}/include" "${repo}/src" "${repo}/examples" &&
-     ! grep -qw "${name#TBMQTT_}" "${repo}/cmake/esp_idf_component.cmake"; then
+     ! grep -qw "CONFIG_${name}" "${repo}/cmake/esp_idf_component.cmake"; then
     echo "Kconfig option ${name} is not used by any code" >&2
     unwired=1
   fi

@@ -65,7 +65,7 @@ struct crash_log final : tbmqtt::segment_store {
   }
 
   tbmqtt::result<std::uint32_t> find(std::uint32_t from) noexcept override {
-    if (!powered) return tbmqtt::errc::transport_error;
+    if (!powered) return tbmqtt::errc::storage_error;
     bool any = false;
     std::uint32_t best = 0;
     for (const auto& s : segments)
@@ -78,7 +78,7 @@ struct crash_log final : tbmqtt::segment_store {
   }
   tbmqtt::result<std::size_t> read(std::uint32_t id, std::uint32_t offset,
                                    tbmqtt::span<std::byte> out) noexcept override {
-    if (!powered) return tbmqtt::errc::transport_error;
+    if (!powered) return tbmqtt::errc::storage_error;
     segment* s = get(id);
     if (s == nullptr) return tbmqtt::errc::no_match;
     if (offset >= s->size) return std::size_t{0};
@@ -87,7 +87,7 @@ struct crash_log final : tbmqtt::segment_store {
     return n;
   }
   tbmqtt::result<void> create(std::uint32_t id) noexcept override {
-    if (!allowed()) return tbmqtt::errc::transport_error;
+    if (!allowed()) return tbmqtt::errc::storage_error;
     segment* s = get(id);
     for (auto& candidate : segments)
       if (s == nullptr && !candidate.used) s = &candidate;
@@ -107,9 +107,9 @@ struct crash_log final : tbmqtt::segment_store {
         std::memcpy(s->data + offset, data.data(), data.size() / 2);
         if (offset + data.size() / 2 > s->size) s->size = offset + data.size() / 2;
       }
-      return tbmqtt::errc::transport_error;
+      return tbmqtt::errc::storage_error;
     }
-    if (!fits) return s == nullptr ? tbmqtt::errc::transport_error : tbmqtt::errc::not_enough_space;
+    if (!fits) return s == nullptr ? tbmqtt::errc::storage_error : tbmqtt::errc::not_enough_space;
     if (!data.empty()) std::memcpy(s->data + offset, data.data(), data.size());
     s->size = offset + data.size();
     if (s->synced > s->size) s->synced = s->size;
@@ -117,13 +117,13 @@ struct crash_log final : tbmqtt::segment_store {
     return {};
   }
   tbmqtt::result<void> sync(std::uint32_t id) noexcept override {
-    if (!allowed()) return tbmqtt::errc::transport_error;
+    if (!allowed()) return tbmqtt::errc::storage_error;
     if (segment* s = get(id)) s->synced = s->size;
     ++syncs;
     return {};
   }
   tbmqtt::result<void> remove(std::uint32_t id) noexcept override {
-    if (!allowed()) return tbmqtt::errc::transport_error;
+    if (!allowed()) return tbmqtt::errc::storage_error;
     if (segment* s = get(id)) s->used = false;
     ++removes;
     return {};

@@ -19,7 +19,7 @@ struct memory_sink final : tbmqtt::ota_sink {
   static constexpr std::size_t capacity = 70000;
   std::byte data[capacity];
   std::uint64_t fail_from = UINT64_MAX;
-  errc write_error = errc::transport_error;
+  errc write_error = errc::storage_error;
   int writes = 0;
   std::uint64_t begun_at = 99, high = 0;
   int begins = 0, aborts = 0, finishes = 0, activations = 0, confirms = 0, rollbacks = 0;

@@ -178,10 +178,10 @@ TEST(credentials_record, storage_failures_pass_through) {
   EXPECT_EQ(tbmqtt::load_credentials(store, record_b, scratch).error(), errc::no_match);
   store.put_text("not json");
   EXPECT_EQ(tbmqtt::load_credentials(store, record_b, scratch).error(), errc::malformed);
-  store.fail_with = errc::transport_error;
-  EXPECT_EQ(tbmqtt::load_credentials(store, record_b, scratch).error(), errc::transport_error);
+  store.fail_with = errc::storage_error;
+  EXPECT_EQ(tbmqtt::load_credentials(store, record_b, scratch).error(), errc::storage_error);
   ASSERT_TRUE(record_a.assign(token("t")));
-  EXPECT_EQ(tbmqtt::store_credentials(store, record_a, scratch).error(), errc::transport_error);
+  EXPECT_EQ(tbmqtt::store_credentials(store, record_a, scratch).error(), errc::storage_error);
   char tiny[8];
   store.fail_with = errc{};
   EXPECT_EQ(tbmqtt::store_credentials(store, record_a, tiny).error(), errc::not_enough_space);
@@ -231,7 +231,7 @@ TEST(credentials_lifecycle, nothing_stored_provisions_stores_then_connects) {
 TEST(credentials_lifecycle, a_damaged_record_or_failed_store_stops) {
   credentials_lifecycle life{{true, 0}};
   EXPECT_TRUE(is(life.start(errc::malformed), credentials_step::fail, 0, errc::malformed));
-  EXPECT_TRUE(is(life.start(errc::transport_error), credentials_step::fail, 0, errc::transport_error));
+  EXPECT_TRUE(is(life.start(errc::storage_error), credentials_step::fail, 0, errc::storage_error));
   EXPECT_TRUE(is(life.start(errc::no_match), credentials_step::provision));
   EXPECT_TRUE(is(life.provisioned(errc{}), credentials_step::store));
   EXPECT_TRUE(is(life.stored(errc::not_enough_space), credentials_step::fail, 0, errc::not_enough_space));
@@ -425,8 +425,8 @@ TEST(run_credentials_lifecycle, cancel_wait_errors_and_damaged_records_stop_it) 
   EXPECT_EQ(tbmqtt::run_credentials_lifecycle(life, store, record_a, scratch, damaged).error(), errc::malformed);
   EXPECT_EQ(damaged.log, "");
 
-  store.fail_with = errc::transport_error;
-  EXPECT_EQ(tbmqtt::run_credentials_lifecycle(life, store, record_a, scratch, damaged).error(), errc::transport_error);
+  store.fail_with = errc::storage_error;
+  EXPECT_EQ(tbmqtt::run_credentials_lifecycle(life, store, record_a, scratch, damaged).error(), errc::storage_error);
 }
 
 TEST(run_credentials_lifecycle, a_failed_store_never_connects) {

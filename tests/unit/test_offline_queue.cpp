@@ -179,18 +179,18 @@ TEST(offline_queue, payload_larger_than_the_record_buffer_is_refused) {
   EXPECT_EQ(small.size(), 1u);
 }
 
-TEST(offline_queue, push_before_open_fails_with_not_connected) {
+TEST(offline_queue, push_before_open_fails_with_not_open) {
   crash_log disk;
   queue8 q{disk};
   forward_log events;
-  EXPECT_EQ(q.push(stored_topic::telemetry, "{}", events).error(), errc::not_connected);
+  EXPECT_EQ(q.push(stored_topic::telemetry, "{}", events).error(), errc::not_open);
 }
 
 TEST(offline_queue, storage_failure_on_push_is_reported_and_queues_nothing) {
   crash_log disk;
   device d{disk};
   disk.ops_left = 0;
-  EXPECT_EQ(d.send("{\"n\":0}").error(), errc::transport_error);
+  EXPECT_EQ(d.send("{\"n\":0}").error(), errc::storage_error);
   EXPECT_TRUE(d.queue.empty());
   disk.power_on();
   crash_log small;
@@ -208,7 +208,7 @@ TEST(offline_queue, open_fails_when_the_storage_fails) {
   crash_log disk;
   disk.powered = false;
   queue8 q{disk};
-  EXPECT_EQ(q.open().error(), errc::transport_error);
+  EXPECT_EQ(q.open().error(), errc::storage_error);
 }
 
 // A log cannot trust anything after a damaged record of a segment: the recovery keeps what
@@ -606,7 +606,7 @@ struct blob_storage final : tbmqtt::storage {
     return nullptr;
   }
   tbmqtt::result<std::size_t> load(std::string_view key, tbmqtt::span<std::byte> out) noexcept override {
-    if (!powered) return errc::transport_error;
+    if (!powered) return errc::storage_error;
     slot* s = find(key);
     if (s == nullptr) return errc::no_match;
     if (s->size > out.size()) return errc::not_enough_space;
@@ -614,7 +614,7 @@ struct blob_storage final : tbmqtt::storage {
     return s->size;
   }
   tbmqtt::result<void> store(std::string_view key, tbmqtt::span<const std::byte> value) noexcept override {
-    if (!allowed()) return errc::transport_error;
+    if (!allowed()) return errc::storage_error;
     slot* s = find(key);
     for (auto& candidate : slots)
       if (s == nullptr && !candidate.used) s = &candidate;
@@ -627,7 +627,7 @@ struct blob_storage final : tbmqtt::storage {
     return {};
   }
   tbmqtt::result<void> erase(std::string_view key) noexcept override {
-    if (!allowed()) return errc::transport_error;
+    if (!allowed()) return errc::storage_error;
     if (slot* s = find(key)) s->used = false;
     return {};
   }

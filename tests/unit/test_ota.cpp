@@ -605,8 +605,8 @@ TEST(ota, confirm_keeps_the_update_pending_when_the_sink_cannot_confirm_and_reje
   config.current_version = "2.0";
   rig after{sink, storage, config};
   after.connect();
-  sink.confirm_error = errc::transport_error;
-  EXPECT_EQ(after.engine.confirm().error(), errc::transport_error);
+  sink.confirm_error = errc::storage_error;
+  EXPECT_EQ(after.engine.confirm().error(), errc::storage_error);
   EXPECT_NE(after.port.last_state(), std::string_view("UPDATED"));
   ASSERT_TRUE(after.engine.reject("self-test failed"));  // still pending: can be rejected
   EXPECT_EQ(sink.rollbacks, 1);

@@ -30,71 +30,14 @@
 #include <cstdint>
 #include <string_view>
 
+#include "tbmqtt/config.hpp"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/offline_queue.hpp"
 #include "tbmqtt/payload.hpp"
 #include "tbmqtt/session.hpp"
 
-#if __has_include("sdkconfig.h")
-#include "sdkconfig.h"
-#endif
-
-// Defaults from Kconfig (menuconfig "tbmqtt"), or these when built without it.
-#ifdef CONFIG_TBMQTT_MQTT_BUFFER_SIZE
-#define TBMQTT_ESP_MQTT_BUFFER_SIZE CONFIG_TBMQTT_MQTT_BUFFER_SIZE
-#else
-#define TBMQTT_ESP_MQTT_BUFFER_SIZE 1024
-#endif
-#ifdef CONFIG_TBMQTT_REASSEMBLY_BUFFER_SIZE
-#define TBMQTT_ESP_REASSEMBLY_SIZE CONFIG_TBMQTT_REASSEMBLY_BUFFER_SIZE
-#else
-#define TBMQTT_ESP_REASSEMBLY_SIZE 4096
-#endif
-#ifdef CONFIG_TBMQTT_EVENT_QUEUE_DEPTH
-#define TBMQTT_ESP_EVENT_QUEUE_DEPTH CONFIG_TBMQTT_EVENT_QUEUE_DEPTH
-#else
-#define TBMQTT_ESP_EVENT_QUEUE_DEPTH 16
-#endif
-#ifdef CONFIG_TBMQTT_EVENT_RING_SIZE
-#define TBMQTT_ESP_EVENT_RING_SIZE CONFIG_TBMQTT_EVENT_RING_SIZE
-#else
-#define TBMQTT_ESP_EVENT_RING_SIZE 4096
-#endif
-#ifdef CONFIG_TBMQTT_REQUEST_TIMEOUT_MS
-#define TBMQTT_ESP_REQUEST_TIMEOUT_MS CONFIG_TBMQTT_REQUEST_TIMEOUT_MS
-#else
-#define TBMQTT_ESP_REQUEST_TIMEOUT_MS 10000
-#endif
-#ifdef CONFIG_TBMQTT_KEEPALIVE_S
-#define TBMQTT_ESP_KEEPALIVE_S CONFIG_TBMQTT_KEEPALIVE_S
-#else
-#define TBMQTT_ESP_KEEPALIVE_S 60
-#endif
-#ifdef CONFIG_TBMQTT_RECONNECT_TIMEOUT_MS
-#define TBMQTT_ESP_RECONNECT_TIMEOUT_MS CONFIG_TBMQTT_RECONNECT_TIMEOUT_MS
-#else
-#define TBMQTT_ESP_RECONNECT_TIMEOUT_MS 5000
-#endif
-#ifdef CONFIG_TBMQTT_TASK_STACK
-#define TBMQTT_ESP_TASK_STACK CONFIG_TBMQTT_TASK_STACK
-#else
-#define TBMQTT_ESP_TASK_STACK 6144
-#endif
-#ifdef CONFIG_TBMQTT_TASK_PRIORITY
-#define TBMQTT_ESP_TASK_PRIORITY CONFIG_TBMQTT_TASK_PRIORITY
-#else
-#define TBMQTT_ESP_TASK_PRIORITY 5
-#endif
-#ifdef CONFIG_TBMQTT_NETWORK_TIMEOUT_MS
-#define TBMQTT_ESP_NETWORK_TIMEOUT_MS CONFIG_TBMQTT_NETWORK_TIMEOUT_MS
-#else
-#define TBMQTT_ESP_NETWORK_TIMEOUT_MS 10000
-#endif
-#ifdef CONFIG_TBMQTT_LOG_LEVEL
-#define TBMQTT_ESP_LOG_LEVEL CONFIG_TBMQTT_LOG_LEVEL
-#else
-#define TBMQTT_ESP_LOG_LEVEL 3
-#endif
+// Buffers, queue depths, time-outs and task settings: TBMQTT_ESP_* in tbmqtt/config.hpp (Kconfig
+// menuconfig "tbmqtt" maps into it).
 
 namespace tbmqtt {
 
@@ -152,7 +95,7 @@ struct esp_client_options {
   /// stored in NVS first and sent from there in order, also after a restart or power loss,
   /// until acknowledged (at-least-once). Their send_* ids are then offline-queue tickets,
   /// reported through session_events::on_forwarded; flush() does not wait for the store.
-  /// A store that cannot be read makes start() fail with errc::transport_error. null: off.
+  /// A store that cannot be read makes start() fail with errc::storage_error. null: off.
   /// Telemetry without "ts" is stamped with its capture time when it is stored (offline_queue's
   /// epoch_ms; by default gettimeofday() once the clock is set, i.e. after 2020: before that it
   /// is stored unstamped and the server stamps it on arrival).
@@ -186,7 +129,7 @@ class esp_client {
 
   /// @brief Starts the tbmqtt task and esp-mqtt (which connects in the background).
   /// @return ok, or errc::again (out of memory), errc::invalid_argument (bad URI/options),
-  /// errc::transport_error (also: the offline store cannot be read).
+  /// errc::transport_error, errc::storage_error (the offline store cannot be read).
   [[nodiscard]] result<void> start() noexcept;
   /// @brief start(), then waits until CONNACK and every SUBACK arrived.
   /// @return ok, or errc::refused_credentials, errc::identifier_rejected,

@@ -48,22 +48,11 @@
 #include <cstdint>
 
 #include "esp_partition.h"
+#include "tbmqtt/config.hpp"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/ota.hpp"
 
-#if __has_include("sdkconfig.h")
-#include "sdkconfig.h"
-#endif
-
-// menuconfig "Mark a new image valid only after it has connected to ThingsBoard". A bool that is
-// off is absent from sdkconfig.h, so Kconfig's presence is told by another tbmqtt option.
-#if defined(CONFIG_TBMQTT_OTA_MARK_VALID_AFTER_CONNECT)
-#define TBMQTT_ESP_OTA_MARK_VALID_AFTER_CONNECT 1
-#elif defined(CONFIG_TBMQTT_OTA_CHUNK_SIZE)
-#define TBMQTT_ESP_OTA_MARK_VALID_AFTER_CONNECT 0
-#else
-#define TBMQTT_ESP_OTA_MARK_VALID_AFTER_CONNECT 1
-#endif
+// TBMQTT_ESP_OTA_MARK_VALID_AFTER_CONNECT: tbmqtt/config.hpp (Kconfig maps into it).
 
 namespace tbmqtt {
 
@@ -79,14 +68,14 @@ class esp_ota_sink final : public ota_sink {
   /// errc::invalid_argument (no OTA partition, or it is the running one).
   [[nodiscard]] result<void> begin(const ota_package& package, std::uint64_t resume_offset) noexcept override;
   /// @return ok, or errc::invalid_argument (not begun, or past the image size),
-  /// errc::transport_error (flash erase/write failed).
+  /// errc::storage_error (flash erase/write failed).
   [[nodiscard]] result<void> write(std::uint64_t offset, span<const std::byte> data) noexcept override;
   [[nodiscard]] result<std::size_t> read(std::uint64_t offset, span<std::byte> out) noexcept override;
   /// @return ok, or errc::malformed (not a valid app image), errc::invalid_argument.
   [[nodiscard]] result<void> finish() noexcept override;
   void abort() noexcept override;
   /// @return ok, or errc::malformed (ESP_ERR_OTA_VALIDATE_FAILED), errc::invalid_argument
-  /// (not finished), errc::transport_error.
+  /// (not finished), errc::storage_error.
   [[nodiscard]] result<void> activate() noexcept override;
   /// @brief esp_ota_mark_app_valid_cancel_rollback() (when the running image awaits verification).
   [[nodiscard]] result<void> confirm() noexcept override;
@@ -109,7 +98,7 @@ class esp_ota_sink final : public ota_sink {
 
 /// @brief Marks the running image valid (esp_ota_mark_app_valid_cancel_rollback): the bootloader
 /// no longer rolls back. Call once the new image reached ThingsBoard (see the pattern above).
-/// @return ok, or errc::transport_error.
+/// @return ok, or errc::storage_error.
 [[nodiscard]] result<void> esp_ota_confirm_running() noexcept;
 /// @brief True when the running image was just installed and waits for confirmation
 /// (esp_ota_get_state_partition == ESP_OTA_IMG_PENDING_VERIFY; needs rollback enabled).

@@ -36,21 +36,14 @@
 #include <cstdint>
 #include <optional>
 
+#include "tbmqtt/config.hpp"
 #include "tbmqtt/credentials_lifecycle.hpp"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/esp_idf/client.hpp"
 #include "tbmqtt/provision.hpp"
 #include "tbmqtt/storage.hpp"
 
-// Largest /provision/response accepted (an X.509 answer carries the certificate). From Kconfig
-// (menuconfig "tbmqtt"), or this when built without it.
-#ifndef TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY
-#ifdef CONFIG_TBMQTT_PROVISION_RESPONSE_SIZE
-#define TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY CONFIG_TBMQTT_PROVISION_RESPONSE_SIZE
-#else
-#define TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY 4096
-#endif
-#endif
+// The largest /provision/response accepted: TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY (tbmqtt/config.hpp).
 
 namespace tbmqtt {
 
@@ -79,7 +72,7 @@ struct esp_provision_options {
 /// TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY), errc::timeout, errc::unreachable, errc::tls_error,
 /// errc::refused_credentials (and the other CONNACK refusals), errc::subscription_refused,
 /// errc::disconnected (closed without an answer), errc::again (out of memory),
-/// errc::transport_error (esp-mqtt or the storage failed).
+/// errc::transport_error (esp-mqtt failed), errc::storage_error (the storage failed).
 [[nodiscard]] result<void> esp_provision(const esp_provision_options& server, const provision_request& request,
                                          storage& store, credentials_record& out_credentials) noexcept;
 
@@ -139,7 +132,7 @@ class esp_provisioned_client {
   /// once max_attempts are used up or it is not worth repeating (errc::provision_not_found,
   /// errc::provision_failed, errc::unreachable, ...; see esp_provision), a storage error
   /// (errc::malformed or errc::not_enough_space for a damaged stored record, which is never
-  /// replaced silently; errc::transport_error), an esp_client::connect error, or errc::again
+  /// replaced silently; errc::storage_error), an esp_client::connect error, or errc::again
   /// (out of memory).
   /// @pre No other connect() of this object is running; not from an esp_client callback.
   [[nodiscard]] result<void> connect(std::uint32_t connect_timeout_ms) noexcept;

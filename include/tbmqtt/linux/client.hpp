@@ -122,7 +122,7 @@ struct connection_event {
 };
 
 /// @brief The offline store cannot be used: code() is errc::store_locked (another process
-/// holds its directory), errc::transport_error or errc::not_enough_space.
+/// holds its directory), errc::storage_error or errc::not_enough_space.
 class store_error : public std::runtime_error {
  public:
   store_error(const std::string& what, errc code) : std::runtime_error(what), code_(code) {}
@@ -174,7 +174,7 @@ class client {
   /// message was written (QoS 0), or with errc::cancelled if the client is destroyed first.
   /// @return ok, or errc::invalid_argument, errc::payload_too_large, errc::not_connected (QoS 0
   /// while offline); with an offline store also errc::queue_full (full, policy refuse),
-  /// errc::not_enough_space or errc::transport_error (the disk), errc::again (over a rate limit
+  /// errc::not_enough_space or errc::storage_error (the disk), errc::again (over a rate limit
   /// with rate_limits.fail_instead_of_waiting). A message the drop_oldest policy drops gets
   /// errc::queue_full in its on_delivered.
   [[nodiscard]] result<void> send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered = {});
@@ -276,7 +276,7 @@ class client {
   std::size_t offline_queued(std::uint32_t* dropped = nullptr) const;
   /// @brief Commits the offline store now (group commit): everything sent so far survives a
   /// power loss once this returns ok. The destructor does it too.
-  /// @return ok, errc::not_connected (no offline store), or the medium's error.
+  /// @return ok, errc::not_open (no offline store), or the medium's error.
   result<void> sync_offline_store();
 
  private:

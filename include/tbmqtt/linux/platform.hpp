@@ -77,7 +77,7 @@ class file_segment_store final : public segment_store {
 
   /// @brief Creates the directory (0700) when missing, locks it and lists its segments.
   /// @return ok, or errc::store_locked (another process has it: see locked_by()),
-  /// errc::transport_error (cannot create, lock or read the directory).
+  /// errc::storage_error (cannot create, lock or read the directory).
   [[nodiscard]] result<void> open() noexcept;
   /// The pid written in the lock file by the process that holds it (after store_locked), or 0.
   long locked_by() const noexcept { return locked_by_; }
@@ -117,7 +117,7 @@ struct legacy_import {
 /// (queue.sync()), and only then are the files removed; a crash in between imports them again
 /// next time (duplicates, never a loss). client does this when it opens its offline store.
 /// @pre queue.open() succeeded.
-/// @return What was done, or errc::transport_error (the directory or a file cannot be read, or
+/// @return What was done, or errc::storage_error (the directory or a file cannot be read, or
 /// removed), or push()'s and sync()'s errors (nothing is removed then).
 [[nodiscard]] result<legacy_import> import_legacy_offline_files(const std::string& directory, offline_queue& queue);
 

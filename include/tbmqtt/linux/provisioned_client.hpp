@@ -67,12 +67,13 @@ struct credentials {
 
 /// @brief Writes `c` as a small JSON file (to_json's format) with mode 0600, atomically (temp
 /// file, fsync, rename, fsync of the directory).
-/// @return ok, or errc::invalid_argument (cannot create or write the file), errc::not_enough_space
+/// @return ok, or errc::storage_error (cannot create, write, sync or rename the file), errc::not_enough_space
 /// (a field is longer than TBMQTT_CREDENTIAL_FIELD_CAPACITY / _CERTIFICATE_CAPACITY).
 [[nodiscard]] result<void> save_credentials(const std::string& path, const credentials& c);
 /// @brief Reads a file written by save_credentials. Like OpenSSH with private keys, a file that
 /// group or others may read or write is refused unless `allow_readable`.
-/// @return The credentials, or errc::invalid_argument (cannot read), errc::insecure_permissions
+/// @return The credentials, or errc::invalid_argument (no such file), errc::storage_error (cannot
+/// open or read it), errc::insecure_permissions
 /// (mode not 0600 or stricter), errc::malformed, errc::not_enough_space (a field longer than its
 /// capacity).
 [[nodiscard]] result<credentials> load_credentials(const std::string& path, bool allow_readable = false);
@@ -147,8 +148,8 @@ class provisioned_client {
   /// timeout), the last provisioning error once max_attempts are used up or it is not worth
   /// repeating (errc::provision_not_found, errc::provision_failed, errc::unreachable, ...), a
   /// storage error (errc::malformed or errc::not_enough_space for a damaged stored record, which
-  /// is never replaced silently; errc::invalid_argument or errc::transport_error when the file or
-  /// medium cannot be written), or a client::connect error.
+  /// is never replaced silently; errc::storage_error when the file cannot be read or written), or
+  /// a client::connect error.
   /// @pre No other connect() of this object is running.
   [[nodiscard]] result<void> connect(std::chrono::milliseconds connect_timeout);
   /// @brief Makes a running connect() return errc::cancelled: at once during a retry wait,

@@ -33,8 +33,8 @@ errc errc_from_ota(esp_err_t err) noexcept {
     case ESP_ERR_INVALID_SIZE:
     case ESP_ERR_NOT_FOUND: return errc::invalid_argument;
     default: {
-      const errc e = detail::errc_from_esp_err(err);
-      return e == errc{} ? errc::transport_error : e;
+      const errc e = detail::errc_from_esp_storage_err(err);
+      return e == errc{} ? errc::storage_error : e;  // called with a failure: never "ok"
     }
   }
 }

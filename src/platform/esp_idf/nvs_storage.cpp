@@ -18,17 +18,7 @@ bool terminated_key(std::string_view key, char (&out)[max_key + 1]) noexcept {
   return true;
 }
 
-errc errc_from_nvs(esp_err_t err) noexcept {
-  switch (err) {
-    case ESP_ERR_NVS_NOT_FOUND: return errc::no_match;
-    case ESP_ERR_NVS_INVALID_LENGTH: return errc::not_enough_space;
-    case ESP_ERR_NVS_NOT_ENOUGH_SPACE: return errc::not_enough_space;
-    case ESP_ERR_NVS_KEY_TOO_LONG:
-    case ESP_ERR_NVS_INVALID_NAME: return errc::invalid_argument;
-    case ESP_ERR_NVS_NOT_INITIALIZED: return errc::transport_error;
-    default: return detail::errc_from_esp_err(err);
-  }
-}
+errc errc_from_nvs(esp_err_t err) noexcept { return detail::errc_from_esp_storage_err(err); }
 
 }  // namespace
 

@@ -666,7 +666,7 @@ void client::on_error(error_callback callback) {
 
 result<void> client::sync_offline_store() {
   std::lock_guard lock(impl_->mutex);
-  if (!impl_->store) return errc::not_connected;
+  if (!impl_->store) return errc::not_open;
   return impl_->store->queue.sync();
 }
 

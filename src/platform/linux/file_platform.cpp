@@ -35,7 +35,7 @@ bool write_all(int fd, const std::byte* data, std::size_t size, off_t offset) {
   return true;
 }
 
-errc errc_from_errno() noexcept { return errno == ENOSPC ? errc::not_enough_space : errc::transport_error; }
+errc errc_from_errno() noexcept { return errno == ENOSPC ? errc::not_enough_space : errc::storage_error; }
 
 }  // namespace
 
@@ -66,13 +66,13 @@ result<void> file_sink::begin(const ota_package&, std::uint64_t resume_offset) n
 }
 
 result<void> file_sink::write(std::uint64_t offset, span<const std::byte> data) noexcept {
-  if (fd_ < 0) return errc::not_connected;
+  if (fd_ < 0) return errc::not_open;
   if (!write_all(fd_, data.data(), data.size(), static_cast<off_t>(offset))) return errc_from_errno();
   return {};
 }
 
 result<std::size_t> file_sink::read(std::uint64_t offset, span<std::byte> out) noexcept {
-  if (fd_ < 0) return errc::not_connected;
+  if (fd_ < 0) return errc::not_open;
   for (;;) {
     const ssize_t n = ::pread(fd_, out.data(), out.size(), static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
@@ -82,7 +82,7 @@ result<std::size_t> file_sink::read(std::uint64_t offset, span<std::byte> out) n
 }
 
 result<void> file_sink::finish() noexcept {
-  if (fd_ < 0) return errc::not_connected;
+  if (fd_ < 0) return errc::not_open;
   const bool synced = ::fsync(fd_) == 0;
   close_file();
   if (!synced || std::rename(part_.c_str(), path_.c_str()) != 0) return errc_from_errno();
@@ -103,14 +103,17 @@ std::string file_storage::file_for(std::string_view key) const { return director
 
 result<std::size_t> file_storage::load(std::string_view key, span<std::byte> out) noexcept {
   const int fd = ::open(file_for(key).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT ? errc::no_match : errc::transport_error;
+  if (fd < 0) return errno == ENOENT ? errc::no_match : errc::storage_error;
   struct stat st {};
-  std::size_t size = 0;
-  if (::fstat(fd, &st) == 0) size = static_cast<std::size_t>(st.st_size);
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {  // e.g. a directory where the value belongs
+    ::close(fd);
+    return errc::storage_error;
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
   result<std::size_t> outcome = errc::not_enough_space;
   if (size <= out.size()) {
     const ssize_t n = ::pread(fd, out.data(), size, 0);
-    outcome = n == static_cast<ssize_t>(size) ? result<std::size_t>(size) : result<std::size_t>(errc::transport_error);
+    outcome = n == static_cast<ssize_t>(size) ? result<std::size_t>(size) : result<std::size_t>(errc::storage_error);
   }
   ::close(fd);
   return outcome;
@@ -142,7 +145,7 @@ result<void> file_storage::store(std::string_view key, span<const std::byte> val
 }
 
 result<void> file_storage::erase(std::string_view key) noexcept {
-  if (::unlink(file_for(key).c_str()) != 0 && errno != ENOENT) return errc::transport_error;
+  if (::unlink(file_for(key).c_str()) != 0 && errno != ENOENT) return errc::storage_error;
   return {};
 }
 

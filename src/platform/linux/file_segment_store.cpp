@@ -17,7 +17,7 @@ namespace tbmqtt {
 namespace {
 
 errc medium_errno() noexcept {
-  return errno == ENOSPC || errno == EDQUOT ? errc::not_enough_space : errc::transport_error;
+  return errno == ENOSPC || errno == EDQUOT ? errc::not_enough_space : errc::storage_error;
 }
 
 void sync_directory(const std::string& directory) {
@@ -62,27 +62,27 @@ std::string file_segment_store::path_of(std::uint32_t segment) const {
 
 result<void> file_segment_store::open() noexcept {
   if (lock_fd_ >= 0) return {};
-  if (::mkdir(directory_.c_str(), 0700) != 0 && errno != EEXIST) return errc::transport_error;
+  if (::mkdir(directory_.c_str(), 0700) != 0 && errno != EEXIST) return errc::storage_error;
   const std::string lock_path = directory_ + "/lock";
   const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return errc::transport_error;
+  if (fd < 0) return errc::storage_error;
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const bool busy = errno == EWOULDBLOCK;
     char text[32] = {};
     if (::pread(fd, text, sizeof text - 1, 0) > 0) locked_by_ = std::strtol(text, nullptr, 10);
     ::close(fd);
-    return busy ? errc::store_locked : errc::transport_error;
+    return busy ? errc::store_locked : errc::storage_error;
   }
   char pid[32];
   const int n = std::snprintf(pid, sizeof pid, "%ld\n", static_cast<long>(::getpid()));
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid, static_cast<std::size_t>(n), 0) != n) {
     ::close(fd);
-    return errc::transport_error;
+    return errc::storage_error;
   }
   DIR* dir = ::opendir(directory_.c_str());
   if (dir == nullptr) {
     ::close(fd);
-    return errc::transport_error;
+    return errc::storage_error;
   }
   segments_.clear();
   while (const dirent* entry = ::readdir(dir)) {
@@ -115,7 +115,7 @@ void file_segment_store::close_fd(std::uint32_t segment) noexcept {
 }
 
 result<std::uint32_t> file_segment_store::find(std::uint32_t from) noexcept {
-  if (lock_fd_ < 0) return errc::transport_error;
+  if (lock_fd_ < 0) return errc::storage_error;
   auto it = std::lower_bound(segments_.begin(), segments_.end(), from);
   if (it == segments_.end()) return errc::no_match;
   return *it;
@@ -125,13 +125,13 @@ result<std::size_t> file_segment_store::read(std::uint32_t segment, std::uint32_
                                              span<std::byte> out) noexcept {
   if (!std::binary_search(segments_.begin(), segments_.end(), segment)) return errc::no_match;
   const int fd = fd_of(segment);
-  if (fd < 0) return errno == ENOENT ? errc::no_match : errc::transport_error;
+  if (fd < 0) return errno == ENOENT ? errc::no_match : errc::storage_error;
   std::size_t done = 0;
   while (done < out.size()) {
     const ssize_t n =
         ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset) + static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errc::transport_error;
+    if (n < 0) return errc::storage_error;
     if (n == 0) break;
     done += static_cast<std::size_t>(n);
   }
@@ -139,7 +139,7 @@ result<std::size_t> file_segment_store::read(std::uint32_t segment, std::uint32_
 }
 
 result<void> file_segment_store::create(std::uint32_t segment) noexcept {
-  if (lock_fd_ < 0) return errc::transport_error;
+  if (lock_fd_ < 0) return errc::storage_error;
   const std::string path = path_of(segment);
   close_fd(segment);
   const std::string spare = directory_ + "/spare.log";
@@ -170,7 +170,7 @@ result<void> file_segment_store::create(std::uint32_t segment) noexcept {
 result<void> file_segment_store::write(std::uint32_t segment, std::uint32_t offset,
                                        span<const std::byte> data) noexcept {
   const int fd = fd_of(segment);
-  if (fd < 0) return errc::transport_error;
+  if (fd < 0) return errc::storage_error;
   std::size_t done = 0;
   while (done < data.size()) {
     const ssize_t n =
@@ -201,7 +201,7 @@ result<void> file_segment_store::remove(std::uint32_t segment) noexcept {
   if (::lstat(spare.c_str(), &st) != 0 && errno == ENOENT) {
     if (::rename(path.c_str(), spare.c_str()) == 0) return {};
   }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errc::transport_error;
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errc::storage_error;
   return {};
 }
 

@@ -92,7 +92,7 @@ result<legacy_import> import_legacy_offline_files(const std::string& directory, 
   std::vector<legacy_record> records;
   {
     DIR* dir = ::opendir(directory.c_str());
-    if (dir == nullptr) return errc::transport_error;
+    if (dir == nullptr) return errc::storage_error;
     while (const dirent* entry = ::readdir(dir)) {
       if (!legacy_name(entry->d_name)) continue;
       records.emplace_back();
@@ -103,7 +103,7 @@ result<legacy_import> import_legacy_offline_files(const std::string& directory, 
   legacy_import done;
   if (records.empty()) return done;
   for (auto& r : records)
-    if (!read_legacy(r)) return errc::transport_error;
+    if (!read_legacy(r)) return errc::storage_error;
   // Sequence numbers wrap; every live one lies within 2^31 of the others (the old format's rule).
   std::stable_sort(records.begin(), records.end(), [](const legacy_record& a, const legacy_record& b) {
     return static_cast<std::int32_t>(a.sequence - b.sequence) < 0;
@@ -124,7 +124,7 @@ result<legacy_import> import_legacy_offline_files(const std::string& directory, 
   TBMQTT_TRY(queue.sync());  // committed: from here on, removing the files loses nothing
   for (const auto& r : records) {
     step(index);
-    if (::unlink(r.file.c_str()) != 0 && errno != ENOENT) return errc::transport_error;
+    if (::unlink(r.file.c_str()) != 0 && errno != ENOENT) return errc::storage_error;
   }
   step(index);
   if (const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {

@@ -39,6 +39,13 @@ inline constexpr int no_mem = 0x101;
 inline constexpr int invalid_arg = 0x102;
 inline constexpr int invalid_state = 0x103;
 inline constexpr int timeout = 0x107;
+inline constexpr int nvs_base = 0x1100;  ///< ESP_ERR_NVS_BASE (nvs.h)
+inline constexpr int nvs_not_found = nvs_base + 0x02;
+inline constexpr int nvs_not_enough_space = nvs_base + 0x05;
+inline constexpr int nvs_invalid_name = nvs_base + 0x06;
+inline constexpr int nvs_key_too_long = nvs_base + 0x09;
+inline constexpr int nvs_invalid_length = nvs_base + 0x0c;
+inline constexpr int nvs_value_too_long = nvs_base + 0x0e;
 /// ESP_ERR_ESP_TLS_BASE: esp-tls and mbedtls errors live in [base, base + 0xff].
 inline constexpr int esp_tls_base = 0x8000;
 /// ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME .. ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT (base + 1 .. + 6):
@@ -124,7 +131,8 @@ constexpr errc errc_from_esp_mqtt(int rc) noexcept {
   return errc::transport_error;
 }
 
-/// @brief Maps an esp_err_t (from esp_mqtt_client_start, nvs_*, esp_ota_*, ...).
+/// @brief Maps an esp_err_t from esp-mqtt (esp_mqtt_client_start, ...). Storage calls map with
+/// errc_from_esp_storage_err.
 constexpr errc errc_from_esp_err(int err) noexcept {
   switch (err) {
     case esp_err::ok: return errc{};
@@ -137,6 +145,26 @@ constexpr errc errc_from_esp_err(int err) noexcept {
   if (err > esp_err::esp_tls_base && err <= esp_err::esp_tls_last_socket_error) return errc::unreachable;
   if (err > esp_err::esp_tls_base && err <= esp_err::esp_tls_base + 0xff) return errc::tls_error;
   return errc::transport_error;
+}
+
+/// @brief Maps an esp_err_t from a storage call (nvs_*, esp_ota_*, esp_partition_*): a failure of
+/// the medium is errc::storage_error, never a transport error. ESP_ERR_NO_MEM (RAM, not flash) is
+/// errc::again; a missing NVS key errc::no_match; a full partition or a value longer than NVS
+/// holds errc::not_enough_space, and so is ESP_ERR_NVS_INVALID_LENGTH (the read buffer is too
+/// small); a bad key or namespace name errc::invalid_argument.
+constexpr errc errc_from_esp_storage_err(int err) noexcept {
+  switch (err) {
+    case esp_err::ok: return errc{};
+    case esp_err::no_mem: return errc::again;
+    case esp_err::invalid_arg:
+    case esp_err::nvs_invalid_name:
+    case esp_err::nvs_key_too_long: return errc::invalid_argument;
+    case esp_err::nvs_not_found: return errc::no_match;
+    case esp_err::nvs_not_enough_space:
+    case esp_err::nvs_invalid_length:
+    case esp_err::nvs_value_too_long: return errc::not_enough_space;
+    default: return errc::storage_error;
+  }
 }
 
 /// @brief Maps a failed esp-tls connection (the TCP-transport fields of an error_handle), naming

@@ -929,6 +929,15 @@ class TestOfflineStore(CliTestCase):
         self.peer.wait_until(lambda: self.peer.telemetry)
         self.assertEqual(self.values(self.peer.telemetry), ['{"first":1}'])
 
+    def test_an_offline_store_that_cannot_be_created_is_a_storage_error(self):
+        blocker = os.path.join(self.store, "a-file")
+        with open(blocker, "w") as f:
+            f.write("x")
+        r = self.run_cli("--offline-store", os.path.join(blocker, "queue"), "telemetry", '{"a":1}')
+        err = self.assert_fails(r, 1, "storage_error")
+        self.assertIn("offline store %s: cannot be created or locked" % os.path.join(blocker, "queue"), err)
+        self.assertEqual(self.peer.telemetry, [])
+
     def test_telemetry_stored_during_an_outage_keeps_its_capture_time(self):
         before = int(time.time() * 1000)
         r = self.run_cli("--offline-store", self.store, "--timeout", "2", "telemetry", '{"t":1}', '[{"t":2},{"t":3}]',

@@ -24,6 +24,11 @@
 #include "freertos/task.h"
 #include "tbmqtt/esp_idf/client.hpp"
 
+// Kconfig reaches the SDK through tbmqtt/config.hpp: tests/esp_idf_linux/sdkconfig.defaults sets
+// these two away from their defaults (16 and 4096), for a core limit and an ESP client one.
+static_assert(TBMQTT_MAX_RPC_METHODS == 20, "CONFIG_TBMQTT_MAX_RPC_METHODS did not reach tbmqtt/config.hpp");
+static_assert(TBMQTT_ESP_EVENT_RING_SIZE == 4160, "CONFIG_TBMQTT_EVENT_RING_SIZE did not reach tbmqtt/config.hpp");
+
 extern "C" {
 unsigned long soak_allocations(void);
 long soak_heap_in_use(void);
