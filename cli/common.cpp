@@ -219,7 +219,8 @@ void add_global_options(CLI::App& app, global_options& o) {
       ->check(CLI::Range(1, 65535))
       ->capture_default_str()
       ->group(store);
-  app.add_option("--offline-full", o.offline_full, "When the offline store is full: drop-oldest or refuse")
+  app.add_option("--offline-full", o.offline_full,
+                 "When the offline store is full and no connection came for --timeout: drop-oldest or refuse")
       ->check(CLI::IsMember({"drop-oldest", "refuse"}))
       ->capture_default_str()
       ->group(store);

@@ -9,13 +9,14 @@
 // -` with an empty stdin only sends what is stored). While connected, a full store makes the
 // reading wait for room instead of dropping anything; while disconnected, --offline-full decides:
 // refuse stops reading and says how many were stored and from where on nothing was, drop-oldest
-// drops the oldest and says how many. Either way the exit status is not 0. A connection that drops
-// during the run (a reset) gets --timeout to come back before a full store is left to --offline-full.
+// drops the oldest and says how many. Either way the exit status is not 0. A full store first gives
+// a missing connection (a reset, a broker restart, a failed first connect) --timeout to come.
 //
 // The documents are not a CLI11 vector positional (CLI11 splits a bracketed value like
 // '[{"a":1},{"b":2}]' at its commas): they are the subcommand's extra arguments, taken verbatim.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <iostream>
@@ -48,7 +49,10 @@ class publisher {
 
   /// Publishes one document. Returns false when the store is full and refuses (the caller stops).
   bool publish(std::string_view doc, const std::string& what) {
-    if (!o_.offline_store.empty()) wait_for_room();
+    if (!o_.offline_store.empty()) {
+      (void)note_connection();
+      wait_for_room();
+    }
     auto state = state_;
     auto send = [&] { return device_.send_telemetry(doc, o_.message_qos(), [state](errc e) { state->record(e); }); };
     auto r = send();
@@ -85,7 +89,7 @@ class publisher {
                " stored or sent; " + refused_at_ + " and everything after it not stored",
            errc::queue_full);
     }
-    if (store && !device_.connected() && connect_error != errc{}) {
+    if (store && note_connection() && connect_error != errc{} && !seen_connected_) {
       (void)device_.sync_offline_store();
       fail(connection_context(o_, "connect to", connect_error) + " (" + std::to_string(kept) + " message(s) kept in " +
                o_.offline_store + drop_note + ")",
@@ -98,9 +102,8 @@ class publisher {
 
  private:
   // A full store waits for acknowledgements instead of dropping or refusing while connected, and
-  // for up to --timeout after a connection this run had dropped (a reset, a broker restart: the
-  // client reconnects by itself). An outage longer than that, or a broker not reached at all in
-  // this run, is left to --offline-full.
+  // for up to --timeout while disconnected (a reset, a broker restart, a first connect that failed:
+  // the client keeps trying by itself). An outage longer than that is left to --offline-full.
   void wait_for_room() {
     using clock = std::chrono::steady_clock;
     const auto limit = static_cast<std::size_t>(o_.offline_max);
@@ -108,14 +111,17 @@ class publisher {
     std::size_t last = device_.offline_queued();
     while (last >= limit) {
       const auto now = clock::now();
-      if (device_.connected()) {
-        was_connected_ = true;
-        outage_since_ = {};
-      } else {
-        if (!was_connected_) return;
+      if (note_connection()) {
         if (outage_since_ == clock::time_point{}) outage_since_ = now;
         if (now - outage_since_ > o_.timeout()) return;
         deadline = now + o_.timeout();  // no acknowledgement is due while disconnected
+        // A failed connect() leaves the client stopped (a lost connection is retried by the client
+        // itself: connect() then answers errc::again at once): try again, at most every 250 ms.
+        if (now >= next_connect_) {
+          next_connect_ = now + std::chrono::milliseconds(250);
+          const auto left = o_.timeout() - std::chrono::duration_cast<std::chrono::milliseconds>(now - outage_since_);
+          (void)device_.connect(std::max(left, std::chrono::milliseconds(1)));
+        }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       const std::size_t queued = device_.offline_queued();
@@ -126,13 +132,22 @@ class publisher {
     }
   }
 
+  // Records whether the device is connected now; true when it is not.
+  bool note_connection() {
+    if (!device_.connected()) return true;
+    seen_connected_ = true;
+    outage_since_ = {};
+    return false;
+  }
+
   client& device_;
   const global_options& o_;
   std::shared_ptr<delivery_state> state_ = std::make_shared<delivery_state>();
   std::size_t published_ = 0;
   std::string refused_at_;                                // where a full store (refuse) stopped us
-  bool was_connected_ = false;                            // connected at some time in this run
-  std::chrono::steady_clock::time_point outage_since_{};  // when a full store saw the connection gone
+  bool seen_connected_ = false;                           // connected at some time in this run
+  std::chrono::steady_clock::time_point outage_since_{};  // since when a full store waits for a connection
+  std::chrono::steady_clock::time_point next_connect_{};  // the next connect() while it waits
 };
 
 void run(const global_options& o, const std::vector<std::string>& docs) {
@@ -148,7 +163,7 @@ void run(const global_options& o, const std::vector<std::string>& docs) {
   if (o.offline_store.empty()) {
     connect_or_fail(device, o);
   } else if (auto r = device.connect(o.timeout()); !r) {
-    // The store keeps everything while the broker is down; the client keeps trying meanwhile.
+    // The store keeps everything while the broker is down (a full store tries to connect again).
     // A refusal or a TLS failure will not mend itself: fail now, as without a store.
     const bool refused = r.error() == errc::refused_credentials || r.error() == errc::identifier_rejected;
     if (refused || is_tls_failure(r.error()))

@@ -360,7 +360,9 @@ TEST(offline_store, files_of_the_format_before_the_log_are_imported_in_order_the
 // ... until an import runs to its end. Each time the next open finishes the import, and every
 // message arrives: none lost, first arrivals in sequence order; a message arrives at most twice
 // (a crash after an append or the commit, before its file is removed, imports it again — the
-// documented at-least-once).
+// documented at-least-once). A kill keeps what was written before it (the page cache), so this
+// catches a file removed before its message is in the log; that the commit (fsync) comes before
+// the removals matters for a power loss, which this does not simulate.
 TEST(offline_store, a_kill_9_at_any_step_of_the_import_of_older_files_loses_nothing) {
   constexpr int total = 8;
   constexpr std::time_t stored_at = 1700000000;

@@ -10,6 +10,7 @@ import json
 import os
 import queue
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -100,6 +101,9 @@ class CliTestCase(unittest.TestCase):
             cls.broker.stop()
 
     def setUp(self):
+        # A message an earlier test sent and did not wait for (e.g. one that only checks the broker's
+        # log) must not land in this test's records.
+        self.peer.barrier()
         self.peer.reset()
         self.client_id = "cli-" + self.id().rsplit(".", 1)[-1]
         self.running = []
@@ -816,7 +820,7 @@ class TestOfflineStore(CliTestCase):
 
     def test_a_full_store_with_refuse_fails_with_queue_full_and_keeps_the_first(self):
         r = self.run_cli("--offline-store", self.store, "--offline-max", "2", "--offline-full", "refuse",
-                         "telemetry", '{"a":1}', '{"a":2}', '{"a":3}', port=free_port())
+                         "--timeout", "1", "telemetry", '{"a":1}', '{"a":2}', '{"a":3}', port=free_port())
         err = self.assert_fails(r, 1, "queue_full")
         self.assertIn("is full (2 message(s) kept, --offline-max 2, --offline-full refuse): 2 stored or sent; "
                       "argument 3 and everything after it not stored", err)
@@ -888,6 +892,53 @@ class TestOfflineStore(CliTestCase):
         self.assertEqual(self.first_arrivals(), lines)  # none lost, none reordered
         self.assertLessEqual(duplicates, resets * 16)
         self.assertEqual(self.stored_records(), [])
+
+    def test_a_full_store_waits_for_a_broker_that_comes_up_within_the_timeout(self):
+        """The first connect fails (nothing listens yet); the store fills; the broker appears
+        within --timeout: the CLI connects again and nothing is dropped."""
+        gate = socket.socket()
+        gate.bind(("127.0.0.1", 0))  # not listening yet: connections are refused
+        self.addCleanup(gate.close)
+        lines = ['{"n":%d}' % i for i in range(30)]
+        c = Cli(self.base_args(port=gate.getsockname()[1])
+                + ["--offline-store", self.store, "--offline-max", "10", "--timeout", "20s", "telemetry", "-"])
+        self.running.append(c)
+        c.proc.stdin.write(("\n".join(lines) + "\n").encode())
+        c.proc.stdin.close()
+        deadline = time.monotonic() + 10
+        while len(self.stored_records()) < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(len(self.stored_records()), 10)  # full, and waiting
+        gate.listen(4)
+
+        def forward():  # the "broker coming up": this port now leads to the broker
+            while True:
+                try:
+                    client, _ = gate.accept()
+                except OSError:
+                    return
+                upstream = socket.create_connection((self.broker.host, self.broker.port))
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=pump, args=(a, b), daemon=True).start()
+
+        def pump(a, b):
+            while True:
+                try:
+                    data = a.recv(65536)
+                    if not data:
+                        break
+                    b.sendall(data)
+                except OSError:
+                    break
+            for x in (a, b):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        threading.Thread(target=forward, daemon=True).start()
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
+        self.peer.wait_until(lambda: len(self.first_arrivals()) >= len(lines), 20, "30 messages")
+        self.assertEqual(self.first_arrivals(), lines)
 
     def test_d2_a_slow_producer_streams_with_an_offline_store(self):
         c = self.start_cli("--offline-store", self.store, "telemetry", "-")
