@@ -210,6 +210,7 @@ struct json_options {
 namespace transport {
 extern const message_desc attributes_request;             ///< transportapi.AttributesRequest
 extern const message_desc rpc_request;                    ///< transportapi.RpcRequest
+extern const message_desc claim_device;                   ///< transportapi.ClaimDevice
 extern const message_desc key_value;                      ///< transport.KeyValueProto
 extern const message_desc ts_kv;                          ///< transport.TsKvProto
 extern const message_desc attribute_update_notification;  ///< transport.AttributeUpdateNotificationMsg

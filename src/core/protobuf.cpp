@@ -748,6 +748,10 @@ constexpr field_desc rpc_request_fields[] = {
     {"method", "method", 1, ft::string},
     {"params", "params", 2, ft::string},
 };
+constexpr field_desc claim_device_fields[] = {
+    {"secretKey", "secretKey", 1, ft::string},
+    {"durationMs", "durationMs", 2, ft::int64},
+};
 constexpr field_desc key_value_fields[] = {
     {"key", "key", 1, ft::string},      {"type", "type", 2, ft::enum_},          {"bool_v", "boolV", 3, ft::bool_},
     {"long_v", "longV", 4, ft::int64},  {"double_v", "doubleV", 5, ft::double_}, {"string_v", "stringV", 6, ft::string},
@@ -787,6 +791,7 @@ constexpr field_desc default_rpc_response_fields[] = {
 
 const message_desc attributes_request{"transportapi.AttributesRequest", attributes_request_fields, 2};
 const message_desc rpc_request{"transportapi.RpcRequest", rpc_request_fields, 2};
+const message_desc claim_device{"transportapi.ClaimDevice", claim_device_fields, 2};
 const message_desc key_value{"transport.KeyValueProto", key_value_fields, 7};
 const message_desc ts_kv{"transport.TsKvProto", ts_kv_fields, 3};
 const message_desc attribute_update_notification{"transport.AttributeUpdateNotificationMsg", attribute_update_fields,
