@@ -120,6 +120,10 @@ void run_watch(const global_options& o, const attributes_args& a) {
     queue->cv.notify_one();
   });
   if (!r) fail("attributes watch", r.error());
+  // A push that does not parse (or, with --payload protobuf, does not decode) is reported and skipped.
+  device.on_error([](errc e, std::string_view context) {
+    report_error("attributes watch: " + std::string(context.substr(0, 200)), e);
+  });
   connect_or_fail(device, o);
 
   long long printed = 0;

@@ -147,6 +147,7 @@ void add_secret_file_option(CLI::App& app, const std::string& name, std::string&
 }
 
 void add_global_options(CLI::App& app, global_options& o) {
+  add_wire_options(app, o.wire);
   const char* group = "Connection";
   app.add_option("--host", o.host, "ThingsBoard MQTT host")->capture_default_str()->group(group);
   app.add_option("--port", o.port, "MQTT port (default 1883; 8883 with --tls)")
@@ -277,6 +278,7 @@ client_options to_client_options(const global_options& o) {
   c.offline_queue.when_full = o.offline_full == "refuse" ? queue_full_policy::refuse : queue_full_policy::drop_oldest;
   c.offline_queue.commit_records = static_cast<std::uint32_t>(o.offline_commit);
   c.offline_queue.commit_interval_ms = static_cast<std::uint32_t>(o.offline_commit_ms);
+  c.wire = to_wire_format(o.wire);
   return c;
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tbmqtt/linux/client.hpp"
+#include "wire.hpp"
 
 namespace CLI {
 class App;
@@ -95,6 +96,7 @@ struct global_options {
       std::chrono::seconds(60)};  ///< --keepalive: a link silent for 1.5 x this is dropped.
   int offline_commit = 64;        ///< --offline-commit: messages per fsync (group commit).
   int offline_commit_ms = 10;     ///< --offline-commit-ms: longest wait of a message for its fsync.
+  wire_options wire;              ///< --topics, --payload, --proto ... (wire.hpp)
 
   std::chrono::milliseconds timeout() const;
   tbmqtt::qos message_qos() const { return qos == 0 ? qos::at_most_once : qos::at_least_once; }

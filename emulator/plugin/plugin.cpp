@@ -1137,10 +1137,6 @@ outcome handle_device_publish(session& s, const std::string& topic, const std::s
     device* dp = g->reg.find(s.device);
     if (!dp) return outcome::unknown_topic;
     device& d = *dp;
-    auto parse = [&](json& out) {
-        out = json::parse(payload, nullptr, false);
-        return !out.is_discarded();
-    };
     json j;
     // v1/gateway/* of a gateway is handed to AbstractGatewaySessionHandler, which counts each
     // sub-device message against the gateway limits (handle_gateway) rather than the session's own.
@@ -1278,8 +1274,13 @@ outcome handle_device_publish(session& s, const std::string& topic, const std::s
     }
     if (topic == "v1/devices/me/claim") {
         json c = json::object();
-        if (!payload.empty()) {
-            if (!parse(c) || !c.is_object()) return outcome::malformed;
+        // ProtoMqttAdaptor.convertToClaimDevice: with a PROTOBUF profile, transportapi.ClaimDevice.
+        auto text = uplink_text(uplink_adaptor(prof, topic_type::v1), payload,
+                                [&] { return pb::to_json(pb::transport("ClaimDevice"), payload); });
+        if (!text) return outcome::malformed;
+        if (!text->empty()) {
+            c = json::parse(*text, nullptr, false);
+            if (c.is_discarded() || !c.is_object()) return outcome::malformed;
         }
         register_claim(d, c);
         return outcome::ok;

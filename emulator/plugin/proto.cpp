@@ -118,6 +118,7 @@ constexpr const char* transport_proto = R"(syntax = "proto3";
 package transport;
 message AttributesRequest { string clientKeys = 1; string sharedKeys = 2; }
 message RpcRequest { string method = 1; string params = 2; }
+message ClaimDevice { string secretKey = 1; int64 durationMs = 2; }
 enum KeyValueType { BOOLEAN_V = 0; LONG_V = 1; DOUBLE_V = 2; STRING_V = 3; JSON_V = 4; }
 message KeyValueProto {
   string key = 1; KeyValueType type = 2; bool bool_v = 3; int64 long_v = 4; double double_v = 5;
