@@ -21,10 +21,13 @@ from emu import (ADMIN_TOOL, TBMQTT, AdminError, Raw, admin, connected_device, h
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_DIR = os.path.join(HERE, "proto")
+# ThingsBoard's fixed transport messages: the emulator's own copy (the one copy in the tree).
+TRANSPORT_DIR = os.path.join(HERE, "..", "..", "emulator", "plugin")
 _out = tempfile.mkdtemp(prefix="tbpb-")
 atexit.register(shutil.rmtree, _out, True)
 subprocess.run(["protoc", "-I", PROTO_DIR, "--python_out", _out]
                + [f for f in sorted(os.listdir(PROTO_DIR)) if f.endswith(".proto")], check=True)
+subprocess.run(["protoc", "-I", TRANSPORT_DIR, "--python_out", _out, "transport.proto"], check=True)
 sys.path.insert(0, _out)
 telemetry_pb2 = importlib.import_module("telemetry_pb2")
 attributes_pb2 = importlib.import_module("attributes_pb2")
