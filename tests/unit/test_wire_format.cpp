@@ -1,4 +1,4 @@
-// tbmqtt: host-only (1 KB decode buffers on the stack; the Cortex-M image's test stack is small)
+// tbmqtt: host-only (portable code, but not yet run in the Cortex-M image: tests/embedded/run.sh)
 // Tests of the session's wire format (tbmqtt/wire_format.hpp, src/core/wire_codec.cpp): every
 // engine builds and matches its topics by the configured family (v1, v2, v2/j, v2/p), and with
 // protobuf payloads encodes what it sends and decodes what arrives (ThingsBoard's ProtoMqttAdaptor
