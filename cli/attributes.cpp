@@ -120,7 +120,7 @@ void run_watch(const global_options& o, const attributes_args& a) {
     queue->cv.notify_one();
   });
   if (!r) fail("attributes watch", r.error());
-  report_oversized_messages(device, "attributes watch");
+  report_dropped_messages(device, "attributes watch");
   connect_or_fail(device, o);
 
   long long printed = 0;

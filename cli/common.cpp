@@ -147,6 +147,7 @@ void add_secret_file_option(CLI::App& app, const std::string& name, std::string&
 }
 
 void add_global_options(CLI::App& app, global_options& o) {
+  add_wire_options(app, o.wire);
   const char* group = "Connection";
   app.add_option("--host", o.host, "ThingsBoard MQTT host")->capture_default_str()->group(group);
   app.add_option("--port", o.port, "MQTT port (default 1883; 8883 with --tls)")
@@ -286,6 +287,7 @@ client_options to_client_options(const global_options& o) {
   c.offline_queue.when_full = o.offline_full == "refuse" ? queue_full_policy::refuse : queue_full_policy::drop_oldest;
   c.offline_queue.commit_records = static_cast<std::uint32_t>(o.offline_commit);
   c.offline_queue.commit_interval_ms = static_cast<std::uint32_t>(o.offline_commit_ms);
+  c.wire = to_wire_format(o.wire);
   return c;
 }
 
@@ -392,13 +394,16 @@ std::string connection_context(const global_options& o, std::string_view verb, e
   }
 }
 
-void report_oversized_messages(client& device, std::string what) {
+void report_dropped_messages(client& device, std::string what) {
   const std::size_t limit = client_options{}.max_payload;
-  device.on_error([what = std::move(what), limit](errc e, std::string_view topic) {
-    if (e != errc::payload_too_large) return;  // the others are the library's business (e.g. a late reply)
-    report_error(what + ": dropped a message from the server on " + std::string(topic) + ": over the " +
-                     std::to_string(limit) + "-byte limit",
-                 e);
+  device.on_error([what = std::move(what), limit](errc e, std::string_view context) {
+    if (e == errc::payload_too_large)
+      return report_error(what + ": dropped a message from the server on " + std::string(context) + ": over the " +
+                              std::to_string(limit) + "-byte limit",
+                          e);
+    // A push that does not parse (or, with --payload protobuf, does not decode) is skipped.
+    if (e == errc::malformed) return report_error(what + ": " + std::string(context.substr(0, 200)), e);
+    // The others are the library's business (e.g. a late reply).
   });
 }
 

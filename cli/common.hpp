@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tbmqtt/linux/client.hpp"
+#include "wire.hpp"
 
 namespace CLI {
 class App;
@@ -96,6 +97,7 @@ struct global_options {
   int offline_commit = 64;           ///< --offline-commit: messages per fsync (group commit).
   int offline_commit_ms = 10;        ///< --offline-commit-ms: longest wait of a message for its fsync.
   bool mqtt5_inbound_limit = false;  ///< --mqtt5-inbound-limit: client_options::mqtt5_max_packet_size.
+  wire_options wire;                 ///< --topics, --payload, --proto ... (wire.hpp)
 
   std::chrono::milliseconds timeout() const;
   tbmqtt::qos message_qos() const { return qos == 0 ? qos::at_most_once : qos::at_least_once; }
@@ -142,10 +144,11 @@ std::string key_password(const global_options& options);
 /// --ca-file or --ca-dir)". Never contains a secret.
 std::string connection_context(const global_options& options, std::string_view verb, errc e);
 
-/// @brief Reports on stderr each message from the server that `device` dropped because it is over
-/// client_options::max_payload (errc::payload_too_large, with its topic and the limit), and only those: the
-/// command goes on. `what` names the command ("attributes watch").
-void report_oversized_messages(client& device, std::string what);
+/// @brief Reports on stderr each message from the server that `device` dropped: over
+/// client_options::max_payload (errc::payload_too_large, with its topic and the limit) or not parsed or
+/// decoded (errc::malformed, with its topic); the command goes on. `what` names the command
+/// ("attributes watch").
+void report_dropped_messages(client& device, std::string what);
 
 /// @brief Waits (with the --timeout) until everything published is acknowledged; throws on error.
 void flush_or_fail(client& device, const global_options& options, std::string_view what);

@@ -40,7 +40,7 @@ void run_serve(const global_options& o, const rpc_args& a) {
     queue->cv.notify_one();
   });
   if (!r) fail("rpc serve", r.error());
-  report_oversized_messages(device, "rpc serve");
+  report_dropped_messages(device, "rpc serve");
   connect_or_fail(device, o);
 
   long long served = 0;

@@ -58,6 +58,10 @@ struct session {
     std::map<std::string, long> fw_chunk_size;  // OTA request id -> chunk size
     std::map<std::string, long> sw_chunk_size;
     std::set<std::string> gateway_children;  // connected via v1/gateway/connect
+    // MqttTransportHandler.attrSubTopicType / rpcSubTopicType: pushes and server RPCs go to the
+    // family of the LAST attribute / RPC subscription only; unsubscribing any of a kind's filters
+    // stops that kind (SubscribeToAttributeUpdatesMsg / SubscribeToRPCMsg with unsubscribe).
+    std::string attr_sub, rpc_sub;
 };
 
 struct pending_rpc {
@@ -446,6 +450,7 @@ void push_shared(const device& d, const json& update, bool deleted = false) {
                                                              {"v2/a", topic_type::v2},
                                                              {"v2/a/j", topic_type::v2_json},
                                                              {"v2/a/p", topic_type::v2_proto}}) {
+            if (s->attr_sub != f) continue;
             auto it = s->subs.find(f);
             if (it == s->subs.end()) continue;
             std::string body = dump(update);
@@ -555,6 +560,7 @@ bool deliver_rpc(pending_rpc& r) {
                                                              {"v2/r/req/+", topic_type::v2},
                                                              {"v2/r/req/j/+", topic_type::v2_json},
                                                              {"v2/r/req/p/+", topic_type::v2_proto}}) {
+            if (s->rpc_sub != f) continue;
             auto it = s->subs.find(f);
             if (it == s->subs.end()) continue;
             std::string topic = f;
@@ -1137,10 +1143,6 @@ outcome handle_device_publish(session& s, const std::string& topic, const std::s
     device* dp = g->reg.find(s.device);
     if (!dp) return outcome::unknown_topic;
     device& d = *dp;
-    auto parse = [&](json& out) {
-        out = json::parse(payload, nullptr, false);
-        return !out.is_discarded();
-    };
     json j;
     // v1/gateway/* of a gateway is handed to AbstractGatewaySessionHandler, which counts each
     // sub-device message against the gateway limits (handle_gateway) rather than the session's own.
@@ -1278,8 +1280,13 @@ outcome handle_device_publish(session& s, const std::string& topic, const std::s
     }
     if (topic == "v1/devices/me/claim") {
         json c = json::object();
-        if (!payload.empty()) {
-            if (!parse(c) || !c.is_object()) return outcome::malformed;
+        // ProtoMqttAdaptor.convertToClaimDevice: with a PROTOBUF profile, transportapi.ClaimDevice.
+        auto text = uplink_text(uplink_adaptor(prof, topic_type::v1), payload,
+                                [&] { return pb::to_json(pb::transport("ClaimDevice"), payload); });
+        if (!text) return outcome::malformed;
+        if (!text->empty()) {
+            c = json::parse(*text, nullptr, false);
+            if (c.is_discarded() || !c.is_object()) return outcome::malformed;
         }
         register_claim(d, c);
         return outcome::ok;
@@ -1862,6 +1869,13 @@ int on_basic_auth(int, void* event_data, void*) {
     return MOSQ_ERR_SUCCESS;
 }
 
+bool is_attr_family(const std::string& f) {
+    return f == "v1/devices/me/attributes" || f == "v2/a" || f == "v2/a/j" || f == "v2/a/p";
+}
+bool is_rpc_family(const std::string& f) {
+    return f == "v1/devices/me/rpc/request/+" || f == "v2/r/req/+" || f == "v2/r/req/j/+" || f == "v2/r/req/p/+";
+}
+
 int on_acl_check(int, void* event_data, void*) {
     auto* ev = static_cast<mosquitto_evt_acl_check*>(event_data);
     auto it = g->sessions.find(ev->client);
@@ -1881,6 +1895,8 @@ int on_acl_check(int, void* event_data, void*) {
             if (s.kind == session_kind::device) ok = allowed_device_filter(s, topic);
             if (!ok) return MOSQ_ERR_ACL_DENIED;
             s.subs[topic] = std::min<int>(ev->qos, 1);
+            if (is_attr_family(topic)) s.attr_sub = topic;
+            if (is_rpc_family(topic)) s.rpc_sub = topic;
             if (s.kind == session_kind::device &&
                 (topic == "v1/devices/me/rpc/request/+" || topic == "v2/r/req/+" || topic == "v2/r/req/j/+" ||
                  topic == "v2/r/req/p/+" || topic == "v1/gateway/rpc")) {
@@ -1899,7 +1915,11 @@ int on_acl_check(int, void* event_data, void*) {
             }
             return MOSQ_ERR_SUCCESS;
         }
-        case MOSQ_ACL_UNSUBSCRIBE: s.subs.erase(topic); return MOSQ_ERR_SUCCESS;
+        case MOSQ_ACL_UNSUBSCRIBE:
+            s.subs.erase(topic);
+            if (is_attr_family(topic)) s.attr_sub.clear();
+            if (is_rpc_family(topic)) s.rpc_sub.clear();
+            return MOSQ_ERR_SUCCESS;
         default: return MOSQ_ERR_ACL_DENIED;
     }
 }

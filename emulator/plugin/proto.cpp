@@ -113,24 +113,11 @@ std::optional<std::string> from_json(const schema& s, const std::string& json_te
 }
 
 // transport.proto (package transportapi) and queue.proto (package transport) of ThingsBoard, the
-// messages the MQTT transport's ProtoMqttAdaptor reads and writes with fixed schemas.
-constexpr const char* transport_proto = R"(syntax = "proto3";
-package transport;
-message AttributesRequest { string clientKeys = 1; string sharedKeys = 2; }
-message RpcRequest { string method = 1; string params = 2; }
-enum KeyValueType { BOOLEAN_V = 0; LONG_V = 1; DOUBLE_V = 2; STRING_V = 3; JSON_V = 4; }
-message KeyValueProto {
-  string key = 1; KeyValueType type = 2; bool bool_v = 3; int64 long_v = 4; double double_v = 5;
-  string string_v = 6; string json_v = 7;
-}
-message TsKvProto { int64 ts = 1; KeyValueProto kv = 2; optional int64 version = 3; }
-message AttributeUpdateNotificationMsg { repeated TsKvProto sharedUpdated = 1; repeated string sharedDeleted = 2; }
-message GetAttributeResponseMsg {
-  int32 requestId = 1; repeated TsKvProto clientAttributeList = 2; repeated TsKvProto sharedAttributeList = 3;
-  bool isMultipleAttributesRequest = 4; string error = 5; bool sharedStateMsg = 6;
-}
-message ToServerRpcResponseMsg { int32 requestId = 1; string payload = 2; string error = 3; }
-)";
+// messages the MQTT transport's ProtoMqttAdaptor reads and writes with fixed schemas: the text of
+// emulator/plugin/transport.proto, embedded at build time.
+constexpr const char* transport_proto =
+#include "transport_proto.inc"
+    ;
 
 const schema& transport(const std::string& name) {
     static std::map<std::string, std::unique_ptr<schema>> cache;

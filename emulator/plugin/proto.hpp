@@ -31,7 +31,7 @@ std::optional<std::string> to_json(const schema& s, const std::string& bytes);
 /// toByteArray(). nullopt with `error` set when the JSON does not fit the schema.
 std::optional<std::string> from_json(const schema& s, const std::string& json_text, std::string& error);
 
-/// A fixed message of ThingsBoard's transport protos by name: "AttributesRequest", "RpcRequest"
+/// A fixed message of ThingsBoard's transport protos by name: "AttributesRequest", "RpcRequest", "ClaimDevice"
 /// (transportapi), "GetAttributeResponseMsg", "ToServerRpcResponseMsg",
 /// "AttributeUpdateNotificationMsg" (transport).
 const schema& transport(const std::string& name);

@@ -213,6 +213,9 @@ class writer {
   writer& raw(std::string_view json_text) noexcept;
   /// @brief Inserts JSON text as one value without validating it. @pre json_text is valid JSON.
   writer& raw_trusted(std::string_view json_text) noexcept;
+  /// @brief Appends more text to the value raw_trusted() began (a value streamed in pieces, such
+  /// as a long Base64 string). @pre the pieces together are one valid JSON value.
+  writer& raw_trusted_more(std::string_view more) noexcept;
 
   /// @return The text written so far, or errc::not_enough_space / errc::invalid_argument
   /// (an earlier error, or an unbalanced document).

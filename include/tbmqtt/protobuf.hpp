@@ -188,14 +188,15 @@ struct json_options {
 };
 
 /// @brief Prints a message as a JSON object, keys are json_name. Unknown fields are left out;
-/// bytes are Base64; enums print as numbers.
+/// bytes are Base64 (any length); enums print as numbers.
 /// @return The JSON text inside `out`, errc::malformed (as validate), or errc::not_enough_space.
 [[nodiscard]] result<std::string_view> decode_json(const message_desc& m, span<const std::byte> in, span<char> out,
                                                    json_options options = {}) noexcept;
 
 /// @brief Encodes a JSON object as message `m`: members match fields by json_name or name, unknown
 /// members are ignored, null is "not set", arrays fill repeated fields, objects nested messages.
-/// Numbers in strings are accepted for numeric fields (as JsonFormat does).
+/// Numbers in strings are accepted for numeric fields, bytes fields take Base64 (standard or
+/// URL-safe, padding optional), enums take numbers (not names yet) — as JsonFormat does.
 /// @return The encoded bytes inside `out`; errc::invalid_argument (not a JSON object),
 /// errc::wrong_type (a value that does not fit its field), or errc::not_enough_space.
 [[nodiscard]] result<span<const std::byte>> encode_json(const message_desc& m, std::string_view json_object,
@@ -206,6 +207,7 @@ struct json_options {
 namespace transport {
 extern const message_desc attributes_request;             ///< transportapi.AttributesRequest
 extern const message_desc rpc_request;                    ///< transportapi.RpcRequest
+extern const message_desc claim_device;                   ///< transportapi.ClaimDevice
 extern const message_desc key_value;                      ///< transport.KeyValueProto
 extern const message_desc ts_kv;                          ///< transport.TsKvProto
 extern const message_desc attribute_update_notification;  ///< transport.AttributeUpdateNotificationMsg

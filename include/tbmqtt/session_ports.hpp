@@ -11,6 +11,7 @@
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/json.hpp"
 #include "tbmqtt/span.hpp"
+#include "tbmqtt/wire_format.hpp"
 
 namespace tbmqtt {
 
@@ -161,6 +162,10 @@ struct session_config {
   /// With a rate limiter: a telemetry/attributes publish that would have to wait for a rate
   /// limit fails with errc::again instead of waiting in the offline queue.
   bool fail_when_rate_limited = false;
+  /// Topic family (v1 / v2) and payload format (JSON / protobuf) of this connection
+  /// (tbmqtt/wire_format.hpp). With a v2 family, telemetry_topic and attributes_topic left at their
+  /// v1 defaults become the family's (`v2/t`, `v2/a`, ...).
+  wire_format wire;
 };
 
 /// @brief Whether a message on `topic` counts as telemetry (for the telemetry rate limits and

@@ -1,6 +1,7 @@
 #include "tbmqtt/detail/attribute_request_engine.hpp"
 
 #include "tbmqtt/detail/session_context.hpp"
+#include "tbmqtt/detail/wire_codec.hpp"
 #include "tbmqtt/topics.hpp"
 
 namespace tbmqtt::detail {
@@ -13,14 +14,17 @@ result<std::uint32_t> attribute_request_engine::request(std::string_view client_
   if (!client_keys.empty()) w.key("clientKeys").value(client_keys);
   if (!shared_keys.empty()) w.key("sharedKeys").value(shared_keys);
   w.end_object();
-  auto text = w.finish();
+  auto json_text = w.finish();
+  if (!json_text) return json_text.error();
+  std::byte wire_buffer[TBMQTT_REQUEST_PAYLOAD_CAPACITY];  // AttributesRequest is smaller than its JSON
+  auto text = encode_uplink(ctx_.config.wire, uplink::attribute_request, *json_text, wire_buffer);
   if (!text) return text.error();
 
   if (ctx_.state == session_state::disconnected) return errc::not_connected;
   auto id = ctx_.requests.start(*this, 0, now_ms + ctx_.config.request_timeout_ms);
   if (!id) return id;
   char topic[TBMQTT_TOPIC_CAPACITY];
-  auto topic_size = topics::attribute_request(topic, *id);
+  auto topic_size = topics::attribute_request(topic, ctx_.config.wire.topics, *id);
   auto sent = topic_size ? ctx_.out.send({topic, *topic_size}, *text, ctx_.config.control_qos)
                          : result<message_id>(topic_size.error());
   if (!sent) {
@@ -32,7 +36,7 @@ result<std::uint32_t> attribute_request_engine::request(std::string_view client_
 
 bool attribute_request_engine::on_message(std::string_view topic, span<const std::byte> payload,
                                           std::uint32_t now_ms) noexcept {
-  auto id = topics::parse_attribute_response(topic);
+  auto id = topics::parse_attribute_response(topic, ctx_.config.wire.topics);
   if (id.error() == errc::no_match) return false;
   if (!id) {
     ctx_.events.on_error(id.error(), topic);
@@ -42,14 +46,16 @@ bool attribute_request_engine::on_message(std::string_view topic, span<const std
     ctx_.events.on_error(errc::unknown_request, as_text(payload));
     return true;
   }
-  auto doc = json::value::parse(as_text(payload));
-  json::value client = doc && doc->is_object() ? (*doc)["client"] : json::value{};
-  json::value shared = doc && doc->is_object() ? (*doc)["shared"] : json::value{};
-  if (!doc || !doc->is_object() || (client.present() && !client.is_object()) ||
-      (shared.present() && !shared.is_object()))
-    deliver(*id, errc::malformed, {}, {}, now_ms);
-  else
-    deliver(*id, errc{}, client, shared, now_ms);
+  with_downlink_json(ctx_.config.wire, downlink::attribute_response, payload, [&](result<std::string_view> text) {
+    auto doc = text ? json::value::parse(*text) : result<json::value>(text.error());
+    json::value client = doc && doc->is_object() ? (*doc)["client"] : json::value{};
+    json::value shared = doc && doc->is_object() ? (*doc)["shared"] : json::value{};
+    if (!doc || !doc->is_object() || (client.present() && !client.is_object()) ||
+        (shared.present() && !shared.is_object()))
+      deliver(*id, errc::malformed, {}, {}, now_ms);
+    else
+      deliver(*id, errc{}, client, shared, now_ms);
+  });
   return true;
 }
 

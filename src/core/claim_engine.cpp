@@ -1,6 +1,7 @@
 #include "tbmqtt/detail/claim_engine.hpp"
 
 #include "tbmqtt/detail/session_context.hpp"
+#include "tbmqtt/detail/wire_codec.hpp"
 #include "tbmqtt/topics.hpp"
 
 namespace tbmqtt::detail {
@@ -14,7 +15,10 @@ result<message_id> claim_engine::claim(std::string_view secret_key, std::uint32_
   w.end_object();
   auto text = w.finish();
   if (!text) return text.error();
-  return ctx_.out.send(topics::claim, *text, ctx_.config.control_qos);
+  std::byte wire_buffer[TBMQTT_REQUEST_PAYLOAD_CAPACITY];  // transportapi.ClaimDevice is smaller than its JSON
+  auto wire = encode_uplink(ctx_.config.wire, uplink::claim, *text, wire_buffer);
+  if (!wire) return wire.error();
+  return ctx_.out.send(topics::claim, *wire, ctx_.config.control_qos);
 }
 
 }  // namespace tbmqtt::detail

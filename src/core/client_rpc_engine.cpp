@@ -1,6 +1,7 @@
 #include "tbmqtt/detail/client_rpc_engine.hpp"
 
 #include "tbmqtt/detail/session_context.hpp"
+#include "tbmqtt/detail/wire_codec.hpp"
 #include "tbmqtt/topics.hpp"
 
 namespace tbmqtt::detail {
@@ -13,7 +14,7 @@ constexpr std::uint8_t tag_limits = 1;
 result<message_id> client_rpc_engine::send(std::uint32_t id, std::string_view method,
                                            std::string_view params_json) noexcept {
   char topic[TBMQTT_TOPIC_CAPACITY];
-  auto topic_size = topics::rpc_request(topic, id);
+  auto topic_size = topics::rpc_request(topic, ctx_.config.wire.topics, id);
   if (!topic_size) return topic_size.error();
   char payload[TBMQTT_REQUEST_PAYLOAD_CAPACITY];
   json::writer w{payload};
@@ -23,7 +24,10 @@ result<message_id> client_rpc_engine::send(std::uint32_t id, std::string_view me
   else
     w.raw(params_json);
   w.end_object();
-  auto text = w.finish();
+  auto json_text = w.finish();
+  if (!json_text) return json_text.error();
+  std::byte wire_buffer[TBMQTT_REQUEST_PAYLOAD_CAPACITY];  // transportapi.RpcRequest is smaller than its JSON
+  auto text = encode_uplink(ctx_.config.wire, uplink::rpc_call, *json_text, wire_buffer);
   if (!text) return text.error();
   return ctx_.out.send({topic, *topic_size}, *text, ctx_.config.control_qos);
 }
@@ -59,27 +63,29 @@ void client_rpc_engine::ask_session_limits() noexcept {
 }
 
 bool client_rpc_engine::on_message(std::string_view topic, span<const std::byte> payload, std::uint32_t) noexcept {
-  auto id = topics::parse_rpc_response(topic);
+  auto id = topics::parse_rpc_response(topic, ctx_.config.wire.topics);
   if (id.error() == errc::no_match) return false;
   if (!id) {
     ctx_.events.on_error(id.error(), topic);
     return true;
   }
-  if (ctx_.requests.finish(*id, *this, tag_limits)) {
-    ctx_.out.release_limits(payload, true);
-    return true;
-  }
-  if (!ctx_.requests.finish(*id, *this, tag_call)) {
-    ctx_.events.on_error(errc::unknown_request, as_text(payload));
-    return true;
-  }
-  auto doc = json::value::parse(as_text(payload));
-  if (!doc) {
-    ctx_.events.on_rpc_response(*id, errc::malformed, {});
-    return true;
-  }
-  const bool is_error = doc->is_object() && doc->size() == 1 && (*doc)["error"].present();
-  ctx_.events.on_rpc_response(*id, is_error ? errc::server_error : errc{}, *doc);
+  with_downlink_json(ctx_.config.wire, downlink::rpc_response, payload, [&](result<std::string_view> text) {
+    if (ctx_.requests.finish(*id, *this, tag_limits)) {
+      ctx_.out.release_limits(text ? as_bytes(*text) : span<const std::byte>{}, text.ok());
+      return;
+    }
+    if (!ctx_.requests.finish(*id, *this, tag_call)) {
+      ctx_.events.on_error(errc::unknown_request, text ? *text : topic);
+      return;
+    }
+    auto doc = text ? json::value::parse(*text) : result<json::value>(text.error());
+    if (!doc) {
+      ctx_.events.on_rpc_response(*id, errc::malformed, {});
+      return;
+    }
+    const bool is_error = doc->is_object() && doc->size() == 1 && (*doc)["error"].present();
+    ctx_.events.on_rpc_response(*id, is_error ? errc::server_error : errc{}, *doc);
+  });
   return true;
 }
 

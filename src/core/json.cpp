@@ -846,6 +846,11 @@ writer& writer::raw_trusted(std::string_view json_text) noexcept {
   return *this;
 }
 
+writer& writer::raw_trusted_more(std::string_view more) noexcept {
+  if (error_ == errc{}) put(more);
+  return *this;
+}
+
 result<std::string_view> writer::finish() const noexcept {
   if (error_ != errc{}) return error_;
   if (depth_ != 0 || expect_value_ || !root_done_) return errc::invalid_argument;

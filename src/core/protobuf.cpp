@@ -577,15 +577,11 @@ void put_len(json::writer& w, const field_desc& d, span<const std::byte> data, c
     put_message(w, *d.message, data, o, depth + 1, err);
   } else if (d.type == field_type::string) {
     w.value(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
-  } else {  // bytes: Base64, as the proto3 JSON mapping
+  } else {  // bytes: Base64, as the proto3 JSON mapping; streamed in pieces of 64 characters
     static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char buf[2 + 4 * 64];
-    if (data.size() > 3 * 64) {
-      err = errc::not_enough_space;
-      return;
-    }
+    w.raw_trusted("\"");
+    char buf[4 * 16];
     std::size_t n = 0;
-    buf[n++] = '"';
     for (std::size_t i = 0; i < data.size(); i += 3) {
       std::uint32_t v = static_cast<std::uint32_t>(data.data()[i]) << 16;
       if (i + 1 < data.size()) v |= static_cast<std::uint32_t>(data.data()[i + 1]) << 8;
@@ -594,9 +590,12 @@ void put_len(json::writer& w, const field_desc& d, span<const std::byte> data, c
       buf[n++] = alphabet[(v >> 12) & 63];
       buf[n++] = i + 1 < data.size() ? alphabet[(v >> 6) & 63] : '=';
       buf[n++] = i + 2 < data.size() ? alphabet[v & 63] : '=';
+      if (n == sizeof buf) {
+        w.raw_trusted_more(std::string_view(buf, n));
+        n = 0;
+      }
     }
-    buf[n++] = '"';
-    w.raw_trusted(std::string_view(buf, n));
+    w.raw_trusted_more(std::string_view(buf, n)).raw_trusted_more("\"");
   }
 }
 
@@ -662,6 +661,47 @@ errc add_number(writer& w, const field_desc& d, const json::value& v) {
   return w.add(d, *x).error();
 }
 
+/// The value of one Base64 character (standard or URL-safe alphabet, as JsonFormat accepts), or -1.
+int base64_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+/// A bytes field from a JSON string in Base64 (padding optional); anything else is wrong_type.
+errc add_base64(writer& w, const field_desc& d, const json::value& v) {
+  if (!v.is_string()) return errc::wrong_type;
+  std::string_view text = v.raw().substr(1, v.raw().size() - 2);  // Base64 needs no JSON escapes
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  if (text.size() % 4 == 1) return errc::wrong_type;
+  w.begin_len(d.number);
+  if (w.error() != errc{}) return w.error();
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (char c : text) {
+    const int x = base64_value(c);
+    if (x < 0) return errc::wrong_type;
+    bits = (bits << 6) | static_cast<std::uint32_t>(x);
+    if (++count == 4) {
+      const std::byte three[3] = {std::byte(bits >> 16), std::byte(bits >> 8), std::byte(bits)};
+      w.bytes(three);
+      bits = 0;
+      count = 0;
+    }
+  }
+  if (count == 2) {
+    const std::byte one[1] = {std::byte(bits >> 4)};
+    w.bytes(one);
+  } else if (count == 3) {
+    const std::byte two[2] = {std::byte(bits >> 10), std::byte(bits >> 2)};
+    w.bytes(two);
+  }
+  return w.end().error();
+}
+
 errc encode_object(writer& w, const message_desc& m, const json::value& obj, int depth);
 
 errc encode_value(writer& w, const field_desc& d, const json::value& v, int depth) {
@@ -685,7 +725,7 @@ errc encode_value(writer& w, const field_desc& d, const json::value& v, int dept
       if (!s) return s.error() == errc::not_enough_space ? errc::not_enough_space : errc::wrong_type;
       return w.advance(s->size()).end().error();
     }
-    case field_type::bytes: return errc::wrong_type;  // Base64 input is not supported
+    case field_type::bytes: return add_base64(w, d, v);
     default: return add_number(w, d, v);
   }
 }
@@ -748,6 +788,10 @@ constexpr field_desc rpc_request_fields[] = {
     {"method", "method", 1, ft::string},
     {"params", "params", 2, ft::string},
 };
+constexpr field_desc claim_device_fields[] = {
+    {"secretKey", "secretKey", 1, ft::string},
+    {"durationMs", "durationMs", 2, ft::int64},
+};
 constexpr field_desc key_value_fields[] = {
     {"key", "key", 1, ft::string},      {"type", "type", 2, ft::enum_},          {"bool_v", "boolV", 3, ft::bool_},
     {"long_v", "longV", 4, ft::int64},  {"double_v", "doubleV", 5, ft::double_}, {"string_v", "stringV", 6, ft::string},
@@ -787,6 +831,7 @@ constexpr field_desc default_rpc_response_fields[] = {
 
 const message_desc attributes_request{"transportapi.AttributesRequest", attributes_request_fields, 2};
 const message_desc rpc_request{"transportapi.RpcRequest", rpc_request_fields, 2};
+const message_desc claim_device{"transportapi.ClaimDevice", claim_device_fields, 2};
 const message_desc key_value{"transport.KeyValueProto", key_value_fields, 7};
 const message_desc ts_kv{"transport.TsKvProto", ts_kv_fields, 3};
 const message_desc attribute_update_notification{"transport.AttributeUpdateNotificationMsg", attribute_update_fields,

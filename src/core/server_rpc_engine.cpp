@@ -4,12 +4,22 @@
 
 #include "tbmqtt/detail/session_context.hpp"
 #include "tbmqtt/detail/slice.hpp"
+#include "tbmqtt/detail/wire_codec.hpp"
 #include "tbmqtt/topics.hpp"
 
 namespace tbmqtt::detail {
 namespace {
 
 constexpr std::size_t method_capacity = 64;
+
+// The stack buffer exists only on the protobuf path.
+[[gnu::noinline]] result<message_id> send_protobuf_reply(session_context& ctx, std::string_view topic,
+                                                         std::string_view json_text) noexcept {
+  std::byte buffer[TBMQTT_PROTOBUF_PAYLOAD_CAPACITY];
+  auto wire = encode_uplink(ctx.config.wire, uplink::rpc_reply, json_text, buffer);
+  if (!wire) return wire.error();
+  return ctx.out.send(topic, *wire, ctx.config.control_qos);
+}
 
 // The text between the quotes of a JSON string value (escapes kept).
 std::string_view raw_string(json::value v) noexcept { return slice(v.raw(), 1, v.raw().size() - 2); }
@@ -20,15 +30,15 @@ result<void> server_rpc_engine::add_method(std::string_view method) noexcept {
   for (std::size_t i = 0; i < method_count_; ++i)
     if (methods_[i] == method) return {};
   if (method_count_ == TBMQTT_MAX_RPC_METHODS) return errc::queue_full;
-  TBMQTT_TRY(ctx_.subscriptions.ensure(topics::rpc_request_filter));
+  TBMQTT_TRY(ctx_.subscriptions.ensure(topics::rpc_request_filter_for(ctx_.config.wire.topics)));
   methods_[method_count_++] = method;
   return {};
 }
 
 void server_rpc_engine::set_fallback(bool on) noexcept {
   fallback_ = on;
-  if (on && !ctx_.subscriptions.ensure(topics::rpc_request_filter))
-    ctx_.events.on_error(errc::queue_full, topics::rpc_request_filter);
+  const std::string_view filter = topics::rpc_request_filter_for(ctx_.config.wire.topics);
+  if (on && !ctx_.subscriptions.ensure(filter)) ctx_.events.on_error(errc::queue_full, filter);
 }
 
 result<message_id> server_rpc_engine::reply(std::string_view request_id, std::string_view json_text) noexcept {
@@ -38,9 +48,9 @@ result<message_id> server_rpc_engine::reply(std::string_view request_id, std::st
   if (open == nullptr) return errc::unknown_request;
   if (!json::validate(json_text)) return errc::invalid_argument;
   char topic[TBMQTT_TOPIC_CAPACITY];
-  auto topic_size = topics::rpc_response(topic, request_id);
+  auto topic_size = topics::rpc_response(topic, ctx_.config.wire.topics, request_id);
   if (!topic_size) return topic_size.error();
-  auto sent = ctx_.out.send({topic, *topic_size}, json_text, ctx_.config.control_qos);
+  auto sent = send_reply({topic, *topic_size}, json_text);
   if (sent) open->used = false;  // on failure the app may try again
   return sent;
 }
@@ -56,7 +66,7 @@ void server_rpc_engine::on_tick(std::uint32_t now_ms) noexcept {
 
 bool server_rpc_engine::on_message(std::string_view topic, span<const std::byte> payload,
                                    std::uint32_t now_ms) noexcept {
-  auto id = topics::parse_rpc_request(topic);
+  auto id = topics::parse_rpc_request(topic, ctx_.config.wire.topics);
   if (id.error() == errc::no_match) return false;
   if (!id)
     ctx_.events.on_error(id.error(), topic);
@@ -68,7 +78,7 @@ bool server_rpc_engine::on_message(std::string_view topic, span<const std::byte>
 // `{"error":"<prefix><what>"}` to the request `id` (what is cut to fit).
 void server_rpc_engine::reply_error(std::string_view id, std::string_view prefix, std::string_view what) noexcept {
   char reply_topic[TBMQTT_TOPIC_CAPACITY];
-  auto topic_size = topics::rpc_response(reply_topic, id);
+  auto topic_size = topics::rpc_response(reply_topic, ctx_.config.wire.topics, id);
   char message[128];
   what = slice(what, 0, sizeof message - prefix.size());
   std::memcpy(message, prefix.data(), prefix.size());
@@ -82,14 +92,29 @@ void server_rpc_engine::reply_error(std::string_view id, std::string_view prefix
     w.begin_object().key("error").value(prefix).end_object();
     text = w.finish();
   }
-  if (text && topic_size) (void)ctx_.out.send({reply_topic, *topic_size}, *text, ctx_.config.control_qos);
+  if (text && topic_size) (void)send_reply({reply_topic, *topic_size}, *text);
+}
+
+// The answer in the connection's format (protobuf: the profile's RPC response schema).
+result<message_id> server_rpc_engine::send_reply(std::string_view topic, std::string_view json_text) noexcept {
+  if (!ctx_.config.wire.protobuf()) return ctx_.out.send(topic, json_text, ctx_.config.control_qos);
+  return send_protobuf_reply(ctx_, topic, json_text);
 }
 
 void server_rpc_engine::handle(std::string_view id, span<const std::byte> payload, std::uint32_t now_ms) noexcept {
-  auto doc = json::value::parse(as_text(payload));
+  with_downlink_json(ctx_.config.wire, downlink::rpc_request, payload,
+                     [&](result<std::string_view> text) { handle_json(id, text, now_ms); });
+}
+
+void server_rpc_engine::handle_json(std::string_view id, result<std::string_view> text, std::uint32_t now_ms) noexcept {
+  if (!text) {  // protobuf that does not decode in the profile's RPC request schema
+    ctx_.events.on_error(text.error(), id);
+    return reply_error(id, "malformed request", "");
+  }
+  auto doc = json::value::parse(*text);
   json::value method_value = doc ? (*doc)["method"] : json::value{};
   if (!method_value.is_string()) {
-    ctx_.events.on_error(errc::malformed, as_text(payload));
+    ctx_.events.on_error(errc::malformed, *text);
     return reply_error(id, "malformed request", "");
   }
   // A registered name matches without unescaping (any length); other names are unescaped into

@@ -11,8 +11,8 @@ session::session(transport_port& port, session_events& events, session_config co
     : ctx_(port, events, config) {
   // Responses to our own requests: always wanted. The server answers even without these
   // subscriptions, but a plain MQTT broker does not.
-  (void)ctx_.subscriptions.ensure(topics::attribute_response_filter);
-  (void)ctx_.subscriptions.ensure(topics::rpc_response_filter);
+  (void)ctx_.subscriptions.ensure(topics::attribute_response_filter_for(ctx_.config.wire.topics));
+  (void)ctx_.subscriptions.ensure(topics::rpc_response_filter_for(ctx_.config.wire.topics));
   // Inbound routing order: shared attributes, attribute responses, server RPC, client RPC, then
   // the extensions in the order they were added.
   (void)ctx_.routes.add(shared_attributes_, true);

@@ -2,6 +2,7 @@
 
 #include "tbmqtt/detail/session_context.hpp"
 #include "tbmqtt/detail/slice.hpp"
+#include "tbmqtt/detail/wire_codec.hpp"
 
 namespace tbmqtt::detail {
 namespace {
@@ -50,14 +51,17 @@ result<std::size_t> shared_attributes_engine::subscribe(std::string_view keys) n
 bool shared_attributes_engine::on_message(std::string_view topic, span<const std::byte> payload,
                                           std::uint32_t now_ms) noexcept {
   if (topic != ctx_.config.attributes_topic) return false;
-  auto doc = json::value::parse(as_text(payload));
-  if (!doc || !doc->is_object()) {
-    ctx_.events.on_error(errc::malformed, as_text(payload));
-    return true;
-  }
-  ctx_.routes.shared_attributes(*doc, now_ms);  // every engine first (OTA, registry, ...)
-  for (std::size_t i = 0; i < count_; ++i)
-    if (matches(keys_[i], *doc)) ctx_.events.on_shared_attributes(i, *doc);
+  with_downlink_json(ctx_.config.wire, downlink::attribute_push, payload, [&](result<std::string_view> text) {
+    auto doc = text ? json::value::parse(*text) : result<json::value>(text.error());
+    if (!doc || !doc->is_object()) {
+      // Protobuf that does not decode is reported as malformed with the topic (binary context is useless).
+      ctx_.events.on_error(text ? errc::malformed : text.error(), text ? as_text(payload) : topic);
+      return;
+    }
+    ctx_.routes.shared_attributes(*doc, now_ms);  // every engine first (OTA, registry, ...)
+    for (std::size_t i = 0; i < count_; ++i)
+      if (matches(keys_[i], *doc)) ctx_.events.on_shared_attributes(i, *doc);
+  });
   return true;
 }
 

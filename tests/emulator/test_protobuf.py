@@ -21,10 +21,13 @@ from emu import (ADMIN_TOOL, TBMQTT, AdminError, Raw, admin, connected_device, h
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_DIR = os.path.join(HERE, "proto")
+# ThingsBoard's fixed transport messages: the emulator's own copy (the one copy in the tree).
+TRANSPORT_DIR = os.path.join(HERE, "..", "..", "emulator", "plugin")
 _out = tempfile.mkdtemp(prefix="tbpb-")
 atexit.register(shutil.rmtree, _out, True)
 subprocess.run(["protoc", "-I", PROTO_DIR, "--python_out", _out]
                + [f for f in sorted(os.listdir(PROTO_DIR)) if f.endswith(".proto")], check=True)
+subprocess.run(["protoc", "-I", TRANSPORT_DIR, "--python_out", _out, "transport.proto"], check=True)
 sys.path.insert(0, _out)
 telemetry_pb2 = importlib.import_module("telemetry_pb2")
 attributes_pb2 = importlib.import_module("attributes_pb2")
@@ -265,13 +268,42 @@ class JsonDownlinkCompatibilityTest(unittest.TestCase):
         b = shared_broker()
         name, token = proto_device(b, add_profile(b, enableCompatibilityWithJsonPayloadFormat=True,
                                                   useJsonPayloadFormatForDefaultDownlinkTopics=True))
-        d = connected_device(b, token, subs=["v1/devices/me/attributes", "v2/a"])
+        d = connected_device(b, token, subs=["v1/devices/me/attributes"])
         try:
             request(b, "attributes.set", {"device": name, "attributes": {"mode": "eco"}})
-            got = dict(d.expect("v1/devices/me/attributes")[0:2] for _ in range(1))
-            self.assertEqual(json.loads(got["v1/devices/me/attributes"]), {"mode": "eco"})
-            m = tp.AttributeUpdateNotificationMsg.FromString(d.expect("v2/a")[1])
-            self.assertEqual(m.sharedUpdated[0].kv.string_v, "eco")
+            self.assertEqual(json.loads(d.expect("v1/devices/me/attributes")[1]), {"mode": "eco"})
+            # The last attribute subscription decides the family (attrSubTopicType): v2/a only now.
+            self.assertEqual(d.sub("v2/a"), [1])
+            request(b, "attributes.set", {"device": name, "attributes": {"mode": "away"}})
+            topic, payload = d.expect()[0:2]
+            self.assertEqual(topic, "v2/a")
+            m = tp.AttributeUpdateNotificationMsg.FromString(payload)
+            self.assertEqual(m.sharedUpdated[0].kv.string_v, "away")
+            d.expect_nothing()
+        finally:
+            d.close()
+
+
+class LastSubscriptionFamilyTest(unittest.TestCase):
+    """MqttTransportHandler keeps one topic type per kind: pushes and server RPCs go to the family
+    of the last subscription, and unsubscribing stops them."""
+
+    def test_pushes_and_rpcs_follow_the_last_subscription_and_stop_on_unsubscribe(self):
+        b = shared_broker()
+        name, token = new_device(b)
+        d = connected_device(b, token, subs=["v2/a/j", "v1/devices/me/attributes", "v1/devices/me/rpc/request/+",
+                                             "v2/r/req/j/+"])
+        try:
+            request(b, "attributes.set", {"device": name, "attributes": {"k": 1}})
+            self.assertEqual(d.expect()[0], "v1/devices/me/attributes")
+            p = start_admin(b, "rpc", name, "ping", "{}", "--oneway")
+            self.assertTrue(d.expect()[0].startswith("v2/r/req/j/"))
+            self.assertEqual(p.wait(timeout=30), 0)
+            d.expect_nothing()
+            d.c.unsubscribe("v2/a/j")
+            d.pub("v1/devices/me/telemetry", '{"x":1}')  # acknowledged: the UNSUBSCRIBE before it was handled
+            request(b, "attributes.set", {"device": name, "attributes": {"k": 2}})
+            d.expect_nothing()
         finally:
             d.close()
 

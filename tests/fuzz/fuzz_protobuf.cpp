@@ -1,7 +1,11 @@
 // libFuzzer target for src/core/protobuf.cpp: the input is read as a protobuf message of several
 // schemas (scalars of every kind, nested and repeated fields, ThingsBoard's transport messages).
 // validate(), reader and decode_json() must agree; a message that decodes is encoded back from its
-// JSON with encode_json() and must decode to the same JSON again. Any inconsistency traps.
+// JSON with encode_json() and must decode to the same JSON again. The session's payload edge
+// (detail/wire_codec: ThingsBoard's downlink messages to the JSON the engines read) must answer
+// valid JSON or a typed error. Any inconsistency traps.
+#include "tbmqtt/detail/wire_codec.hpp"
+#include "tbmqtt/json.hpp"
 #include "tbmqtt/protobuf.hpp"
 
 #include <cstddef>
@@ -45,8 +49,9 @@ constexpr pb::field_desc outer_fields[] = {
     {"nums", "nums", 17, pb::field_type::sint64, true},
     {"ms", "ms", 18, pb::field_type::message, true, &inner},
     {"self", "self", 19, pb::field_type::message, false, &inner},
+    {"blob", "blob", 20, pb::field_type::bytes},
 };
-const pb::message_desc outer{"f.Outer", outer_fields, 19};
+const pb::message_desc outer{"f.Outer", outer_fields, 20};
 
 char json1[64 * 1024];
 char json2[64 * 1024];
@@ -89,6 +94,23 @@ void one(const pb::message_desc& m, span<const std::byte> in, bool defaults) {
   check(*again == *text);
 }
 
+// Every downlink of a protobuf session: valid JSON, or errc::malformed / errc::not_enough_space.
+void downlinks(span<const std::byte> in) {
+  using tbmqtt::detail::downlink;
+  tbmqtt::wire_format w;
+  w.topics = tbmqtt::topics::topic_style::v2_proto;
+  for (downlink k :
+       {downlink::attribute_push, downlink::attribute_response, downlink::rpc_request, downlink::rpc_response}) {
+    auto text = tbmqtt::detail::decode_downlink(w, k, in, span<char>(json1, 2048));
+    if (!text.ok()) {
+      check(text.error() == errc::malformed || text.error() == errc::not_enough_space);
+      continue;
+    }
+    // The answer to a client RPC is the server's text as it came; the others are built here.
+    if (k != downlink::rpc_response) check(tbmqtt::json::validate(*text).ok());
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -99,5 +121,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   one(pb::transport::get_attribute_response, in, false);
   one(pb::transport::attribute_update_notification, in, false);
   one(pb::transport::default_rpc_request, in, true);
+  downlinks(in);
   return 0;
 }

@@ -241,6 +241,39 @@ TEST(protobuf, encode_json_like_thingsboard) {
             errc::not_enough_space);
 }
 
+TEST(protobuf, bytes_fields_are_base64_both_ways_at_any_length) {
+  static constexpr pb::field_desc blob_fields[] = {{"data", "data", 1, pb::field_type::bytes}};
+  static const pb::message_desc blob{"t.Blob", blob_fields, 1};
+  char raw[300];
+  for (std::size_t i = 0; i < sizeof raw; ++i) raw[i] = static_cast<char>(i * 7);
+  std::byte buf[320];
+  pb::writer w(buf);
+  w.add(blob_fields[0], std::string_view(raw, sizeof raw));
+  auto in = w.finish();
+  ASSERT_TRUE(in.ok());
+  char text[512];
+  auto j = pb::decode_json(blob, *in, text);
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(j->size(), std::string_view(R"({"data":""})").size() + 400);  // 300 bytes: 400 Base64 characters
+  std::byte back[320];
+  auto again = pb::encode_json(blob, *j, back);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(same(*again, *in));
+  // Padding is optional and the URL-safe alphabet is accepted, as JsonFormat does.
+  std::byte out[16];
+  auto hi = pb::encode_json(blob, R"({"data":"aGk"})", out);
+  ASSERT_TRUE(hi.ok());
+  constexpr std::uint8_t hi_bytes[] = {0x0a, 0x02, 'h', 'i'};
+  EXPECT_TRUE(same(*hi, bytes_of(hi_bytes)));
+  auto url = pb::encode_json(blob, R"({"data":"-_8="})", out);
+  ASSERT_TRUE(url.ok());
+  constexpr std::uint8_t url_bytes[] = {0x0a, 0x02, 0xfb, 0xff};
+  EXPECT_TRUE(same(*url, bytes_of(url_bytes)));
+  EXPECT_EQ(pb::encode_json(blob, R"({"data":"a*b="})", out).error(), errc::wrong_type);
+  EXPECT_EQ(pb::encode_json(blob, R"({"data":"abcde"})", out).error(), errc::wrong_type);
+  EXPECT_EQ(pb::encode_json(blob, R"({"data":5})", out).error(), errc::wrong_type);
+}
+
 TEST(protobuf, repeated_fields_are_packed_and_read_both_ways) {
   std::byte buf[64];
   auto out = pb::encode_json(all, R"({"nums":[1,2,300],"names":["a","b"],"s32":-2,"f32":7,"sf64":-1,"fl":0.5})", buf);

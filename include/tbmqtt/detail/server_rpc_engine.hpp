@@ -34,6 +34,8 @@ class server_rpc_engine final : public session_extension {
     bool used = false;
   };
   void handle(std::string_view id, span<const std::byte> payload, std::uint32_t now_ms) noexcept;
+  void handle_json(std::string_view id, result<std::string_view> text, std::uint32_t now_ms) noexcept;
+  result<message_id> send_reply(std::string_view topic, std::string_view json_text) noexcept;
   void reply_error(std::string_view id, std::string_view prefix, std::string_view what) noexcept;
   session_context& ctx_;
   std::string_view methods_[TBMQTT_MAX_RPC_METHODS];

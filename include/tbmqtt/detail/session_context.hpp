@@ -10,12 +10,19 @@
 #include "tbmqtt/detail/request_table.hpp"
 #include "tbmqtt/detail/subscription_set.hpp"
 #include "tbmqtt/session_ports.hpp"
+#include "tbmqtt/topics.hpp"
 
 namespace tbmqtt::detail {
 
 struct session_context {
   session_context(transport_port& p, session_events& e, const session_config& c) noexcept
-      : port(p), events(e), config(c) {}
+      : port(p), events(e), config(c) {
+    // A v2 family renames the data topics unless the app renamed them itself.
+    if (config.telemetry_topic == topics::telemetry)
+      config.telemetry_topic = topics::telemetry_topic(config.wire.topics);
+    if (config.attributes_topic == topics::attributes)
+      config.attributes_topic = topics::attributes_topic(config.wire.topics);
+  }
   session_context(const session_context&) = delete;
   session_context& operator=(const session_context&) = delete;
 

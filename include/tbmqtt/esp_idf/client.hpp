@@ -35,6 +35,7 @@
 #include "tbmqtt/offline_queue.hpp"
 #include "tbmqtt/payload.hpp"
 #include "tbmqtt/session.hpp"
+#include "tbmqtt/wire_format.hpp"
 
 // Buffers, queue depths, time-outs and task settings: TBMQTT_ESP_* in tbmqtt/config.hpp (Kconfig
 // menuconfig "tbmqtt" maps into it).
@@ -105,6 +106,10 @@ struct esp_client_options {
   /// With offline_store: ask the server for its rate limits on every connect (getSessionLimits)
   /// and send the stored messages no faster than they allow (tbmqtt/rate_limit.hpp).
   bool learn_rate_limits = false;
+  /// Topic family (v1 or the v2 short topics) and payload format (JSON, or protobuf in the device
+  /// profile's schemas: tbmqtt/wire_format.hpp). The app's calls and callbacks stay JSON either way.
+  /// The schema tables must outlive the client.
+  wire_format wire;
 };
 
 /// @brief Connection events: up (connected and subscribed), or down with the reason.

@@ -32,6 +32,7 @@
 #include "tbmqtt/payload.hpp"
 #include "tbmqtt/registry.hpp"
 #include "tbmqtt/session.hpp"
+#include "tbmqtt/wire_format.hpp"
 
 namespace tbmqtt {
 
@@ -76,6 +77,10 @@ struct client_options {
   /// ThingsBoard's MQTT transport accepts MQTT 5 but, as far as its source shows, does not
   /// enforce the client's Maximum Packet Size (nothing gained there); 3.1.1-only servers refuse it.
   bool mqtt5_max_packet_size = false;
+  /// Topic family (v1 or the v2 short topics) and payload format (JSON, or protobuf in the device
+  /// profile's schemas: tbmqtt/wire_format.hpp). The app's calls and callbacks stay JSON either way.
+  /// The schema tables must outlive the client.
+  wire_format wire;
   /// Store-and-forward (tbmqtt/offline_queue.hpp): with a directory, every QoS 1 telemetry and
   /// attributes message is first appended to a log there (tbmqtt::file_segment_store; the
   /// directory is locked: one process at a time) and sent from it in order once committed; it

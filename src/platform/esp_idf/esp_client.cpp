@@ -68,6 +68,7 @@ session_config session_config_from(const esp_client_options& o) noexcept {
   c.request_timeout_ms = o.request_timeout_ms;
   c.max_payload = o.max_payload;
   c.learn_session_limits = o.learn_rate_limits;
+  c.wire = o.wire;
   return c;
 }
 

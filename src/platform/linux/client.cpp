@@ -61,6 +61,7 @@ session_config session_config_from(const client_options& o) {
   c.max_payload = o.max_payload;
   c.learn_session_limits = o.rate_limits.learn;
   c.fail_when_rate_limited = o.rate_limits.fail_instead_of_waiting;
+  c.wire = o.wire;
   return c;
 }
 

@@ -1,0 +1,203 @@
+// The session's payload edge (see tbmqtt/detail/wire_codec.hpp): JSON <-> protobuf as ThingsBoard's
+// ProtoMqttAdaptor and ProtoConverter do it.
+#include "tbmqtt/detail/wire_codec.hpp"
+
+#include <cstring>
+
+#include "tbmqtt/json.hpp"
+
+namespace tbmqtt::detail {
+namespace pb = protobuf;
+
+namespace {
+
+std::string_view as_chars(span<const std::byte> b) noexcept {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+result<std::string_view> bytes_of(result<span<const std::byte>> r) noexcept {
+  if (!r) return r.error();
+  return as_chars(*r);
+}
+
+// transportapi.RpcRequest {method = 1, params = 2}: params is the JSON text of the call's params.
+result<std::string_view> encode_rpc_call(std::string_view json_text, span<std::byte> buffer) noexcept {
+  auto doc = json::value::parse(json_text);
+  if (!doc || !doc->is_object()) return errc::invalid_argument;
+  const json::value method = (*doc)["method"];
+  const json::value params = (*doc)["params"];
+  if (!method.is_string()) return errc::invalid_argument;
+  pb::writer w(buffer);
+  w.begin_len(1);
+  auto tail = w.tail();
+  auto name = method.as_string(span<char>(reinterpret_cast<char*>(tail.data()), tail.size()));
+  if (!name) return name.error() == errc::not_enough_space ? errc::not_enough_space : errc::invalid_argument;
+  w.advance(name->size()).end();
+  if (params.present()) w.add(pb::transport::rpc_request.fields[1], params.raw());
+  return bytes_of(w.finish());
+}
+
+const pb::message_desc* uplink_schema(const wire_format& w, uplink kind) noexcept {
+  switch (kind) {
+    case uplink::telemetry: return w.schemas.telemetry;
+    case uplink::attributes: return w.schemas.attributes;
+    case uplink::attribute_request: return &pb::transport::attributes_request;
+    case uplink::rpc_reply:
+      return w.schemas.rpc_response != nullptr ? w.schemas.rpc_response : &pb::transport::default_rpc_response;
+    case uplink::claim: return &pb::transport::claim_device;
+    case uplink::rpc_call: break;
+  }
+  return nullptr;
+}
+
+// One transport.KeyValueProto {key 1, type 2, bool_v 3, long_v 4, double_v 5, string_v 6,
+// json_v 7} as `"key":value` (JsonConverter's typed values). The message was validated.
+errc put_key_value(json::writer& out, span<const std::byte> kv) noexcept {
+  std::string_view key, text, json_text;
+  std::uint64_t type = 0, boolean = 0, integer = 0, bits = 0;
+  pb::reader r(kv);
+  pb::field_view f;
+  for (auto more = r.next(f); more && *more; more = r.next(f)) {
+    const bool len = f.type == pb::wire::len, varint = f.type == pb::wire::varint;
+    if (f.number == 1 && len) key = as_chars(f.data);
+    if (f.number == 2 && varint) type = f.scalar;
+    if (f.number == 3 && varint) boolean = f.scalar;
+    if (f.number == 4 && varint) integer = f.scalar;
+    if (f.number == 5 && f.type == pb::wire::i64) bits = f.scalar;
+    if (f.number == 6 && len) text = as_chars(f.data);
+    if (f.number == 7 && len) json_text = as_chars(f.data);
+  }
+  out.key(key);
+  switch (type) {
+    case 0: out.value(boolean != 0); break;
+    case 1: out.value(static_cast<long long>(integer)); break;
+    case 2: {
+      double d = 0;
+      std::memcpy(&d, &bits, sizeof d);
+      out.value(d);
+      break;
+    }
+    case 3: out.value(text); break;
+    case 4:
+      if (!json::validate(json_text)) return errc::malformed;
+      out.raw_trusted(json_text);
+      break;
+    default: return errc::malformed;  // UNRECOGNIZED
+  }
+  return errc{};
+}
+
+// The repeated transport.TsKvProto field `number` of `msg` as one JSON object's members.
+errc put_ts_kv_list(json::writer& out, span<const std::byte> msg, std::uint32_t number) noexcept {
+  pb::reader r(msg);
+  pb::field_view f;
+  for (auto more = r.next(f); more && *more; more = r.next(f)) {
+    if (f.number != number || f.type != pb::wire::len) continue;
+    pb::reader item(f.data);
+    pb::field_view g;
+    for (auto m = item.next(g); m && *m; m = item.next(g))
+      if (g.number == 2 && g.type == pb::wire::len)
+        if (auto e = put_key_value(out, g.data); e != errc{}) return e;
+  }
+  return errc{};
+}
+
+bool has_field(span<const std::byte> msg, std::uint32_t number) noexcept {
+  pb::reader r(msg);
+  pb::field_view f;
+  for (auto more = r.next(f); more && *more; more = r.next(f))
+    if (f.number == number && f.type == pb::wire::len) return true;
+  return false;
+}
+
+result<std::string_view> finish(const json::writer& w, errc e) noexcept {
+  if (e != errc{}) return e;
+  auto text = w.finish();
+  if (!text) return text.error() == errc::not_enough_space ? errc::not_enough_space : errc::malformed;
+  return text;
+}
+
+// AttributeUpdateNotificationMsg {sharedUpdated 1: TsKvProto*, sharedDeleted 2: string*}.
+result<std::string_view> decode_push(span<const std::byte> in, span<char> buffer) noexcept {
+  TBMQTT_TRY(pb::validate(pb::transport::attribute_update_notification, in));
+  json::writer w(buffer);
+  w.begin_object();
+  errc e = put_ts_kv_list(w, in, 1);
+  if (e == errc{} && has_field(in, 2)) {
+    w.key("deleted").begin_array();
+    pb::reader r(in);
+    pb::field_view f;
+    for (auto more = r.next(f); more && *more; more = r.next(f))
+      if (f.number == 2 && f.type == pb::wire::len) w.value(as_chars(f.data));
+    w.end_array();
+  }
+  w.end_object();
+  return finish(w, e);
+}
+
+// GetAttributeResponseMsg {requestId 1, clientAttributeList 2, sharedAttributeList 3, ...}.
+result<std::string_view> decode_attribute_response(span<const std::byte> in, span<char> buffer) noexcept {
+  TBMQTT_TRY(pb::validate(pb::transport::get_attribute_response, in));
+  json::writer w(buffer);
+  w.begin_object();
+  errc e{};
+  for (std::uint32_t number : {2u, 3u}) {
+    if (e != errc{} || !has_field(in, number)) continue;
+    w.key(number == 2 ? "client" : "shared").begin_object();
+    e = put_ts_kv_list(w, in, number);
+    w.end_object();
+  }
+  w.end_object();
+  return finish(w, e);
+}
+
+// ToServerRpcResponseMsg {requestId 1, payload 2, error 3}: the payload is the server's JSON.
+result<std::string_view> decode_rpc_response(span<const std::byte> in, span<char> buffer) noexcept {
+  TBMQTT_TRY(pb::validate(pb::transport::to_server_rpc_response, in));
+  std::string_view payload, error;
+  pb::reader r(in);
+  pb::field_view f;
+  for (auto more = r.next(f); more && *more; more = r.next(f)) {
+    if (f.number == 2 && f.type == pb::wire::len) payload = as_chars(f.data);
+    if (f.number == 3 && f.type == pb::wire::len) error = as_chars(f.data);
+  }
+  if (error.empty()) return payload;
+  json::writer w(buffer);
+  w.begin_object().key("error").value(error).end_object();
+  return finish(w, errc{});
+}
+
+}  // namespace
+
+result<std::string_view> encode_uplink(const wire_format& w, uplink kind, std::string_view json_text,
+                                       span<std::byte> buffer) noexcept {
+  if (!w.protobuf()) return json_text;
+  if (kind == uplink::rpc_call) return encode_rpc_call(json_text, buffer);
+  const pb::message_desc* schema = uplink_schema(w, kind);
+  if (schema == nullptr) return errc::invalid_argument;
+  return bytes_of(pb::encode_json(*schema, json_text, buffer));
+}
+
+result<std::string_view> decode_downlink(const wire_format& w, downlink kind, span<const std::byte> payload,
+                                         span<char> buffer) noexcept {
+  if (!w.protobuf()) return as_chars(payload);
+  switch (kind) {
+    case downlink::attribute_push: return decode_push(payload, buffer);
+    case downlink::attribute_response: return decode_attribute_response(payload, buffer);
+    case downlink::rpc_response: return decode_rpc_response(payload, buffer);
+    case downlink::rpc_request: break;
+  }
+  const pb::message_desc& schema =
+      w.schemas.rpc_request != nullptr ? *w.schemas.rpc_request : pb::transport::default_rpc_request;
+  pb::json_options o;
+  o.include_defaults = true;  // JsonFormat.printer().includingDefaultValueFields(), as the server prints
+  return pb::decode_json(schema, payload, buffer, o);
+}
+
+void decode_downlink_then(const wire_format& w, downlink kind, span<const std::byte> payload,
+                          function_ref<void(result<std::string_view>)> use) noexcept {
+  char buffer[TBMQTT_PROTOBUF_JSON_CAPACITY];
+  use(decode_downlink(w, kind, payload, buffer));
+}
+
+}  // namespace tbmqtt::detail
