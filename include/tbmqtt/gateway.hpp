@@ -71,6 +71,13 @@ struct gateway_attributes_answer {
   json::value values;       ///< An object of the values found (absent unless sent).
 };
 
+/// @brief The one-value form of a gateway attribute answer (gateway_attributes_answer::value,
+/// which names no key) as the object form `{"<key>":<value>}`, `key` being the one key that was
+/// requested. @return A view of the object inside `out`, or errc::not_enough_space,
+/// errc::invalid_argument (`value` absent, or `key` not UTF-8).
+[[nodiscard]] result<std::string_view> write_single_attribute(span<char> out, std::string_view key,
+                                                              json::value value) noexcept;
+
 /// @brief What the app hears from a gateway, on the thread that feeds the session. Every method
 /// has an empty default. Views are valid until the callback returns.
 class gateway_listener {
@@ -265,6 +272,11 @@ class igateway : public session_extension {
   /// errc::not_connected.
   [[nodiscard]] result<message_id> reply_rpc(std::string_view device, std::uint32_t id,
                                              std::string_view json_text) noexcept;
+  /// @brief Answers RPC `id` of sub-device `device` with `{"error":"<message>"}` (the message is
+  /// cut to 128 bytes, or left out if the cut would split a UTF-8 sequence and make it invalid).
+  /// @return As reply_rpc.
+  [[nodiscard]] result<message_id> reply_rpc_error(std::string_view device, std::uint32_t id,
+                                                   std::string_view message) noexcept;
 
   /// @brief Claims sub-device `device`: `{"A":{"secretKey":"s","durationMs":N}}` on
   /// `v1/gateway/claim` (secretKey left out when empty, durationMs when 0). The PUBACK only means

@@ -501,6 +501,31 @@ void igateway::handle_rpc(std::string_view text, std::uint32_t now_ms) noexcept 
   listener_.on_rpc_request(gateway_rpc_request{slot->name_view(), id, method, data["params"]});
 }
 
+result<message_id> igateway::reply_rpc_error(std::string_view device, std::uint32_t id,
+                                             std::string_view message) noexcept {
+  char body[error_text_capacity * 6 + 16];  // every byte escaped as \u00XX at worst
+  message = detail::slice(message, 0, error_text_capacity);
+  json::writer w{body};
+  w.begin_object().key("error").value(message).end_object();
+  auto text = w.finish();
+  if (!text) {  // the cut split a UTF-8 sequence (or it was not UTF-8): say less rather than nothing
+    w.reset();
+    w.begin_object().key("error").value("").end_object();
+    text = w.finish();
+  }
+  if (!text) return text.error();
+  return reply_rpc(device, id, *text);
+}
+
+result<std::string_view> write_single_attribute(span<char> out, std::string_view key, json::value value) noexcept {
+  if (!value.present()) return errc::invalid_argument;
+  json::writer w{out};
+  w.begin_object().key(key).raw_trusted(value.raw()).end_object();
+  auto text = w.finish();
+  if (!text) return text.error() == errc::not_enough_space ? errc::not_enough_space : errc::invalid_argument;
+  return *text;
+}
+
 result<message_id> igateway::reply_rpc(std::string_view device, std::uint32_t id, std::string_view json_text) noexcept {
   if (session_ == nullptr) return errc::not_connected;
   const device_slot* slot = find_device(device);

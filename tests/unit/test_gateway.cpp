@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "fake_transport.hpp"
@@ -584,6 +585,36 @@ TEST(gateway, reply_rpc_errors) {
   r.port.fail_next_publish(errc::again);
   EXPECT_EQ(r.gw.reply_rpc("A", 1, "{}").error(), errc::again);
   EXPECT_TRUE(r.gw.reply_rpc("A", 1, "{}").ok());  // a failed send may be retried
+}
+
+TEST(gateway, reply_rpc_error_answers_with_an_error_object_built_by_the_core) {
+  rig r;
+  connect(r);
+  (void)r.gw.connect_device("A");
+  deliver(r, rpc_topic, R"({"device":"A","data":{"id":3,"method":"m"}})");
+  ASSERT_TRUE(r.gw.reply_rpc_error("A", 3, "no handler for \"A\"").ok());
+  EXPECT_EQ(r.port.last_payload(), R"({"device":"A","id":3,"data":{"error":"no handler for \"A\""}})");
+  EXPECT_EQ(r.gw.reply_rpc_error("A", 3, "again").error(), errc::unknown_request);  // answered already
+  deliver(r, rpc_topic, R"({"device":"A","data":{"id":4,"method":"m"}})");
+  const std::string long_message(300, 'x');  // cut to 128 bytes
+  ASSERT_TRUE(r.gw.reply_rpc_error("A", 4, long_message).ok());
+  EXPECT_EQ(r.port.last_payload(), R"({"device":"A","id":4,"data":{"error":")" + std::string(128, 'x') + R"("}})");
+  deliver(r, rpc_topic, R"({"device":"A","data":{"id":5,"method":"m"}})");
+  ASSERT_TRUE(r.gw.reply_rpc_error("A", 5, std::string(127, 'y') + "\xC3\xA9").ok());  // the cut splits é
+  EXPECT_EQ(r.port.last_payload(), R"({"device":"A","id":5,"data":{"error":""}})");
+}
+
+TEST(gateway, write_single_attribute_turns_the_one_value_answer_into_an_object) {
+  char out[64];
+  auto value = tbmqtt::json::value::parse(R"({"v":[1,"two"]})");
+  ASSERT_TRUE(value.ok());
+  auto text = tbmqtt::write_single_attribute(out, "fw \"x\"", (*value)["v"]);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, R"({"fw \"x\"":[1,"two"]})");
+  char small[8];
+  EXPECT_EQ(tbmqtt::write_single_attribute(small, "key", (*value)["v"]).error(), errc::not_enough_space);
+  EXPECT_EQ(tbmqtt::write_single_attribute(out, "key", (*value)["absent"]).error(), errc::invalid_argument);
+  EXPECT_EQ(tbmqtt::write_single_attribute(out, "\xFF", (*value)["v"]).error(), errc::invalid_argument);
 }
 
 TEST(gateway, open_rpcs_expire_and_end_with_the_connection_or_the_device) {

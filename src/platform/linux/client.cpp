@@ -415,10 +415,7 @@ struct client::impl::gateway_state final : gateway_listener {
     auto it = rpc_handlers.find(request.device);
     if (it != rpc_handlers.end()) return it->second(rpc);
     if (any_rpc) return any_rpc(rpc);
-    std::string body(64 + 6 * request.device.size(), '\0');  // room for escapes
-    json::writer w{span<char>{body.data(), body.size()}};
-    w.begin_object().key("error").value("no handler for device: " + rpc.device).end_object();
-    if (auto text = w.finish()) (void)engine.reply_rpc(request.device, request.id, *text);
+    (void)engine.reply_rpc_error(request.device, request.id, "no handler for device: " + rpc.device);
   }
   void on_attributes_response(std::uint32_t id, errc e, const gateway_attributes_answer& answer) noexcept override {
     auto it = answers.find(id);
@@ -431,10 +428,10 @@ struct client::impl::gateway_state final : gateway_listener {
     if (answer.value.present() && !answer.value.is_null()) {
       // The one-value form names no key: only a one-key request can say which it is.
       if (pending.keys.size() != 1) return pending.done(errc::malformed, {});
-      std::string key(pending.keys[0].size() * 6 + 8, '\0');
-      json::writer w{span<char>{key.data(), key.size()}};
-      w.value(pending.keys[0]);
-      object = "{" + std::string(*w.finish()) + ":" + std::string(answer.value.raw()) + "}";
+      object.resize(pending.keys[0].size() * 6 + answer.value.raw().size() + 8);
+      auto text = write_single_attribute({object.data(), object.size()}, pending.keys[0], answer.value);
+      if (!text) return pending.done(errc::malformed, {});
+      object.resize(text->size());
     }
     pending.done(errc{}, *json::value::parse(object));
   }
