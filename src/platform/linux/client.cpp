@@ -19,6 +19,7 @@
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
 #include "../mbedtls/mbedtls_hashes.hpp"
 #include "tbmqtt/linux/platform.hpp"
+#include "tbmqtt/rate_limit.hpp"
 
 namespace tbmqtt {
 namespace {
@@ -129,11 +130,12 @@ struct client::impl final : session_events, detail::transport_listener, transpor
       : options(std::move(o)),
         transport(endpoint_from(options), *this),
         core(*this, *this, session_config_from(options)) {
+    // A slot per packet id: libmosquitto queues any number of messages (offline too).
+    core.set_delivery_slots({delivery_slots.data(), delivery_slots.size()});
     if (wants_pacing(options)) set_up_pacing();
     if (options.offline_store.empty()) return;
     store = std::make_unique<offline_store>(options.offline_store, options);
     core.set_offline_queue(&store->queue);
-    delivery_callbacks_used = true;  // every PUBACK must reach the queue
   }
   void set_up_pacing() {
     if (options.offline_store.empty()) throw std::runtime_error("rate limits need an offline store");
@@ -146,12 +148,9 @@ struct client::impl final : session_events, detail::transport_listener, transpor
     core.set_rate_limiter(&limiter);
   }
 
-  // ---- transport_port: the session publishes through here, so that flush() counts every
-  // message it sends (telemetry, replies, OTA requests and states), not only the app's ----
+  // ---- transport_port ----
   result<message_id> publish(std::string_view topic, span<const std::byte> payload, qos q) noexcept override {
-    auto sent = transport.publish(topic, payload, q);
-    if (sent) ++published;
-    return sent;
+    return transport.publish(topic, payload, q);
   }
   result<message_id> subscribe(std::string_view filter, qos q) noexcept override {
     return transport.subscribe(filter, q);
@@ -159,6 +158,7 @@ struct client::impl final : session_events, detail::transport_listener, transpor
 
   // ---- state (guarded by mutex) ----
   client_options options;
+  std::vector<delivery_slot> delivery_slots = std::vector<delivery_slot>(65536);
   detail::mosquitto_transport transport;
   session core;
   mutable std::recursive_mutex mutex;
@@ -171,12 +171,11 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   bool ever_connected = false;
   errc connect_outcome{};  // first outcome of connect(): refusal or subscription error
   bool connect_outcome_set = false;
-  std::uint64_t published = 0;                           // messages handed to the transport
-  std::atomic<std::uint64_t> delivered{0};               // ... and acknowledged by it
-  std::atomic<std::uint64_t> wake_flush_at{UINT64_MAX};  // smallest `delivered` a flush() waits for
-  std::atomic<bool> delivery_callbacks_used{false};      // set before the first such publish
+  int flush_waiters = 0;  // flush() calls waiting: told when nothing waits for an outcome
+  bool in_send = false;   // inside send(): outcomes of tickets without a callback are kept
+  std::vector<std::pair<message_id, errc>> early_outcomes;  // ... here (reported within the publish)
   std::uint32_t last_tick_ms = 0;
-  std::unordered_map<message_id, delivery_callback> delivery_callbacks;
+  std::unordered_map<message_id, delivery_callback> delivery_callbacks;  // by ticket: every message
   std::unordered_map<std::uint32_t, attributes_callback> attribute_callbacks;
   std::unordered_map<std::uint32_t, rpc_response_callback> rpc_callbacks;
   std::vector<attribute_update_callback> attribute_updates;
@@ -194,9 +193,6 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   std::unique_ptr<gateway_state> gateway;
   std::unique_ptr<offline_store> store;
   rate_limiter limiter;  // used when options.rate_limits asks for pacing
-  std::unordered_map<message_id, delivery_callback> forwarded_callbacks;  // by offline-queue ticket
-
-  bool stored(qos q) const { return store != nullptr && q == qos::at_least_once; }
 
   std::string_view keep(std::string_view s) { return kept_views.emplace_back(s); }
 
@@ -301,20 +297,11 @@ struct client::impl final : session_events, detail::transport_listener, transpor
     core.on_suback(id, granted);
   }
   void on_puback(message_id id) override {
-    // Fast path: while no message carries a delivery callback, an acknowledgement only counts,
-    // so it skips the client lock that a publishing thread holds most of the time under load.
-    if (!delivery_callbacks_used.load()) return count_delivery();
     std::lock_guard lock(mutex);
     core.on_puback(id);
   }
-  void count_delivery() {
-    // Paired with flush(): it stores wake_flush_at before reading `delivered`, we add before
-    // reading wake_flush_at, so one of the two sees the other (no lost wake-up).
-    if (delivered.fetch_add(1) + 1 < wake_flush_at.load()) return;
-    std::lock_guard lock(mutex);
-    wake_flush_at = UINT64_MAX;
-    changed.notify_all();
-  }
+  // Nothing waits for an outcome: every message is acknowledged (or lost and reported).
+  bool idle() const { return core.unacknowledged() == 0 && (store == nullptr || store->queue.empty()); }
 
   // ---- session_events (called with the mutex held) ----
   void on_ready() noexcept override {
@@ -324,21 +311,15 @@ struct client::impl final : session_events, detail::transport_listener, transpor
     set_outcome(errc{});
     if (connection_handler) connection_handler({true, errc{}});
   }
-  void on_delivered(message_id id) noexcept override {
-    count_delivery();
-    if (delivery_callbacks.empty()) return;
-    auto it = delivery_callbacks.find(id);
-    if (it == delivery_callbacks.end()) return;
+  void on_delivered(message_id ticket, errc e) noexcept override {
+    if (flush_waiters > 0 && idle()) changed.notify_all();
+    auto it = delivery_callbacks.find(ticket);
+    if (it == delivery_callbacks.end()) {
+      if (in_send) early_outcomes.emplace_back(ticket, e);
+      return;
+    }
     auto callback = std::move(it->second);
     delivery_callbacks.erase(it);
-    callback(errc{});
-  }
-  void on_forwarded(message_id ticket, errc e) noexcept override {
-    changed.notify_all();  // flush() waits for the store to empty
-    auto it = forwarded_callbacks.find(ticket);
-    if (it == forwarded_callbacks.end()) return;
-    auto callback = std::move(it->second);
-    forwarded_callbacks.erase(it);
     callback(e);
   }
   void on_attributes_response(std::uint32_t id, errc e, json::value client_section,
@@ -373,15 +354,23 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   }
 
   // ---- publishing ----
-  // Publishes through the core (with the lock held) and remembers the delivery callback.
-  // `stored`: the message goes through the offline store, so the id is its ticket.
+  // Publishes through the core (with the lock held) and remembers the delivery callback by the
+  // message's ticket (one id space: direct and stored messages alike).
   template <typename Publish>
-  result<void> send(Publish publish, delivery_callback on_delivered, bool stored = false) {
-    if (on_delivered) delivery_callbacks_used = true;  // before the PUBACK can arrive
+  result<void> send(Publish publish, delivery_callback on_delivered) {
+    in_send = true;
+    early_outcomes.clear();
     const result<message_id> sent = publish();
+    in_send = false;
     if (!sent) return sent.error();
-    if (on_delivered) (stored ? forwarded_callbacks : delivery_callbacks)[*sent] = std::move(on_delivered);
-    if (stored && !socket_open) changed.notify_all();  // offline: the network thread times the commit
+    if (store != nullptr && !socket_open) changed.notify_all();  // offline: the network thread times the commit
+    if (!on_delivered) return {};
+    for (const auto& [ticket, e] : early_outcomes)  // its outcome came within the publish
+      if (ticket == *sent) {
+        on_delivered(e);
+        return {};
+      }
+    delivery_callbacks[*sent] = std::move(on_delivered);
     return {};
   }
 };
@@ -460,9 +449,10 @@ client::~client() {
   if (impl_->store) (void)impl_->store->queue.sync();  // what was pushed is durable, and the watermark
   for (auto& [id, callback] : impl_->attribute_callbacks) callback(errc::cancelled, {}, {});
   for (auto& [id, callback] : impl_->rpc_callbacks) callback(errc::cancelled, {});
-  for (auto& [id, callback] : impl_->delivery_callbacks) callback(errc::cancelled);
+  impl_->core.abandon_deliveries(errc::cancelled);  // through on_delivered: their callbacks
+  for (auto& [ticket, callback] : impl_->delivery_callbacks) callback(errc::cancelled);  // stored ones
+  impl_->delivery_callbacks.clear();
   if (impl_->gateway) impl_->gateway->cancel_all();
-  for (auto& [ticket, callback] : impl_->forwarded_callbacks) callback(errc::cancelled);
 }
 
 qos client::options_qos() const { return impl_->options.default_qos; }
@@ -510,26 +500,22 @@ bool client::connected() const {
 
 result<void> client::send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(on_delivered),
-                     impl_->stored(q));
+  return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(on_delivered));
 }
 
 result<void> client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(on_delivered),
-                     impl_->stored(q));
+  return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(on_delivered));
 }
 
 result<void> client::send_attributes(std::string_view json_text, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(on_delivered),
-                     impl_->stored(q));
+  return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(on_delivered));
 }
 
 result<void> client::send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(on_delivered),
-                     impl_->stored(q));
+  return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(on_delivered));
 }
 
 result<void> client::claim(std::string_view secret_key, std::chrono::milliseconds duration,
@@ -546,11 +532,9 @@ result<void> client::flush(std::chrono::milliseconds timeout) {
   impl& d = *impl_;
   std::unique_lock lock(d.mutex);
   if (std::this_thread::get_id() == d.network_id) return errc::again;  // would wait on itself
-  const std::uint64_t target = d.published;
-  const bool done = d.changed.wait_for(lock, timeout, [&] {
-    d.wake_flush_at = std::min(d.wake_flush_at.load(), target);  // first: see count_delivery()
-    return d.delivered.load() >= target && (d.store == nullptr || d.store->queue.empty());
-  });
+  ++d.flush_waiters;
+  const bool done = d.changed.wait_for(lock, timeout, [&] { return d.idle(); });
+  --d.flush_waiters;
   return done ? result<void>{} : result<void>{errc::timeout};
 }
 

@@ -98,14 +98,12 @@ result<legacy_import> import_legacy_offline_files(const std::string& directory, 
   std::stable_sort(records.begin(), records.end(), [](const legacy_record& a, const legacy_record& b) {
     return static_cast<std::int32_t>(a.sequence - b.sequence) < 0;
   });
-  struct : session_events {
-  } quiet;  // a drop (full store, drop-oldest) is counted by the queue
   for (const auto& r : records) {
     if (r.damaged) {
       ++done.damaged;
       continue;
     }
-    TBMQTT_TRY(queue.push(r.topic, r.payload, quiet, r.mtime_ms));
+    TBMQTT_TRY(queue.push(r.topic, r.payload, {}, r.mtime_ms) /* a drop is counted by the queue */);
     ++done.imported;
   }
   TBMQTT_TRY(queue.sync());  // committed: from here on, removing the files loses nothing
