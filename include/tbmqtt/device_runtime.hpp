@@ -67,6 +67,17 @@ class device_runtime {
   device_runtime(const device_runtime&) = delete;
   device_runtime& operator=(const device_runtime&) = delete;
 
+  /// @brief Runs `f()` with the platform's lock held (from any thread; the lock is recursive).
+  template <class F>
+  decltype(auto) with_lock(F&& f) {
+    struct guard {
+      runtime_os& os;
+      explicit guard(runtime_os& o) : os(o) { os.lock(); }
+      ~guard() { os.unlock(); }
+    } held{os_};
+    return f();
+  }
+
   // ---- the driver loop ----------------------------------------------------------------------
   /// @brief Ticks the session (request time-outs, the offline queue's commits and resends) and
   /// the attached registry, when tick_period_ms passed since the last time.

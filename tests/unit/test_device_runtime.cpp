@@ -108,6 +108,13 @@ TEST(device_runtime, tick_runs_the_session_and_the_registry_once_per_period) {
   EXPECT_EQ(t.runtime.attached(), nullptr);
 }
 
+TEST(device_runtime, with_lock_holds_the_platform_lock_around_the_call) {
+  runtime_rig t;
+  const int inside = t.runtime.with_lock([&] { return t.os.locks; });
+  EXPECT_EQ(inside, 1);
+  EXPECT_EQ(t.os.locks, 0);
+}
+
 TEST(device_runtime, flush_is_woken_when_the_last_outcome_arrives) {
   runtime_rig t;
   connect(t.r);

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "tbmqtt/device_runtime.hpp"  // connection_event
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/json.hpp"
 #include "tbmqtt/linux/gateway_client.hpp"
@@ -113,12 +114,6 @@ struct ota_handlers {
   /// The image is verified and activated (state UPDATING): restart into it, then call
   /// client::confirm_ota() once the new version works.
   std::function<void(ota_kind, const ota_package&)> on_ready;
-};
-
-/// @brief Connection events for on_connection(): up (ready), or down with the reason.
-struct connection_event {
-  bool connected;  ///< true: connected and subscribed; false: connection lost or refused.
-  errc reason;     ///< Why it went down (errc{} when up).
 };
 
 /// @brief The offline store cannot be used: code() is errc::store_locked (another process

@@ -15,6 +15,7 @@
 #include "freertos/semphr.h"
 #include "freertos/task.h"
 #include "nvs_storage.hpp"
+#include "tbmqtt/rate_limit.hpp"
 #include "tbmqtt/registry.hpp"
 
 #include "../../transport/esp_mqtt/esp_event_mapping.hpp"

@@ -1,6 +1,7 @@
 // The Linux client: one network thread runs libmosquitto and the core session; every public
 // method takes the same (recursive) mutex, so callbacks may call back into the client.
 #include "tbmqtt/linux/client.hpp"
+#include "tbmqtt/device_runtime.hpp"
 #include "tbmqtt/gateway.hpp"
 
 #include <algorithm>
@@ -125,11 +126,18 @@ struct offline_store {
   }
 };
 
-struct client::impl final : session_events, detail::transport_listener, transport_port {
+// The Linux side of the portable runtime (tbmqtt/device_runtime.hpp): a recursive mutex, a
+// condition variable, the steady and system clocks, a network thread; the rest is the runtime's.
+struct client::impl final : session_events,
+                            detail::transport_listener,
+                            transport_port,
+                            runtime_os,
+                            connection_listener {
   explicit impl(client_options o)
       : options(std::move(o)),
         transport(endpoint_from(options), *this),
         core(*this, *this, session_config_from(options)) {
+    runtime.set_listener(this);
     // A slot per packet id: libmosquitto queues any number of messages (offline too).
     core.set_delivery_slots({delivery_slots.data(), delivery_slots.size()});
     if (wants_pacing(options)) set_up_pacing();
@@ -156,25 +164,30 @@ struct client::impl final : session_events, detail::transport_listener, transpor
     return transport.subscribe(filter, q);
   }
 
+  // ---- runtime_os, connection_listener ----
+  void lock() noexcept override { mutex.lock(); }
+  void unlock() noexcept override { mutex.unlock(); }
+  void wake() noexcept override { changed.notify_all(); }
+  std::uint32_t now_ms() noexcept override { return tbmqtt::now_ms(); }
+  std::uint64_t unix_ms() noexcept override { return tbmqtt::unix_ms(); }
+  void on_connection(const connection_event& e) noexcept override {
+    if (connection_handler) connection_handler(e);
+  }
+
   // ---- state (guarded by mutex) ----
   client_options options;
   std::vector<delivery_slot> delivery_slots = std::vector<delivery_slot>(65536);
   detail::mosquitto_transport transport;
   session core;
+  device_runtime runtime{core, *this, 10};
   mutable std::recursive_mutex mutex;
   std::condition_variable_any changed;
   std::thread network;
   std::thread::id network_id;
   std::atomic<bool> stopping{false};
-  bool ready = false;
   bool socket_open = false;
-  bool ever_connected = false;
-  errc connect_outcome{};  // first outcome of connect(): refusal or subscription error
-  bool connect_outcome_set = false;
-  int flush_waiters = 0;  // flush() calls waiting: told when nothing waits for an outcome
-  bool in_send = false;   // inside send(): outcomes of tickets without a callback are kept
-  std::vector<std::pair<message_id, errc>> early_outcomes;  // ... here (reported within the publish)
-  std::uint32_t last_tick_ms = 0;
+  bool in_send = false;  // inside send(): outcomes of tickets without a callback are kept
+  std::vector<std::pair<message_id, errc>> early_outcomes;               // ... here (reported within the publish)
   std::unordered_map<message_id, delivery_callback> delivery_callbacks;  // by ticket: every message
   std::unordered_map<std::uint32_t, attributes_callback> attribute_callbacks;
   std::unordered_map<std::uint32_t, rpc_response_callback> rpc_callbacks;
@@ -185,8 +198,6 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   error_callback error_handler;
   connection_callback connection_handler;
   std::uint32_t reconnect_attempt = 0;
-  iregistry* points = nullptr;  // attach(): an extension of core, ticked when tick_points
-  bool tick_points = false;
   std::mt19937 random{std::random_device{}()};
   ota_slot ota[2];       // indexed by ota_kind
   struct gateway_state;  // client::gateway(); defined right after impl
@@ -195,14 +206,6 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   rate_limiter limiter;  // used when options.rate_limits asks for pacing
 
   std::string_view keep(std::string_view s) { return kept_views.emplace_back(s); }
-
-  void set_outcome(errc e) {
-    if (!connect_outcome_set) {
-      connect_outcome = e;
-      connect_outcome_set = true;
-    }
-    changed.notify_all();
-  }
 
   // ---- network thread ----
   void run() {
@@ -236,14 +239,11 @@ struct client::impl final : session_events, detail::transport_listener, transpor
       }
       auto looped = transport.loop(50);
       std::lock_guard lock(mutex);
-      if (const std::uint32_t now = now_ms(); now - last_tick_ms >= 10) {
-        last_tick_ms = now;
-        core.tick(now);
-        if (points != nullptr && tick_points) points->tick(now, unix_ms());
-      }
+      runtime.tick();
       if (!looped) {
         // The connection failed before the session was up (TLS handshake, reset).
-        if (!ready) attempt_failed(looped.error() == errc::not_connected ? errc::unreachable : looped.error());
+        if (!runtime.ready())
+          attempt_failed(looped.error() == errc::not_connected ? errc::unreachable : looped.error());
         // The socket died without a DISCONNECT callback (e.g. read error): treat it as a loss.
         if (socket_open) lose_connection(errc::disconnected);
       }
@@ -254,8 +254,10 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   // connect() reports the first failed attempt; a TLS rejection is also a connection event on
   // every attempt, as a CONNACK refusal is (an unreachable broker is not: nobody refused us).
   void attempt_failed(errc e) {
-    if (!ever_connected) set_outcome(e);
-    if (is_tls_failure(e) && connection_handler) connection_handler({false, e});
+    if (is_tls_failure(e))
+      runtime.on_refused(e);
+    else
+      runtime.on_attempt_failed(e);
   }
 
   std::chrono::milliseconds backoff() {
@@ -266,22 +268,15 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   }
 
   void lose_connection(errc reason) {
-    const bool was_ready = ready;
     socket_open = false;
-    ready = false;
     core.on_disconnected();
-    changed.notify_all();
-    if (was_ready && connection_handler) connection_handler({false, reason == errc{} ? errc::disconnected : reason});
+    runtime.on_connection_lost(reason);
   }
 
   // ---- transport_listener (network thread; mutex is taken here) ----
   void on_connack(errc result) override {
     std::lock_guard lock(mutex);
-    if (result != errc{}) {
-      if (!ever_connected) set_outcome(result);
-      if (connection_handler) connection_handler({false, result});
-      return;
-    }
+    if (result != errc{}) return runtime.on_refused(result);
     core.on_connected(now_ms());
   }
   void on_connection_lost(errc reason) override {
@@ -300,19 +295,14 @@ struct client::impl final : session_events, detail::transport_listener, transpor
     std::lock_guard lock(mutex);
     core.on_puback(id);
   }
-  // Nothing waits for an outcome: every message is acknowledged (or lost and reported).
-  bool idle() const { return core.unacknowledged() == 0 && (store == nullptr || store->queue.empty()); }
 
   // ---- session_events (called with the mutex held) ----
   void on_ready() noexcept override {
-    ready = true;
-    ever_connected = true;
     reconnect_attempt = 0;
-    set_outcome(errc{});
-    if (connection_handler) connection_handler({true, errc{}});
+    runtime.on_ready();
   }
   void on_delivered(message_id ticket, errc e) noexcept override {
-    if (flush_waiters > 0 && idle()) changed.notify_all();
+    runtime.on_delivered();
     auto it = delivery_callbacks.find(ticket);
     if (it == delivery_callbacks.end()) {
       if (in_send) early_outcomes.emplace_back(ticket, e);
@@ -349,7 +339,7 @@ struct client::impl final : session_events, detail::transport_listener, transpor
       any_rpc(rpc);
   }
   void on_error(errc e, std::string_view context) noexcept override {
-    if (e == errc::subscription_refused && !ever_connected) set_outcome(e);
+    runtime.on_error(e);
     if (error_handler) error_handler(e, context);
   }
 
@@ -460,16 +450,16 @@ qos client::options_qos() const { return impl_->options.default_qos; }
 result<void> client::connect(std::chrono::milliseconds timeout) {
   impl& d = *impl_;
   std::unique_lock lock(d.mutex);
-  if (d.network.joinable()) return d.ready ? result<void>{} : result<void>{errc::again};
-  d.connect_outcome_set = false;
+  if (d.network.joinable()) return d.runtime.ready() ? result<void>{} : result<void>{errc::again};
+  d.runtime.begin_connect();
   d.stopping = false;
   d.network = std::thread([&d] { d.run(); });
-  if (!d.changed.wait_for(lock, timeout, [&] { return d.connect_outcome_set; })) {
+  if (!d.changed.wait_for(lock, timeout, [&] { return d.runtime.outcome_known(); })) {
     lock.unlock();
     disconnect();
     return errc::timeout;
   }
-  const errc outcome = d.connect_outcome;
+  const errc outcome = d.runtime.outcome();
   if (outcome != errc{}) {
     lock.unlock();
     disconnect();
@@ -495,7 +485,7 @@ void client::disconnect() {
 
 bool client::connected() const {
   std::lock_guard lock(impl_->mutex);
-  return impl_->ready;
+  return impl_->runtime.ready();
 }
 
 result<void> client::send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered) {
@@ -532,9 +522,9 @@ result<void> client::flush(std::chrono::milliseconds timeout) {
   impl& d = *impl_;
   std::unique_lock lock(d.mutex);
   if (std::this_thread::get_id() == d.network_id) return errc::again;  // would wait on itself
-  ++d.flush_waiters;
-  const bool done = d.changed.wait_for(lock, timeout, [&] { return d.idle(); });
-  --d.flush_waiters;
+  d.runtime.flush_waiting(true);
+  const bool done = d.changed.wait_for(lock, timeout, [&] { return d.runtime.idle(); });
+  d.runtime.flush_waiting(false);
   return done ? result<void>{} : result<void>{errc::timeout};
 }
 
@@ -589,25 +579,14 @@ result<void> client::call_rpc(std::string_view method, std::string_view params_j
 }
 
 result<void> client::attach(iregistry& points, bool tick) {
-  std::lock_guard lock(impl_->mutex);
-  if (impl_->points != nullptr && impl_->points != &points) impl_->points->detach();
-  impl_->points = nullptr;
-  TBMQTT_TRY(points.attach(impl_->core));
-  impl_->points = &points;
-  impl_->tick_points = tick;
-  return {};
+  return impl_->runtime.with_lock([&] { return impl_->runtime.attach(points, tick); });
 }
 
 void client::detach() {
-  std::lock_guard lock(impl_->mutex);
-  if (impl_->points != nullptr) impl_->points->detach();
-  impl_->points = nullptr;
+  impl_->runtime.with_lock([&] { impl_->runtime.detach(); });
 }
 
-void client::with_lock(const std::function<void()>& fn) {
-  std::lock_guard lock(impl_->mutex);
-  fn();
-}
+void client::with_lock(const std::function<void()>& fn) { impl_->runtime.with_lock(fn); }
 
 result<void> client::enable_ota(const ota_config& config, ota_sink& sink, storage* store, ota_handlers handlers) {
   impl& d = *impl_;
@@ -625,7 +604,7 @@ result<void> client::enable_ota(const ota_config& config, ota_sink& sink, storag
     slot.engine.reset();
     return added;
   }
-  if (d.ready) slot.engine->on_ready(now_ms());  // enabled while connected: start now
+  if (d.runtime.ready()) slot.engine->on_ready(now_ms());  // enabled while connected: start now
   return {};
 }
 
