@@ -121,14 +121,13 @@ void BM_offline_queue_store_only_files(benchmark::State& state) {
   temp_dir dir;
   tbmqtt::file_segment_store store{dir.path, state.range(0) != 0};
   if (!store.open()) std::abort();
-  no_events events;
   tbmqtt::offline_queue_config config;
   config.commit_records = static_cast<std::uint32_t>(state.range(1));
   config.max_messages = 1000;
   tbmqtt::static_offline_queue<16, 256> queue{store, config};
   if (!queue.open()) std::abort();
   for (auto _ : state) {
-    if (!queue.push(tbmqtt::stored_topic::telemetry, payload, events)) std::abort();  // drops the oldest when full
+    if (!queue.push(tbmqtt::stored_topic::telemetry, payload)) std::abort();  // drops the oldest when full
   }
   state.counters["msgs/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
@@ -137,14 +136,13 @@ BENCHMARK(BM_offline_queue_store_only_files)->Args({1, 1})->Args({1, 64})->Args(
 // A restart: recovering 64 stored messages from the log.
 void BM_offline_queue_open_64_files(benchmark::State& state) {
   temp_dir dir;
-  no_events events;
   {
     tbmqtt::file_segment_store store{dir.path};
     if (!store.open()) std::abort();
     tbmqtt::static_offline_queue<16, 256> filler{store};
     if (!filler.open()) std::abort();
     for (int i = 0; i < 64; ++i)
-      if (!filler.push(tbmqtt::stored_topic::telemetry, payload, events)) std::abort();
+      if (!filler.push(tbmqtt::stored_topic::telemetry, payload)) std::abort();
   }
   for (auto _ : state) {
     tbmqtt::file_segment_store store{dir.path, false};

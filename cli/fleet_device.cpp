@@ -190,13 +190,13 @@ void device::on_ready() noexcept {
   hooks_.on_ready(*this);
 }
 
-void device::on_delivered(message_id id) noexcept {
-  const auto it = std::find(pending_.begin(), pending_.end(), id);
-  if (it == pending_.end()) return;  // a request, reply or subscription
+void device::on_delivered(message_id ticket, errc e) noexcept {
+  const auto it = std::find(pending_.begin(), pending_.end(), ticket);
+  if (it == pending_.end()) return;  // a request, reply or QoS 0 message (counted when sent)
   *it = pending_.back();
   pending_.pop_back();
   --in_flight_;
-  hooks_.on_delivered(*this);
+  if (e == errc{}) hooks_.on_delivered(*this);  // lost ones (e.g. the connection dropped) are not
 }
 
 void device::on_attributes_response(std::uint32_t id, errc e, json::value, json::value) noexcept {

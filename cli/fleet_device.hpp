@@ -91,7 +91,7 @@ class device final : private link_events, private transport_port, private sessio
   result<message_id> subscribe(std::string_view filter, qos q) noexcept override;
   // session_events
   void on_ready() noexcept override;
-  void on_delivered(message_id id) noexcept override;
+  void on_delivered(message_id ticket, errc e) noexcept override;
   void on_attributes_response(std::uint32_t id, errc e, json::value, json::value) noexcept override;
   void on_rpc_response(std::uint32_t id, errc e, json::value) noexcept override;
   void on_rpc_request(const rpc_request& request) noexcept override;

@@ -9,6 +9,12 @@
 //     device_session.set_offline_queue(&queue);
 //     device_session.publish_telemetry("{\"t\":21}", tbmqtt::qos::at_least_once);  // stored, then sent
 //
+// The queue is a message store, not a sender: the session's publisher (tbmqtt/detail/publisher.hpp)
+// drives it through four hooks: push() stores a message, retrieve() hands out the next one to
+// send (resends after a reconnect first), mark_in_flight() records the packet id it left with,
+// erase() takes it out on its PUBACK. The publisher picks the topic, paces, and reports every
+// outcome; the queue only tells it, through a drop hook, which messages it gave up.
+//
 // The log: append-only segments of CRC-framed records. Each segment starts with a `start`
 // record holding the next sequence number; a message is a `data` record; a `watermark` record
 // says "every message below sequence W is done (acknowledged or dropped)". Record layout (20-byte
@@ -39,7 +45,7 @@
 #include <string_view>
 
 #include "tbmqtt/errc.hpp"
-#include "tbmqtt/rate_limit.hpp"
+#include "tbmqtt/function_ref.hpp"
 #include "tbmqtt/segment_store.hpp"
 #include "tbmqtt/session_ports.hpp"
 #include "tbmqtt/span.hpp"
@@ -51,9 +57,11 @@ enum class stored_topic : std::uint8_t { telemetry = 1, attributes = 2 };
 
 /// What push() does when the queue has no room (count or bytes).
 enum class queue_full_policy : std::uint8_t {
-  drop_oldest,  ///< Drop the oldest messages (in flight ones too: they may still arrive) until
-                ///< the new one fits; each is counted in dropped() and reported as
-                ///< on_forwarded(ticket, errc::queue_full).
+  drop_oldest,  ///< Drop the oldest messages not handed to the transport yet until the new one
+                ///< fits; each is counted in dropped() and reported through the drop hook with
+                ///< errc::queue_full. A message in flight is never dropped: when only those are
+                ///< left (or the window has no room to remember a drop), push() fails with
+                ///< errc::queue_full.
   refuse,       ///< Keep the queue as it is: push() fails with errc::queue_full.
 };
 
@@ -80,9 +88,22 @@ struct offline_queue_config {
   std::uint64_t (*epoch_ms)() noexcept = nullptr;
 };
 
+/// Told of each message the queue gives up: its sequence number, and why (errc::queue_full:
+/// dropped by the full policy; errc::malformed: its record is damaged; or the error given to
+/// give_up()).
+using drop_hook = function_ref<void(std::uint64_t sequence, errc e)>;
+
+/// A message retrieve() hands out: valid until the next call on the queue.
+struct stored_message {
+  std::uint64_t sequence = 0;
+  stored_topic topic = stored_topic::telemetry;
+  std::string_view payload;
+  bool resend = false;  ///< In flight on an earlier connection: sent again.
+};
+
 /// @brief The persistent FIFO (see the file comment for the log and the crash contract). Not
-/// thread-safe; normally driven by a session (session::set_offline_queue), which calls
-/// push/pump/acknowledge/tick.
+/// thread-safe; normally driven by a session's publisher (session::set_offline_queue), which
+/// calls push / retrieve / mark_in_flight / erase / tick.
 class offline_queue {
  public:
   /// A message handed to the transport (or done, waiting for the older ones): the in-flight
@@ -120,29 +141,40 @@ class offline_queue {
   /// @brief Appends a message to the log (committed now with commit_records = 1, else by the
   /// group commit). With `capture_epoch_ms` != 0, telemetry without a time stamp is stamped with
   /// it (ThingsBoard's `{"ts":..,"values":..}`; each object of an array too: stamp_telemetry()),
-  /// so that it keeps its capture time however late it is delivered.
-  /// @return The message's ticket (reported again by on_forwarded), or errc::not_open
-  /// (open() did not succeed), errc::payload_too_large (larger than the buffer or max_bytes,
-  /// time stamp included), errc::queue_full (full, policy refuse), errc::not_enough_space or
-  /// errc::storage_error (from the medium: the message was not queued, or — when the commit
-  /// failed — it is in the log but may not survive a power loss).
-  [[nodiscard]] result<message_id> push(stored_topic topic, std::string_view payload, session_events& events,
-                                        std::uint64_t capture_epoch_ms = 0) noexcept;
+  /// so that it keeps its capture time however late it is delivered. Messages the full policy
+  /// drops to make room are told to `on_dropped`.
+  /// @return The message's sequence number (next_sequence() before the call), or
+  /// errc::not_open (open() did not succeed), errc::payload_too_large (larger than the
+  /// buffer or max_bytes, time stamp included), errc::queue_full (full: policy refuse, or only
+  /// messages in flight left), errc::not_enough_space or errc::storage_error (from the medium:
+  /// the message was not queued, or — when the commit failed — it is in the log but may not
+  /// survive a power loss).
+  [[nodiscard]] result<std::uint64_t> push(stored_topic topic, std::string_view payload, drop_hook on_dropped = {},
+                                           std::uint64_t capture_epoch_ms = 0) noexcept;
+  /// @brief The next push gets at least `sequence` (numbers skipped are never used: the
+  /// publisher gives the queue's messages numbers from its one ticket counter).
+  void skip_to(std::uint64_t sequence) noexcept {
+    if (next_sequence_ < sequence) next_sequence_ = sequence;
+  }
 
-  /// @brief Hands the oldest committed messages to `port` (QoS 1) in order, up to
-  /// max_in_flight. Stops at the first errc::again or errc::not_connected from the transport
-  /// (tried again next time), and where `limiter` (optional) says to wait (the next pump before
-  /// then returns at once). A record that cannot be read back is dropped and reported
-  /// (on_forwarded with errc::malformed or errc::storage_error).
-  void pump(transport_port& port, const session_config& topics, std::uint32_t now_ms, session_events& events,
-            rate_limiter* limiter = nullptr) noexcept;
+  /// @brief The next message to hand to the transport: first one in flight on an earlier
+  /// connection whose resend time came (nothing newer overtakes it before then), else the oldest
+  /// committed one not sent yet, while fewer than max_in_flight are in flight. Damaged records
+  /// are dropped on the way (errc::malformed, to `on_dropped`). Calling it again without
+  /// mark_in_flight() hands out the same message.
+  /// @return false when there is nothing to send now.
+  bool retrieve(std::uint32_t now_ms, stored_message& out, drop_hook on_dropped = {}) noexcept;
+  /// @brief The message retrieve() handed out left with transport id `packet_id`.
+  void mark_in_flight(std::uint64_t sequence, message_id packet_id) noexcept;
+  /// @brief The transport refuses the retrieved message as it is: it is dropped (`e` to `on_dropped`).
+  void give_up(std::uint64_t sequence, errc e, drop_hook on_dropped = {}) noexcept;
+  /// @brief A PUBACK for `packet_id`: the message that left with it is done.
+  /// @return Its sequence number, or errc::no_match when `packet_id` is none of the queue's.
+  result<std::uint64_t> erase(message_id packet_id) noexcept;
+
   /// True while a message has been handed to no transport yet (it waits for the window, the
   /// commit, a rate limit or a connection).
   bool has_unsent() const noexcept;
-
-  /// @brief A PUBACK: marks the message sent with `id` done and reports on_forwarded(ticket, ok).
-  /// @return true when `id` was one of the queue's messages.
-  bool acknowledge(message_id id, session_events& events) noexcept;
 
   /// @brief A new connection is up: in-flight messages of the old one get resend_after_ms.
   void on_connected(std::uint32_t now_ms) noexcept;
@@ -196,10 +228,18 @@ class offline_queue {
   void advance_cursor(const record_info& r) noexcept;
   void retire_done() noexcept;
   void remove_segments_before(std::uint32_t segment) noexcept;
-  result<void> make_room(std::size_t size, session_events& events) noexcept;
-  result<message_id> send(transport_port& port, const session_config& topics, const entry& e, std::string_view payload,
-                          rate_limiter* limiter, std::uint32_t now_ms) noexcept;
-  void finish(entry& e, errc outcome, session_events& events) noexcept;
+  result<void> make_room(std::size_t size, drop_hook on_dropped) noexcept;
+  void finish(entry& e, errc outcome, drop_hook on_dropped) noexcept;
+  // What retrieve() handed out, until mark_in_flight() or give_up().
+  struct handed_out {
+    bool valid = false;
+    bool resend = false;
+    std::size_t index = 0;  // resend: its window entry
+    std::uint64_t sequence = 0;
+    record_info record;                 // new: the record at the cursor ...
+    std::uint64_t floor = 0, last = 0;  // ... and the cursor's rules after it
+    bool any = false;
+  };
 
   segment_store& store_;
   span<entry> window_;  // [0, window_count_) in sequence order
@@ -227,10 +267,9 @@ class offline_queue {
   std::uint32_t corrupt_ = 0;
   std::uint32_t erase_failures_ = 0;
   std::uint32_t commits_ = 0;
-  std::uint32_t paced_until_ms_ = 0;  // a rate limit said to wait until then
   std::uint32_t last_now_ms_ = 0;
+  handed_out handed_;
   std::uint8_t connection_ = 0;
-  bool paced_ = false;
   bool open_ = false;
 };
 

@@ -64,8 +64,11 @@ class session {
   void set_reassembly_buffer(span<std::byte> buffer) noexcept { reassembly_.set_buffer(buffer); }
   /// SUBACK for a subscribe() id: `granted` is the granted QoS, or 0x80 for a refusal.
   void on_suback(message_id id, std::uint8_t granted) noexcept;
-  /// PUBACK (QoS 1) or "written" (QoS 0) for a publish() id.
+  /// PUBACK (QoS 1) or "written" (QoS 0) for the packet id transport_port::publish returned.
   void on_puback(message_id id) noexcept;
+  /// The transport gave up on packet `id` (it expired from its outbox: errc::timeout): the
+  /// message's outcome is `e`. A message of the offline queue stays stored (sent again later).
+  void on_publish_failed(message_id id, errc e) noexcept { ctx_.out.on_publish_failed(id, e); }
   /// Advances time: expires pending requests and stale server RPCs.
   void tick(std::uint32_t now_ms) noexcept;
 
@@ -75,8 +78,13 @@ class session {
   /// object, `{"ts":..,"values":{..}}`, or an array of those).
   /// While disconnected, QoS 1 messages are handed to the transport (which may queue them for
   /// the next connection) and QoS 0 messages fail with errc::not_connected.
-  /// @return The message id, or errc::invalid_argument (not a JSON object/array),
-  /// errc::payload_too_large, errc::not_connected, errc::again.
+  /// Every publish call (telemetry, attributes, claim, RPC replies, publish_raw) returns a
+  /// delivery ticket from one counter, whatever is configured; the message's outcome arrives once
+  /// as session_events::on_delivered(ticket, errc).
+  /// @return The ticket, or errc::invalid_argument (not a JSON object/array),
+  /// errc::payload_too_large, errc::not_connected, errc::again (over a rate limit with
+  /// fail_when_rate_limited, or every delivery slot is waiting: set_delivery_slots); with an
+  /// offline queue the queue's errors (errc::queue_full, errc::transport_error, ...).
   [[nodiscard]] result<message_id> publish_telemetry(std::string_view json_text, qos q) noexcept;
   /// @brief Publishes a built telemetry payload (no re-validation; never allocates).
   [[nodiscard]] result<message_id> publish_telemetry(telemetry_builder& payload, qos q) noexcept;
@@ -154,13 +162,25 @@ class session {
 
   /// @brief Store-and-forward (tbmqtt/offline_queue.hpp): from now on every QoS 1 telemetry and
   /// attributes publish is stored in `queue` first (also while disconnected) and sent from it in
-  /// order once ready; each is erased on its PUBACK. Those publish calls then return the
-  /// queue's ticket (not a packet id), the outcome arrives as session_events::on_forwarded, and
-  /// they fail with the queue's errors (errc::queue_full, errc::storage_error, ...).
-  /// QoS 0 and every other message bypass the queue. nullptr turns it off.
+  /// order once ready; each is erased on its PUBACK. Their tickets come from the same counter as
+  /// every other message's (the queue's sequence numbers are those tickets), and their outcome
+  /// arrives through on_delivered like every other's; they fail with the queue's errors
+  /// (errc::queue_full, errc::storage_error, ...). QoS 0 and every other message bypass the
+  /// queue. nullptr turns it off.
   /// @pre `queue` is open() and outlives the session (or is unset first).
   void set_offline_queue(offline_queue* queue) noexcept;
   offline_queue* queue() const noexcept { return ctx_.out.queue(); }
+
+  /// @brief Memory for the messages sent directly (not through the offline queue) that wait for
+  /// their outcome: TBMQTT_MAX_IN_FLIGHT of them by default; when all are waiting, a publish
+  /// fails with errc::again. 65536 slots or more map every packet id (the Linux client).
+  /// @pre Nothing waits (before the first publish); `slots` outlives the session.
+  void set_delivery_slots(span<delivery_slot> slots) noexcept { ctx_.out.set_slots(slots); }
+  /// Messages sent directly whose outcome is not reported yet (the offline queue's are its size()).
+  std::size_t unacknowledged() const noexcept { return ctx_.out.unacknowledged(); }
+  /// @brief Reports every message sent directly and not acknowledged as `e` now (the owner
+  /// stops: errc::cancelled). Stored messages stay in the offline queue.
+  void abandon_deliveries(errc e) noexcept { ctx_.out.abandon(e); }
 
   /// @brief Rate-limit pacing (tbmqtt/rate_limit.hpp): messages from the offline queue go out
   /// only when `limiter` allows (they wait there, in order); every other message is counted.

@@ -18,9 +18,19 @@ namespace tbmqtt {
 /// MQTT delivery guarantee. ThingsBoard supports 0 and 1 only.
 enum class qos : std::uint8_t { at_most_once = 0, at_least_once = 1 };
 
-/// Id of a published message as the transport numbered it (MQTT packet id; for QoS 0 whatever
-/// the transport reports). Delivery results (on_delivered) carry the same id.
+/// Id of a message. The session's publish calls return a delivery ticket of this type (one
+/// counter for every message, whatever is configured), and session_events::on_delivered reports
+/// the outcome of each with the same ticket. Transports number their packets with it too (MQTT
+/// packet ids); the session maps those to tickets.
 using message_id = std::uint16_t;
+
+/// @brief One message sent and not acknowledged yet: its transport packet id and its ticket
+/// (session::set_delivery_slots).
+struct delivery_slot {
+  message_id packet_id = 0;
+  message_id ticket = 0;
+  std::uint8_t state = 0;  ///< 0 free, 1 QoS 1 (waits for its PUBACK), 2 QoS 0 (waits to be written)
+};
 
 /// @brief What the core needs from an MQTT client. Porting guide:
 /// - Called only from inside session methods, on the thread that calls the session.
@@ -63,8 +73,15 @@ class session_events {
  public:
   /// CONNACK received and every SUBACK received (a refusal is reported through on_error first).
   virtual void on_ready() noexcept {}
-  /// A published message was acknowledged (QoS 1) or written (QoS 0).
-  virtual void on_delivered(message_id) noexcept {}
+  /// @brief The outcome of a published message, once: `ticket` is what the publish call returned.
+  /// errc{}: acknowledged (QoS 1) or written (QoS 0). Otherwise it is lost: errc::queue_full
+  /// (dropped by the offline queue's drop_oldest policy), errc::malformed (its stored record is
+  /// damaged), errc::disconnected (a QoS 0 message the connection took down before it was
+  /// written, or a message whose packet id the transport gave to a newer one), errc::timeout (the
+  /// transport gave up on it), errc::cancelled (the session's owner ended it), or the transport's
+  /// error when it refused a stored message. Messages recovered from an earlier run's offline
+  /// store get tickets the app never saw.
+  virtual void on_delivered(message_id /*ticket*/, errc /*e*/) noexcept {}
   /// Answer to request_attributes(). On error `client` and `shared` are absent. Errors:
   /// timeout, disconnected, malformed (bad JSON, or not an object).
   virtual void on_attributes_response(std::uint32_t /*request_id*/, errc /*e*/, json::value /*client*/,
@@ -87,11 +104,6 @@ class session_events {
   virtual bool on_other_message(std::string_view /*topic*/, span<const std::byte> /*payload*/) noexcept {
     return false;
   }
-  /// A message of the offline queue (session::set_offline_queue) left it: acknowledged
-  /// (e = errc{}), dropped by the full policy (errc::queue_full), or unsendable as stored
-  /// (errc::malformed: damaged record; or the transport's error). `ticket` is what the publish
-  /// call returned.
-  virtual void on_forwarded(message_id /*ticket*/, errc /*e*/) noexcept {}
 
  protected:
   ~session_events() = default;

@@ -47,8 +47,6 @@ bool known_type(std::uint8_t t) noexcept {
 }
 bool is_data(std::uint8_t t) noexcept { return t == type_telemetry || t == type_attributes; }
 
-message_id ticket_of(std::uint64_t sequence) noexcept { return static_cast<message_id>(sequence); }
-
 errc medium_error(errc e) noexcept { return e == errc::not_enough_space ? e : errc::storage_error; }
 
 }  // namespace
@@ -163,7 +161,8 @@ result<void> offline_queue::start_segment(std::uint32_t segment) noexcept {
 result<std::size_t> offline_queue::open() noexcept {
   open_ = false;
   window_count_ = count_ = bytes_ = pending_ = 0;
-  pending_timed_ = paced_ = false;
+  pending_timed_ = false;
+  handed_ = {};
   // Pass 1: the watermark and the sequence numbers. Pass 2: the messages at or above the watermark.
   scan_state first_pass;
   bool any_segment = false;
@@ -332,42 +331,47 @@ void offline_queue::advance_cursor(const record_info& r) noexcept {
   cursor_offset_ += static_cast<std::uint32_t>(header_size + r.size);
 }
 
-void offline_queue::finish(entry& e, errc outcome, session_events& events) noexcept {
+void offline_queue::finish(entry& e, errc outcome, drop_hook on_dropped) noexcept {
   e.done = true;
   --count_;
   bytes_ -= e.size;
   if (outcome == errc::queue_full) ++dropped_;
-  events.on_forwarded(ticket_of(e.sequence), outcome);
+  if (on_dropped) on_dropped(e.sequence, outcome);
 }
 
-result<void> offline_queue::make_room(std::size_t size, session_events& events) noexcept {
+// drop_oldest: drops the oldest messages that were never handed to the transport (a message in
+// flight may still arrive: it is never dropped). A drop behind messages in flight is kept in the
+// window as a done entry, so that the watermark passes it only when they are done.
+result<void> offline_queue::make_room(std::size_t size, drop_hook on_dropped) noexcept {
   auto fits = [&] { return count_ < config_.max_messages && bytes_ + size <= config_.max_bytes; };
   if (fits()) return {};
   if (config_.when_full == queue_full_policy::refuse) return errc::queue_full;
-  while (!fits() && count_ > 0) {
-    bool dropped = false;
-    for (std::size_t i = 0; i < window_count_ && !dropped; ++i) {
-      if (window_[i].done) continue;
-      finish(window_[i], errc::queue_full, events);  // in flight: it may still arrive
-      dropped = true;
-    }
-    retire_done();
-    if (dropped) continue;
-    record_info r;  // the window is empty now: the oldest is at the send cursor
-    if (!next_record(r, false)) break;
-    advance_cursor(r);
+  handed_.valid = false;  // the cursor moves: retrieve() again
+  retire_done();
+  while (!fits() && has_unsent()) {
+    record_info r;  // the oldest message not sent is at the send cursor
+    if (window_count_ >= window_.size() || !next_record(r, false)) break;
     entry e;
     e.sequence = r.sequence;
+    e.segment = cursor_segment_;
+    e.offset = cursor_offset_;
     e.size = r.size;
-    finish(e, errc::queue_full, events);
-    watermark_ = r.sequence + 1;
-    remove_segments_before(cursor_segment_);
+    advance_cursor(r);
+    if (window_count_ == 0) {
+      finish(e, errc::queue_full, on_dropped);
+      watermark_ = r.sequence + 1;
+      remove_segments_before(cursor_segment_);
+    } else {
+      window_[window_count_] = e;
+      finish(window_[window_count_++], errc::queue_full, on_dropped);
+      retire_done();
+    }
   }
   return fits() ? result<void>{} : result<void>{errc::queue_full};
 }
 
-result<message_id> offline_queue::push(stored_topic topic, std::string_view payload, session_events& events,
-                                       std::uint64_t capture_epoch_ms) noexcept {
+result<std::uint64_t> offline_queue::push(stored_topic topic, std::string_view payload, drop_hook on_dropped,
+                                          std::uint64_t capture_epoch_ms) noexcept {
   if (!open_) return errc::not_open;
   if (capture_epoch_ms == 0 && config_.epoch_ms != nullptr && topic == stored_topic::telemetry)
     capture_epoch_ms = config_.epoch_ms();
@@ -388,7 +392,7 @@ result<message_id> offline_queue::push(stored_topic topic, std::string_view payl
   if (!size) return size.error();
   if (*size > config_.max_bytes) return errc::payload_too_large;
   if (count_ >= config_.max_messages || bytes_ + *size > config_.max_bytes) {
-    TBMQTT_TRY(make_room(*size, events));  // reads records into buffer_: build again
+    TBMQTT_TRY(make_room(*size, on_dropped));  // reads records into buffer_: build again
     size = build();
     if (!size) return size.error();
   }
@@ -407,7 +411,7 @@ result<message_id> offline_queue::push(stored_topic topic, std::string_view payl
     pending_since_ms_ = last_now_ms_;
   }
   if (pending_ >= config_.commit_records) TBMQTT_TRY(commit());
-  return ticket_of(sequence);
+  return sequence;
 }
 
 std::size_t offline_queue::in_flight() const noexcept {
@@ -425,30 +429,10 @@ void offline_queue::on_connected(std::uint32_t now_ms) noexcept {
     if (!window_[i].done) window_[i].resend_at_ms = now_ms + config_.resend_after_ms;
 }
 
-result<message_id> offline_queue::send(transport_port& port, const session_config& topics, const entry& e,
-                                       std::string_view payload, rate_limiter* limiter, std::uint32_t now_ms) noexcept {
-  const std::string_view topic = e.topic == stored_topic::telemetry ? topics.telemetry_topic : topics.attributes_topic;
-  const bool telemetry = is_telemetry(topics, topic);
-  std::uint32_t points = 0;
-  if (limiter != nullptr && limiter->active()) {
-    points = telemetry ? count_data_points(payload) : 0;
-    if (const std::uint32_t wait = limiter->wait_ms(telemetry, points, now_ms); wait > 0) {
-      paced_ = true;
-      paced_until_ms_ = now_ms + wait;
-      return errc::again;
-    }
-  }
-  auto sent = port.publish(topic, as_bytes(payload), qos::at_least_once);
-  if (sent && limiter != nullptr) limiter->take(telemetry, points, now_ms);
-  return sent;
-}
-
-void offline_queue::pump(transport_port& port, const session_config& topics, std::uint32_t now_ms,
-                         session_events& events, rate_limiter* limiter) noexcept {
-  if (!open_) return;
+bool offline_queue::retrieve(std::uint32_t now_ms, stored_message& out, drop_hook on_dropped) noexcept {
+  handed_.valid = false;
+  if (!open_) return false;
   last_now_ms_ = now_ms;
-  if (paced_ && !time_reached(now_ms, paced_until_ms_)) return;
-  paced_ = false;
   const std::size_t window_limit = config_.max_in_flight < window_.size() ? config_.max_in_flight : window_.size();
   std::size_t flying = 0;
   // In flight on an earlier connection: left to the transport for a while, then sent again.
@@ -456,74 +440,103 @@ void offline_queue::pump(transport_port& port, const session_config& topics, std
     entry& e = window_[i];
     if (e.done) continue;
     if (e.connection != connection_) {
-      if (!time_reached(now_ms, e.resend_at_ms)) return;  // nothing newer may overtake it
+      if (!time_reached(now_ms, e.resend_at_ms)) return false;  // nothing newer may overtake it
       auto r = read_record(e.segment, e.offset);
       if (!r || r->damaged || r->sequence != e.sequence) {
-        if (!r && r.error() == errc::storage_error) return;
+        if (!r && r.error() == errc::storage_error) return false;
         ++corrupt_;
-        finish(e, errc::malformed, events);
+        finish(e, errc::malformed, on_dropped);
         continue;
       }
-      auto sent = send(port, topics, e, as_text(buffer_.subspan(header_size).first(r->size)), limiter, now_ms);
-      if (!sent) {
-        if (sent.error() == errc::again || sent.error() == errc::not_connected) return;
-        finish(e, sent.error(), events);
-        continue;
-      }
-      e.packet_id = *sent;
-      e.connection = connection_;
+      out = {e.sequence, e.topic, as_text(buffer_.subspan(header_size).first(r->size)), true};
+      handed_.valid = true;
+      handed_.resend = true;
+      handed_.index = i;
+      handed_.sequence = e.sequence;
+      return true;
     }
     ++flying;
   }
   retire_done();
   while (flying < window_limit && window_count_ < window_.size()) {
-    record_info r;
     const std::uint64_t floor_before = cursor_floor_, last_before = cursor_last_;
     const bool any_before = cursor_any_;
-    if (!next_record(r, true)) break;
-    entry& e = window_[window_count_++];
-    e = entry{};
-    e.sequence = r.sequence;
-    e.segment = cursor_segment_;
-    e.offset = cursor_offset_;
-    e.size = r.size;
-    e.topic = r.type == type_attributes ? stored_topic::attributes : stored_topic::telemetry;
-    e.connection = connection_;
-    advance_cursor(r);
+    record_info r;
+    if (!next_record(r, true)) return false;
     if (r.damaged) {  // it cannot be sent as stored: drop it rather than block every later one
+      entry& e = window_[window_count_++];
+      e = entry{};
+      e.sequence = r.sequence;
+      e.segment = cursor_segment_;
+      e.offset = cursor_offset_;
+      e.size = r.size;
+      advance_cursor(r);
       ++corrupt_;
-      finish(e, errc::malformed, events);
+      finish(e, errc::malformed, on_dropped);
+      retire_done();
       continue;
     }
-    auto sent = send(port, topics, e, as_text(buffer_.subspan(header_size).first(r.size)), limiter, now_ms);
-    if (sent) {
-      e.packet_id = *sent;
-      ++flying;
-      continue;
-    }
-    if (sent.error() == errc::again || sent.error() == errc::not_connected) {
-      cursor_segment_ = e.segment;  // tried again next time
-      cursor_offset_ = e.offset;
-      cursor_floor_ = floor_before;
-      cursor_last_ = last_before;
-      cursor_any_ = any_before;
-      --window_count_;
-      break;
-    }
-    finish(e, sent.error(), events);  // the transport refuses it as it is
-  }
-  retire_done();
-}
-
-bool offline_queue::acknowledge(message_id id, session_events& events) noexcept {
-  for (std::size_t i = 0; i < window_count_; ++i) {
-    entry& e = window_[i];
-    if (e.done || e.packet_id != id) continue;
-    finish(e, errc{}, events);
-    retire_done();
+    // Handed out, not taken yet: the cursor stays on it until mark_in_flight().
+    handed_.valid = true;
+    handed_.resend = false;
+    handed_.sequence = r.sequence;
+    handed_.record = r;
+    handed_.floor = cursor_floor_;
+    handed_.last = cursor_last_;
+    handed_.any = cursor_any_;
+    cursor_floor_ = floor_before;
+    cursor_last_ = last_before;
+    cursor_any_ = any_before;
+    out = {r.sequence, r.type == type_attributes ? stored_topic::attributes : stored_topic::telemetry,
+           as_text(buffer_.subspan(header_size).first(r.size)), false};
     return true;
   }
   return false;
+}
+
+void offline_queue::mark_in_flight(std::uint64_t sequence, message_id packet_id) noexcept {
+  if (!handed_.valid || handed_.sequence != sequence) return;
+  handed_.valid = false;
+  if (handed_.resend) {
+    entry& e = window_[handed_.index];
+    e.packet_id = packet_id;
+    e.connection = connection_;
+    return;
+  }
+  entry& e = window_[window_count_++];
+  e = entry{};
+  e.sequence = handed_.record.sequence;
+  e.segment = cursor_segment_;
+  e.offset = cursor_offset_;
+  e.size = handed_.record.size;
+  e.topic = handed_.record.type == type_attributes ? stored_topic::attributes : stored_topic::telemetry;
+  e.connection = connection_;
+  e.packet_id = packet_id;
+  cursor_floor_ = handed_.floor;
+  cursor_last_ = handed_.last;
+  cursor_any_ = handed_.any;
+  advance_cursor(handed_.record);
+}
+
+void offline_queue::give_up(std::uint64_t sequence, errc e, drop_hook on_dropped) noexcept {
+  if (!handed_.valid || handed_.sequence != sequence) return;
+  mark_in_flight(sequence, 0);  // into the window (it keeps its place for the watermark) ...
+  for (std::size_t i = 0; i < window_count_; ++i)
+    if (!window_[i].done && window_[i].sequence == sequence) finish(window_[i], e, on_dropped);  // ... done
+  retire_done();
+}
+
+result<std::uint64_t> offline_queue::erase(message_id packet_id) noexcept {
+  for (std::size_t i = 0; i < window_count_; ++i) {
+    entry& e = window_[i];
+    if (e.done || e.packet_id != packet_id) continue;
+    const std::uint64_t sequence = e.sequence;
+    if (handed_.resend) handed_.valid = false;  // the window moves: its index is stale
+    finish(e, errc{}, {});
+    retire_done();
+    return sequence;
+  }
+  return errc::no_match;
 }
 
 // ---- time stamps ----------------------------------------------------------------------------

@@ -9,16 +9,61 @@ namespace tbmqtt::detail {
 
 bool publisher::is_telemetry(std::string_view topic) const noexcept { return tbmqtt::is_telemetry(ctx_.config, topic); }
 
+delivery_slot* publisher::find(message_id packet_id) noexcept {
+  if (slots_.size() > 0xFFFFu) {  // one slot per packet id
+    delivery_slot& s = slots_[packet_id];
+    return s.state != 0 ? &s : nullptr;
+  }
+  for (delivery_slot& s : slots_)
+    if (s.state != 0 && s.packet_id == packet_id) return &s;
+  return nullptr;
+}
+
+void publisher::track(message_id packet_id, message_id ticket, qos q) noexcept {
+  delivery_slot* slot = find(packet_id);
+  if (slot != nullptr) {
+    // The transport gave the id of a message still tracked to a new one: the older one's
+    // acknowledgement can no longer be told apart, so it is reported lost.
+    const message_id older = slot->ticket;
+    slot->ticket = ticket;
+    slot->state = q == qos::at_most_once ? 2 : 1;
+    return report(older, errc::disconnected);
+  }
+  if (slots_.size() > 0xFFFFu) {
+    slot = &slots_[packet_id];
+  } else {
+    for (delivery_slot& s : slots_)
+      if (s.state == 0) {
+        slot = &s;
+        break;
+      }
+  }
+  *slot = {packet_id, ticket, static_cast<std::uint8_t>(q == qos::at_most_once ? 2 : 1)};
+  ++used_;
+}
+
+void publisher::report(message_id ticket, errc e) noexcept { ctx_.events.on_delivered(ticket, e); }
+
+void publisher::set_slots(span<delivery_slot> slots) noexcept {
+  TBMQTT_EXPECTS(used_ == 0 && slots.size() > 0);
+  slots_ = slots;
+  for (delivery_slot& s : slots_) s = delivery_slot{};
+}
+
 result<message_id> publisher::send(std::string_view topic, std::string_view payload, qos q) noexcept {
   if (payload.size() > ctx_.config.max_payload) return errc::payload_too_large;
   // QoS 1 goes to the transport even offline: it may queue it until the next connection.
   if (ctx_.state == session_state::disconnected && q == qos::at_most_once) return errc::not_connected;
+  if (used_ == slots_.size()) return errc::again;  // every slot waits for an outcome
   auto sent = ctx_.port.publish(topic, as_bytes(payload), q);
-  if (sent && limiter_ != nullptr && limiter_->active()) {
+  if (!sent) return sent.error();
+  if (limiter_ != nullptr && limiter_->active()) {
     const bool telemetry = is_telemetry(topic);
     limiter_->take(telemetry, telemetry ? count_data_points(payload) : 0, ctx_.now_ms);
   }
-  return sent;
+  const message_id ticket = next_ticket();
+  track(*sent, ticket, q);
+  return ticket;
 }
 
 bool publisher::rate_limited(bool telemetry, std::string_view payload) noexcept {
@@ -37,19 +82,61 @@ result<message_id> publisher::send_data(data_kind kind, std::string_view payload
     return errc::again;
   if (!queued) return send(topic, payload, q);
   if (payload.size() > ctx_.config.max_payload) return errc::payload_too_large;
-  auto ticket = queue_->push(kind == data_kind::attributes ? stored_topic::attributes : stored_topic::telemetry,
-                             payload, ctx_.events);
-  if (ticket) pump();
-  return ticket;
+  // The queue's sequence numbers come from the one ticket counter (it skips those sent directly).
+  queue_->skip_to(next_ticket_);
+  auto dropped = [this](std::uint64_t sequence, errc e) { report(static_cast<message_id>(sequence), e); };
+  auto sequence = queue_->push(kind == data_kind::attributes ? stored_topic::attributes : stored_topic::telemetry,
+                               payload, dropped);
+  if (!sequence) return sequence.error();
+  next_ticket_ = *sequence + 1;
+  pump();
+  return static_cast<message_id>(*sequence);
 }
 
 void publisher::on_connected(std::uint32_t now_ms) noexcept {
+  paced_ = false;
   if (queue_ != nullptr) queue_->on_connected(now_ms);
 }
 
+void publisher::on_disconnected() noexcept {
+  // A QoS 0 message not written yet goes down with the connection (no transport writes it later).
+  for (delivery_slot& s : slots_) {
+    if (s.state != 2) continue;
+    s.state = 0;
+    --used_;
+    report(s.ticket, errc::disconnected);
+  }
+}
+
 void publisher::on_puback(message_id id) noexcept {
-  if (queue_ != nullptr && queue_->acknowledge(id, ctx_.events)) pump();
-  ctx_.events.on_delivered(id);
+  if (queue_ != nullptr) {
+    if (auto sequence = queue_->erase(id)) {
+      report(static_cast<message_id>(*sequence), errc{});
+      return pump();
+    }
+  }
+  delivery_slot* slot = find(id);
+  if (slot == nullptr) return;  // not ours (or already reported lost)
+  slot->state = 0;
+  --used_;
+  report(slot->ticket, errc{});
+}
+
+void publisher::on_publish_failed(message_id id, errc e) noexcept {
+  delivery_slot* slot = find(id);
+  if (slot == nullptr) return;  // a stored message stays stored: it is sent again after a reconnect
+  slot->state = 0;
+  --used_;
+  report(slot->ticket, e);
+}
+
+void publisher::abandon(errc e) noexcept {
+  for (delivery_slot& s : slots_) {
+    if (s.state == 0) continue;
+    s.state = 0;
+    --used_;
+    report(s.ticket, e);
+  }
 }
 
 void publisher::tick(std::uint32_t now_ms) noexcept {
@@ -58,12 +145,39 @@ void publisher::tick(std::uint32_t now_ms) noexcept {
 }
 
 void publisher::pump() noexcept {
-  if (queue_ != nullptr && ctx_.state == session_state::ready && !limits_pending_)
-    queue_->pump(ctx_.port, ctx_.config, ctx_.now_ms, ctx_.events, limiter_);
+  if (queue_ == nullptr || ctx_.state != session_state::ready || limits_pending_) return;
+  const std::uint32_t now = ctx_.now_ms;
+  if (paced_ && !time_reached(now, paced_until_ms_)) return;
+  paced_ = false;
+  auto dropped = [this](std::uint64_t sequence, errc e) { report(static_cast<message_id>(sequence), e); };
+  stored_message m;
+  while (queue_->retrieve(now, m, dropped)) {
+    const std::string_view topic =
+        m.topic == stored_topic::attributes ? ctx_.config.attributes_topic : ctx_.config.telemetry_topic;
+    const bool telemetry = is_telemetry(topic);
+    std::uint32_t points = 0;
+    if (limiter_ != nullptr && limiter_->active()) {
+      points = telemetry ? count_data_points(m.payload) : 0;
+      if (const std::uint32_t wait = limiter_->wait_ms(telemetry, points, now); wait > 0) {
+        paced_ = true;
+        paced_until_ms_ = now + wait;
+        return;
+      }
+    }
+    auto sent = ctx_.port.publish(topic, as_bytes(m.payload), qos::at_least_once);
+    if (!sent) {
+      if (sent.error() == errc::again || sent.error() == errc::not_connected) return;  // tried again later
+      queue_->give_up(m.sequence, sent.error(), dropped);  // the transport refuses it as it is
+      continue;
+    }
+    if (limiter_ != nullptr) limiter_->take(telemetry, points, now);
+    queue_->mark_in_flight(m.sequence, *sent);
+  }
 }
 
 void publisher::set_queue(offline_queue* queue) noexcept {
   queue_ = queue;
+  if (queue_ != nullptr && next_ticket_ < queue_->next_sequence()) next_ticket_ = queue_->next_sequence();
   pump();
 }
 

@@ -52,6 +52,7 @@ void session::on_disconnected() noexcept {
   server_rpc_.on_disconnected();  // before the requests end: their callbacks may try to reply
   ctx_.requests.end_all(errc::disconnected, ctx_.now_ms);
   ctx_.routes.disconnected();
+  ctx_.out.on_disconnected();
 }
 
 void session::on_message(std::string_view topic, span<const std::byte> payload, std::uint32_t now_ms) noexcept {

@@ -157,7 +157,7 @@ enum class event_kind : std::uint8_t {
 };
 
 /// One callback. Which fields are used depends on the kind:
-///   delivered           number = message id
+///   delivered           number = ticket, e
 ///   attributes_response number = request id, e, first = client, second = shared
 ///   rpc_response        number = request id, e, first = response
 ///   shared_attributes   number = subscription index, first = update
@@ -181,8 +181,11 @@ struct event_record {
 class recording_events final : public tbmqtt::session_events {
  public:
   void on_ready() noexcept override { add(event_kind::ready); }
-  void on_delivered(tbmqtt::message_id id) noexcept override {
-    if (event_record* r = add(event_kind::delivered)) r->number = id;
+  void on_delivered(tbmqtt::message_id ticket, tbmqtt::errc e) noexcept override {
+    if (event_record* r = add(event_kind::delivered)) {
+      r->number = ticket;
+      r->e = e;
+    }
   }
   void on_attributes_response(std::uint32_t request_id, tbmqtt::errc e, tbmqtt::json::value client,
                               tbmqtt::json::value shared) noexcept override {

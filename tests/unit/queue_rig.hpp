@@ -1,6 +1,6 @@
 // Shared by the tests of the offline queue and of the publisher that drives it
 // (tests/unit/test_offline_queue.cpp, tests/unit/test_publisher.cpp): a session with a queue over
-// an in-memory log that can lose power (crash_log.hpp), and an on_forwarded recorder.
+// an in-memory log that can lose power (crash_log.hpp), and a recorder of delivery outcomes.
 // Portable: runs on the host and on the Cortex-M image (tests/embedded/run.sh).
 #pragma once
 
@@ -26,7 +26,7 @@ using tbmqtt_test::crash_log;
 using session_rig::attributes_topic;
 using session_rig::telemetry_topic;
 
-// Records on_forwarded outcomes (the fake_transport's recorder does not know them).
+// Records delivery outcomes (on_delivered), up to 64.
 struct forward_log final : tbmqtt::session_events {
   struct outcome {
     tbmqtt::message_id ticket;
@@ -34,7 +34,7 @@ struct forward_log final : tbmqtt::session_events {
   } outcomes[64];
   std::size_t count = 0;
   std::size_t ready = 0;
-  void on_forwarded(tbmqtt::message_id ticket, errc e) noexcept override {
+  void on_delivered(tbmqtt::message_id ticket, errc e) noexcept override {
     if (count < 64) outcomes[count] = {ticket, e};
     ++count;
   }

@@ -162,7 +162,12 @@ struct rig {
     session.on_connected(now);
     for (tbmqtt::message_id id = 1; id < 40; ++id) session.on_suback(id, 1);
   }
+  tbmqtt::message_id acked = 1;  // the broker acknowledges what was published before it answers
+  void ack() {
+    for (; acked != port.next_id; ++acked) session.on_puback(acked);
+  }
   void message(std::string_view topic, std::string_view payload) {
+    ack();
     session.on_message(topic, tbmqtt::as_bytes(payload), now);
   }
   // Answers the engine's attribute request with a package of `size` bytes of the image.
@@ -210,6 +215,7 @@ struct rig {
   // Answers one queued chunk request (index into the queue) with the right bytes.
   void answer(const chunk_request& r, std::size_t image_size, int size_delta = 0) {
     char topic[64];
+    ack();
     session.on_message(response_topic(topic, r), response_bytes(r, image_size, size_delta), now);
   }
   // The same answer as esp-mqtt delivers a message larger than its buffer: fragments of `piece`
@@ -221,6 +227,7 @@ struct rig {
   };
   void answer_in_fragments(const chunk_request& r, std::size_t image_size, fragments f) {
     char topic[64];
+    ack();
     const std::string_view t = response_topic(topic, r);
     const tbmqtt::span<const std::byte> payload = response_bytes(r, image_size, f.size_delta);
     std::size_t offset = 0, count = 0;

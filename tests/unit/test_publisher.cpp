@@ -155,13 +155,115 @@ TEST(publisher, messages_outside_the_queue_are_counted_against_the_limit) {
 
 // ---- direct sends and PUBACKs ---------------------------------------------------------------------
 
-TEST(publisher, reports_puback_as_delivered) {
+TEST(publisher, reports_puback_as_delivered_with_the_ticket_the_publish_returned) {
   rig r;
   connect(r);
-  r.s.on_puback(77);
+  auto first = r.s.publish_telemetry(R"({"a":1})", qos::at_least_once);
+  auto second = r.s.publish_telemetry(R"({"a":2})", qos::at_least_once);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_NE(*first, *second);
+  EXPECT_EQ(r.s.unacknowledged(), 2u);
+  r.s.on_puback(77);  // no message of ours: nothing reported
+  EXPECT_EQ(r.events.count(event_kind::delivered), 0u);
+  EXPECT_TRUE(acknowledged_as(r, r.port.publishes[1].id, *second));  // out of order too
+  EXPECT_TRUE(acknowledged_as(r, r.port.publishes[0].id, *first));
+  r.s.on_puback(r.port.publishes[0].id);  // a duplicate PUBACK: reported once only
+  EXPECT_EQ(r.events.count(event_kind::delivered), 2u);
+  EXPECT_EQ(r.s.unacknowledged(), 0u);
+}
+
+TEST(publisher, one_ticket_counter_for_direct_and_queued_messages) {
+  crash_log disk;
+  device d{disk};
+  d.connect();
+  auto queued = d.send(R"({"n":1})");                                    // through the offline queue
+  auto direct = d.s.publish_telemetry(R"({"n":2})", qos::at_most_once);  // QoS 0: bypasses it
+  auto claimed = d.s.claim("secret", 0);
+  auto queued_again = d.send(R"({"n":3})");
+  ASSERT_TRUE(queued.ok() && direct.ok() && claimed.ok() && queued_again.ok());
+  const tbmqtt::message_id tickets[] = {*queued, *direct, *claimed, *queued_again};
+  for (std::size_t i = 0; i < 4; ++i)
+    for (std::size_t j = i + 1; j < 4; ++j) EXPECT_NE(tickets[i], tickets[j]);
+  d.ack_from(0);  // every outcome through on_delivered, keyed by the ticket
+  ASSERT_EQ(d.events.count, 4u);
+  for (tbmqtt::message_id t : tickets) {
+    bool seen = false;
+    for (std::size_t i = 0; i < d.events.count; ++i) seen |= d.events.outcomes[i].ticket == t;
+    EXPECT_TRUE(seen) << t;
+  }
+  EXPECT_EQ(d.events.with(errc{}), 4u);
+  EXPECT_TRUE(d.queue.empty());
+}
+
+TEST(publisher, qos0_messages_not_written_are_lost_with_the_connection) {
+  rig r;
+  connect(r);
+  auto id = r.s.publish_telemetry(R"({"a":1})", qos::at_most_once);
+  auto kept = r.s.publish_telemetry(R"({"a":2})", qos::at_least_once);
+  ASSERT_TRUE(id.ok() && kept.ok());
+  r.s.on_disconnected();
   const event_record* e = r.events.find(event_kind::delivered);
   ASSERT_TRUE(e != nullptr);
-  EXPECT_EQ(e->number, 77u);
+  EXPECT_EQ(e->number, *id);
+  EXPECT_EQ(e->e, errc::disconnected);
+  EXPECT_EQ(r.events.count(event_kind::delivered), 1u);  // QoS 1 waits: the transport resends it
+  EXPECT_EQ(r.s.unacknowledged(), 1u);
+}
+
+TEST(publisher, a_message_the_transport_gives_up_reports_its_error) {
+  rig r;
+  connect(r);
+  auto id = r.s.publish_telemetry(R"({"a":1})", qos::at_least_once);
+  ASSERT_TRUE(id.ok());
+  r.s.on_publish_failed(r.port.publishes[0].id, errc::timeout);
+  const event_record* e = r.events.find(event_kind::delivered);
+  ASSERT_TRUE(e != nullptr);
+  EXPECT_EQ(e->number, *id);
+  EXPECT_EQ(e->e, errc::timeout);
+  r.s.on_puback(r.port.publishes[0].id);  // too late: already reported
+  EXPECT_EQ(r.events.count(event_kind::delivered), 1u);
+}
+
+TEST(publisher, a_reused_packet_id_reports_the_older_message_lost) {
+  rig r;
+  connect(r);
+  auto older = r.s.publish_telemetry(R"({"a":1})", qos::at_least_once);
+  ASSERT_TRUE(older.ok());
+  r.port.next_id = r.port.publishes[0].id;  // the transport numbers the next packet the same
+  auto newer = r.s.publish_telemetry(R"({"a":2})", qos::at_least_once);
+  ASSERT_TRUE(newer.ok());
+  const event_record* e = r.events.find(event_kind::delivered);
+  ASSERT_TRUE(e != nullptr);
+  EXPECT_EQ(e->number, *older);
+  EXPECT_EQ(e->e, errc::disconnected);
+  EXPECT_TRUE(acknowledged_as(r, r.port.publishes[1].id, *newer));
+}
+
+TEST(publisher, full_delivery_slots_make_a_publish_fail_with_again_and_lose_nothing) {
+  rig r;
+  tbmqtt::delivery_slot slots[2];
+  r.s.set_delivery_slots(slots);
+  connect(r);
+  ASSERT_TRUE(r.s.publish_telemetry(R"({"a":1})", qos::at_least_once).ok());
+  ASSERT_TRUE(r.s.publish_telemetry(R"({"a":2})", qos::at_least_once).ok());
+  const std::size_t sent = r.port.publish_count;
+  EXPECT_EQ(r.s.publish_telemetry(R"({"a":3})", qos::at_least_once).error(), errc::again);
+  EXPECT_EQ(r.port.publish_count, sent);  // not handed to the transport
+  r.s.on_puback(r.port.publishes[0].id);
+  EXPECT_TRUE(r.s.publish_telemetry(R"({"a":3})", qos::at_least_once).ok());
+}
+
+TEST(publisher, abandon_reports_every_waiting_message) {
+  rig r;
+  connect(r);
+  auto a = r.s.publish_telemetry(R"({"a":1})", qos::at_least_once);
+  auto b = r.s.publish_telemetry(R"({"a":2})", qos::at_least_once);
+  ASSERT_TRUE(a.ok() && b.ok());
+  r.s.abandon_deliveries(errc::cancelled);
+  ASSERT_EQ(r.events.count(event_kind::delivered), 2u);
+  EXPECT_EQ(r.events.find(event_kind::delivered, 0)->e, errc::cancelled);
+  EXPECT_EQ(r.events.find(event_kind::delivered, 1)->e, errc::cancelled);
+  EXPECT_EQ(r.s.unacknowledged(), 0u);
 }
 
 TEST(publisher, publish_raw_sends_any_payload_to_any_topic) {
@@ -169,7 +271,7 @@ TEST(publisher, publish_raw_sends_any_payload_to_any_topic) {
   connect(r);
   auto id = r.s.publish_raw("v2/fw/request/1/chunk/0", "4096", qos::at_least_once);
   ASSERT_TRUE(id.ok());
-  EXPECT_EQ(*id, r.port.publishes[0].id);
+  EXPECT_TRUE(acknowledged_as(r, r.port.publishes[0].id, *id));
   EXPECT_EQ(r.port.last_topic(), std::string_view("v2/fw/request/1/chunk/0"));
   EXPECT_EQ(r.port.last_payload(), std::string_view("4096"));
   r.s.set_max_payload(3);

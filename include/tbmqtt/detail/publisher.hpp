@@ -1,14 +1,26 @@
-// tbmqtt — detail: the session's one outbound path. Every message an engine sends leaves
-// through send() (capped at max_payload, counted by the rate limiter); telemetry and attributes
-// leave through send_data(), which stores QoS 1 messages in the offline queue when one is set and
-// paces them. Whether a message is telemetry (for the rate limits) is decided here, once.
+// tbmqtt — detail: the session's one outbound path, and the owner of message ids. Every message
+// an engine sends leaves through send() (capped at max_payload, counted by the rate limiter);
+// telemetry and attributes leave through send_data(), which stores QoS 1 messages in the offline
+// queue when one is set, then hands them to the transport from there (picking their topic and
+// pacing them). Every message gets a delivery ticket from one counter, whatever is configured,
+// and its outcome is reported once, as session_events::on_delivered(ticket, errc). Transport
+// packet ids are mapped to tickets here (messages sent directly: a table of slots; messages of
+// the offline queue: the queue's in-flight window). Whether a message is telemetry (for the rate
+// limits) is decided here, once.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "tbmqtt/session_ports.hpp"
 #include "tbmqtt/span.hpp"
+
+/// Messages sent directly (not through an offline queue) that a session tracks until their
+/// outcome, with its own memory; session::set_delivery_slots gives it more.
+#ifndef TBMQTT_MAX_IN_FLIGHT
+#define TBMQTT_MAX_IN_FLIGHT 32
+#endif
 
 namespace tbmqtt {
 class offline_queue;
@@ -26,20 +38,32 @@ class publisher {
  public:
   explicit publisher(session_context& ctx) noexcept : ctx_(ctx) {}
   /// @brief Publishes `payload` on `topic`. QoS 1 goes to the transport even while disconnected.
-  /// @return The transport's id, or errc::payload_too_large, errc::not_connected (QoS 0 while
-  /// disconnected), or the transport's error.
+  /// @return The message's ticket, or errc::payload_too_large, errc::not_connected (QoS 0 while
+  /// disconnected), errc::again (every delivery slot waits for an outcome), or the transport's error.
   [[nodiscard]] result<message_id> send(std::string_view topic, std::string_view payload, qos q) noexcept;
   /// @brief Telemetry or attributes (validated by the caller): through the offline queue for
-  /// QoS 1 when one is set (the result is then its ticket), paced by the rate limiter.
+  /// QoS 1 when one is set, paced by the rate limiter. The result is a ticket either way.
   [[nodiscard]] result<message_id> send_data(data_kind kind, std::string_view payload, qos q) noexcept;
   /// True when a message on `topic` counts as telemetry for the rate limits.
   bool is_telemetry(std::string_view topic) const noexcept;
 
   void on_connected(std::uint32_t now_ms) noexcept;
+  void on_disconnected() noexcept;
+  /// The transport's acknowledgement (QoS 1 PUBACK, QoS 0 written) for packet `id`.
   void on_puback(message_id id) noexcept;
+  /// The transport gave up on packet `id` (e.g. it expired from its outbox).
+  void on_publish_failed(message_id id, errc e) noexcept;
+  /// Ends every tracked direct message with `e` (the owner stops: errc::cancelled).
+  void abandon(errc e) noexcept;
   void tick(std::uint32_t now_ms) noexcept;
-  /// Hands what waits in the offline queue to the transport, when ready and not held.
+  /// Hands what waits in the offline queue to the transport, when ready, not held and paced.
   void pump() noexcept;
+
+  /// Messages sent directly whose outcome is not known yet (the offline queue counts its own).
+  std::size_t unacknowledged() const noexcept { return used_; }
+  /// @pre Nothing is tracked (unacknowledged() == 0). A table of 65536 slots or more maps every
+  /// packet id directly.
+  void set_slots(span<delivery_slot> slots) noexcept;
 
   void set_queue(offline_queue* queue) noexcept;
   offline_queue* queue() const noexcept { return queue_; }
@@ -55,10 +79,20 @@ class publisher {
  private:
   bool rate_limited(bool telemetry, std::string_view payload) noexcept;
   void apply_session_limits(span<const std::byte> payload) noexcept;
+  message_id next_ticket() noexcept { return static_cast<message_id>(next_ticket_++); }
+  delivery_slot* find(message_id packet_id) noexcept;
+  void track(message_id packet_id, message_id ticket, qos q) noexcept;
+  void report(message_id ticket, errc e) noexcept;
   session_context& ctx_;
   offline_queue* queue_ = nullptr;
   rate_limiter* limiter_ = nullptr;
   bool limits_pending_ = false;  // getSessionLimits asked, not answered: the queue waits
+  bool paced_ = false;           // a rate limit said to wait until paced_until_ms_
+  std::uint32_t paced_until_ms_ = 0;
+  std::uint64_t next_ticket_ = 0;  // the one counter (also the offline queue's sequence numbers)
+  std::size_t used_ = 0;
+  delivery_slot own_slots_[TBMQTT_MAX_IN_FLIGHT];
+  span<delivery_slot> slots_{own_slots_};
 };
 
 }  // namespace tbmqtt::detail

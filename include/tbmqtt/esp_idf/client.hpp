@@ -94,8 +94,8 @@ struct esp_client_options {
   /// Store-and-forward (tbmqtt/offline_queue.hpp): with an NVS namespace (nvs_flash_init() must
   /// have run before the client is created), every QoS 1 telemetry and attributes message is
   /// stored in NVS first and sent from there in order, also after a restart or power loss,
-  /// until acknowledged (at-least-once). Their send_* ids are then offline-queue tickets,
-  /// reported through session_events::on_forwarded; flush() does not wait for the store.
+  /// until acknowledged (at-least-once). Their send_* tickets and outcomes are like every other
+  /// message's (session_events::on_delivered); flush() does not wait for the store.
   /// A store that cannot be read makes start() fail with errc::storage_error. null: off.
   /// Telemetry without "ts" is stamped with its capture time when it is stored (offline_queue's
   /// epoch_ms; by default gettimeofday() once the clock is set, i.e. after 2020: before that it
@@ -152,9 +152,11 @@ class esp_client {
   void on_connection(connection_callback callback, void* context) noexcept;
 
   /// @brief Publishes telemetry: JSON text (validated) or a builder. QoS 1 messages published
-  /// while offline wait in esp-mqtt's outbox. on_delivered(id) follows the PUBACK (QoS 1) or
-  /// the write (QoS 0). @return The message id, or errc::invalid_argument,
-  /// errc::payload_too_large, errc::not_connected, errc::again (esp-mqtt outbox full).
+  /// while offline wait in esp-mqtt's outbox. session_events::on_delivered(ticket, errc) reports
+  /// its outcome once: the PUBACK (QoS 1) or the write (QoS 0), or why it was lost (errc::timeout:
+  /// expired from esp-mqtt's outbox). @return The message's ticket, or errc::invalid_argument,
+  /// errc::payload_too_large, errc::not_connected, errc::again (esp-mqtt outbox full, or
+  /// TBMQTT_MAX_IN_FLIGHT messages wait for their outcome).
   [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text) noexcept;
   [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text, qos q) noexcept;
   [[nodiscard]] result<message_id> send_telemetry(telemetry_builder& payload, qos q) noexcept;

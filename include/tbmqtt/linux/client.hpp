@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "tbmqtt/device_runtime.hpp"  // connection_event
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/json.hpp"
 #include "tbmqtt/linux/gateway_client.hpp"
@@ -120,12 +121,6 @@ struct ota_handlers {
   std::function<void(ota_kind, const ota_package&)> on_ready;
 };
 
-/// @brief Connection events for on_connection(): up (ready), or down with the reason.
-struct connection_event {
-  bool connected;  ///< true: connected and subscribed; false: connection lost or refused.
-  errc reason;     ///< Why it went down (errc{} when up).
-};
-
 /// @brief The offline store cannot be used: code() is errc::store_locked (another process
 /// holds its directory), errc::storage_error or errc::not_enough_space.
 class store_error : public std::runtime_error {
@@ -176,7 +171,9 @@ class client {
   /// @brief Publishes telemetry: JSON text (validated), or a builder (never allocates).
   /// QoS 1 messages published while disconnected are queued and sent after reconnect.
   /// @param on_delivered Optional; called once the broker acknowledged (QoS 1) or the
-  /// message was written (QoS 0), or with errc::cancelled if the client is destroyed first.
+  /// message was written (QoS 0), or with why it was lost (tbmqtt::session_events::on_delivered:
+  /// errc::queue_full, errc::disconnected for QoS 0, ...), or with errc::cancelled if the client
+  /// is destroyed first. Exactly once, whether the message went through the offline store or not.
   /// @return ok, or errc::invalid_argument, errc::payload_too_large, errc::not_connected (QoS 0
   /// while offline); with an offline store also errc::queue_full (full, policy refuse),
   /// errc::not_enough_space or errc::storage_error (the disk), errc::again (over a rate limit
@@ -197,8 +194,9 @@ class client {
   }
   [[nodiscard]] result<void> send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered = {});
 
-  /// @brief Waits until every message published so far is acknowledged (or written, QoS 0),
-  /// and with an offline store until it is empty.
+  /// @brief Waits until no message waits for its outcome: every one published is acknowledged
+  /// (or written, QoS 0, or reported lost), and with an offline store until it is empty. (Other
+  /// threads publishing meanwhile extend the wait.)
   /// @return ok, or errc::timeout.
   [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout);
 

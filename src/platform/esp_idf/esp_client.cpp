@@ -15,6 +15,7 @@
 #include "freertos/semphr.h"
 #include "freertos/task.h"
 #include "nvs_storage.hpp"
+#include "tbmqtt/rate_limit.hpp"
 #include "tbmqtt/registry.hpp"
 
 #include "../../transport/esp_mqtt/esp_event_mapping.hpp"
@@ -156,7 +157,7 @@ struct esp_client::impl final : session_events {
   detail::esp_event_mapper mapper;
   SemaphoreHandle_t mutex = nullptr;           // recursive: guards everything below
   SemaphoreHandle_t outcome_signal = nullptr;  // given when connect() has its answer
-  SemaphoreHandle_t flush_signal = nullptr;    // given when `delivered` reaches wake_flush_at
+  SemaphoreHandle_t flush_signal = nullptr;    // given when nothing waits for an outcome and flush() waits
   SemaphoreHandle_t task_done = nullptr;       // given by the task when it leaves its loop
   TaskHandle_t task = nullptr;
   std::byte* reassembly = nullptr;
@@ -174,9 +175,7 @@ struct esp_client::impl final : session_events {
   bool ever_connected = false;
   bool outcome_set = true;  // nobody is waiting
   errc outcome{};
-  std::uint64_t published = 0;
-  std::uint64_t delivered = 0;
-  std::uint64_t wake_flush_at = UINT64_MAX;
+  unsigned flush_waiters = 0;
   std::uint32_t last_tick_ms = 0;
   std::uint32_t seen_dropped = 0;
   connection_callback connection_handler = nullptr;
@@ -223,8 +222,8 @@ struct esp_client::impl final : session_events {
         if (was_ready) notify({false, o.reason});
         break;
       }
-      case k::message_expired:
-        count_delivery();
+      case k::message_expired:  // its outcome: errc::timeout, through on_delivered
+        core.on_publish_failed(static_cast<message_id>(o.msg_id), o.reason);
         user.on_error(errc::timeout, "message expired in esp-mqtt's outbox");
         break;
       case k::connected:
@@ -241,26 +240,16 @@ struct esp_client::impl final : session_events {
   void notify(const esp_connection_event& e) noexcept {
     if (connection_handler != nullptr) connection_handler(connection_context, e);
   }
-  void count_delivery() noexcept {
-    if (++delivered >= wake_flush_at) {
-      wake_flush_at = UINT64_MAX;
-      xSemaphoreGive(flush_signal);
-    }
-  }
+  // Nothing waits for an outcome (the offline store's messages are left to it: see flush()).
+  bool idle() const noexcept { return core.unacknowledged() == 0; }
   bool on_own_task() const noexcept { return task != nullptr && xTaskGetCurrentTaskHandle() == task; }
-
-  template <class T>
-  result<T> track(result<T> sent) noexcept {
-    if (sent) ++published;
-    return sent;
-  }
 
   // A publish from another task: when the transport refuses it for its publish budget (too many
   // delivery events not consumed yet, esp_mqtt_transport.hpp), waits for room without the
   // mutex (the tbmqtt task needs it to consume them) while connected, up to the network
   // time-out, and tries again. Offline, or on the tbmqtt task, errc::again is returned.
   template <class F>
-  auto publish(F&& f, bool counted = true) noexcept -> decltype(f()) {
+  auto publish(F&& f) noexcept -> decltype(f()) {
     TimeOut_t started;
     vTaskSetTimeOutState(&started);
     TickType_t remaining = pdMS_TO_TICKS(options.network_timeout_ms);
@@ -268,7 +257,6 @@ struct esp_client::impl final : session_events {
       {
         lock_guard lock(mutex);
         auto sent = f();
-        if (counted) sent = track(sent);
         if (sent || sent.error() != errc::again || on_own_task() || !ready || transport.has_publish_room()) return sent;
       }
       if (xTaskCheckForTimeOut(&started, &remaining) != pdFALSE || !transport.wait_for_publish_room(remaining))
@@ -284,9 +272,9 @@ struct esp_client::impl final : session_events {
     notify({true, errc{}});
     user.on_ready();
   }
-  void on_delivered(message_id id) noexcept override {
-    count_delivery();
-    user.on_delivered(id);
+  void on_delivered(message_id ticket, errc e) noexcept override {
+    if (flush_waiters > 0 && idle()) xSemaphoreGive(flush_signal);
+    user.on_delivered(ticket, e);
   }
   void on_attributes_response(std::uint32_t id, errc e, json::value client, json::value shared) noexcept override {
     user.on_attributes_response(id, e, client, shared);
@@ -298,7 +286,6 @@ struct esp_client::impl final : session_events {
     user.on_shared_attributes(subscription, update);
   }
   void on_rpc_request(const rpc_request& request) noexcept override { user.on_rpc_request(request); }
-  void on_forwarded(message_id ticket, errc e) noexcept override { user.on_forwarded(ticket, e); }
   void on_error(errc e, std::string_view context) noexcept override {
     if (e == errc::subscription_refused && !ever_connected) set_outcome(e);
     user.on_error(e, context);
@@ -449,28 +436,23 @@ result<void> esp_client::flush(std::uint32_t timeout_ms) noexcept {
   if (d.on_own_task()) return errc::again;  // would wait on itself
   const TickType_t start = xTaskGetTickCount();
   const TickType_t limit = pdMS_TO_TICKS(timeout_ms);
-  std::uint64_t target = 0;
-  {
-    lock_guard lock(d.mutex);
-    target = d.published;
-  }
   for (;;) {
     {
       lock_guard lock(d.mutex);
-      if (d.delivered >= target) return {};
-      if (target < d.wake_flush_at) d.wake_flush_at = target;
+      if (d.idle()) return {};
+      ++d.flush_waiters;
     }
     const TickType_t spent = xTaskGetTickCount() - start;
-    if (spent >= limit || xSemaphoreTake(d.flush_signal, limit - spent) != pdTRUE) {
-      lock_guard lock(d.mutex);
-      return d.delivered >= target ? result<void>{} : result<void>{errc::timeout};
-    }
+    const bool woken = spent < limit && xSemaphoreTake(d.flush_signal, limit - spent) == pdTRUE;
+    lock_guard lock(d.mutex);
+    --d.flush_waiters;
+    if (!woken) return d.idle() ? result<void>{} : result<void>{errc::timeout};
   }
 }
 
 result<std::uint32_t> esp_client::request_attributes(std::string_view client_keys,
                                                      std::string_view shared_keys) noexcept {
-  return impl_->publish([&] { return impl_->core.request_attributes(client_keys, shared_keys, now_ms()); }, false);
+  return impl_->publish([&] { return impl_->core.request_attributes(client_keys, shared_keys, now_ms()); });
 }
 
 result<std::size_t> esp_client::subscribe_shared_attributes(std::string_view keys) noexcept {
@@ -493,7 +475,7 @@ result<message_id> esp_client::reply_rpc(std::string_view request_id, std::strin
 }
 
 result<std::uint32_t> esp_client::call_rpc(std::string_view method, std::string_view params_json) noexcept {
-  return impl_->publish([&] { return impl_->core.call_rpc(method, params_json, now_ms()); }, false);
+  return impl_->publish([&] { return impl_->core.call_rpc(method, params_json, now_ms()); });
 }
 
 result<message_id> esp_client::claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept {

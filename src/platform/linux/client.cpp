@@ -1,6 +1,7 @@
 // The Linux client: one network thread runs libmosquitto and the core session; every public
 // method takes the same (recursive) mutex, so callbacks may call back into the client.
 #include "tbmqtt/linux/client.hpp"
+#include "tbmqtt/device_runtime.hpp"
 #include "tbmqtt/gateway.hpp"
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
 #include "../mbedtls/mbedtls_hashes.hpp"
 #include "tbmqtt/linux/platform.hpp"
+#include "tbmqtt/rate_limit.hpp"
 
 namespace tbmqtt {
 namespace {
@@ -125,16 +127,24 @@ struct offline_store {
   }
 };
 
-struct client::impl final : session_events, detail::transport_listener, transport_port {
+// The Linux side of the portable runtime (tbmqtt/device_runtime.hpp): a recursive mutex, a
+// condition variable, the steady and system clocks, a network thread; the rest is the runtime's.
+struct client::impl final : session_events,
+                            detail::transport_listener,
+                            transport_port,
+                            runtime_os,
+                            connection_listener {
   explicit impl(client_options o)
       : options(std::move(o)),
         transport(endpoint_from(options), *this),
         core(*this, *this, session_config_from(options)) {
+    runtime.set_listener(this);
+    // A slot per packet id: libmosquitto queues any number of messages (offline too).
+    core.set_delivery_slots({delivery_slots.data(), delivery_slots.size()});
     if (wants_pacing(options)) set_up_pacing();
     if (options.offline_store.empty()) return;
     store = std::make_unique<offline_store>(options.offline_store, options);
     core.set_offline_queue(&store->queue);
-    delivery_callbacks_used = true;  // every PUBACK must reach the queue
   }
   void set_up_pacing() {
     if (options.offline_store.empty()) throw std::runtime_error("rate limits need an offline store");
@@ -147,37 +157,39 @@ struct client::impl final : session_events, detail::transport_listener, transpor
     core.set_rate_limiter(&limiter);
   }
 
-  // ---- transport_port: the session publishes through here, so that flush() counts every
-  // message it sends (telemetry, replies, OTA requests and states), not only the app's ----
+  // ---- transport_port ----
   result<message_id> publish(std::string_view topic, span<const std::byte> payload, qos q) noexcept override {
-    auto sent = transport.publish(topic, payload, q);
-    if (sent) ++published;
-    return sent;
+    return transport.publish(topic, payload, q);
   }
   result<message_id> subscribe(std::string_view filter, qos q) noexcept override {
     return transport.subscribe(filter, q);
   }
 
+  // ---- runtime_os, connection_listener ----
+  void lock() noexcept override { mutex.lock(); }
+  void unlock() noexcept override { mutex.unlock(); }
+  void wake() noexcept override { changed.notify_all(); }
+  std::uint32_t now_ms() noexcept override { return tbmqtt::now_ms(); }
+  std::uint64_t unix_ms() noexcept override { return tbmqtt::unix_ms(); }
+  void on_connection(const connection_event& e) noexcept override {
+    if (connection_handler) connection_handler(e);
+  }
+
   // ---- state (guarded by mutex) ----
   client_options options;
+  std::vector<delivery_slot> delivery_slots = std::vector<delivery_slot>(65536);
   detail::mosquitto_transport transport;
   session core;
+  device_runtime runtime{core, *this, 10};
   mutable std::recursive_mutex mutex;
   std::condition_variable_any changed;
   std::thread network;
   std::thread::id network_id;
   std::atomic<bool> stopping{false};
-  bool ready = false;
   bool socket_open = false;
-  bool ever_connected = false;
-  errc connect_outcome{};  // first outcome of connect(): refusal or subscription error
-  bool connect_outcome_set = false;
-  std::uint64_t published = 0;                           // messages handed to the transport
-  std::atomic<std::uint64_t> delivered{0};               // ... and acknowledged by it
-  std::atomic<std::uint64_t> wake_flush_at{UINT64_MAX};  // smallest `delivered` a flush() waits for
-  std::atomic<bool> delivery_callbacks_used{false};      // set before the first such publish
-  std::uint32_t last_tick_ms = 0;
-  std::unordered_map<message_id, delivery_callback> delivery_callbacks;
+  bool in_send = false;  // inside send(): outcomes of tickets without a callback are kept
+  std::vector<std::pair<message_id, errc>> early_outcomes;               // ... here (reported within the publish)
+  std::unordered_map<message_id, delivery_callback> delivery_callbacks;  // by ticket: every message
   std::unordered_map<std::uint32_t, attributes_callback> attribute_callbacks;
   std::unordered_map<std::uint32_t, rpc_response_callback> rpc_callbacks;
   std::vector<attribute_update_callback> attribute_updates;
@@ -187,27 +199,14 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   error_callback error_handler;
   connection_callback connection_handler;
   std::uint32_t reconnect_attempt = 0;
-  iregistry* points = nullptr;  // attach(): an extension of core, ticked when tick_points
-  bool tick_points = false;
   std::mt19937 random{std::random_device{}()};
   ota_slot ota[2];       // indexed by ota_kind
   struct gateway_state;  // client::gateway(); defined right after impl
   std::unique_ptr<gateway_state> gateway;
   std::unique_ptr<offline_store> store;
   rate_limiter limiter;  // used when options.rate_limits asks for pacing
-  std::unordered_map<message_id, delivery_callback> forwarded_callbacks;  // by offline-queue ticket
-
-  bool stored(qos q) const { return store != nullptr && q == qos::at_least_once; }
 
   std::string_view keep(std::string_view s) { return kept_views.emplace_back(s); }
-
-  void set_outcome(errc e) {
-    if (!connect_outcome_set) {
-      connect_outcome = e;
-      connect_outcome_set = true;
-    }
-    changed.notify_all();
-  }
 
   // ---- network thread ----
   void run() {
@@ -241,14 +240,11 @@ struct client::impl final : session_events, detail::transport_listener, transpor
       }
       auto looped = transport.loop(50);
       std::lock_guard lock(mutex);
-      if (const std::uint32_t now = now_ms(); now - last_tick_ms >= 10) {
-        last_tick_ms = now;
-        core.tick(now);
-        if (points != nullptr && tick_points) points->tick(now, unix_ms());
-      }
+      runtime.tick();
       if (!looped) {
         // The connection failed before the session was up (TLS handshake, reset).
-        if (!ready) attempt_failed(looped.error() == errc::not_connected ? errc::unreachable : looped.error());
+        if (!runtime.ready())
+          attempt_failed(looped.error() == errc::not_connected ? errc::unreachable : looped.error());
         // The socket died without a DISCONNECT callback (e.g. read error): treat it as a loss.
         if (socket_open) lose_connection(errc::disconnected);
       }
@@ -259,8 +255,10 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   // connect() reports the first failed attempt; a TLS rejection is also a connection event on
   // every attempt, as a CONNACK refusal is (an unreachable broker is not: nobody refused us).
   void attempt_failed(errc e) {
-    if (!ever_connected) set_outcome(e);
-    if (is_tls_failure(e) && connection_handler) connection_handler({false, e});
+    if (is_tls_failure(e))
+      runtime.on_refused(e);
+    else
+      runtime.on_attempt_failed(e);
   }
 
   std::chrono::milliseconds backoff() {
@@ -271,22 +269,15 @@ struct client::impl final : session_events, detail::transport_listener, transpor
   }
 
   void lose_connection(errc reason) {
-    const bool was_ready = ready;
     socket_open = false;
-    ready = false;
     core.on_disconnected();
-    changed.notify_all();
-    if (was_ready && connection_handler) connection_handler({false, reason == errc{} ? errc::disconnected : reason});
+    runtime.on_connection_lost(reason);
   }
 
   // ---- transport_listener (network thread; mutex is taken here) ----
   void on_connack(errc result) override {
     std::lock_guard lock(mutex);
-    if (result != errc{}) {
-      if (!ever_connected) set_outcome(result);
-      if (connection_handler) connection_handler({false, result});
-      return;
-    }
+    if (result != errc{}) return runtime.on_refused(result);
     core.on_connected(now_ms());
   }
   void on_connection_lost(errc reason) override {
@@ -302,44 +293,24 @@ struct client::impl final : session_events, detail::transport_listener, transpor
     core.on_suback(id, granted);
   }
   void on_puback(message_id id) override {
-    // Fast path: while no message carries a delivery callback, an acknowledgement only counts,
-    // so it skips the client lock that a publishing thread holds most of the time under load.
-    if (!delivery_callbacks_used.load()) return count_delivery();
     std::lock_guard lock(mutex);
     core.on_puback(id);
-  }
-  void count_delivery() {
-    // Paired with flush(): it stores wake_flush_at before reading `delivered`, we add before
-    // reading wake_flush_at, so one of the two sees the other (no lost wake-up).
-    if (delivered.fetch_add(1) + 1 < wake_flush_at.load()) return;
-    std::lock_guard lock(mutex);
-    wake_flush_at = UINT64_MAX;
-    changed.notify_all();
   }
 
   // ---- session_events (called with the mutex held) ----
   void on_ready() noexcept override {
-    ready = true;
-    ever_connected = true;
     reconnect_attempt = 0;
-    set_outcome(errc{});
-    if (connection_handler) connection_handler({true, errc{}});
+    runtime.on_ready();
   }
-  void on_delivered(message_id id) noexcept override {
-    count_delivery();
-    if (delivery_callbacks.empty()) return;
-    auto it = delivery_callbacks.find(id);
-    if (it == delivery_callbacks.end()) return;
+  void on_delivered(message_id ticket, errc e) noexcept override {
+    runtime.on_delivered();
+    auto it = delivery_callbacks.find(ticket);
+    if (it == delivery_callbacks.end()) {
+      if (in_send) early_outcomes.emplace_back(ticket, e);
+      return;
+    }
     auto callback = std::move(it->second);
     delivery_callbacks.erase(it);
-    callback(errc{});
-  }
-  void on_forwarded(message_id ticket, errc e) noexcept override {
-    changed.notify_all();  // flush() waits for the store to empty
-    auto it = forwarded_callbacks.find(ticket);
-    if (it == forwarded_callbacks.end()) return;
-    auto callback = std::move(it->second);
-    forwarded_callbacks.erase(it);
     callback(e);
   }
   void on_attributes_response(std::uint32_t id, errc e, json::value client_section,
@@ -369,20 +340,28 @@ struct client::impl final : session_events, detail::transport_listener, transpor
       any_rpc(rpc);
   }
   void on_error(errc e, std::string_view context) noexcept override {
-    if (e == errc::subscription_refused && !ever_connected) set_outcome(e);
+    runtime.on_error(e);
     if (error_handler) error_handler(e, context);
   }
 
   // ---- publishing ----
-  // Publishes through the core (with the lock held) and remembers the delivery callback.
-  // `stored`: the message goes through the offline store, so the id is its ticket.
+  // Publishes through the core (with the lock held) and remembers the delivery callback by the
+  // message's ticket (one id space: direct and stored messages alike).
   template <typename Publish>
-  result<void> send(Publish publish, delivery_callback on_delivered, bool stored = false) {
-    if (on_delivered) delivery_callbacks_used = true;  // before the PUBACK can arrive
+  result<void> send(Publish publish, delivery_callback on_delivered) {
+    in_send = true;
+    early_outcomes.clear();
     const result<message_id> sent = publish();
+    in_send = false;
     if (!sent) return sent.error();
-    if (on_delivered) (stored ? forwarded_callbacks : delivery_callbacks)[*sent] = std::move(on_delivered);
-    if (stored && !socket_open) changed.notify_all();  // offline: the network thread times the commit
+    if (store != nullptr && !socket_open) changed.notify_all();  // offline: the network thread times the commit
+    if (!on_delivered) return {};
+    for (const auto& [ticket, e] : early_outcomes)  // its outcome came within the publish
+      if (ticket == *sent) {
+        on_delivered(e);
+        return {};
+      }
+    delivery_callbacks[*sent] = std::move(on_delivered);
     return {};
   }
 };
@@ -458,9 +437,10 @@ client::~client() {
   if (impl_->store) (void)impl_->store->queue.sync();  // what was pushed is durable, and the watermark
   for (auto& [id, callback] : impl_->attribute_callbacks) callback(errc::cancelled, {}, {});
   for (auto& [id, callback] : impl_->rpc_callbacks) callback(errc::cancelled, {});
-  for (auto& [id, callback] : impl_->delivery_callbacks) callback(errc::cancelled);
+  impl_->core.abandon_deliveries(errc::cancelled);  // through on_delivered: their callbacks
+  for (auto& [ticket, callback] : impl_->delivery_callbacks) callback(errc::cancelled);  // stored ones
+  impl_->delivery_callbacks.clear();
   if (impl_->gateway) impl_->gateway->cancel_all();
-  for (auto& [ticket, callback] : impl_->forwarded_callbacks) callback(errc::cancelled);
 }
 
 qos client::options_qos() const { return impl_->options.default_qos; }
@@ -468,16 +448,16 @@ qos client::options_qos() const { return impl_->options.default_qos; }
 result<void> client::connect(std::chrono::milliseconds timeout) {
   impl& d = *impl_;
   std::unique_lock lock(d.mutex);
-  if (d.network.joinable()) return d.ready ? result<void>{} : result<void>{errc::again};
-  d.connect_outcome_set = false;
+  if (d.network.joinable()) return d.runtime.ready() ? result<void>{} : result<void>{errc::again};
+  d.runtime.begin_connect();
   d.stopping = false;
   d.network = std::thread([&d] { d.run(); });
-  if (!d.changed.wait_for(lock, timeout, [&] { return d.connect_outcome_set; })) {
+  if (!d.changed.wait_for(lock, timeout, [&] { return d.runtime.outcome_known(); })) {
     lock.unlock();
     disconnect();
     return errc::timeout;
   }
-  const errc outcome = d.connect_outcome;
+  const errc outcome = d.runtime.outcome();
   if (outcome != errc{}) {
     lock.unlock();
     disconnect();
@@ -503,31 +483,27 @@ void client::disconnect() {
 
 bool client::connected() const {
   std::lock_guard lock(impl_->mutex);
-  return impl_->ready;
+  return impl_->runtime.ready();
 }
 
 result<void> client::send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(on_delivered),
-                     impl_->stored(q));
+  return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(on_delivered));
 }
 
 result<void> client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(on_delivered),
-                     impl_->stored(q));
+  return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(on_delivered));
 }
 
 result<void> client::send_attributes(std::string_view json_text, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(on_delivered),
-                     impl_->stored(q));
+  return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(on_delivered));
 }
 
 result<void> client::send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(on_delivered),
-                     impl_->stored(q));
+  return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(on_delivered));
 }
 
 result<void> client::claim(std::string_view secret_key, std::chrono::milliseconds duration,
@@ -544,11 +520,9 @@ result<void> client::flush(std::chrono::milliseconds timeout) {
   impl& d = *impl_;
   std::unique_lock lock(d.mutex);
   if (std::this_thread::get_id() == d.network_id) return errc::again;  // would wait on itself
-  const std::uint64_t target = d.published;
-  const bool done = d.changed.wait_for(lock, timeout, [&] {
-    d.wake_flush_at = std::min(d.wake_flush_at.load(), target);  // first: see count_delivery()
-    return d.delivered.load() >= target && (d.store == nullptr || d.store->queue.empty());
-  });
+  d.runtime.flush_waiting(true);
+  const bool done = d.changed.wait_for(lock, timeout, [&] { return d.runtime.idle(); });
+  d.runtime.flush_waiting(false);
   return done ? result<void>{} : result<void>{errc::timeout};
 }
 
@@ -603,25 +577,14 @@ result<void> client::call_rpc(std::string_view method, std::string_view params_j
 }
 
 result<void> client::attach(iregistry& points, bool tick) {
-  std::lock_guard lock(impl_->mutex);
-  if (impl_->points != nullptr && impl_->points != &points) impl_->points->detach();
-  impl_->points = nullptr;
-  TBMQTT_TRY(points.attach(impl_->core));
-  impl_->points = &points;
-  impl_->tick_points = tick;
-  return {};
+  return impl_->runtime.with_lock([&] { return impl_->runtime.attach(points, tick); });
 }
 
 void client::detach() {
-  std::lock_guard lock(impl_->mutex);
-  if (impl_->points != nullptr) impl_->points->detach();
-  impl_->points = nullptr;
+  impl_->runtime.with_lock([&] { impl_->runtime.detach(); });
 }
 
-void client::with_lock(const std::function<void()>& fn) {
-  std::lock_guard lock(impl_->mutex);
-  fn();
-}
+void client::with_lock(const std::function<void()>& fn) { impl_->runtime.with_lock(fn); }
 
 result<void> client::enable_ota(const ota_config& config, ota_sink& sink, storage* store, ota_handlers handlers) {
   impl& d = *impl_;
@@ -639,7 +602,7 @@ result<void> client::enable_ota(const ota_config& config, ota_sink& sink, storag
     slot.engine.reset();
     return added;
   }
-  if (d.ready) slot.engine->on_ready(now_ms());  // enabled while connected: start now
+  if (d.runtime.ready()) slot.engine->on_ready(now_ms());  // enabled while connected: start now
   return {};
 }
 

@@ -108,8 +108,6 @@ result<legacy_import> import_legacy_offline_files(const std::string& directory, 
   std::stable_sort(records.begin(), records.end(), [](const legacy_record& a, const legacy_record& b) {
     return static_cast<std::int32_t>(a.sequence - b.sequence) < 0;
   });
-  struct : session_events {
-  } quiet;  // a drop (full store, drop-oldest) is counted by the queue
   std::size_t index = 0;
   for (const auto& r : records) {
     if (r.damaged) {
@@ -117,7 +115,7 @@ result<legacy_import> import_legacy_offline_files(const std::string& directory, 
       continue;
     }
     step(index);
-    TBMQTT_TRY(queue.push(r.topic, r.payload, quiet, r.mtime_ms));
+    TBMQTT_TRY(queue.push(r.topic, r.payload, {}, r.mtime_ms) /* a drop is counted by the queue */);
     ++done.imported;
   }
   step(index);

@@ -22,7 +22,7 @@ struct app_events final : tbmqtt::session_events {
     std::printf("PING answered\n");
     qemu_job::print_footprint("tbmqtt");
   }
-  void on_forwarded(tbmqtt::message_id ticket, tbmqtt::errc e) noexcept override {
+  void on_delivered(tbmqtt::message_id ticket, tbmqtt::errc e) noexcept override {
     std::printf("FORWARDED %u %s\n", static_cast<unsigned>(ticket), e == tbmqtt::errc{} ? "ok" : tbmqtt::to_string(e));
   }
   void on_error(tbmqtt::errc e, std::string_view context) noexcept override {

@@ -53,7 +53,7 @@ struct soak_events final : example::logged_events {
     else
       ESP_LOGI(::tag, "ping answered");
   }
-  void on_forwarded(tbmqtt::message_id ticket, tbmqtt::errc e) noexcept override {
+  void on_delivered(tbmqtt::message_id ticket, tbmqtt::errc e) noexcept override {
     if (e != tbmqtt::errc{}) {
       ESP_LOGW(::tag, "ticket %u not forwarded: %s", static_cast<unsigned>(ticket), tbmqtt::to_string(e));
       return;
