@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "blob_storage.hpp"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/offline_queue.hpp"
 #include "tbmqtt/segment_store.hpp"
@@ -19,60 +20,14 @@ namespace {
 
 constexpr int last_errc = static_cast<int>(errc::not_open);
 
-// A few small blobs in RAM; `broken` makes every call fail as a dead flash would.
-struct blobs final : tbmqtt::storage {
-  struct slot {
-    char key[16] = {};
-    std::byte value[128] = {};
-    std::size_t size = 0;
-    bool used = false;
-  };
-  slot slots[16];
-  bool broken = false;
-  slot* find(std::string_view key) noexcept {
-    for (auto& s : slots)
-      if (s.used && key == s.key) return &s;
-    return nullptr;
-  }
-  tbmqtt::result<std::size_t> load(std::string_view key, tbmqtt::span<std::byte> out) noexcept override {
-    if (broken) return errc::storage_error;
-    slot* s = find(key);
-    if (s == nullptr) return errc::no_match;
-    if (s->size > out.size()) return errc::not_enough_space;
-    std::memcpy(out.data(), s->value, s->size);
-    return s->size;
-  }
-  tbmqtt::result<void> store(std::string_view key, tbmqtt::span<const std::byte> value) noexcept override {
-    if (broken) return errc::storage_error;
-    slot* s = find(key);
-    for (auto& candidate : slots)
-      if (s == nullptr && !candidate.used) s = &candidate;
-    if (s == nullptr || value.size() > sizeof s->value) return errc::not_enough_space;
-    std::memset(s->key, 0, sizeof s->key);
-    std::memcpy(s->key, key.data(), key.size());
-    std::memcpy(s->value, value.data(), value.size());
-    s->size = value.size();
-    s->used = true;
-    return {};
-  }
-  tbmqtt::result<void> erase(std::string_view key) noexcept override {
-    if (broken) return errc::storage_error;
-    if (slot* s = find(key)) s->used = false;
-    return {};
-  }
-};
-
-struct no_events final : tbmqtt::session_events {};
-
 struct log_rig {
-  blobs medium;
+  tbmqtt::testing::blob_storage medium;
   std::byte write_page[96];
   std::byte read_page[96];
   tbmqtt::kv_segment_store log{medium, write_page, read_page};
   tbmqtt::offline_queue::entry window[4];
   std::byte buffer[128];
   tbmqtt::offline_queue queue{log, window, buffer, {}};
-  no_events events;
 };
 
 }  // namespace
@@ -90,30 +45,30 @@ TEST(errc, every_value_has_its_own_name) {
 
 TEST(errc, a_queue_that_was_never_opened_is_not_open_and_keeps_nothing) {
   log_rig r;
-  EXPECT_EQ(r.queue.push(tbmqtt::stored_topic::telemetry, "{\"a\":1}", r.events).error(), errc::not_open);
+  EXPECT_EQ(r.queue.push(tbmqtt::stored_topic::telemetry, "{\"a\":1}").error(), errc::not_open);
   EXPECT_EQ(r.queue.size(), 0u);
   ASSERT_TRUE(r.queue.open().ok());  // opening afterwards works, with nothing stored by the refused push
   EXPECT_EQ(r.queue.size(), 0u);
-  ASSERT_TRUE(r.queue.push(tbmqtt::stored_topic::telemetry, "{\"a\":2}", r.events).ok());
+  ASSERT_TRUE(r.queue.push(tbmqtt::stored_topic::telemetry, "{\"a\":2}").ok());
   EXPECT_EQ(r.queue.size(), 1u);
 }
 
 TEST(errc, a_dead_medium_is_a_storage_error_when_opening_and_pushing) {
   log_rig dead;
-  dead.medium.broken = true;
+  dead.medium.powered = false;
   EXPECT_EQ(dead.queue.open().error(), errc::storage_error);
 
   log_rig r;
   ASSERT_TRUE(r.queue.open().ok());
-  ASSERT_TRUE(r.queue.push(tbmqtt::stored_topic::telemetry, "{\"kept\":1}", r.events).ok());
+  ASSERT_TRUE(r.queue.push(tbmqtt::stored_topic::telemetry, "{\"kept\":1}").ok());
   ASSERT_TRUE(r.queue.sync().ok());
-  r.medium.broken = true;
-  const auto refused = r.queue.push(tbmqtt::stored_topic::telemetry, "{\"kept\":2}", r.events);
+  r.medium.powered = false;
+  const auto refused = r.queue.push(tbmqtt::stored_topic::telemetry, "{\"kept\":2}");
   const auto committed = r.queue.sync();
   // Whichever call reaches the medium first reports it, as a storage error.
   EXPECT_TRUE(refused.error() == errc::storage_error || committed.error() == errc::storage_error);
   // The committed message is still there once the medium works again.
-  r.medium.broken = false;
+  r.medium.powered = true;
   tbmqtt::kv_segment_store again_log{r.medium, r.write_page, r.read_page};
   tbmqtt::offline_queue::entry window[4];
   std::byte buffer[128];
@@ -124,7 +79,7 @@ TEST(errc, a_dead_medium_is_a_storage_error_when_opening_and_pushing) {
 }
 
 TEST(errc, the_blob_log_refuses_a_write_out_of_order_as_an_invalid_argument) {
-  blobs medium;
+  tbmqtt::testing::blob_storage medium;
   std::byte write_page[96];
   std::byte read_page[96];
   tbmqtt::kv_segment_store log{medium, write_page, read_page};
@@ -134,7 +89,7 @@ TEST(errc, the_blob_log_refuses_a_write_out_of_order_as_an_invalid_argument) {
   EXPECT_EQ(log.write(0, 100, data).error(), errc::invalid_argument);  // past the end: a gap
   EXPECT_EQ(log.write(7, 0, data).error(), errc::invalid_argument);    // not the newest segment
   ASSERT_TRUE(log.write(0, 4, data).ok());                             // the log itself goes on
-  medium.broken = true;
+  medium.powered = false;
   tbmqtt::kv_segment_store cold{medium, write_page, read_page};
   EXPECT_EQ(cold.find(0).error(), errc::storage_error);
 }

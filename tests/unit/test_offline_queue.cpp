@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "blob_storage.hpp"
 #include "crash_log.hpp"
 #include "fake_transport.hpp"
 #include "queue_rig.hpp"
@@ -645,57 +646,7 @@ TEST(offline_queue, a_stamp_that_does_not_fit_is_payload_too_large) {
 
 namespace {
 
-// Small key/value blobs in RAM; store() is atomic like NVS's; `ops_left` cuts the power.
-struct blob_storage final : tbmqtt::storage {
-  struct slot {
-    char key[16] = {};
-    std::byte value[96];
-    std::size_t size = 0;
-    bool used = false;
-  } slots[48];
-  long ops_left = -1;
-  bool powered = true;
-  bool allowed() noexcept {
-    if (!powered) return false;
-    if (ops_left == 0) {
-      powered = false;
-      return false;
-    }
-    if (ops_left > 0) --ops_left;
-    return true;
-  }
-  slot* find(std::string_view key) noexcept {
-    for (auto& s : slots)
-      if (s.used && key == s.key) return &s;
-    return nullptr;
-  }
-  tbmqtt::result<std::size_t> load(std::string_view key, tbmqtt::span<std::byte> out) noexcept override {
-    if (!powered) return errc::storage_error;
-    slot* s = find(key);
-    if (s == nullptr) return errc::no_match;
-    if (s->size > out.size()) return errc::not_enough_space;
-    std::memcpy(out.data(), s->value, s->size);
-    return s->size;
-  }
-  tbmqtt::result<void> store(std::string_view key, tbmqtt::span<const std::byte> value) noexcept override {
-    if (!allowed()) return errc::storage_error;
-    slot* s = find(key);
-    for (auto& candidate : slots)
-      if (s == nullptr && !candidate.used) s = &candidate;
-    if (s == nullptr || value.size() > sizeof s->value) return errc::not_enough_space;
-    std::memset(s->key, 0, sizeof s->key);
-    std::memcpy(s->key, key.data(), key.size());
-    std::memcpy(s->value, value.data(), value.size());
-    s->size = value.size();
-    s->used = true;
-    return {};
-  }
-  tbmqtt::result<void> erase(std::string_view key) noexcept override {
-    if (!allowed()) return errc::storage_error;
-    if (slot* s = find(key)) s->used = false;
-    return {};
-  }
-};
+using tbmqtt::testing::blob_storage;
 
 struct kv_device {
   std::byte write_page[96];

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "profile_schemas.hpp"
 #include "tbmqtt/protobuf.hpp"
 #include "tbmqtt/topics.hpp"
 
@@ -17,29 +18,9 @@ namespace topics = tbmqtt::topics;
 using tbmqtt::errc;
 using tbmqtt::span;
 
+using namespace tbmqtt_test::profile;
+
 namespace {
-
-// tests/emulator/proto/telemetry.proto: telemetry.SensorDataReading
-constexpr pb::field_desc reading_fields[] = {
-    {"temperature", "temperature", 1, pb::field_type::double_, false, nullptr, true},
-    {"humidity", "humidity", 2, pb::field_type::double_, false, nullptr, true},
-    {"uptime_s", "uptimeS", 3, pb::field_type::int64},
-    {"status", "status", 4, pb::field_type::string},
-};
-const pb::message_desc reading{"telemetry.SensorDataReading", reading_fields, 4};
-
-// tests/emulator/proto/rpc_request.proto: rpc.RpcRequestMsg with a nested Params message
-constexpr pb::field_desc params_fields[] = {
-    {"pin", "pin", 1, pb::field_type::int32},
-    {"value", "value", 2, pb::field_type::bool_},
-};
-const pb::message_desc params{"rpc.RpcRequestMsg.Params", params_fields, 2};
-constexpr pb::field_desc rpc_fields[] = {
-    {"method", "method", 1, pb::field_type::string, false, nullptr, true},
-    {"requestId", "requestId", 2, pb::field_type::int32, false, nullptr, true},
-    {"params", "params", 3, pb::field_type::message, false, &params},
-};
-const pb::message_desc rpc{"rpc.RpcRequestMsg", rpc_fields, 3};
 
 // A message with every scalar kind and repeated fields.
 constexpr pb::field_desc all_fields[] = {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "profile_schemas.hpp"
 #include "session_rig.hpp"
 #include "tbmqtt/protobuf.hpp"
 #include "tbmqtt/wire_format.hpp"
@@ -23,22 +24,9 @@ using tbmqtt_test::event_kind;
 using namespace tbmqtt_test::session_rig;
 namespace pb = tbmqtt::protobuf;
 
-namespace {
+using namespace tbmqtt_test::profile;
 
-// tests/emulator/proto/telemetry.proto: SensorDataReading.
-constexpr pb::field_desc reading_fields[] = {
-    {"temperature", "temperature", 1, pb::field_type::double_, false, nullptr, true},
-    {"humidity", "humidity", 2, pb::field_type::double_, false, nullptr, true},
-    {"uptime_s", "uptimeS", 3, pb::field_type::int64},
-    {"status", "status", 4, pb::field_type::string},
-};
-const pb::message_desc reading{"telemetry.SensorDataReading", reading_fields, 4};
-// attributes.proto: SensorConfiguration.
-constexpr pb::field_desc config_fields[] = {
-    {"firmware_version", "firmwareVersion", 1, pb::field_type::string},
-    {"serial_number", "serialNumber", 2, pb::field_type::int32},
-};
-const pb::message_desc sensor_config{"attributes.SensorConfiguration", config_fields, 2};
+namespace {
 
 tbmqtt::session_config with(topic_style style, tbmqtt::payload_format payload = tbmqtt::payload_format::json) {
   tbmqtt::session_config c;

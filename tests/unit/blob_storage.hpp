@@ -1,0 +1,65 @@
+// Test fixture: a storage of small key/value blobs in RAM (what NVS is on ESP-IDF), with
+// power cuts. Host-only test code.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <string_view>
+
+#include "tbmqtt/storage.hpp"
+
+namespace tbmqtt::testing {
+
+// Small key/value blobs in RAM; store() is atomic like NVS's; `ops_left` cuts the power.
+struct blob_storage final : storage {
+  struct slot {
+    char key[16] = {};
+    std::byte value[96];
+    std::size_t size = 0;
+    bool used = false;
+  } slots[48];
+  long ops_left = -1;
+  bool powered = true;
+  bool allowed() noexcept {
+    if (!powered) return false;
+    if (ops_left == 0) {
+      powered = false;
+      return false;
+    }
+    if (ops_left > 0) --ops_left;
+    return true;
+  }
+  slot* find(std::string_view key) noexcept {
+    for (auto& s : slots)
+      if (s.used && key == s.key) return &s;
+    return nullptr;
+  }
+  result<std::size_t> load(std::string_view key, span<std::byte> out) noexcept override {
+    if (!powered) return errc::storage_error;
+    slot* s = find(key);
+    if (s == nullptr) return errc::no_match;
+    if (s->size > out.size()) return errc::not_enough_space;
+    std::memcpy(out.data(), s->value, s->size);
+    return s->size;
+  }
+  result<void> store(std::string_view key, span<const std::byte> value) noexcept override {
+    if (!allowed()) return errc::storage_error;
+    slot* s = find(key);
+    for (auto& candidate : slots)
+      if (s == nullptr && !candidate.used) s = &candidate;
+    if (s == nullptr || value.size() > sizeof s->value) return errc::not_enough_space;
+    std::memset(s->key, 0, sizeof s->key);
+    std::memcpy(s->key, key.data(), key.size());
+    std::memcpy(s->value, value.data(), value.size());
+    s->size = value.size();
+    s->used = true;
+    return {};
+  }
+  result<void> erase(std::string_view key) noexcept override {
+    if (!allowed()) return errc::storage_error;
+    if (slot* s = find(key)) s->used = false;
+    return {};
+  }
+};
+
+}  // namespace tbmqtt::testing
