@@ -154,7 +154,7 @@ void run(const global_options& o, const std::vector<std::string>& docs) {
   if (docs.empty()) fail_usage("telemetry: give JSON documents, or '-' to read stdin");
   // Check every argument before connecting, so a typo publishes nothing.
   for (std::size_t i = 0; i < docs.size(); ++i) {
-    if (docs[i].size() > 1 && docs[i][0] == '-') fail_usage("telemetry: unknown option " + docs[i] + " (see --help)");
+    if (docs[i].size() > 1 && docs[i][0] == '-') fail_usage("telemetry: unknown option " + docs[i]);
     if (docs[i] != "-") require_json(docs[i], "telemetry: argument " + std::to_string(i + 1));
   }
 

@@ -164,7 +164,9 @@ class TestUsage(CliTestCase):
         self.assertNotIn("invalid_argument", err)
 
     def test_unknown_option_is_a_usage_error(self):
-        self.assert_fails(self.run_cli("telemetry", "--bogus", "{}"), 2)
+        err = self.assert_fails(self.run_cli("telemetry", "--bogus", "{}"), 2)
+        self.assertIn("--bogus", err)
+        self.assertEqual(err.count("(see --help)"), 1, err)
 
     def test_qos_2_is_a_usage_error(self):
         self.assert_fails(self.run_cli("--qos", "2", "telemetry", "{}"), 2)
