@@ -1,53 +1,43 @@
 // Test fixture: a storage of small key/value blobs in RAM (what NVS is on ESP-IDF), with
-// power cuts. Host-only test code.
+// power cuts. Host and Cortex-M test code.
 #pragma once
 
 #include <cstddef>
 #include <cstring>
 #include <string_view>
 
+#include "power_switch.hpp"
 #include "tbmqtt/storage.hpp"
 
-namespace tbmqtt::testing {
+namespace tbmqtt_test {
 
 // Small key/value blobs in RAM; store() is atomic like NVS's; `ops_left` cuts the power.
-struct blob_storage final : storage {
+struct blob_storage final : tbmqtt::storage, power_switch {
   struct slot {
     char key[16] = {};
     std::byte value[96];
     std::size_t size = 0;
     bool used = false;
   } slots[48];
-  long ops_left = -1;
-  bool powered = true;
-  bool allowed() noexcept {
-    if (!powered) return false;
-    if (ops_left == 0) {
-      powered = false;
-      return false;
-    }
-    if (ops_left > 0) --ops_left;
-    return true;
-  }
   slot* find(std::string_view key) noexcept {
     for (auto& s : slots)
       if (s.used && key == s.key) return &s;
     return nullptr;
   }
-  result<std::size_t> load(std::string_view key, span<std::byte> out) noexcept override {
-    if (!powered) return errc::storage_error;
+  tbmqtt::result<std::size_t> load(std::string_view key, tbmqtt::span<std::byte> out) noexcept override {
+    if (!powered) return tbmqtt::errc::storage_error;
     slot* s = find(key);
-    if (s == nullptr) return errc::no_match;
-    if (s->size > out.size()) return errc::not_enough_space;
+    if (s == nullptr) return tbmqtt::errc::no_match;
+    if (s->size > out.size()) return tbmqtt::errc::not_enough_space;
     std::memcpy(out.data(), s->value, s->size);
     return s->size;
   }
-  result<void> store(std::string_view key, span<const std::byte> value) noexcept override {
-    if (!allowed()) return errc::storage_error;
+  tbmqtt::result<void> store(std::string_view key, tbmqtt::span<const std::byte> value) noexcept override {
+    if (!allowed()) return tbmqtt::errc::storage_error;
     slot* s = find(key);
     for (auto& candidate : slots)
       if (s == nullptr && !candidate.used) s = &candidate;
-    if (s == nullptr || value.size() > sizeof s->value) return errc::not_enough_space;
+    if (s == nullptr || value.size() > sizeof s->value) return tbmqtt::errc::not_enough_space;
     std::memset(s->key, 0, sizeof s->key);
     std::memcpy(s->key, key.data(), key.size());
     std::memcpy(s->value, value.data(), value.size());
@@ -55,11 +45,11 @@ struct blob_storage final : storage {
     s->used = true;
     return {};
   }
-  result<void> erase(std::string_view key) noexcept override {
-    if (!allowed()) return errc::storage_error;
+  tbmqtt::result<void> erase(std::string_view key) noexcept override {
+    if (!allowed()) return tbmqtt::errc::storage_error;
     if (slot* s = find(key)) s->used = false;
     return {};
   }
 };
 
-}  // namespace tbmqtt::testing
+}  // namespace tbmqtt_test

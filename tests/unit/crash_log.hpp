@@ -12,13 +12,14 @@
 #include <cstdint>
 #include <cstring>
 
+#include "power_switch.hpp"
 #include "tbmqtt/segment_store.hpp"
 
 namespace tbmqtt_test {
 
 enum class power_loss { keep_all, keep_synced, torn };
 
-struct crash_log final : tbmqtt::segment_store {
+struct crash_log final : tbmqtt::segment_store, power_switch {
   static constexpr std::size_t max_segments = 12;
   static constexpr std::size_t segment_capacity = 4096;
   struct segment {
@@ -28,8 +29,6 @@ struct crash_log final : tbmqtt::segment_store {
     std::size_t synced = 0;  // bytes made durable
     bool used = false;
   } segments[max_segments];
-  long ops_left = -1;  // -1: never fails
-  bool powered = true;
   std::size_t syncs = 0;
   std::size_t writes = 0;
   std::size_t removes = 0;
@@ -43,15 +42,6 @@ struct crash_log final : tbmqtt::segment_store {
     }
     powered = true;
     ops_left = -1;
-  }
-  bool allowed() noexcept {
-    if (!powered) return false;
-    if (ops_left == 0) {
-      powered = false;
-      return false;
-    }
-    if (ops_left > 0) --ops_left;
-    return true;
   }
   segment* get(std::uint32_t id) noexcept {
     for (auto& s : segments)

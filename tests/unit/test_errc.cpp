@@ -21,7 +21,7 @@ namespace {
 constexpr int last_errc = static_cast<int>(errc::not_open);
 
 struct log_rig {
-  tbmqtt::testing::blob_storage medium;
+  tbmqtt_test::blob_storage medium;
   std::byte write_page[96];
   std::byte read_page[96];
   tbmqtt::kv_segment_store log{medium, write_page, read_page};
@@ -79,7 +79,7 @@ TEST(errc, a_dead_medium_is_a_storage_error_when_opening_and_pushing) {
 }
 
 TEST(errc, the_blob_log_refuses_a_write_out_of_order_as_an_invalid_argument) {
-  tbmqtt::testing::blob_storage medium;
+  tbmqtt_test::blob_storage medium;
   std::byte write_page[96];
   std::byte read_page[96];
   tbmqtt::kv_segment_store log{medium, write_page, read_page};

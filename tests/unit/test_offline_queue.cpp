@@ -646,7 +646,7 @@ TEST(offline_queue, a_stamp_that_does_not_fit_is_payload_too_large) {
 
 namespace {
 
-using tbmqtt::testing::blob_storage;
+using tbmqtt_test::blob_storage;
 
 struct kv_device {
   std::byte write_page[96];
