@@ -136,10 +136,10 @@ TEST(faults, a_stalled_link_is_noticed_within_one_and_a_half_keepalives_and_noth
   tbmqtt::client_options o = tbmqtt::testing::device_options(b);
   o.port = proxy.port();
   o.keep_alive = 5s;  // libmosquitto's smallest
-  tbmqtt::client device(o);
-  std::mutex m;
+  std::mutex m;       // the state the handlers write outlives the device
   std::vector<tbmqtt::connection_event> events;
   std::atomic<std::int64_t> down_at_ms{0};
+  tbmqtt::client device(o);
   device.on_connection([&](const tbmqtt::connection_event& e) {
     std::lock_guard l(m);
     events.push_back(e);
@@ -193,12 +193,11 @@ TEST(faults, four_publishers_and_an_rpc_replier_across_connection_resets_lose_no
   peer server(b.port(), "v1/devices/me/#", "stress-server");
   tbmqtt::client_options o = tbmqtt::testing::device_options(b);
   o.port = proxy.port();
-  tbmqtt::client device(o);
-
-  std::mutex rpc_mutex;
+  std::mutex rpc_mutex;  // the state the handlers write outlives the device
   std::condition_variable rpc_ready;
   std::deque<tbmqtt::server_rpc> rpc_queue;
   bool stop_replier = false;
+  tbmqtt::client device(o);
   ASSERT_TRUE(device.on_rpc("echo", [&](const tbmqtt::server_rpc& rpc) {
     std::lock_guard l(rpc_mutex);
     rpc_queue.push_back(rpc);

@@ -133,14 +133,14 @@ TEST(resilience, pending_requests_end_with_disconnected_when_the_connection_drop
 TEST(resilience, hostile_server_input_gives_typed_errors_and_loses_nothing) {
   broker b;
   peer server(b.port());
-  tbmqtt::client device(tbmqtt::testing::device_options(b));
-  std::mutex m;
+  std::mutex m;  // the state the handlers write outlives the device
   std::vector<std::pair<errc, std::string>> errors;
+  std::atomic<int> updates{0};
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
   device.on_error([&](errc e, std::string_view ctx) {
     std::lock_guard l(m);
     errors.emplace_back(e, std::string(ctx));
   });
-  std::atomic<int> updates{0};
   ASSERT_TRUE(device.subscribe_shared_attributes("", [&](value) { ++updates; }));
   ASSERT_TRUE(device.on_rpc("ok", [&](const tbmqtt::server_rpc& r) { (void)device.reply_rpc(r.id, "true"); }));
   ASSERT_TRUE(device.connect(5s));
@@ -189,14 +189,14 @@ TEST(resilience, with_mqtt5_max_packet_size_an_oversized_push_never_reaches_the_
   peer server(b.port());
   tbmqtt::client_options o = tbmqtt::testing::device_options(b);
   o.mqtt5_max_packet_size = true;
-  tbmqtt::client device(o);
-  std::mutex m;
+  std::mutex m;  // the state the handlers write outlives the device
   std::vector<errc> errors;
+  std::atomic<int> updates{0};
+  tbmqtt::client device(o);
   device.on_error([&](errc e, std::string_view) {
     std::lock_guard l(m);
     errors.push_back(e);
   });
-  std::atomic<int> updates{0};
   ASSERT_TRUE(device.subscribe_shared_attributes("", [&](value) { ++updates; }));
   ASSERT_TRUE(device.connect(5s));
 

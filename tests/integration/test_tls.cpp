@@ -253,9 +253,9 @@ TEST(tls, the_connection_event_carries_the_tls_failure) {
   broker b(c.listener(false));
   tbmqtt::client_options o = tls_options(b.port(), c);
   o.tls.ca_file = c.file("other_ca.crt");
-  tbmqtt::client device(o);
-  std::mutex mutex;
+  std::mutex mutex;  // the state the handler writes outlives the device
   std::optional<tbmqtt::connection_event> first;
+  tbmqtt::client device(o);
   device.on_connection([&](const tbmqtt::connection_event& e) {
     std::lock_guard lock(mutex);
     if (!first) first = e;
