@@ -92,7 +92,8 @@ class device_runtime {
   iregistry* attached() const noexcept { return points_; }
 
   // ---- connection ----------------------------------------------------------------------------
-  /// @brief A connect() starts waiting for its first outcome (forgets an older one).
+  /// @brief A connect() starts waiting for its first outcome (forgets an older one and any
+  /// earlier connection: a refusal before this connect's first ready is its outcome).
   void begin_connect() noexcept;
   /// True once the connect() has its outcome (ready, refused, or an error before the first ready).
   bool outcome_known() const noexcept { return outcome_set_; }
@@ -122,8 +123,8 @@ class device_runtime {
   /// queue is empty).
   bool idle(bool with_store = true) const noexcept;
   /// @brief A flush() starts (true) or stops (false) waiting; while one waits, each delivery
-  /// outcome that leaves the runtime idle wakes it.
-  void flush_waiting(bool on) noexcept;
+  /// outcome that leaves the runtime idle (idle(with_store)) wakes it.
+  void flush_waiting(bool on, bool with_store = true) noexcept;
   /// @brief A message's outcome arrived (session_events::on_delivered).
   void on_delivered() noexcept;
 
@@ -144,6 +145,7 @@ class device_runtime {
   bool ready_ = false;
   bool ever_connected_ = false;
   bool tick_points_ = false;
+  bool flush_with_store_ = true;
 };
 
 }  // namespace tbmqtt

@@ -35,6 +35,7 @@ void device_runtime::detach() noexcept {
 void device_runtime::begin_connect() noexcept {
   outcome_set_ = false;
   outcome_ = errc{};
+  ever_connected_ = false;
 }
 
 void device_runtime::set_outcome(errc e) noexcept {
@@ -77,7 +78,8 @@ bool device_runtime::idle(bool with_store) const noexcept {
   return !with_store || core_.queue() == nullptr || core_.queue()->empty();
 }
 
-void device_runtime::flush_waiting(bool on) noexcept {
+void device_runtime::flush_waiting(bool on, bool with_store) noexcept {
+  flush_with_store_ = with_store;
   if (on)
     ++flush_waiters_;
   else if (flush_waiters_ > 0)
@@ -85,7 +87,7 @@ void device_runtime::flush_waiting(bool on) noexcept {
 }
 
 void device_runtime::on_delivered() noexcept {
-  if (flush_waiters_ > 0 && idle()) os_.wake();
+  if (flush_waiters_ > 0 && idle(flush_with_store_)) os_.wake();
 }
 
 }  // namespace tbmqtt

@@ -85,9 +85,13 @@ TEST(device_runtime, a_lost_ready_connection_is_an_event_a_lost_attempt_is_not) 
   EXPECT_EQ(t.heard.last.reason, errc::disconnected);
   EXPECT_FALSE(t.runtime.ready());
   EXPECT_TRUE(t.runtime.ever_connected());
-  t.runtime.begin_connect();
-  t.runtime.on_attempt_failed(errc::unreachable);  // after the first ready: not an outcome
-  EXPECT_FALSE(t.runtime.outcome_known());
+  t.runtime.on_attempt_failed(errc::unreachable);  // a reconnect attempt: nobody waits for it
+  EXPECT_TRUE(t.runtime.outcome_known());
+  EXPECT_EQ(t.runtime.outcome(), errc{});
+  t.runtime.begin_connect();  // a new connect() (after a disconnect): its first answer counts
+  EXPECT_FALSE(t.runtime.ever_connected());
+  t.runtime.on_attempt_failed(errc::unreachable);
+  EXPECT_EQ(t.runtime.outcome(), errc::unreachable);
 }
 
 TEST(device_runtime, tick_runs_the_session_and_the_registry_once_per_period) {

@@ -15,6 +15,7 @@
 #include "freertos/semphr.h"
 #include "freertos/task.h"
 #include "nvs_storage.hpp"
+#include "tbmqtt/device_runtime.hpp"
 #include "tbmqtt/rate_limit.hpp"
 #include "tbmqtt/registry.hpp"
 
@@ -86,13 +87,18 @@ class lock_guard {
 
 }  // namespace
 
-struct esp_client::impl final : session_events {
+// The ESP-IDF side of the portable runtime (tbmqtt/device_runtime.hpp): a recursive FreeRTOS
+// mutex, two binary semaphores to wake connect() and flush(), esp_timer and gettimeofday, the
+// "tbmqtt" task; the rest is the runtime's.
+struct esp_client::impl final : session_events, runtime_os, connection_listener {
   impl(const esp_client_options& o, session_events& user_events) noexcept
       : options(o),
         user(user_events),
         transport(settings_from(o), queue_from(o)),
         core(transport, *this, session_config_from(o)),
-        mapper(core) {
+        mapper(core),
+        runtime(core, *this, o.tick_period_ms) {
+    runtime.set_listener(this);
     mutex = xSemaphoreCreateRecursiveMutex();
     outcome_signal = xSemaphoreCreateBinary();
     flush_signal = xSemaphoreCreateBinary();
@@ -118,7 +124,7 @@ struct esp_client::impl final : session_events {
     // time), as on Linux; while the clock is unset (before SNTP or settimeofday: unix_ms() is 0)
     // it is stored as it is, and the server stamps it on arrival.
     offline_queue_config queue_config = o.offline_queue;
-    if (queue_config.epoch_ms == nullptr) queue_config.epoch_ms = &unix_ms;
+    if (queue_config.epoch_ms == nullptr) queue_config.epoch_ms = &tbmqtt::unix_ms;
     queue = new (std::nothrow) offline_queue(*log, {queue_index, window}, {queue_buffer, record}, queue_config);
     if (queue == nullptr) return;
     if (auto opened = queue->open(); !opened) {
@@ -155,9 +161,10 @@ struct esp_client::impl final : session_events {
   detail::esp_mqtt_transport transport;
   session core;
   detail::esp_event_mapper mapper;
+  device_runtime runtime;
   SemaphoreHandle_t mutex = nullptr;           // recursive: guards everything below
-  SemaphoreHandle_t outcome_signal = nullptr;  // given when connect() has its answer
-  SemaphoreHandle_t flush_signal = nullptr;    // given when nothing waits for an outcome and flush() waits
+  SemaphoreHandle_t outcome_signal = nullptr;  // given by wake(): connect() looks at the outcome
+  SemaphoreHandle_t flush_signal = nullptr;    // given by wake(): flush() looks again
   SemaphoreHandle_t task_done = nullptr;       // given by the task when it leaves its loop
   TaskHandle_t task = nullptr;
   std::byte* reassembly = nullptr;
@@ -171,17 +178,22 @@ struct esp_client::impl final : session_events {
   rate_limiter limiter;  // paces the offline store's messages (options.learn_rate_limits)
   errc offline_error{};
   volatile bool stopping = false;
-  bool ready = false;
-  bool ever_connected = false;
-  bool outcome_set = true;  // nobody is waiting
-  errc outcome{};
-  unsigned flush_waiters = 0;
-  std::uint32_t last_tick_ms = 0;
   std::uint32_t seen_dropped = 0;
   connection_callback connection_handler = nullptr;
   void* connection_context = nullptr;
-  iregistry* points = nullptr;  // attach(): an extension of core, ticked when tick_points
-  bool tick_points = false;
+
+  // ---- runtime_os, connection_listener ----
+  void lock() noexcept override { xSemaphoreTakeRecursive(mutex, portMAX_DELAY); }
+  void unlock() noexcept override { xSemaphoreGiveRecursive(mutex); }
+  void wake() noexcept override {
+    xSemaphoreGive(outcome_signal);
+    xSemaphoreGive(flush_signal);
+  }
+  std::uint32_t now_ms() noexcept override { return tbmqtt::now_ms(); }
+  std::uint64_t unix_ms() noexcept override { return tbmqtt::unix_ms(); }
+  void on_connection(const connection_event& e) noexcept override {
+    if (connection_handler != nullptr) connection_handler(connection_context, {e.connected, e.reason});
+  }
 
   // ---- the tbmqtt task ----
   static void run(void* self) {
@@ -190,15 +202,10 @@ struct esp_client::impl final : session_events {
     while (!d.stopping) {
       d.transport.next_event(period, [&d](const detail::esp_event_view& event) {
         lock_guard lock(d.mutex);
-        if (!d.stopping) d.apply(d.mapper.handle(event, now_ms()));
+        if (!d.stopping) d.apply(d.mapper.handle(event, tbmqtt::now_ms()));
       });
       lock_guard lock(d.mutex);
-      const std::uint32_t now = now_ms();
-      if (now - d.last_tick_ms >= d.options.tick_period_ms) {
-        d.last_tick_ms = now;
-        d.core.tick(now);
-        if (d.points != nullptr && d.tick_points) d.points->tick(now, unix_ms());
-      }
+      d.runtime.tick();
       if (const std::uint32_t dropped = d.transport.dropped_events(); dropped != d.seen_dropped) {
         d.seen_dropped = dropped;
         d.user.on_error(errc::queue_full, "esp-mqtt events dropped (event queue or ring full)");
@@ -211,17 +218,9 @@ struct esp_client::impl final : session_events {
   void apply(const detail::esp_event_outcome& o) noexcept {
     using k = detail::esp_event_outcome::kind;
     switch (o.what) {
-      case k::connect_failed:
-      case k::error:
-        if (!ever_connected) set_outcome(o.reason);
-        if (o.what == k::connect_failed) notify({false, o.reason});
-        break;
-      case k::connection_lost: {
-        const bool was_ready = ready;
-        ready = false;
-        if (was_ready) notify({false, o.reason});
-        break;
-      }
+      case k::connect_failed: runtime.on_refused(o.reason); break;
+      case k::error: runtime.on_attempt_failed(o.reason); break;
+      case k::connection_lost: runtime.on_connection_lost(o.reason); break;
       case k::message_expired:  // its outcome: errc::timeout, through on_delivered
         core.on_publish_failed(static_cast<message_id>(o.msg_id), o.reason);
         user.on_error(errc::timeout, "message expired in esp-mqtt's outbox");
@@ -231,17 +230,6 @@ struct esp_client::impl final : session_events {
     }
   }
 
-  void set_outcome(errc e) noexcept {
-    if (outcome_set) return;
-    outcome = e;
-    outcome_set = true;
-    xSemaphoreGive(outcome_signal);
-  }
-  void notify(const esp_connection_event& e) noexcept {
-    if (connection_handler != nullptr) connection_handler(connection_context, e);
-  }
-  // Nothing waits for an outcome (the offline store's messages are left to it: see flush()).
-  bool idle() const noexcept { return core.unacknowledged() == 0; }
   bool on_own_task() const noexcept { return task != nullptr && xTaskGetCurrentTaskHandle() == task; }
 
   // A publish from another task: when the transport refuses it for its publish budget (too many
@@ -257,7 +245,8 @@ struct esp_client::impl final : session_events {
       {
         lock_guard lock(mutex);
         auto sent = f();
-        if (sent || sent.error() != errc::again || on_own_task() || !ready || transport.has_publish_room()) return sent;
+        if (sent || sent.error() != errc::again || on_own_task() || !runtime.ready() || transport.has_publish_room())
+          return sent;
       }
       if (xTaskCheckForTimeOut(&started, &remaining) != pdFALSE || !transport.wait_for_publish_room(remaining))
         return errc::again;
@@ -266,14 +255,11 @@ struct esp_client::impl final : session_events {
 
   // ---- session_events (mutex held) ----
   void on_ready() noexcept override {
-    ready = true;
-    ever_connected = true;
-    set_outcome(errc{});
-    notify({true, errc{}});
+    runtime.on_ready();
     user.on_ready();
   }
   void on_delivered(message_id ticket, errc e) noexcept override {
-    if (flush_waiters > 0 && idle()) xSemaphoreGive(flush_signal);
+    runtime.on_delivered();
     user.on_delivered(ticket, e);
   }
   void on_attributes_response(std::uint32_t id, errc e, json::value client, json::value shared) noexcept override {
@@ -287,7 +273,7 @@ struct esp_client::impl final : session_events {
   }
   void on_rpc_request(const rpc_request& request) noexcept override { user.on_rpc_request(request); }
   void on_error(errc e, std::string_view context) noexcept override {
-    if (e == errc::subscription_refused && !ever_connected) set_outcome(e);
+    runtime.on_error(e);
     user.on_error(e, context);
   }
   bool on_other_message(std::string_view topic, span<const std::byte> payload) noexcept override {
@@ -319,8 +305,8 @@ esp_client::~esp_client() {
   delete impl_;
 }
 
-void esp_client::lock() const noexcept { xSemaphoreTakeRecursive(impl_->mutex, portMAX_DELAY); }
-void esp_client::unlock() const noexcept { xSemaphoreGiveRecursive(impl_->mutex); }
+void esp_client::lock() const noexcept { impl_->lock(); }
+void esp_client::unlock() const noexcept { impl_->unlock(); }
 session& esp_client::session_ref() noexcept { return impl_->core; }
 
 result<void> esp_client::start() noexcept {
@@ -345,18 +331,28 @@ result<void> esp_client::connect(std::uint32_t timeout_ms) noexcept {
   if (d.on_own_task()) return errc::again;  // would wait on itself
   {
     lock_guard lock(d.mutex);
-    if (d.ready) return {};
-    xSemaphoreTake(d.outcome_signal, 0);  // forget a stale answer
-    d.outcome_set = false;
-    d.ever_connected = false;
+    if (d.runtime.ready()) return {};
+    xSemaphoreTake(d.outcome_signal, 0);  // forget a stale wake-up
+    d.runtime.begin_connect();
   }
   TBMQTT_TRY(start());
-  const bool answered = xSemaphoreTake(d.outcome_signal, pdMS_TO_TICKS(timeout_ms)) == pdTRUE;
+  const TickType_t started = xTaskGetTickCount();
+  const TickType_t limit = pdMS_TO_TICKS(timeout_ms);
   errc e = errc::timeout;
-  {
-    lock_guard lock(d.mutex);
-    if (answered) e = d.outcome;
-    d.outcome_set = true;
+  for (;;) {
+    {
+      lock_guard lock(d.mutex);
+      if (d.runtime.outcome_known()) {
+        e = d.runtime.outcome();
+        break;
+      }
+    }
+    const TickType_t spent = xTaskGetTickCount() - started;
+    if (spent >= limit || xSemaphoreTake(d.outcome_signal, limit - spent) != pdTRUE) {
+      lock_guard lock(d.mutex);
+      if (d.runtime.outcome_known()) e = d.runtime.outcome();
+      break;
+    }
   }
   if (e != errc{}) stop();
   return e == errc{} ? result<void>{} : result<void>{e};
@@ -364,20 +360,12 @@ result<void> esp_client::connect(std::uint32_t timeout_ms) noexcept {
 
 result<void> esp_client::attach(iregistry& points, bool tick) noexcept {
   if (impl_ == nullptr) return errc::again;
-  lock_guard lock(impl_->mutex);
-  if (impl_->points != nullptr && impl_->points != &points) impl_->points->detach();
-  impl_->points = nullptr;
-  TBMQTT_TRY(points.attach(impl_->core));
-  impl_->points = &points;
-  impl_->tick_points = tick;
-  return {};
+  return impl_->runtime.with_lock([&] { return impl_->runtime.attach(points, tick); });
 }
 
 void esp_client::detach() noexcept {
   if (impl_ == nullptr) return;
-  lock_guard lock(impl_->mutex);
-  if (impl_->points != nullptr) impl_->points->detach();
-  impl_->points = nullptr;
+  impl_->runtime.with_lock([&] { impl_->runtime.detach(); });
 }
 
 void esp_client::stop() noexcept {
@@ -397,13 +385,12 @@ void esp_client::stop() noexcept {
   detail::esp_event_view down;
   down.kind = detail::esp_event_kind::disconnected;
   d.apply(d.mapper.handle(down, now_ms()));  // pending requests end with errc::disconnected
-  d.ready = false;
 }
 
 bool esp_client::connected() const noexcept {
   if (impl_ == nullptr) return false;
   lock_guard lock(impl_->mutex);
-  return impl_->ready;
+  return impl_->runtime.ready();
 }
 
 void esp_client::on_connection(connection_callback callback, void* context) noexcept {
@@ -439,14 +426,14 @@ result<void> esp_client::flush(std::uint32_t timeout_ms) noexcept {
   for (;;) {
     {
       lock_guard lock(d.mutex);
-      if (d.idle()) return {};
-      ++d.flush_waiters;
+      if (d.runtime.idle(false)) return {};  // the offline store's messages are left to it
+      d.runtime.flush_waiting(true, false);
     }
     const TickType_t spent = xTaskGetTickCount() - start;
     const bool woken = spent < limit && xSemaphoreTake(d.flush_signal, limit - spent) == pdTRUE;
     lock_guard lock(d.mutex);
-    --d.flush_waiters;
-    if (!woken) return d.idle() ? result<void>{} : result<void>{errc::timeout};
+    d.runtime.flush_waiting(false, false);
+    if (!woken) return d.runtime.idle(false) ? result<void>{} : result<void>{errc::timeout};
   }
 }
 
