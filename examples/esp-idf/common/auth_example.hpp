@@ -12,7 +12,7 @@ namespace example {
 inline void send_once(const char* tag, tbmqtt::esp_client& device, const char* telemetry) {
   if (auto sent = device.send_telemetry(telemetry); !sent)
     ESP_LOGE(tag, "telemetry not sent: %s", tbmqtt::to_string(sent.error()));
-  else if (auto flushed = device.flush(10000); !flushed)
+  else if (auto flushed = device.flush(std::chrono::seconds(10)); !flushed)
     ESP_LOGE(tag, "telemetry not delivered: %s", tbmqtt::to_string(flushed.error()));
   else
     ESP_LOGI(tag, "telemetry delivered");

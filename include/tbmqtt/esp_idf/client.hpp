@@ -1,22 +1,19 @@
 // tbmqtt — the ESP-IDF client: a ThingsBoard device connection over esp-mqtt (IDF v4.4 / v5.x).
 //
-//     struct app_events final : tbmqtt::session_events {
-//       void on_rpc_request(const tbmqtt::rpc_request& rpc) noexcept override {
-//         device->reply_rpc(rpc.id, "{\"ok\":true}");   // callbacks may call back
-//       }
-//       tbmqtt::esp_client* device = nullptr;
-//     } events;
+//     tbmqtt::session_events events;   // results: override what the app needs
 //     tbmqtt::esp_client_options options;
 //     options.uri = "mqtt://thingsboard.local:1883";
 //     options.access_token = "A1_TEST_TOKEN";
 //     tbmqtt::esp_client device{options, events};
-//     events.device = &device;
-//     (void)device.on_rpc("setGpio");
+//     (void)device.on_rpc("setGpio", [&](const tbmqtt::server_rpc& rpc) {
+//       (void)device.reply_rpc(rpc.id, "{\"ok\":true}");   // callbacks may call back
+//     });
 //     if (auto r = device.connect(10000); !r) ESP_LOGE("app", "%s", tbmqtt::to_string(r.error()));
 //     (void)device.send_telemetry("{\"temperature\":21.5}");
 //
-// Results and server requests arrive through tbmqtt::session_events (no std::function); see
-// session.hpp for each callback's contract.
+// Server RPCs and connection events reach std::function handlers, as on Linux
+// (tbmqtt/device_api.hpp); other results arrive through tbmqtt::session_events (see session.hpp
+// for each callback's contract).
 //
 // Threading contract (FreeRTOS): every session_events callback and the connection callback run
 // on one task owned by the client ("tbmqtt", created by start()/connect()). Every public method
@@ -26,11 +23,13 @@
 // A callback that blocks delays every other callback and the request time-outs.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "tbmqtt/config.hpp"
+#include "tbmqtt/device_api.hpp"  // server_rpc, rpc_handler, connection_callback, connection_event
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/offline_queue.hpp"
 #include "tbmqtt/payload.hpp"
@@ -73,10 +72,10 @@ struct esp_client_options {
   const char* password = nullptr;      ///< MQTT basic password (ignored with access_token).
   esp_tls_options tls;
   qos default_qos = qos::at_least_once;
-  std::uint32_t request_timeout_ms = TBMQTT_ESP_REQUEST_TIMEOUT_MS;  ///< Attribute requests, client RPCs.
-  std::uint32_t keep_alive_s = TBMQTT_ESP_KEEPALIVE_S;
-  std::uint32_t reconnect_timeout_ms = TBMQTT_ESP_RECONNECT_TIMEOUT_MS;  ///< esp-mqtt's fixed retry delay.
-  std::uint32_t network_timeout_ms = TBMQTT_ESP_NETWORK_TIMEOUT_MS;
+  std::chrono::milliseconds request_timeout{TBMQTT_ESP_REQUEST_TIMEOUT_MS};  ///< Attribute requests, client RPCs.
+  std::chrono::seconds keep_alive{TBMQTT_ESP_KEEPALIVE_S};
+  std::chrono::milliseconds reconnect_timeout{TBMQTT_ESP_RECONNECT_TIMEOUT_MS};  ///< esp-mqtt's fixed retry delay.
+  std::chrono::milliseconds network_timeout{TBMQTT_ESP_NETWORK_TIMEOUT_MS};
   std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;  ///< Server's max payload size.
   /// esp-mqtt in/out buffer. Inbound messages larger than this arrive in fragments and are
   /// reassembled into a buffer of `reassembly_size` bytes (larger ones: errc::payload_too_large),
@@ -87,7 +86,7 @@ struct esp_client_options {
   std::size_t event_ring_size = TBMQTT_ESP_EVENT_RING_SIZE;   ///< Their payload bytes.
   std::uint32_t task_stack = TBMQTT_ESP_TASK_STACK;           ///< Of the tbmqtt task and the esp-mqtt task.
   unsigned task_priority = TBMQTT_ESP_TASK_PRIORITY;
-  std::uint32_t tick_period_ms = 100;  ///< How often time-outs are checked.
+  std::chrono::milliseconds tick_period{100};  ///< How often time-outs are checked.
   /// Run-time level of the "tbmqtt" and "tbmqtt_ota" log tags (0 none .. 5 verbose), set by
   /// the constructor; -1 leaves them alone.
   int log_level = TBMQTT_ESP_LOG_LEVEL;
@@ -112,21 +111,18 @@ struct esp_client_options {
   wire_format wire;
 };
 
-/// @brief Connection events: up (connected and subscribed), or down with the reason.
-struct esp_connection_event {
-  bool connected;  ///< true: ready; false: connection lost or refused.
-  errc reason;     ///< errc{} when up; else refused_credentials, unreachable, tls_* (see connect), disconnected, ...
-};
-
 /// @brief A ThingsBoard device session over esp-mqtt. esp-mqtt reconnects by itself (fixed
-/// delay reconnect_timeout_ms); every subscription is restored on each connection.
+/// delay reconnect_timeout); every subscription is restored on each connection.
 class esp_client {
  public:
-  /// Non-owning connection callback: a function pointer plus its context.
-  using connection_callback = void (*)(void* context, const esp_connection_event& event);
+  using connection_callback = tbmqtt::connection_callback;
+  using rpc_handler = tbmqtt::rpc_handler;
 
-  /// @param events Receives results and server requests; must outlive the client.
+  /// @param events Receives the results and server requests no handler takes; must outlive the
+  /// client.
   esp_client(const esp_client_options& options, session_events& events) noexcept;
+  /// Every result goes to the handlers given per call (or nowhere).
+  explicit esp_client(const esp_client_options& options) noexcept;
   /// Stops the client. Pending requests end with errc::disconnected. Not from a callback.
   ~esp_client();
   esp_client(const esp_client&) = delete;
@@ -143,55 +139,75 @@ class esp_client {
   /// callback), or a TLS failure (detail::errc_from_esp_tls): errc::tls_unknown_ca,
   /// errc::tls_hostname_mismatch, errc::tls_certificate_expired,
   /// errc::tls_client_certificate_refused, errc::tls_bad_client_key, errc::tls_error.
-  [[nodiscard]] result<void> connect(std::uint32_t timeout_ms) noexcept;
+  [[nodiscard]] result<void> connect(std::chrono::milliseconds timeout) noexcept;
   /// @brief Disconnects and stops esp-mqtt and the tbmqtt task. @pre Not called from a callback.
   void stop() noexcept;
   /// True while connected and subscribed.
   bool connected() const noexcept;
-  /// @brief Connection up/down events, on the tbmqtt task.
-  void on_connection(connection_callback callback, void* context) noexcept;
+  /// @brief Connection up/down events (each automatic reconnect too), and each attempt the
+  /// server refused (CONNACK, TLS), on the tbmqtt task. connection_event::reason is errc{} when
+  /// up; else refused_credentials, unreachable, tls_* (see connect), disconnected, ...
+  void on_connection(connection_callback callback);
 
   /// @brief Publishes telemetry: JSON text (validated) or a builder. QoS 1 messages published
-  /// while offline wait in esp-mqtt's outbox. session_events::on_delivered(ticket, errc) reports
-  /// its outcome once: the PUBACK (QoS 1) or the write (QoS 0), or why it was lost (errc::timeout:
-  /// expired from esp-mqtt's outbox). @return The message's ticket, or errc::invalid_argument,
-  /// errc::payload_too_large, errc::not_connected, errc::again (esp-mqtt outbox full, or
-  /// TBMQTT_MAX_IN_FLIGHT messages wait for their outcome).
+  /// while offline wait in esp-mqtt's outbox. Its outcome arrives once: the PUBACK (QoS 1) or the
+  /// write (QoS 0), or why it was lost (errc::timeout: expired from esp-mqtt's outbox), in
+  /// `on_delivered` when given, else in session_events::on_delivered(ticket, errc).
+  /// @return The message's ticket, or errc::invalid_argument, errc::payload_too_large,
+  /// errc::not_connected, errc::again (esp-mqtt outbox full, or TBMQTT_MAX_IN_FLIGHT messages
+  /// wait for their outcome).
+  [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text, qos q,
+                                                  delivery_callback on_delivered = {}) noexcept;
   [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text) noexcept;
-  [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text, qos q) noexcept;
-  [[nodiscard]] result<message_id> send_telemetry(telemetry_builder& payload, qos q) noexcept;
+  [[nodiscard]] result<message_id> send_telemetry(telemetry_builder& payload, qos q,
+                                                  delivery_callback on_delivered = {}) noexcept;
+  [[nodiscard]] result<message_id> send_telemetry(telemetry_builder& payload) noexcept;
   /// @brief Publishes client attributes (a flat JSON object). Errors as send_telemetry.
+  [[nodiscard]] result<message_id> send_attributes(std::string_view json_text, qos q,
+                                                   delivery_callback on_delivered = {}) noexcept;
   [[nodiscard]] result<message_id> send_attributes(std::string_view json_text) noexcept;
-  [[nodiscard]] result<message_id> send_attributes(std::string_view json_text, qos q) noexcept;
-  [[nodiscard]] result<message_id> send_attributes(attributes_builder& payload, qos q) noexcept;
+  [[nodiscard]] result<message_id> send_attributes(attributes_builder& payload, qos q,
+                                                   delivery_callback on_delivered = {}) noexcept;
   /// @brief Waits until every message sent so far is delivered (or expired from esp-mqtt's
   /// outbox). @return ok, errc::timeout, or errc::again (called from a callback).
-  [[nodiscard]] result<void> flush(std::uint32_t timeout_ms) noexcept;
+  [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout) noexcept;
 
-  /// @brief Reads attributes ("k1,k2"; both empty: all); the answer comes through
-  /// session_events::on_attributes_response with the returned id.
-  [[nodiscard]] result<std::uint32_t> request_attributes(std::string_view client_keys,
-                                                         std::string_view shared_keys) noexcept;
-  /// @brief Shared-attribute pushes touching `keys` ("" = all) reach on_shared_attributes with
-  /// the returned index. @pre `keys` outlives the client. @return The index, or errc::queue_full.
-  [[nodiscard]] result<std::size_t> subscribe_shared_attributes(std::string_view keys) noexcept;
-  /// @brief Server-side RPC `method` reaches on_rpc_request; others are answered with an error
-  /// unless on_any_rpc(true). @pre `method` outlives the client. @return ok, or errc::queue_full.
-  [[nodiscard]] result<void> on_rpc(std::string_view method) noexcept;
-  /// @brief Every server-side RPC reaches on_rpc_request, registered or not.
-  void on_any_rpc(bool on) noexcept;
+  /// @brief Reads attributes ("k1,k2"; both empty: all); the answer comes to `done` when given,
+  /// else through session_events::on_attributes_response with the returned id.
+  [[nodiscard]] result<std::uint32_t> request_attributes(std::string_view client_keys, std::string_view shared_keys,
+                                                         attributes_callback done = {}) noexcept;
+  /// @brief Shared-attribute pushes touching `keys` ("" = all; copied) reach `update` when
+  /// given, else on_shared_attributes with the returned index. @return The index, or
+  /// errc::queue_full.
+  [[nodiscard]] result<std::size_t> subscribe_shared_attributes(std::string_view keys,
+                                                                attribute_update_callback update = {}) noexcept;
+  /// @brief Errors no request owns (refused subscription, malformed push, ...), also given to
+  /// session_events::on_error.
+  void on_error(error_callback callback);
+  /// @brief Server-side RPC `method` reaches `handler` (on the tbmqtt task; answer with
+  /// reply_rpc(), now or later, from any task). Unregistered methods are answered
+  /// `{"error":"unknown method: m"}` unless on_any_rpc has a handler. @return ok, or
+  /// errc::queue_full.
+  [[nodiscard]] result<void> on_rpc(std::string_view method, rpc_handler handler);
+  /// @brief Handles every server-side RPC that has no handler of its own (empty: none).
+  [[nodiscard]] result<void> on_any_rpc(rpc_handler handler);
   /// @brief Answers server RPC `request_id`. @return The message id, or errc::unknown_request,
   /// errc::invalid_argument, errc::payload_too_large, errc::not_connected.
   [[nodiscard]] result<message_id> reply_rpc(std::string_view request_id, std::string_view json_text) noexcept;
-  /// @brief Client-side RPC; the answer comes through on_rpc_response with the returned id.
-  [[nodiscard]] result<std::uint32_t> call_rpc(std::string_view method, std::string_view params_json) noexcept;
-  /// @brief Claims the device: `{"secretKey":s,"durationMs":n}`.
-  [[nodiscard]] result<message_id> claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept;
+  /// @brief Client-side RPC; the answer comes to `done` when given, else through
+  /// session_events::on_rpc_response with the returned id.
+  [[nodiscard]] result<std::uint32_t> call_rpc(std::string_view method, std::string_view params_json,
+                                               rpc_response_callback done = {}) noexcept;
+  /// @brief Claims the device: `{"secretKey":s,"durationMs":n}`. `duration` 0 leaves durationMs
+  /// out (the server's default applies). @return The message's ticket, or errc::invalid_argument
+  /// (`duration` negative or above 2^32-1 ms: the wire carries 32 bits), errors as send_telemetry.
+  [[nodiscard]] result<message_id> claim(std::string_view secret_key, std::chrono::milliseconds duration,
+                                         delivery_callback on_delivered = {}) noexcept;
 
   /// @brief Drives a data-point registry (tbmqtt/registry.hpp) with this client's session, as
   /// tbmqtt::client::attach does on Linux: `points.attach(session)` (the session then hands it
   /// its events) and, unless `tick` is false, `points.tick(monotonic ms, Unix ms or 0 before
-  /// SNTP set the clock)` on the tbmqtt task every tick_period_ms. Under the session mutex; for
+  /// SNTP set the clock)` on the tbmqtt task every tick_period. Under the session mutex; for
   /// other calls on the registry from another task use with_session(). One registry at a time:
   /// attaching another one detaches the previous one; the same one again only updates `tick`.
   /// @pre `points` outlives the client, or detach() is called first.

@@ -35,7 +35,7 @@
 // the bootloader goes back to the previous image. Mark it valid only once it has reached
 // ThingsBoard, then let the engine report UPDATED:
 //
-//     void on_connection(void*, const tbmqtt::esp_connection_event& e) {   // tbmqtt task
+//     void on_connection(const tbmqtt::connection_event& e) {   // tbmqtt task
 //       if (!e.connected) return;
 //       if (tbmqtt::esp_ota_running_pending_verify()) (void)tbmqtt::esp_ota_confirm_running();
 //       device.with_session([](tbmqtt::session&) { (void)fw.confirm(); });   // -> fw_state UPDATED

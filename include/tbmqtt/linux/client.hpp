@@ -24,7 +24,7 @@
 #include <string>
 #include <string_view>
 
-#include "tbmqtt/device_runtime.hpp"  // connection_event
+#include "tbmqtt/device_api.hpp"  // server_rpc, rpc_handler, connection_callback, error_callback
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/json.hpp"
 #include "tbmqtt/linux/gateway_client.hpp"
@@ -105,13 +105,6 @@ struct client_options {
   } rate_limits;
 };
 
-/// @brief A server-side RPC; owned copies, so it may be kept and answered later.
-struct server_rpc {
-  std::string id;  ///< Pass to client::reply_rpc.
-  std::string method;
-  std::string params_json;  ///< Raw JSON of `params` ("" when absent).
-};
-
 /// @brief What the app hears from OTA (see tbmqtt/ota.hpp); each handler may be empty.
 struct ota_handlers {
   std::function<void(ota_kind, ota_state, errc, std::string_view detail)> on_state;
@@ -137,10 +130,10 @@ class client {
   using delivery_callback = std::function<void(errc)>;
   using attributes_callback = std::function<void(errc, json::value client, json::value shared)>;
   using attribute_update_callback = std::function<void(json::value update)>;
-  using rpc_handler = std::function<void(const server_rpc&)>;
+  using rpc_handler = tbmqtt::rpc_handler;
   using rpc_response_callback = std::function<void(errc, json::value response)>;
-  using error_callback = std::function<void(errc, std::string_view context)>;
-  using connection_callback = std::function<void(const connection_event&)>;
+  using error_callback = tbmqtt::error_callback;
+  using connection_callback = tbmqtt::connection_callback;
 
   /// @throws tbmqtt::store_error when options.offline_store cannot be opened or is locked by
   /// another process; std::runtime_error when a rule in

@@ -5,7 +5,10 @@
 // esp_mqtt_transport.hpp for why the esp-mqtt handler never takes the session mutex).
 #include "tbmqtt/esp_idf/client.hpp"
 
+#include <deque>
+#include <limits>
 #include <new>
+#include <string>
 
 #include <sys/time.h>
 
@@ -21,6 +24,8 @@
 
 #include "../../transport/esp_mqtt/esp_event_mapping.hpp"
 #include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
+#include "../common/call_callbacks.hpp"
+#include "../common/rpc_dispatch.hpp"
 
 namespace tbmqtt {
 namespace {
@@ -47,9 +52,9 @@ detail::esp_mqtt_settings settings_from(const esp_client_options& o) noexcept {
   s.client_key_pem = o.tls.client_key_pem;
   s.client_key_password = o.tls.client_key_password;
   s.skip_common_name_check = o.tls.skip_verify;
-  s.keepalive_s = static_cast<int>(o.keep_alive_s);
-  s.reconnect_timeout_ms = static_cast<int>(o.reconnect_timeout_ms);
-  s.network_timeout_ms = static_cast<int>(o.network_timeout_ms);
+  s.keepalive_s = static_cast<int>(o.keep_alive.count());
+  s.reconnect_timeout_ms = static_cast<int>(o.reconnect_timeout.count());
+  s.network_timeout_ms = static_cast<int>(o.network_timeout.count());
   s.buffer_size = static_cast<int>(o.mqtt_buffer_size);
   s.out_buffer_size = static_cast<int>(o.mqtt_buffer_size);
   s.task_stack = static_cast<int>(o.task_stack);
@@ -67,7 +72,7 @@ detail::esp_event_queue_config queue_from(const esp_client_options& o) noexcept 
 
 session_config session_config_from(const esp_client_options& o) noexcept {
   session_config c;
-  c.request_timeout_ms = o.request_timeout_ms;
+  c.request_timeout_ms = static_cast<std::uint32_t>(o.request_timeout.count());
   c.max_payload = o.max_payload;
   c.learn_session_limits = o.learn_rate_limits;
   c.wire = o.wire;
@@ -97,7 +102,7 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
         transport(settings_from(o), queue_from(o)),
         core(transport, *this, session_config_from(o)),
         mapper(core),
-        runtime(core, *this, o.tick_period_ms) {
+        runtime(core, *this, static_cast<std::uint32_t>(o.tick_period.count())) {
     runtime.set_listener(this);
     mutex = xSemaphoreCreateRecursiveMutex();
     outcome_signal = xSemaphoreCreateBinary();
@@ -179,8 +184,11 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   errc offline_error{};
   volatile bool stopping = false;
   std::uint32_t seen_dropped = 0;
-  connection_callback connection_handler = nullptr;
-  void* connection_context = nullptr;
+  connection_callback connection_handler;
+  error_callback error_handler;
+  detail::rpc_dispatch rpcs;
+  detail::call_callbacks calls;
+  std::deque<std::string> kept_keys;  // shared-attribute keys the session keeps views of
 
   // ---- runtime_os, connection_listener ----
   void lock() noexcept override { xSemaphoreTakeRecursive(mutex, portMAX_DELAY); }
@@ -192,13 +200,14 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   std::uint32_t now_ms() noexcept override { return tbmqtt::now_ms(); }
   std::uint64_t unix_ms() noexcept override { return tbmqtt::unix_ms(); }
   void on_connection(const connection_event& e) noexcept override {
-    if (connection_handler != nullptr) connection_handler(connection_context, {e.connected, e.reason});
+    if (connection_handler) connection_handler(e);
   }
 
   // ---- the tbmqtt task ----
   static void run(void* self) {
     auto& d = *static_cast<impl*>(self);
-    const TickType_t period = pdMS_TO_TICKS(d.options.tick_period_ms) > 0 ? pdMS_TO_TICKS(d.options.tick_period_ms) : 1;
+    const TickType_t ticks = pdMS_TO_TICKS(d.options.tick_period.count());
+    const TickType_t period = ticks > 0 ? ticks : 1;
     while (!d.stopping) {
       d.transport.next_event(period, [&d](const detail::esp_event_view& event) {
         lock_guard lock(d.mutex);
@@ -240,7 +249,7 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   auto publish(F&& f) noexcept -> decltype(f()) {
     TimeOut_t started;
     vTaskSetTimeOutState(&started);
-    TickType_t remaining = pdMS_TO_TICKS(options.network_timeout_ms);
+    TickType_t remaining = pdMS_TO_TICKS(options.network_timeout.count());
     for (;;) {
       {
         lock_guard lock(mutex);
@@ -253,6 +262,15 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
     }
   }
 
+  // Publishes through the core (`f`: a session call returning a ticket) and keeps `done` for
+  // the message's outcome; outcomes nobody asked a callback for go to the app's session_events.
+  template <class F>
+  result<message_id> send(F&& f, delivery_callback&& done) noexcept {
+    return publish([&] {
+      return calls.send(f, std::move(done), [this](message_id ticket, errc e) { user.on_delivered(ticket, e); });
+    });
+  }
+
   // ---- session_events (mutex held) ----
   void on_ready() noexcept override {
     runtime.on_ready();
@@ -260,20 +278,23 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   }
   void on_delivered(message_id ticket, errc e) noexcept override {
     runtime.on_delivered();
-    user.on_delivered(ticket, e);
+    if (!calls.delivered(ticket, e)) user.on_delivered(ticket, e);
   }
   void on_attributes_response(std::uint32_t id, errc e, json::value client, json::value shared) noexcept override {
-    user.on_attributes_response(id, e, client, shared);
+    if (!calls.attributes(id, e, client, shared)) user.on_attributes_response(id, e, client, shared);
   }
   void on_rpc_response(std::uint32_t id, errc e, json::value response) noexcept override {
-    user.on_rpc_response(id, e, response);
+    if (!calls.rpc_response(id, e, response)) user.on_rpc_response(id, e, response);
   }
   void on_shared_attributes(std::size_t subscription, json::value update) noexcept override {
-    user.on_shared_attributes(subscription, update);
+    if (!calls.shared(subscription, update)) user.on_shared_attributes(subscription, update);
   }
-  void on_rpc_request(const rpc_request& request) noexcept override { user.on_rpc_request(request); }
+  void on_rpc_request(const rpc_request& request) noexcept override {
+    if (!rpcs.dispatch(request)) user.on_rpc_request(request);
+  }
   void on_error(errc e, std::string_view context) noexcept override {
     runtime.on_error(e);
+    if (error_handler) error_handler(e, context);
     user.on_error(e, context);
   }
   bool on_other_message(std::string_view topic, span<const std::byte> payload) noexcept override {
@@ -295,13 +316,25 @@ esp_client::esp_client(const esp_client_options& options, session_events& events
   if (impl_ == nullptr) ESP_LOGE(tag, "out of memory creating the client");
 }
 
+namespace {
+struct no_events final : session_events {};
+no_events nobody;  // esp_client(options): every result goes to the per-call handlers
+}  // namespace
+
+esp_client::esp_client(const esp_client_options& options) noexcept : esp_client(options, nobody) {}
+
 esp_client::~esp_client() {
   if (impl_ == nullptr) return;
   {
     lock_guard lock(impl_->mutex);
     impl_->connection_handler = nullptr;  // no "down" event for our own teardown
+    impl_->error_handler = nullptr;
   }
   stop();
+  {
+    lock_guard lock(impl_->mutex);
+    impl_->calls.cancel_all(errc::cancelled);  // requests and deliveries nobody will answer now
+  }
   delete impl_;
 }
 
@@ -325,7 +358,7 @@ result<void> esp_client::start() noexcept {
   return {};
 }
 
-result<void> esp_client::connect(std::uint32_t timeout_ms) noexcept {
+result<void> esp_client::connect(std::chrono::milliseconds timeout) noexcept {
   if (impl_ == nullptr) return errc::again;
   impl& d = *impl_;
   if (d.on_own_task()) return errc::again;  // would wait on itself
@@ -337,7 +370,7 @@ result<void> esp_client::connect(std::uint32_t timeout_ms) noexcept {
   }
   TBMQTT_TRY(start());
   const TickType_t started = xTaskGetTickCount();
-  const TickType_t limit = pdMS_TO_TICKS(timeout_ms);
+  const TickType_t limit = pdMS_TO_TICKS(timeout.count());
   errc e = errc::timeout;
   for (;;) {
     {
@@ -393,36 +426,38 @@ bool esp_client::connected() const noexcept {
   return impl_->runtime.ready();
 }
 
-void esp_client::on_connection(connection_callback callback, void* context) noexcept {
+void esp_client::on_connection(connection_callback callback) {
   lock_guard lock(impl_->mutex);
-  impl_->connection_handler = callback;
-  impl_->connection_context = context;
+  impl_->connection_handler = std::move(callback);
 }
 
 result<message_id> esp_client::send_telemetry(std::string_view json_text) noexcept {
   return send_telemetry(json_text, impl_->options.default_qos);
 }
-result<message_id> esp_client::send_telemetry(std::string_view json_text, qos q) noexcept {
-  return impl_->publish([&] { return impl_->core.publish_telemetry(json_text, q); });
+result<message_id> esp_client::send_telemetry(std::string_view json_text, qos q, delivery_callback done) noexcept {
+  return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(done));
 }
-result<message_id> esp_client::send_telemetry(telemetry_builder& payload, qos q) noexcept {
-  return impl_->publish([&] { return impl_->core.publish_telemetry(payload, q); });
+result<message_id> esp_client::send_telemetry(telemetry_builder& payload) noexcept {
+  return send_telemetry(payload, impl_->options.default_qos);
+}
+result<message_id> esp_client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback done) noexcept {
+  return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(done));
 }
 result<message_id> esp_client::send_attributes(std::string_view json_text) noexcept {
   return send_attributes(json_text, impl_->options.default_qos);
 }
-result<message_id> esp_client::send_attributes(std::string_view json_text, qos q) noexcept {
-  return impl_->publish([&] { return impl_->core.publish_attributes(json_text, q); });
+result<message_id> esp_client::send_attributes(std::string_view json_text, qos q, delivery_callback done) noexcept {
+  return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(done));
 }
-result<message_id> esp_client::send_attributes(attributes_builder& payload, qos q) noexcept {
-  return impl_->publish([&] { return impl_->core.publish_attributes(payload, q); });
+result<message_id> esp_client::send_attributes(attributes_builder& payload, qos q, delivery_callback done) noexcept {
+  return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(done));
 }
 
-result<void> esp_client::flush(std::uint32_t timeout_ms) noexcept {
+result<void> esp_client::flush(std::chrono::milliseconds timeout) noexcept {
   impl& d = *impl_;
   if (d.on_own_task()) return errc::again;  // would wait on itself
   const TickType_t start = xTaskGetTickCount();
-  const TickType_t limit = pdMS_TO_TICKS(timeout_ms);
+  const TickType_t limit = pdMS_TO_TICKS(timeout.count());
   for (;;) {
     {
       lock_guard lock(d.mutex);
@@ -437,36 +472,63 @@ result<void> esp_client::flush(std::uint32_t timeout_ms) noexcept {
   }
 }
 
-result<std::uint32_t> esp_client::request_attributes(std::string_view client_keys,
-                                                     std::string_view shared_keys) noexcept {
-  return impl_->publish([&] { return impl_->core.request_attributes(client_keys, shared_keys, now_ms()); });
+result<std::uint32_t> esp_client::request_attributes(std::string_view client_keys, std::string_view shared_keys,
+                                                     attributes_callback done) noexcept {
+  return impl_->publish([&]() -> result<std::uint32_t> {
+    auto id = impl_->core.request_attributes(client_keys, shared_keys, now_ms());
+    if (id && done) impl_->calls.expect_attributes(*id, std::move(done));
+    return id;
+  });
 }
 
-result<std::size_t> esp_client::subscribe_shared_attributes(std::string_view keys) noexcept {
+result<std::size_t> esp_client::subscribe_shared_attributes(std::string_view keys,
+                                                            attribute_update_callback update) noexcept {
   lock_guard lock(impl_->mutex);
-  return impl_->core.subscribe_shared_attributes(keys);
+  auto index = impl_->core.subscribe_shared_attributes(impl_->kept_keys.emplace_back(keys));
+  if (!index) {
+    impl_->kept_keys.pop_back();
+    return index;
+  }
+  if (update) impl_->calls.on_shared(*index, std::move(update));
+  return index;
 }
 
-result<void> esp_client::on_rpc(std::string_view method) noexcept {
+void esp_client::on_error(error_callback callback) {
   lock_guard lock(impl_->mutex);
-  return impl_->core.add_rpc_method(method);
+  impl_->error_handler = std::move(callback);
 }
 
-void esp_client::on_any_rpc(bool on) noexcept {
+result<void> esp_client::on_rpc(std::string_view method, rpc_handler handler) {
   lock_guard lock(impl_->mutex);
-  impl_->core.set_rpc_fallback(on);
+  return impl_->rpcs.on(impl_->core, method, std::move(handler));
+}
+
+result<void> esp_client::on_any_rpc(rpc_handler handler) {
+  lock_guard lock(impl_->mutex);
+  impl_->rpcs.on_any(impl_->core, std::move(handler));
+  return {};
 }
 
 result<message_id> esp_client::reply_rpc(std::string_view request_id, std::string_view json_text) noexcept {
-  return impl_->publish([&] { return impl_->core.reply_rpc(request_id, json_text); });
+  return impl_->send([&] { return impl_->core.reply_rpc(request_id, json_text); }, {});
 }
 
-result<std::uint32_t> esp_client::call_rpc(std::string_view method, std::string_view params_json) noexcept {
-  return impl_->publish([&] { return impl_->core.call_rpc(method, params_json, now_ms()); });
+result<std::uint32_t> esp_client::call_rpc(std::string_view method, std::string_view params_json,
+                                           rpc_response_callback done) noexcept {
+  return impl_->publish([&]() -> result<std::uint32_t> {
+    auto id = impl_->core.call_rpc(method, params_json, now_ms());
+    if (id && done) impl_->calls.expect_rpc_response(*id, std::move(done));
+    return id;
+  });
 }
 
-result<message_id> esp_client::claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept {
-  return impl_->publish([&] { return impl_->core.claim(secret_key, duration_ms); });
+result<message_id> esp_client::claim(std::string_view secret_key, std::chrono::milliseconds duration,
+                                     delivery_callback done) noexcept {
+  // The wire format carries 32 bits of milliseconds (about 49.7 days): never wrap silently.
+  if (duration.count() < 0 || duration.count() > std::numeric_limits<std::uint32_t>::max())
+    return errc::invalid_argument;
+  return impl_->send([&] { return impl_->core.claim(secret_key, static_cast<std::uint32_t>(duration.count())); },
+                     std::move(done));
 }
 
 }  // namespace tbmqtt

@@ -170,7 +170,7 @@ struct esp_provisioned_client::platform final : credentials_platform {
     esp_apply_credentials(options, creds);
     self.client_.reset();
     self.client_.emplace(options, self.events_);
-    const auto r = self.client_->connect(connect_timeout_ms);
+    const auto r = self.client_->connect(std::chrono::milliseconds(connect_timeout_ms));
     if (!r) self.client_.reset();
     return r.error();
   }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
+#include "../common/rpc_dispatch.hpp"
 #include "../mbedtls/mbedtls_hashes.hpp"
 #include "tbmqtt/linux/platform.hpp"
 #include "tbmqtt/rate_limit.hpp"
@@ -194,8 +195,7 @@ struct client::impl final : session_events,
   std::unordered_map<std::uint32_t, rpc_response_callback> rpc_callbacks;
   std::vector<attribute_update_callback> attribute_updates;
   std::deque<std::string> kept_views;  // strings the session stores views of
-  std::map<std::string, rpc_handler, std::less<>> rpc_handlers;
-  rpc_handler any_rpc;
+  detail::rpc_dispatch rpcs;
   error_callback error_handler;
   connection_callback connection_handler;
   std::uint32_t reconnect_attempt = 0;
@@ -331,14 +331,7 @@ struct client::impl final : session_events,
   void on_shared_attributes(std::size_t subscription, json::value update) noexcept override {
     if (subscription < attribute_updates.size()) attribute_updates[subscription](update);
   }
-  void on_rpc_request(const rpc_request& request) noexcept override {
-    server_rpc rpc{std::string(request.id), std::string(request.method), std::string(request.params.raw())};
-    auto it = rpc_handlers.find(request.method);
-    if (it != rpc_handlers.end())
-      it->second(rpc);
-    else if (any_rpc)
-      any_rpc(rpc);
-  }
+  void on_rpc_request(const rpc_request& request) noexcept override { (void)rpcs.dispatch(request); }
   void on_error(errc e, std::string_view context) noexcept override {
     runtime.on_error(e);
     if (error_handler) error_handler(e, context);
@@ -546,20 +539,12 @@ result<void> client::subscribe_shared_attributes(std::string_view keys, attribut
 
 result<void> client::on_rpc(std::string_view method, rpc_handler handler) {
   std::lock_guard lock(impl_->mutex);
-  auto it = impl_->rpc_handlers.find(method);
-  if (it == impl_->rpc_handlers.end()) {
-    TBMQTT_TRY(impl_->core.add_rpc_method(impl_->keep(method)));
-    impl_->rpc_handlers.emplace(std::string(method), std::move(handler));
-  } else {
-    it->second = std::move(handler);
-  }
-  return {};
+  return impl_->rpcs.on(impl_->core, method, std::move(handler));
 }
 
 result<void> client::on_any_rpc(rpc_handler handler) {
   std::lock_guard lock(impl_->mutex);
-  impl_->any_rpc = std::move(handler);
-  impl_->core.set_rpc_fallback(static_cast<bool>(impl_->any_rpc));
+  impl_->rpcs.on_any(impl_->core, std::move(handler));
   return {};
 }
 

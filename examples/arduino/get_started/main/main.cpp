@@ -24,14 +24,15 @@ unsigned long last_sent_ms = 0;
 
 // Called on the tbmqtt task, not in loop(): keep them short.
 struct sketch_events final : tbmqtt::session_events {
-  void on_rpc_request(const tbmqtt::rpc_request& rpc) noexcept override {
-    if (auto sent = device->reply_rpc(rpc.id, "{\"pong\":true}"); !sent)
-      Serial.printf("reply failed: %s\n", tbmqtt::to_string(sent.error()));
-  }
   void on_error(tbmqtt::errc e, std::string_view context) noexcept override {
     Serial.printf("tbmqtt: %s: %.*s\n", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
   }
 } events;
+
+void on_ping(const tbmqtt::server_rpc& rpc) {
+  if (auto sent = device->reply_rpc(rpc.id, "{\"pong\":true}"); !sent)
+    Serial.printf("reply failed: %s\n", tbmqtt::to_string(sent.error()));
+}
 
 }  // namespace
 
@@ -46,8 +47,9 @@ void setup() {
   options.access_token = access_token;
   static tbmqtt::esp_client client{options, events};
   device = &client;
-  if (auto added = client.on_rpc("ping"); !added) Serial.printf("on_rpc: %s\n", tbmqtt::to_string(added.error()));
-  if (auto connected = client.connect(15000); !connected)
+  if (auto added = client.on_rpc("ping", &on_ping); !added)
+    Serial.printf("on_rpc: %s\n", tbmqtt::to_string(added.error()));
+  if (auto connected = client.connect(std::chrono::seconds(15)); !connected)
     Serial.printf("connect: %s (esp-mqtt keeps trying)\n", tbmqtt::to_string(connected.error()));
 }
 

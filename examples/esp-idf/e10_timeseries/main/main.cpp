@@ -59,7 +59,7 @@ extern "C" void app_main(void) {
     ESP_LOGE(tag, "attach: %s", tbmqtt::to_string(r.error()));
     return;
   }
-  if (auto r = device.connect(15000); !r) {
+  if (auto r = device.connect(std::chrono::seconds(15)); !r) {
     ESP_LOGE(tag, "connect failed: %s", tbmqtt::to_string(r.error()));
     return;
   }
@@ -72,7 +72,7 @@ extern "C" void app_main(void) {
     humidity += 1;
     vTaskDelay(pdMS_TO_TICKS(100));
   }
-  if (auto r = device.flush(5000); !r) ESP_LOGW(tag, "flush: %s", tbmqtt::to_string(r.error()));
+  if (auto r = device.flush(std::chrono::seconds(5)); !r) ESP_LOGW(tag, "flush: %s", tbmqtt::to_string(r.error()));
   device.detach();
   ESP_LOGI(tag, "done");
 }

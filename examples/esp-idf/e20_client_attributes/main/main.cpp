@@ -64,7 +64,7 @@ extern "C" void app_main(void) {
     ESP_LOGE(tag, "attach: %s", tbmqtt::to_string(r.error()));
     return;
   }
-  if (auto r = device.connect(15000); !r) {
+  if (auto r = device.connect(std::chrono::seconds(15)); !r) {
     ESP_LOGE(tag, "connect failed: %s", tbmqtt::to_string(r.error()));
     return;
   }
@@ -74,7 +74,7 @@ extern "C" void app_main(void) {
   const tbmqtt::result<void> sent =
       device.with_session([](tbmqtt::session&) { return points.upload_client_attributes(); });
   ESP_LOGI(tag, "client attributes uploaded: %s", sent ? "ok" : tbmqtt::to_string(sent.error()));
-  if (auto r = device.flush(5000); !r) ESP_LOGW(tag, "flush: %s", tbmqtt::to_string(r.error()));
+  if (auto r = device.flush(std::chrono::seconds(5)); !r) ESP_LOGW(tag, "flush: %s", tbmqtt::to_string(r.error()));
   device.detach();
   (void)monotonic_ms;
 }

@@ -58,7 +58,7 @@ extern "C" void app_main(void) {
   options.uri = server_uri;
   options.access_token = access_token;
   static tbmqtt::esp_client device{options, events};
-  if (auto r = device.connect(15000); !r) {
+  if (auto r = device.connect(std::chrono::seconds(15)); !r) {
     ESP_LOGE(tag, "connect failed: %s", tbmqtt::to_string(r.error()));
     return;
   }

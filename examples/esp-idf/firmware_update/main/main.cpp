@@ -84,7 +84,7 @@ struct ota_events final : tbmqtt::ota_listener {
 };
 
 // On the tbmqtt task, session lock held (so the engine may be used directly).
-void on_connection(void*, const tbmqtt::esp_connection_event& event) {
+void on_connection(const tbmqtt::connection_event& event) {
   if (!event.connected) {
     ESP_LOGW(tag, "disconnected: %s", tbmqtt::to_string(event.reason));
     return;
@@ -158,12 +158,12 @@ extern "C" void app_main(void) {
     ESP_LOGE(tag, "OTA engine: %s", tbmqtt::to_string(added.error()));
     return;
   }
-  client.on_connection(&on_connection, nullptr);
+  client.on_connection(&on_connection);
 
-  if (auto r = client.connect(15000); !r)
+  if (auto r = client.connect(std::chrono::seconds(15)); !r)
     ESP_LOGW(tag, "connect: %s (esp-mqtt keeps trying)", tbmqtt::to_string(r.error()));
   while (!restart_requested) vTaskDelay(pdMS_TO_TICKS(1000));
-  (void)client.flush(5000);  // fw_state UPDATING
+  (void)client.flush(std::chrono::seconds(5));  // fw_state UPDATING
   client.stop();
 #if TBMQTT_EXAMPLE_HAS_RESTART
   esp_restart();

@@ -96,14 +96,16 @@ extern "C" void app_main(void) {
     device.stop();
     return;
   }
-  if (auto r = device.flush(10000); !r) ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
+  if (auto r = device.flush(std::chrono::seconds(10)); !r)
+    ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
   ESP_LOGI(tag, "ready (%s connected, %s disconnected)", thermostat, meter);
 
   if (!answered.wait(1, seconds * 1000)) {
     ESP_LOGW(tag, "no RPC for %s within %u s", thermostat, static_cast<unsigned>(seconds));
   } else {
     (void)device.with_session([](tbmqtt::session&) { return gateway.disconnect_device(thermostat); });
-    if (auto r = device.flush(10000); !r) ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
+    if (auto r = device.flush(std::chrono::seconds(10)); !r)
+      ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
     ESP_LOGI(tag, "done");
   }
   device.with_session([](tbmqtt::session&) { gateway.detach(); });

@@ -17,19 +17,12 @@ const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:
 const char* const access_token = example::settings::token("A1_TEST_TOKEN");
 
 struct app_events final : tbmqtt::session_events {
-  tbmqtt::esp_client* device = nullptr;
-
-  void on_rpc_request(const tbmqtt::rpc_request& rpc) noexcept override {
-    // Runs on the tbmqtt task; calling back into the client is allowed.
-    if (auto sent = device->reply_rpc(rpc.id, "{\"pong\":true}"); !sent)
-      ESP_LOGW(tag, "reply failed: %s", tbmqtt::to_string(sent.error()));
-  }
   void on_error(tbmqtt::errc e, std::string_view context) noexcept override {
     ESP_LOGW(tag, "%s: %.*s", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
   }
 };
 
-void on_connection(void*, const tbmqtt::esp_connection_event& event) {
+void on_connection(const tbmqtt::connection_event& event) {
   if (event.connected)
     ESP_LOGI(tag, "connected to ThingsBoard");
   else
@@ -47,11 +40,15 @@ extern "C" void app_main(void) {
   options.uri = server_uri;
   options.access_token = access_token;
   static tbmqtt::esp_client device{options, events};
-  events.device = &device;
-  device.on_connection(&on_connection, nullptr);
-  if (auto r = device.on_rpc("ping"); !r) ESP_LOGE(tag, "on_rpc: %s", tbmqtt::to_string(r.error()));
+  device.on_connection(&on_connection);
+  auto ping = [](const tbmqtt::server_rpc& rpc) {
+    // Runs on the tbmqtt task; calling back into the client is allowed.
+    if (auto sent = device.reply_rpc(rpc.id, "{\"pong\":true}"); !sent)
+      ESP_LOGW(tag, "reply failed: %s", tbmqtt::to_string(sent.error()));
+  };
+  if (auto r = device.on_rpc("ping", ping); !r) ESP_LOGE(tag, "on_rpc: %s", tbmqtt::to_string(r.error()));
 
-  if (auto r = device.connect(15000); !r) {
+  if (auto r = device.connect(std::chrono::seconds(15)); !r) {
     ESP_LOGE(tag, "connect failed: %s", tbmqtt::to_string(r.error()));
     return;
   }

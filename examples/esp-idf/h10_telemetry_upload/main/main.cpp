@@ -46,7 +46,7 @@ extern "C" void app_main(void) {
     else
       ESP_LOGI(tag, "sent temperature %.1f, humidity %d", temperature, humidity);
   }
-  if (auto r = device.flush(5000); !r)  // wait for every PUBACK
+  if (auto r = device.flush(std::chrono::seconds(5)); !r)  // wait for every PUBACK
     ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
   else
     ESP_LOGI(tag, "%d messages delivered", messages);

@@ -35,7 +35,7 @@ extern "C" void app_main(void) {
     ESP_LOGE(tag, "attributes not sent: %s", tbmqtt::to_string(sent.error()));
   if (auto sent = device.send_attributes(R"({"ledOn":true})"); !sent)  // JSON text works too (validated)
     ESP_LOGE(tag, "ledOn not sent: %s", tbmqtt::to_string(sent.error()));
-  if (auto r = device.flush(5000); !r)
+  if (auto r = device.flush(std::chrono::seconds(5)); !r)
     ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
   else
     ESP_LOGI(tag, "attributes delivered");

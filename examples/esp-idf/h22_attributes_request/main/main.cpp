@@ -28,7 +28,7 @@ struct h22_events final : example::logged_events {
   example::countdown answered{1};
 
   // Runs on the tbmqtt task; the views are valid only during the call. Always comes: with the
-  // answer, or with errc::timeout after options.request_timeout_ms (or disconnected, malformed).
+  // answer, or with errc::timeout after options.request_timeout (or disconnected, malformed).
   void on_attributes_response(std::uint32_t, tbmqtt::errc e, tbmqtt::json::value client,
                               tbmqtt::json::value shared) noexcept override {
     if (e != tbmqtt::errc{}) {
@@ -55,7 +55,7 @@ extern "C" void app_main(void) {
   if (!example::connect(device, tag)) return;
   if (auto r = device.request_attributes("firmwareVersion,ledOn", "targetTemperature,mode"); !r)
     ESP_LOGE(tag, "request not sent: %s", tbmqtt::to_string(r.error()));
-  else if (!events.answered.wait(1, options.request_timeout_ms + 1000))
+  else if (!events.answered.wait(1, static_cast<std::uint32_t>(options.request_timeout.count()) + 1000))
     ESP_LOGW(tag, "no answer");  // not expected: the library's own time-out comes first
   device.stop();
 }

@@ -30,12 +30,17 @@ struct h30_events final : example::logged_events {
 
   // Runs on the tbmqtt task for "getTemperature" and "setLed" (registered with on_rpc); calling
   // back into the client is allowed.
-  void on_rpc_request(const tbmqtt::rpc_request& rpc) noexcept override {
+  void on_rpc(const tbmqtt::server_rpc& rpc) {
     if (rpc.method == "getTemperature") {
       if (auto r = device->reply_rpc(rpc.id, R"({"temperature":21.5})"); !r)
         ESP_LOGW(tag, "reply failed: %s", tbmqtt::to_string(r.error()));
       ESP_LOGI(tag, "getTemperature answered");
-    } else if (auto on = rpc.params["on"].as_bool(); !on) {  // "setLed"
+      handled.arrive();
+      return;
+    }
+    auto params = tbmqtt::json::value::parse(rpc.params_json);  // "setLed"; errc::malformed when absent
+    auto on = params ? (*params)["on"].as_bool() : tbmqtt::result<bool>{params.error()};
+    if (!on) {
       ESP_LOGW(tag, "setLed ignored: %s", tbmqtt::to_string(on.error()));
     } else {
       ESP_LOGI(tag, "LED %s", *on ? "on" : "off");  // switch the GPIO here
@@ -58,8 +63,8 @@ extern "C" void app_main(void) {
   options.access_token = access_token;
   static tbmqtt::esp_client device{options, events};
   events.device = &device;
-  for (const char* method : {"getTemperature", "setLed"}) {  // literals: they outlive the client
-    if (auto r = device.on_rpc(method); !r) {
+  for (const char* method : {"getTemperature", "setLed"}) {
+    if (auto r = device.on_rpc(method, [](const tbmqtt::server_rpc& rpc) { events.on_rpc(rpc); }); !r) {
       ESP_LOGE(tag, "on_rpc(%s): %s", method, tbmqtt::to_string(r.error()));
       return;
     }
@@ -67,7 +72,7 @@ extern "C" void app_main(void) {
   if (!example::connect(device, tag)) return;
   if (!events.handled.wait(calls, seconds * 1000))
     ESP_LOGW(tag, "timeout: fewer than %u calls in %u s", calls, static_cast<unsigned>(seconds));
-  else if (auto r = device.flush(5000); !r)  // the last reply or ledOn report
+  else if (auto r = device.flush(std::chrono::seconds(5)); !r)  // the last reply or ledOn report
     ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
   else
     ESP_LOGI(tag, "%u calls handled", calls);

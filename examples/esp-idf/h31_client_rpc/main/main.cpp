@@ -45,7 +45,7 @@ extern "C" void app_main(void) {
   if (!example::connect(device, tag)) return;
   if (auto r = device.call_rpc("getCurrentTime", "{}"); !r) {
     ESP_LOGE(tag, "getCurrentTime not sent: %s", tbmqtt::to_string(r.error()));
-  } else if (!events.answered.wait(1, options.request_timeout_ms + 1000)) {
+  } else if (!events.answered.wait(1, static_cast<std::uint32_t>(options.request_timeout.count()) + 1000)) {
     ESP_LOGW(tag, "getCurrentTime failed: timeout");  // not expected: the library's own time-out comes first
   } else if (const auto now = events.server_time; !now) {
     ESP_LOGW(tag, "getCurrentTime failed: %s", tbmqtt::to_string(now.error()));  // wrong_type: no "time"
@@ -58,7 +58,7 @@ extern "C" void app_main(void) {
     t.at(static_cast<std::uint64_t>(*now)).add("clockOffsetMs", offset);
     if (auto sent = device.send_telemetry(t, tbmqtt::qos::at_least_once); !sent)
       ESP_LOGE(tag, "telemetry not sent: %s", tbmqtt::to_string(sent.error()));
-    else if (auto r = device.flush(5000); !r)
+    else if (auto r = device.flush(std::chrono::seconds(5)); !r)
       ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
   }
   device.stop();

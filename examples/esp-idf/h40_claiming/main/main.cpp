@@ -33,9 +33,9 @@ extern "C" void app_main(void) {
   options.access_token = access_token;
   static tbmqtt::esp_client device{options, events};
   if (!example::connect(device, tag)) return;
-  if (auto sent = device.claim(claim_secret, claim_duration_ms); !sent)
+  if (auto sent = device.claim(claim_secret, std::chrono::milliseconds(claim_duration_ms)); !sent)
     ESP_LOGE(tag, "claim not sent: %s", tbmqtt::to_string(sent.error()));
-  else if (auto r = device.flush(5000); !r)
+  else if (auto r = device.flush(std::chrono::seconds(5)); !r)
     ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
   else
     ESP_LOGI(tag, "claim request delivered (valid for %u ms)", static_cast<unsigned>(claim_duration_ms));

@@ -15,13 +15,6 @@ namespace {
 const char* const tag = "tbmqtt_job";
 
 struct app_events final : tbmqtt::session_events {
-  tbmqtt::esp_client* device = nullptr;
-  void on_rpc_request(const tbmqtt::rpc_request& rpc) noexcept override {
-    if (auto sent = device->reply_rpc(rpc.id, "{\"pong\":true}"); !sent)
-      ESP_LOGW(tag, "reply failed: %s", tbmqtt::to_string(sent.error()));
-    std::printf("PING answered\n");
-    qemu_job::print_footprint("tbmqtt");
-  }
   void on_delivered(tbmqtt::message_id ticket, tbmqtt::errc e) noexcept override {
     std::printf("FORWARDED %u %s\n", static_cast<unsigned>(ticket), e == tbmqtt::errc{} ? "ok" : tbmqtt::to_string(e));
   }
@@ -55,10 +48,15 @@ extern "C" void app_main(void) {
   options.access_token = QEMU_JOB_TOKEN;
   if (QEMU_JOB_STORE) options.offline_store = "tbmqtt_sf";
   static tbmqtt::esp_client device{options, events};
-  events.device = &device;
-  if (auto r = device.on_rpc("ping"); !r) ESP_LOGE(tag, "on_rpc: %s", tbmqtt::to_string(r.error()));
+  auto ping = [](const tbmqtt::server_rpc& rpc) {
+    if (auto sent = device.reply_rpc(rpc.id, "{\"pong\":true}"); !sent)
+      ESP_LOGW(tag, "reply failed: %s", tbmqtt::to_string(sent.error()));
+    std::printf("PING answered\n");
+    qemu_job::print_footprint("tbmqtt");
+  };
+  if (auto r = device.on_rpc("ping", ping); !r) ESP_LOGE(tag, "on_rpc: %s", tbmqtt::to_string(r.error()));
 
-  if (auto r = device.connect(QEMU_JOB_STORE ? 3000 : 15000); r) {
+  if (auto r = device.connect(std::chrono::milliseconds(QEMU_JOB_STORE ? 3000 : 15000)); r) {
     std::printf("CONNECTED\n");
     qemu_job::print_footprint("tbmqtt");
   } else {

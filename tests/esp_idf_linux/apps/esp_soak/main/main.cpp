@@ -47,12 +47,6 @@ std::atomic<int> forwarded{0};
 
 struct soak_events final : example::logged_events {
   soak_events() : logged_events(::tag) {}
-  void on_rpc_request(const tbmqtt::rpc_request& rpc) noexcept override {
-    if (auto r = device->reply_rpc(rpc.id, "{\"pong\":true}"); !r)
-      ESP_LOGW(::tag, "reply failed: %s", tbmqtt::to_string(r.error()));
-    else
-      ESP_LOGI(::tag, "ping answered");
-  }
   void on_delivered(tbmqtt::message_id ticket, tbmqtt::errc e) noexcept override {
     if (e != tbmqtt::errc{}) {
       ESP_LOGW(::tag, "ticket %u not forwarded: %s", static_cast<unsigned>(ticket), tbmqtt::to_string(e));
@@ -62,7 +56,14 @@ struct soak_events final : example::logged_events {
   }
 };
 
-void on_connection(void*, const tbmqtt::esp_connection_event& event) {
+void on_ping(const tbmqtt::server_rpc& rpc) {
+  if (auto r = device->reply_rpc(rpc.id, "{\"pong\":true}"); !r)
+    ESP_LOGW(::tag, "reply failed: %s", tbmqtt::to_string(r.error()));
+  else
+    ESP_LOGI(::tag, "ping answered");
+}
+
+void on_connection(const tbmqtt::connection_event& event) {
   if (event.connected)
     ESP_LOGI(tag, "connection up");
   else
@@ -107,9 +108,9 @@ unsigned long allocations_per_publish(tbmqtt::qos q, int count) {
     tbmqtt::telemetry<64> t;
     t.add("steady", i);
     (void)device->send_telemetry(t, q);
-    if (q == tbmqtt::qos::at_least_once && i % 8 == 7) (void)device->flush(5000);
+    if (q == tbmqtt::qos::at_least_once && i % 8 == 7) (void)device->flush(std::chrono::seconds(5));
   }
-  (void)device->flush(5000);
+  (void)device->flush(std::chrono::seconds(5));
   return soak_allocations() - before;
 }
 
@@ -122,7 +123,7 @@ void stress(tbmqtt::esp_client& client, long baseline) {
                 &publisher_tasks[i]);  // below the tbmqtt task (5)
   }
   for (int i = 0; i < publishers; ++i) xSemaphoreTake(finished, portMAX_DELAY);
-  if (auto r = client.flush(20000); !r) {
+  if (auto r = client.flush(std::chrono::seconds(20)); !r) {
     ESP_LOGE(tag, "not delivered: %s", tbmqtt::to_string(r.error()));
     return;
   }
@@ -160,15 +161,15 @@ extern "C" void app_main(void) {
   options.uri = example::settings::uri("mqtt://127.0.0.1:1883");
   options.access_token = example::settings::token("SOAK_TOKEN");
   options.client_id = example::settings::client_id();
-  options.reconnect_timeout_ms = 500;
+  options.reconnect_timeout = std::chrono::milliseconds(500);
   if (std::strcmp(mode, "store") == 0) options.offline_store = "soakq";
 
   const long baseline = soak_heap_in_use();
   soak_reset_high_water();
   static tbmqtt::esp_client client{options, events};
   device = &client;
-  client.on_connection(&on_connection, nullptr);
-  if (auto r = client.on_rpc("ping"); !r) ESP_LOGE(tag, "on_rpc: %s", tbmqtt::to_string(r.error()));
+  client.on_connection(&on_connection);
+  if (auto r = client.on_rpc("ping", &on_ping); !r) ESP_LOGE(tag, "on_rpc: %s", tbmqtt::to_string(r.error()));
 
   if (std::strcmp(mode, "store") == 0) {
     if (auto r = client.start(); !r) {
@@ -185,7 +186,7 @@ extern "C" void app_main(void) {
     ESP_LOGI(tag, "queued %d", count);
     return;  // the tbmqtt task forwards them
   }
-  if (auto r = client.connect(15000); !r) {
+  if (auto r = client.connect(std::chrono::seconds(15)); !r) {
     ESP_LOGE(tag, "connect failed: %s", tbmqtt::to_string(r.error()));
     return;
   }
