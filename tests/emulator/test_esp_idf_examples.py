@@ -219,6 +219,22 @@ class EspGetStartedTest(EspDeviceCase):
         self.assertEqual(self.rpc("reboot", {}), {"error": "unknown method: reboot"})  # by the library
 
 
+@require_esp_examples("hello_device")
+class EspHelloDeviceTest(EspDeviceCase):
+    """hello_device: the one source shared with Linux (examples/common/hello_device.cpp; its Linux
+    build is test_helper_examples' g00), built for the ESP-IDF linux target: the same transcript."""
+
+    def test_hello_device_sends_telemetry_and_answers_one_rpc(self):
+        app = EspApp("hello_device", dict(self.env(), TBMQTT_SECONDS="30"))
+        self.addCleanup(app.stop)
+        app.wait_for(r"^device: connected$")
+        app.wait_for(r"^device: telemetry acknowledged$")
+        self.assertEqual(wait_for(lambda: messages(self.b, self.name) or None),
+                         [{"temperature": 21.5, "humidity": 40, "door_open": False}])
+        self.assertEqual(self.rpc("getTemperature", {}), {"temperature": 21.5})
+        app.wait_for(r"^device: RPC getTemperature \{\} -> replying$")
+
+
 @require_esp_examples("firmware_update")
 class EspFirmwareUpdateTest(unittest.TestCase):
     """firmware_update on linux: esp-mqtt + the OTA engine + NVS checkpoints + mbedTLS hashes,

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # tbmqtt — syntax-checks every ESP-IDF-specific source (esp-mqtt transport, ESP-IDF platform and
-# client, ESP-IDF and Arduino-as-component examples) against the real ESP-IDF + esp-mqtt headers
-# of v4.4 and v5.x, using the header sets and `check` script described in
-# shared/esp-idf/README.md. Nothing is linked or run: this proves the sources compile against
-# both config-struct layouts, no more.
+# client, ESP-IDF and Arduino-as-component examples, the examples shared with Linux in
+# examples/common) against the real ESP-IDF + esp-mqtt headers of v4.4 and v5.x, using the header
+# sets and `check` script described in shared/esp-idf/README.md. Nothing is linked or run: this
+# proves the sources compile against both config-struct layouts, no more.
 # First, and without the headers, it checks that every Kconfig option is used by some code.
 #
 # Usage: tests/esp_idf/check.sh
@@ -44,7 +44,7 @@ if [[ ! -x "${headers}/check" ]]; then
 fi
 
 cd "${repo}"
-mapfile -t files < <(find src/transport/esp_mqtt src/platform/esp_idf src/platform/mbedtls examples/esp-idf examples/arduino \
+mapfile -t files < <(find src/transport/esp_mqtt src/platform/esp_idf src/platform/mbedtls examples/esp-idf examples/arduino examples/common \
                           -name '*.cpp' -type f 2>/dev/null | sort)
 if (( ${#files[@]} == 0 )); then
   echo "esp-idf header check: no ESP-IDF sources found" >&2
