@@ -16,7 +16,7 @@ inline void send_once(const char* tag, tbmqtt::esp_client& device, const char* t
     ESP_LOGE(tag, "telemetry not delivered: %s", tbmqtt::to_string(flushed.error()));
   else
     ESP_LOGI(tag, "telemetry delivered");
-  device.stop();
+  device.disconnect();
 }
 
 /// Connects with `options` (the credentials are the point of each example), then send_once. A

@@ -25,11 +25,11 @@ struct logged_events : tbmqtt::session_events {
 };
 
 /// Connects `device` (15 s). On failure logs `connect failed: <errc>` (e.g. refused_credentials,
-/// unreachable), stops the client and returns false.
+/// unreachable), disconnects the client and returns false.
 inline bool connect(tbmqtt::esp_client& device, const char* tag) {
   if (auto r = device.connect(std::chrono::seconds(15)); !r) {
     ESP_LOGE(tag, "connect failed: %s", tbmqtt::to_string(r.error()));
-    device.stop();
+    device.disconnect();
     return false;
   }
   ESP_LOGI(tag, "connected");

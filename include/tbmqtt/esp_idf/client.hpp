@@ -140,8 +140,9 @@ class esp_client {
   /// errc::tls_hostname_mismatch, errc::tls_certificate_expired,
   /// errc::tls_client_certificate_refused, errc::tls_bad_client_key, errc::tls_error.
   [[nodiscard]] result<void> connect(std::chrono::milliseconds timeout) noexcept;
-  /// @brief Disconnects and stops esp-mqtt and the tbmqtt task. @pre Not called from a callback.
-  void stop() noexcept;
+  /// @brief Disconnects and stops esp-mqtt and the tbmqtt task (a later connect() or start()
+  /// starts them again). @pre Not called from a callback.
+  void disconnect() noexcept;
   /// True while connected and subscribed.
   bool connected() const noexcept;
   /// @brief Connection up/down events (each automatic reconnect too), and each attempt the

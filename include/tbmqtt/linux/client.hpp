@@ -127,11 +127,11 @@ class store_error : public std::runtime_error {
 
 class client {
  public:
-  using delivery_callback = std::function<void(errc)>;
-  using attributes_callback = std::function<void(errc, json::value client, json::value shared)>;
-  using attribute_update_callback = std::function<void(json::value update)>;
+  using delivery_callback = tbmqtt::delivery_callback;
+  using attributes_callback = tbmqtt::attributes_callback;
+  using attribute_update_callback = tbmqtt::attribute_update_callback;
   using rpc_handler = tbmqtt::rpc_handler;
-  using rpc_response_callback = std::function<void(errc, json::value response)>;
+  using rpc_response_callback = tbmqtt::rpc_response_callback;
   using error_callback = tbmqtt::error_callback;
   using connection_callback = tbmqtt::connection_callback;
 
@@ -167,25 +167,30 @@ class client {
   /// message was written (QoS 0), or with why it was lost (tbmqtt::session_events::on_delivered:
   /// errc::queue_full, errc::disconnected for QoS 0, ...), or with errc::cancelled if the client
   /// is destroyed first. Exactly once, whether the message went through the offline store or not.
-  /// @return ok, or errc::invalid_argument, errc::payload_too_large, errc::not_connected (QoS 0
+  /// @return The message's ticket (as session_events::on_delivered would name it), or
+  /// errc::invalid_argument, errc::payload_too_large, errc::not_connected (QoS 0
   /// while offline); with an offline store also errc::queue_full (full, policy refuse),
   /// errc::not_enough_space or errc::storage_error (the disk), errc::again (over a rate limit
   /// with rate_limits.fail_instead_of_waiting). A message the drop_oldest policy drops gets
   /// errc::queue_full in its on_delivered.
-  [[nodiscard]] result<void> send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered = {});
-  [[nodiscard]] result<void> send_telemetry(std::string_view json_text) {
+  [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text, qos q,
+                                                  delivery_callback on_delivered = {});
+  [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text) {
     return send_telemetry(json_text, options_qos());
   }
-  [[nodiscard]] result<void> send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered = {});
-  [[nodiscard]] result<void> send_telemetry(telemetry_builder& payload) {
+  [[nodiscard]] result<message_id> send_telemetry(telemetry_builder& payload, qos q,
+                                                  delivery_callback on_delivered = {});
+  [[nodiscard]] result<message_id> send_telemetry(telemetry_builder& payload) {
     return send_telemetry(payload, options_qos());
   }
   /// @brief Publishes client attributes (a flat JSON object). Errors as send_telemetry.
-  [[nodiscard]] result<void> send_attributes(std::string_view json_text, qos q, delivery_callback on_delivered = {});
-  [[nodiscard]] result<void> send_attributes(std::string_view json_text) {
+  [[nodiscard]] result<message_id> send_attributes(std::string_view json_text, qos q,
+                                                   delivery_callback on_delivered = {});
+  [[nodiscard]] result<message_id> send_attributes(std::string_view json_text) {
     return send_attributes(json_text, options_qos());
   }
-  [[nodiscard]] result<void> send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered = {});
+  [[nodiscard]] result<message_id> send_attributes(attributes_builder& payload, qos q,
+                                                   delivery_callback on_delivered = {});
 
   /// @brief Waits until no message waits for its outcome: every one published is acknowledged
   /// (or written, QoS 0, or reported lost), and with an offline store until it is empty. (Other
@@ -196,13 +201,14 @@ class client {
   /// @brief Reads client and shared attributes ("k1,k2" lists; both empty: all).
   /// `done` gets errc{} and the `client`/`shared` sections (absent when empty), or
   /// errc::timeout, errc::disconnected, errc::malformed.
-  /// @return ok, or errc::not_connected, errc::queue_full.
-  [[nodiscard]] result<void> request_attributes(std::string_view client_keys, std::string_view shared_keys,
-                                                attributes_callback done);
+  /// @return The request id, or errc::not_connected, errc::queue_full.
+  [[nodiscard]] result<std::uint32_t> request_attributes(std::string_view client_keys, std::string_view shared_keys,
+                                                         attributes_callback done);
 
   /// @brief Calls `update` for each shared-attribute push touching `keys` ("k1,k2"; "" = all).
-  /// Survives reconnects. @return ok, or errc::queue_full.
-  [[nodiscard]] result<void> subscribe_shared_attributes(std::string_view keys, attribute_update_callback update);
+  /// Survives reconnects. @return The subscription's index, or errc::queue_full.
+  [[nodiscard]] result<std::size_t> subscribe_shared_attributes(std::string_view keys,
+                                                                attribute_update_callback update);
 
   /// @brief Handles server-side RPC `method`. Answer with reply_rpc(), now or later, from any
   /// thread. Unregistered methods are answered `{"error":"unknown method: m"}`.
@@ -210,20 +216,22 @@ class client {
   /// @brief Handles every server-side RPC that has no handler of its own.
   [[nodiscard]] result<void> on_any_rpc(rpc_handler handler);
   /// @brief Answers server RPC `request_id` with JSON.
-  /// @return ok, or errc::unknown_request, errc::invalid_argument, errc::not_connected.
-  [[nodiscard]] result<void> reply_rpc(std::string_view request_id, std::string_view json_text);
+  /// @return The message's ticket, or errc::unknown_request, errc::invalid_argument,
+  /// errc::not_connected.
+  [[nodiscard]] result<message_id> reply_rpc(std::string_view request_id, std::string_view json_text);
 
   /// @brief Client-side RPC: `{"method":m,"params":params_json}`. `done` gets the server's JSON,
   /// or errc::timeout, errc::disconnected, errc::malformed, errc::server_error (`{"error":..}`).
-  [[nodiscard]] result<void> call_rpc(std::string_view method, std::string_view params_json,
-                                      rpc_response_callback done);
+  /// @return The request id, or errc::not_connected, errc::queue_full.
+  [[nodiscard]] result<std::uint32_t> call_rpc(std::string_view method, std::string_view params_json,
+                                               rpc_response_callback done);
 
   /// @brief Claims the device: `{"secretKey":s,"durationMs":n}`. Acknowledged means "queued".
   /// `duration` 0 leaves durationMs out (the server's default applies).
-  /// @return ok, or errc::invalid_argument (`duration` negative or above 2^32-1 ms, about 49.7
-  /// days: the wire carries 32 bits), errc::not_connected (QoS 0 while offline).
-  [[nodiscard]] result<void> claim(std::string_view secret_key, std::chrono::milliseconds duration,
-                                   delivery_callback on_delivered = {});
+  /// @return The message's ticket, or errc::invalid_argument (`duration` negative or above
+  /// 2^32-1 ms, about 49.7 days: the wire carries 32 bits), errc::not_connected (QoS 0 offline).
+  [[nodiscard]] result<message_id> claim(std::string_view secret_key, std::chrono::milliseconds duration,
+                                         delivery_callback on_delivered = {});
 
   /// @brief Drives a data-point registry (tbmqtt/registry.hpp) with this client's session:
   /// `points.attach(session)` (the session then hands it its events itself) and (unless `tick`

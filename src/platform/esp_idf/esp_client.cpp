@@ -330,7 +330,7 @@ esp_client::~esp_client() {
     impl_->connection_handler = nullptr;  // no "down" event for our own teardown
     impl_->error_handler = nullptr;
   }
-  stop();
+  disconnect();
   {
     lock_guard lock(impl_->mutex);
     impl_->calls.cancel_all(errc::cancelled);  // requests and deliveries nobody will answer now
@@ -387,7 +387,7 @@ result<void> esp_client::connect(std::chrono::milliseconds timeout) noexcept {
       break;
     }
   }
-  if (e != errc{}) stop();
+  if (e != errc{}) disconnect();
   return e == errc{} ? result<void>{} : result<void>{e};
 }
 
@@ -401,7 +401,7 @@ void esp_client::detach() noexcept {
   impl_->runtime.with_lock([&] { impl_->runtime.detach(); });
 }
 
-void esp_client::stop() noexcept {
+void esp_client::disconnect() noexcept {
   if (impl_ == nullptr) return;
   impl& d = *impl_;
   if (d.on_own_task()) return;  // @pre: not from a callback

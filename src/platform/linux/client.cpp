@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
+#include "../common/call_callbacks.hpp"
 #include "../common/rpc_dispatch.hpp"
 #include "../mbedtls/mbedtls_hashes.hpp"
 #include "tbmqtt/linux/platform.hpp"
@@ -188,12 +189,7 @@ struct client::impl final : session_events,
   std::thread::id network_id;
   std::atomic<bool> stopping{false};
   bool socket_open = false;
-  bool in_send = false;  // inside send(): outcomes of tickets without a callback are kept
-  std::vector<std::pair<message_id, errc>> early_outcomes;               // ... here (reported within the publish)
-  std::unordered_map<message_id, delivery_callback> delivery_callbacks;  // by ticket: every message
-  std::unordered_map<std::uint32_t, attributes_callback> attribute_callbacks;
-  std::unordered_map<std::uint32_t, rpc_response_callback> rpc_callbacks;
-  std::vector<attribute_update_callback> attribute_updates;
+  detail::call_callbacks calls;        // delivery callbacks by ticket, answers by request id
   std::deque<std::string> kept_views;  // strings the session stores views of
   detail::rpc_dispatch rpcs;
   error_callback error_handler;
@@ -304,32 +300,17 @@ struct client::impl final : session_events,
   }
   void on_delivered(message_id ticket, errc e) noexcept override {
     runtime.on_delivered();
-    auto it = delivery_callbacks.find(ticket);
-    if (it == delivery_callbacks.end()) {
-      if (in_send) early_outcomes.emplace_back(ticket, e);
-      return;
-    }
-    auto callback = std::move(it->second);
-    delivery_callbacks.erase(it);
-    callback(e);
+    (void)calls.delivered(ticket, e);
   }
   void on_attributes_response(std::uint32_t id, errc e, json::value client_section,
                               json::value shared) noexcept override {
-    auto it = attribute_callbacks.find(id);
-    if (it == attribute_callbacks.end()) return;
-    auto callback = std::move(it->second);
-    attribute_callbacks.erase(it);
-    callback(e, client_section, shared);
+    (void)calls.attributes(id, e, client_section, shared);
   }
   void on_rpc_response(std::uint32_t id, errc e, json::value response) noexcept override {
-    auto it = rpc_callbacks.find(id);
-    if (it == rpc_callbacks.end()) return;
-    auto callback = std::move(it->second);
-    rpc_callbacks.erase(it);
-    callback(e, response);
+    (void)calls.rpc_response(id, e, response);
   }
   void on_shared_attributes(std::size_t subscription, json::value update) noexcept override {
-    if (subscription < attribute_updates.size()) attribute_updates[subscription](update);
+    (void)calls.shared(subscription, update);
   }
   void on_rpc_request(const rpc_request& request) noexcept override { (void)rpcs.dispatch(request); }
   void on_error(errc e, std::string_view context) noexcept override {
@@ -341,21 +322,11 @@ struct client::impl final : session_events,
   // Publishes through the core (with the lock held) and remembers the delivery callback by the
   // message's ticket (one id space: direct and stored messages alike).
   template <typename Publish>
-  result<void> send(Publish publish, delivery_callback on_delivered) {
-    in_send = true;
-    early_outcomes.clear();
-    const result<message_id> sent = publish();
-    in_send = false;
-    if (!sent) return sent.error();
-    if (store != nullptr && !socket_open) changed.notify_all();  // offline: the network thread times the commit
-    if (!on_delivered) return {};
-    for (const auto& [ticket, e] : early_outcomes)  // its outcome came within the publish
-      if (ticket == *sent) {
-        on_delivered(e);
-        return {};
-      }
-    delivery_callbacks[*sent] = std::move(on_delivered);
-    return {};
+  result<message_id> send(Publish publish, delivery_callback on_delivered) {
+    const result<message_id> sent =
+        calls.send(publish, std::move(on_delivered), [](message_id, errc) {});  // nobody asked for others
+    if (sent && store != nullptr && !socket_open) changed.notify_all();  // offline: the network thread times the commit
+    return sent;
   }
 };
 
@@ -428,11 +399,8 @@ client::~client() {
   disconnect();
   std::lock_guard lock(impl_->mutex);
   if (impl_->store) (void)impl_->store->queue.sync();  // what was pushed is durable, and the watermark
-  for (auto& [id, callback] : impl_->attribute_callbacks) callback(errc::cancelled, {}, {});
-  for (auto& [id, callback] : impl_->rpc_callbacks) callback(errc::cancelled, {});
-  impl_->core.abandon_deliveries(errc::cancelled);  // through on_delivered: their callbacks
-  for (auto& [ticket, callback] : impl_->delivery_callbacks) callback(errc::cancelled);  // stored ones
-  impl_->delivery_callbacks.clear();
+  impl_->core.abandon_deliveries(errc::cancelled);     // through on_delivered: their callbacks
+  impl_->calls.cancel_all(errc::cancelled);            // requests, and the stored messages' callbacks
   if (impl_->gateway) impl_->gateway->cancel_all();
 }
 
@@ -479,28 +447,28 @@ bool client::connected() const {
   return impl_->runtime.ready();
 }
 
-result<void> client::send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered) {
+result<message_id> client::send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
   return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(on_delivered));
 }
 
-result<void> client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered) {
+result<message_id> client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
   return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(on_delivered));
 }
 
-result<void> client::send_attributes(std::string_view json_text, qos q, delivery_callback on_delivered) {
+result<message_id> client::send_attributes(std::string_view json_text, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
   return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(on_delivered));
 }
 
-result<void> client::send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered) {
+result<message_id> client::send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
   return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(on_delivered));
 }
 
-result<void> client::claim(std::string_view secret_key, std::chrono::milliseconds duration,
-                           delivery_callback on_delivered) {
+result<message_id> client::claim(std::string_view secret_key, std::chrono::milliseconds duration,
+                                 delivery_callback on_delivered) {
   // The wire format carries 32 bits of milliseconds (about 49.7 days): never wrap silently.
   if (duration.count() < 0 || duration.count() > std::numeric_limits<std::uint32_t>::max())
     return errc::invalid_argument;
@@ -519,22 +487,19 @@ result<void> client::flush(std::chrono::milliseconds timeout) {
   return done ? result<void>{} : result<void>{errc::timeout};
 }
 
-result<void> client::request_attributes(std::string_view client_keys, std::string_view shared_keys,
-                                        attributes_callback done) {
+result<std::uint32_t> client::request_attributes(std::string_view client_keys, std::string_view shared_keys,
+                                                 attributes_callback done) {
   std::lock_guard lock(impl_->mutex);
   auto id = impl_->core.request_attributes(client_keys, shared_keys, now_ms());
-  if (!id) return id.error();
-  impl_->attribute_callbacks[*id] = std::move(done);
-  return {};
+  if (id && done) impl_->calls.expect_attributes(*id, std::move(done));
+  return id;
 }
 
-result<void> client::subscribe_shared_attributes(std::string_view keys, attribute_update_callback update) {
+result<std::size_t> client::subscribe_shared_attributes(std::string_view keys, attribute_update_callback update) {
   std::lock_guard lock(impl_->mutex);
   auto index = impl_->core.subscribe_shared_attributes(impl_->keep(keys));
-  if (!index) return index.error();
-  impl_->attribute_updates.resize(*index + 1);
-  impl_->attribute_updates[*index] = std::move(update);
-  return {};
+  if (index && update) impl_->calls.on_shared(*index, std::move(update));
+  return index;
 }
 
 result<void> client::on_rpc(std::string_view method, rpc_handler handler) {
@@ -548,17 +513,17 @@ result<void> client::on_any_rpc(rpc_handler handler) {
   return {};
 }
 
-result<void> client::reply_rpc(std::string_view request_id, std::string_view json_text) {
+result<message_id> client::reply_rpc(std::string_view request_id, std::string_view json_text) {
   std::lock_guard lock(impl_->mutex);
   return impl_->send([&] { return impl_->core.reply_rpc(request_id, json_text); }, {});
 }
 
-result<void> client::call_rpc(std::string_view method, std::string_view params_json, rpc_response_callback done) {
+result<std::uint32_t> client::call_rpc(std::string_view method, std::string_view params_json,
+                                       rpc_response_callback done) {
   std::lock_guard lock(impl_->mutex);
   auto id = impl_->core.call_rpc(method, params_json, now_ms());
-  if (!id) return id.error();
-  impl_->rpc_callbacks[*id] = std::move(done);
-  return {};
+  if (id && done) impl_->calls.expect_rpc_response(*id, std::move(done));
+  return id;
 }
 
 result<void> client::attach(iregistry& points, bool tick) {
@@ -641,6 +606,11 @@ gateway_client& client::gateway() {
   return *d.gateway->api;
 }
 
+// The gateway API names no tickets (yet): ok or the error.
+static result<void> without_ticket(const result<message_id>& sent) {
+  return sent ? result<void>{} : result<void>{sent.error()};
+}
+
 // Every gateway_client method runs `body(impl, gateway_state)` under the client's lock.
 template <typename F>
 auto gateway_client::locked(F&& body) const {
@@ -669,26 +639,28 @@ bool gateway_client::is_connected(std::string_view name) const {
 result<void> gateway_client::send_telemetry(std::string_view device, std::string_view json_text,
                                             delivery_callback on_delivered) {
   return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
-    return d.send([&] { return g.engine.publish_telemetry(device, json_text); }, std::move(on_delivered));
+    return without_ticket(
+        d.send([&] { return g.engine.publish_telemetry(device, json_text); }, std::move(on_delivered)));
   });
 }
 
 result<void> gateway_client::send_telemetry(gateway_telemetry_builder& payload, delivery_callback on_delivered) {
   return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
-    return d.send([&] { return g.engine.publish_telemetry(payload); }, std::move(on_delivered));
+    return without_ticket(d.send([&] { return g.engine.publish_telemetry(payload); }, std::move(on_delivered)));
   });
 }
 
 result<void> gateway_client::send_attributes(std::string_view device, std::string_view json_text,
                                              delivery_callback on_delivered) {
   return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
-    return d.send([&] { return g.engine.publish_attributes(device, json_text); }, std::move(on_delivered));
+    return without_ticket(
+        d.send([&] { return g.engine.publish_attributes(device, json_text); }, std::move(on_delivered)));
   });
 }
 
 result<void> gateway_client::send_attributes(gateway_attributes_builder& payload, delivery_callback on_delivered) {
   return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
-    return d.send([&] { return g.engine.publish_attributes(payload); }, std::move(on_delivered));
+    return without_ticket(d.send([&] { return g.engine.publish_attributes(payload); }, std::move(on_delivered)));
   });
 }
 
@@ -731,15 +703,16 @@ void gateway_client::on_any_rpc(rpc_handler handler) {
 
 result<void> gateway_client::reply_rpc(std::string_view device, std::uint32_t id, std::string_view json_text) {
   return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
-    return d.send([&] { return g.engine.reply_rpc(device, id, json_text); }, {});
+    return without_ticket(d.send([&] { return g.engine.reply_rpc(device, id, json_text); }, {}));
   });
 }
 
 result<void> gateway_client::claim(std::string_view device, std::string_view secret_key,
                                    std::chrono::milliseconds duration, delivery_callback on_delivered) {
   return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
-    return d.send([&] { return g.engine.claim(device, secret_key, static_cast<std::uint32_t>(duration.count())); },
-                  std::move(on_delivered));
+    return without_ticket(
+        d.send([&] { return g.engine.claim(device, secret_key, static_cast<std::uint32_t>(duration.count())); },
+               std::move(on_delivered)));
   });
 }
 

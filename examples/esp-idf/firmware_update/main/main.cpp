@@ -164,7 +164,7 @@ extern "C" void app_main(void) {
     ESP_LOGW(tag, "connect: %s (esp-mqtt keeps trying)", tbmqtt::to_string(r.error()));
   while (!restart_requested) vTaskDelay(pdMS_TO_TICKS(1000));
   (void)client.flush(std::chrono::seconds(5));  // fw_state UPDATING
-  client.stop();
+  client.disconnect();
 #if TBMQTT_EXAMPLE_HAS_RESTART
   esp_restart();
 #else

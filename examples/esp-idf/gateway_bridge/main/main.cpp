@@ -93,7 +93,7 @@ extern "C" void app_main(void) {
   });
   if (!sent) {
     ESP_LOGE(tag, "gateway messages not sent: %s", tbmqtt::to_string(sent.error()));
-    device.stop();
+    device.disconnect();
     return;
   }
   if (auto r = device.flush(std::chrono::seconds(10)); !r)
@@ -109,5 +109,5 @@ extern "C" void app_main(void) {
     ESP_LOGI(tag, "done");
   }
   device.with_session([](tbmqtt::session&) { gateway.detach(); });
-  device.stop();
+  device.disconnect();
 }

@@ -50,5 +50,5 @@ extern "C" void app_main(void) {
     ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
   else
     ESP_LOGI(tag, "%d messages delivered", messages);
-  device.stop();
+  device.disconnect();
 }

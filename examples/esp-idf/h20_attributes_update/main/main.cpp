@@ -39,5 +39,5 @@ extern "C" void app_main(void) {
     ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
   else
     ESP_LOGI(tag, "attributes delivered");
-  device.stop();
+  device.disconnect();
 }

@@ -68,5 +68,5 @@ extern "C" void app_main(void) {
     ESP_LOGI(tag, "%u updates applied", updates);
   else
     ESP_LOGW(tag, "timeout: fewer than %u updates in %u s", updates, static_cast<unsigned>(seconds));
-  device.stop();
+  device.disconnect();
 }

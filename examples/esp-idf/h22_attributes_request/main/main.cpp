@@ -57,5 +57,5 @@ extern "C" void app_main(void) {
     ESP_LOGE(tag, "request not sent: %s", tbmqtt::to_string(r.error()));
   else if (!events.answered.wait(1, static_cast<std::uint32_t>(options.request_timeout.count()) + 1000))
     ESP_LOGW(tag, "no answer");  // not expected: the library's own time-out comes first
-  device.stop();
+  device.disconnect();
 }

@@ -76,5 +76,5 @@ extern "C" void app_main(void) {
     ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
   else
     ESP_LOGI(tag, "%u calls handled", calls);
-  device.stop();
+  device.disconnect();
 }

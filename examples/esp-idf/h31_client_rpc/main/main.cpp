@@ -61,5 +61,5 @@ extern "C" void app_main(void) {
     else if (auto r = device.flush(std::chrono::seconds(5)); !r)
       ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
   }
-  device.stop();
+  device.disconnect();
 }

@@ -1,0 +1,116 @@
+// tbmqtt: host-only (the platform clients' bookkeeping: std::function, std::map)
+// Tests of src/platform/common/{call_callbacks,rpc_dispatch}.hpp: the per-call callbacks and the
+// server-RPC handlers both device clients (Linux, ESP-IDF) keep behind the one client API.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "../../src/platform/common/call_callbacks.hpp"
+#include "../../src/platform/common/rpc_dispatch.hpp"
+#include "session_rig.hpp"
+
+using tbmqtt::errc;
+using tbmqtt::message_id;
+using tbmqtt::result;
+using tbmqtt::detail::call_callbacks;
+using tbmqtt::detail::rpc_dispatch;
+
+namespace {
+auto nobody = [](message_id, errc) { FAIL() << "no outcome was unclaimed"; };
+}  // namespace
+
+TEST(call_callbacks, a_delivery_callback_hears_its_outcome_once) {
+  call_callbacks calls;
+  std::vector<errc> heard;
+  auto sent = calls.send([] { return result<message_id>{7u}; }, [&](errc e) { heard.push_back(e); }, nobody);
+  ASSERT_TRUE(sent.ok());
+  EXPECT_EQ(*sent, 7u);
+  EXPECT_FALSE(calls.delivered(8, errc{}));  // not ours: the caller reports it elsewhere
+  EXPECT_TRUE(calls.delivered(7, errc::queue_full));
+  EXPECT_FALSE(calls.delivered(7, errc{}));  // once
+  EXPECT_EQ(heard, std::vector<errc>{errc::queue_full});
+}
+
+TEST(call_callbacks, an_outcome_within_the_publish_reaches_its_callback_others_go_back) {
+  call_callbacks calls;
+  std::vector<errc> heard;
+  std::vector<message_id> unclaimed;
+  auto sent = calls.send(
+      [&] {
+        EXPECT_TRUE(calls.delivered(3, errc::disconnected));  // another message's, during this publish
+        EXPECT_TRUE(calls.delivered(4, errc{}));              // this one's (a QoS 0 write)
+        return result<message_id>{4u};
+      },
+      [&](errc e) { heard.push_back(e); }, [&](message_id t, errc) { unclaimed.push_back(t); });
+  ASSERT_TRUE(sent.ok());
+  EXPECT_EQ(heard, std::vector<errc>{errc{}});
+  EXPECT_EQ(unclaimed, std::vector<message_id>{3});
+  EXPECT_FALSE(calls.delivered(4, errc{}));  // settled: nothing kept
+}
+
+TEST(call_callbacks, a_failed_publish_keeps_nothing_and_leaves_the_callback_to_the_caller) {
+  call_callbacks calls;
+  int heard = 0;
+  tbmqtt::delivery_callback done = [&](errc) { ++heard; };
+  auto sent = calls.send([] { return result<message_id>{errc::again}; }, std::move(done), nobody);
+  EXPECT_EQ(sent.error(), errc::again);
+  ASSERT_TRUE(static_cast<bool>(done));  // not moved from: a retry may use it
+  calls.cancel_all(errc::cancelled);
+  EXPECT_EQ(heard, 0);
+}
+
+TEST(call_callbacks, answers_by_request_id_and_cancel_all) {
+  call_callbacks calls;
+  std::vector<errc> answers;
+  calls.expect_attributes(1, [&](errc e, tbmqtt::json::value, tbmqtt::json::value) { answers.push_back(e); });
+  calls.expect_rpc_response(1, [&](errc e, tbmqtt::json::value) { answers.push_back(e); });
+  calls.expect_rpc_response(2, [&](errc e, tbmqtt::json::value) { answers.push_back(e); });
+  (void)calls.send([] { return result<message_id>{9u}; }, [&](errc e) { answers.push_back(e); }, nobody);
+  EXPECT_TRUE(calls.rpc_response(2, errc::server_error, {}));
+  EXPECT_FALSE(calls.rpc_response(2, errc{}, {}));
+  EXPECT_FALSE(calls.attributes(5, errc{}, {}, {}));
+  calls.cancel_all(errc::cancelled);
+  EXPECT_EQ(answers, (std::vector<errc>{errc::server_error, errc::cancelled, errc::cancelled, errc::cancelled}));
+  EXPECT_FALSE(calls.attributes(1, errc{}, {}, {}));
+  EXPECT_FALSE(calls.delivered(9, errc{}));
+}
+
+TEST(call_callbacks, shared_attribute_updates_by_subscription_index) {
+  call_callbacks calls;
+  int updates = 0;
+  calls.on_shared(2, [&](tbmqtt::json::value) { ++updates; });
+  EXPECT_FALSE(calls.shared(0, {}));  // no handler: the caller reports it elsewhere
+  EXPECT_TRUE(calls.shared(2, {}));
+  EXPECT_EQ(updates, 1);
+}
+
+TEST(rpc_dispatch, handlers_by_method_then_the_fallback) {
+  tbmqtt_test::session_rig::rig r;
+  rpc_dispatch rpcs;
+  std::vector<std::string> heard;
+  {
+    std::string method = "setGpio";  // the dispatcher keeps its own copy for the session
+    ASSERT_TRUE(
+        rpcs.on(r.s, method, [&](const tbmqtt::server_rpc& rpc) { heard.push_back("gpio " + rpc.params_json); }).ok());
+  }
+  tbmqtt_test::session_rig::connect(r);
+  // The session routes the registered method by the kept name (its string above is gone).
+  tbmqtt_test::session_rig::deliver(r, "v1/devices/me/rpc/request/3", R"({"method":"setGpio","params":{"pin":4}})");
+  const tbmqtt_test::event_record* e = r.events.find(tbmqtt_test::event_kind::rpc_request);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->second.view(), std::string_view("setGpio"));
+  EXPECT_EQ(r.events.count(tbmqtt_test::event_kind::rpc_request), 1u);
+  tbmqtt_test::session_rig::deliver(r, "v1/devices/me/rpc/request/4",
+                                    R"({"method":"reboot"})");  // answered by the session
+  EXPECT_EQ(r.events.count(tbmqtt_test::event_kind::rpc_request), 1u);
+  tbmqtt::rpc_request request{};
+  request.id = "17";
+  request.method = "setGpio";
+  EXPECT_TRUE(rpcs.dispatch(request));
+  request.method = "reboot";
+  EXPECT_FALSE(rpcs.dispatch(request));  // no handler, no fallback: the session answers it
+  rpcs.on_any(r.s, [&](const tbmqtt::server_rpc& rpc) { heard.push_back("any " + rpc.method); });
+  EXPECT_TRUE(rpcs.dispatch(request));
+  EXPECT_EQ(heard, (std::vector<std::string>{"gpio ", "any reboot"}));
+}
