@@ -54,7 +54,7 @@ struct esp_tls_options {
   const char* client_key_pem = nullptr;   ///< ... its private key, PEM (may be encrypted).
   /// Decrypts an encrypted client_key_pem; copied by start(). Wrong or missing:
   /// errc::tls_bad_client_key.
-  const char* client_key_password = nullptr;
+  const char* key_password = nullptr;  ///< As tls_options::key_password on Linux.
   /// Skip the server certificate's host name (CN) check. Only when asked. Skipping verification
   /// entirely (no CA, no bundle) additionally needs CONFIG_ESP_TLS_INSECURE and
   /// CONFIG_ESP_TLS_SKIP_SERVER_CERT_VERIFY in the app's sdkconfig; esp-tls refuses otherwise.
@@ -102,9 +102,17 @@ struct esp_client_options {
   const char* offline_store = nullptr;
   offline_queue_config offline_queue;      ///< Limits and full policy of the store.
   std::size_t offline_max_payload = 1024;  ///< Largest stored message (one RAM record buffer).
-  /// With offline_store: ask the server for its rate limits on every connect (getSessionLimits)
-  /// and send the stored messages no faster than they allow (tbmqtt/rate_limit.hpp).
-  bool learn_rate_limits = false;
+  /// Rate-limit pacing (tbmqtt/rate_limit.hpp; needs offline_store: messages wait there, in
+  /// order, instead of getting the device disconnected), as client_options::rate_limits on Linux.
+  /// Rules look like "10:1,300:60" (null: none). A rule that does not parse, or pacing without an
+  /// offline store, makes start() fail with errc::invalid_argument.
+  struct rate_limit_options {
+    bool learn = false;                        ///< Ask the server on every connect (getSessionLimits); its answer wins.
+    const char* messages = nullptr;            ///< Rules until (or without) an answer.
+    const char* telemetry_messages = nullptr;  ///< ...
+    const char* telemetry_data_points = nullptr;  ///< ...
+    bool fail_instead_of_waiting = false;         ///< Over the limit, send_* fail with errc::again.
+  } rate_limits;
   /// Topic family (v1 or the v2 short topics) and payload format (JSON, or protobuf in the device
   /// profile's schemas: tbmqtt/wire_format.hpp). The app's calls and callbacks stay JSON either way.
   /// The schema tables must outlive the client.

@@ -9,6 +9,7 @@
 #include <limits>
 #include <new>
 #include <string>
+#include <utility>
 
 #include <sys/time.h>
 
@@ -50,7 +51,7 @@ detail::esp_mqtt_settings settings_from(const esp_client_options& o) noexcept {
   s.use_crt_bundle = o.tls.use_crt_bundle;
   s.client_cert_pem = o.tls.client_cert_pem;
   s.client_key_pem = o.tls.client_key_pem;
-  s.client_key_password = o.tls.client_key_password;
+  s.client_key_password = o.tls.key_password;
   s.skip_common_name_check = o.tls.skip_verify;
   s.keepalive_s = static_cast<int>(o.keep_alive.count());
   s.reconnect_timeout_ms = static_cast<int>(o.reconnect_timeout.count());
@@ -74,7 +75,8 @@ session_config session_config_from(const esp_client_options& o) noexcept {
   session_config c;
   c.request_timeout_ms = static_cast<std::uint32_t>(o.request_timeout.count());
   c.max_payload = o.max_payload;
-  c.learn_session_limits = o.learn_rate_limits;
+  c.learn_session_limits = o.rate_limits.learn;
+  c.fail_when_rate_limited = o.rate_limits.fail_instead_of_waiting;
   c.wire = o.wire;
   return c;
 }
@@ -110,7 +112,29 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
     task_done = xSemaphoreCreateBinary();
     reassembly = new (std::nothrow) std::byte[o.reassembly_size];
     if (reassembly != nullptr) core.set_reassembly_buffer({reassembly, o.reassembly_size});
-    if (o.offline_store != nullptr) open_offline_store(o);
+    if (o.offline_store != nullptr)
+      open_offline_store(o);
+    else if (wants_pacing(o))
+      offline_error = errc::invalid_argument;  // pacing needs the store to wait in
+  }
+  static bool wants_pacing(const esp_client_options& o) noexcept {
+    const auto& r = o.rate_limits;
+    return r.learn || r.messages != nullptr || r.telemetry_messages != nullptr || r.telemetry_data_points != nullptr;
+  }
+  // Rate-limit pacing of the offline store's messages (esp_client_options::rate_limits).
+  void set_up_pacing(const esp_client_options& o) noexcept {
+    if (!wants_pacing(o)) return;
+    const std::pair<rate_limit_kind, const char*> rules[] = {
+        {rate_limit_kind::messages, o.rate_limits.messages},
+        {rate_limit_kind::telemetry_messages, o.rate_limits.telemetry_messages},
+        {rate_limit_kind::telemetry_data_points, o.rate_limits.telemetry_data_points}};
+    for (const auto& [kind, text] : rules) {
+      if (text == nullptr || limiter.set(kind, text, tbmqtt::now_ms())) continue;
+      ESP_LOGE(tag, "rate limit '%s' does not parse", text);
+      offline_error = errc::invalid_argument;
+      return;
+    }
+    core.set_rate_limiter(&limiter);
   }
   // Store-and-forward over NVS (esp_client_options::offline_store).
   void open_offline_store(const esp_client_options& o) noexcept {
@@ -139,7 +163,7 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
     }
     ESP_LOGI(tag, "offline store '%s': %u message(s) waiting", o.offline_store, static_cast<unsigned>(queue->size()));
     core.set_offline_queue(queue);
-    if (o.learn_rate_limits) core.set_rate_limiter(&limiter);
+    set_up_pacing(o);
   }
   ~impl() {
     core.set_offline_queue(nullptr);
@@ -180,8 +204,8 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   offline_queue::entry* queue_index = nullptr;
   std::byte* queue_buffer = nullptr;
   offline_queue* queue = nullptr;
-  rate_limiter limiter;  // paces the offline store's messages (options.learn_rate_limits)
-  errc offline_error{};
+  rate_limiter limiter;  // paces the offline store's messages (options.rate_limits)
+  errc offline_error{};  // why start() fails: the store cannot be read, or a bad rate-limit option
   volatile bool stopping = false;
   std::uint32_t seen_dropped = 0;
   connection_callback connection_handler;
