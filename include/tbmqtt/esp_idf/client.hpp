@@ -94,7 +94,7 @@ struct esp_client_options {
   /// have run before the client is created), every QoS 1 telemetry and attributes message is
   /// stored in NVS first and sent from there in order, also after a restart or power loss,
   /// until acknowledged (at-least-once). Their send_* tickets and outcomes are like every other
-  /// message's (session_events::on_delivered); flush() does not wait for the store.
+  /// message's; flush() waits until the store is empty too (as on Linux).
   /// A store that cannot be read makes start() fail with errc::storage_error. null: off.
   /// Telemetry without "ts" is stamped with its capture time when it is stored (offline_queue's
   /// epoch_ms; by default gettimeofday() once the clock is set, i.e. after 2020: before that it
@@ -177,8 +177,9 @@ class esp_client {
   [[nodiscard]] result<message_id> send_attributes(std::string_view json_text) noexcept;
   [[nodiscard]] result<message_id> send_attributes(attributes_builder& payload, qos q,
                                                    delivery_callback on_delivered = {}) noexcept;
-  /// @brief Waits until every message sent so far is delivered (or expired from esp-mqtt's
-  /// outbox). @return ok, errc::timeout, or errc::again (called from a callback).
+  /// @brief Waits until no message waits for its outcome: every one sent so far is delivered (or
+  /// expired from esp-mqtt's outbox, or reported lost), and with an offline store until it is
+  /// empty, as on Linux. @return ok, errc::timeout, or errc::again (called from a callback).
   [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout) noexcept;
 
   /// @brief Reads attributes ("k1,k2"; both empty: all); the answer comes to `done` when given,

@@ -485,14 +485,14 @@ result<void> esp_client::flush(std::chrono::milliseconds timeout) noexcept {
   for (;;) {
     {
       lock_guard lock(d.mutex);
-      if (d.runtime.idle(false)) return {};  // the offline store's messages are left to it
-      d.runtime.flush_waiting(true, false);
+      if (d.runtime.idle()) return {};
+      d.runtime.flush_waiting(true);
     }
     const TickType_t spent = xTaskGetTickCount() - start;
     const bool woken = spent < limit && xSemaphoreTake(d.flush_signal, limit - spent) == pdTRUE;
     lock_guard lock(d.mutex);
-    d.runtime.flush_waiting(false, false);
-    if (!woken) return d.runtime.idle(false) ? result<void>{} : result<void>{errc::timeout};
+    d.runtime.flush_waiting(false);
+    if (!woken) return d.runtime.idle() ? result<void>{} : result<void>{errc::timeout};
   }
 }
 
