@@ -123,8 +123,8 @@ class device_runtime {
   /// queue is empty).
   bool idle(bool with_store = true) const noexcept;
   /// @brief A flush() starts (true) or stops (false) waiting; while one waits, each delivery
-  /// outcome that leaves the runtime idle (idle(with_store)) wakes it.
-  void flush_waiting(bool on, bool with_store = true) noexcept;
+  /// outcome that leaves the runtime idle wakes it.
+  void flush_waiting(bool on) noexcept;
   /// @brief A message's outcome arrived (session_events::on_delivered).
   void on_delivered() noexcept;
 
@@ -145,7 +145,6 @@ class device_runtime {
   bool ready_ = false;
   bool ever_connected_ = false;
   bool tick_points_ = false;
-  bool flush_with_store_ = true;
 };
 
 }  // namespace tbmqtt

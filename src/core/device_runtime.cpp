@@ -78,8 +78,7 @@ bool device_runtime::idle(bool with_store) const noexcept {
   return !with_store || core_.queue() == nullptr || core_.queue()->empty();
 }
 
-void device_runtime::flush_waiting(bool on, bool with_store) noexcept {
-  flush_with_store_ = with_store;
+void device_runtime::flush_waiting(bool on) noexcept {
   if (on)
     ++flush_waiters_;
   else if (flush_waiters_ > 0)
@@ -87,7 +86,7 @@ void device_runtime::flush_waiting(bool on, bool with_store) noexcept {
 }
 
 void device_runtime::on_delivered() noexcept {
-  if (flush_waiters_ > 0 && idle(flush_with_store_)) os_.wake();
+  if (flush_waiters_ > 0 && idle()) os_.wake();
 }
 
 }  // namespace tbmqtt

@@ -30,6 +30,34 @@ TEST(client, connects_and_publishes_telemetry_json_and_builder) {
   EXPECT_EQ(got[0].qos, 1);
 }
 
+TEST(client, each_send_returns_its_own_ticket) {
+  broker b;
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
+  ASSERT_TRUE(device.connect(5s));
+  auto first = device.send_telemetry(R"({"a":1})");
+  auto second = device.send_attributes(R"({"b":2})");
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(second);
+  EXPECT_NE(*first, *second);
+  ASSERT_TRUE(device.flush(5s));
+}
+
+TEST(client, connects_by_uri_as_the_esp_client_names_the_server) {
+  broker b;
+  tbmqtt::client_options o = tbmqtt::testing::device_options(b);
+  o.uri = "mqtt://" + o.host + ":" + std::to_string(o.port);
+  o.host = "192.0.2.1";  // replaced by the uri (a documentation address: never reached)
+  o.port = 1;
+  tbmqtt::client device(o);
+  ASSERT_TRUE(device.connect(5s));
+  for (const char* bad : {"tcp://127.0.0.1:1883", "mqtt://", "mqtt://host:", "mqtt://host:99999", "mqtt://host:1x",
+                          "mqtt://[::1", "mqtt://h/path"}) {
+    tbmqtt::client_options wrong = o;
+    wrong.uri = bad;
+    EXPECT_THROW(tbmqtt::client{wrong}, std::invalid_argument) << bad;
+  }
+}
+
 TEST(client, rejects_invalid_telemetry_without_sending) {
   broker b;
   tbmqtt::client device(tbmqtt::testing::device_options(b));

@@ -53,6 +53,10 @@ struct tls_options {
 struct client_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  ///< 0: 1883, or 8883 with TLS.
+  /// The server as esp_client_options::uri names it: "mqtt://host[:port]" or "mqtts://host[:port]"
+  /// (TLS on), "[v6 address]" in brackets. When set it replaces host, port and tls.enabled; one
+  /// that does not parse makes the constructor throw std::invalid_argument.
+  std::string uri;
   // Authentication: an access token, or MQTT basic (client id and/or username + password).
   std::string access_token;  ///< Sent as the MQTT username.
   std::string client_id;     ///< MQTT client id; generated when empty.
@@ -136,7 +140,8 @@ class client {
   using connection_callback = tbmqtt::connection_callback;
 
   /// @throws tbmqtt::store_error when options.offline_store cannot be opened or is locked by
-  /// another process; std::runtime_error when a rule in
+  /// another process; std::invalid_argument when options.uri does not parse; std::runtime_error
+  /// when a rule in
   /// options.rate_limits does not parse, or rate limits are given without an offline store.
   explicit client(client_options options);
   /// Disconnects and stops the network thread. Pending requests and delivery callbacks end with

@@ -34,6 +34,45 @@ std::uint32_t now_ms() {
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now().time_since_epoch()).count());
 }
 
+// client_options::uri into host, port and TLS on/off.
+client_options with_uri(client_options o) {
+  if (o.uri.empty()) return o;
+  std::string_view rest = o.uri;
+  bool tls = false;
+  if (rest.substr(0, 7) == "mqtt://") {
+    rest.remove_prefix(7);
+  } else if (rest.substr(0, 8) == "mqtts://") {
+    rest.remove_prefix(8);
+    tls = true;
+  } else {
+    throw std::invalid_argument("uri '" + o.uri + "': mqtt:// or mqtts:// expected");
+  }
+  std::string_view host = rest, port;
+  if (!rest.empty() && rest.front() == '[') {  // [v6 address][:port]
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos) throw std::invalid_argument("uri '" + o.uri + "': no ']'");
+    host = rest.substr(1, close - 1);
+    rest.remove_prefix(close + 1);
+    if (!rest.empty() && rest.front() != ':') throw std::invalid_argument("uri '" + o.uri + "': ':' expected");
+    if (!rest.empty()) port = rest.substr(1);
+  } else if (const auto colon = rest.rfind(':'); colon != std::string_view::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  unsigned long number = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9' || number > 65535) throw std::invalid_argument("uri '" + o.uri + "': bad port");
+    number = number * 10 + static_cast<unsigned long>(c - '0');
+  }
+  if (host.empty() || host.find('/') != std::string_view::npos || number > 65535 ||
+      (port.empty() && rest.find(':') != std::string_view::npos) || (!port.empty() && number == 0))
+    throw std::invalid_argument("uri '" + o.uri + "': host[:port] expected");
+  o.host = std::string(host);
+  o.port = static_cast<std::uint16_t>(number);
+  o.tls.enabled = tls;
+  return o;
+}
+
 detail::mqtt_endpoint endpoint_from(const client_options& o) {
   detail::mqtt_endpoint e;
   e.host = o.host;
@@ -137,7 +176,7 @@ struct client::impl final : session_events,
                             runtime_os,
                             connection_listener {
   explicit impl(client_options o)
-      : options(std::move(o)),
+      : options(with_uri(std::move(o))),
         transport(endpoint_from(options), *this),
         core(*this, *this, session_config_from(options)) {
     runtime.set_listener(this);
