@@ -96,6 +96,15 @@
 #endif
 #endif
 
+// menuconfig "Protobuf payloads": off in sdkconfig.h means absent, as above.
+#ifndef TBMQTT_WIRE_PROTOBUF
+#if defined(CONFIG_TBMQTT_WIRE_PROTOBUF)
+#define TBMQTT_WIRE_PROTOBUF 1
+#elif defined(CONFIG_TBMQTT_OTA_CHUNK_SIZE)
+#define TBMQTT_WIRE_PROTOBUF 0
+#endif
+#endif
+
 // ---- the core -----------------------------------------------------------------------------------
 #ifndef TBMQTT_MAX_PENDING_REQUESTS
 /// Attribute requests and client-side RPCs waiting for an answer at the same time.
@@ -168,6 +177,13 @@
 #ifndef TBMQTT_JSON_MAX_DEPTH
 /// Deepest nesting of arrays/objects the JSON reader accepts and the writer can produce.
 #define TBMQTT_JSON_MAX_DEPTH 32
+#endif
+#ifndef TBMQTT_WIRE_PROTOBUF
+/// 1: sessions can speak protobuf (wire_format::payload, the `/p` topics; src/core/protobuf.cpp is
+/// linked, about 8 KB of Cortex-M code). 0: JSON only — a protobuf wire format then fails every send
+/// with errc::invalid_argument and every inbound message with errc::malformed, and a JSON-only app
+/// links no protobuf code. Kconfig: CONFIG_TBMQTT_WIRE_PROTOBUF.
+#define TBMQTT_WIRE_PROTOBUF 1
 #endif
 #ifndef TBMQTT_PROTOBUF_MAX_DEPTH
 /// Deepest nesting of messages (and groups) the protobuf codec follows; deeper input is errc::malformed.

@@ -4,11 +4,13 @@
 // not change: it always hands the session JSON and gets JSON back; with protobuf the session
 // encodes at its outbound edge and decodes inbound messages before any engine reads them
 // (src/core/wire_codec.cpp), into fixed buffers (TBMQTT_PROTOBUF_PAYLOAD_CAPACITY,
-// TBMQTT_PROTOBUF_JSON_CAPACITY), never the heap.
+// TBMQTT_PROTOBUF_JSON_CAPACITY), never the heap. Built with TBMQTT_WIRE_PROTOBUF 0 (config.hpp,
+// Kconfig), sessions speak JSON only and no protobuf code is linked.
 #pragma once
 
 #include <cstdint>
 
+#include "tbmqtt/config.hpp"
 #include "tbmqtt/protobuf.hpp"
 #include "tbmqtt/topics.hpp"
 

@@ -1,6 +1,7 @@
 #include "tbmqtt/detail/publisher.hpp"
 
 #include "tbmqtt/detail/session_context.hpp"
+#include "tbmqtt/detail/wire_codec.hpp"
 #include "tbmqtt/offline_queue.hpp"
 #include "tbmqtt/payload.hpp"
 #include "tbmqtt/rate_limit.hpp"
@@ -59,7 +60,7 @@ result<message_id> publisher::send(std::string_view topic, std::string_view payl
   if (!sent) return sent.error();
   if (limiter_ != nullptr && limiter_->active()) {
     const bool telemetry = is_telemetry(topic);
-    limiter_->take(telemetry, telemetry ? count_data_points(payload) : 0, ctx_.now_ms);
+    limiter_->take(telemetry, telemetry ? telemetry_data_points(ctx_.config.wire, payload) : 0, ctx_.now_ms);
   }
   const message_id ticket = next_ticket();
   track(*sent, ticket, q);
@@ -68,7 +69,8 @@ result<message_id> publisher::send(std::string_view topic, std::string_view payl
 
 bool publisher::rate_limited(bool telemetry, std::string_view payload) noexcept {
   if (limiter_ == nullptr || !limiter_->active()) return false;
-  return limiter_->wait_ms(telemetry, telemetry ? count_data_points(payload) : 0, ctx_.now_ms) > 0;
+  return limiter_->wait_ms(telemetry, telemetry ? telemetry_data_points(ctx_.config.wire, payload) : 0, ctx_.now_ms) >
+         0;
 }
 
 result<message_id> publisher::send_data(data_kind kind, std::string_view payload, qos q) noexcept {
@@ -157,7 +159,7 @@ void publisher::pump() noexcept {
     const bool telemetry = is_telemetry(topic);
     std::uint32_t points = 0;
     if (limiter_ != nullptr && limiter_->active()) {
-      points = telemetry ? count_data_points(m.payload) : 0;
+      points = telemetry ? telemetry_data_points(ctx_.config.wire, m.payload) : 0;
       if (const std::uint32_t wait = limiter_->wait_ms(telemetry, points, now); wait > 0) {
         paced_ = true;
         paced_until_ms_ = now + wait;

@@ -14,9 +14,9 @@ constexpr std::size_t method_capacity = 64;
 
 // The stack buffer exists only on the protobuf path.
 [[gnu::noinline]] result<message_id> send_protobuf_reply(session_context& ctx, std::string_view topic,
-                                                         std::string_view json_text) noexcept {
+                                                         std::string_view json_text, uplink kind) noexcept {
   std::byte buffer[TBMQTT_PROTOBUF_PAYLOAD_CAPACITY];
-  auto wire = encode_uplink(ctx.config.wire, uplink::rpc_reply, json_text, buffer);
+  auto wire = encode_uplink(ctx.config.wire, kind, json_text, buffer);
   if (!wire) return wire.error();
   return ctx.out.send(topic, *wire, ctx.config.control_qos);
 }
@@ -92,13 +92,17 @@ void server_rpc_engine::reply_error(std::string_view id, std::string_view prefix
     w.begin_object().key("error").value(prefix).end_object();
     text = w.finish();
   }
-  if (text && topic_size) (void)send_reply({reply_topic, *topic_size}, *text);
+  if (!text || !topic_size) return;
+  if (!ctx_.config.wire.protobuf())
+    (void)ctx_.out.send({reply_topic, *topic_size}, *text, ctx_.config.control_qos);
+  else
+    (void)send_protobuf_reply(ctx_, {reply_topic, *topic_size}, *text, uplink::rpc_error);
 }
 
 // The answer in the connection's format (protobuf: the profile's RPC response schema).
 result<message_id> server_rpc_engine::send_reply(std::string_view topic, std::string_view json_text) noexcept {
   if (!ctx_.config.wire.protobuf()) return ctx_.out.send(topic, json_text, ctx_.config.control_qos);
-  return send_protobuf_reply(ctx_, topic, json_text);
+  return send_protobuf_reply(ctx_, topic, json_text, uplink::rpc_reply);
 }
 
 void server_rpc_engine::handle(std::string_view id, span<const std::byte> payload, std::uint32_t now_ms) noexcept {

@@ -5,8 +5,10 @@
 #include <cstring>
 
 #include "tbmqtt/json.hpp"
+#include "tbmqtt/rate_limit.hpp"
 
 namespace tbmqtt::detail {
+#if TBMQTT_WIRE_PROTOBUF
 namespace pb = protobuf;
 
 namespace {
@@ -43,6 +45,7 @@ const pb::message_desc* uplink_schema(const wire_format& w, uplink kind) noexcep
     case uplink::attributes: return w.schemas.attributes;
     case uplink::attribute_request: return &pb::transport::attributes_request;
     case uplink::rpc_reply:
+    case uplink::rpc_error:
       return w.schemas.rpc_response != nullptr ? w.schemas.rpc_response : &pb::transport::default_rpc_response;
     case uplink::claim: return &pb::transport::claim_device;
     case uplink::rpc_call: break;
@@ -167,20 +170,68 @@ result<std::string_view> decode_rpc_response(span<const std::byte> in, span<char
   return finish(w, errc{});
 }
 
+// An error answer `{"error":".."}` in the RPC response schema: its `error` string field, else its
+// first string field holding the JSON text, else (no string field) the schema's empty message.
+result<std::string_view> encode_rpc_error(const pb::message_desc& schema, std::string_view json_text,
+                                          span<std::byte> buffer) noexcept {
+  const pb::field_desc* error = schema.find(std::string_view("error"));
+  if (error == nullptr || error->type != pb::field_type::string || error->repeated) {
+    for (std::size_t i = 0; i < schema.field_count; ++i) {
+      const pb::field_desc& f = schema.fields[i];
+      if (f.type != pb::field_type::string || f.repeated) continue;
+      pb::writer w(buffer);
+      w.add(f, json_text);
+      return bytes_of(w.finish());
+    }
+  }
+  return bytes_of(pb::encode_json(schema, json_text, buffer));
+}
+
 }  // namespace
+
+// The stack buffer exists only on the protobuf path (and only while a rate limit is active).
+[[gnu::noinline]] static std::uint32_t protobuf_data_points(const wire_format& w, std::string_view payload) noexcept {
+  if (w.schemas.telemetry == nullptr) return 0;
+  char json_text[TBMQTT_PROTOBUF_JSON_CAPACITY];
+  pb::json_options o;
+  o.include_defaults = true;  // the server prints the message with its default values (dynamicMsgToJson)
+  auto text = pb::decode_json(*w.schemas.telemetry, as_bytes(payload), json_text, o);
+  return text ? count_data_points(*text) : 0;
+}
+
+#endif  // TBMQTT_WIRE_PROTOBUF
+
+std::uint32_t telemetry_data_points(const wire_format& w, std::string_view payload) noexcept {
+#if TBMQTT_WIRE_PROTOBUF
+  if (w.protobuf()) return protobuf_data_points(w, payload);
+#endif
+  return w.protobuf() ? 0 : count_data_points(payload);
+}
 
 result<std::string_view> encode_uplink(const wire_format& w, uplink kind, std::string_view json_text,
                                        span<std::byte> buffer) noexcept {
   if (!w.protobuf()) return json_text;
+#if !TBMQTT_WIRE_PROTOBUF
+  (void)kind;
+  (void)buffer;
+  return errc::invalid_argument;  // built without protobuf (TBMQTT_WIRE_PROTOBUF 0)
+#else
   if (kind == uplink::rpc_call) return encode_rpc_call(json_text, buffer);
   const pb::message_desc* schema = uplink_schema(w, kind);
   if (schema == nullptr) return errc::invalid_argument;
+  if (kind == uplink::rpc_error) return encode_rpc_error(*schema, json_text, buffer);
   return bytes_of(pb::encode_json(*schema, json_text, buffer));
+#endif
 }
 
 result<std::string_view> decode_downlink(const wire_format& w, downlink kind, span<const std::byte> payload,
                                          span<char> buffer) noexcept {
-  if (!w.protobuf()) return as_chars(payload);
+  if (!w.protobuf()) return as_text(payload);
+#if !TBMQTT_WIRE_PROTOBUF
+  (void)kind;
+  (void)buffer;
+  return errc::malformed;  // built without protobuf (TBMQTT_WIRE_PROTOBUF 0)
+#else
   switch (kind) {
     case downlink::attribute_push: return decode_push(payload, buffer);
     case downlink::attribute_response: return decode_attribute_response(payload, buffer);
@@ -192,12 +243,17 @@ result<std::string_view> decode_downlink(const wire_format& w, downlink kind, sp
   pb::json_options o;
   o.include_defaults = true;  // JsonFormat.printer().includingDefaultValueFields(), as the server prints
   return pb::decode_json(schema, payload, buffer, o);
+#endif
 }
 
 void decode_downlink_then(const wire_format& w, downlink kind, span<const std::byte> payload,
                           function_ref<void(result<std::string_view>)> use) noexcept {
+#if TBMQTT_WIRE_PROTOBUF
   char buffer[TBMQTT_PROTOBUF_JSON_CAPACITY];
   use(decode_downlink(w, kind, payload, buffer));
+#else
+  use(decode_downlink(w, kind, payload, span<char>()));
+#endif
 }
 
 }  // namespace tbmqtt::detail

@@ -83,6 +83,33 @@ arm-none-eabi-size "${archive}" | awk '
   { name = $6; sub(/ \(ex .*/, "", name); printf "%-16s %8d %6d %6d\n", name, $1, $2, $3; t += $1; d += $2; b += $3 }
   END { printf "core .text=%d .data=%d .bss=%d\n", t, d, b }'
 
+# ---- (a2) TBMQTT_WIRE_PROTOBUF: a JSON-only app links the protobuf codec only when it is on --------
+# json_only_app.cpp linked with the core as built (on, the default) and with wire_codec.cpp built
+# with TBMQTT_WIRE_PROTOBUF=0 ahead of the archive: the first image must hold protobuf code, the
+# second none. Built and linked, not run.
+echo "== a JSON-only app with TBMQTT_WIRE_PROTOBUF 1 and 0"
+mkdir -p "${out}/json_only"
+compile "${here}/json_only_app.cpp" "${out}/json_only/app.o" -I"${repo}/include" &
+app_pid=$!
+compile "${repo}/src/core/wire_codec.cpp" "${out}/json_only/wire_codec_off.o" -I"${repo}/include" \
+  -DTBMQTT_WIRE_PROTOBUF=0 || exit 1
+wait "${app_pid}" || exit 1
+"${cxx}" "${ldflags[@]}" "${out}/json_only/app.o" "${archive}" -o "${out}/json_only/with_protobuf.elf"
+"${cxx}" "${ldflags[@]}" "${out}/json_only/app.o" "${out}/json_only/wire_codec_off.o" "${archive}" \
+  -o "${out}/json_only/json_only.elf"
+protobuf_symbols() { arm-none-eabi-nm -C "$1" | grep -c 'tbmqtt::protobuf::' || true; }
+text_of() { arm-none-eabi-size "$1" | awk 'NR == 2 { print $1 }'; }
+with_pb=$(protobuf_symbols "${out}/json_only/with_protobuf.elf")
+without_pb=$(protobuf_symbols "${out}/json_only/json_only.elf")
+on_text=$(text_of "${out}/json_only/with_protobuf.elf")
+off_text=$(text_of "${out}/json_only/json_only.elf")
+echo "json-only app .text: TBMQTT_WIRE_PROTOBUF 1: ${on_text} (${with_pb} protobuf symbols), 0: ${off_text}" \
+  "(${without_pb}); protobuf costs $((on_text - off_text)) bytes"
+if (( with_pb == 0 || without_pb != 0 || off_text >= on_text )); then
+  echo "run.sh: TBMQTT_WIRE_PROTOBUF 0 did not leave the protobuf code out of a JSON-only app" >&2
+  exit 1
+fi
+
 # ---- (b) the test image -------------------------------------------------------------------------
 tests=()
 skipped=()

@@ -37,4 +37,11 @@ inline constexpr pb::field_desc rpc_fields[] = {
 };
 inline const pb::message_desc rpc{"rpc.RpcRequestMsg", rpc_fields, 3};
 
+// rpc_response.proto: rpc.RpcResponseMsg
+inline constexpr pb::field_desc rpc_response_fields[] = {
+    {"pin", "pin", 1, pb::field_type::int32},
+    {"value", "value", 2, pb::field_type::bool_},
+};
+inline const pb::message_desc rpc_response{"rpc.RpcResponseMsg", rpc_response_fields, 2};
+
 }  // namespace tbmqtt_test::profile

@@ -12,7 +12,9 @@
 
 #include "profile_schemas.hpp"
 #include "session_rig.hpp"
+#include "tbmqtt/detail/wire_codec.hpp"
 #include "tbmqtt/protobuf.hpp"
+#include "tbmqtt/rate_limit.hpp"
 #include "tbmqtt/wire_format.hpp"
 
 using namespace std::string_view_literals;
@@ -313,8 +315,81 @@ TEST(wire_format, a_server_rpc_that_does_not_decode_is_reported_and_answered_wit
   EXPECT_TRUE(is_error(r.events.find(event_kind::error), errc::malformed));
   EXPECT_EQ(r.events.find(event_kind::error)->first.view(), "4"sv);
   EXPECT_EQ(r.events.count(event_kind::rpc_request), 0u);
-  ASSERT_EQ(r.port.publish_count, before + 1);  // the server hears an (empty: defaults) answer, not silence
+  ASSERT_EQ(r.port.publish_count, before + 1);  // the server hears an error answer, not silence
   EXPECT_EQ(r.port.last_topic(), "v2/r/res/4"sv);
+  EXPECT_EQ(r.port.last_payload(),
+            "\x0a\x1d"
+            R"({"error":"malformed request"})"sv);  // rpc.RpcResponseMsg.payload
+}
+
+// ThingsBoard takes any answer as the JSON of the profile's RPC response schema
+// (ProtoMqttAdaptor.convertToDeviceRpcResponse: no error field of its own), so the library's
+// error answers ({"error":"unknown method: m"}, ...) go in that schema's `error` string field, else
+// as JSON text in its first string field (the default schema's `payload`), never as an empty message.
+TEST(wire_format, an_error_answer_to_a_server_rpc_goes_in_the_response_schema) {
+  using ft = pb::field_type;
+  static constexpr pb::field_desc with_error_fields[] = {{"code", "code", 1, ft::int32},
+                                                         {"error", "error", 2, ft::string}};
+  static const pb::message_desc with_error{"rpc.Answer", with_error_fields, 2};
+  const std::string_view reboot = "\x0a\x06reboot\x10\x05"sv;  // rpc.RpcRequestMsg {method "reboot", requestId 5}
+  {
+    rig r(protobuf_session());  // ThingsBoard's default response schema: {payload}
+    connect(r);
+    deliver(r, "v2/r/req/5", reboot);
+    EXPECT_EQ(r.port.last_topic(), "v2/r/res/5"sv);
+    EXPECT_EQ(r.port.last_payload(),
+              "\x0a\x22"
+              R"({"error":"unknown method: reboot"})"sv);
+  }
+  {
+    auto c = protobuf_session();
+    c.wire.schemas.rpc_response = &with_error;
+    rig r(c);
+    connect(r);
+    deliver(r, "v2/r/req/5", reboot);
+    EXPECT_EQ(r.port.last_payload(), "\x12\x16unknown method: reboot"sv);
+    // An app's own answer is encoded as it is (its `error` key too).
+    ASSERT_TRUE(r.s.add_rpc_method("setGpio").ok());
+    deliver(r, "v2/r/req/6", "\x0a\x07setGpio\x10\x06"sv);
+    ASSERT_TRUE(r.s.reply_rpc("6", R"({"code":3,"error":"busy"})").ok());
+    EXPECT_EQ(r.port.last_payload(),
+              "\x08\x03\x12\x04"
+              "busy"sv);
+  }
+  {
+    auto c = protobuf_session();
+    c.wire.schemas.rpc_response = &rpc_response;  // no string field: the schema's empty message
+    rig r(c);
+    connect(r);
+    const std::size_t before = r.port.publish_count;
+    deliver(r, "v2/r/req/5", reboot);
+    ASSERT_EQ(r.port.publish_count, before + 1);
+    EXPECT_EQ(r.port.last_payload(), ""sv);
+  }
+}
+
+// The limiter counts telemetry data points as the server does: from the JSON it prints for the
+// protobuf message (default values included), not from the encoded bytes.
+TEST(wire_format, protobuf_telemetry_data_points_count_against_the_rate_limit) {
+  auto c = protobuf_session();
+  c.fail_when_rate_limited = true;
+  rig r(c);
+  tbmqtt::rate_limiter limiter;
+  ASSERT_TRUE(limiter.set(tbmqtt::rate_limit_kind::telemetry_data_points, "6:10", 0).ok());  // a burst of 3
+  r.s.set_rate_limiter(&limiter);
+  connect(r);
+  // temperature, uptimeS, status: 3 points (humidity is optional and absent: not printed).
+  ASSERT_TRUE(r.s.publish_telemetry(R"({"temperature":21.5,"uptimeS":7,"status":"ok"})", qos::at_least_once).ok());
+  EXPECT_GT(limiter.wait_ms(true, 1, 0), 0u);
+  EXPECT_EQ(r.s.publish_telemetry(R"({"temperature":22})", qos::at_least_once).error(), errc::again);
+  EXPECT_TRUE(r.s.publish_attributes(R"({"serialNumber":1})", qos::at_least_once).ok());  // not telemetry
+
+  // uptimeS and status are printed with their defaults: {"uptimeS":0,"status":""} is 2 points.
+  EXPECT_EQ(tbmqtt::detail::telemetry_data_points(c.wire, "\x09\x00\x00\x00\x00\x00\x80\x35\x40"sv), 3u);
+  EXPECT_EQ(tbmqtt::detail::telemetry_data_points(c.wire, ""sv), 2u);
+  EXPECT_EQ(tbmqtt::detail::telemetry_data_points(c.wire, "\x0a"sv), 0u);  // does not decode
+  tbmqtt::wire_format json;
+  EXPECT_EQ(tbmqtt::detail::telemetry_data_points(json, R"({"ts":1,"values":{"a":1,"b":2}})"sv), 2u);
 }
 
 TEST(wire_format, v1_with_a_protobuf_profile_uses_protobuf_on_v1_topics) {

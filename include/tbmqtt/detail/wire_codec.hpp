@@ -5,6 +5,10 @@
 //            attribute request           transportapi.AttributesRequest {clientKeys, sharedKeys}
 //            client RPC call             transportapi.RpcRequest {method, params as JSON text}
 //            answer to a server RPC      the profile's RPC response schema (default rpc.RpcResponseMsg)
+//            error answer to a server RPC  {"error":".."} in that schema: its string field `error`
+//                                        if it has one, else its first string field holding the
+//                                        JSON text (the default schema's `payload`), as the server
+//                                        takes any answer as the schema's JSON (ProtoMqttAdaptor)
 //            claim                       transportapi.ClaimDevice {secretKey, durationMs}
 //   downlink shared-attribute push       transport.AttributeUpdateNotificationMsg -> {"k":v} / {"deleted":[..]}
 //            attribute response          transport.GetAttributeResponseMsg -> {"client":{..},"shared":{..}}
@@ -24,7 +28,7 @@
 
 namespace tbmqtt::detail {
 
-enum class uplink : std::uint8_t { telemetry, attributes, attribute_request, rpc_call, rpc_reply, claim };
+enum class uplink : std::uint8_t { telemetry, attributes, attribute_request, rpc_call, rpc_reply, rpc_error, claim };
 enum class downlink : std::uint8_t { attribute_push, attribute_response, rpc_request, rpc_response };
 
 /// @brief What goes on the wire for the JSON an engine built.
@@ -42,6 +46,11 @@ enum class downlink : std::uint8_t { attribute_push, attribute_response, rpc_req
 /// than `buffer`).
 [[nodiscard]] result<std::string_view> decode_downlink(const wire_format& w, downlink kind,
                                                        span<const std::byte> payload, span<char> buffer) noexcept;
+
+/// @brief Telemetry data points of an outbound telemetry payload as ThingsBoard counts them
+/// (count_data_points of its JSON; protobuf: of the JSON the server prints for it, default values
+/// included). 0 when it does not decode.
+std::uint32_t telemetry_data_points(const wire_format& w, std::string_view payload) noexcept;
 
 /// @brief decode_downlink into a TBMQTT_PROTOBUF_JSON_CAPACITY stack buffer, then `use(json)`.
 void decode_downlink_then(const wire_format& w, downlink kind, span<const std::byte> payload,
