@@ -8,6 +8,11 @@
 //   store      store-and-forward in NVS (offline_store): queues TBMQTT_SOAK_COUNT messages
 //              {"seq":FIRST..} (TBMQTT_SOAK_FIRST) whether connected or not, logs "queued", then
 //              forwards them (logs each forwarded ticket) for ever.
+//   wire       every feature in the wire format of TBMQTT_WIRE_TOPICS (v1, v2, v2j, v2p) and
+//              TBMQTT_WIRE_PAYLOAD (json, protobuf: the schemas of tests/emulator/proto/):
+//              telemetry, client attributes, an attribute request, a client RPC
+//              (TBMQTT_WIRE_METHOD), then answers "setGpio" (its params echoed) and logs each
+//              shared-attribute push of "mode", for ever; every result is logged as JSON.
 // Settings: TBMQTT_URI, TBMQTT_TOKEN, TBMQTT_CLIENT_ID, TBMQTT_FLASH_FILE (example_settings.hpp).
 #include <atomic>
 #include <cinttypes>
@@ -18,6 +23,7 @@
 #include "../../../../../examples/esp-idf/common/example_client.hpp"
 #include "../../../../../examples/esp-idf/common/example_platform.hpp"
 #include "../../../../../examples/esp-idf/common/example_settings.hpp"
+#include "../../../../unit/profile_schemas.hpp"
 #include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
@@ -149,6 +155,97 @@ void stress(tbmqtt::esp_client& client, long baseline) {
   std::printf("memory: report done\n");
 }
 
+// ---- wire --------------------------------------------------------------------------------------
+
+// The test profile's RPC response schema: rpc_response.proto plus `string error = 3`, where the
+// library's own error answers go (unknown method, ...).
+constexpr tbmqtt::protobuf::field_desc rpc_answer_fields[] = {
+    {"pin", "pin", 1, tbmqtt::protobuf::field_type::int32},
+    {"value", "value", 2, tbmqtt::protobuf::field_type::bool_},
+    {"error", "error", 3, tbmqtt::protobuf::field_type::string},
+};
+const tbmqtt::protobuf::message_desc rpc_answer{"rpc.RpcResponseMsg", rpc_answer_fields, 3};
+
+bool configure_wire(tbmqtt::wire_format& wire) {
+  const char* topics = std::getenv("TBMQTT_WIRE_TOPICS");
+  const char* payload = std::getenv("TBMQTT_WIRE_PAYLOAD");
+  const std::string_view t = topics != nullptr ? topics : "v1", p = payload != nullptr ? payload : "json";
+  using style = tbmqtt::topics::topic_style;
+  if (t == "v1")
+    wire.topics = style::v1;
+  else if (t == "v2")
+    wire.topics = style::v2;
+  else if (t == "v2j")
+    wire.topics = style::v2_json;
+  else if (t == "v2p")
+    wire.topics = style::v2_proto;
+  else
+    return false;
+  if (p == "json")
+    wire.payload = tbmqtt::payload_format::json;
+  else if (p == "protobuf")
+    wire.payload = tbmqtt::payload_format::protobuf;
+  else
+    return false;
+  namespace profile = tbmqtt_test::profile;
+  wire.schemas = {&profile::reading, &profile::sensor_config, &profile::rpc, &rpc_answer};
+  return true;
+}
+
+void log_json(const char* what, std::string_view text) {
+  ESP_LOGI(tag, "%s %.*s", what, static_cast<int>(text.size()), text.data());
+}
+
+void wire(tbmqtt::esp_client& client) {
+  (void)client.on_rpc("setGpio", [](const tbmqtt::server_rpc& rpc) {
+    if (auto r = device->reply_rpc(rpc.id, rpc.params_json); !r)
+      ESP_LOGW(::tag, "setGpio not answered: %s", tbmqtt::to_string(r.error()));
+    else
+      log_json("setGpio answered", rpc.params_json);
+  });
+  if (auto r = client.subscribe_shared_attributes("mode",
+                                                  [](tbmqtt::json::value update) { log_json("push", update.raw()); });
+      !r)
+    ESP_LOGE(tag, "subscribe: %s", tbmqtt::to_string(r.error()));
+  if (!example::connect(client, tag)) return;
+  auto telemetry =
+      client.send_telemetry(R"({"temperature":21.5,"uptimeS":7,"status":"ok"})", tbmqtt::qos::at_least_once);
+  auto attributes =
+      client.send_attributes(R"({"firmwareVersion":"fw-1.2","serialNumber":5})", tbmqtt::qos::at_least_once);
+  if (!telemetry || !attributes) {
+    ESP_LOGE(tag, "not sent: %s", tbmqtt::to_string(!telemetry ? telemetry.error() : attributes.error()));
+    return;
+  }
+  if (auto r = client.flush(std::chrono::seconds(10)); !r) {
+    ESP_LOGE(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
+    return;
+  }
+  ESP_LOGI(tag, "telemetry and attributes delivered");
+  example::countdown answers{2};
+  if (auto r =
+          client.request_attributes("firmwareVersion", "mode",
+                                    [&answers](tbmqtt::errc e, tbmqtt::json::value client, tbmqtt::json::value shared) {
+                                      if (e != tbmqtt::errc{}) ESP_LOGW(::tag, "attributes: %s", tbmqtt::to_string(e));
+                                      log_json("client", client.raw());
+                                      log_json("shared", shared.raw());
+                                      answers.arrive();
+                                    });
+      !r)
+    ESP_LOGE(tag, "request_attributes: %s", tbmqtt::to_string(r.error()));
+  const char* method = std::getenv("TBMQTT_WIRE_METHOD");
+  if (auto r = client.call_rpc(method != nullptr ? method : "getTime", R"({"tz":"UTC"})",
+                               [&answers](tbmqtt::errc e, tbmqtt::json::value response) {
+                                 if (e != tbmqtt::errc{}) ESP_LOGW(::tag, "rpc: %s", tbmqtt::to_string(e));
+                                 log_json("rpc answer", response.raw());
+                                 answers.arrive();
+                               });
+      !r)
+    ESP_LOGE(tag, "call_rpc: %s", tbmqtt::to_string(r.error()));
+  if (!answers.wait(2, 15000)) ESP_LOGE(tag, "answers missing");
+  ESP_LOGI(tag, "wire ready");               // server RPCs and pushes from now on, on the tbmqtt task
+  for (;;) vTaskDelay(pdMS_TO_TICKS(1000));  // `answers` lives on: its callbacks stay valid
+}
+
 }  // namespace
 
 extern "C" void app_main(void) {
@@ -163,6 +260,10 @@ extern "C" void app_main(void) {
   options.client_id = example::settings::client_id();
   options.reconnect_timeout = std::chrono::milliseconds(500);
   if (std::strcmp(mode, "store") == 0) options.offline_store = "soakq";
+  if (std::strcmp(mode, "wire") == 0 && !configure_wire(options.wire)) {
+    ESP_LOGE(tag, "TBMQTT_WIRE_TOPICS v1|v2|v2j|v2p, TBMQTT_WIRE_PAYLOAD json|protobuf");
+    return;
+  }
 
   const long baseline = soak_heap_in_use();
   soak_reset_high_water();
@@ -185,6 +286,10 @@ extern "C" void app_main(void) {
     }
     ESP_LOGI(tag, "queued %d", count);
     return;  // the tbmqtt task forwards them
+  }
+  if (std::strcmp(mode, "wire") == 0) {
+    wire(client);
+    return;
   }
   if (auto r = client.connect(std::chrono::seconds(15)); !r) {
     ESP_LOGE(tag, "connect failed: %s", tbmqtt::to_string(r.error()));
