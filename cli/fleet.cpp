@@ -336,6 +336,7 @@ class runner final : public fleet::device_hooks {
     settings_.keepalive_s = static_cast<int>(std::max<long long>(5, o.keepalive.count() / 1000));
     settings_.telemetry_qos = o.message_qos();
     settings_.rpc_reply = a.rpc_reply;
+    settings_.wire = to_wire_format(o.wire);
   }
 
   int run(std::vector<identity> ids) {
@@ -654,7 +655,18 @@ void run_fleet(const global_options& o, fleet_args& a) {
   if (a.count == 0 && a.duration.count() == 0 && !::isatty(STDIN_FILENO) && !a.json_lines) {
     // fine: runs until SIGINT/SIGTERM
   }
-  {  // the template must make a JSON object
+  // Fleet's --payload is its telemetry template: the payload format goes before the command.
+  if (a.payload == "json" || a.payload == "protobuf")
+    fail_usage(
+        "fleet: --payload is the telemetry template; give the payload format before the command: tbmqtt "
+        "--payload " +
+        a.payload + " [--proto FILE] fleet ...");
+  if (a.gateways > 0 && o.wire.topics != "v1")
+    fail_usage("fleet: gateway mode speaks v1/gateway/* (ThingsBoard has no v2 gateway topics): leave --topics v1");
+  if (a.gateways > 0 && o.wire.payload != "json")
+    fail_usage("fleet: gateway mode sends JSON (--payload protobuf is for devices)");
+  (void)to_wire_format(o.wire);  // its usage errors before anything connects
+  {                              // the template must make a JSON object
     payload_template t(a.payload);
     std::string sample;
     std::mt19937 rng(1);

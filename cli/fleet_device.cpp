@@ -31,6 +31,12 @@ errc errc_from_rc(int rc) noexcept {
   }
 }
 
+session_config session_config_of(const device_settings& settings) noexcept {
+  session_config c;
+  c.wire = settings.wire;
+  return c;
+}
+
 }  // namespace
 
 /// A gateway's extension and its answer to sub-device RPCs.
@@ -56,7 +62,7 @@ device::device(event_loop& loop, const device_settings& settings, device_hooks& 
       name_(std::move(name)),
       token_(std::move(token)),
       link_(loop, *this),
-      session_(*this, *this) {
+      session_(*this, *this, session_config_of(settings)) {
   session_.set_rpc_fallback(true);  // every server RPC reaches on_rpc_request
 }
 

@@ -12,6 +12,7 @@
 
 #include "fleet_loop.hpp"
 #include "tbmqtt/session.hpp"
+#include "tbmqtt/wire_format.hpp"
 
 namespace tbmqtt::fleet {
 
@@ -24,6 +25,7 @@ struct device_settings {
   int keepalive_s = 60;
   qos telemetry_qos = qos::at_least_once;
   std::string rpc_reply;  ///< Answer to every server RPC; empty: echo the request's params.
+  wire_format wire;       ///< Topic family and payload format (--topics, --payload, --proto ...).
 };
 
 /// @brief What a device tells the fleet (on the loop's thread).

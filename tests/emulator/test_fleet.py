@@ -111,6 +111,41 @@ class FleetTest(unittest.TestCase):
             self.assertEqual(r.stdout, "")
         self.assertEqual(self.stats(prefix)["telemetryMessages"], 0)  # nothing was sent
 
+    def test_wire_format_options_reach_every_device(self):
+        # Devices in a PROTOBUF profile: JSON on v1 would be refused, so what arrives proves the format.
+        prefix, path = self.bulk(4)
+        proto_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "proto")
+        with open(os.path.join(proto_dir, "telemetry.proto")) as f:
+            telemetry_proto = f.read()
+        profile = emu.unique("flpb")
+        emu.request(self.b, "device_profile.add", {"name": profile, "payloadType": "PROTOBUF",
+                                                   "telemetryProto": telemetry_proto})
+        for k in range(4):
+            emu.request(self.b, "device.set_profile", {"device": prefix + str(k), "profile": profile})
+        run = ["--tokens", path, "--name-prefix", prefix, "--count", 2, "--telemetry-every", "200ms",
+               "--payload", '{"temperature":{rand:10.0:30.0},"uptimeS":{seq}}']
+        # v2 short topics with protobuf payloads in the profile's schema.
+        s, _ = self.summary(self.tb("--topics", "v2", "--payload", "protobuf", "--proto",
+                                    os.path.join(proto_dir, "telemetry.proto"), "fleet", *run))
+        self.assertEqual((s["acknowledged"], s["errors"]), (8, {}))
+        self.assertEqual(self.stats(prefix)["telemetryMessages"], 8)
+        latest = self.em("telemetry", prefix + "1")
+        self.assertEqual(latest["uptimeS"], 1)
+        self.assertTrue(10 <= latest["temperature"] <= 30)
+        # v2/t/j: JSON whatever the profile says (--topics after the command works too).
+        s, _ = self.summary(self.tb("fleet", "--topics", "v2j", *run))
+        self.assertEqual((s["acknowledged"], s["errors"]), (8, {}))
+        self.assertEqual(self.stats(prefix)["telemetryMessages"], 16)
+        # fleet's --payload is its template: the format goes before the command; gateways stay v1 JSON.
+        for args, what in ((["fleet", "--tokens", path, "--payload", "protobuf"], "before the command"),
+                           (["--payload", "protobuf", "fleet", "--tokens", path], "--proto"),
+                           (["--topics", "v2", "fleet", "--tokens", path, "--gateways", 1, "--per-gateway", 1],
+                            "gateway mode")):
+            r = self.tb(*args, "--count", 1)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(what, r.stderr, args)
+        self.assertEqual(self.stats(prefix)["telemetryMessages"], 16)
+
     def test_provisioning(self):
         key, secret = emu.unique("pk"), emu.unique("ps")
         self.em("profile", "add", "--key", key, "--secret", secret)
