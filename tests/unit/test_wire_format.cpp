@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "profile_schemas.hpp"
+#include "queue_rig.hpp"
 #include "session_rig.hpp"
 #include "tbmqtt/detail/wire_codec.hpp"
 #include "tbmqtt/protobuf.hpp"
@@ -406,4 +407,27 @@ TEST(wire_format, json_on_v2_j_is_unchanged_even_with_a_protobuf_profile) {
   ASSERT_TRUE(r.s.publish_telemetry(R"({"uptimeS":1})", qos::at_least_once).ok());
   EXPECT_EQ(r.port.last_topic(), "v2/t/j"sv);
   EXPECT_EQ(r.port.last_payload(), R"({"uptimeS":1})"sv);
+}
+
+// Messages stored while offline are protobuf already: the pacing of the store counts their points too.
+TEST(wire_format, protobuf_telemetry_from_the_offline_store_is_paced_by_its_data_points) {
+  namespace qr = tbmqtt_test::queue_rig;
+  tbmqtt_test::crash_log disk;
+  tbmqtt_test::fake_transport port;
+  qr::forward_log events;
+  tbmqtt::session s{port, events, protobuf_session()};
+  qr::queue8 queue(disk, qr::limits(8));
+  ASSERT_TRUE(queue.open().ok());
+  s.set_offline_queue(&queue);
+  tbmqtt::rate_limiter limiter;
+  ASSERT_TRUE(limiter.set(tbmqtt::rate_limit_kind::telemetry_data_points, "6:10", 0).ok());  // a burst of 3
+  s.set_rate_limiter(&limiter);
+  ASSERT_TRUE(s.publish_telemetry(R"({"temperature":21.5,"uptimeS":7,"status":"ok"})", qos::at_least_once).ok());
+  ASSERT_TRUE(s.publish_telemetry(R"({"temperature":22.5,"uptimeS":8,"status":"ok"})", qos::at_least_once).ok());
+  s.on_connected(0);
+  for (std::size_t i = 0; i < port.recorded_subscribes(); ++i) s.on_suback(port.subscribes[i].id, 1);
+  s.tick(1);
+  std::size_t sent = 0;
+  for (std::size_t i = 0; i < port.recorded_publishes(); ++i) sent += port.topic(i) == "v2/t"sv ? 1 : 0;
+  EXPECT_EQ(sent, 1u);  // the second reading's 3 points wait for the bucket
 }
