@@ -1,9 +1,10 @@
 """Running the ESP-IDF examples built for the linux target (tests/esp_idf_linux/build.sh: the real
 ESP-IDF, FreeRTOS POSIX port, esp-mqtt, mbedTLS, NVS on an emulated flash file) against the
 emulator. They take their settings from TBMQTT_* variables (examples/esp-idf/common/
-example_settings.hpp) and log through ESP_LOG; app_main returning does not end the process, so a
-run ends when the example logs one of the outcomes it is waited for (with a deadline), then it
-is terminated. Each run gets its own emulated flash file (TBMQTT_FLASH_FILE) in a temporary
+example_settings.hpp) and log through ESP_LOG. The examples shared with Linux (examples/common)
+end the process with their exit status (EspCommand runs them as the Linux tests run the Linux
+build); for the others app_main returning does not end the process, so a run ends when the
+example logs one of the outcomes it is waited for (with a deadline), then it is terminated. Each run gets its own emulated flash file (TBMQTT_FLASH_FILE) in a temporary
 directory, removed afterwards unless the test keeps it for a second run.
 
 EMU_ESP_IDF_BUILD_DIR names the build directory (build-idf). Unset: the ESP tests are skipped
