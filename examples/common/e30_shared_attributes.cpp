@@ -32,7 +32,7 @@ int e30_shared_attributes(int argc, char** argv) {
   if (!example::device_settings(argc, argv, "[SECONDS]", options)) return 2;
   const long long seconds = example::number_arg(argc, argv, 4, "SECONDS", 30);
 
-  tbmqtt::registry<0, 0, 2> points;  // two shared attributes
+  static tbmqtt::registry<0, 0, 2> points;  // two shared attributes; static: 1 KB, off a small main task stack
   (void)points.add_shared_attribute("targetTemperature", tbmqtt::point_type::real, set_target);
   (void)points.add_shared_attribute("mode", tbmqtt::point_type::text, set_mode);
 
