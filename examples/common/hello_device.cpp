@@ -12,11 +12,11 @@ namespace {
 
 int hello_device(int argc, char** argv) {
   example::device_options options;
-  int seconds = 30;
-  if (!example::device_settings(argc, argv, options, seconds, 30)) return 2;
+  if (!example::device_settings(argc, argv, "[SECONDS]", options)) return 2;
+  const long long seconds = example::number_arg(argc, argv, 4, "SECONDS", 30);
+  example::event answered;  // declared before the client, whose thread calls it
   example::device_client device{options};
 
-  example::event answered;
   (void)device.on_rpc("getTemperature", [&](const tbmqtt::server_rpc& rpc) {
     std::printf("device: RPC %s %s -> replying\n", rpc.method.c_str(), rpc.params_json.c_str());
     (void)device.reply_rpc(rpc.id, R"({"temperature":21.5})");

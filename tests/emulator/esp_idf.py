@@ -1,9 +1,10 @@
 """Running the ESP-IDF examples built for the linux target (tests/esp_idf_linux/build.sh: the real
 ESP-IDF, FreeRTOS POSIX port, esp-mqtt, mbedTLS, NVS on an emulated flash file) against the
 emulator. They take their settings from TBMQTT_* variables (examples/esp-idf/common/
-example_settings.hpp) and log through ESP_LOG; app_main returning does not end the process, so a
-run ends when the example logs one of the outcomes it is waited for (with a deadline), then it
-is terminated. Each run gets its own emulated flash file (TBMQTT_FLASH_FILE) in a temporary
+example_settings.hpp) and log through ESP_LOG. The examples shared with Linux (examples/common)
+end the process with their exit status (EspCommand runs them as the Linux tests run the Linux
+build); for the others app_main returning does not end the process, so a run ends when the
+example logs one of the outcomes it is waited for (with a deadline), then it is terminated. Each run gets its own emulated flash file (TBMQTT_FLASH_FILE) in a temporary
 directory, removed afterwards unless the test keeps it for a second run.
 
 EMU_ESP_IDF_BUILD_DIR names the build directory (build-idf). Unset: the ESP tests are skipped
@@ -117,6 +118,39 @@ class EspApp:
         """SIGKILL: a power loss for the app (NVS is a MAP_SHARED file: written pages survive)."""
         self.proc.kill()
         self.proc.wait()
+
+
+class EspCommand:
+    """Mixin for a Linux example's test class whose example is one source for both platforms
+    (examples/common): command() runs the ESP-IDF build instead, with the Linux arguments after
+    the credentials as the example's TBMQTT_<NAME> settings (ESP_SETTINGS: example -> names).
+    The example's exit status, stdout and stderr are the Linux build's (its ESP_LOG lines go to
+    TBMQTT_LOG_FILE, shown when a test fails), so the Linux test's checks apply as they are."""
+
+    ESP_SETTINGS = {}
+
+    def esp_command(self, example, args, env):
+        """([the ELF], environment): `env` (TBMQTT_URI, credentials) plus the settings from `args`,
+        a fresh emulated flash file and the log file, in a directory removed after the test."""
+        work = tempfile.mkdtemp(prefix="tbesp-")
+        log = os.path.join(work, "esp_log.txt")
+
+        def show_log():
+            result = getattr(self._outcome, "result", None)  # failures are reported there at once (3.11+)
+            failed = result is not None and any(t is self for t, _ in result.errors + result.failures)
+            if failed and os.path.exists(log):
+                with open(log, errors="replace") as f:
+                    print("\n--- %s ESP_LOG ---\n%s" % (example, f.read()))
+        self.addCleanup(shutil.rmtree, work, True)
+        self.addCleanup(show_log)
+        names = self.ESP_SETTINGS.get(example, ())
+        if len(args) > len(names):
+            raise AssertionError("%s: no ESP setting names for arguments %r" % (example, args[len(names):]))
+        full = dict(os.environ)
+        full.update({k: str(v) for k, v in env.items()})
+        full.update({"TBMQTT_" + n: str(a) for n, a in zip(names, args)})
+        full.update({"TBMQTT_FLASH_FILE": os.path.join(work, "flash.bin"), "TBMQTT_LOG_FILE": log})
+        return [esp_example_path(example)], full
 
 
 def run_until(name, env, outcomes, timeout=TIMEOUT, flash_file=None):

@@ -1,19 +1,24 @@
 """The ESP-IDF examples (examples/esp-idf), built by the real ESP-IDF for IDF_TARGET=linux, against
-the emulator with the checks of their Linux twins: the twins' test classes run with the ESP
-executable in place of the Linux one (run_example overridden; settings passed as TBMQTT_*
-variables, see esp_idf.py)."""
+the emulator with the checks of their Linux builds. The examples that are one source for both
+platforms (examples/common) run the Linux test classes unchanged with the ESP executable in place
+of the Linux one (command() overridden, esp_idf.EspCommand: the Linux arguments become TBMQTT_*
+settings; exit status, stdout and stderr compared as on Linux). The others (TLS, provisioning,
+firmware, gateway) are twins: their Linux test classes run with run_example overridden, or their
+own checks (settings passed as TBMQTT_* variables, see esp_idf.py)."""
 
 import json
 import os
 import shutil
+import subprocess
 import tempfile
-import time
 import unittest
 
 import test_auth_examples as linux_auth
 import test_gateway_sdk as linux_gateway
+import test_helper_examples as linux_helpers
 import test_provision_examples as linux_provision
-from esp_idf import EspApp, require_esp_examples, run_until
+import test_registry as linux_registry
+from esp_idf import EspApp, EspCommand, require_esp_examples, run_until
 from emu import HOST, admin, messages, new_device, request, shared_broker, unique, wait_for
 
 # The Linux twin's positional arguments, as the ESP example's variables.
@@ -37,20 +42,20 @@ def esp_settings(example, port, args):
     return env
 
 
+# The authentication examples that are one source for both platforms (examples/common): run to
+# their exit, as on Linux. The TLS ones are still ESP twins, run until they log an outcome.
+COMMON_AUTH = ("a11_access_token", "a21_basic_client_id", "a22_basic_user_password", "a23_basic_client_id_user_password")
+
+
 @require_esp_examples(*AUTH_SETTINGS)
-class EspAuthExamplesTest(linux_auth.AuthExamplesTest):
+class EspAuthExamplesTest(EspCommand, linux_auth.AuthExamplesTest):
     def run_example(self, name, port, *args):
         env = dict(self.env)
         env.update(esp_settings(name, port, args))
+        if name in COMMON_AUTH:
+            cmd, full = self.esp_command(name, (), env)
+            return subprocess.run(cmd, env=full, capture_output=True, text=True, timeout=linux_auth.TIMEOUT)
         return run_until(name, env, SEND_ONCE)
-
-
-HELPERS = ("h10_telemetry_upload", "h21_attributes_subscribe", "h22_attributes_request", "h20_attributes_update", "h30_server_rpc", "h31_client_rpc",
-           "h40_claiming")
-
-
-def now_ms():
-    return int(time.time() * 1000)
 
 
 class EspDeviceCase(unittest.TestCase):
@@ -71,140 +76,44 @@ class EspDeviceCase(unittest.TestCase):
         self.addCleanup(app.stop)
         return app
 
-    def run_example(self, example, done, token=None):
-        r = run_until(example, self.env(token), {done: 0, r"connect failed: \w+": 3, r"not (sent|acknowledged)": 1})
-        self.assertEqual(r.returncode, 0, r.stdout)
-        return r
-
-    def client_attributes(self):
-        return request(self.b, "attributes.get", {"device": self.name})["client"]
-
     def rpc(self, method, params, *more):
         return admin(self.b, "rpc", self.name, method, json.dumps(params), *more)
 
 
-
-@require_esp_examples(*HELPERS)
-class EspHelperExamplesTest(EspDeviceCase):
-    """h10..h40; the ESP examples' values are fixed in main.cpp (the Linux twins take them as
-    arguments), the checks of what arrived are the twins'."""
-
-    def test_h10_uploads_each_message_with_the_device_timestamp(self):
-        before = now_ms()
-        self.run_example("h10_telemetry_upload", r"5 messages delivered")
-        after = now_ms()
-        got = wait_for(lambda: (lambda m: m if len(m) >= 5 else None)(messages(self.b, self.name)))
-        self.assertEqual(got, [{"temperature": 20 + 0.5 * i, "humidity": 40 + i} for i in range(5)])
-        stamps = sorted({p["ts"] for p in request(self.b, "telemetry.series", {"device": self.name})})
-        self.assertTrue(before <= stamps[0] and stamps[-1] <= after, (before, stamps, after))
-        self.assertTrue(all(b - a >= 990 for a, b in zip(stamps, stamps[1:])), stamps)  # period_ms 1000 apart
-
-    def test_h10_unknown_token_is_refused_with_its_typed_error(self):
-        r = run_until("h10_telemetry_upload", self.env(unique("no-such-token")), {r"connect failed: \w+": 3})
-        self.assertEqual(r.returncode, 3, r.stdout)
-        self.assertIn("h10_telemetry: connect failed: refused_credentials", r.stdout)
-
-    def test_h20_client_attributes_arrive_merged(self):
-        self.run_example("h20_attributes_update", r"attributes delivered")
-        self.assertEqual(wait_for(self.client_attributes),
-                         {"model": "tbmqtt-h20", "firmwareVersion": "1.0.0", "ledOn": True})
-
-    def push(self, attributes):
-        request(self.b, "attributes.set", {"device": self.name, "attributes": attributes})
-
-    def test_h21_reacts_to_changes_of_its_keys_only(self):
-        app = self.start("h21_attributes_subscribe")
-        app.wait_for(r"h21_subscribe: connected")
-        self.push({"other": 1})                    # touches neither key: not delivered
-        self.push({"targetTemperature": 19.5})
-        app.wait_for(r"targetTemperature = 19.5$")
-        self.push({"targetTemperature": "hot"})   # wrong type: reported, ignored
-        app.wait_for(r"targetTemperature ignored: wrong_type")
-        self.push({"mode": "eco", "other": 2})
-        app.wait_for(r"mode = eco$")
-        app.wait_for(r"3 updates applied")
-        self.assertNotIn("other", app.text())
-
-    def test_h22_reads_the_requested_client_and_shared_keys(self):
-        request(self.b, "attributes.set", {"device": self.name, "scope": "client",
-                                           "attributes": {"firmwareVersion": "1.0.0", "ledOn": True, "serial": "S1"}})
-        self.push({"targetTemperature": 21.5, "mode": "eco", "other": 1})
-        app = self.start("h22_attributes_request")
-        client = json.loads(app.wait_for(r"h22_request: client (\{.*\})$").group(1))
-        shared = json.loads(app.wait_for(r"h22_request: shared (\{.*\})$").group(1))
-        self.assertEqual((client, shared), ({"firmwareVersion": "1.0.0", "ledOn": True},
-                                            {"targetTemperature": 21.5, "mode": "eco"}))
-
-    def test_h30_answers_two_way_and_applies_one_way_calls(self):
-        app = self.start("h30_server_rpc")
-        app.wait_for(r"h30_server_rpc: connected")
-        self.assertEqual(self.rpc("reboot", {}), {"error": "unknown method: reboot"})  # by the library
-        self.assertEqual(self.rpc("getTemperature", {}), {"temperature": 21.5})
-        app.wait_for(r"getTemperature answered")
-        self.assertEqual(self.rpc("setLed", {"on": True}, "--oneway"), {"delivered": True})
-        app.wait_for(r"LED on")
-        app.wait_for(r"2 calls handled")  # the ESP example's `calls`
-
-    def test_h30_wrong_parameter_type_is_reported_and_ignored(self):
-        app = self.start("h30_server_rpc")
-        app.wait_for(r"h30_server_rpc: connected")
-        self.assertEqual(self.rpc("setLed", {"on": "yes"}, "--oneway"), {"delivered": True})
-        app.wait_for(r"setLed ignored: wrong_type")
-
-    def test_h31_stamps_telemetry_with_the_server_time(self):
-        server_time = 1700000000000
-        request(self.b, "rpc_handler.set", {"method": "getCurrentTime", "device": self.name,
-                                            "response": {"time": server_time}})
-        self.addCleanup(request, self.b, "rpc_handler.set", {"method": "getCurrentTime", "device": self.name,
-                                                             "response": None})
-        app = self.start("h31_client_rpc")
-        m = app.wait_for(r"server time (\d+) \(device clock offset (-?\d+) ms\)")
-        self.assertEqual(int(m.group(1)), server_time)
-        offset = int(m.group(2))
-        series = wait_for(lambda: request(self.b, "telemetry.series", {"device": self.name}))
-        self.assertEqual(series, [{"ts": server_time, "key": "clockOffsetMs", "value": offset}])
-
-    def test_h40_claim_request_arrives_and_the_secret_claims_the_device(self):
-        self.run_example("h40_claiming", r"claim request delivered")
-        claim = request(self.b, "claim.get", {"device": self.name})["claim"]
-        self.assertEqual((claim["secretKey"], claim["durationMs"]), ("CHANGE-ME-label-secret", 60000))
-        self.assertEqual(request(self.b, "claim.accept", {"device": self.name, "secretKey": "CHANGE-ME-label-secret"}),
-                         {"result": "SUCCESS"})
+# The helper examples' Linux arguments after HOST PORT TOKEN, as their settings (TBMQTT_<NAME>).
+HELPER_SETTINGS = {
+    "hello_device": ("SECONDS",),
+    "h10_telemetry_upload": ("MESSAGES", "PERIOD_MS"),
+    "h20_attributes_update": ("FIRMWARE_VERSION",),
+    "h21_attributes_subscribe": ("UPDATES", "SECONDS"),
+    "h22_attributes_request": ("CLIENT_KEYS", "SHARED_KEYS"),
+    "h30_server_rpc": ("CALLS", "SECONDS"),
+    "h31_client_rpc": (),
+    "h40_claiming": ("SECRET", "DURATION_MS"),
+}
 
 
+@require_esp_examples(*HELPER_SETTINGS)
+class EspHelperExamplesTest(EspCommand, linux_helpers.HelperExamplesTest):
+    """g00 (hello_device) and h10..h40: test_helper_examples' tests, on the ESP-IDF builds."""
+    ESP_SETTINGS = HELPER_SETTINGS
 
-@require_esp_examples("e10_timeseries")
-class EspRegistryExamplesTest(EspDeviceCase):
-    def test_e10_uploads_every_time_series_point(self):
-        self.run_example("e10_timeseries", r"e10_timeseries: done")
-        got = wait_for(lambda: (lambda m: m if len(m) >= 5 else None)(messages(self.b, self.name)))
-        self.assertEqual(got, [{"temperature": 21.5 + 0.5 * i, "humidity": 40 + i, "status": "running"}
-                               for i in range(5)])
+    def command(self, example, args, token=None):
+        return self.esp_command(example, args, {"TBMQTT_URI": "mqtt://%s:%d" % (HOST, self.b.port),
+                                                "TBMQTT_TOKEN": token or self.token})
 
 
-@require_esp_examples("e20_client_attributes", "e30_shared_attributes")
-class EspAttributeRegistryExamplesTest(EspDeviceCase):
-    """e20 and e30 with the checks of their Linux twins (test_registry.py)."""
+REGISTRY_SETTINGS = {"e10_timeseries": ("MESSAGES",), "e20_client_attributes": (), "e30_shared_attributes": ("SECONDS",)}
 
-    def test_e20_initializes_from_the_server_and_uploads_client_attributes(self):
-        request(self.b, "attributes.set", {"device": self.name, "scope": "client",
-                                           "attributes": {"sendIntervalMs": 2500}})
-        r = self.run_example("e20_client_attributes", r"client attributes uploaded: ok")
-        self.assertIn("sendIntervalMs initialized from the server: 2500", r.stdout)
-        client = wait_for(lambda: (lambda c: c if "firmwareVersion" in c else None)(self.client_attributes()))
-        self.assertEqual(client, {"sendIntervalMs": 2500, "firmwareVersion": "1.0.0"})
 
-    def test_e30_follows_shared_attribute_changes_and_deletion(self):
-        request(self.b, "attributes.set", {"device": self.name, "attributes": {"targetTemperature": 21.5}})
-        app = self.start("e30_shared_attributes")
-        app.wait_for(r"e30_shared_attrs: ready$")
-        app.wait_for(r"targetTemperature = 21.5$")
-        request(self.b, "attributes.set", {"device": self.name, "attributes": {"targetTemperature": 19}})
-        app.wait_for(r"targetTemperature = 19$")
-        request(self.b, "attributes.set", {"device": self.name, "attributes": {"mode": "eco"}})
-        app.wait_for(r"mode = eco$")
-        request(self.b, "attributes.set", {"device": self.name, "attributes": {"targetTemperature": None}})
-        app.wait_for(r"targetTemperature deleted$")
+@require_esp_examples(*REGISTRY_SETTINGS)
+class EspRegistryExamplesTest(EspCommand, linux_registry.RegistryExamplesTest):
+    """e10, e20, e30: test_registry's tests of the examples, on the ESP-IDF builds."""
+    ESP_SETTINGS = REGISTRY_SETTINGS
+    test_rbe_temperature_sends_only_exceptions_and_follows_remote_thresholds = None  # Linux only
+
+    def command(self, name, token, args):
+        return self.esp_command(name, args, {"TBMQTT_URI": "mqtt://%s:%d" % (HOST, self.b.port), "TBMQTT_TOKEN": token})
 
 
 @require_esp_examples("get_started")
@@ -217,22 +126,6 @@ class EspGetStartedTest(EspDeviceCase):
         self.assertEqual(wait_for(lambda: messages(self.b, self.name) or None)[0], {"counter": 0})
         self.assertEqual(self.rpc("ping", {}), {"pong": True})
         self.assertEqual(self.rpc("reboot", {}), {"error": "unknown method: reboot"})  # by the library
-
-
-@require_esp_examples("hello_device")
-class EspHelloDeviceTest(EspDeviceCase):
-    """hello_device: the one source shared with Linux (examples/common/hello_device.cpp; its Linux
-    build is test_helper_examples' g00), built for the ESP-IDF linux target: the same transcript."""
-
-    def test_hello_device_sends_telemetry_and_answers_one_rpc(self):
-        app = EspApp("hello_device", dict(self.env(), TBMQTT_SECONDS="30"))
-        self.addCleanup(app.stop)
-        app.wait_for(r"^device: connected$")
-        app.wait_for(r"^device: telemetry acknowledged$")
-        self.assertEqual(wait_for(lambda: messages(self.b, self.name) or None),
-                         [{"temperature": 21.5, "humidity": 40, "door_open": False}])
-        self.assertEqual(self.rpc("getTemperature", {}), {"temperature": 21.5})
-        app.wait_for(r"^device: RPC getTemperature \{\} -> replying$")
 
 
 @require_esp_examples("firmware_update")

@@ -1,7 +1,9 @@
-"""The get-started example g00 (hello_device) and the helper examples h10..h40 (examples/linux/h*.cpp, twins of examples/esp-idf/h*) against the
-emulator: each test runs one example with a fresh device and checks what arrived at the emulator
-(time series, client attributes, RPC replies, the claim record) or, for pushes the server sends,
-exactly what the example printed. Server-side actions go through the emulator's admin commands."""
+"""The get-started example g00 (hello_device) and the helper examples h10..h40 (examples/common: one
+source each for Linux and ESP-IDF) against the emulator: each test runs one example with a fresh
+device and checks what arrived at the emulator (time series, client attributes, RPC replies, the
+claim record) or, for pushes the server sends, exactly what the example printed. Server-side
+actions go through the emulator's admin commands. test_esp_idf_examples runs these tests again
+with the ESP-IDF build of each example (command() overridden)."""
 
 import json
 import subprocess
@@ -28,15 +30,24 @@ class HelperExamplesTest(unittest.TestCase):
     def setUp(self):
         self.name, self.token = new_device(self.b)
 
+    def command(self, example, args, token=None):
+        """The command line and environment (None: this one) that run `example` with `args` (its
+        arguments after HOST PORT TOKEN) as this test's device, or as `token`."""
+        return [example_path(example), HOST, str(self.b.port), token or self.token] + [str(a) for a in args], None
+
     def run_example(self, example, *args, token=None):
-        return subprocess.run([example_path(example), HOST, str(self.b.port), token or self.token]
-                              + [str(a) for a in args], capture_output=True, text=True, timeout=TIMEOUT)
+        cmd, env = self.command(example, args, token)
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+
+    def popen(self, example, *args):
+        cmd, env = self.command(example, args)
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.communicate()))
+        return p
 
     def start_example(self, example, *args):
         """Starts the example and returns it once it printed `<id>: connected`."""
-        p = subprocess.Popen([example_path(example), HOST, str(self.b.port), self.token] + [str(a) for a in args],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.communicate()))
+        p = self.popen(example, *args)
         self.assertEqual(p.stdout.readline(), example[:3] + ": connected\n")
         return p
 
@@ -51,9 +62,7 @@ class HelperExamplesTest(unittest.TestCase):
     # ---- g00 hello world -----------------------------------------------------------------------
 
     def test_g00_hello_device_sends_telemetry_and_answers_one_rpc(self):
-        p = subprocess.Popen([example_path("hello_device"), HOST, str(self.b.port), self.token, "10"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.communicate()))
+        p = self.popen("hello_device", 10)
         self.assertEqual(p.stdout.readline(), "device: connected\n")
         self.assertEqual(p.stdout.readline(), "device: telemetry acknowledged\n")
         self.assertEqual(wait_for(lambda: messages(self.b, self.name) or None),

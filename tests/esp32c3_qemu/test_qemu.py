@@ -83,8 +83,8 @@ class HelperExamplesTest(QemuCase):
                                            "attributes": {"firmwareVersion": "1.0.0", "ledOn": True, "serial": "S1"}})
         request(self.b, "attributes.set", {"device": name, "attributes": {"targetTemperature": 21.5, "mode": "eco"}})
         g = self.guest("h22").boot()
-        client = g.wait_line(r"h22_request: client (\{.*\})", BOOT)
-        shared = g.wait_line(r"h22_request: shared (\{.*\})", 30)
+        client = g.wait_line(r"^h22: client (\{.*\})$", BOOT)
+        shared = g.wait_line(r"^h22: shared (\{.*\})$", 30)
         self.assertEqual(json.loads(client.group(1)), {"firmwareVersion": "1.0.0", "ledOn": True})
         self.assertEqual(json.loads(shared.group(1)), {"targetTemperature": 21.5, "mode": "eco"})
 
@@ -92,11 +92,11 @@ class HelperExamplesTest(QemuCase):
     def test_h30_answers_two_way_and_applies_one_way_calls(self):
         name = self.device("QEMU_H30_TOKEN")
         g = self.guest("h30").boot()
-        g.wait_line(r"h30_server_rpc: connected$", BOOT)
+        g.wait_line(r"^h30: connected$", BOOT)
         self.assertEqual(self.rpc(name, "getTemperature"), {"temperature": 21.5})
         self.assertEqual(self.rpc(name, "setLed", '{"on":true}', "--oneway"), {"delivered": True})
-        g.wait_line(r"LED on", 30)
-        g.wait_line(r"h30_server_rpc: 2 calls handled", 30)
+        g.wait_line(r"^h30: LED on$", 30)
+        g.wait_line(r"^h30: 2 calls handled$", 30)
         self.assertTrue(wait_for(lambda: request(self.b, "attributes.get", {"device": name})["client"].get("ledOn"), 30))
 
 

@@ -1,21 +1,23 @@
 // h20 attributes update: publishes client attributes, first what the device is and how it is
 // set up ({"model":"tbmqtt-h20","firmwareVersion":VERSION,"ledOn":false}), then one value that
 // changed ({"ledOn":true}). The server merges them: the last value of each key wins.
-//   h20_attributes_update HOST PORT TOKEN [FIRMWARE_VERSION=1.0.0]
+// One source for Linux and ESP-IDF (settings: example_device.hpp):
+//   Linux:    h20_attributes_update HOST PORT TOKEN [FIRMWARE_VERSION=1.0.0]
+//   ESP-IDF:  examples/esp-idf/h20_attributes_update (TBMQTT_FIRMWARE_VERSION)
 // Exit status: 0 delivered, 3 connect failed, 1 not sent (e.g. not_enough_space), 4 not acknowledged.
-#include <tbmqtt/linux/client.hpp>
-
-#include "example_args.hpp"
-
 #include <chrono>
 #include <cstdio>
 
-int main(int argc, char** argv) {
-  tbmqtt::client_options options;
-  if (!example::options_from_args(argc, argv, "[FIRMWARE_VERSION]", options)) return 2;
-  const char* firmware_version = argc > 4 ? argv[4] : "1.0.0";
+#include "example_device.hpp"
 
-  tbmqtt::client device{options};
+namespace {
+
+int h20_attributes_update(int argc, char** argv) {
+  example::device_options options;
+  if (!example::device_settings(argc, argv, "[FIRMWARE_VERSION]", options)) return 2;
+  const char* firmware_version = example::text_arg(argc, argv, 4, "FIRMWARE_VERSION", "1.0.0");
+
+  example::device_client device{options};
   if (!example::connect(device, "h20")) return 3;
   tbmqtt::attributes<96> info;  // a builder with its buffer inside: typed values, JSON escaping
   info.add("model", "tbmqtt-h20").add("firmwareVersion", firmware_version).add("ledOn", false);
@@ -34,3 +36,7 @@ int main(int argc, char** argv) {
   std::printf("h20: attributes delivered\n");
   return 0;
 }
+
+}  // namespace
+
+EXAMPLE_MAIN(h20_attributes_update)

@@ -2,19 +2,19 @@
 // mode. A push from the server carries only the changed keys ({"mode":"eco"}) or the deleted
 // ones ({"deleted":["mode"]}); pushes that touch neither key are not delivered here.
 // Stops after UPDATES pushes, or gives up after SECONDS.
-//   h21_attributes_subscribe HOST PORT TOKEN [UPDATES=3] [SECONDS=30]
+// One source for Linux and ESP-IDF (settings: example_device.hpp):
+//   Linux:    h21_attributes_subscribe HOST PORT TOKEN [UPDATES=3] [SECONDS=30]
+//   ESP-IDF:  examples/esp-idf/h21_attributes_subscribe (TBMQTT_UPDATES, TBMQTT_SECONDS)
 // Exit status: 0 all updates seen, 3 connect failed, 1 subscription not set up, 4 timeout.
-#include <tbmqtt/linux/client.hpp>
-
-#include "example_args.hpp"
-
 #include <chrono>
 #include <cstdio>
 
+#include "example_device.hpp"
+
 namespace {
 
-// Runs on the client's network thread for each matching push. A value of the wrong type is
-// reported with its typed error (errc::wrong_type) and ignored.
+// Runs on the client's network thread (task) for each matching push. A value of the wrong type
+// is reported with its typed error (errc::wrong_type) and ignored.
 void apply(tbmqtt::json::value update) {
   if (auto target = update["targetTemperature"]; target.present()) {
     if (auto celsius = target.as_double())
@@ -32,16 +32,14 @@ void apply(tbmqtt::json::value update) {
     if (auto key = deleted.as_string()) std::printf("h21: %.*s deleted\n", static_cast<int>(key->size()), key->data());
 }
 
-}  // namespace
+int h21_attributes_subscribe(int argc, char** argv) {
+  example::device_options options;
+  if (!example::device_settings(argc, argv, "[UPDATES] [SECONDS]", options)) return 2;
+  const int updates = static_cast<int>(example::number_arg(argc, argv, 4, "UPDATES", 3));
+  const int seconds = static_cast<int>(example::number_arg(argc, argv, 5, "SECONDS", 30));
 
-int main(int argc, char** argv) {
-  tbmqtt::client_options options;
-  if (!example::options_from_args(argc, argv, "[UPDATES] [SECONDS]", options)) return 2;
-  const int updates = example::int_arg(argc, argv, 4, 3);
-  const int seconds = example::int_arg(argc, argv, 5, 30);
-
-  example::countdown seen{updates};  // declared before the client, whose thread calls it
-  tbmqtt::client device{options};
+  example::event seen{updates};  // declared before the client, whose thread calls it
+  example::device_client device{options};
   // Before connect: the subscription is made on every (re)connect.
   auto subscribed = device.subscribe_shared_attributes("targetTemperature,mode", [&](tbmqtt::json::value update) {
     apply(update);
@@ -59,3 +57,7 @@ int main(int argc, char** argv) {
   std::printf("h21: %d updates applied\n", updates);
   return 0;
 }
+
+}  // namespace
+
+EXAMPLE_MAIN(h21_attributes_subscribe)

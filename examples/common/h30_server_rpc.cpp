@@ -5,24 +5,26 @@
 //     with their typed error (malformed, wrong_type).
 //   - any other method: the library answers {"error":"unknown method: <method>"} by itself.
 // Stops after CALLS calls of the two methods, or gives up after SECONDS.
-//   h30_server_rpc HOST PORT TOKEN [CALLS=2] [SECONDS=30]
+// One source for Linux and ESP-IDF (settings: example_device.hpp):
+//   Linux:    h30_server_rpc HOST PORT TOKEN [CALLS=2] [SECONDS=30]
+//   ESP-IDF:  examples/esp-idf/h30_server_rpc (TBMQTT_CALLS, TBMQTT_SECONDS)
 // Exit status: 0 all calls handled, 3 connect failed, 1 handlers not registered, 4 timeout.
-#include <tbmqtt/linux/client.hpp>
-
-#include "example_args.hpp"
-
 #include <chrono>
 #include <cstdio>
 
-int main(int argc, char** argv) {
-  tbmqtt::client_options options;
-  if (!example::options_from_args(argc, argv, "[CALLS] [SECONDS]", options)) return 2;
-  const int calls = example::int_arg(argc, argv, 4, 2);
-  const int seconds = example::int_arg(argc, argv, 5, 30);
+#include "example_device.hpp"
 
-  example::countdown handled{calls};  // declared before the client, whose thread calls it
-  tbmqtt::client device{options};
-  // Handlers run on the client's network thread; they may call the client (reply, publish).
+namespace {
+
+int h30_server_rpc(int argc, char** argv) {
+  example::device_options options;
+  if (!example::device_settings(argc, argv, "[CALLS] [SECONDS]", options)) return 2;
+  const int calls = static_cast<int>(example::number_arg(argc, argv, 4, "CALLS", 2));
+  const int seconds = static_cast<int>(example::number_arg(argc, argv, 5, "SECONDS", 30));
+
+  example::event handled{calls};  // declared before the client, whose thread calls it
+  example::device_client device{options};
+  // Handlers run on the client's network thread (task); they may call the client (reply, publish).
   auto get_temperature = device.on_rpc("getTemperature", [&](const tbmqtt::server_rpc& rpc) {
     if (auto r = device.reply_rpc(rpc.id, R"({"temperature":21.5})"); !r)
       std::printf("h30: reply failed: %s\n", tbmqtt::to_string(r.error()));
@@ -35,7 +37,7 @@ int main(int argc, char** argv) {
     if (!on) {
       std::printf("h30: setLed ignored: %s\n", tbmqtt::to_string(on.error()));
     } else {
-      std::printf("h30: LED %s\n", *on ? "on" : "off");
+      std::printf("h30: LED %s\n", *on ? "on" : "off");  // switch the GPIO here
       if (auto r = device.send_attributes(*on ? R"({"ledOn":true})" : R"({"ledOn":false})"); !r)
         std::printf("h30: ledOn not reported: %s\n", tbmqtt::to_string(r.error()));
     }
@@ -57,3 +59,7 @@ int main(int argc, char** argv) {
   std::printf("h30: %d calls handled\n", calls);
   return 0;
 }
+
+}  // namespace
+
+EXAMPLE_MAIN(h30_server_rpc)
