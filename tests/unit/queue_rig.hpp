@@ -29,12 +29,12 @@ using session_rig::telemetry_topic;
 // Records delivery outcomes (on_delivered), up to 64.
 struct forward_log final : tbmqtt::session_events {
   struct outcome {
-    tbmqtt::message_id ticket;
+    tbmqtt::delivery_ticket ticket;
     errc e;
   } outcomes[64];
   std::size_t count = 0;
   std::size_t ready = 0;
-  void on_delivered(tbmqtt::message_id ticket, errc e) noexcept override {
+  void on_delivered(tbmqtt::delivery_ticket ticket, errc e) noexcept override {
     if (count < 64) outcomes[count] = {ticket, e};
     ++count;
   }
@@ -71,7 +71,7 @@ struct device {
     s.on_connected(now_ms);
     for (std::size_t i = from; i < port.recorded_subscribes(); ++i) s.on_suback(port.subscribes[i].id, 1);
   }
-  tbmqtt::result<tbmqtt::message_id> send(std::string_view json) {
+  tbmqtt::result<tbmqtt::delivery_ticket> send(std::string_view json) {
     return s.publish_telemetry(json, qos::at_least_once);
   }
   // PUBACKs every publish recorded from index `from` on.
