@@ -28,7 +28,7 @@
 
 namespace tbmqtt {
 
-class offline_queue;
+class ioffline_queue;
 class rate_limiter;
 
 /// @brief One ThingsBoard device session (sans-I/O).
@@ -168,8 +168,8 @@ class session {
   /// (errc::queue_full, errc::storage_error, ...). QoS 0 and every other message bypass the
   /// queue. nullptr turns it off.
   /// @pre `queue` is open() and outlives the session (or is unset first).
-  void set_offline_queue(offline_queue* queue) noexcept;
-  offline_queue* queue() const noexcept { return ctx_.out.queue(); }
+  void set_offline_queue(ioffline_queue* queue) noexcept;
+  ioffline_queue* queue() const noexcept { return ctx_.out.queue(); }
 
   /// @brief Memory for the messages sent directly (not through the offline queue) that wait for
   /// their outcome: TBMQTT_MAX_IN_FLIGHT of them by default; when all are waiting, a publish

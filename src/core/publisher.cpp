@@ -175,7 +175,7 @@ void publisher::pump() noexcept {
   }
 }
 
-void publisher::set_queue(offline_queue* queue) noexcept {
+void publisher::set_queue(ioffline_queue* queue) noexcept {
   queue_ = queue;
   if (queue_ != nullptr && next_ticket_ < queue_->next_sequence()) next_ticket_ = queue_->next_sequence();
   pump();

@@ -138,6 +138,6 @@ result<delivery_ticket> session::publish_raw(std::string_view topic, std::string
 
 std::size_t session::pending_requests() const noexcept { return ctx_.requests.pending(); }
 
-void session::set_offline_queue(offline_queue* queue) noexcept { ctx_.out.set_queue(queue); }
+void session::set_offline_queue(ioffline_queue* queue) noexcept { ctx_.out.set_queue(queue); }
 
 }  // namespace tbmqtt

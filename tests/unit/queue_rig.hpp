@@ -17,7 +17,7 @@
 
 namespace tbmqtt_test::queue_rig {
 using tbmqtt::errc;
-using tbmqtt::offline_queue;
+using tbmqtt::ioffline_queue;
 using tbmqtt::offline_queue_config;
 using tbmqtt::qos;
 using tbmqtt::queue_full_policy;
@@ -46,7 +46,7 @@ struct forward_log final : tbmqtt::session_events {
   }
 };
 
-using queue8 = tbmqtt::static_offline_queue<8, 128>;
+using queue8 = tbmqtt::offline_queue<8, 128>;
 
 inline offline_queue_config limits(std::size_t messages, queue_full_policy policy = queue_full_policy::drop_oldest) {
   offline_queue_config c;

@@ -114,7 +114,7 @@ struct device {
   callback_events events;
   tbmqtt::session s{port, events};
   ram_store disk;
-  tbmqtt::static_offline_queue<16, 64> queue;
+  tbmqtt::offline_queue<16, 64> queue;
   explicit device(std::size_t max_messages, std::uint64_t first_sequence = 0)
       : queue(disk, [&] {
           tbmqtt::offline_queue_config c;

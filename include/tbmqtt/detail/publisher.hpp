@@ -23,7 +23,7 @@
 #endif
 
 namespace tbmqtt {
-class offline_queue;
+class ioffline_queue;
 class rate_limiter;
 }  // namespace tbmqtt
 
@@ -65,8 +65,8 @@ class publisher {
   /// packet id directly.
   void set_slots(span<delivery_slot> slots) noexcept;
 
-  void set_queue(offline_queue* queue) noexcept;
-  offline_queue* queue() const noexcept { return queue_; }
+  void set_queue(ioffline_queue* queue) noexcept;
+  ioffline_queue* queue() const noexcept { return queue_; }
   void set_limiter(rate_limiter* limiter) noexcept { limiter_ = limiter; }
   /// With a limiter and learn_session_limits: the server's limits are to be asked on connect.
   bool wants_session_limits() const noexcept;
@@ -84,7 +84,7 @@ class publisher {
   void track(message_id packet_id, delivery_ticket ticket, qos q) noexcept;
   void report(delivery_ticket ticket, errc e) noexcept;
   session_context& ctx_;
-  offline_queue* queue_ = nullptr;
+  ioffline_queue* queue_ = nullptr;
   rate_limiter* limiter_ = nullptr;
   bool limits_pending_ = false;  // getSessionLimits asked, not answered: the queue waits
   bool paced_ = false;           // a rate limit said to wait until paced_until_ms_

@@ -138,11 +138,11 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   }
   // Store-and-forward over NVS (esp_client_options::offline_store).
   void open_offline_store(const esp_client_options& o) noexcept {
-    const std::size_t record = o.offline_max_payload + offline_queue::header_size;
+    const std::size_t record = o.offline_max_payload + ioffline_queue::header_size;
     // The log over NVS: pages of log_page_size bytes as blobs (kv_segment_store; see the README).
     const std::size_t window = o.offline_queue.max_in_flight > 0 ? o.offline_queue.max_in_flight : 1;
     nvs = new (std::nothrow) esp_idf::nvs_storage(o.offline_store);
-    queue_index = new (std::nothrow) offline_queue::entry[window];
+    queue_index = new (std::nothrow) ioffline_queue::entry[window];
     queue_buffer = new (std::nothrow) std::byte[record];
     log_pages = new (std::nothrow) std::byte[2 * log_page_size];
     if (nvs == nullptr || queue_index == nullptr || queue_buffer == nullptr || log_pages == nullptr) return;
@@ -154,7 +154,7 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
     // it is stored as it is, and the server stamps it on arrival.
     offline_queue_config queue_config = o.offline_queue;
     if (queue_config.epoch_ms == nullptr) queue_config.epoch_ms = &tbmqtt::unix_ms;
-    queue = new (std::nothrow) offline_queue(*log, {queue_index, window}, {queue_buffer, record}, queue_config);
+    queue = new (std::nothrow) ioffline_queue(*log, {queue_index, window}, {queue_buffer, record}, queue_config);
     if (queue == nullptr) return;
     if (auto opened = queue->open(); !opened) {
       offline_error = opened.error();
@@ -201,9 +201,9 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   static constexpr std::size_t log_page_size = 512;
   std::byte* log_pages = nullptr;  // write page + read page of the log
   kv_segment_store* log = nullptr;
-  offline_queue::entry* queue_index = nullptr;
+  ioffline_queue::entry* queue_index = nullptr;
   std::byte* queue_buffer = nullptr;
-  offline_queue* queue = nullptr;
+  ioffline_queue* queue = nullptr;
   rate_limiter limiter;  // paces the offline store's messages (options.rate_limits)
   errc offline_error{};  // why start() fails: the store cannot be read, or a bad rate-limit option
   volatile bool stopping = false;

@@ -139,13 +139,13 @@ struct ota_slot {
 // The offline store of client_options: a log of segment files in a locked directory.
 struct offline_store {
   file_segment_store files;
-  std::vector<offline_queue::entry> window;
+  std::vector<ioffline_queue::entry> window;
   std::vector<std::byte> buffer;
-  tbmqtt::offline_queue queue;
+  tbmqtt::ioffline_queue queue;
   offline_store(const std::string& directory, const client_options& o)
       : files(directory, o.offline_store_sync),
         window(o.offline_queue.max_in_flight > 0 ? o.offline_queue.max_in_flight : 1),
-        buffer(o.max_payload + offline_queue::header_size),
+        buffer(o.max_payload + ioffline_queue::header_size),
         queue(files, {window.data(), window.size()}, {buffer.data(), buffer.size()}, with_clock(o.offline_queue)) {
     if (auto locked = files.open(); !locked) {
       if (locked.error() == errc::store_locked)
