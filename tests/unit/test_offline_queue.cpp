@@ -162,7 +162,7 @@ TEST(offline_queue, drop_oldest_never_drops_a_message_in_flight) {
   offline_queue_config config = limits(3, queue_full_policy::drop_oldest);
   config.max_in_flight = 2;
   device d{disk, config};
-  tbmqtt::message_id tickets[6];
+  tbmqtt::delivery_ticket tickets[6];
   for (int i = 0; i < 3; ++i) {
     char buf[24];
     auto t = d.send(doc(buf, i));
@@ -194,11 +194,11 @@ TEST(offline_queue, drop_oldest_never_drops_a_message_in_flight) {
   EXPECT_TRUE(d.queue.empty());
   EXPECT_EQ(d.events.with(errc{}), 3u);
   EXPECT_EQ(d.events.with(errc::queue_full), 2u);
-  for (tbmqtt::message_id t : {tickets[0], tickets[1], tickets[4]}) {
+  for (tbmqtt::delivery_ticket t : {tickets[0], tickets[1], tickets[4]}) {
     bool delivered = false;
     for (std::size_t i = 0; i < d.events.count; ++i)
       delivered |= d.events.outcomes[i].ticket == t && d.events.outcomes[i].e == errc{};
-    EXPECT_TRUE(delivered) << t;
+    EXPECT_TRUE(delivered) << tbmqtt::to_underlying(t);
   }
   // After a restart nothing comes back: the drops are persistent, the watermark passed them.
   device after{disk, config};
@@ -264,7 +264,7 @@ TEST(offline_queue, storage_failure_on_push_is_reported_and_queues_nothing) {
   offline_queue_config config = limits(400);
   config.segment_bytes = 8192;  // larger than the medium's segments: the medium fills up
   device f{small, config};
-  tbmqtt::result<tbmqtt::message_id> last = errc::again;
+  tbmqtt::result<tbmqtt::delivery_ticket> last = errc::again;
   std::size_t accepted = 0;
   for (int i = 0; i < 400 && (last = f.send("{\"n\":\"filling the segment up\"}")).ok(); ++i) ++accepted;
   EXPECT_EQ(last.error(), errc::not_enough_space);
@@ -533,7 +533,7 @@ TEST(offline_queue, sequence_numbers_only_grow_across_drains_and_restarts) {
   device d{disk};
   auto ticket = d.send("{\"n\":9}");
   ASSERT_TRUE(ticket.ok());
-  EXPECT_EQ(*ticket, static_cast<tbmqtt::message_id>(before));
+  EXPECT_EQ(*ticket, tbmqtt::ticket_of(before));
   d.connect();
   ASSERT_EQ(d.port.publish_count, 1u);  // nothing acknowledged came back
   EXPECT_EQ(d.port.payload(0), "{\"n\":9}");
