@@ -1,4 +1,5 @@
-// tbmqtt: host-only (a RAM store of megabytes: more than 65,536 messages pending)
+// tbmqtt: host-only
+// (A RAM store of megabytes: more than 65,536 messages pending.)
 // Tests of the delivery ticket (tbmqtt/session_ports.hpp: delivery_ticket, one 32-bit id space for
 // every message) through src/core/publisher.cpp, the offline queue and the clients' callback map
 // (src/platform/common/call_callbacks.hpp): a ticket is not a packet id, more than 65,536 pending
@@ -6,6 +7,7 @@
 // pending messages sharing a ticket.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -60,7 +62,7 @@ struct ram_store final : tbmqtt::segment_store {
     auto it = segments.find(segment);
     if (it == segments.end()) return errc::no_match;
     if (offset >= it->second.size()) return std::size_t{0};
-    const std::size_t n = std::min(out.size(), it->second.size() - offset);
+    const std::size_t n = std::min<std::size_t>(out.size(), it->second.size() - offset);
     std::memcpy(out.data(), it->second.data() + offset, n);
     return n;
   }
