@@ -45,7 +45,7 @@ struct queued_session {
   null_port port;
   no_events events;
   tbmqtt::session core{port, events};
-  tbmqtt::static_offline_queue<16, 256> queue;
+  tbmqtt::offline_queue<16, 256> queue;
   explicit queued_session(tbmqtt::segment_store& store, tbmqtt::offline_queue_config config = {})
       : queue(store, config) {
     if (!queue.open()) std::abort();
@@ -124,7 +124,7 @@ void BM_offline_queue_store_only_files(benchmark::State& state) {
   tbmqtt::offline_queue_config config;
   config.commit_records = static_cast<std::uint32_t>(state.range(1));
   config.max_messages = 1000;
-  tbmqtt::static_offline_queue<16, 256> queue{store, config};
+  tbmqtt::offline_queue<16, 256> queue{store, config};
   if (!queue.open()) std::abort();
   for (auto _ : state) {
     if (!queue.push(tbmqtt::stored_topic::telemetry, payload)) std::abort();  // drops the oldest when full
@@ -139,7 +139,7 @@ void BM_offline_queue_open_64_files(benchmark::State& state) {
   {
     tbmqtt::file_segment_store store{dir.path};
     if (!store.open()) std::abort();
-    tbmqtt::static_offline_queue<16, 256> filler{store};
+    tbmqtt::offline_queue<16, 256> filler{store};
     if (!filler.open()) std::abort();
     for (int i = 0; i < 64; ++i)
       if (!filler.push(tbmqtt::stored_topic::telemetry, payload)) std::abort();
@@ -147,7 +147,7 @@ void BM_offline_queue_open_64_files(benchmark::State& state) {
   for (auto _ : state) {
     tbmqtt::file_segment_store store{dir.path, false};
     if (!store.open()) std::abort();
-    tbmqtt::static_offline_queue<16, 256> queue{store};
+    tbmqtt::offline_queue<16, 256> queue{store};
     auto recovered = queue.open();
     if (!recovered || *recovered != 64) std::abort();
   }

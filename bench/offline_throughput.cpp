@@ -170,6 +170,6 @@ int main(int argc, char** argv) {
   std::printf("  %-44s %10.0f msg/s\n", "disk: append+fdatasync every record", median(disk_each));
   std::printf("  %-44s %10.0f msg/s\n", "disk: append+fdatasync every 64 records", median(disk_batch));
   std::printf("  RAM of the store in the client: window of 16 x %zu bytes + one record buffer (max payload + %zu)\n",
-              sizeof(tbmqtt::offline_queue::entry), tbmqtt::offline_queue::header_size);
+              sizeof(tbmqtt::ioffline_queue::entry), tbmqtt::ioffline_queue::header_size);
   return 0;
 }

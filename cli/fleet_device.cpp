@@ -95,9 +95,9 @@ void device::close() noexcept {
   in_flight_ = 0;
 }
 
-result<message_id> device::publish_telemetry(std::string_view json, std::size_t child) noexcept {
-  result<message_id> id = gateway_ ? gateway_->gw.publish_telemetry(gateway_->children[child], json)
-                                   : session_.publish_telemetry(json, settings_.telemetry_qos);
+result<delivery_ticket> device::publish_telemetry(std::string_view json, std::size_t child) noexcept {
+  result<delivery_ticket> id = gateway_ ? gateway_->gw.publish_telemetry(gateway_->children[child], json)
+                                        : session_.publish_telemetry(json, settings_.telemetry_qos);
   if (!id) return id;
   if (settings_.telemetry_qos == qos::at_least_once || gateway_)  // gateway messages always go at QoS 1
     track(*id);
@@ -106,7 +106,7 @@ result<message_id> device::publish_telemetry(std::string_view json, std::size_t 
   return id;
 }
 
-void device::track(message_id id) noexcept {
+void device::track(delivery_ticket id) noexcept {
   pending_.push_back(id);
   ++in_flight_;
 }
@@ -196,7 +196,7 @@ void device::on_ready() noexcept {
   hooks_.on_ready(*this);
 }
 
-void device::on_delivered(message_id ticket, errc e) noexcept {
+void device::on_delivered(delivery_ticket ticket, errc e) noexcept {
   const auto it = std::find(pending_.begin(), pending_.end(), ticket);
   if (it == pending_.end()) return;  // a request, reply or QoS 0 message (counted when sent)
   *it = pending_.back();

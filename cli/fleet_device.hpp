@@ -63,7 +63,7 @@ class device final : private link_events, private transport_port, private sessio
   std::size_t in_flight() const noexcept { return in_flight_; }
 
   /// @brief Publishes telemetry for the device itself, or for sub-device `child` of a gateway.
-  result<message_id> publish_telemetry(std::string_view json, std::size_t child = 0) noexcept;
+  result<delivery_ticket> publish_telemetry(std::string_view json, std::size_t child = 0) noexcept;
   /// @brief A client-side RPC (its round trip reaches device_hooks::on_round_trip).
   result<void> call_rpc(std::string_view method, std::string_view params) noexcept;
   /// @brief Requests every client and shared attribute (round trip as for call_rpc).
@@ -93,14 +93,14 @@ class device final : private link_events, private transport_port, private sessio
   result<message_id> subscribe(std::string_view filter, qos q) noexcept override;
   // session_events
   void on_ready() noexcept override;
-  void on_delivered(message_id ticket, errc e) noexcept override;
+  void on_delivered(delivery_ticket ticket, errc e) noexcept override;
   void on_attributes_response(std::uint32_t id, errc e, json::value, json::value) noexcept override;
   void on_rpc_response(std::uint32_t id, errc e, json::value) noexcept override;
   void on_rpc_request(const rpc_request& request) noexcept override;
   void on_error(errc e, std::string_view context) noexcept override;
 
   std::uint32_t clock() const noexcept;
-  void track(message_id id) noexcept;
+  void track(delivery_ticket id) noexcept;
 
   struct gateway_part;
   const device_settings& settings_;
@@ -110,7 +110,7 @@ class device final : private link_events, private transport_port, private sessio
   session session_;
   std::unique_ptr<gateway_part> gateway_;
   // Telemetry packet ids waiting for their PUBACK (few: libmosquitto keeps 20 in flight).
-  std::vector<message_id> pending_;
+  std::vector<delivery_ticket> pending_;
   std::size_t in_flight_ = 0;
   std::uint32_t request_id_ = 0;  // the client RPC or attribute request in flight
   bool request_is_rpc_ = false;

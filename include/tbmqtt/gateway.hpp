@@ -247,13 +247,14 @@ class igateway : public session_extension {
   /// or an array of those) becomes `{"A":[..]}` (an object is wrapped in an array).
   /// @return The message id, or errc::invalid_argument (not telemetry JSON), errc::not_enough_space
   /// (payload buffer), errc::payload_too_large, errc::not_connected (not attached), errc::again.
-  [[nodiscard]] result<message_id> publish_telemetry(std::string_view device, std::string_view json_text) noexcept;
+  [[nodiscard]] result<delivery_ticket> publish_telemetry(std::string_view device, std::string_view json_text) noexcept;
   /// @brief Publishes a built multi-device telemetry payload (never allocates, no re-validation).
-  [[nodiscard]] result<message_id> publish_telemetry(gateway_telemetry_builder& payload) noexcept;
+  [[nodiscard]] result<delivery_ticket> publish_telemetry(gateway_telemetry_builder& payload) noexcept;
   /// @brief Publishes client attributes (a JSON object) of one sub-device as `{"A":{..}}`.
   /// @return As publish_telemetry; errc::invalid_argument unless the text is a JSON object.
-  [[nodiscard]] result<message_id> publish_attributes(std::string_view device, std::string_view json_text) noexcept;
-  [[nodiscard]] result<message_id> publish_attributes(gateway_attributes_builder& payload) noexcept;
+  [[nodiscard]] result<delivery_ticket> publish_attributes(std::string_view device,
+                                                           std::string_view json_text) noexcept;
+  [[nodiscard]] result<delivery_ticket> publish_attributes(gateway_attributes_builder& payload) noexcept;
 
   /// @brief Reads attributes of sub-device `device` on `v1/gateway/attributes/request`:
   /// `{"id":N,"device":"A","client":true|false,"key":"k"}` for one key, `"keys":["a","b"]` for a
@@ -270,19 +271,19 @@ class igateway : public session_extension {
   /// answered, expired after session_config::server_rpc_ttl_ms, or its device disconnected),
   /// errc::invalid_argument (not JSON), errc::not_enough_space, errc::payload_too_large,
   /// errc::not_connected.
-  [[nodiscard]] result<message_id> reply_rpc(std::string_view device, std::uint32_t id,
-                                             std::string_view json_text) noexcept;
+  [[nodiscard]] result<delivery_ticket> reply_rpc(std::string_view device, std::uint32_t id,
+                                                  std::string_view json_text) noexcept;
   /// @brief Answers RPC `id` of sub-device `device` with `{"error":"<message>"}` (the message is
   /// cut to 128 bytes, or left out if the cut would split a UTF-8 sequence and make it invalid).
   /// @return As reply_rpc.
-  [[nodiscard]] result<message_id> reply_rpc_error(std::string_view device, std::uint32_t id,
-                                                   std::string_view message) noexcept;
+  [[nodiscard]] result<delivery_ticket> reply_rpc_error(std::string_view device, std::uint32_t id,
+                                                        std::string_view message) noexcept;
 
   /// @brief Claims sub-device `device`: `{"A":{"secretKey":"s","durationMs":N}}` on
   /// `v1/gateway/claim` (secretKey left out when empty, durationMs when 0). The PUBACK only means
   /// "queued". @return The message id, or errc::invalid_argument (empty device), the publish errors.
-  [[nodiscard]] result<message_id> claim(std::string_view device, std::string_view secret_key,
-                                         std::uint32_t duration_ms) noexcept;
+  [[nodiscard]] result<delivery_ticket> claim(std::string_view device, std::string_view secret_key,
+                                              std::uint32_t duration_ms) noexcept;
 
   /// Attribute requests still waiting.
   std::size_t pending_requests() const noexcept;
@@ -333,10 +334,10 @@ class igateway : public session_extension {
   void handle_rpc(std::string_view text, std::uint32_t now_ms) noexcept;
   void handle_attribute_response(std::string_view text) noexcept;
   void end_requests(errc e) noexcept;
-  result<message_id> announce(device_slot& slot) noexcept;
-  result<message_id> send(std::string_view topic, std::string_view payload) noexcept;
-  result<message_id> send_wrapped(std::string_view topic, std::string_view device, std::string_view json_text,
-                                  bool wrap_in_array) noexcept;
+  result<delivery_ticket> announce(device_slot& slot) noexcept;
+  result<delivery_ticket> send(std::string_view topic, std::string_view payload) noexcept;
+  result<delivery_ticket> send_wrapped(std::string_view topic, std::string_view device, std::string_view json_text,
+                                       bool wrap_in_array) noexcept;
   void reply_error(std::string_view device, std::uint32_t id, std::string_view prefix, std::string_view what) noexcept;
   device_slot* find_device(std::string_view name) noexcept;
   const device_slot* find_device(std::string_view name) const noexcept;

@@ -4,7 +4,7 @@
 // or a power loss.
 //
 //     tbmqtt::file_segment_store disk{"/var/lib/device/queue"};  // locks the directory
-//     tbmqtt::static_offline_queue<16, 2048> queue{disk};
+//     tbmqtt::offline_queue<16, 2048> queue{disk};
 //     (void)queue.open();                 // recovers what a previous run left
 //     device_session.set_offline_queue(&queue);
 //     device_session.publish_telemetry("{\"t\":21}", tbmqtt::qos::at_least_once);  // stored, then sent
@@ -101,10 +101,11 @@ struct stored_message {
   bool resend = false;  ///< In flight on an earlier connection: sent again.
 };
 
-/// @brief The persistent FIFO (see the file comment for the log and the crash contract). Not
-/// thread-safe; normally driven by a session's publisher (session::set_offline_queue), which
-/// calls push / retrieve / mark_in_flight / erase / tick.
-class offline_queue {
+/// @brief The persistent FIFO, capacity-erased (offline_queue<Window, MaxPayload> below owns its
+/// RAM; see the file comment for the log and the crash contract). Not thread-safe; normally
+/// driven by a session's publisher (session::set_offline_queue), which calls push / retrieve /
+/// mark_in_flight / erase / tick.
+class ioffline_queue {
  public:
   /// A message handed to the transport (or done, waiting for the older ones): the in-flight
   /// window. The RAM of the queue is this window, whatever the number of stored messages.
@@ -126,10 +127,10 @@ class offline_queue {
   /// @param window  RAM for the in-flight window (its size caps max_in_flight).
   /// @param buffer  Work memory for one record: header_size + the largest payload to queue
   ///                (with a time stamp added: see push()).
-  offline_queue(segment_store& store, span<entry> window, span<std::byte> buffer,
-                offline_queue_config config = {}) noexcept;
-  offline_queue(const offline_queue&) = delete;
-  offline_queue& operator=(const offline_queue&) = delete;
+  ioffline_queue(segment_store& store, span<entry> window, span<std::byte> buffer,
+                 offline_queue_config config = {}) noexcept;
+  ioffline_queue(const ioffline_queue&) = delete;
+  ioffline_queue& operator=(const ioffline_queue&) = delete;
 
   /// @brief Scans the log a previous run left (every segment), and starts a new segment.
   /// Damaged records end their segment (a torn tail) and are counted in corrupt(). Call once,
@@ -280,13 +281,14 @@ class offline_queue {
 [[nodiscard]] result<std::size_t> stamp_telemetry(std::string_view json_text, std::uint64_t epoch_ms,
                                                   span<char> out) noexcept;
 
-/// @brief An offline_queue with its own RAM: a window of `Window` messages and a record buffer
+/// @brief An ioffline_queue with its own RAM (as the registry's registry<N> over iregistry: functions
+/// take the capacity-erased ioffline_queue&): a window of `Window` messages and a record buffer
 /// of `MaxPayload` + header bytes.
 template <std::size_t Window, std::size_t MaxPayload>
-class static_offline_queue final : public offline_queue {
+class offline_queue final : public ioffline_queue {
  public:
-  explicit static_offline_queue(segment_store& store, offline_queue_config config = {}) noexcept
-      : offline_queue(store, window_, buffer_, config) {}
+  explicit offline_queue(segment_store& store, offline_queue_config config = {}) noexcept
+      : ioffline_queue(store, window_, buffer_, config) {}
 
  private:
   entry window_[Window];

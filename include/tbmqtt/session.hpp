@@ -28,7 +28,7 @@
 
 namespace tbmqtt {
 
-class offline_queue;
+class ioffline_queue;
 class rate_limiter;
 
 /// @brief One ThingsBoard device session (sans-I/O).
@@ -85,13 +85,13 @@ class session {
   /// errc::payload_too_large, errc::not_connected, errc::again (over a rate limit with
   /// fail_when_rate_limited, or every delivery slot is waiting: set_delivery_slots); with an
   /// offline queue the queue's errors (errc::queue_full, errc::transport_error, ...).
-  [[nodiscard]] result<message_id> publish_telemetry(std::string_view json_text, qos q) noexcept;
+  [[nodiscard]] result<delivery_ticket> publish_telemetry(std::string_view json_text, qos q) noexcept;
   /// @brief Publishes a built telemetry payload (no re-validation; never allocates).
-  [[nodiscard]] result<message_id> publish_telemetry(telemetry_builder& payload, qos q) noexcept;
+  [[nodiscard]] result<delivery_ticket> publish_telemetry(telemetry_builder& payload, qos q) noexcept;
   /// @brief Publishes client attributes (a flat JSON object) to `v1/devices/me/attributes`.
   /// @return As publish_telemetry; errc::invalid_argument unless the text is a JSON object.
-  [[nodiscard]] result<message_id> publish_attributes(std::string_view json_text, qos q) noexcept;
-  [[nodiscard]] result<message_id> publish_attributes(attributes_builder& payload, qos q) noexcept;
+  [[nodiscard]] result<delivery_ticket> publish_attributes(std::string_view json_text, qos q) noexcept;
+  [[nodiscard]] result<delivery_ticket> publish_attributes(attributes_builder& payload, qos q) noexcept;
 
   /// @brief Requests attributes on `v1/devices/me/attributes/request/{id}` with
   /// `{"clientKeys":"a,b","sharedKeys":"c"}` (empty lists are left out; both empty asks for all).
@@ -108,17 +108,17 @@ class session {
   [[nodiscard]] result<std::uint32_t> call_rpc(std::string_view method, std::string_view params_json,
                                                std::uint32_t now_ms) noexcept;
   /// @brief Same as call_rpc but nobody waits for an answer (one-way device RPC).
-  [[nodiscard]] result<message_id> notify_rpc(std::string_view method, std::string_view params_json) noexcept;
+  [[nodiscard]] result<delivery_ticket> notify_rpc(std::string_view method, std::string_view params_json) noexcept;
 
   /// @brief Answers a server RPC on `v1/devices/me/rpc/response/{request_id}`.
   /// @return The message id, or errc::unknown_request (never received, already answered, or
   /// expired after server_rpc_ttl_ms), errc::invalid_argument (not JSON),
   /// errc::payload_too_large, errc::not_connected.
-  [[nodiscard]] result<message_id> reply_rpc(std::string_view request_id, std::string_view json_text) noexcept;
+  [[nodiscard]] result<delivery_ticket> reply_rpc(std::string_view request_id, std::string_view json_text) noexcept;
 
   /// @brief Sends a claim request `{"secretKey":"s","durationMs":N}` to `v1/devices/me/claim`
   /// (secretKey left out when empty; durationMs when 0). The PUBACK only means "queued".
-  [[nodiscard]] result<message_id> claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept;
+  [[nodiscard]] result<delivery_ticket> claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept;
 
   /// @brief Registers a server-side RPC method. Requests for it reach on_rpc_request; requests
   /// for unregistered methods are answered `{"error":"unknown method: m"}` (unless the fallback
@@ -151,7 +151,7 @@ class session {
   void remove_extension(session_extension& extension) noexcept;
 
   /// @brief Publishes any payload to any topic, capped at max_payload (for extensions).
-  [[nodiscard]] result<message_id> publish_raw(std::string_view topic, std::string_view payload, qos q) noexcept;
+  [[nodiscard]] result<delivery_ticket> publish_raw(std::string_view topic, std::string_view payload, qos q) noexcept;
 
   session_state state() const noexcept { return ctx_.state; }
   /// Number of attribute requests and client RPCs still waiting.
@@ -163,13 +163,13 @@ class session {
   /// @brief Store-and-forward (tbmqtt/offline_queue.hpp): from now on every QoS 1 telemetry and
   /// attributes publish is stored in `queue` first (also while disconnected) and sent from it in
   /// order once ready; each is erased on its PUBACK. Their tickets come from the same counter as
-  /// every other message's (the queue's sequence numbers are those tickets), and their outcome
-  /// arrives through on_delivered like every other's; they fail with the queue's errors
+  /// every other message's (a stored message's ticket is ticket_of(its sequence number)), and
+  /// their outcome arrives through on_delivered like every other's; they fail with the queue's errors
   /// (errc::queue_full, errc::storage_error, ...). QoS 0 and every other message bypass the
   /// queue. nullptr turns it off.
   /// @pre `queue` is open() and outlives the session (or is unset first).
-  void set_offline_queue(offline_queue* queue) noexcept;
-  offline_queue* queue() const noexcept { return ctx_.out.queue(); }
+  void set_offline_queue(ioffline_queue* queue) noexcept;
+  ioffline_queue* queue() const noexcept { return ctx_.out.queue(); }
 
   /// @brief Memory for the messages sent directly (not through the offline queue) that wait for
   /// their outcome: TBMQTT_MAX_IN_FLIGHT of them by default; when all are waiting, a publish

@@ -18,17 +18,37 @@ namespace tbmqtt {
 /// MQTT delivery guarantee. ThingsBoard supports 0 and 1 only.
 enum class qos : std::uint8_t { at_most_once = 0, at_least_once = 1 };
 
-/// Id of a message. The session's publish calls return a delivery ticket of this type (one
-/// counter for every message, whatever is configured), and session_events::on_delivered reports
-/// the outcome of each with the same ticket. Transports number their packets with it too (MQTT
-/// packet ids); the session maps those to tickets.
+/// MQTT packet id: what a transport numbers its packets with (transport_port::publish and
+/// subscribe, session::on_puback / on_suback / on_publish_failed). 16 bits, reused by the
+/// transport as soon as a packet is acknowledged: it names a packet on the wire, never a message
+/// for the app. Messages are named by their delivery_ticket.
 using message_id = std::uint16_t;
+
+/// @brief The delivery ticket of a message: what every publish / send_* / claim / reply_rpc call
+/// returns and what session_events::on_delivered(ticket, errc) reports the outcome of. One
+/// counter for every message, whatever is configured (direct sends and the offline queue's
+/// messages alike: a stored message's ticket is its sequence number, ticket_of(sequence)).
+/// A distinct type (not an integer, not a message_id) so that a ticket and a packet id cannot be
+/// mixed. 32 bits wide: it wraps after 2^32 messages (about 500 days at 100 messages/s), and the
+/// tickets of the messages pending at any time are distinct as long as fewer than 2^32 are
+/// pending (far more than any queue holds); a ticket may repeat only after its message's outcome
+/// was reported, 2^32 messages later.
+enum class delivery_ticket : std::uint32_t {};
+
+/// The ticket of the message with sequence number `sequence` (the offline queue's numbers and
+/// the publisher's one counter): its low 32 bits.
+constexpr delivery_ticket ticket_of(std::uint64_t sequence) noexcept {
+  return static_cast<delivery_ticket>(static_cast<std::uint32_t>(sequence));
+}
+
+/// The number of a ticket (to print or log it).
+constexpr std::uint32_t to_underlying(delivery_ticket ticket) noexcept { return static_cast<std::uint32_t>(ticket); }
 
 /// @brief One message sent and not acknowledged yet: its transport packet id and its ticket
 /// (session::set_delivery_slots).
 struct delivery_slot {
+  delivery_ticket ticket{};
   message_id packet_id = 0;
-  message_id ticket = 0;
   std::uint8_t state = 0;  ///< 0 free, 1 QoS 1 (waits for its PUBACK), 2 QoS 0 (waits to be written)
 };
 
@@ -81,7 +101,7 @@ class session_events {
   /// transport gave up on it), errc::cancelled (the session's owner ended it), or the transport's
   /// error when it refused a stored message. Messages recovered from an earlier run's offline
   /// store get tickets the app never saw.
-  virtual void on_delivered(message_id /*ticket*/, errc /*e*/) noexcept {}
+  virtual void on_delivered(delivery_ticket /*ticket*/, errc /*e*/) noexcept {}
   /// Answer to request_attributes(). On error `client` and `shared` are absent. Errors:
   /// timeout, disconnected, malformed (bad JSON, or not an object).
   virtual void on_attributes_response(std::uint32_t /*request_id*/, errc /*e*/, json::value /*client*/,

@@ -26,7 +26,7 @@ result<std::uint32_t> attribute_request_engine::request(std::string_view client_
   char topic[TBMQTT_TOPIC_CAPACITY];
   auto topic_size = topics::attribute_request(topic, ctx_.config.wire.topics, *id);
   auto sent = topic_size ? ctx_.out.send({topic, *topic_size}, *text, ctx_.config.control_qos)
-                         : result<message_id>(topic_size.error());
+                         : result<delivery_ticket>(topic_size.error());
   if (!sent) {
     ctx_.requests.finish(*id, *this, 0);
     return sent.error();

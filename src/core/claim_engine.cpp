@@ -6,7 +6,7 @@
 
 namespace tbmqtt::detail {
 
-result<message_id> claim_engine::claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept {
+result<delivery_ticket> claim_engine::claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept {
   char buffer[TBMQTT_REQUEST_PAYLOAD_CAPACITY];
   json::writer w{buffer};
   w.begin_object();

@@ -11,8 +11,8 @@ constexpr std::uint8_t tag_call = 0;
 constexpr std::uint8_t tag_limits = 1;
 }  // namespace
 
-result<message_id> client_rpc_engine::send(std::uint32_t id, std::string_view method,
-                                           std::string_view params_json) noexcept {
+result<delivery_ticket> client_rpc_engine::send(std::uint32_t id, std::string_view method,
+                                                std::string_view params_json) noexcept {
   char topic[TBMQTT_TOPIC_CAPACITY];
   auto topic_size = topics::rpc_request(topic, ctx_.config.wire.topics, id);
   if (!topic_size) return topic_size.error();
@@ -45,7 +45,7 @@ result<std::uint32_t> client_rpc_engine::call(std::string_view method, std::stri
   return id;
 }
 
-result<message_id> client_rpc_engine::notify(std::string_view method, std::string_view params_json) noexcept {
+result<delivery_ticket> client_rpc_engine::notify(std::string_view method, std::string_view params_json) noexcept {
   if (!params_json.empty() && !json::validate(params_json)) return errc::invalid_argument;
   // A one-way call still needs a fresh id in the topic; take one from the same counter.
   return send(ctx_.requests.take_id(), method, params_json);

@@ -192,19 +192,19 @@ std::size_t igateway::device_count() const noexcept {
   return n;
 }
 
-result<message_id> igateway::send(std::string_view topic, std::string_view payload) noexcept {
+result<delivery_ticket> igateway::send(std::string_view topic, std::string_view payload) noexcept {
   if (session_ == nullptr) return errc::not_connected;
   return session_->publish_raw(topic, payload, qos::at_least_once);  // §7: QoS 1 for gateway publishes
 }
 
-result<message_id> igateway::announce(device_slot& slot) noexcept {
+result<delivery_ticket> igateway::announce(device_slot& slot) noexcept {
   json::writer w{payload_};
   w.begin_object().key("device").value(slot.name_view());
   if (slot.type_size != 0) w.key("type").value(slot.type_view());
   w.end_object();
   auto text = w.finish();
   if (!text) return text.error();
-  if (session_->state() == session_state::disconnected) return message_id{0};  // announced on ready
+  if (session_->state() == session_state::disconnected) return delivery_ticket{};  // announced on ready
   auto sent = send(topics::gateway_connect, *text);
   if (sent) slot.announced = true;
   return sent;
@@ -264,8 +264,8 @@ result<void> igateway::disconnect_device(std::string_view name) noexcept {
 
 // ---- publishing ---------------------------------------------------------------------------------
 
-result<message_id> igateway::send_wrapped(std::string_view topic, std::string_view device, std::string_view json_text,
-                                          bool wrap_in_array) noexcept {
+result<delivery_ticket> igateway::send_wrapped(std::string_view topic, std::string_view device,
+                                               std::string_view json_text, bool wrap_in_array) noexcept {
   json::writer w{payload_};
   w.begin_object().key(device);
   if (wrap_in_array) w.begin_array();
@@ -277,34 +277,34 @@ result<message_id> igateway::send_wrapped(std::string_view topic, std::string_vi
   return send(topic, *text);
 }
 
-result<message_id> igateway::publish_telemetry(std::string_view device, std::string_view json_text) noexcept {
+result<delivery_ticket> igateway::publish_telemetry(std::string_view device, std::string_view json_text) noexcept {
   if (device.empty()) return errc::invalid_argument;
   auto doc = json::value::parse(json_text);
   if (!doc || !(doc->is_object() || doc->is_array())) return errc::invalid_argument;
   return send_wrapped(topics::gateway_telemetry, device, json_text, doc->is_object());  // §7: must be an array
 }
 
-result<message_id> igateway::publish_telemetry(gateway_telemetry_builder& payload) noexcept {
+result<delivery_ticket> igateway::publish_telemetry(gateway_telemetry_builder& payload) noexcept {
   auto text = payload.finish();
   if (!text) return text.error();
   return send(topics::gateway_telemetry, *text);
 }
 
-result<message_id> igateway::publish_attributes(std::string_view device, std::string_view json_text) noexcept {
+result<delivery_ticket> igateway::publish_attributes(std::string_view device, std::string_view json_text) noexcept {
   if (device.empty()) return errc::invalid_argument;
   auto doc = json::value::parse(json_text);
   if (!doc || !doc->is_object()) return errc::invalid_argument;
   return send_wrapped(topics::gateway_attributes, device, json_text, false);
 }
 
-result<message_id> igateway::publish_attributes(gateway_attributes_builder& payload) noexcept {
+result<delivery_ticket> igateway::publish_attributes(gateway_attributes_builder& payload) noexcept {
   auto text = payload.finish();
   if (!text) return text.error();
   return send(topics::gateway_attributes, *text);
 }
 
-result<message_id> igateway::claim(std::string_view device, std::string_view secret_key,
-                                   std::uint32_t duration_ms) noexcept {
+result<delivery_ticket> igateway::claim(std::string_view device, std::string_view secret_key,
+                                        std::uint32_t duration_ms) noexcept {
   if (device.empty()) return errc::invalid_argument;
   json::writer w{payload_};
   w.begin_object().key(device).begin_object();
@@ -501,8 +501,8 @@ void igateway::handle_rpc(std::string_view text, std::uint32_t now_ms) noexcept 
   listener_.on_rpc_request(gateway_rpc_request{slot->name_view(), id, method, data["params"]});
 }
 
-result<message_id> igateway::reply_rpc_error(std::string_view device, std::uint32_t id,
-                                             std::string_view message) noexcept {
+result<delivery_ticket> igateway::reply_rpc_error(std::string_view device, std::uint32_t id,
+                                                  std::string_view message) noexcept {
   char body[error_text_capacity * 6 + 16];  // every byte escaped as \u00XX at worst
   message = detail::slice(message, 0, error_text_capacity);
   json::writer w{body};
@@ -526,7 +526,8 @@ result<std::string_view> write_single_attribute(span<char> out, std::string_view
   return *text;
 }
 
-result<message_id> igateway::reply_rpc(std::string_view device, std::uint32_t id, std::string_view json_text) noexcept {
+result<delivery_ticket> igateway::reply_rpc(std::string_view device, std::uint32_t id,
+                                            std::string_view json_text) noexcept {
   if (session_ == nullptr) return errc::not_connected;
   const device_slot* slot = find_device(device);
   open_rpc* open = nullptr;

@@ -36,7 +36,7 @@ std::uint64_t get_u64(const std::byte* in) noexcept {
 std::uint32_t record_crc(span<const std::byte> record) noexcept {
   crc32_hasher crc;
   crc.update(record.first(crc_offset));
-  crc.update(record.subspan(offline_queue::header_size));
+  crc.update(record.subspan(ioffline_queue::header_size));
   std::byte digest[4];
   (void)crc.finish(digest);
   return get_u32(digest);
@@ -52,7 +52,7 @@ errc medium_error(errc e) noexcept { return e == errc::not_enough_space ? e : er
 }  // namespace
 
 // What a scan of the log has seen so far; the same rules in both passes of open().
-struct offline_queue::scan_state {
+struct ioffline_queue::scan_state {
   std::uint64_t floor = 0;      // highest segment start seen
   std::uint64_t last_data = 0;  // highest data sequence seen
   std::uint64_t next = 0;       // the next sequence number to give
@@ -60,14 +60,14 @@ struct offline_queue::scan_state {
   bool any_data = false;
 };
 
-offline_queue::offline_queue(segment_store& store, span<entry> window, span<std::byte> buffer,
-                             offline_queue_config config) noexcept
+ioffline_queue::ioffline_queue(segment_store& store, span<entry> window, span<std::byte> buffer,
+                               offline_queue_config config) noexcept
     : store_(store), window_(window), buffer_(buffer), config_(config) {
   TBMQTT_EXPECTS(buffer_.size() > header_size);
   TBMQTT_EXPECTS(window_.size() > 0);
 }
 
-result<offline_queue::record_info> offline_queue::read_record(std::uint32_t segment, std::uint32_t offset) noexcept {
+result<ioffline_queue::record_info> ioffline_queue::read_record(std::uint32_t segment, std::uint32_t offset) noexcept {
   auto got = store_.read(segment, offset, buffer_.first(header_size));
   if (!got) return got.error() == errc::no_match ? errc::no_match : errc::storage_error;
   if (*got == 0) return errc::no_match;  // the clean end of the segment
@@ -90,7 +90,7 @@ result<offline_queue::record_info> offline_queue::read_record(std::uint32_t segm
 }
 
 template <typename OnData>
-result<void> offline_queue::scan_segment(std::uint32_t segment, scan_state& state, OnData on_data) noexcept {
+result<void> ioffline_queue::scan_segment(std::uint32_t segment, scan_state& state, OnData on_data) noexcept {
   auto start = read_record(segment, 0);
   if (!start) {
     if (start.error() == errc::storage_error) return errc::storage_error;
@@ -135,7 +135,7 @@ result<void> offline_queue::scan_segment(std::uint32_t segment, scan_state& stat
   }
 }
 
-result<void> offline_queue::append(std::uint8_t type, std::uint64_t sequence, std::size_t payload_size) noexcept {
+result<void> ioffline_queue::append(std::uint8_t type, std::uint64_t sequence, std::size_t payload_size) noexcept {
   std::byte* h = buffer_.data();
   h[0] = record_magic;
   h[1] = std::byte{type};
@@ -150,7 +150,7 @@ result<void> offline_queue::append(std::uint8_t type, std::uint64_t sequence, st
   return {};
 }
 
-result<void> offline_queue::start_segment(std::uint32_t segment) noexcept {
+result<void> ioffline_queue::start_segment(std::uint32_t segment) noexcept {
   if (auto c = store_.create(segment); !c) return medium_error(c.error());
   active_segment_ = segment;
   append_offset_ = 0;
@@ -158,7 +158,7 @@ result<void> offline_queue::start_segment(std::uint32_t segment) noexcept {
   return append(type_start, next_sequence_, 0);
 }
 
-result<std::size_t> offline_queue::open() noexcept {
+result<std::size_t> ioffline_queue::open() noexcept {
   open_ = false;
   window_count_ = count_ = bytes_ = pending_ = 0;
   pending_timed_ = false;
@@ -230,7 +230,7 @@ result<std::size_t> offline_queue::open() noexcept {
   return count_;
 }
 
-void offline_queue::write_watermark() noexcept {
+void ioffline_queue::write_watermark() noexcept {
   if (watermark_ == written_watermark_) return;
   if (append(type_watermark, watermark_, 0))
     written_watermark_ = watermark_;
@@ -238,7 +238,7 @@ void offline_queue::write_watermark() noexcept {
     ++erase_failures_;
 }
 
-result<void> offline_queue::commit() noexcept {
+result<void> ioffline_queue::commit() noexcept {
   write_watermark();
   if (committed_offset_ != append_offset_) {
     if (auto s = store_.sync(active_segment_); !s) return medium_error(s.error());
@@ -250,12 +250,12 @@ result<void> offline_queue::commit() noexcept {
   return {};
 }
 
-result<void> offline_queue::sync() noexcept {
+result<void> ioffline_queue::sync() noexcept {
   if (!open_) return errc::not_open;
   return commit();
 }
 
-void offline_queue::tick(std::uint32_t now_ms) noexcept {
+void ioffline_queue::tick(std::uint32_t now_ms) noexcept {
   last_now_ms_ = now_ms;
   if (!open_) return;
   if (pending_ > 0) {
@@ -269,7 +269,7 @@ void offline_queue::tick(std::uint32_t now_ms) noexcept {
   }
 }
 
-void offline_queue::remove_segments_before(std::uint32_t segment) noexcept {
+void ioffline_queue::remove_segments_before(std::uint32_t segment) noexcept {
   if (first_segment_ >= segment) return;
   write_watermark();  // the records those segments held are done: say so before they go
   for (std::uint32_t s = first_segment_; s != segment && s != active_segment_; ++s)
@@ -277,7 +277,7 @@ void offline_queue::remove_segments_before(std::uint32_t segment) noexcept {
   first_segment_ = segment;
 }
 
-void offline_queue::retire_done() noexcept {
+void ioffline_queue::retire_done() noexcept {
   std::size_t k = 0;
   while (k < window_count_ && window_[k].done) watermark_ = window_[k++].sequence + 1;
   if (k == 0) return;
@@ -287,7 +287,7 @@ void offline_queue::retire_done() noexcept {
   remove_segments_before(window_count_ > 0 ? window_[0].segment : cursor_segment_);
 }
 
-bool offline_queue::next_record(record_info& out, bool committed_only) noexcept {
+bool ioffline_queue::next_record(record_info& out, bool committed_only) noexcept {
   for (;;) {
     const bool active = cursor_segment_ == active_segment_;
     if (active && cursor_offset_ >= (committed_only ? committed_offset_ : append_offset_)) return false;
@@ -327,11 +327,11 @@ bool offline_queue::next_record(record_info& out, bool committed_only) noexcept 
   }
 }
 
-void offline_queue::advance_cursor(const record_info& r) noexcept {
+void ioffline_queue::advance_cursor(const record_info& r) noexcept {
   cursor_offset_ += static_cast<std::uint32_t>(header_size + r.size);
 }
 
-void offline_queue::finish(entry& e, errc outcome, drop_hook on_dropped) noexcept {
+void ioffline_queue::finish(entry& e, errc outcome, drop_hook on_dropped) noexcept {
   e.done = true;
   --count_;
   bytes_ -= e.size;
@@ -342,7 +342,7 @@ void offline_queue::finish(entry& e, errc outcome, drop_hook on_dropped) noexcep
 // drop_oldest: drops the oldest messages that were never handed to the transport (a message in
 // flight may still arrive: it is never dropped). A drop behind messages in flight is kept in the
 // window as a done entry, so that the watermark passes it only when they are done.
-result<void> offline_queue::make_room(std::size_t size, drop_hook on_dropped) noexcept {
+result<void> ioffline_queue::make_room(std::size_t size, drop_hook on_dropped) noexcept {
   auto fits = [&] { return count_ < config_.max_messages && bytes_ + size <= config_.max_bytes; };
   if (fits()) return {};
   if (config_.when_full == queue_full_policy::refuse) return errc::queue_full;
@@ -370,8 +370,8 @@ result<void> offline_queue::make_room(std::size_t size, drop_hook on_dropped) no
   return fits() ? result<void>{} : result<void>{errc::queue_full};
 }
 
-result<std::uint64_t> offline_queue::push(stored_topic topic, std::string_view payload, drop_hook on_dropped,
-                                          std::uint64_t capture_epoch_ms) noexcept {
+result<std::uint64_t> ioffline_queue::push(stored_topic topic, std::string_view payload, drop_hook on_dropped,
+                                           std::uint64_t capture_epoch_ms) noexcept {
   if (!open_) return errc::not_open;
   if (capture_epoch_ms == 0 && config_.epoch_ms != nullptr && topic == stored_topic::telemetry)
     capture_epoch_ms = config_.epoch_ms();
@@ -414,22 +414,22 @@ result<std::uint64_t> offline_queue::push(stored_topic topic, std::string_view p
   return sequence;
 }
 
-std::size_t offline_queue::in_flight() const noexcept {
+std::size_t ioffline_queue::in_flight() const noexcept {
   std::size_t n = 0;
   for (std::size_t i = 0; i < window_count_; ++i) n += window_[i].done ? 0 : 1;
   return n;
 }
 
-bool offline_queue::has_unsent() const noexcept { return count_ > in_flight(); }
+bool ioffline_queue::has_unsent() const noexcept { return count_ > in_flight(); }
 
-void offline_queue::on_connected(std::uint32_t now_ms) noexcept {
+void ioffline_queue::on_connected(std::uint32_t now_ms) noexcept {
   ++connection_;
   last_now_ms_ = now_ms;
   for (std::size_t i = 0; i < window_count_; ++i)
     if (!window_[i].done) window_[i].resend_at_ms = now_ms + config_.resend_after_ms;
 }
 
-bool offline_queue::retrieve(std::uint32_t now_ms, stored_message& out, drop_hook on_dropped) noexcept {
+bool ioffline_queue::retrieve(std::uint32_t now_ms, stored_message& out, drop_hook on_dropped) noexcept {
   handed_.valid = false;
   if (!open_) return false;
   last_now_ms_ = now_ms;
@@ -494,7 +494,7 @@ bool offline_queue::retrieve(std::uint32_t now_ms, stored_message& out, drop_hoo
   return false;
 }
 
-void offline_queue::mark_in_flight(std::uint64_t sequence, message_id packet_id) noexcept {
+void ioffline_queue::mark_in_flight(std::uint64_t sequence, message_id packet_id) noexcept {
   if (!handed_.valid || handed_.sequence != sequence) return;
   handed_.valid = false;
   if (handed_.resend) {
@@ -518,7 +518,7 @@ void offline_queue::mark_in_flight(std::uint64_t sequence, message_id packet_id)
   advance_cursor(handed_.record);
 }
 
-void offline_queue::give_up(std::uint64_t sequence, errc e, drop_hook on_dropped) noexcept {
+void ioffline_queue::give_up(std::uint64_t sequence, errc e, drop_hook on_dropped) noexcept {
   if (!handed_.valid || handed_.sequence != sequence) return;
   mark_in_flight(sequence, 0);  // into the window (it keeps its place for the watermark) ...
   for (std::size_t i = 0; i < window_count_; ++i)
@@ -526,7 +526,7 @@ void offline_queue::give_up(std::uint64_t sequence, errc e, drop_hook on_dropped
   retire_done();
 }
 
-result<std::uint64_t> offline_queue::erase(message_id packet_id) noexcept {
+result<std::uint64_t> ioffline_queue::erase(message_id packet_id) noexcept {
   for (std::size_t i = 0; i < window_count_; ++i) {
     entry& e = window_[i];
     if (e.done || e.packet_id != packet_id) continue;

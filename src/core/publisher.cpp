@@ -20,12 +20,12 @@ delivery_slot* publisher::find(message_id packet_id) noexcept {
   return nullptr;
 }
 
-void publisher::track(message_id packet_id, message_id ticket, qos q) noexcept {
+void publisher::track(message_id packet_id, delivery_ticket ticket, qos q) noexcept {
   delivery_slot* slot = find(packet_id);
   if (slot != nullptr) {
     // The transport gave the id of a message still tracked to a new one: the older one's
     // acknowledgement can no longer be told apart, so it is reported lost.
-    const message_id older = slot->ticket;
+    const delivery_ticket older = slot->ticket;
     slot->ticket = ticket;
     slot->state = q == qos::at_most_once ? 2 : 1;
     return report(older, errc::disconnected);
@@ -39,11 +39,11 @@ void publisher::track(message_id packet_id, message_id ticket, qos q) noexcept {
         break;
       }
   }
-  *slot = {packet_id, ticket, static_cast<std::uint8_t>(q == qos::at_most_once ? 2 : 1)};
+  *slot = {ticket, packet_id, static_cast<std::uint8_t>(q == qos::at_most_once ? 2 : 1)};
   ++used_;
 }
 
-void publisher::report(message_id ticket, errc e) noexcept { ctx_.events.on_delivered(ticket, e); }
+void publisher::report(delivery_ticket ticket, errc e) noexcept { ctx_.events.on_delivered(ticket, e); }
 
 void publisher::set_slots(span<delivery_slot> slots) noexcept {
   TBMQTT_EXPECTS(used_ == 0 && slots.size() > 0);
@@ -51,7 +51,7 @@ void publisher::set_slots(span<delivery_slot> slots) noexcept {
   for (delivery_slot& s : slots_) s = delivery_slot{};
 }
 
-result<message_id> publisher::send(std::string_view topic, std::string_view payload, qos q) noexcept {
+result<delivery_ticket> publisher::send(std::string_view topic, std::string_view payload, qos q) noexcept {
   if (payload.size() > ctx_.config.max_payload) return errc::payload_too_large;
   // QoS 1 goes to the transport even offline: it may queue it until the next connection.
   if (ctx_.state == session_state::disconnected && q == qos::at_most_once) return errc::not_connected;
@@ -62,7 +62,7 @@ result<message_id> publisher::send(std::string_view topic, std::string_view payl
     const bool telemetry = is_telemetry(topic);
     limiter_->take(telemetry, telemetry ? telemetry_data_points(ctx_.config.wire, payload) : 0, ctx_.now_ms);
   }
-  const message_id ticket = next_ticket();
+  const delivery_ticket ticket = next_ticket();
   track(*sent, ticket, q);
   return ticket;
 }
@@ -73,7 +73,7 @@ bool publisher::rate_limited(bool telemetry, std::string_view payload) noexcept 
          0;
 }
 
-result<message_id> publisher::send_data(data_kind kind, std::string_view payload, qos q) noexcept {
+result<delivery_ticket> publisher::send_data(data_kind kind, std::string_view payload, qos q) noexcept {
   const std::string_view topic =
       kind == data_kind::attributes ? ctx_.config.attributes_topic : ctx_.config.telemetry_topic;
   const bool queued = queue_ != nullptr && q == qos::at_least_once;
@@ -86,13 +86,13 @@ result<message_id> publisher::send_data(data_kind kind, std::string_view payload
   if (payload.size() > ctx_.config.max_payload) return errc::payload_too_large;
   // The queue's sequence numbers come from the one ticket counter (it skips those sent directly).
   queue_->skip_to(next_ticket_);
-  auto dropped = [this](std::uint64_t sequence, errc e) { report(static_cast<message_id>(sequence), e); };
+  auto dropped = [this](std::uint64_t sequence, errc e) { report(ticket_of(sequence), e); };
   auto sequence = queue_->push(kind == data_kind::attributes ? stored_topic::attributes : stored_topic::telemetry,
                                payload, dropped);
   if (!sequence) return sequence.error();
   next_ticket_ = *sequence + 1;
   pump();
-  return static_cast<message_id>(*sequence);
+  return ticket_of(*sequence);
 }
 
 void publisher::on_connected(std::uint32_t now_ms) noexcept {
@@ -113,7 +113,7 @@ void publisher::on_disconnected() noexcept {
 void publisher::on_puback(message_id id) noexcept {
   if (queue_ != nullptr) {
     if (auto sequence = queue_->erase(id)) {
-      report(static_cast<message_id>(*sequence), errc{});
+      report(ticket_of(*sequence), errc{});
       return pump();
     }
   }
@@ -151,7 +151,7 @@ void publisher::pump() noexcept {
   const std::uint32_t now = ctx_.now_ms;
   if (paced_ && !time_reached(now, paced_until_ms_)) return;
   paced_ = false;
-  auto dropped = [this](std::uint64_t sequence, errc e) { report(static_cast<message_id>(sequence), e); };
+  auto dropped = [this](std::uint64_t sequence, errc e) { report(ticket_of(sequence), e); };
   stored_message m;
   while (queue_->retrieve(now, m, dropped)) {
     const std::string_view topic =
@@ -177,7 +177,7 @@ void publisher::pump() noexcept {
   }
 }
 
-void publisher::set_queue(offline_queue* queue) noexcept {
+void publisher::set_queue(ioffline_queue* queue) noexcept {
   queue_ = queue;
   if (queue_ != nullptr && next_ticket_ < queue_->next_sequence()) next_ticket_ = queue_->next_sequence();
   pump();

@@ -13,8 +13,8 @@ namespace {
 constexpr std::size_t method_capacity = 64;
 
 // The stack buffer exists only on the protobuf path.
-[[gnu::noinline]] result<message_id> send_protobuf_reply(session_context& ctx, std::string_view topic,
-                                                         std::string_view json_text, uplink kind) noexcept {
+[[gnu::noinline]] result<delivery_ticket> send_protobuf_reply(session_context& ctx, std::string_view topic,
+                                                              std::string_view json_text, uplink kind) noexcept {
   std::byte buffer[TBMQTT_PROTOBUF_PAYLOAD_CAPACITY];
   auto wire = encode_uplink(ctx.config.wire, kind, json_text, buffer);
   if (!wire) return wire.error();
@@ -41,7 +41,7 @@ void server_rpc_engine::set_fallback(bool on) noexcept {
   if (on && !ctx_.subscriptions.ensure(filter)) ctx_.events.on_error(errc::queue_full, filter);
 }
 
-result<message_id> server_rpc_engine::reply(std::string_view request_id, std::string_view json_text) noexcept {
+result<delivery_ticket> server_rpc_engine::reply(std::string_view request_id, std::string_view json_text) noexcept {
   open_request* open = nullptr;
   for (auto& candidate : open_)
     if (candidate.used && std::string_view(candidate.id, candidate.id_size) == request_id) open = &candidate;
@@ -100,7 +100,7 @@ void server_rpc_engine::reply_error(std::string_view id, std::string_view prefix
 }
 
 // The answer in the connection's format (protobuf: the profile's RPC response schema).
-result<message_id> server_rpc_engine::send_reply(std::string_view topic, std::string_view json_text) noexcept {
+result<delivery_ticket> server_rpc_engine::send_reply(std::string_view topic, std::string_view json_text) noexcept {
   if (!ctx_.config.wire.protobuf()) return ctx_.out.send(topic, json_text, ctx_.config.control_qos);
   return send_protobuf_reply(ctx_, topic, json_text, uplink::rpc_reply);
 }

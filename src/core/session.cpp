@@ -83,16 +83,16 @@ void session::tick(std::uint32_t now_ms) noexcept {
 
 // ---- app commands: each goes to its engine ------------------------------------------------------
 
-result<message_id> session::publish_telemetry(std::string_view json_text, qos q) noexcept {
+result<delivery_ticket> session::publish_telemetry(std::string_view json_text, qos q) noexcept {
   return upload_.telemetry(json_text, q);
 }
-result<message_id> session::publish_telemetry(telemetry_builder& payload, qos q) noexcept {
+result<delivery_ticket> session::publish_telemetry(telemetry_builder& payload, qos q) noexcept {
   return upload_.telemetry(payload, q);
 }
-result<message_id> session::publish_attributes(std::string_view json_text, qos q) noexcept {
+result<delivery_ticket> session::publish_attributes(std::string_view json_text, qos q) noexcept {
   return upload_.attributes(json_text, q);
 }
-result<message_id> session::publish_attributes(attributes_builder& payload, qos q) noexcept {
+result<delivery_ticket> session::publish_attributes(attributes_builder& payload, qos q) noexcept {
   return upload_.attributes(payload, q);
 }
 
@@ -105,17 +105,17 @@ result<std::uint32_t> session::call_rpc(std::string_view method, std::string_vie
                                         std::uint32_t now_ms) noexcept {
   return client_rpc_.call(method, params_json, now_ms);
 }
-result<message_id> session::notify_rpc(std::string_view method, std::string_view params_json) noexcept {
+result<delivery_ticket> session::notify_rpc(std::string_view method, std::string_view params_json) noexcept {
   return client_rpc_.notify(method, params_json);
 }
 
-result<message_id> session::reply_rpc(std::string_view request_id, std::string_view json_text) noexcept {
+result<delivery_ticket> session::reply_rpc(std::string_view request_id, std::string_view json_text) noexcept {
   return server_rpc_.reply(request_id, json_text);
 }
 result<void> session::add_rpc_method(std::string_view method) noexcept { return server_rpc_.add_method(method); }
 void session::set_rpc_fallback(bool on) noexcept { server_rpc_.set_fallback(on); }
 
-result<message_id> session::claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept {
+result<delivery_ticket> session::claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept {
   return claim_.claim(secret_key, duration_ms);
 }
 
@@ -132,12 +132,12 @@ void session::remove_extension(session_extension& extension) noexcept {
   ctx_.routes.remove(extension);
 }
 
-result<message_id> session::publish_raw(std::string_view topic, std::string_view payload, qos q) noexcept {
+result<delivery_ticket> session::publish_raw(std::string_view topic, std::string_view payload, qos q) noexcept {
   return ctx_.out.send(topic, payload, q);
 }
 
 std::size_t session::pending_requests() const noexcept { return ctx_.requests.pending(); }
 
-void session::set_offline_queue(offline_queue* queue) noexcept { ctx_.out.set_queue(queue); }
+void session::set_offline_queue(ioffline_queue* queue) noexcept { ctx_.out.set_queue(queue); }
 
 }  // namespace tbmqtt

@@ -15,8 +15,8 @@ bool is_json_of(std::string_view text, std::string_view openers) noexcept {
 }
 
 // Protobuf payloads: the JSON encoded in the profile's schema (a stack buffer, only on this path).
-[[gnu::noinline]] result<message_id> send_protobuf(session_context& ctx, data_kind kind, std::string_view json_text,
-                                                   qos q) noexcept {
+[[gnu::noinline]] result<delivery_ticket> send_protobuf(session_context& ctx, data_kind kind,
+                                                        std::string_view json_text, qos q) noexcept {
   std::byte buffer[TBMQTT_PROTOBUF_PAYLOAD_CAPACITY];
   auto wire = encode_uplink(ctx.config.wire, kind == data_kind::telemetry ? uplink::telemetry : uplink::attributes,
                             json_text, buffer);
@@ -24,13 +24,14 @@ bool is_json_of(std::string_view text, std::string_view openers) noexcept {
   return ctx.out.send_data(kind, *wire, q);
 }
 
-result<message_id> send_json(session_context& ctx, data_kind kind, std::string_view json_text, qos q) noexcept {
+result<delivery_ticket> send_json(session_context& ctx, data_kind kind, std::string_view json_text, qos q) noexcept {
   if (ctx.config.wire.protobuf()) return send_protobuf(ctx, kind, json_text, q);
   return ctx.out.send_data(kind, json_text, q);
 }
 
 // A built payload (no re-validation; never allocates).
-result<message_id> send_built(session_context& ctx, data_kind kind, result<std::string_view> text, qos q) noexcept {
+result<delivery_ticket> send_built(session_context& ctx, data_kind kind, result<std::string_view> text,
+                                   qos q) noexcept {
   if (!text) return text.error();
   return send_json(ctx, kind, *text, q);
 }
@@ -38,21 +39,21 @@ result<message_id> send_built(session_context& ctx, data_kind kind, result<std::
 }  // namespace
 
 // Text is validated here (a JSON object, or for telemetry also an array); built payloads are not.
-result<message_id> upload_engine::telemetry(std::string_view json_text, qos q) noexcept {
+result<delivery_ticket> upload_engine::telemetry(std::string_view json_text, qos q) noexcept {
   if (!is_json_of(json_text, "{[")) return errc::invalid_argument;
   return send_json(ctx_, data_kind::telemetry, json_text, q);
 }
 
-result<message_id> upload_engine::attributes(std::string_view json_text, qos q) noexcept {
+result<delivery_ticket> upload_engine::attributes(std::string_view json_text, qos q) noexcept {
   if (!is_json_of(json_text, "{")) return errc::invalid_argument;
   return send_json(ctx_, data_kind::attributes, json_text, q);
 }
 
-result<message_id> upload_engine::telemetry(telemetry_builder& payload, qos q) noexcept {
+result<delivery_ticket> upload_engine::telemetry(telemetry_builder& payload, qos q) noexcept {
   return send_built(ctx_, data_kind::telemetry, payload.finish(), q);
 }
 
-result<message_id> upload_engine::attributes(attributes_builder& payload, qos q) noexcept {
+result<delivery_ticket> upload_engine::attributes(attributes_builder& payload, qos q) noexcept {
   return send_built(ctx_, data_kind::attributes, payload.finish(), q);
 }
 

@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   tbmqtt::session_config topics;
   std::size_t recovered = 0;
   {
-    tbmqtt::static_offline_queue<8, 512> queue{disk, config};
+    tbmqtt::offline_queue<8, 512> queue{disk, config};
     auto opened = queue.open();
     if (!opened) return 0;
     recovered = *opened;
@@ -82,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (port.published > recovered) std::abort();  // nothing handed out twice
     if (!queue.push(tbmqtt::stored_topic::telemetry, "{\"a\":1}")) std::abort();
   }
-  tbmqtt::static_offline_queue<8, 512> again{disk, config};
+  tbmqtt::offline_queue<8, 512> again{disk, config};
   auto reopened = again.open();
   if (!reopened || *reopened != 1) std::abort();  // only the message pushed after the drain
   return 0;

@@ -163,6 +163,45 @@ TEST(offline_store, a_full_store_drops_the_oldest_counts_it_and_reports_it) {
   EXPECT_EQ(first_arrivals(sequence_of(server)), (std::vector<int>{3, 4, 5, 6, 7}));
 }
 
+// More messages pending than a 16-bit id space holds (issue 13: one 32-bit ticket space): each
+// send returns its own ticket and each callback hears its own message's outcome exactly once.
+TEST(offline_store, more_than_65536_stored_messages_each_get_their_own_ticket_and_callback) {
+  constexpr std::size_t count = 70000;
+  broker b;
+  const temp_dir dir;
+  std::vector<std::uint8_t> heard(count);  // written by the client's thread; read after flush
+  std::vector<errc> outcomes(count, errc::timeout);
+  std::atomic<std::size_t> called{0};
+  tbmqtt::client_options o = store_options(b.port(), dir, count);
+  o.offline_queue.max_bytes = count * 48;
+  o.offline_queue.when_full = tbmqtt::queue_full_policy::refuse;
+  o.offline_queue.max_in_flight = 20;
+  o.offline_queue.commit_records = 1000;  // group commit: fewer syncs, same contract
+  o.offline_store_sync = false;           // a process crash is not what this test is about
+  std::vector<tbmqtt::delivery_ticket> tickets;
+  tickets.reserve(count);
+  tbmqtt::client device(o);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto ticket = device.send_telemetry("{\"n\":" + std::to_string(i) + "}", qos::at_least_once, [&, i](errc e) {
+      ++heard[i];
+      outcomes[i] = e;
+      ++called;
+    });
+    ASSERT_TRUE(ticket) << i << ": " << tbmqtt::to_string(ticket.error());
+    tickets.push_back(*ticket);
+  }
+  EXPECT_EQ(device.offline_queued(), count);  // all pending before connect
+  std::sort(tickets.begin(), tickets.end());
+  EXPECT_EQ(std::adjacent_find(tickets.begin(), tickets.end()), tickets.end()) << "two messages share a ticket";
+  ASSERT_TRUE(device.connect(10s));
+  ASSERT_TRUE(device.flush(60s));
+  ASSERT_TRUE(wait_until([&] { return called.load() >= count; }, 10s)) << called.load();
+  std::size_t once_ok = 0;
+  for (std::size_t i = 0; i < count; ++i) once_ok += heard[i] == 1 && outcomes[i] == errc{} ? 1 : 0;
+  EXPECT_EQ(once_ok, count);
+  EXPECT_EQ(called.load(), count);
+}
+
 TEST(offline_store, a_full_store_with_the_refuse_policy_fails_with_queue_full_and_keeps_the_rest) {
   broker b;
   const std::uint16_t port = b.port();

@@ -181,9 +181,9 @@ struct event_record {
 class recording_events final : public tbmqtt::session_events {
  public:
   void on_ready() noexcept override { add(event_kind::ready); }
-  void on_delivered(tbmqtt::message_id ticket, tbmqtt::errc e) noexcept override {
+  void on_delivered(tbmqtt::delivery_ticket ticket, tbmqtt::errc e) noexcept override {
     if (event_record* r = add(event_kind::delivered)) {
-      r->number = ticket;
+      r->number = tbmqtt::to_underlying(ticket);
       r->e = e;
     }
   }

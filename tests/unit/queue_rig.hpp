@@ -17,7 +17,7 @@
 
 namespace tbmqtt_test::queue_rig {
 using tbmqtt::errc;
-using tbmqtt::offline_queue;
+using tbmqtt::ioffline_queue;
 using tbmqtt::offline_queue_config;
 using tbmqtt::qos;
 using tbmqtt::queue_full_policy;
@@ -29,12 +29,12 @@ using session_rig::telemetry_topic;
 // Records delivery outcomes (on_delivered), up to 64.
 struct forward_log final : tbmqtt::session_events {
   struct outcome {
-    tbmqtt::message_id ticket;
+    tbmqtt::delivery_ticket ticket;
     errc e;
   } outcomes[64];
   std::size_t count = 0;
   std::size_t ready = 0;
-  void on_delivered(tbmqtt::message_id ticket, errc e) noexcept override {
+  void on_delivered(tbmqtt::delivery_ticket ticket, errc e) noexcept override {
     if (count < 64) outcomes[count] = {ticket, e};
     ++count;
   }
@@ -46,7 +46,7 @@ struct forward_log final : tbmqtt::session_events {
   }
 };
 
-using queue8 = tbmqtt::static_offline_queue<8, 128>;
+using queue8 = tbmqtt::offline_queue<8, 128>;
 
 inline offline_queue_config limits(std::size_t messages, queue_full_policy policy = queue_full_policy::drop_oldest) {
   offline_queue_config c;
@@ -71,7 +71,7 @@ struct device {
     s.on_connected(now_ms);
     for (std::size_t i = from; i < port.recorded_subscribes(); ++i) s.on_suback(port.subscribes[i].id, 1);
   }
-  tbmqtt::result<tbmqtt::message_id> send(std::string_view json) {
+  tbmqtt::result<tbmqtt::delivery_ticket> send(std::string_view json) {
     return s.publish_telemetry(json, qos::at_least_once);
   }
   // PUBACKs every publish recorded from index `from` on.

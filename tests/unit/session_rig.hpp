@@ -58,12 +58,12 @@ inline void deliver(rig& r, std::string_view topic, std::string_view payload, st
 
 // PUBACKs transport packet `packet_id`; true when the session then reported exactly the message
 // with ticket `ticket` delivered (one id space: publish calls return tickets, not packet ids).
-inline bool acknowledged_as(rig& r, tbmqtt::message_id packet_id, tbmqtt::message_id ticket) {
+inline bool acknowledged_as(rig& r, tbmqtt::message_id packet_id, tbmqtt::delivery_ticket ticket) {
   const std::size_t before = r.events.count(event_kind::delivered);
   r.s.on_puback(packet_id);
   if (r.events.count(event_kind::delivered) != before + 1) return false;
   const event_record* e = r.events.find(event_kind::delivered, before);
-  return e != nullptr && e->number == ticket && e->e == tbmqtt::errc{};
+  return e != nullptr && e->number == tbmqtt::to_underlying(ticket) && e->e == tbmqtt::errc{};
 }
 
 // Writes `prefix` followed by the decimal `n` into `buf`; returns a view of it.

@@ -25,9 +25,9 @@ struct log_rig {
   std::byte write_page[96];
   std::byte read_page[96];
   tbmqtt::kv_segment_store log{medium, write_page, read_page};
-  tbmqtt::offline_queue::entry window[4];
+  tbmqtt::ioffline_queue::entry window[4];
   std::byte buffer[128];
-  tbmqtt::offline_queue queue{log, window, buffer, {}};
+  tbmqtt::ioffline_queue queue{log, window, buffer, {}};
 };
 
 }  // namespace
@@ -70,9 +70,9 @@ TEST(errc, a_dead_medium_is_a_storage_error_when_opening_and_pushing) {
   // The committed message is still there once the medium works again.
   r.medium.powered = true;
   tbmqtt::kv_segment_store again_log{r.medium, r.write_page, r.read_page};
-  tbmqtt::offline_queue::entry window[4];
+  tbmqtt::ioffline_queue::entry window[4];
   std::byte buffer[128];
-  tbmqtt::offline_queue reopened{again_log, window, buffer, {}};
+  tbmqtt::ioffline_queue reopened{again_log, window, buffer, {}};
   auto recovered = reopened.open();
   ASSERT_TRUE(recovered.ok());
   EXPECT_GE(*recovered, 1u);

@@ -287,7 +287,7 @@ TEST(esp_event_mapping, v5_subscribe_failed_error_event_is_left_to_the_subscribe
   EXPECT_EQ(r.events.count(event_kind::error), 0u);
 }
 
-TEST(esp_event_mapping, published_event_delivers_the_message_id_returned_by_publish) {
+TEST(esp_event_mapping, published_event_delivers_the_ticket_returned_by_publish) {
   rig r;
   r.connect_ready();
   auto id = r.core.publish_telemetry("{\"t\":1}", tbmqtt::qos::at_least_once);
@@ -297,7 +297,7 @@ TEST(esp_event_mapping, published_event_delivers_the_message_id_returned_by_publ
   r.esp.puback(r.esp.published.back().id);
   const auto* delivered = r.events.find(event_kind::delivered);
   ASSERT_NE(delivered, nullptr);
-  EXPECT_EQ(delivered->number, *id);
+  EXPECT_EQ(delivered->number, tbmqtt::to_underlying(*id));
 }
 
 TEST(esp_event_mapping, data_fragmented_over_several_events_is_dispatched_once) {

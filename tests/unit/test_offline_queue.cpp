@@ -20,7 +20,7 @@
 #include "tbmqtt/session.hpp"
 
 using tbmqtt::errc;
-using tbmqtt::offline_queue;
+using tbmqtt::ioffline_queue;
 using tbmqtt::offline_queue_config;
 using tbmqtt::qos;
 using tbmqtt::queue_full_policy;
@@ -162,7 +162,7 @@ TEST(offline_queue, drop_oldest_never_drops_a_message_in_flight) {
   offline_queue_config config = limits(3, queue_full_policy::drop_oldest);
   config.max_in_flight = 2;
   device d{disk, config};
-  tbmqtt::message_id tickets[6];
+  tbmqtt::delivery_ticket tickets[6];
   for (int i = 0; i < 3; ++i) {
     char buf[24];
     auto t = d.send(doc(buf, i));
@@ -194,11 +194,11 @@ TEST(offline_queue, drop_oldest_never_drops_a_message_in_flight) {
   EXPECT_TRUE(d.queue.empty());
   EXPECT_EQ(d.events.with(errc{}), 3u);
   EXPECT_EQ(d.events.with(errc::queue_full), 2u);
-  for (tbmqtt::message_id t : {tickets[0], tickets[1], tickets[4]}) {
+  for (tbmqtt::delivery_ticket t : {tickets[0], tickets[1], tickets[4]}) {
     bool delivered = false;
     for (std::size_t i = 0; i < d.events.count; ++i)
       delivered |= d.events.outcomes[i].ticket == t && d.events.outcomes[i].e == errc{};
-    EXPECT_TRUE(delivered) << t;
+    EXPECT_TRUE(delivered) << tbmqtt::to_underlying(t);
   }
   // After a restart nothing comes back: the drops are persistent, the watermark passed them.
   device after{disk, config};
@@ -240,7 +240,7 @@ TEST(offline_queue, byte_limit_drops_as_many_old_messages_as_needed) {
 
 TEST(offline_queue, payload_larger_than_the_record_buffer_is_refused) {
   crash_log disk;
-  tbmqtt::static_offline_queue<4, 8> small{disk};
+  tbmqtt::offline_queue<4, 8> small{disk};
   ASSERT_TRUE(small.open().ok());
   EXPECT_EQ(small.push(stored_topic::telemetry, "{\"n\":123}").error(), errc::payload_too_large);
   EXPECT_TRUE(small.push(stored_topic::telemetry, "{\"n\":1}").ok());
@@ -264,7 +264,7 @@ TEST(offline_queue, storage_failure_on_push_is_reported_and_queues_nothing) {
   offline_queue_config config = limits(400);
   config.segment_bytes = 8192;  // larger than the medium's segments: the medium fills up
   device f{small, config};
-  tbmqtt::result<tbmqtt::message_id> last = errc::again;
+  tbmqtt::result<tbmqtt::delivery_ticket> last = errc::again;
   std::size_t accepted = 0;
   for (int i = 0; i < 400 && (last = f.send("{\"n\":\"filling the segment up\"}")).ok(); ++i) ++accepted;
   EXPECT_EQ(last.error(), errc::not_enough_space);
@@ -295,8 +295,8 @@ TEST(offline_queue, a_damaged_record_ends_its_segment_and_the_next_segments_are_
   crash_log::segment* first = disk.get(1);
   ASSERT_NE(first, nullptr);
   // Segment 1: start record, n:0, n:1, n:2 (header + 7 bytes each).
-  const std::size_t second_record = offline_queue::header_size * 2 + 7;
-  first->data[second_record + offline_queue::header_size + 1] = std::byte{'X'};  // n:1 fails its CRC
+  const std::size_t second_record = ioffline_queue::header_size * 2 + 7;
+  first->data[second_record + ioffline_queue::header_size + 1] = std::byte{'X'};  // n:1 fails its CRC
   device after{disk};
   EXPECT_EQ(after.queue.size(), 2u);
   EXPECT_EQ(after.queue.corrupt(), 1u);
@@ -313,7 +313,7 @@ TEST(offline_queue, a_record_damaged_after_open_is_dropped_as_malformed_and_the_
   ASSERT_TRUE(d.send("{\"n\":1}").ok());
   crash_log::segment* seg = disk.get(1);
   ASSERT_NE(seg, nullptr);
-  seg->data[offline_queue::header_size * 2] = std::byte{'['};  // n:0's payload
+  seg->data[ioffline_queue::header_size * 2] = std::byte{'['};  // n:0's payload
   d.connect();
   ASSERT_EQ(d.port.publish_count, 1u);
   EXPECT_EQ(d.port.payload(0), "{\"n\":1}");
@@ -533,7 +533,7 @@ TEST(offline_queue, sequence_numbers_only_grow_across_drains_and_restarts) {
   device d{disk};
   auto ticket = d.send("{\"n\":9}");
   ASSERT_TRUE(ticket.ok());
-  EXPECT_EQ(*ticket, static_cast<tbmqtt::message_id>(before));
+  EXPECT_EQ(*ticket, tbmqtt::ticket_of(before));
   d.connect();
   ASSERT_EQ(d.port.publish_count, 1u);  // nothing acknowledged came back
   EXPECT_EQ(d.port.payload(0), "{\"n\":9}");
@@ -634,7 +634,7 @@ TEST(offline_queue, the_configured_clock_stamps_telemetry_published_through_the_
 
 TEST(offline_queue, a_stamp_that_does_not_fit_is_payload_too_large) {
   crash_log disk;
-  tbmqtt::static_offline_queue<4, 16> small{disk};
+  tbmqtt::offline_queue<4, 16> small{disk};
   ASSERT_TRUE(small.open().ok());
   EXPECT_EQ(small.push(stored_topic::telemetry, "{\"n\":1}", {}, 1700000000000).error(), errc::payload_too_large);
   EXPECT_TRUE(small.push(stored_topic::telemetry, "{\"n\":1}").ok());

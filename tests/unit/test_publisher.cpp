@@ -181,15 +181,15 @@ TEST(publisher, one_ticket_counter_for_direct_and_queued_messages) {
   auto claimed = d.s.claim("secret", 0);
   auto queued_again = d.send(R"({"n":3})");
   ASSERT_TRUE(queued.ok() && direct.ok() && claimed.ok() && queued_again.ok());
-  const tbmqtt::message_id tickets[] = {*queued, *direct, *claimed, *queued_again};
+  const tbmqtt::delivery_ticket tickets[] = {*queued, *direct, *claimed, *queued_again};
   for (std::size_t i = 0; i < 4; ++i)
     for (std::size_t j = i + 1; j < 4; ++j) EXPECT_NE(tickets[i], tickets[j]);
   d.ack_from(0);  // every outcome through on_delivered, keyed by the ticket
   ASSERT_EQ(d.events.count, 4u);
-  for (tbmqtt::message_id t : tickets) {
+  for (tbmqtt::delivery_ticket t : tickets) {
     bool seen = false;
     for (std::size_t i = 0; i < d.events.count; ++i) seen |= d.events.outcomes[i].ticket == t;
-    EXPECT_TRUE(seen) << t;
+    EXPECT_TRUE(seen) << tbmqtt::to_underlying(t);
   }
   EXPECT_EQ(d.events.with(errc{}), 4u);
   EXPECT_TRUE(d.queue.empty());
@@ -204,7 +204,7 @@ TEST(publisher, qos0_messages_not_written_are_lost_with_the_connection) {
   r.s.on_disconnected();
   const event_record* e = r.events.find(event_kind::delivered);
   ASSERT_TRUE(e != nullptr);
-  EXPECT_EQ(e->number, *id);
+  EXPECT_EQ(e->number, tbmqtt::to_underlying(*id));
   EXPECT_EQ(e->e, errc::disconnected);
   EXPECT_EQ(r.events.count(event_kind::delivered), 1u);  // QoS 1 waits: the transport resends it
   EXPECT_EQ(r.s.unacknowledged(), 1u);
@@ -218,7 +218,7 @@ TEST(publisher, a_message_the_transport_gives_up_reports_its_error) {
   r.s.on_publish_failed(r.port.publishes[0].id, errc::timeout);
   const event_record* e = r.events.find(event_kind::delivered);
   ASSERT_TRUE(e != nullptr);
-  EXPECT_EQ(e->number, *id);
+  EXPECT_EQ(e->number, tbmqtt::to_underlying(*id));
   EXPECT_EQ(e->e, errc::timeout);
   r.s.on_puback(r.port.publishes[0].id);  // too late: already reported
   EXPECT_EQ(r.events.count(event_kind::delivered), 1u);
@@ -234,7 +234,7 @@ TEST(publisher, a_reused_packet_id_reports_the_older_message_lost) {
   ASSERT_TRUE(newer.ok());
   const event_record* e = r.events.find(event_kind::delivered);
   ASSERT_TRUE(e != nullptr);
-  EXPECT_EQ(e->number, *older);
+  EXPECT_EQ(e->number, tbmqtt::to_underlying(*older));
   EXPECT_EQ(e->e, errc::disconnected);
   EXPECT_TRUE(acknowledged_as(r, r.port.publishes[1].id, *newer));
 }

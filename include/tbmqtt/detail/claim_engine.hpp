@@ -15,7 +15,7 @@ class claim_engine {
  public:
   explicit claim_engine(session_context& ctx) noexcept : ctx_(ctx) {}
   /// See session::claim.
-  [[nodiscard]] result<message_id> claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept;
+  [[nodiscard]] result<delivery_ticket> claim(std::string_view secret_key, std::uint32_t duration_ms) noexcept;
 
  private:
   session_context& ctx_;

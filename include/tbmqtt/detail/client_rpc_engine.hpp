@@ -19,7 +19,7 @@ class client_rpc_engine final : public session_extension, request_owner {
   /// See session::call_rpc and notify_rpc.
   [[nodiscard]] result<std::uint32_t> call(std::string_view method, std::string_view params_json,
                                            std::uint32_t now_ms) noexcept;
-  [[nodiscard]] result<message_id> notify(std::string_view method, std::string_view params_json) noexcept;
+  [[nodiscard]] result<delivery_ticket> notify(std::string_view method, std::string_view params_json) noexcept;
   /// Asks getSessionLimits; the answer goes to the publisher (which holds its queue meanwhile).
   void ask_session_limits() noexcept;
 
@@ -27,7 +27,7 @@ class client_rpc_engine final : public session_extension, request_owner {
   void on_request_ended(std::uint32_t id, std::uint8_t tag, errc e, std::uint32_t now_ms) noexcept override;
 
  private:
-  result<message_id> send(std::uint32_t id, std::string_view method, std::string_view params_json) noexcept;
+  result<delivery_ticket> send(std::uint32_t id, std::string_view method, std::string_view params_json) noexcept;
   session_context& ctx_;
 };
 

@@ -23,7 +23,7 @@
 #endif
 
 namespace tbmqtt {
-class offline_queue;
+class ioffline_queue;
 class rate_limiter;
 }  // namespace tbmqtt
 
@@ -40,10 +40,10 @@ class publisher {
   /// @brief Publishes `payload` on `topic`. QoS 1 goes to the transport even while disconnected.
   /// @return The message's ticket, or errc::payload_too_large, errc::not_connected (QoS 0 while
   /// disconnected), errc::again (every delivery slot waits for an outcome), or the transport's error.
-  [[nodiscard]] result<message_id> send(std::string_view topic, std::string_view payload, qos q) noexcept;
+  [[nodiscard]] result<delivery_ticket> send(std::string_view topic, std::string_view payload, qos q) noexcept;
   /// @brief Telemetry or attributes (validated by the caller): through the offline queue for
   /// QoS 1 when one is set, paced by the rate limiter. The result is a ticket either way.
-  [[nodiscard]] result<message_id> send_data(data_kind kind, std::string_view payload, qos q) noexcept;
+  [[nodiscard]] result<delivery_ticket> send_data(data_kind kind, std::string_view payload, qos q) noexcept;
   /// True when a message on `topic` counts as telemetry for the rate limits.
   bool is_telemetry(std::string_view topic) const noexcept;
 
@@ -65,8 +65,8 @@ class publisher {
   /// packet id directly.
   void set_slots(span<delivery_slot> slots) noexcept;
 
-  void set_queue(offline_queue* queue) noexcept;
-  offline_queue* queue() const noexcept { return queue_; }
+  void set_queue(ioffline_queue* queue) noexcept;
+  ioffline_queue* queue() const noexcept { return queue_; }
   void set_limiter(rate_limiter* limiter) noexcept { limiter_ = limiter; }
   /// With a limiter and learn_session_limits: the server's limits are to be asked on connect.
   bool wants_session_limits() const noexcept;
@@ -79,17 +79,17 @@ class publisher {
  private:
   bool rate_limited(bool telemetry, std::string_view payload) noexcept;
   void apply_session_limits(span<const std::byte> payload) noexcept;
-  message_id next_ticket() noexcept { return static_cast<message_id>(next_ticket_++); }
+  delivery_ticket next_ticket() noexcept { return ticket_of(next_ticket_++); }
   delivery_slot* find(message_id packet_id) noexcept;
-  void track(message_id packet_id, message_id ticket, qos q) noexcept;
-  void report(message_id ticket, errc e) noexcept;
+  void track(message_id packet_id, delivery_ticket ticket, qos q) noexcept;
+  void report(delivery_ticket ticket, errc e) noexcept;
   session_context& ctx_;
-  offline_queue* queue_ = nullptr;
+  ioffline_queue* queue_ = nullptr;
   rate_limiter* limiter_ = nullptr;
   bool limits_pending_ = false;  // getSessionLimits asked, not answered: the queue waits
   bool paced_ = false;           // a rate limit said to wait until paced_until_ms_
   std::uint32_t paced_until_ms_ = 0;
-  std::uint64_t next_ticket_ = 0;  // the one counter (also the offline queue's sequence numbers)
+  std::uint64_t next_ticket_ = 0;  // the one counter (also the offline queue's sequence numbers): ticket_of()
   std::size_t used_ = 0;
   delivery_slot own_slots_[TBMQTT_MAX_IN_FLIGHT];
   span<delivery_slot> slots_{own_slots_};

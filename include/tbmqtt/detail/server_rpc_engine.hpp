@@ -20,7 +20,7 @@ class server_rpc_engine final : public session_extension {
   /// See session::add_rpc_method, set_rpc_fallback and reply_rpc.
   [[nodiscard]] result<void> add_method(std::string_view method) noexcept;
   void set_fallback(bool on) noexcept;
-  [[nodiscard]] result<message_id> reply(std::string_view request_id, std::string_view json_text) noexcept;
+  [[nodiscard]] result<delivery_ticket> reply(std::string_view request_id, std::string_view json_text) noexcept;
 
   bool on_message(std::string_view topic, span<const std::byte> payload, std::uint32_t now_ms) noexcept override;
   void on_disconnected() noexcept override;
@@ -35,7 +35,7 @@ class server_rpc_engine final : public session_extension {
   };
   void handle(std::string_view id, span<const std::byte> payload, std::uint32_t now_ms) noexcept;
   void handle_json(std::string_view id, result<std::string_view> text, std::uint32_t now_ms) noexcept;
-  result<message_id> send_reply(std::string_view topic, std::string_view json_text) noexcept;
+  result<delivery_ticket> send_reply(std::string_view topic, std::string_view json_text) noexcept;
   void reply_error(std::string_view id, std::string_view prefix, std::string_view what) noexcept;
   session_context& ctx_;
   std::string_view methods_[TBMQTT_MAX_RPC_METHODS];

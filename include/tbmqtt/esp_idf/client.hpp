@@ -165,18 +165,18 @@ class esp_client {
   /// @return The message's ticket, or errc::invalid_argument, errc::payload_too_large,
   /// errc::not_connected, errc::again (esp-mqtt outbox full, or TBMQTT_MAX_IN_FLIGHT messages
   /// wait for their outcome).
-  [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text, qos q,
-                                                  delivery_callback on_delivered = {}) noexcept;
-  [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text) noexcept;
-  [[nodiscard]] result<message_id> send_telemetry(telemetry_builder& payload, qos q,
-                                                  delivery_callback on_delivered = {}) noexcept;
-  [[nodiscard]] result<message_id> send_telemetry(telemetry_builder& payload) noexcept;
+  [[nodiscard]] result<delivery_ticket> send_telemetry(std::string_view json_text, qos q,
+                                                       delivery_callback on_delivered = {}) noexcept;
+  [[nodiscard]] result<delivery_ticket> send_telemetry(std::string_view json_text) noexcept;
+  [[nodiscard]] result<delivery_ticket> send_telemetry(telemetry_builder& payload, qos q,
+                                                       delivery_callback on_delivered = {}) noexcept;
+  [[nodiscard]] result<delivery_ticket> send_telemetry(telemetry_builder& payload) noexcept;
   /// @brief Publishes client attributes (a flat JSON object). Errors as send_telemetry.
-  [[nodiscard]] result<message_id> send_attributes(std::string_view json_text, qos q,
-                                                   delivery_callback on_delivered = {}) noexcept;
-  [[nodiscard]] result<message_id> send_attributes(std::string_view json_text) noexcept;
-  [[nodiscard]] result<message_id> send_attributes(attributes_builder& payload, qos q,
-                                                   delivery_callback on_delivered = {}) noexcept;
+  [[nodiscard]] result<delivery_ticket> send_attributes(std::string_view json_text, qos q,
+                                                        delivery_callback on_delivered = {}) noexcept;
+  [[nodiscard]] result<delivery_ticket> send_attributes(std::string_view json_text) noexcept;
+  [[nodiscard]] result<delivery_ticket> send_attributes(attributes_builder& payload, qos q,
+                                                        delivery_callback on_delivered = {}) noexcept;
   /// @brief Waits until no message waits for its outcome: every one sent so far is delivered (or
   /// expired from esp-mqtt's outbox, or reported lost), and with an offline store until it is
   /// empty, as on Linux. @return ok, errc::timeout, or errc::again (called from a callback).
@@ -203,7 +203,7 @@ class esp_client {
   [[nodiscard]] result<void> on_any_rpc(rpc_handler handler);
   /// @brief Answers server RPC `request_id`. @return The message id, or errc::unknown_request,
   /// errc::invalid_argument, errc::payload_too_large, errc::not_connected.
-  [[nodiscard]] result<message_id> reply_rpc(std::string_view request_id, std::string_view json_text) noexcept;
+  [[nodiscard]] result<delivery_ticket> reply_rpc(std::string_view request_id, std::string_view json_text) noexcept;
   /// @brief Client-side RPC; the answer comes to `done` when given, else through
   /// session_events::on_rpc_response with the returned id.
   [[nodiscard]] result<std::uint32_t> call_rpc(std::string_view method, std::string_view params_json,
@@ -211,8 +211,8 @@ class esp_client {
   /// @brief Claims the device: `{"secretKey":s,"durationMs":n}`. `duration` 0 leaves durationMs
   /// out (the server's default applies). @return The message's ticket, or errc::invalid_argument
   /// (`duration` negative or above 2^32-1 ms: the wire carries 32 bits), errors as send_telemetry.
-  [[nodiscard]] result<message_id> claim(std::string_view secret_key, std::chrono::milliseconds duration,
-                                         delivery_callback on_delivered = {}) noexcept;
+  [[nodiscard]] result<delivery_ticket> claim(std::string_view secret_key, std::chrono::milliseconds duration,
+                                              delivery_callback on_delivered = {}) noexcept;
 
   /// @brief Drives a data-point registry (tbmqtt/registry.hpp) with this client's session, as
   /// tbmqtt::client::attach does on Linux: `points.attach(session)` (the session then hands it

@@ -178,24 +178,24 @@ class client {
   /// errc::not_enough_space or errc::storage_error (the disk), errc::again (over a rate limit
   /// with rate_limits.fail_instead_of_waiting). A message the drop_oldest policy drops gets
   /// errc::queue_full in its on_delivered.
-  [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text, qos q,
-                                                  delivery_callback on_delivered = {});
-  [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text) {
+  [[nodiscard]] result<delivery_ticket> send_telemetry(std::string_view json_text, qos q,
+                                                       delivery_callback on_delivered = {});
+  [[nodiscard]] result<delivery_ticket> send_telemetry(std::string_view json_text) {
     return send_telemetry(json_text, options_qos());
   }
-  [[nodiscard]] result<message_id> send_telemetry(telemetry_builder& payload, qos q,
-                                                  delivery_callback on_delivered = {});
-  [[nodiscard]] result<message_id> send_telemetry(telemetry_builder& payload) {
+  [[nodiscard]] result<delivery_ticket> send_telemetry(telemetry_builder& payload, qos q,
+                                                       delivery_callback on_delivered = {});
+  [[nodiscard]] result<delivery_ticket> send_telemetry(telemetry_builder& payload) {
     return send_telemetry(payload, options_qos());
   }
   /// @brief Publishes client attributes (a flat JSON object). Errors as send_telemetry.
-  [[nodiscard]] result<message_id> send_attributes(std::string_view json_text, qos q,
-                                                   delivery_callback on_delivered = {});
-  [[nodiscard]] result<message_id> send_attributes(std::string_view json_text) {
+  [[nodiscard]] result<delivery_ticket> send_attributes(std::string_view json_text, qos q,
+                                                        delivery_callback on_delivered = {});
+  [[nodiscard]] result<delivery_ticket> send_attributes(std::string_view json_text) {
     return send_attributes(json_text, options_qos());
   }
-  [[nodiscard]] result<message_id> send_attributes(attributes_builder& payload, qos q,
-                                                   delivery_callback on_delivered = {});
+  [[nodiscard]] result<delivery_ticket> send_attributes(attributes_builder& payload, qos q,
+                                                        delivery_callback on_delivered = {});
 
   /// @brief Waits until no message waits for its outcome: every one published is acknowledged
   /// (or written, QoS 0, or reported lost), and with an offline store until it is empty. (Other
@@ -223,7 +223,7 @@ class client {
   /// @brief Answers server RPC `request_id` with JSON.
   /// @return The message's ticket, or errc::unknown_request, errc::invalid_argument,
   /// errc::not_connected.
-  [[nodiscard]] result<message_id> reply_rpc(std::string_view request_id, std::string_view json_text);
+  [[nodiscard]] result<delivery_ticket> reply_rpc(std::string_view request_id, std::string_view json_text);
 
   /// @brief Client-side RPC: `{"method":m,"params":params_json}`. `done` gets the server's JSON,
   /// or errc::timeout, errc::disconnected, errc::malformed, errc::server_error (`{"error":..}`).
@@ -235,8 +235,8 @@ class client {
   /// `duration` 0 leaves durationMs out (the server's default applies).
   /// @return The message's ticket, or errc::invalid_argument (`duration` negative or above
   /// 2^32-1 ms, about 49.7 days: the wire carries 32 bits), errc::not_connected (QoS 0 offline).
-  [[nodiscard]] result<message_id> claim(std::string_view secret_key, std::chrono::milliseconds duration,
-                                         delivery_callback on_delivered = {});
+  [[nodiscard]] result<delivery_ticket> claim(std::string_view secret_key, std::chrono::milliseconds duration,
+                                              delivery_callback on_delivered = {});
 
   /// @brief Drives a data-point registry (tbmqtt/registry.hpp) with this client's session:
   /// `points.attach(session)` (the session then hands it its events itself) and (unless `tick`

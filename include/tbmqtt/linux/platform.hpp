@@ -102,7 +102,7 @@ class file_segment_store final : public segment_store {
   std::map<std::uint32_t, int> fds_;     // open segment files
 };
 
-class offline_queue;
+class ioffline_queue;
 
 /// @brief What import_legacy_offline_files did.
 struct legacy_import {
@@ -119,7 +119,7 @@ struct legacy_import {
 /// @pre queue.open() succeeded.
 /// @return What was done, or errc::storage_error (the directory or a file cannot be read, or
 /// removed), or push()'s and sync()'s errors (nothing is removed then).
-[[nodiscard]] result<legacy_import> import_legacy_offline_files(const std::string& directory, offline_queue& queue);
+[[nodiscard]] result<legacy_import> import_legacy_offline_files(const std::string& directory, ioffline_queue& queue);
 
 namespace detail {
 /// Crash tests' seam: when set, import_legacy_offline_files calls it before each step that

@@ -23,12 +23,12 @@ class call_callbacks {
   /// to `unclaimed(ticket, e)` after the publish.
   /// `done` is moved from only when the publish succeeded (a caller may retry with it).
   template <typename Publish, typename Unclaimed>
-  result<message_id> send(Publish&& publish, delivery_callback&& done, Unclaimed&& unclaimed) {
+  result<delivery_ticket> send(Publish&& publish, delivery_callback&& done, Unclaimed&& unclaimed) {
     in_send_ = true;
     early_.clear();
-    const result<message_id> sent = publish();
+    const result<delivery_ticket> sent = publish();
     in_send_ = false;
-    std::vector<std::pair<message_id, errc>> early;
+    std::vector<std::pair<delivery_ticket, errc>> early;
     early.swap(early_);  // the callbacks below may send again
     bool settled = false;
     for (const auto& [ticket, e] : early) {
@@ -46,7 +46,7 @@ class call_callbacks {
   }
   /// @brief A message's outcome (session_events::on_delivered). @return false when no callback
   /// waits for it (nor a send() in progress): the caller may report it elsewhere.
-  bool delivered(message_id ticket, errc e) {
+  bool delivered(delivery_ticket ticket, errc e) {
     auto it = deliveries_.find(ticket);
     if (it == deliveries_.end()) {
       if (!in_send_) return false;
@@ -105,8 +105,8 @@ class call_callbacks {
 
  private:
   bool in_send_ = false;
-  std::vector<std::pair<message_id, errc>> early_;  // outcomes reported within a publish
-  std::unordered_map<message_id, delivery_callback> deliveries_;
+  std::vector<std::pair<delivery_ticket, errc>> early_;  // outcomes reported within a publish
+  std::unordered_map<delivery_ticket, delivery_callback> deliveries_;
   std::unordered_map<std::uint32_t, attributes_callback> attributes_;
   std::unordered_map<std::uint32_t, rpc_response_callback> rpc_responses_;
   std::vector<attribute_update_callback> updates_;

@@ -138,11 +138,11 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   }
   // Store-and-forward over NVS (esp_client_options::offline_store).
   void open_offline_store(const esp_client_options& o) noexcept {
-    const std::size_t record = o.offline_max_payload + offline_queue::header_size;
+    const std::size_t record = o.offline_max_payload + ioffline_queue::header_size;
     // The log over NVS: pages of log_page_size bytes as blobs (kv_segment_store; see the README).
     const std::size_t window = o.offline_queue.max_in_flight > 0 ? o.offline_queue.max_in_flight : 1;
     nvs = new (std::nothrow) esp_idf::nvs_storage(o.offline_store);
-    queue_index = new (std::nothrow) offline_queue::entry[window];
+    queue_index = new (std::nothrow) ioffline_queue::entry[window];
     queue_buffer = new (std::nothrow) std::byte[record];
     log_pages = new (std::nothrow) std::byte[2 * log_page_size];
     if (nvs == nullptr || queue_index == nullptr || queue_buffer == nullptr || log_pages == nullptr) return;
@@ -154,7 +154,7 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
     // it is stored as it is, and the server stamps it on arrival.
     offline_queue_config queue_config = o.offline_queue;
     if (queue_config.epoch_ms == nullptr) queue_config.epoch_ms = &tbmqtt::unix_ms;
-    queue = new (std::nothrow) offline_queue(*log, {queue_index, window}, {queue_buffer, record}, queue_config);
+    queue = new (std::nothrow) ioffline_queue(*log, {queue_index, window}, {queue_buffer, record}, queue_config);
     if (queue == nullptr) return;
     if (auto opened = queue->open(); !opened) {
       offline_error = opened.error();
@@ -201,9 +201,9 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   static constexpr std::size_t log_page_size = 512;
   std::byte* log_pages = nullptr;  // write page + read page of the log
   kv_segment_store* log = nullptr;
-  offline_queue::entry* queue_index = nullptr;
+  ioffline_queue::entry* queue_index = nullptr;
   std::byte* queue_buffer = nullptr;
-  offline_queue* queue = nullptr;
+  ioffline_queue* queue = nullptr;
   rate_limiter limiter;  // paces the offline store's messages (options.rate_limits)
   errc offline_error{};  // why start() fails: the store cannot be read, or a bad rate-limit option
   volatile bool stopping = false;
@@ -289,9 +289,9 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   // Publishes through the core (`f`: a session call returning a ticket) and keeps `done` for
   // the message's outcome; outcomes nobody asked a callback for go to the app's session_events.
   template <class F>
-  result<message_id> send(F&& f, delivery_callback&& done) noexcept {
+  result<delivery_ticket> send(F&& f, delivery_callback&& done) noexcept {
     return publish([&] {
-      return calls.send(f, std::move(done), [this](message_id ticket, errc e) { user.on_delivered(ticket, e); });
+      return calls.send(f, std::move(done), [this](delivery_ticket ticket, errc e) { user.on_delivered(ticket, e); });
     });
   }
 
@@ -300,7 +300,7 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
     runtime.on_ready();
     user.on_ready();
   }
-  void on_delivered(message_id ticket, errc e) noexcept override {
+  void on_delivered(delivery_ticket ticket, errc e) noexcept override {
     runtime.on_delivered();
     if (!calls.delivered(ticket, e)) user.on_delivered(ticket, e);
   }
@@ -455,25 +455,27 @@ void esp_client::on_connection(connection_callback callback) {
   impl_->connection_handler = std::move(callback);
 }
 
-result<message_id> esp_client::send_telemetry(std::string_view json_text) noexcept {
+result<delivery_ticket> esp_client::send_telemetry(std::string_view json_text) noexcept {
   return send_telemetry(json_text, impl_->options.default_qos);
 }
-result<message_id> esp_client::send_telemetry(std::string_view json_text, qos q, delivery_callback done) noexcept {
+result<delivery_ticket> esp_client::send_telemetry(std::string_view json_text, qos q, delivery_callback done) noexcept {
   return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(done));
 }
-result<message_id> esp_client::send_telemetry(telemetry_builder& payload) noexcept {
+result<delivery_ticket> esp_client::send_telemetry(telemetry_builder& payload) noexcept {
   return send_telemetry(payload, impl_->options.default_qos);
 }
-result<message_id> esp_client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback done) noexcept {
+result<delivery_ticket> esp_client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback done) noexcept {
   return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(done));
 }
-result<message_id> esp_client::send_attributes(std::string_view json_text) noexcept {
+result<delivery_ticket> esp_client::send_attributes(std::string_view json_text) noexcept {
   return send_attributes(json_text, impl_->options.default_qos);
 }
-result<message_id> esp_client::send_attributes(std::string_view json_text, qos q, delivery_callback done) noexcept {
+result<delivery_ticket> esp_client::send_attributes(std::string_view json_text, qos q,
+                                                    delivery_callback done) noexcept {
   return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(done));
 }
-result<message_id> esp_client::send_attributes(attributes_builder& payload, qos q, delivery_callback done) noexcept {
+result<delivery_ticket> esp_client::send_attributes(attributes_builder& payload, qos q,
+                                                    delivery_callback done) noexcept {
   return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(done));
 }
 
@@ -533,7 +535,7 @@ result<void> esp_client::on_any_rpc(rpc_handler handler) {
   return {};
 }
 
-result<message_id> esp_client::reply_rpc(std::string_view request_id, std::string_view json_text) noexcept {
+result<delivery_ticket> esp_client::reply_rpc(std::string_view request_id, std::string_view json_text) noexcept {
   return impl_->send([&] { return impl_->core.reply_rpc(request_id, json_text); }, {});
 }
 
@@ -546,8 +548,8 @@ result<std::uint32_t> esp_client::call_rpc(std::string_view method, std::string_
   });
 }
 
-result<message_id> esp_client::claim(std::string_view secret_key, std::chrono::milliseconds duration,
-                                     delivery_callback done) noexcept {
+result<delivery_ticket> esp_client::claim(std::string_view secret_key, std::chrono::milliseconds duration,
+                                          delivery_callback done) noexcept {
   // The wire format carries 32 bits of milliseconds (about 49.7 days): never wrap silently.
   if (duration.count() < 0 || duration.count() > std::numeric_limits<std::uint32_t>::max())
     return errc::invalid_argument;

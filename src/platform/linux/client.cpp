@@ -139,13 +139,13 @@ struct ota_slot {
 // The offline store of client_options: a log of segment files in a locked directory.
 struct offline_store {
   file_segment_store files;
-  std::vector<offline_queue::entry> window;
+  std::vector<ioffline_queue::entry> window;
   std::vector<std::byte> buffer;
-  tbmqtt::offline_queue queue;
+  tbmqtt::ioffline_queue queue;
   offline_store(const std::string& directory, const client_options& o)
       : files(directory, o.offline_store_sync),
         window(o.offline_queue.max_in_flight > 0 ? o.offline_queue.max_in_flight : 1),
-        buffer(o.max_payload + offline_queue::header_size),
+        buffer(o.max_payload + ioffline_queue::header_size),
         queue(files, {window.data(), window.size()}, {buffer.data(), buffer.size()}, with_clock(o.offline_queue)) {
     if (auto locked = files.open(); !locked) {
       if (locked.error() == errc::store_locked)
@@ -337,7 +337,7 @@ struct client::impl final : session_events,
     reconnect_attempt = 0;
     runtime.on_ready();
   }
-  void on_delivered(message_id ticket, errc e) noexcept override {
+  void on_delivered(delivery_ticket ticket, errc e) noexcept override {
     runtime.on_delivered();
     (void)calls.delivered(ticket, e);
   }
@@ -361,9 +361,9 @@ struct client::impl final : session_events,
   // Publishes through the core (with the lock held) and remembers the delivery callback by the
   // message's ticket (one id space: direct and stored messages alike).
   template <typename Publish>
-  result<message_id> send(Publish publish, delivery_callback on_delivered) {
-    const result<message_id> sent =
-        calls.send(publish, std::move(on_delivered), [](message_id, errc) {});  // nobody asked for others
+  result<delivery_ticket> send(Publish publish, delivery_callback on_delivered) {
+    const result<delivery_ticket> sent =
+        calls.send(publish, std::move(on_delivered), [](delivery_ticket, errc) {});  // nobody asked for others
     if (sent && store != nullptr && !socket_open) changed.notify_all();  // offline: the network thread times the commit
     return sent;
   }
@@ -486,28 +486,28 @@ bool client::connected() const {
   return impl_->runtime.ready();
 }
 
-result<message_id> client::send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered) {
+result<delivery_ticket> client::send_telemetry(std::string_view json_text, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
   return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(on_delivered));
 }
 
-result<message_id> client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered) {
+result<delivery_ticket> client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
   return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(on_delivered));
 }
 
-result<message_id> client::send_attributes(std::string_view json_text, qos q, delivery_callback on_delivered) {
+result<delivery_ticket> client::send_attributes(std::string_view json_text, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
   return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(on_delivered));
 }
 
-result<message_id> client::send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered) {
+result<delivery_ticket> client::send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
   return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(on_delivered));
 }
 
-result<message_id> client::claim(std::string_view secret_key, std::chrono::milliseconds duration,
-                                 delivery_callback on_delivered) {
+result<delivery_ticket> client::claim(std::string_view secret_key, std::chrono::milliseconds duration,
+                                      delivery_callback on_delivered) {
   // The wire format carries 32 bits of milliseconds (about 49.7 days): never wrap silently.
   if (duration.count() < 0 || duration.count() > std::numeric_limits<std::uint32_t>::max())
     return errc::invalid_argument;
@@ -552,7 +552,7 @@ result<void> client::on_any_rpc(rpc_handler handler) {
   return {};
 }
 
-result<message_id> client::reply_rpc(std::string_view request_id, std::string_view json_text) {
+result<delivery_ticket> client::reply_rpc(std::string_view request_id, std::string_view json_text) {
   std::lock_guard lock(impl_->mutex);
   return impl_->send([&] { return impl_->core.reply_rpc(request_id, json_text); }, {});
 }
@@ -646,7 +646,7 @@ gateway_client& client::gateway() {
 }
 
 // The gateway API names no tickets (yet): ok or the error.
-static result<void> without_ticket(const result<message_id>& sent) {
+static result<void> without_ticket(const result<delivery_ticket>& sent) {
   return sent ? result<void>{} : result<void>{sent.error()};
 }
 

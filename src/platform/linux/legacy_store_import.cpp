@@ -88,7 +88,7 @@ namespace detail {
 void (*legacy_import_step_hook)(std::size_t step) = nullptr;
 }  // namespace detail
 
-result<legacy_import> import_legacy_offline_files(const std::string& directory, offline_queue& queue) {
+result<legacy_import> import_legacy_offline_files(const std::string& directory, ioffline_queue& queue) {
   std::vector<legacy_record> records;
   {
     DIR* dir = ::opendir(directory.c_str());

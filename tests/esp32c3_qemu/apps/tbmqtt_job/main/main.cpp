@@ -15,7 +15,7 @@ namespace {
 const char* const tag = "tbmqtt_job";
 
 struct app_events final : tbmqtt::session_events {
-  void on_delivered(tbmqtt::message_id ticket, tbmqtt::errc e) noexcept override {
+  void on_delivered(tbmqtt::delivery_ticket ticket, tbmqtt::errc e) noexcept override {
     std::printf("FORWARDED %u %s\n", static_cast<unsigned>(ticket), e == tbmqtt::errc{} ? "ok" : tbmqtt::to_string(e));
   }
   void on_error(tbmqtt::errc e, std::string_view context) noexcept override {

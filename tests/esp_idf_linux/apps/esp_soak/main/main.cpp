@@ -53,7 +53,7 @@ std::atomic<int> forwarded{0};
 
 struct soak_events final : example::logged_events {
   soak_events() : logged_events(::tag) {}
-  void on_delivered(tbmqtt::message_id ticket, tbmqtt::errc e) noexcept override {
+  void on_delivered(tbmqtt::delivery_ticket ticket, tbmqtt::errc e) noexcept override {
     if (e != tbmqtt::errc{}) {
       ESP_LOGW(::tag, "ticket %u not forwarded: %s", static_cast<unsigned>(ticket), tbmqtt::to_string(e));
       return;
