@@ -32,18 +32,18 @@ class key_value_writer {
 ///     tbmqtt::telemetry<256> t;
 ///     t.add("temp", 21.5).add("humidity", 40);
 ///     client.send_telemetry(t);
-class itelemetry {
+class telemetry_builder {
  public:
   /// Starts a new `{"ts":..,"values":{..}}` entry; later add() calls go into it.
-  itelemetry& at(std::uint64_t ts_ms) noexcept;
+  telemetry_builder& at(std::uint64_t ts_ms) noexcept;
   template <typename T>
-  itelemetry& add(std::string_view key, T value) noexcept {
+  telemetry_builder& add(std::string_view key, T value) noexcept {
     open_entry();
     writer_.key(key).value(value);
     return *this;
   }
   /// Adds a member whose value is JSON text (object, array, ...), validated.
-  itelemetry& add_json(std::string_view key, std::string_view json_text) noexcept;
+  telemetry_builder& add_json(std::string_view key, std::string_view json_text) noexcept;
   /// @brief Closes the document. Adding after finish() is an error (errc::invalid_argument);
   /// finish() itself may be called again and returns the same text.
   /// @return The payload, or errc::not_enough_space, errc::invalid_argument (NaN, bad raw JSON,
@@ -53,7 +53,7 @@ class itelemetry {
   void clear() noexcept;
 
  protected:
-  explicit itelemetry(span<char> buffer) noexcept : writer_(buffer) { clear(); }
+  explicit telemetry_builder(span<char> buffer) noexcept : writer_(buffer) { clear(); }
 
  private:
   void open_entry() noexcept;
@@ -65,11 +65,11 @@ class itelemetry {
   bool entry_has_ts_ = false;
 };
 
-/// @brief An itelemetry with a buffer of N bytes inside.
+/// @brief A telemetry_builder with a buffer of N bytes inside.
 template <std::size_t N>
-class telemetry : public itelemetry {
+class telemetry : public telemetry_builder {
  public:
-  telemetry() noexcept : itelemetry({storage_, N}) {}
+  telemetry() noexcept : telemetry_builder({storage_, N}) {}
   telemetry(const telemetry&) = delete;
   telemetry& operator=(const telemetry&) = delete;
 
@@ -78,22 +78,22 @@ class telemetry : public itelemetry {
 };
 
 /// @brief Builds a client-attributes payload: a flat object `{"fw":"1.0","mode":"eco"}`.
-class iattributes {
+class attributes_builder {
  public:
   template <typename T>
-  iattributes& add(std::string_view key, T value) noexcept {
+  attributes_builder& add(std::string_view key, T value) noexcept {
     writer_.key(key).value(value);
     return *this;
   }
   /// Adds a member whose value is JSON text, validated.
-  iattributes& add_json(std::string_view key, std::string_view json_text) noexcept;
-  /// @brief Closes the document (idempotent, like itelemetry::finish).
+  attributes_builder& add_json(std::string_view key, std::string_view json_text) noexcept;
+  /// @brief Closes the document (idempotent, like telemetry_builder::finish).
   /// @return The payload, or errc::not_enough_space / errc::invalid_argument (also when empty).
   [[nodiscard]] result<std::string_view> finish() noexcept;
   void clear() noexcept;
 
  protected:
-  explicit iattributes(span<char> buffer) noexcept : writer_(buffer) { clear(); }
+  explicit attributes_builder(span<char> buffer) noexcept : writer_(buffer) { clear(); }
 
  private:
   json::writer writer_;
@@ -101,11 +101,11 @@ class iattributes {
   bool finished_ = false;
 };
 
-/// @brief An iattributes with a buffer of N bytes inside.
+/// @brief An attributes_builder with a buffer of N bytes inside.
 template <std::size_t N>
-class attributes : public iattributes {
+class attributes : public attributes_builder {
  public:
-  attributes() noexcept : iattributes({storage_, N}) {}
+  attributes() noexcept : attributes_builder({storage_, N}) {}
   attributes(const attributes&) = delete;
   attributes& operator=(const attributes&) = delete;
 

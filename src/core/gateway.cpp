@@ -35,14 +35,14 @@ errc member_error(json::value v, bool type_ok) noexcept {
 
 // ---- builders -----------------------------------------------------------------------------------
 
-void igateway_telemetry::clear() noexcept {
+void gateway_telemetry_builder::clear() noexcept {
   writer_.reset();
   writer_.begin_object();
   finished_ = device_open_ = device_empty_ = entry_open_ = entry_has_ts_ = bad_ = false;
   devices_ = 0;
 }
 
-igateway_telemetry& igateway_telemetry::device(std::string_view name) noexcept {
+gateway_telemetry_builder& gateway_telemetry_builder::device(std::string_view name) noexcept {
   close_device();
   writer_.key(name).begin_array();
   device_open_ = true;
@@ -51,7 +51,7 @@ igateway_telemetry& igateway_telemetry::device(std::string_view name) noexcept {
   return *this;
 }
 
-void igateway_telemetry::open_entry() noexcept {
+void gateway_telemetry_builder::open_entry() noexcept {
   if (!device_open_) bad_ = true;
   if (entry_open_) return;
   writer_.begin_object();
@@ -60,14 +60,14 @@ void igateway_telemetry::open_entry() noexcept {
   device_empty_ = false;
 }
 
-void igateway_telemetry::close_entry() noexcept {
+void gateway_telemetry_builder::close_entry() noexcept {
   if (!entry_open_) return;
   if (entry_has_ts_) writer_.end_object();
   writer_.end_object();
   entry_open_ = false;
 }
 
-void igateway_telemetry::close_device() noexcept {
+void gateway_telemetry_builder::close_device() noexcept {
   if (!device_open_) return;
   close_entry();
   if (device_empty_) bad_ = true;
@@ -75,7 +75,7 @@ void igateway_telemetry::close_device() noexcept {
   device_open_ = false;
 }
 
-igateway_telemetry& igateway_telemetry::at(std::uint64_t ts_ms) noexcept {
+gateway_telemetry_builder& gateway_telemetry_builder::at(std::uint64_t ts_ms) noexcept {
   close_entry();
   open_entry();
   writer_.key("ts").value(ts_ms).key("values").begin_object();
@@ -83,13 +83,14 @@ igateway_telemetry& igateway_telemetry::at(std::uint64_t ts_ms) noexcept {
   return *this;
 }
 
-igateway_telemetry& igateway_telemetry::add_json(std::string_view key, std::string_view json_text) noexcept {
+gateway_telemetry_builder& gateway_telemetry_builder::add_json(std::string_view key,
+                                                               std::string_view json_text) noexcept {
   open_entry();
   writer_.key(key).raw(json_text);
   return *this;
 }
 
-result<std::string_view> igateway_telemetry::finish() noexcept {
+result<std::string_view> gateway_telemetry_builder::finish() noexcept {
   if (!finished_) {
     close_device();
     writer_.end_object();  // the root is complete: any later add() makes the writer fail
@@ -101,14 +102,14 @@ result<std::string_view> igateway_telemetry::finish() noexcept {
   return text;
 }
 
-void igateway_attributes::clear() noexcept {
+void gateway_attributes_builder::clear() noexcept {
   writer_.reset();
   writer_.begin_object();
   finished_ = device_open_ = device_empty_ = bad_ = false;
   devices_ = 0;
 }
 
-igateway_attributes& igateway_attributes::device(std::string_view name) noexcept {
+gateway_attributes_builder& gateway_attributes_builder::device(std::string_view name) noexcept {
   if (device_open_) {
     bad_ = bad_ || device_empty_;
     writer_.end_object();
@@ -120,18 +121,19 @@ igateway_attributes& igateway_attributes::device(std::string_view name) noexcept
   return *this;
 }
 
-void igateway_attributes::check_device() noexcept {
+void gateway_attributes_builder::check_device() noexcept {
   if (!device_open_) bad_ = true;
 }
 
-igateway_attributes& igateway_attributes::add_json(std::string_view key, std::string_view json_text) noexcept {
+gateway_attributes_builder& gateway_attributes_builder::add_json(std::string_view key,
+                                                                 std::string_view json_text) noexcept {
   check_device();
   writer_.key(key).raw(json_text);
   device_empty_ = false;
   return *this;
 }
 
-result<std::string_view> igateway_attributes::finish() noexcept {
+result<std::string_view> gateway_attributes_builder::finish() noexcept {
   if (!finished_) {
     if (device_open_) {
       bad_ = bad_ || device_empty_;
@@ -284,7 +286,7 @@ result<message_id> igateway::publish_telemetry(std::string_view device, std::str
   return send_wrapped(topics::gateway_telemetry, device, json_text, doc->is_object());  // §7: must be an array
 }
 
-result<message_id> igateway::publish_telemetry(igateway_telemetry& payload) noexcept {
+result<message_id> igateway::publish_telemetry(gateway_telemetry_builder& payload) noexcept {
   auto text = payload.finish();
   if (!text) return text.error();
   return send(topics::gateway_telemetry, *text);
@@ -297,7 +299,7 @@ result<message_id> igateway::publish_attributes(std::string_view device, std::st
   return send_wrapped(topics::gateway_attributes, device, json_text, false);
 }
 
-result<message_id> igateway::publish_attributes(igateway_attributes& payload) noexcept {
+result<message_id> igateway::publish_attributes(gateway_attributes_builder& payload) noexcept {
   auto text = payload.finish();
   if (!text) return text.error();
   return send(topics::gateway_attributes, *text);

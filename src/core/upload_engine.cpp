@@ -48,11 +48,11 @@ result<message_id> upload_engine::attributes(std::string_view json_text, qos q) 
   return send_json(ctx_, data_kind::attributes, json_text, q);
 }
 
-result<message_id> upload_engine::telemetry(itelemetry& payload, qos q) noexcept {
+result<message_id> upload_engine::telemetry(telemetry_builder& payload, qos q) noexcept {
   return send_built(ctx_, data_kind::telemetry, payload.finish(), q);
 }
 
-result<message_id> upload_engine::attributes(iattributes& payload, qos q) noexcept {
+result<message_id> upload_engine::attributes(attributes_builder& payload, qos q) noexcept {
   return send_built(ctx_, data_kind::attributes, payload.finish(), q);
 }
 

@@ -183,8 +183,9 @@ class client {
   [[nodiscard]] result<message_id> send_telemetry(std::string_view json_text) {
     return send_telemetry(json_text, options_qos());
   }
-  [[nodiscard]] result<message_id> send_telemetry(itelemetry& payload, qos q, delivery_callback on_delivered = {});
-  [[nodiscard]] result<message_id> send_telemetry(itelemetry& payload) {
+  [[nodiscard]] result<message_id> send_telemetry(telemetry_builder& payload, qos q,
+                                                  delivery_callback on_delivered = {});
+  [[nodiscard]] result<message_id> send_telemetry(telemetry_builder& payload) {
     return send_telemetry(payload, options_qos());
   }
   /// @brief Publishes client attributes (a flat JSON object). Errors as send_telemetry.
@@ -193,7 +194,8 @@ class client {
   [[nodiscard]] result<message_id> send_attributes(std::string_view json_text) {
     return send_attributes(json_text, options_qos());
   }
-  [[nodiscard]] result<message_id> send_attributes(iattributes& payload, qos q, delivery_callback on_delivered = {});
+  [[nodiscard]] result<message_id> send_attributes(attributes_builder& payload, qos q,
+                                                   delivery_callback on_delivered = {});
 
   /// @brief Waits until no message waits for its outcome: every one published is acknowledged
   /// (or written, QoS 0, or reported lost), and with an offline store until it is empty. (Other

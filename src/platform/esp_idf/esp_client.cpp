@@ -461,10 +461,10 @@ result<message_id> esp_client::send_telemetry(std::string_view json_text) noexce
 result<message_id> esp_client::send_telemetry(std::string_view json_text, qos q, delivery_callback done) noexcept {
   return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(done));
 }
-result<message_id> esp_client::send_telemetry(itelemetry& payload) noexcept {
+result<message_id> esp_client::send_telemetry(telemetry_builder& payload) noexcept {
   return send_telemetry(payload, impl_->options.default_qos);
 }
-result<message_id> esp_client::send_telemetry(itelemetry& payload, qos q, delivery_callback done) noexcept {
+result<message_id> esp_client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback done) noexcept {
   return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(done));
 }
 result<message_id> esp_client::send_attributes(std::string_view json_text) noexcept {
@@ -473,7 +473,7 @@ result<message_id> esp_client::send_attributes(std::string_view json_text) noexc
 result<message_id> esp_client::send_attributes(std::string_view json_text, qos q, delivery_callback done) noexcept {
   return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(done));
 }
-result<message_id> esp_client::send_attributes(iattributes& payload, qos q, delivery_callback done) noexcept {
+result<message_id> esp_client::send_attributes(attributes_builder& payload, qos q, delivery_callback done) noexcept {
   return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(done));
 }
 
