@@ -144,7 +144,7 @@ std::string exec_reply(const global_options& o, const std::string& exec, const s
       return "{\"error\":\"exec command timed out\"}";
     case exec_result::outcome::not_started: break;
   }
-  report_error(prefix + "cannot start exec command", errc::transport_error);
+  report_error(prefix + "cannot start exec command", errc::system_error);
   return "{\"error\":\"exec command could not be started\"}";
 }
 

@@ -20,7 +20,7 @@ std::uint64_t now_us() noexcept {
 errc errc_from_rc(int rc) noexcept {
   switch (rc) {
     case MOSQ_ERR_SUCCESS: return errc{};
-    case MOSQ_ERR_NOMEM: return errc::again;
+    case MOSQ_ERR_NOMEM: return errc::out_of_memory;
     case MOSQ_ERR_NO_CONN:
     case MOSQ_ERR_CONN_LOST: return errc::not_connected;
     case MOSQ_ERR_PAYLOAD_SIZE:

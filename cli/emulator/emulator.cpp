@@ -113,7 +113,7 @@ errc errc_of(em::admin_error::kind k) {
     case kind::disconnected: return errc::disconnected;
     case kind::timeout: return errc::timeout;
     case kind::invalid_argument: return errc::invalid_argument;
-    case kind::local: return errc::transport_error;
+    case kind::local: return errc::system_error;
     case kind::server: return errc::server_error;
   }
   return errc::server_error;

@@ -32,6 +32,15 @@
 #if !defined(TBMQTT_REQUEST_PAYLOAD_CAPACITY) && defined(CONFIG_TBMQTT_REQUEST_PAYLOAD_CAPACITY)
 #define TBMQTT_REQUEST_PAYLOAD_CAPACITY CONFIG_TBMQTT_REQUEST_PAYLOAD_CAPACITY
 #endif
+#if !defined(TBMQTT_MAX_IN_FLIGHT) && defined(CONFIG_TBMQTT_MAX_IN_FLIGHT)
+#define TBMQTT_MAX_IN_FLIGHT CONFIG_TBMQTT_MAX_IN_FLIGHT
+#endif
+#if !defined(TBMQTT_PROTOBUF_PAYLOAD_CAPACITY) && defined(CONFIG_TBMQTT_PROTOBUF_PAYLOAD_CAPACITY)
+#define TBMQTT_PROTOBUF_PAYLOAD_CAPACITY CONFIG_TBMQTT_PROTOBUF_PAYLOAD_CAPACITY
+#endif
+#if !defined(TBMQTT_PROTOBUF_JSON_CAPACITY) && defined(CONFIG_TBMQTT_PROTOBUF_JSON_CAPACITY)
+#define TBMQTT_PROTOBUF_JSON_CAPACITY CONFIG_TBMQTT_PROTOBUF_JSON_CAPACITY
+#endif
 #if !defined(TBMQTT_DEFAULT_MAX_PAYLOAD) && defined(CONFIG_TBMQTT_DEFAULT_MAX_PAYLOAD)
 #define TBMQTT_DEFAULT_MAX_PAYLOAD CONFIG_TBMQTT_DEFAULT_MAX_PAYLOAD
 #endif
@@ -145,9 +154,20 @@
 /// Kconfig: CONFIG_TBMQTT_REQUEST_PAYLOAD_CAPACITY.
 #define TBMQTT_REQUEST_PAYLOAD_CAPACITY 512
 #endif
+#ifndef TBMQTT_MAX_IN_FLIGHT
+/// Messages sent directly (not through an offline queue) that a session tracks until their
+/// outcome, with its own memory; session::set_delivery_slots gives it more.
+/// Kconfig: CONFIG_TBMQTT_MAX_IN_FLIGHT.
+#define TBMQTT_MAX_IN_FLIGHT 32
+#endif
 #ifndef TBMQTT_RPC_ID_CAPACITY
 /// Longest server-side RPC request id kept for a later reply.
 #define TBMQTT_RPC_ID_CAPACITY 16
+#endif
+#ifndef TBMQTT_RPC_METHOD_CAPACITY
+/// Longest server-side RPC method name unescaped into a stack buffer (bytes); a longer escaped
+/// name is handed on as its raw JSON text.
+#define TBMQTT_RPC_METHOD_CAPACITY 64
 #endif
 #ifndef TBMQTT_DEFAULT_MAX_PAYLOAD
 /// ThingsBoard's default max MQTT payload; larger inbound messages close the connection.
@@ -189,6 +209,16 @@
 /// Deepest nesting of messages (and groups) the protobuf codec follows; deeper input is errc::malformed.
 #define TBMQTT_PROTOBUF_MAX_DEPTH 8
 #endif
+#ifndef TBMQTT_PROTOBUF_PAYLOAD_CAPACITY
+/// Largest protobuf payload the session encodes from JSON (bytes; a stack buffer on the publish path).
+/// Kconfig: CONFIG_TBMQTT_PROTOBUF_PAYLOAD_CAPACITY.
+#define TBMQTT_PROTOBUF_PAYLOAD_CAPACITY 512
+#endif
+#ifndef TBMQTT_PROTOBUF_JSON_CAPACITY
+/// Largest JSON text an inbound protobuf message decodes to (bytes; a stack buffer while it is handled).
+/// Kconfig: CONFIG_TBMQTT_PROTOBUF_JSON_CAPACITY.
+#define TBMQTT_PROTOBUF_JSON_CAPACITY 1024
+#endif
 #ifndef TBMQTT_MAX_RATE_RULES
 /// Rules per rate limit ("10:1,300:60" is two).
 #define TBMQTT_MAX_RATE_RULES 4
@@ -215,6 +245,10 @@
 /// Default size of the buffer a gateway builds its messages in (telemetry for one device given
 /// as text, RPC replies, ...).
 #define TBMQTT_GATEWAY_PAYLOAD_CAPACITY 1024
+#endif
+#ifndef TBMQTT_GATEWAY_ERROR_TEXT_CAPACITY
+/// Longest error text a gateway puts into an RPC error reply (bytes; longer text is cut).
+#define TBMQTT_GATEWAY_ERROR_TEXT_CAPACITY 128
 #endif
 #ifndef TBMQTT_GATEWAY_MAX_PENDING_REQUESTS
 /// Sub-device attribute requests waiting for an answer at the same time.

@@ -120,7 +120,7 @@ inline constexpr std::size_t credentials_record_json_capacity =
 
 /// @brief Loads the record stored under credentials_storage_key.
 /// @param scratch At least credentials_record_json_capacity bytes suffice.
-/// @return ok (and `out` filled), or errc::no_match (nothing stored), errc::malformed (stored
+/// @return ok (and `out` filled), or errc::not_found (nothing stored), errc::malformed (stored
 /// value unreadable), errc::not_enough_space (value larger than `scratch`, or a field larger than
 /// its capacity), errc::storage_error (medium failed).
 [[nodiscard]] result<void> load_credentials(storage& store, credentials_record& out, span<char> scratch) noexcept;
@@ -175,7 +175,7 @@ class credentials_lifecycle {
   explicit credentials_lifecycle(credentials_policy policy) noexcept : policy_(policy) {}
 
   /// @brief Starts with the outcome of load_credentials.
-  /// @return connect (ok: the stored credentials), provision with no delay (errc::no_match), or
+  /// @return connect (ok: the stored credentials), provision with no delay (errc::not_found), or
   /// fail with the load error (anything else: a damaged record is never silently replaced).
   credentials_action start(errc load_result) noexcept;
   /// @brief Reports a provisioning round trip.

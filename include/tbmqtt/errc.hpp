@@ -11,16 +11,17 @@ namespace tbmqtt {
 /// switch on it without knowing which layer produced it.
 enum class errc : std::uint8_t {
   // "Come back later" outcomes: not failures.
-  again = 1,  ///< Resource busy right now (e.g. transport buffer full); retry later.
+  again =
+      1,  ///< Busy right now (transport buffer full, a slot or answer not there yet); the same call may succeed later.
   need_more,  ///< A fragmented message is incomplete; more input is expected.
   // Local, caller-side problems.
   not_enough_space,   ///< An output buffer or fixed-size table is too small.
   invalid_argument,   ///< An argument is malformed (e.g. JSON text that does not parse).
   queue_full,         ///< A fixed-capacity table (pending requests, handlers) is full.
   payload_too_large,  ///< A payload exceeds the configured server limit (default 65536 bytes).
-  not_connected,      ///< The operation needs a connected session (or MQTT client).
+  not_connected,      ///< The operation needs a connection to the server and there is none (never "not opened").
   // Inbound data problems.
-  no_match,         ///< A topic does not belong to the feature that was asked.
+  no_match,         ///< A topic does not belong to the feature that was asked (a topic parser's "not mine").
   malformed,        ///< Inbound payload is not valid JSON or lacks a required member.
   wrong_type,       ///< A JSON value has a different type than requested.
   unknown_request,  ///< A response names a request id nobody is waiting for.
@@ -39,7 +40,7 @@ enum class errc : std::uint8_t {
   refused,              ///< CONNACK with another refusal code (protocol version, ...).
   unreachable,          ///< TCP connect failed: host unknown, port closed, network down.
   tls_error,            ///< TLS setup or handshake failed.
-  transport_error,      ///< Any other error reported by the MQTT library or the network (never storage).
+  transport_error,      ///< Any other error reported by the MQTT library or the network (never storage, never the OS).
   // Provisioning outcomes.
   provision_not_found,         ///< Provisioning NOT_FOUND ("Provision data was not found!"): bad key or secret.
   provision_failed,            ///< Provisioning FAILURE: name exists, already provisioned, or credentials collide.
@@ -55,7 +56,14 @@ enum class errc : std::uint8_t {
   store_locked,          ///< The offline store is in use by another process (one process per store).
   insecure_permissions,  ///< A file holding secrets is accessible by group or others (chmod 600 it).
   storage_error,         ///< The storage medium failed: a file or flash/NVS open, read, write, fsync, rename or remove.
-  not_open,  ///< The object was never opened or started (offline queue before open(), OTA sink before begin()).
+  not_open,  ///< The object was never opened, started or attached (offline queue before open(), OTA sink before
+             ///< begin(), a registry or gateway not attached to a session).
+  // Added later (at the end, so that the earlier values keep their numbers).
+  not_found,       ///< A thing looked up by key or id does not exist: a storage key, file or segment, a pending
+                   ///< update, a protobuf field name, a queue entry.
+  out_of_memory,   ///< A heap allocation (malloc, new(nothrow), the MQTT library's) failed.
+  would_deadlock,  ///< A blocking call made on the client's own thread or task (from a callback) would wait on itself.
+  system_error,    ///< An operating-system call other than storage or the network failed (fork, exec, pipe, ...).
 };
 
 /// @brief A short, stable, lower-case name for an error code, e.g. "timeout".

@@ -229,14 +229,14 @@ class igateway : public session_extension {
   /// announced when the session is ready). Connecting a known device again re-sends the connect.
   /// @pre name is not empty.
   /// @return ok, or errc::not_enough_space (name or type longer than TBMQTT_GATEWAY_NAME_CAPACITY),
-  /// errc::queue_full (no room for another device), errc::not_connected (not attached), or the
+  /// errc::queue_full (no room for another device), errc::not_open (not attached), or the
   /// publish errors (again, payload_too_large, invalid_argument for text that is not UTF-8).
   [[nodiscard]] result<void> connect_device(std::string_view name, std::string_view type = {}) noexcept;
   /// @brief Disconnects sub-device `name`: `{"device":"A"}` on `v1/gateway/disconnect` (sent
   /// whether or not the device was connected here, while online). It stops being known: its open
   /// RPCs can no longer be answered.
   /// @pre name is not empty.
-  /// @return ok, or errc::not_connected (not attached), or the publish errors.
+  /// @return ok, or errc::not_open (not attached), or the publish errors.
   [[nodiscard]] result<void> disconnect_device(std::string_view name) noexcept;
   /// @brief True when `name` is connected through this gateway (connect_device, no disconnect since).
   bool is_connected(std::string_view name) const noexcept;
@@ -246,7 +246,7 @@ class igateway : public session_extension {
   /// @brief Publishes telemetry JSON text for one sub-device: the text (`{..}`, `{"ts":..,"values":{..}}`
   /// or an array of those) becomes `{"A":[..]}` (an object is wrapped in an array).
   /// @return The message id, or errc::invalid_argument (not telemetry JSON), errc::not_enough_space
-  /// (payload buffer), errc::payload_too_large, errc::not_connected (not attached), errc::again.
+  /// (payload buffer), errc::payload_too_large, errc::not_open (not attached), errc::again.
   [[nodiscard]] result<delivery_ticket> publish_telemetry(std::string_view device, std::string_view json_text) noexcept;
   /// @brief Publishes a built multi-device telemetry payload (never allocates, no re-validation).
   [[nodiscard]] result<delivery_ticket> publish_telemetry(gateway_telemetry_builder& payload) noexcept;
@@ -261,7 +261,7 @@ class igateway : public session_extension {
   /// comma-separated list. The answer reaches gateway_listener::on_attributes_response with the
   /// returned id (or a timeout after session_config::request_timeout_ms).
   /// @return The request id, or errc::invalid_argument (empty device or key list),
-  /// errc::queue_full, errc::not_connected (offline or not attached), errc::not_enough_space.
+  /// errc::queue_full, errc::not_open (not attached), errc::not_connected (offline), errc::not_enough_space.
   [[nodiscard]] result<std::uint32_t> request_attributes(std::string_view device, attribute_scope scope,
                                                          std::string_view keys, std::uint32_t now_ms) noexcept;
 
@@ -270,7 +270,7 @@ class igateway : public session_extension {
   /// @return The message id, or errc::unknown_request (no such open RPC: never received, already
   /// answered, expired after session_config::server_rpc_ttl_ms, or its device disconnected),
   /// errc::invalid_argument (not JSON), errc::not_enough_space, errc::payload_too_large,
-  /// errc::not_connected.
+  /// errc::not_open (not attached), errc::not_connected.
   [[nodiscard]] result<delivery_ticket> reply_rpc(std::string_view device, std::uint32_t id,
                                                   std::string_view json_text) noexcept;
   /// @brief Answers RPC `id` of sub-device `device` with `{"error":"<message>"}` (the message is

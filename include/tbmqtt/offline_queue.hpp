@@ -170,7 +170,7 @@ class ioffline_queue {
   /// @brief The transport refuses the retrieved message as it is: it is dropped (`e` to `on_dropped`).
   void give_up(std::uint64_t sequence, errc e, drop_hook on_dropped = {}) noexcept;
   /// @brief A PUBACK for `packet_id`: the message that left with it is done.
-  /// @return Its sequence number, or errc::no_match when `packet_id` is none of the queue's.
+  /// @return Its sequence number, or errc::not_found when `packet_id` is none of the queue's.
   result<std::uint64_t> erase(message_id packet_id) noexcept;
 
   /// True while a message has been handed to no transport yet (it waits for the window, the

@@ -122,11 +122,11 @@ class ota_engine final : public session_extension {
 
   /// @brief After a restart into a new version: confirms it with the sink, reports UPDATED (with
   /// the new current_*) and forgets the pending package. Call it once the new version works.
-  /// @return ok, or errc::no_match (no update was pending), or the sink's confirm() error
+  /// @return ok, or errc::not_found (no update was pending), or the sink's confirm() error
   /// (then nothing is reported and the update stays pending).
   [[nodiscard]] result<void> confirm() noexcept;
   /// @brief The new version does not work: reports FAILED with `reason`, forgets the pending
-  /// package and asks the sink to roll back. @return ok, or errc::no_match.
+  /// package and asks the sink to roll back. @return ok, or errc::not_found.
   [[nodiscard]] result<void> reject(std::string_view reason) noexcept;
 
   ota_state state() const noexcept { return state_; }

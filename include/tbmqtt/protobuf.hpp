@@ -80,7 +80,7 @@ std::size_t varint_size(std::uint64_t v) noexcept;
 
 /// @brief Encodes a message into caller memory. Errors are sticky: after the first one every call
 /// is ignored and finish() reports it (errc::not_enough_space, errc::wrong_type,
-/// errc::no_match for an unknown key, errc::invalid_argument for unbalanced begin/end).
+/// errc::not_found for an unknown key, errc::invalid_argument for unbalanced begin/end).
 ///
 ///     protobuf::writer w(buf);
 ///     w.add(schema, "temperature", 21.5).add(schema, "uptimeS", std::int64_t{7});
@@ -98,12 +98,12 @@ class writer {
   writer& add(const field_desc& f, bool v) noexcept;
   writer& add(const field_desc& f, std::string_view v) noexcept;  ///< string or bytes fields
   writer& add(const field_desc& f, const char* v) noexcept { return add(f, std::string_view{v}); }
-  /// The same by key (json_name or name); an unknown key is errc::no_match.
+  /// The same by key (json_name or name); an unknown key is errc::not_found.
   template <typename T>
   writer& add(const message_desc& m, std::string_view key, T v) noexcept {
     const field_desc* f = m.find(key);
     if (f == nullptr) {
-      fail(errc::no_match);
+      fail(errc::not_found);
       return *this;
     }
     return add(*f, v);

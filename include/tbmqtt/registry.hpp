@@ -194,7 +194,7 @@ class iregistry : public session_extension {
   /// errc::queue_full (the session has no room for the extension or the subscription).
   [[nodiscard]] result<void> attach(session& s) noexcept;
   /// @brief Unbinds the registry from its session (session::remove_extension): the session
-  /// stops calling it and uploads fail with errc::not_connected until the next attach. The
+  /// stops calling it and uploads fail with errc::not_open until the next attach. The
   /// attributes-topic subscription stays. No-op when not attached.
   void detach() noexcept;
 

@@ -23,10 +23,10 @@ namespace tbmqtt {
 class segment_store {
  public:
   /// @brief The lowest existing segment number >= `from`.
-  /// @return It, or errc::no_match (none), errc::storage_error.
+  /// @return It, or errc::not_found (none), errc::storage_error.
   [[nodiscard]] virtual result<std::uint32_t> find(std::uint32_t from) noexcept = 0;
   /// @brief Reads up to out.size() bytes at `offset`.
-  /// @return Bytes read (fewer at the end of the segment, 0 past it), or errc::no_match (no
+  /// @return Bytes read (fewer at the end of the segment, 0 past it), or errc::not_found (no
   /// such segment), errc::storage_error.
   [[nodiscard]] virtual result<std::size_t> read(std::uint32_t segment, std::uint32_t offset,
                                                  span<std::byte> out) noexcept = 0;

@@ -16,7 +16,7 @@ namespace tbmqtt {
 class storage {
  public:
   /// @brief Reads the value of `key` into `out`.
-  /// @return Bytes read, or errc::no_match (no such key), errc::not_enough_space (`out` too
+  /// @return Bytes read, or errc::not_found (no such key), errc::not_enough_space (`out` too
   /// small), errc::storage_error (the medium failed).
   [[nodiscard]] virtual result<std::size_t> load(std::string_view key, span<std::byte> out) noexcept = 0;
   /// @brief Replaces the value of `key` atomically.

@@ -10,18 +10,9 @@
 
 #include <cstdint>
 
-#include "tbmqtt/config.hpp"
+#include "tbmqtt/config.hpp"  // TBMQTT_PROTOBUF_PAYLOAD_CAPACITY, TBMQTT_PROTOBUF_JSON_CAPACITY
 #include "tbmqtt/protobuf.hpp"
 #include "tbmqtt/topics.hpp"
-
-#ifndef TBMQTT_PROTOBUF_PAYLOAD_CAPACITY
-/// Largest protobuf payload the session encodes from JSON (bytes; a stack buffer on the publish path).
-#define TBMQTT_PROTOBUF_PAYLOAD_CAPACITY 512
-#endif
-#ifndef TBMQTT_PROTOBUF_JSON_CAPACITY
-/// Largest JSON text an inbound protobuf message decodes to (bytes; a stack buffer while it is handled).
-#define TBMQTT_PROTOBUF_JSON_CAPACITY 1024
-#endif
 
 namespace tbmqtt {
 

@@ -138,7 +138,7 @@ credentials_action credentials_lifecycle::start(errc load_result) noexcept {
   provisioned_new_ = false;
   using_stored_ = load_result == errc{};
   if (using_stored_) return {credentials_step::connect, 0, errc{}};
-  if (load_result == errc::no_match) return provision_after(0);
+  if (load_result == errc::not_found) return provision_after(0);
   return {credentials_step::fail, 0, load_result};
 }
 

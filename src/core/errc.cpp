@@ -44,6 +44,10 @@ const char* to_string(errc e) noexcept {
     case errc::insecure_permissions: return "insecure_permissions";
     case errc::storage_error: return "storage_error";
     case errc::not_open: return "not_open";
+    case errc::not_found: return "not_found";
+    case errc::out_of_memory: return "out_of_memory";
+    case errc::would_deadlock: return "would_deadlock";
+    case errc::system_error: return "system_error";
   }
   return "ok";
 }

@@ -1,14 +1,16 @@
 #include "tbmqtt/gateway.hpp"
-#include "tbmqtt/detail/slice.hpp"
 
 #include <cstring>
+
+#include "tbmqtt/config.hpp"
+#include "tbmqtt/detail/slice.hpp"
 
 namespace tbmqtt {
 namespace {
 
 static_assert(TBMQTT_GATEWAY_NAME_CAPACITY <= 255, "names are sized with one byte");
-constexpr std::size_t method_capacity = 64;
-constexpr std::size_t error_text_capacity = 128;
+constexpr std::size_t method_capacity = TBMQTT_RPC_METHOD_CAPACITY;
+constexpr std::size_t error_text_capacity = TBMQTT_GATEWAY_ERROR_TEXT_CAPACITY;
 
 // The string's text unescaped into `buf`, or its raw text (escapes kept) when it does not fit.
 std::string_view text_of(json::value v, span<char> buf) noexcept {
@@ -193,7 +195,7 @@ std::size_t igateway::device_count() const noexcept {
 }
 
 result<delivery_ticket> igateway::send(std::string_view topic, std::string_view payload) noexcept {
-  if (session_ == nullptr) return errc::not_connected;
+  if (session_ == nullptr) return errc::not_open;
   return session_->publish_raw(topic, payload, qos::at_least_once);  // §7: QoS 1 for gateway publishes
 }
 
@@ -218,7 +220,7 @@ void igateway::announce_all() noexcept {
 
 result<void> igateway::connect_device(std::string_view name, std::string_view type) noexcept {
   TBMQTT_EXPECTS(!name.empty());
-  if (session_ == nullptr) return errc::not_connected;
+  if (session_ == nullptr) return errc::not_open;
   if (name.size() > TBMQTT_GATEWAY_NAME_CAPACITY || type.size() > TBMQTT_GATEWAY_NAME_CAPACITY)
     return errc::not_enough_space;
   device_slot* slot = find_device(name);
@@ -244,7 +246,7 @@ result<void> igateway::connect_device(std::string_view name, std::string_view ty
 
 result<void> igateway::disconnect_device(std::string_view name) noexcept {
   TBMQTT_EXPECTS(!name.empty());
-  if (session_ == nullptr) return errc::not_connected;
+  if (session_ == nullptr) return errc::not_open;
   if (device_slot* slot = find_device(name)) {
     const auto index = static_cast<std::uint8_t>(slot - devices_.data());
     for (auto& open : rpcs_)
@@ -320,7 +322,8 @@ result<delivery_ticket> igateway::claim(std::string_view device, std::string_vie
 
 result<std::uint32_t> igateway::request_attributes(std::string_view device, attribute_scope scope,
                                                    std::string_view keys, std::uint32_t now_ms) noexcept {
-  if (session_ == nullptr || session_->state() == session_state::disconnected) return errc::not_connected;
+  if (session_ == nullptr) return errc::not_open;
+  if (session_->state() == session_state::disconnected) return errc::not_connected;
   if (device.empty()) return errc::invalid_argument;
   pending_request* slot = nullptr;
   for (auto& request : requests_)
@@ -528,7 +531,7 @@ result<std::string_view> write_single_attribute(span<char> out, std::string_view
 
 result<delivery_ticket> igateway::reply_rpc(std::string_view device, std::uint32_t id,
                                             std::string_view json_text) noexcept {
-  if (session_ == nullptr) return errc::not_connected;
+  if (session_ == nullptr) return errc::not_open;
   const device_slot* slot = find_device(device);
   open_rpc* open = nullptr;
   for (auto& candidate : rpcs_)

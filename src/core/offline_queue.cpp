@@ -69,8 +69,8 @@ ioffline_queue::ioffline_queue(segment_store& store, span<entry> window, span<st
 
 result<ioffline_queue::record_info> ioffline_queue::read_record(std::uint32_t segment, std::uint32_t offset) noexcept {
   auto got = store_.read(segment, offset, buffer_.first(header_size));
-  if (!got) return got.error() == errc::no_match ? errc::no_match : errc::storage_error;
-  if (*got == 0) return errc::no_match;  // the clean end of the segment
+  if (!got) return got.error() == errc::not_found ? errc::not_found : errc::storage_error;
+  if (*got == 0) return errc::not_found;  // the clean end of the segment
   const std::byte* h = buffer_.data();
   record_info r;
   r.type = static_cast<std::uint8_t>(h[1]);
@@ -176,8 +176,8 @@ result<std::size_t> ioffline_queue::open() noexcept {
       return scanned.error();
     if (*seg == 0xFFFFFFFFu) break;
   }
-  // (find() ending with anything but no_match is a medium failure)
-  if (auto probe = store_.find(any_segment ? last_segment + 1 : 0); !probe && probe.error() != errc::no_match)
+  // (find() ending with anything but not_found is a medium failure)
+  if (auto probe = store_.find(any_segment ? last_segment + 1 : 0); !probe && probe.error() != errc::not_found)
     return errc::storage_error;
   watermark_ = first_pass.watermark;
   next_sequence_ = first_pass.next;
@@ -536,7 +536,7 @@ result<std::uint64_t> ioffline_queue::erase(message_id packet_id) noexcept {
     retire_done();
     return sequence;
   }
-  return errc::no_match;
+  return errc::not_found;
 }
 
 // ---- time stamps ----------------------------------------------------------------------------

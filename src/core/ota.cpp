@@ -171,7 +171,7 @@ void ota_engine::clear_records(bool pending_too) noexcept {
 }
 
 result<void> ota_engine::confirm() noexcept {
-  if (!pending_update_) return errc::no_match;
+  if (!pending_update_) return errc::not_found;
   TBMQTT_TRY(sink_.confirm());
   pending_update_ = false;
   clear_records(true);
@@ -181,7 +181,7 @@ result<void> ota_engine::confirm() noexcept {
 }
 
 result<void> ota_engine::reject(std::string_view reason) noexcept {
-  if (!pending_update_) return errc::no_match;
+  if (!pending_update_) return errc::not_found;
   pending_update_ = false;
   clear_records(true);
   state_ = ota_state::updating;      // fail() must not abort the sink: the image is activated

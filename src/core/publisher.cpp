@@ -168,7 +168,8 @@ void publisher::pump() noexcept {
     }
     auto sent = ctx_.port.publish(topic, as_bytes(m.payload), qos::at_least_once);
     if (!sent) {
-      if (sent.error() == errc::again || sent.error() == errc::not_connected) return;  // tried again later
+      const errc e = sent.error();
+      if (e == errc::again || e == errc::not_connected || e == errc::out_of_memory) return;  // tried again later
       queue_->give_up(m.sequence, sent.error(), dropped);  // the transport refuses it as it is
       continue;
     }

@@ -388,7 +388,7 @@ bool iregistry::decide(series_point& p, const point_value& v, std::uint32_t now_
 // Publishes the message holding every point marked `firing`; on success they become the new
 // baseline, on failure they stay pending (tick) so that they fire again at their next sample.
 result<void> iregistry::publish_fired(telemetry_builder& message, std::uint32_t now_ms, bool keep_pending) noexcept {
-  result<delivery_ticket> sent = errc::not_connected;
+  result<delivery_ticket> sent = errc::not_open;
   if (session_ != nullptr) sent = session_->publish_telemetry(message, qos_);
   for (std::size_t i = 0; i < series_count_; ++i) {
     series_point& p = series_[i];
@@ -474,7 +474,7 @@ result<void> iregistry::upload_client_attributes() noexcept {
     any = true;
   }
   if (!any) return errc::invalid_argument;
-  if (session_ == nullptr) return errc::not_connected;
+  if (session_ == nullptr) return errc::not_open;
   auto sent = session_->publish_attributes(message, qos_);
   if (!sent) return sent.error();
   uploaded(*message.finish());

@@ -41,7 +41,7 @@ result<void> kv_segment_store::load_range() noexcept {
   key[prefix_.size()] = 'r';
   std::byte value[9];
   auto got = store_.load({key, prefix_.size() + 1}, value);
-  if (!got && got.error() != errc::no_match) return errc::storage_error;
+  if (!got && got.error() != errc::not_found) return errc::storage_error;
   any_ = got && *got == sizeof value && value[8] == std::byte{1};
   if (any_) {
     first_ = get_u32(value);
@@ -64,7 +64,7 @@ result<void> kv_segment_store::store_range() noexcept {
 
 result<std::uint32_t> kv_segment_store::find(std::uint32_t from) noexcept {
   TBMQTT_TRY(load_range());
-  if (!any_ || from > last_) return errc::no_match;
+  if (!any_ || from > last_) return errc::not_found;
   return from < first_ ? first_ : from;
 }
 
@@ -124,7 +124,7 @@ result<void> kv_segment_store::sync(std::uint32_t segment) noexcept {
 
 result<std::size_t> kv_segment_store::read(std::uint32_t segment, std::uint32_t offset, span<std::byte> out) noexcept {
   TBMQTT_TRY(load_range());
-  if (!any_ || segment < first_ || segment > last_) return errc::no_match;
+  if (!any_ || segment < first_ || segment > last_) return errc::not_found;
   const std::size_t page_size = read_page_.size();
   std::size_t done = 0;
   while (done < out.size()) {
@@ -142,7 +142,7 @@ result<std::size_t> kv_segment_store::read(std::uint32_t segment, std::uint32_t 
         char key[16];
         key_for(segment, page, key);
         auto got = store_.load(key, read_page_);
-        if (!got && got.error() != errc::no_match) return errc::storage_error;
+        if (!got && got.error() != errc::not_found) return errc::storage_error;
         r_segment_ = segment;
         r_page_ = page;
         r_used_ = got ? *got : 0;
@@ -167,7 +167,7 @@ result<void> kv_segment_store::remove(std::uint32_t segment) noexcept {
     char key[16];
     key_for(segment, page, key);
     auto got = store_.load(key, read_page_);
-    if (!got && got.error() == errc::no_match) break;
+    if (!got && got.error() == errc::not_found) break;
     TBMQTT_TRY(store_.erase(key));
   }
   r_valid_ = false;

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "tbmqtt/config.hpp"
 #include "tbmqtt/detail/session_context.hpp"
 #include "tbmqtt/detail/slice.hpp"
 #include "tbmqtt/detail/wire_codec.hpp"
@@ -10,7 +11,7 @@
 namespace tbmqtt::detail {
 namespace {
 
-constexpr std::size_t method_capacity = 64;
+constexpr std::size_t method_capacity = TBMQTT_RPC_METHOD_CAPACITY;
 
 // The stack buffer exists only on the protobuf path.
 [[gnu::noinline]] result<delivery_ticket> send_protobuf_reply(session_context& ctx, std::string_view topic,

@@ -86,3 +86,16 @@ TEST(client, delivery_callback_fires_after_puback) {
   ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(f.get(), errc{});
 }
+
+TEST(client, flush_from_a_callback_would_deadlock_and_says_so) {
+  broker b;
+  std::promise<errc> flushed;  // before the client: its thread runs the callback
+  tbmqtt::client device(tbmqtt::testing::device_options(b));
+  ASSERT_TRUE(device.connect(5s));
+  ASSERT_TRUE(device.send_telemetry(R"({"a":1})", tbmqtt::qos::at_least_once,
+                                    [&](errc) { flushed.set_value(device.flush(5s).error()); }));
+  auto f = flushed.get_future();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(f.get(), errc::would_deadlock);  // at once, not after the 5 s: it would wait on itself
+  EXPECT_TRUE(device.flush(5s));             // from another thread it waits as usual
+}

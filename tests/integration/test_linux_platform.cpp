@@ -38,7 +38,7 @@ TEST(file_storage, stores_loads_and_erases_blobs_with_private_permissions) {
   temp_dir dir;
   tbmqtt::file_storage store(dir.path + "/state");
   std::byte buffer[16];
-  EXPECT_EQ(store.load("creds", buffer).error(), tbmqtt::errc::no_match);
+  EXPECT_EQ(store.load("creds", buffer).error(), tbmqtt::errc::not_found);
   ASSERT_TRUE(store.store("creds", tbmqtt::as_bytes("token-123")));
   auto n = store.load("creds", buffer);
   ASSERT_TRUE(n);
@@ -51,7 +51,7 @@ TEST(file_storage, stores_loads_and_erases_blobs_with_private_permissions) {
   EXPECT_EQ(store.load("creds", buffer).error(), tbmqtt::errc::not_enough_space);
   ASSERT_TRUE(store.erase("creds"));
   EXPECT_TRUE(store.erase("creds"));  // erasing a missing key is fine
-  EXPECT_EQ(store.load("creds", buffer).error(), tbmqtt::errc::no_match);
+  EXPECT_EQ(store.load("creds", buffer).error(), tbmqtt::errc::not_found);
 }
 
 TEST(file_storage, a_precreated_world_writable_temp_file_or_symlink_never_receives_the_value) {
@@ -99,7 +99,7 @@ TEST(file_sink, a_symlink_at_the_part_name_is_replaced_not_written_through) {
   ASSERT_EQ(::symlink(victim.c_str(), (target + ".part").c_str()), 0);
   tbmqtt::file_sink sink(target);
   tbmqtt::ota_package package;
-  EXPECT_EQ(sink.begin(package, 4).error(), tbmqtt::errc::no_match);  // resume: never through a link
+  EXPECT_EQ(sink.begin(package, 4).error(), tbmqtt::errc::not_found);  // resume: never through a link
   ASSERT_TRUE(sink.begin(package, 0));
   ASSERT_TRUE(sink.write(0, tbmqtt::as_bytes("image")));
   ASSERT_TRUE(sink.finish());
@@ -135,7 +135,7 @@ TEST(file_sink, resume_keeps_the_partial_file_and_abort_removes_it) {
     ASSERT_TRUE(first.write(0, tbmqtt::as_bytes("0123456789")));
   }
   tbmqtt::file_sink second(target);
-  EXPECT_EQ(second.begin(package, 11).error(), tbmqtt::errc::no_match);  // shorter than claimed
+  EXPECT_EQ(second.begin(package, 11).error(), tbmqtt::errc::not_found);  // shorter than claimed
   ASSERT_TRUE(second.begin(package, 10));
   ASSERT_TRUE(second.write(10, tbmqtt::as_bytes("ab")));
   std::byte back[12];

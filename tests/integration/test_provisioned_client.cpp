@@ -228,7 +228,7 @@ TEST(provisioned_client, retries_wait_0_1_2_seconds_until_the_attempt_bound) {
   EXPECT_LT(ms_since(started), 1900);  // no third wait of 2 s after the last attempt
   EXPECT_EQ(waits, (std::vector<long long>{0, 1000}));
   EXPECT_EQ(device.attempts(), 3u);
-  EXPECT_EQ(stored_text(store), "error: no_match");
+  EXPECT_EQ(stored_text(store), "error: not_found");
 }
 
 TEST(provisioned_client, the_deadline_ends_retrying_with_timeout) {
@@ -259,7 +259,7 @@ TEST(provisioned_client, cancel_from_another_thread_ends_a_retry_wait_at_once) {
   device.cancel();
   EXPECT_EQ(outcome.get(), errc::cancelled);
   EXPECT_LT(ms_since(cancelled_at), 600);  // well inside the 1 s wait
-  EXPECT_EQ(stored_text(store), "error: no_match");
+  EXPECT_EQ(stored_text(store), "error: not_found");
 }
 
 TEST(provisioned_client, the_destructor_cancels_a_running_connect) {

@@ -67,7 +67,7 @@ TEST(storage_errors, blob_storage_failures_are_storage_errors_and_keep_the_old_v
   EXPECT_EQ(store.load("dir", out).error(), errc::storage_error);         // a directory is not a value
   EXPECT_EQ(store.store("dir", old_value).error(), errc::storage_error);  // rename onto a directory
   EXPECT_EQ(store.erase("dir").error(), errc::storage_error);
-  EXPECT_EQ(store.load("missing", out).error(), errc::no_match);
+  EXPECT_EQ(store.load("missing", out).error(), errc::not_found);
   tbmqtt::file_storage broken(plain_file(dir) + "/state");
   EXPECT_EQ(broken.store("kept", old_value).error(), errc::storage_error);
   EXPECT_EQ(broken.load("kept", out).error(), errc::storage_error);

@@ -27,7 +27,7 @@ struct blob_storage final : tbmqtt::storage, power_switch {
   tbmqtt::result<std::size_t> load(std::string_view key, tbmqtt::span<std::byte> out) noexcept override {
     if (!powered) return tbmqtt::errc::storage_error;
     slot* s = find(key);
-    if (s == nullptr) return tbmqtt::errc::no_match;
+    if (s == nullptr) return tbmqtt::errc::not_found;
     if (s->size > out.size()) return tbmqtt::errc::not_enough_space;
     std::memcpy(out.data(), s->value, s->size);
     return s->size;

@@ -63,14 +63,14 @@ struct crash_log final : tbmqtt::segment_store, power_switch {
         best = s.id;
         any = true;
       }
-    if (!any) return tbmqtt::errc::no_match;
+    if (!any) return tbmqtt::errc::not_found;
     return best;
   }
   tbmqtt::result<std::size_t> read(std::uint32_t id, std::uint32_t offset,
                                    tbmqtt::span<std::byte> out) noexcept override {
     if (!powered) return tbmqtt::errc::storage_error;
     segment* s = get(id);
-    if (s == nullptr) return tbmqtt::errc::no_match;
+    if (s == nullptr) return tbmqtt::errc::not_found;
     if (offset >= s->size) return std::size_t{0};
     const std::size_t n = s->size - offset < out.size() ? s->size - offset : out.size();
     std::memcpy(out.data(), s->data + offset, n);

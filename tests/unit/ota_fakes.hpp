@@ -79,7 +79,7 @@ struct memory_storage final : tbmqtt::storage {
   }
   tbmqtt::result<std::size_t> load(std::string_view key, tbmqtt::span<std::byte> out) noexcept override {
     entry* e = find(key);
-    if (e == nullptr) return errc::no_match;
+    if (e == nullptr) return errc::not_found;
     if (e->size > out.size()) return errc::not_enough_space;
     std::memcpy(out.data(), e->value, e->size);
     return e->size;

@@ -31,7 +31,7 @@ struct one_value_storage final : tbmqtt::storage {
 
   tbmqtt::result<std::size_t> load(std::string_view k, tbmqtt::span<std::byte> out) noexcept override {
     if (fail_with != errc{}) return fail_with;
-    if (!present || k != key) return errc::no_match;
+    if (!present || k != key) return errc::not_found;
     if (size > out.size()) return errc::not_enough_space;
     std::memcpy(out.data(), value, size);
     return size;
@@ -175,7 +175,7 @@ TEST(credentials_record, oversized_stored_records_are_typed_errors) {
 
 TEST(credentials_record, storage_failures_pass_through) {
   one_value_storage store;
-  EXPECT_EQ(tbmqtt::load_credentials(store, record_b, scratch).error(), errc::no_match);
+  EXPECT_EQ(tbmqtt::load_credentials(store, record_b, scratch).error(), errc::not_found);
   store.put_text("not json");
   EXPECT_EQ(tbmqtt::load_credentials(store, record_b, scratch).error(), errc::malformed);
   store.fail_with = errc::storage_error;
@@ -219,7 +219,7 @@ TEST(credentials_lifecycle, stored_credentials_are_used_without_provisioning) {
 
 TEST(credentials_lifecycle, nothing_stored_provisions_stores_then_connects) {
   credentials_lifecycle life{{}};
-  EXPECT_TRUE(is(life.start(errc::no_match), credentials_step::provision, 0));
+  EXPECT_TRUE(is(life.start(errc::not_found), credentials_step::provision, 0));
   EXPECT_TRUE(is(life.provisioned(errc{}), credentials_step::store));
   EXPECT_FALSE(life.provisioned_new());  // not before it is stored
   EXPECT_TRUE(is(life.stored(errc{}), credentials_step::connect));
@@ -232,14 +232,14 @@ TEST(credentials_lifecycle, a_damaged_record_or_failed_store_stops) {
   credentials_lifecycle life{{true, 0}};
   EXPECT_TRUE(is(life.start(errc::malformed), credentials_step::fail, 0, errc::malformed));
   EXPECT_TRUE(is(life.start(errc::storage_error), credentials_step::fail, 0, errc::storage_error));
-  EXPECT_TRUE(is(life.start(errc::no_match), credentials_step::provision));
+  EXPECT_TRUE(is(life.start(errc::not_found), credentials_step::provision));
   EXPECT_TRUE(is(life.provisioned(errc{}), credentials_step::store));
   EXPECT_TRUE(is(life.stored(errc::not_enough_space), credentials_step::fail, 0, errc::not_enough_space));
 }
 
 TEST(credentials_lifecycle, retries_follow_the_schedule_until_the_attempt_bound) {
   credentials_lifecycle life{{false, 4}};
-  EXPECT_TRUE(is(life.start(errc::no_match), credentials_step::provision, 0));
+  EXPECT_TRUE(is(life.start(errc::not_found), credentials_step::provision, 0));
   EXPECT_TRUE(is(life.provisioned(errc::provision_not_found), credentials_step::provision, 0));
   EXPECT_TRUE(is(life.provisioned(errc::unreachable), credentials_step::provision, 1000));
   EXPECT_TRUE(is(life.provisioned(errc::timeout), credentials_step::provision, 2000));
@@ -250,7 +250,7 @@ TEST(credentials_lifecycle, retries_follow_the_schedule_until_the_attempt_bound)
 
 TEST(credentials_lifecycle, unbounded_retries_keep_the_cap) {
   credentials_lifecycle life{{}};
-  (void)life.start(errc::no_match);
+  (void)life.start(errc::not_found);
   credentials_action a;
   for (int i = 0; i < 40; ++i) a = life.provisioned(errc::unreachable);
   EXPECT_TRUE(is(a, credentials_step::provision, 128000));
@@ -260,7 +260,7 @@ TEST(credentials_lifecycle, unbounded_retries_keep_the_cap) {
 TEST(credentials_lifecycle, permanent_failures_and_cancel_are_not_retried) {
   for (errc e : {errc::provision_failed, errc::invalid_argument, errc::cancelled}) {
     credentials_lifecycle life{{}};
-    (void)life.start(errc::no_match);
+    (void)life.start(errc::not_found);
     EXPECT_TRUE(is(life.provisioned(e), credentials_step::fail, 0, e));
   }
 }
@@ -434,7 +434,7 @@ TEST(run_credentials_lifecycle, a_failed_store_never_connects) {
   platform.provisions = {errc{}};
   struct failing_store final : tbmqtt::storage {
     tbmqtt::result<std::size_t> load(std::string_view, tbmqtt::span<std::byte>) noexcept override {
-      return errc::no_match;
+      return errc::not_found;
     }
     tbmqtt::result<void> store(std::string_view, tbmqtt::span<const std::byte>) noexcept override {
       return errc::not_enough_space;

@@ -18,7 +18,7 @@ using tbmqtt::errc;
 
 namespace {
 
-constexpr int last_errc = static_cast<int>(errc::not_open);
+constexpr int last_errc = static_cast<int>(errc::system_error);
 
 struct log_rig {
   tbmqtt_test::blob_storage medium;
@@ -41,6 +41,21 @@ TEST(errc, every_value_has_its_own_name) {
   EXPECT_STREQ(tbmqtt::to_string(errc{}), "ok");
   EXPECT_STREQ(tbmqtt::to_string(errc::storage_error), "storage_error");
   EXPECT_STREQ(tbmqtt::to_string(errc::not_open), "not_open");
+  EXPECT_STREQ(tbmqtt::to_string(errc::not_found), "not_found");
+  EXPECT_STREQ(tbmqtt::to_string(errc::out_of_memory), "out_of_memory");
+  EXPECT_STREQ(tbmqtt::to_string(errc::would_deadlock), "would_deadlock");
+  EXPECT_STREQ(tbmqtt::to_string(errc::system_error), "system_error");
+  EXPECT_STREQ(tbmqtt::to_string(static_cast<errc>(last_errc + 1)), "ok");  // past the last value
+}
+
+TEST(errc, a_segment_that_does_not_exist_is_not_found_and_a_dead_medium_a_storage_error) {
+  log_rig r;
+  std::byte out[8];
+  EXPECT_EQ(r.log.find(0).error(), errc::not_found);  // an empty log
+  EXPECT_EQ(r.log.read(7, 0, out).error(), errc::not_found);
+  log_rig dead;
+  dead.medium.powered = false;
+  EXPECT_EQ(dead.log.find(0).error(), errc::storage_error);  // cannot tell: never "not found"
 }
 
 TEST(errc, a_queue_that_was_never_opened_is_not_open_and_keeps_nothing) {

@@ -481,7 +481,7 @@ TEST(esp_event_mapping, call_results_map_to_typed_errors) {
   EXPECT_EQ(errc_from_esp_mqtt(-2), errc::again);  // v5.x: outbox full
   EXPECT_EQ(errc_from_esp_mqtt(-3), errc::transport_error);
   EXPECT_EQ(errc_from_esp_err(0), errc{});
-  EXPECT_EQ(errc_from_esp_err(0x101), errc::again);
+  EXPECT_EQ(errc_from_esp_err(0x101), errc::out_of_memory);  // ESP_ERR_NO_MEM: a heap allocation failed
   EXPECT_EQ(errc_from_esp_err(0x102), errc::invalid_argument);
   EXPECT_EQ(errc_from_esp_err(0x103), errc::not_connected);
   EXPECT_EQ(errc_from_esp_err(-1), errc::transport_error);
@@ -496,10 +496,10 @@ TEST(esp_event_mapping, storage_calls_map_to_storage_errors_not_transport_errors
   EXPECT_EQ(errc_from_esp_storage_err(0x1101), errc::storage_error);  // ESP_ERR_NVS_NOT_INITIALIZED
   EXPECT_EQ(errc_from_esp_storage_err(0x1104), errc::storage_error);  // ESP_ERR_NVS_READ_ONLY
   EXPECT_EQ(errc_from_esp_storage_err(0x1503), errc::storage_error);  // ESP_ERR_OTA_SELECT_INFO_INVALID
-  EXPECT_EQ(errc_from_esp_storage_err(0x101), errc::again);           // RAM, not flash
+  EXPECT_EQ(errc_from_esp_storage_err(0x101), errc::out_of_memory);   // RAM, not flash
   EXPECT_EQ(errc_from_esp_storage_err(0x102), errc::invalid_argument);
-  EXPECT_EQ(errc_from_esp_storage_err(esp_err::nvs_not_found), errc::no_match);
-  EXPECT_EQ(errc_from_esp_storage_err(0x1102), errc::no_match);  // the number in nvs.h
+  EXPECT_EQ(errc_from_esp_storage_err(esp_err::nvs_not_found), errc::not_found);
+  EXPECT_EQ(errc_from_esp_storage_err(0x1102), errc::not_found);  // the number in nvs.h
   EXPECT_EQ(errc_from_esp_storage_err(0x1105), errc::not_enough_space);
   EXPECT_EQ(errc_from_esp_storage_err(0x110c), errc::not_enough_space);
   EXPECT_EQ(errc_from_esp_storage_err(0x110e), errc::not_enough_space);

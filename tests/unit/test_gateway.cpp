@@ -159,11 +159,11 @@ TEST(gateway, attach_twice_to_the_same_session_is_a_no_op_and_another_session_is
 
 TEST(gateway, every_command_needs_an_attached_session) {
   rig r{false};
-  EXPECT_EQ(r.gw.connect_device("A").error(), errc::not_connected);
-  EXPECT_EQ(r.gw.disconnect_device("A").error(), errc::not_connected);
-  EXPECT_EQ(r.gw.publish_telemetry("A", "{\"t\":1}").error(), errc::not_connected);
-  EXPECT_EQ(r.gw.request_attributes("A", attribute_scope::shared, "k", 0).error(), errc::not_connected);
-  EXPECT_EQ(r.gw.claim("A", "s", 1).error(), errc::not_connected);
+  EXPECT_EQ(r.gw.connect_device("A").error(), errc::not_open);
+  EXPECT_EQ(r.gw.disconnect_device("A").error(), errc::not_open);
+  EXPECT_EQ(r.gw.publish_telemetry("A", "{\"t\":1}").error(), errc::not_open);
+  EXPECT_EQ(r.gw.request_attributes("A", attribute_scope::shared, "k", 0).error(), errc::not_open);
+  EXPECT_EQ(r.gw.claim("A", "s", 1).error(), errc::not_open);
   EXPECT_EQ(r.port.publish_attempts, 0u);
 }
 
@@ -710,5 +710,5 @@ TEST(gateway, detach_stops_events_and_cancels_requests) {
   deliver(r, rpc_topic, R"({"device":"A","data":{"id":1,"method":"m"}})");
   EXPECT_EQ(r.listener.count(heard::rpc_request), 0u);
   EXPECT_EQ(r.events.count(tbmqtt_test::event_kind::error), 1u);  // the session: unknown topic
-  EXPECT_EQ(r.gw.publish_telemetry("A", "{}").error(), errc::not_connected);
+  EXPECT_EQ(r.gw.publish_telemetry("A", "{}").error(), errc::not_open);
 }

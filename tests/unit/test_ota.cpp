@@ -514,7 +514,7 @@ TEST(ota, updated_is_reported_only_after_the_restarted_app_confirms) {
   EXPECT_EQ(after.port.last_state(), std::string_view("UPDATED"));
   EXPECT_EQ(std::string_view(after.port.last_current),
             std::string_view(R"({"current_fw_title":"app","current_fw_version":"2.0"})"));
-  EXPECT_EQ(after.engine.confirm().error(), errc::no_match);  // nothing pending any more
+  EXPECT_EQ(after.engine.confirm().error(), errc::not_found);  // nothing pending any more
 }
 
 TEST(ota, a_rolled_back_update_is_reported_failed_after_the_restart) {
@@ -530,7 +530,7 @@ TEST(ota, a_rolled_back_update_is_reported_failed_after_the_restart) {
   rig after{sink, storage};  // still runs 1.0: the bootloader rolled back
   after.connect();
   EXPECT_EQ(after.port.last_state(), std::string_view("FAILED"));
-  EXPECT_EQ(after.engine.confirm().error(), errc::no_match);
+  EXPECT_EQ(after.engine.confirm().error(), errc::not_found);
 }
 
 TEST(ota, malformed_package_attributes_fail_with_a_typed_error) {

@@ -98,7 +98,7 @@ TEST(protobuf, writer_errors_are_typed_and_sticky) {
   std::byte big[64];
   pb::writer w(big);
   w.add(reading, "nope", 1);
-  EXPECT_EQ(w.finish().error(), errc::no_match);
+  EXPECT_EQ(w.finish().error(), errc::not_found);
   pb::writer t(big);
   t.add(reading, "status", 5);
   EXPECT_EQ(t.finish().error(), errc::wrong_type);

@@ -789,5 +789,5 @@ TEST(registry, a_detached_registry_no_longer_sees_the_session) {
   connect(r);
   r.reg.tick(0, 0);
   EXPECT_EQ(r.port.publish_count, before);  // no request: not attached
-  EXPECT_EQ(r.reg.upload_time_series(0, 0).error(), errc::not_connected);
+  EXPECT_EQ(r.reg.upload_time_series(0, 0).error(), errc::not_open);
 }

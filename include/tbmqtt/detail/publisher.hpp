@@ -13,14 +13,9 @@
 #include <cstdint>
 #include <string_view>
 
+#include "tbmqtt/config.hpp"  // TBMQTT_MAX_IN_FLIGHT
 #include "tbmqtt/session_ports.hpp"
 #include "tbmqtt/span.hpp"
-
-/// Messages sent directly (not through an offline queue) that a session tracks until their
-/// outcome, with its own memory; session::set_delivery_slots gives it more.
-#ifndef TBMQTT_MAX_IN_FLIGHT
-#define TBMQTT_MAX_IN_FLIGHT 32
-#endif
 
 namespace tbmqtt {
 class ioffline_queue;

@@ -137,13 +137,13 @@ class esp_client {
   esp_client& operator=(const esp_client&) = delete;
 
   /// @brief Starts the tbmqtt task and esp-mqtt (which connects in the background).
-  /// @return ok, or errc::again (out of memory), errc::invalid_argument (bad URI/options),
+  /// @return ok, or errc::out_of_memory, errc::invalid_argument (bad URI/options),
   /// errc::transport_error, errc::storage_error (the offline store cannot be read).
   [[nodiscard]] result<void> start() noexcept;
   /// @brief start(), then waits until CONNACK and every SUBACK arrived.
   /// @return ok, or errc::refused_credentials, errc::identifier_rejected,
   /// errc::server_unavailable, errc::refused, errc::unreachable, errc::subscription_refused,
-  /// errc::timeout (esp-mqtt keeps trying in the background), errc::again (called from a
+  /// errc::timeout (esp-mqtt keeps trying in the background), errc::would_deadlock (called from a
   /// callback), or a TLS failure (detail::errc_from_esp_tls): errc::tls_unknown_ca,
   /// errc::tls_hostname_mismatch, errc::tls_certificate_expired,
   /// errc::tls_client_certificate_refused, errc::tls_bad_client_key, errc::tls_error.
@@ -179,7 +179,7 @@ class esp_client {
                                                         delivery_callback on_delivered = {}) noexcept;
   /// @brief Waits until no message waits for its outcome: every one sent so far is delivered (or
   /// expired from esp-mqtt's outbox, or reported lost), and with an offline store until it is
-  /// empty, as on Linux. @return ok, errc::timeout, or errc::again (called from a callback).
+  /// empty, as on Linux. @return ok, errc::timeout, or errc::would_deadlock (called from a callback).
   [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout) noexcept;
 
   /// @brief Reads attributes ("k1,k2"; both empty: all); the answer comes to `done` when given,
@@ -222,7 +222,7 @@ class esp_client {
   /// attaching another one detaches the previous one; the same one again only updates `tick`.
   /// @pre `points` outlives the client, or detach() is called first.
   /// @return ok, or errc::queue_full, errc::invalid_argument (attached to another session),
-  /// errc::again (no client: out of memory).
+  /// errc::out_of_memory (no client).
   [[nodiscard]] result<void> attach(iregistry& points, bool tick = true) noexcept;
   /// @brief Detaches the registry (iregistry::detach) and stops ticking it.
   void detach() noexcept;

@@ -41,7 +41,7 @@
 //       device.with_session([](tbmqtt::session&) { (void)fw.confirm(); });   // -> fw_state UPDATED
 //     }
 //
-// (fw.confirm() returns errc::no_match when no update was pending: harmless on every connect.)
+// (fw.confirm() returns errc::not_found when no update was pending: harmless on every connect.)
 #pragma once
 
 #include <cstddef>

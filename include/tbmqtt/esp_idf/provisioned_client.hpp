@@ -71,7 +71,7 @@ struct esp_provision_options {
 /// _CERTIFICATE_CAPACITY, or the storage is full), errc::payload_too_large (answer over
 /// TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY), errc::timeout, errc::unreachable, errc::tls_error,
 /// errc::refused_credentials (and the other CONNACK refusals), errc::subscription_refused,
-/// errc::disconnected (closed without an answer), errc::again (out of memory),
+/// errc::disconnected (closed without an answer), errc::out_of_memory,
 /// errc::transport_error (esp-mqtt failed), errc::storage_error (the storage failed).
 [[nodiscard]] result<void> esp_provision(const esp_provision_options& server, const provision_request& request,
                                          storage& store, credentials_record& out_credentials) noexcept;
@@ -132,8 +132,8 @@ class esp_provisioned_client {
   /// once max_attempts are used up or it is not worth repeating (errc::provision_not_found,
   /// errc::provision_failed, errc::unreachable, ...; see esp_provision), a storage error
   /// (errc::malformed or errc::not_enough_space for a damaged stored record, which is never
-  /// replaced silently; errc::storage_error), an esp_client::connect error, or errc::again
-  /// (out of memory).
+  /// replaced silently; errc::storage_error), an esp_client::connect error, or errc::out_of_memory
+  /// (a heap allocation failed).
   /// @pre No other connect() of this object is running; not from an esp_client callback.
   [[nodiscard]] result<void> connect(std::uint32_t connect_timeout_ms) noexcept;
   /// @brief Makes a running connect() return errc::cancelled: within about 100 ms during a

@@ -200,7 +200,7 @@ class client {
   /// @brief Waits until no message waits for its outcome: every one published is acknowledged
   /// (or written, QoS 0, or reported lost), and with an offline store until it is empty. (Other
   /// threads publishing meanwhile extend the wait.)
-  /// @return ok, or errc::timeout.
+  /// @return ok, errc::timeout, or errc::would_deadlock (called from a callback).
   [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout);
 
   /// @brief Reads client and shared attributes ("k1,k2" lists; both empty: all).
@@ -262,7 +262,7 @@ class client {
   [[nodiscard]] result<void> enable_ota(const ota_config& config, ota_sink& sink, storage* store,
                                         ota_handlers handlers = {});
   /// @brief After restarting into a new version that works: reports UPDATED.
-  /// @return ok, or errc::no_match (nothing pending), errc::invalid_argument (kind not enabled).
+  /// @return ok, or errc::not_found (nothing pending), errc::invalid_argument (kind not enabled).
   [[nodiscard]] result<void> confirm_ota(ota_kind kind);
   /// @brief The new version does not work: reports FAILED with `reason`. Errors as confirm_ota.
   [[nodiscard]] result<void> reject_ota(ota_kind kind, std::string_view reason);

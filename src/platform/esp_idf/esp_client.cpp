@@ -367,7 +367,7 @@ void esp_client::unlock() const noexcept { impl_->unlock(); }
 session& esp_client::session_ref() noexcept { return impl_->core; }
 
 result<void> esp_client::start() noexcept {
-  if (impl_ == nullptr) return errc::again;
+  if (impl_ == nullptr) return errc::out_of_memory;
   impl& d = *impl_;
   lock_guard lock(d.mutex);
   if (d.task != nullptr) return {};
@@ -377,15 +377,15 @@ result<void> esp_client::start() noexcept {
   if (xTaskCreate(&impl::run, "tbmqtt", d.options.task_stack, &d, d.options.task_priority, &d.task) != pdPASS) {
     d.task = nullptr;
     d.transport.stop();
-    return errc::again;
+    return errc::out_of_memory;
   }
   return {};
 }
 
 result<void> esp_client::connect(std::chrono::milliseconds timeout) noexcept {
-  if (impl_ == nullptr) return errc::again;
+  if (impl_ == nullptr) return errc::out_of_memory;
   impl& d = *impl_;
-  if (d.on_own_task()) return errc::again;  // would wait on itself
+  if (d.on_own_task()) return errc::would_deadlock;  // would wait on itself
   {
     lock_guard lock(d.mutex);
     if (d.runtime.ready()) return {};
@@ -416,7 +416,7 @@ result<void> esp_client::connect(std::chrono::milliseconds timeout) noexcept {
 }
 
 result<void> esp_client::attach(iregistry& points, bool tick) noexcept {
-  if (impl_ == nullptr) return errc::again;
+  if (impl_ == nullptr) return errc::out_of_memory;
   return impl_->runtime.with_lock([&] { return impl_->runtime.attach(points, tick); });
 }
 
@@ -481,7 +481,7 @@ result<delivery_ticket> esp_client::send_attributes(attributes_builder& payload,
 
 result<void> esp_client::flush(std::chrono::milliseconds timeout) noexcept {
   impl& d = *impl_;
-  if (d.on_own_task()) return errc::again;  // would wait on itself
+  if (d.on_own_task()) return errc::would_deadlock;  // would wait on itself
   const TickType_t start = xTaskGetTickCount();
   const TickType_t limit = pdMS_TO_TICKS(timeout.count());
   for (;;) {

@@ -87,7 +87,7 @@ errc provision_once(const esp_provision_options& server, std::uint32_t timeout_m
   auto request_buffer = allocate(request_size);
   auto response_buffer = allocate(TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY);
   auto scratch = allocate(TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY);
-  if (!request_buffer || !response_buffer || !scratch) return errc::again;
+  if (!request_buffer || !response_buffer || !scratch) return errc::out_of_memory;
   auto payload = build_provision_request(span<char>{request_buffer.get(), request_size}, request);
   if (!payload) return payload.error();
 
@@ -104,7 +104,7 @@ errc provision_once(const esp_provision_options& server, std::uint32_t timeout_m
 result<void> esp_provision(const esp_provision_options& server, const provision_request& request, storage& store,
                            credentials_record& out_credentials) noexcept {
   auto scratch = allocate(credentials_record_json_capacity);
-  if (!scratch) return errc::again;
+  if (!scratch) return errc::out_of_memory;
   if (errc e = provision_once(server, server.timeout_ms, request, out_credentials, nullptr); e != errc{}) return e;
   // Stored before use: a device that resets now still knows its credentials.
   return store_credentials(store, out_credentials, span<char>{scratch.get(), credentials_record_json_capacity});
@@ -208,7 +208,7 @@ result<void> esp_provisioned_client::connect(std::uint32_t connect_timeout_ms) n
   client_.reset();
   provisioned_ = false;
   attempts_ = 0;
-  result<void> outcome = errc::again;
+  result<void> outcome = errc::out_of_memory;
   if (auto scratch = allocate(credentials_record_json_capacity)) {
     credentials_lifecycle life{{options_.allow_reprovision, options_.max_attempts}};
     platform p{*this, connect_timeout_ms};

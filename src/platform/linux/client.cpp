@@ -519,7 +519,7 @@ result<delivery_ticket> client::claim(std::string_view secret_key, std::chrono::
 result<void> client::flush(std::chrono::milliseconds timeout) {
   impl& d = *impl_;
   std::unique_lock lock(d.mutex);
-  if (std::this_thread::get_id() == d.network_id) return errc::again;  // would wait on itself
+  if (std::this_thread::get_id() == d.network_id) return errc::would_deadlock;  // would wait on itself
   d.runtime.flush_waiting(true);
   const bool done = d.changed.wait_for(lock, timeout, [&] { return d.runtime.idle(); });
   d.runtime.flush_waiting(false);

@@ -55,12 +55,12 @@ result<void> file_sink::begin(const ota_package&, std::uint64_t resume_offset) n
   if (resume_offset == 0 && ::unlink(part_.c_str()) != 0 && errno != ENOENT) return errc_from_errno();
   const int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (resume_offset == 0 ? O_CREAT | O_EXCL : 0);
   fd_ = ::open(part_.c_str(), flags, 0644);
-  if (fd_ < 0) return resume_offset > 0 && (errno == ENOENT || errno == ELOOP) ? errc::no_match : errc_from_errno();
+  if (fd_ < 0) return resume_offset > 0 && (errno == ENOENT || errno == ELOOP) ? errc::not_found : errc_from_errno();
   struct stat st {};
   if (resume_offset > 0 && (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
                             static_cast<std::uint64_t>(st.st_size) < resume_offset)) {
     close_file();
-    return errc::no_match;  // the partial file is gone or shorter than the checkpoint
+    return errc::not_found;  // the partial file is gone or shorter than the checkpoint
   }
   return {};
 }
@@ -103,7 +103,7 @@ std::string file_storage::file_for(std::string_view key) const { return director
 
 result<std::size_t> file_storage::load(std::string_view key, span<std::byte> out) noexcept {
   const int fd = ::open(file_for(key).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT ? errc::no_match : errc::storage_error;
+  if (fd < 0) return errno == ENOENT ? errc::not_found : errc::storage_error;
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {  // e.g. a directory where the value belongs
     ::close(fd);

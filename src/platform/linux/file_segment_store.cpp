@@ -117,15 +117,15 @@ void file_segment_store::close_fd(std::uint32_t segment) noexcept {
 result<std::uint32_t> file_segment_store::find(std::uint32_t from) noexcept {
   if (lock_fd_ < 0) return errc::storage_error;
   auto it = std::lower_bound(segments_.begin(), segments_.end(), from);
-  if (it == segments_.end()) return errc::no_match;
+  if (it == segments_.end()) return errc::not_found;
   return *it;
 }
 
 result<std::size_t> file_segment_store::read(std::uint32_t segment, std::uint32_t offset,
                                              span<std::byte> out) noexcept {
-  if (!std::binary_search(segments_.begin(), segments_.end(), segment)) return errc::no_match;
+  if (!std::binary_search(segments_.begin(), segments_.end(), segment)) return errc::not_found;
   const int fd = fd_of(segment);
-  if (fd < 0) return errno == ENOENT ? errc::no_match : errc::storage_error;
+  if (fd < 0) return errno == ENOENT ? errc::not_found : errc::storage_error;
   std::size_t done = 0;
   while (done < out.size()) {
     const ssize_t n =

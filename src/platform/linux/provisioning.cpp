@@ -30,7 +30,7 @@ class credentials_file final : public storage {
   // Read here rather than by files_: the mode is checked on the descriptor that is read.
   result<std::size_t> load(std::string_view, span<std::byte> out) noexcept override {
     const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT ? errc::no_match : errc::storage_error;
+    if (fd < 0) return errno == ENOENT ? errc::not_found : errc::storage_error;
     struct stat st {};
     result<std::size_t> outcome = errc::storage_error;
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -150,7 +150,7 @@ std::unique_ptr<credentials_record> to_record(const credentials& c, errc& error)
 
 // A missing file is the caller's wrong path (errc::invalid_argument); a file that cannot be read
 // or written is errc::storage_error (save/load_credentials document both).
-errc file_error(errc e) { return e == errc::no_match ? errc::invalid_argument : e; }
+errc file_error(errc e) { return e == errc::not_found ? errc::invalid_argument : e; }
 
 result<credentials> provision_round_trip(const client_options& server, const provision_request& request,
                                          std::chrono::milliseconds timeout, const std::atomic<bool>* stop) {

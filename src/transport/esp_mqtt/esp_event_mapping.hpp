@@ -136,7 +136,7 @@ constexpr errc errc_from_esp_mqtt(int rc) noexcept {
 constexpr errc errc_from_esp_err(int err) noexcept {
   switch (err) {
     case esp_err::ok: return errc{};
-    case esp_err::no_mem: return errc::again;
+    case esp_err::no_mem: return errc::out_of_memory;
     case esp_err::invalid_arg: return errc::invalid_argument;
     case esp_err::invalid_state: return errc::not_connected;
     case esp_err::timeout: return errc::timeout;
@@ -149,17 +149,17 @@ constexpr errc errc_from_esp_err(int err) noexcept {
 
 /// @brief Maps an esp_err_t from a storage call (nvs_*, esp_ota_*, esp_partition_*): a failure of
 /// the medium is errc::storage_error, never a transport error. ESP_ERR_NO_MEM (RAM, not flash) is
-/// errc::again; a missing NVS key errc::no_match; a full partition or a value longer than NVS
+/// errc::out_of_memory; a missing NVS key errc::not_found; a full partition or a value longer than NVS
 /// holds errc::not_enough_space, and so is ESP_ERR_NVS_INVALID_LENGTH (the read buffer is too
 /// small); a bad key or namespace name errc::invalid_argument.
 constexpr errc errc_from_esp_storage_err(int err) noexcept {
   switch (err) {
     case esp_err::ok: return errc{};
-    case esp_err::no_mem: return errc::again;
+    case esp_err::no_mem: return errc::out_of_memory;
     case esp_err::invalid_arg:
     case esp_err::nvs_invalid_name:
     case esp_err::nvs_key_too_long: return errc::invalid_argument;
-    case esp_err::nvs_not_found: return errc::no_match;
+    case esp_err::nvs_not_found: return errc::not_found;
     case esp_err::nvs_not_enough_space:
     case esp_err::nvs_invalid_length:
     case esp_err::nvs_value_too_long: return errc::not_enough_space;

@@ -96,7 +96,7 @@ result<void> esp_mqtt_transport::start() noexcept {
   }
   if (events_ == nullptr || ring_lock_ == nullptr || ring_space_ == nullptr || budget_space_ == nullptr ||
       ring_storage_ == nullptr)
-    return errc::again;
+    return errc::out_of_memory;
   unacked_.store(0);  // a new esp-mqtt client: an empty outbox
   if (static_cast<std::size_t>(settings_.buffer_size) + TBMQTT_TOPIC_CAPACITY > ring_.capacity())
     ESP_LOGW(tag, "event ring (%u bytes) is smaller than one esp-mqtt buffer plus a topic",

@@ -60,7 +60,7 @@ class esp_mqtt_transport final : public transport_port {
   esp_mqtt_transport& operator=(const esp_mqtt_transport&) = delete;
 
   /// @brief Creates the esp-mqtt client and starts its task (which connects and reconnects by
-  /// itself). @return ok, or errc::again (out of memory), errc::invalid_argument (bad URI or
+  /// itself). @return ok, or errc::out_of_memory, errc::invalid_argument (bad URI or
   /// settings), errc::transport_error.
   [[nodiscard]] result<void> start() noexcept;
   /// @brief Stops and destroys the esp-mqtt client (sends DISCONNECT if connected).

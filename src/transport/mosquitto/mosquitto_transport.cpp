@@ -25,7 +25,7 @@ const char* or_null(const std::string& s) { return s.empty() ? nullptr : s.c_str
 errc errc_from_mosquitto(int rc) noexcept {
   switch (rc) {
     case MOSQ_ERR_SUCCESS: return errc{};
-    case MOSQ_ERR_NOMEM: return errc::again;
+    case MOSQ_ERR_NOMEM: return errc::out_of_memory;
     case MOSQ_ERR_NO_CONN:
     case MOSQ_ERR_CONN_LOST: return errc::not_connected;
     case MOSQ_ERR_INVAL:

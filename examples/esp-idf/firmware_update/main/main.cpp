@@ -100,7 +100,7 @@ void on_connection(const tbmqtt::connection_event& event) {
   }
 #endif
   // ... and report UPDATED, if the version we activated is the one running (after a rollback
-  // the engine reports FAILED itself). errc::no_match: no update was pending.
+  // the engine reports FAILED itself). errc::not_found: no update was pending.
   if (firmware && firmware->package().version_text() == std::string_view{current_version}) (void)firmware->confirm();
 }
 
