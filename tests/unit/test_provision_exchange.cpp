@@ -64,9 +64,9 @@ TEST(provision_exchange, whole_answer_finishes_with_the_payload) {
   auto o = h.x.outcome();
   ASSERT_TRUE(o);
   EXPECT_EQ(*o, answer);
-  auto creds = tbmqtt::parse_provision_response(*o, tbmqtt::span<char>{});
-  ASSERT_TRUE(creds);
-  EXPECT_EQ(creds->token, "T");
+  static tbmqtt::credentials creds;
+  ASSERT_TRUE(tbmqtt::parse_provision_response(*o, creds));
+  EXPECT_EQ(creds.token.view(), "T");
 }
 
 TEST(provision_exchange, fragmented_answer_is_reassembled) {
