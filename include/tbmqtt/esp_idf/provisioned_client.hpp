@@ -28,7 +28,7 @@
 //
 // Both block the calling task; not from an esp_client callback. Compile-checked only
 // (tests/esp_idf/check.sh); the lifecycle loop (run_credentials_lifecycle), the round trip
-// (detail::provision_exchange) and its esp-mqtt event mapping are unit-tested on the host.
+// (detail::provision_engine) and its esp-mqtt event mapping are unit-tested on the host.
 #pragma once
 
 #include <atomic>
@@ -155,7 +155,7 @@ class esp_provisioned_client {
   std::uint32_t attempts() const noexcept { return attempts_; }
 
  private:
-  struct platform;  // credentials_platform over FreeRTOS and esp-mqtt (esp_provisioning.cpp)
+  struct platform;  // credentials_platform over FreeRTOS and esp-mqtt (provisioned_client.cpp)
 
   esp_client_options device_;
   esp_provisioning_options options_;

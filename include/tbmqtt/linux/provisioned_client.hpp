@@ -115,7 +115,7 @@ struct provisioning_options {
 };
 
 namespace detail {
-class credentials_file;  // a credentials file as a storage (provisioning.cpp)
+class credentials_file;  // a credentials file as a storage (provisioned_client.cpp)
 }  // namespace detail
 
 /// @brief A client whose credentials come from provisioning: connect() uses the stored

@@ -1,5 +1,5 @@
 // ESP-IDF provisioning: an esp-mqtt connection of its own (username `provision`) whose events
-// the calling task takes from the transport's queue and feeds into detail::provision_exchange
+// the calling task takes from the transport's queue and feeds into detail::provision_engine
 // (the round trip itself, host-tested) through esp_provision_mapper. The granted credentials go
 // into the SDK's one credentials type (tbmqtt::credentials) and are stored in its format (store_credentials).
 // esp_provisioned_client is the FreeRTOS half of run_credentials_lifecycle (host-tested).
@@ -12,7 +12,7 @@
 
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
-#include "tbmqtt/detail/provision_exchange.hpp"
+#include "tbmqtt/detail/provision_engine.hpp"
 
 #include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
 #include "esp_provision_events.hpp"
@@ -63,7 +63,7 @@ result<std::string_view> round_trip(const esp_provision_options& server, std::ui
                                     const std::atomic<bool>* stop) noexcept {
   detail::esp_mqtt_transport transport{settings_from(server, timeout_ms, request.size()),
                                        detail::esp_event_queue_config{}};
-  detail::provision_exchange exchange{transport, request, response};
+  detail::provision_engine exchange{transport, request, response};
   detail::esp_provision_mapper mapper{exchange};
   TBMQTT_TRY(transport.start());
   const TickType_t start = xTaskGetTickCount();

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
-#include "tbmqtt/detail/provision_exchange.hpp"
+#include "tbmqtt/detail/provision_engine.hpp"
 #include "tbmqtt/linux/platform.hpp"
 
 namespace tbmqtt {
@@ -115,7 +115,7 @@ class provisioning_session final : public detail::transport_listener {
   void on_puback(message_id) override {}
 
  private:
-  std::optional<detail::provision_exchange> exchange_;
+  std::optional<detail::provision_engine> exchange_;
   bool connected_ = false;
 };
 
