@@ -35,12 +35,12 @@ inline provisioning provisioning_to(const char* uri, const char* key, const char
                                     const char* ca_pem = nullptr) {
   provisioning p;
   p.server.uri = uri;
-  p.server.tls.ca_pem = ca_pem;
+  p.server.tls.ca = ca_pem;
   p.request.key = key;
   p.request.secret = secret;
   p.request.device_name = device_name;
   p.device.uri = uri;
-  p.device.tls.ca_pem = ca_pem;
+  p.device.tls.ca = ca_pem;
   return p;
 }
 

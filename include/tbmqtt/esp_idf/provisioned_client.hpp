@@ -52,7 +52,7 @@ namespace tbmqtt {
 /// @brief Where to provision. `uri` is copied; the PEM pointers must stay valid during the call.
 struct esp_provision_options {
   const char* uri = "mqtt://127.0.0.1:1883";  ///< mqtt://host:port, mqtts://host:port.
-  /// Server verification as for esp_client (ca_pem, use_crt_bundle, skip_verify). The client
+  /// Server verification as for esp_client (ca, use_crt_bundle, skip_verify). The client
   /// certificate and key are not sent: the provisioning session authenticates with the key and
   /// secret, and an X.509 device registers its certificate in the request.
   esp_tls_options tls;
@@ -94,7 +94,7 @@ struct esp_provisioning_options {
   esp_provision_options server;  ///< Where to provision (its `timeout` is not used: attempt_timeout is).
   /// What to provision: key, secret, device name, credentials type (see provision_request).
   /// X.509: the device sends its own certificate; it then authenticates with the device
-  /// options' tls.client_cert_pem / client_key_pem.
+  /// options' tls.certificate / tls.private_key.
   provision_request request;
   storage* store = nullptr;  ///< Required: where the credentials live (e.g. NVS).
   /// Stored credentials the server refuses are replaced by provisioning again. false: connect()

@@ -79,7 +79,7 @@ std::string to_json(const credentials& c);
 
 /// @brief Sets the authentication fields of `options` from `c`: the access token, or client id,
 /// username and password (the other kind is cleared). X.509 changes nothing: the device
-/// authenticates with its certificate and private key (options.tls.cert_file / key_file).
+/// authenticates with its certificate and private key (options.tls.certificate / key_file).
 void apply_credentials(client_options& options, const credentials& c);
 
 // ---- the credential lifecycle ----------------------------------------------------------------
@@ -89,7 +89,7 @@ void apply_credentials(client_options& options, const credentials& c);
 struct provisioning_options {
   /// What to provision: key, secret, device name, credentials type (see provision_request).
   /// X.509: the device sends its own certificate; it then authenticates with the server
-  /// options' tls.cert_file / tls.key_file.
+  /// options' tls.certificate / tls.private_key.
   provision_request request;
   /// Where credentials live: this storage (key credentials_storage_key), or, when null, the file
   /// `credentials_file` (the format of save_credentials; its directory is created, mode 0700,

@@ -16,6 +16,7 @@
 
 #include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
 #include "esp_provision_events.hpp"
+#include "tls_material.hpp"
 
 namespace tbmqtt {
 namespace {
@@ -37,12 +38,12 @@ std::uint32_t ms_since(TickType_t start) noexcept {
                                     configTICK_RATE_HZ);
 }
 
-detail::esp_mqtt_settings settings_from(const esp_provision_options& o, std::uint32_t timeout_ms,
-                                        std::size_t request_size) noexcept {
+detail::esp_mqtt_settings settings_from(const esp_provision_options& o, const detail::esp_tls_material& tls,
+                                        std::uint32_t timeout_ms, std::size_t request_size) noexcept {
   detail::esp_mqtt_settings s;
   s.uri = o.uri;
   s.username = provision_username.data();  // a string literal: NUL-terminated
-  s.ca_pem = o.tls.ca_pem;
+  s.ca_pem = tls.ca();
   s.use_crt_bundle = o.tls.use_crt_bundle;
   s.skip_common_name_check = o.tls.skip_verify;
   // One attempt: esp_provision stops the client at the first failure, before any retry.
@@ -61,7 +62,9 @@ detail::esp_mqtt_settings settings_from(const esp_provision_options& o, std::uin
 result<std::string_view> round_trip(const esp_provision_options& server, std::uint32_t timeout_ms,
                                     std::string_view request, span<char> response,
                                     const std::atomic<bool>* stop) noexcept {
-  detail::esp_mqtt_transport transport{settings_from(server, timeout_ms, request.size()),
+  const detail::esp_tls_material tls{server.tls};
+  if (tls.error() != errc{}) return tls.error();
+  detail::esp_mqtt_transport transport{settings_from(server, tls, timeout_ms, request.size()),
                                        detail::esp_event_queue_config{}};
   detail::provision_engine exchange{transport, request, response};
   detail::esp_provision_mapper mapper{exchange};

@@ -141,7 +141,7 @@ errc provision_round_trip(const client_options& server, const provision_request&
   e.username = std::string(provision_username);
   e.keep_alive_s = static_cast<int>(server.keep_alive.count());
   e.tls = server.tls.enabled;
-  e.ca_file = server.tls.ca_file;
+  e.ca_file = server.tls.ca;
   e.ca_dir = server.tls.ca_dir;
   e.tls_insecure = server.tls.insecure;
 

@@ -161,7 +161,7 @@ extern "C" void app_main(void) {
   options.uri = example::settings::uri("mqtt://127.0.0.1:1883");
   options.access_token = example::settings::token("SOAK_TOKEN");
   options.client_id = example::settings::client_id();
-  options.reconnect_timeout = std::chrono::milliseconds(500);
+  options.reconnect_min = options.reconnect_max = std::chrono::milliseconds(500);
   if (std::strcmp(mode, "store") == 0) options.offline_store = "soakq";
 
   const long baseline = soak_heap_in_use();
