@@ -267,10 +267,10 @@ client_options to_client_options(const global_options& o) {
   c.username = o.username;
   c.password = o.password;
   c.tls.enabled = o.tls;
-  c.tls.ca_file = o.ca_file;
+  c.tls.ca = o.ca_file;
   c.tls.ca_dir = o.ca_dir;
-  c.tls.cert_file = o.cert_file;
-  c.tls.key_file = o.key_file;
+  c.tls.certificate = o.cert_file;
+  c.tls.private_key = o.key_file;
   c.tls.key_password = key_password(o);
   c.tls.insecure = o.insecure;
   c.default_qos = o.message_qos();

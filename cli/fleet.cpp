@@ -254,12 +254,12 @@ class provisioner final : public fleet::link_events {
       finish(errc::transport_error);
   }
   void on_message(std::string_view, span<const std::byte> payload) noexcept override {
-    char scratch[512];
-    const auto creds = parse_provision_response(
-        std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()), span<char>(scratch));
-    if (!creds) return finish(creds.error());
+    auto creds = std::make_unique<credentials>();  // about 2.6 KB
+    const auto parsed = parse_provision_response(
+        std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()), *creds);
+    if (!parsed) return finish(parsed.error());
     if (creds->type != provision_credentials_type::access_token) return finish(errc::malformed);
-    id_.token = std::string(creds->token);
+    id_.token = std::string(creds->token.view());
     finish(errc{});
   }
   void on_lost(int) noexcept override { finish(errc::disconnected); }

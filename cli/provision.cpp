@@ -90,7 +90,7 @@ client_options server_of(const global_options& o) {
   server.host = o.host;
   server.port = static_cast<std::uint16_t>(o.port);
   server.tls.enabled = o.tls;
-  server.tls.ca_file = o.ca_file;
+  server.tls.ca = o.ca_file;
   server.tls.ca_dir = o.ca_dir;
   server.tls.insecure = o.insecure;
   return server;
@@ -229,8 +229,8 @@ void run_lifecycle(global_options& o, const lifecycle_args& a) {
                    std::to_string(wait.count() / 1000) + " s");
   };
   client_options server = server_of(o);
-  server.tls.cert_file = o.cert_file;
-  server.tls.key_file = o.key_file;
+  server.tls.certificate = o.cert_file;
+  server.tls.private_key = o.key_file;
   server.tls.key_password = key_password(o);
   server.default_qos = o.message_qos();
 

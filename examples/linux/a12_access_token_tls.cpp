@@ -8,7 +8,7 @@ int main(int argc, char** argv) {
   char** arg = example::auth_args(argc, argv, "CA_FILE TOKEN", 2, options);
   if (!arg) return 2;
   options.tls.enabled = true;
-  options.tls.ca_file = arg[0];
+  options.tls.ca = arg[0];
   options.access_token = arg[1];
   return example::send_once(options, "a12");
 }

@@ -8,7 +8,7 @@ int main(int argc, char** argv) {
   char** arg = example::auth_args(argc, argv, "CA_FILE CLIENT_ID USERNAME PASSWORD", 4, options);
   if (!arg) return 2;
   options.tls.enabled = true;
-  options.tls.ca_file = arg[0];
+  options.tls.ca = arg[0];
   options.client_id = arg[1];
   options.username = arg[2];
   options.password = arg[3];

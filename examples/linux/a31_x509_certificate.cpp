@@ -8,8 +8,8 @@ int main(int argc, char** argv) {
   char** arg = example::auth_args(argc, argv, "CA_FILE CERT_FILE KEY_FILE", 3, options);
   if (!arg) return 2;
   options.tls.enabled = true;
-  options.tls.ca_file = arg[0];
-  options.tls.cert_file = arg[1];
-  options.tls.key_file = arg[2];
+  options.tls.ca = arg[0];
+  options.tls.certificate = arg[1];
+  options.tls.private_key = arg[2];
   return example::send_once(options, "a31");
 }

@@ -11,8 +11,8 @@ int main(int argc, char** argv) {
   if (!arg) return 2;
   example::use_tls(p, arg[0]);
   if (!example::request_certificate(p, arg[1])) return 2;
-  p.device.tls.cert_file = arg[1];
-  p.device.tls.key_file = arg[2];
+  p.device.tls.certificate = arg[1];
+  p.device.tls.private_key = arg[2];
   p.device.port = static_cast<std::uint16_t>(std::atoi(arg[3]));
   return example::provision_and_send(p, "pd31");
 }

@@ -45,7 +45,7 @@ inline char** provision_args(int argc, char** argv, const char* usage, int count
 inline void use_tls(provisioning& p, const char* ca_file) {
   for (tbmqtt::client_options* o : {&p.server, &p.device}) {
     o->tls.enabled = true;
-    o->tls.ca_file = ca_file;
+    o->tls.ca = ca_file;
   }
 }
 

@@ -175,12 +175,12 @@
 #define TBMQTT_DEFAULT_MAX_PAYLOAD 65536
 #endif
 #ifndef TBMQTT_CREDENTIAL_FIELD_CAPACITY
-/// Longest stored access token, client id, user name or password (credentials_record).
+/// Longest stored access token, client id, user name or password (tbmqtt::credentials).
 /// Kconfig: CONFIG_TBMQTT_CREDENTIAL_FIELD_CAPACITY.
 #define TBMQTT_CREDENTIAL_FIELD_CAPACITY 128
 #endif
 #ifndef TBMQTT_CREDENTIAL_CERTIFICATE_CAPACITY
-/// Longest stored X.509 certificate body (Base64) in a credentials_record.
+/// Longest stored X.509 certificate body (Base64) in tbmqtt::credentials.
 /// Kconfig: CONFIG_TBMQTT_CREDENTIAL_CERTIFICATE_CAPACITY.
 #define TBMQTT_CREDENTIAL_CERTIFICATE_CAPACITY 2048
 #endif

@@ -1,11 +1,11 @@
-// tbmqtt — the provisioning credential lifecycle, sans-I/O: the stored credentials record, the
-// retry schedule and the decisions (use stored credentials, provision, store, reprovision). No
-// heap, no OS: the Linux `provisioned_client` and the ESP-IDF flow drive the same state machine.
+// tbmqtt — the provisioning credential lifecycle, sans-I/O: the stored credentials (the one
+// credentials type, tbmqtt::credentials in tbmqtt/provision.hpp), the retry schedule and the
+// decisions (use stored credentials, provision, store, reprovision). No heap, no OS: the Linux `provisioned_client` and the ESP-IDF flow drive the same state machine.
 //
 // The lifecycle, as run_credentials_lifecycle runs it for a platform (credentials_platform):
 //
 //     tbmqtt::credentials_lifecycle life{{/*allow_reprovision=*/false, /*max_attempts=*/8}};
-//     tbmqtt::credentials_record creds;
+//     tbmqtt::credentials creds;
 //     auto step = life.start(tbmqtt::load_credentials(store, creds, scratch).error());
 //     for (;;) {
 //       switch (step.next) {
@@ -36,94 +36,42 @@
 
 namespace tbmqtt {
 
-// ---- the stored record ----------------------------------------------------------------------
+// ---- the stored credentials ----------------------------------------------------------------------
 
 /// Storage key of the device credentials (14 characters: fits the NVS limit of 15).
 inline constexpr std::string_view credentials_storage_key = "tb_credentials";
 
-namespace detail {
-/// @brief Text of at most N bytes stored inline (no heap), always NUL-terminated (c_str()) for
-/// APIs that take C strings (esp_client_options).
-template <std::size_t N>
-class fixed_text {
- public:
-  std::string_view view() const noexcept { return {data_, size_}; }
-  const char* c_str() const noexcept { return data_; }
-  bool empty() const noexcept { return size_ == 0; }
-  /// @return false (and unchanged) when `s` is longer than N.
-  [[nodiscard]] bool assign(std::string_view s) noexcept {
-    if (s.size() > N) return false;
-    for (std::size_t i = 0; i < s.size(); ++i) data_[i] = s[i];
-    commit(s.size());
-    return true;
-  }
-  void clear() noexcept { commit(0); }
-  /// @brief Lets a decoder write in place: fill buffer(), then commit(bytes written).
-  span<char> buffer() noexcept { return {data_, N}; }
-  void commit(std::size_t size) noexcept {
-    size_ = size <= N ? size : N;
-    data_[size_] = '\0';
-  }
-  static constexpr std::size_t capacity = N;
-
- private:
-  char data_[N + 1]{};
-  std::size_t size_ = 0;
-};
-}  // namespace detail
-
-/// @brief Device credentials with fixed capacities, as they are stored (TBMQTT_CREDENTIAL_*
-/// in tbmqtt/config.hpp). About 2.6 KB with the default capacities: keep it static or on the heap
-/// on small stacks.
-struct credentials_record {
-  provision_credentials_type type = provision_credentials_type::access_token;  ///< Never server_token.
-  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> token;                  ///< access_token.
-  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> client_id;              ///< mqtt_basic.
-  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> username;               ///< mqtt_basic.
-  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> password;               ///< mqtt_basic.
-  detail::fixed_text<TBMQTT_CREDENTIAL_CERTIFICATE_CAPACITY> certificate;      ///< x509: Base64 body.
-
-  /// @brief Copies what the server granted (e.g. from parse_provision_response).
-  /// @return ok, or errc::not_enough_space (a field is longer than its capacity; nothing is
-  /// usable then), errc::invalid_argument (type server_token, or the type's credential is empty).
-  [[nodiscard]] result<void> assign(const provisioned_credentials& granted) noexcept;
-  /// @brief Views of the fields; valid while this record is unchanged.
-  provisioned_credentials view() const noexcept;
-};
-
-/// Bytes of JSON a credentials_record can take (every field full, every character escaped as
+/// Bytes of JSON a `credentials` can take (every field full, every character escaped as
 /// \\u00XX in the short fields; the certificate is Base64 and needs no escapes).
-inline constexpr std::size_t credentials_record_json_capacity =
+inline constexpr std::size_t credentials_json_capacity =
     96 + 6 * 4 * TBMQTT_CREDENTIAL_FIELD_CAPACITY + TBMQTT_CREDENTIAL_CERTIFICATE_CAPACITY;
 
-/// @brief Writes the record as one JSON object, the format of `tbmqtt provision` and of saved
+/// @brief Writes the credentials as one JSON object, the format of `tbmqtt provision` and of saved
 /// credentials files: {"credentialsType":"ACCESS_TOKEN","token":"..."},
 /// {"credentialsType":"MQTT_BASIC","clientId":"..","username":"..","password":".."} or
 /// {"credentialsType":"X509_CERTIFICATE","certificate":"..."}. Contains the secrets.
 /// @return A view of the text inside `out`, or errc::not_enough_space, errc::invalid_argument
 /// (a field is not UTF-8).
-[[nodiscard]] result<std::string_view> write_credentials_record(span<char> out,
-                                                                const credentials_record& record) noexcept;
+[[nodiscard]] result<std::string_view> write_credentials(span<char> out, const credentials& record) noexcept;
 
-/// @brief Reads what write_credentials_record wrote. Missing or null fields read as empty.
+/// @brief Reads what write_credentials wrote. Missing or null fields read as empty.
 /// @return ok (and `out` filled), or errc::malformed (not a JSON object, unknown credentialsType,
 /// a field that is not a string, or the type's credential is empty), errc::not_enough_space (a
 /// field is longer than its capacity). On error `out` is unspecified.
-[[nodiscard]] result<void> read_credentials_record(std::string_view json_text, credentials_record& out) noexcept;
+[[nodiscard]] result<void> read_credentials(std::string_view json_text, credentials& out) noexcept;
 
-/// @brief Stores the record under credentials_storage_key (atomically: see storage).
-/// @param scratch At least credentials_record_json_capacity bytes suffice.
+/// @brief Stores the credentials under credentials_storage_key (atomically: see storage).
+/// @param scratch At least credentials_json_capacity bytes suffice.
 /// @return ok, or errc::not_enough_space (scratch or medium), errc::invalid_argument, the
 /// storage's errc::storage_error.
-[[nodiscard]] result<void> store_credentials(storage& store, const credentials_record& record,
-                                             span<char> scratch) noexcept;
+[[nodiscard]] result<void> store_credentials(storage& store, const credentials& record, span<char> scratch) noexcept;
 
-/// @brief Loads the record stored under credentials_storage_key.
-/// @param scratch At least credentials_record_json_capacity bytes suffice.
+/// @brief Loads the credentials stored under credentials_storage_key.
+/// @param scratch At least credentials_json_capacity bytes suffice.
 /// @return ok (and `out` filled), or errc::not_found (nothing stored), errc::malformed (stored
 /// value unreadable), errc::not_enough_space (value larger than `scratch`, or a field larger than
 /// its capacity), errc::storage_error (medium failed).
-[[nodiscard]] result<void> load_credentials(storage& store, credentials_record& out, span<char> scratch) noexcept;
+[[nodiscard]] result<void> load_credentials(storage& store, credentials& out, span<char> scratch) noexcept;
 
 // ---- retries ----------------------------------------------------------------------------------
 
@@ -217,12 +165,12 @@ class credentials_platform {
   /// @return ok, errc::cancelled, or errc::timeout (the wait would pass the caller's deadline).
   virtual errc wait_before_provisioning(std::uint32_t delay_ms) noexcept = 0;
   /// @brief One provisioning round trip; on success `out` holds the granted credentials
-  /// (credentials_record::assign).
+  /// (parse_provision_response).
   /// @return ok, or the round trip's error (errc::cancelled when cancelled).
-  virtual errc provision(credentials_record& out) noexcept = 0;
+  virtual errc provision(credentials& out) noexcept = 0;
   /// @brief Connects with `credentials`.
   /// @return ok, or the connection's error (errc::refused_credentials, ...).
-  virtual errc connect(const credentials_record& credentials) noexcept = 0;
+  virtual errc connect(const credentials& credentials) noexcept = 0;
   /// @brief After a failed round trip that will be retried: attempt number (from 1), its error,
   /// the wait before the next one.
   virtual void on_retry(std::uint32_t /*attempt*/, errc /*error*/, std::uint32_t /*delay_ms*/) noexcept {}
@@ -237,12 +185,11 @@ class credentials_platform {
 /// connects through `platform` as the lifecycle decides (the loop at the top of this file).
 /// @param record  The credentials: the stored ones, then the new ones; they are stored before
 ///                platform.connect() sees them.
-/// @param scratch At least credentials_record_json_capacity bytes suffice.
+/// @param scratch At least credentials_json_capacity bytes suffice.
 /// @return ok (platform.connect() succeeded), or errc::cancelled, the error of
 /// wait_before_provisioning, or the lifecycle's failure (credentials_lifecycle::start,
 /// provisioned, stored, connected: e.g. errc::stored_credentials_refused).
-[[nodiscard]] result<void> run_credentials_lifecycle(credentials_lifecycle& life, storage& store,
-                                                     credentials_record& record, span<char> scratch,
-                                                     credentials_platform& platform) noexcept;
+[[nodiscard]] result<void> run_credentials_lifecycle(credentials_lifecycle& life, storage& store, credentials& record,
+                                                     span<char> scratch, credentials_platform& platform) noexcept;
 
 }  // namespace tbmqtt

@@ -8,17 +8,19 @@
 //     char buf[256];
 //     auto payload = tbmqtt::build_provision_request(buf, req);   // publish to /provision/request
 //     ...
-//     char scratch[256];
-//     auto creds = tbmqtt::parse_provision_response(response_payload, scratch);
+//     static tbmqtt::credentials creds;                          // ~2.6 KB
+//     auto parsed = tbmqtt::parse_provision_response(response_payload, creds);
 //
 // Connect with the MQTT username `provision`, subscribe to `/provision/response`, then publish
 // the request. A request without key or secret gets no response at all (the server disconnects),
 // so the builder refuses it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "tbmqtt/config.hpp"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/span.hpp"
 
@@ -61,23 +63,82 @@ struct provision_request {
 [[nodiscard]] result<std::string_view> build_provision_request(span<char> out,
                                                                const provision_request& request) noexcept;
 
-/// @brief Credentials the server granted. Views into the response payload or the scratch buffer
-/// given to parse_provision_response: valid while both are.
-struct provisioned_credentials {
+namespace detail {
+/// @brief Text of at most N bytes stored inline (no heap), always NUL-terminated (c_str()) for
+/// APIs that take C strings (the ESP-IDF client's options).
+template <std::size_t N>
+class fixed_text {
+ public:
+  std::string_view view() const noexcept { return {data_, size_}; }
+  const char* c_str() const noexcept { return data_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return size_; }
+  /// @return false (and unchanged) when `s` is longer than N.
+  [[nodiscard]] bool assign(std::string_view s) noexcept {
+    if (s.size() > N) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) data_[i] = s[i];
+    commit(s.size());
+    return true;
+  }
+  void clear() noexcept { commit(0); }
+  /// @brief Lets a decoder write in place: fill buffer(), then commit(bytes written).
+  span<char> buffer() noexcept { return {data_, N}; }
+  void commit(std::size_t size) noexcept {
+    size_ = size <= N ? size : N;
+    data_[size_] = '\0';
+  }
+  static constexpr std::size_t capacity = N;
+
+  friend bool operator==(const fixed_text& a, std::string_view b) noexcept { return a.view() == b; }
+  friend bool operator!=(const fixed_text& a, std::string_view b) noexcept { return a.view() != b; }
+
+ private:
+  char data_[N + 1]{};
+  std::size_t size_ = 0;
+};
+}  // namespace detail
+
+/// @brief Device credentials: the one credentials type of the SDK, on every platform. What
+/// provisioning grants (parse_provision_response), what is stored (tbmqtt/credentials_lifecycle.hpp:
+/// store_credentials, load_credentials), what the platforms' apply_credentials put into client
+/// options. Fixed capacities (TBMQTT_CREDENTIAL_* in tbmqtt/config.hpp), no heap; every field is
+/// also a C string (c_str()). About 2.6 KB with the default capacities: keep it static or on the
+/// heap on small stacks.
+struct credentials {
   provision_credentials_type type = provision_credentials_type::access_token;  ///< Never server_token.
-  std::string_view token;                                                      ///< access_token: the token.
-  std::string_view client_id;                                                  ///< mqtt_basic (may be empty).
-  std::string_view username;     ///< mqtt_basic (`userName` in the response; may be empty).
-  std::string_view password;     ///< mqtt_basic (may be empty).
-  std::string_view certificate;  ///< x509: the certificate's Base64 body.
+  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> token;                  ///< access_token.
+  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> client_id;              ///< mqtt_basic (may be empty).
+  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> username;               ///< mqtt_basic (may be empty).
+  detail::fixed_text<TBMQTT_CREDENTIAL_FIELD_CAPACITY> password;               ///< mqtt_basic (may be empty).
+  detail::fixed_text<TBMQTT_CREDENTIAL_CERTIFICATE_CAPACITY> certificate;      ///< x509: Base64 body.
+
+  /// @brief Makes these access-token credentials (the other fields cleared).
+  /// @return ok, or errc::invalid_argument (empty), errc::not_enough_space (longer than
+  /// TBMQTT_CREDENTIAL_FIELD_CAPACITY); on error the credentials are cleared.
+  [[nodiscard]] result<void> assign_access_token(std::string_view token) noexcept;
+  /// @brief Makes these MQTT basic credentials (the other fields cleared).
+  /// @return ok, or errc::invalid_argument (client id and user name both empty),
+  /// errc::not_enough_space; on error the credentials are cleared.
+  [[nodiscard]] result<void> assign_mqtt_basic(std::string_view client_id, std::string_view username,
+                                               std::string_view password) noexcept;
+  /// @brief Makes these X.509 credentials (the certificate's Base64 body; the other fields cleared).
+  /// @return ok, or errc::invalid_argument (empty), errc::not_enough_space; on error the
+  /// credentials are cleared.
+  [[nodiscard]] result<void> assign_x509(std::string_view certificate) noexcept;
+  /// @brief Clears every field (type access_token).
+  void clear() noexcept;
+  /// @brief True when the type's credential is there: the token, a client id or user name, the
+  /// certificate (server_token is never complete).
+  bool complete() const noexcept;
 };
 
-/// @brief Parses a `/provision/response` payload. Escaped strings are decoded into `scratch`.
-/// @return The credentials, or errc::provision_not_found (status NOT_FOUND: bad key or secret),
+/// @brief Parses a `/provision/response` payload into `out` (escaped strings decoded into its
+/// fields).
+/// @return ok, or errc::provision_not_found (status NOT_FOUND: bad key or secret),
 /// errc::provision_failed (FAILURE: name exists, already provisioned, colliding credentials),
 /// errc::server_error (another status), errc::malformed (not JSON, no status, missing or
-/// mistyped credentials), errc::not_enough_space (`scratch` too small for an escaped value).
-[[nodiscard]] result<provisioned_credentials> parse_provision_response(std::string_view payload,
-                                                                       span<char> scratch) noexcept;
+/// mistyped credentials), errc::not_enough_space (a credential longer than its capacity:
+/// TBMQTT_CREDENTIAL_FIELD_CAPACITY, _CERTIFICATE_CAPACITY). On error `out` is cleared.
+[[nodiscard]] result<void> parse_provision_response(std::string_view payload, credentials& out) noexcept;
 
 }  // namespace tbmqtt

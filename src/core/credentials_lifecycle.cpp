@@ -1,5 +1,6 @@
 #include "tbmqtt/credentials_lifecycle.hpp"
 
+#include "credential_text.hpp"
 #include "tbmqtt/json.hpp"
 
 namespace tbmqtt {
@@ -11,58 +12,15 @@ constexpr std::string_view access_token_name = "ACCESS_TOKEN";
 constexpr std::string_view mqtt_basic_name = "MQTT_BASIC";
 constexpr std::string_view x509_name = "X509_CERTIFICATE";
 
-// The credential a type cannot do without (MQTT basic needs a client id or a user name).
-bool complete(const provisioned_credentials& c) noexcept {
-  switch (c.type) {
-    case type::access_token: return !c.token.empty();
-    case type::mqtt_basic: return !c.client_id.empty() || !c.username.empty();
-    case type::x509: return !c.certificate.empty();
-    default: return false;
-  }
-}
-
 // Reads member `key` of `doc` (a string, or missing/null = empty) into `field`, unescaped.
 template <std::size_t N>
 errc read_field(const json::value& doc, std::string_view key, detail::fixed_text<N>& field) noexcept {
-  field.clear();
-  const json::value v = doc[key];
-  if (!v.present() || v.is_null()) return errc{};
-  if (!v.is_string()) return errc::malformed;
-  auto text = v.as_string(field.buffer());
-  if (!text) return text.error() == errc::not_enough_space ? errc::not_enough_space : errc::malformed;
-  field.commit(text->size());
-  return errc{};
+  return detail::read_text(doc[key], field, true);
 }
 
 }  // namespace
 
-result<void> credentials_record::assign(const provisioned_credentials& granted) noexcept {
-  if (!complete(granted)) return errc::invalid_argument;
-  type = granted.type;
-  token.clear();
-  client_id.clear();
-  username.clear();
-  password.clear();
-  certificate.clear();
-  const bool fits = token.assign(granted.token) && client_id.assign(granted.client_id) &&
-                    username.assign(granted.username) && password.assign(granted.password) &&
-                    certificate.assign(granted.certificate);
-  if (!fits) return errc::not_enough_space;
-  return {};
-}
-
-provisioned_credentials credentials_record::view() const noexcept {
-  provisioned_credentials v;
-  v.type = type;
-  v.token = token.view();
-  v.client_id = client_id.view();
-  v.username = username.view();
-  v.password = password.view();
-  v.certificate = certificate.view();
-  return v;
-}
-
-result<std::string_view> write_credentials_record(span<char> out, const credentials_record& r) noexcept {
+result<std::string_view> write_credentials(span<char> out, const credentials& r) noexcept {
   json::writer w{out};
   w.begin_object().key("credentialsType");
   switch (r.type) {
@@ -77,7 +35,7 @@ result<std::string_view> write_credentials_record(span<char> out, const credenti
   return w.finish();
 }
 
-result<void> read_credentials_record(std::string_view json_text, credentials_record& out) noexcept {
+result<void> read_credentials(std::string_view json_text, credentials& out) noexcept {
   auto doc = json::value::parse(json_text);
   if (!doc || !doc->is_object()) return errc::malformed;
   auto name = (*doc)["credentialsType"].as_string();
@@ -94,22 +52,22 @@ result<void> read_credentials_record(std::string_view json_text, credentials_rec
                  read_field(*doc, "username", out.username), read_field(*doc, "password", out.password),
                  read_field(*doc, "certificate", out.certificate)})
     if (e != errc{}) return e;
-  if (!complete(out.view())) return errc::malformed;
+  if (!out.complete()) return errc::malformed;
   return {};
 }
 
-result<void> store_credentials(storage& store, const credentials_record& record, span<char> scratch) noexcept {
-  auto text = write_credentials_record(scratch, record);
+result<void> store_credentials(storage& store, const credentials& record, span<char> scratch) noexcept {
+  auto text = write_credentials(scratch, record);
   if (!text) return text.error();
   return store.store(credentials_storage_key,
                      span<const std::byte>{reinterpret_cast<const std::byte*>(text->data()), text->size()});
 }
 
-result<void> load_credentials(storage& store, credentials_record& out, span<char> scratch) noexcept {
+result<void> load_credentials(storage& store, credentials& out, span<char> scratch) noexcept {
   auto size = store.load(credentials_storage_key,
                          span<std::byte>{reinterpret_cast<std::byte*>(scratch.data()), scratch.size()});
   if (!size) return size.error();
-  return read_credentials_record(std::string_view{scratch.data(), *size}, out);
+  return read_credentials(std::string_view{scratch.data(), *size}, out);
 }
 
 std::uint32_t provision_retry_delay_ms(std::uint32_t retry) noexcept {
@@ -166,7 +124,7 @@ credentials_action credentials_lifecycle::connected(errc result) noexcept {
   return provision_after(0);
 }
 
-result<void> run_credentials_lifecycle(credentials_lifecycle& life, storage& store, credentials_record& record,
+result<void> run_credentials_lifecycle(credentials_lifecycle& life, storage& store, credentials& record,
                                        span<char> scratch, credentials_platform& platform) noexcept {
   credentials_action step = life.start(load_credentials(store, record, scratch).error());
   for (;;) {

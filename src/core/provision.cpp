@@ -1,5 +1,6 @@
 #include "tbmqtt/provision.hpp"
 
+#include "credential_text.hpp"
 #include "tbmqtt/json.hpp"
 
 namespace tbmqtt {
@@ -38,27 +39,14 @@ result<std::string_view> build_provision_request(span<char> out, const provision
 
 namespace {
 
-// Reads a string member, unescaping into the front of `scratch` (which then advances).
-// Absent or null gives an empty view when `optional`.
-result<std::string_view> read_string(json::value v, span<char>& scratch, bool optional) noexcept {
-  if (optional && (!v.present() || v.is_null())) return std::string_view{};
-  if (!v.is_string()) return errc::malformed;
-  auto plain = v.as_string();
-  if (plain) return *plain;
-  auto decoded = v.as_string(scratch);
-  if (!decoded) return decoded.error() == errc::not_enough_space ? errc::not_enough_space : errc::malformed;
-  scratch = scratch.subspan(decoded->size());
-  return *decoded;
-}
+using type = provision_credentials_type;
 
 bool string_is(json::value v, std::string_view text) noexcept {
   auto s = v.as_string();
   return s && *s == text;
 }
 
-}  // namespace
-
-result<provisioned_credentials> parse_provision_response(std::string_view payload, span<char> scratch) noexcept {
+errc read_answer(std::string_view payload, credentials& c) noexcept {
   auto doc = json::value::parse(payload);
   if (!doc || !doc->is_object()) return errc::malformed;
   json::value status = (*doc)["status"];
@@ -67,38 +55,83 @@ result<provisioned_credentials> parse_provision_response(std::string_view payloa
   if (string_is(status, "FAILURE")) return errc::provision_failed;
   if (!string_is(status, "SUCCESS")) return errc::server_error;
 
-  json::value type = (*doc)["credentialsType"];
+  json::value kind = (*doc)["credentialsType"];
   json::value value = (*doc)["credentialsValue"];
-  provisioned_credentials c;
-  if (string_is(type, "ACCESS_TOKEN")) {
-    c.type = provision_credentials_type::access_token;
-    auto t = read_string(value, scratch, false);
-    if (!t) return t.error();
-    if (t->empty()) return errc::malformed;
-    c.token = *t;
-  } else if (string_is(type, "MQTT_BASIC")) {
-    c.type = provision_credentials_type::mqtt_basic;
+  if (string_is(kind, "ACCESS_TOKEN")) {
+    c.type = type::access_token;
+    if (errc e = detail::read_text(value, c.token, false); e != errc{}) return e;
+  } else if (string_is(kind, "MQTT_BASIC")) {
+    c.type = type::mqtt_basic;
     if (!value.is_object()) return errc::malformed;
-    auto id = read_string(value["clientId"], scratch, true);
-    if (!id) return id.error();
-    auto user = read_string(value["userName"], scratch, true);
-    if (!user) return user.error();
-    auto pass = read_string(value["password"], scratch, true);
-    if (!pass) return pass.error();
-    if (id->empty() && user->empty()) return errc::malformed;
-    c.client_id = *id;
-    c.username = *user;
-    c.password = *pass;
-  } else if (string_is(type, "X509_CERTIFICATE")) {
-    c.type = provision_credentials_type::x509;
-    auto cert = read_string(value, scratch, false);
-    if (!cert) return cert.error();
-    if (cert->empty()) return errc::malformed;
-    c.certificate = *cert;
+    for (errc e : {detail::read_text(value["clientId"], c.client_id, true),
+                   detail::read_text(value["userName"], c.username, true),
+                   detail::read_text(value["password"], c.password, true)})
+      if (e != errc{}) return e;
+  } else if (string_is(kind, "X509_CERTIFICATE")) {
+    c.type = type::x509;
+    if (errc e = detail::read_text(value, c.certificate, false); e != errc{}) return e;
   } else {
     return errc::malformed;
   }
-  return c;
+  return c.complete() ? errc{} : errc::malformed;
+}
+
+}  // namespace
+
+void credentials::clear() noexcept {
+  type = provision_credentials_type::access_token;
+  token.clear();
+  client_id.clear();
+  username.clear();
+  password.clear();
+  certificate.clear();
+}
+
+bool credentials::complete() const noexcept {
+  switch (type) {
+    case provision_credentials_type::access_token: return !token.empty();
+    case provision_credentials_type::mqtt_basic: return !client_id.empty() || !username.empty();
+    case provision_credentials_type::x509: return !certificate.empty();
+    default: return false;
+  }
+}
+
+result<void> credentials::assign_access_token(std::string_view t) noexcept {
+  clear();
+  if (t.empty()) return errc::invalid_argument;
+  if (!token.assign(t)) return errc::not_enough_space;
+  return {};
+}
+
+result<void> credentials::assign_mqtt_basic(std::string_view id, std::string_view user,
+                                            std::string_view pass) noexcept {
+  clear();
+  if (id.empty() && user.empty()) return errc::invalid_argument;
+  type = provision_credentials_type::mqtt_basic;
+  if (!client_id.assign(id) || !username.assign(user) || !password.assign(pass)) {
+    clear();
+    return errc::not_enough_space;
+  }
+  return {};
+}
+
+result<void> credentials::assign_x509(std::string_view cert) noexcept {
+  clear();
+  if (cert.empty()) return errc::invalid_argument;
+  type = provision_credentials_type::x509;
+  if (!certificate.assign(cert)) {
+    clear();
+    return errc::not_enough_space;
+  }
+  return {};
+}
+
+result<void> parse_provision_response(std::string_view payload, credentials& out) noexcept {
+  out.clear();
+  const errc e = read_answer(payload, out);
+  if (e == errc{}) return {};
+  out.clear();
+  return e;
 }
 
 }  // namespace tbmqtt

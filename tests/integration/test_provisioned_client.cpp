@@ -64,18 +64,14 @@ tbmqtt::provisioning_options lifecycle(tbmqtt::storage& store) {
 }
 
 void store_basic(tbmqtt::storage& store, std::string_view password) {
-  static tbmqtt::credentials_record record;
-  tbmqtt::provisioned_credentials c;
-  c.type = tbmqtt::provision_credentials_type::mqtt_basic;
-  c.username = "device";
-  c.password = password;
-  ASSERT_TRUE(record.assign(c));
-  static char scratch[tbmqtt::credentials_record_json_capacity];
+  static tbmqtt::credentials record;
+  ASSERT_TRUE(record.assign_mqtt_basic("", "device", password));
+  static char scratch[tbmqtt::credentials_json_capacity];
   ASSERT_TRUE(tbmqtt::store_credentials(store, record, scratch));
 }
 
 std::string stored_text(tbmqtt::storage& store) {
-  std::string text(tbmqtt::credentials_record_json_capacity, '\0');
+  std::string text(tbmqtt::credentials_json_capacity, '\0');
   auto n = store.load(tbmqtt::credentials_storage_key,
                       tbmqtt::span<std::byte>{reinterpret_cast<std::byte*>(text.data()), text.size()});
   if (!n) return std::string("error: ") + tbmqtt::to_string(n.error());
@@ -112,7 +108,7 @@ TEST(provisioned_client, stored_credentials_connect_without_provisioning) {
   EXPECT_TRUE(device.get().connected());
   EXPECT_FALSE(device.provisioned());
   EXPECT_EQ(device.attempts(), 0u);
-  EXPECT_EQ(device.current().username, "device");
+  EXPECT_EQ(device.current().username.view(), "device");
 }
 
 TEST(provisioned_client, refused_stored_credentials_are_a_typed_error_and_stay_stored) {
@@ -175,9 +171,7 @@ TEST(provisioned_client, a_credentials_file_readable_by_others_is_refused_unless
   broker b(password_config(dir));
   const std::string file = dir.path + "/creds.json";
   tbmqtt::credentials c;
-  c.type = tbmqtt::provision_credentials_type::mqtt_basic;
-  c.username = "device";
-  c.password = "secret";
+  ASSERT_TRUE(c.assign_mqtt_basic("", "device", "secret"));
   ASSERT_TRUE(tbmqtt::save_credentials(file, c));
   ASSERT_TRUE(tbmqtt::load_credentials(file));  // saved 0600
   for (const mode_t mode : {0640, 0604, 0620}) {
@@ -187,7 +181,7 @@ TEST(provisioned_client, a_credentials_file_readable_by_others_is_refused_unless
   ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
   auto allowed = tbmqtt::load_credentials(file, true);
   ASSERT_TRUE(allowed);
-  EXPECT_EQ(allowed->password, "secret");
+  EXPECT_EQ(allowed->password.view(), "secret");
 
   tbmqtt::provisioning_options p;
   p.request.key = "K";
@@ -208,7 +202,7 @@ TEST(provisioned_client, a_credentials_file_readable_by_others_is_refused_unless
   tbmqtt::provisioned_client device{server_on(b.port()), p};
   ASSERT_TRUE(device.connect(5s));
   EXPECT_FALSE(device.provisioned());
-  EXPECT_EQ(device.current().username, "device");
+  EXPECT_EQ(device.current().username.view(), "device");
 }
 
 TEST(provisioned_client, retries_wait_0_1_2_seconds_until_the_attempt_bound) {

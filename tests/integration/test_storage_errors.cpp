@@ -89,19 +89,19 @@ TEST(storage_errors, the_credentials_file_missing_is_invalid_argument_unreadable
   ASSERT_EQ(::mkdir((dir.path + "/a-directory.json").c_str(), 0700), 0);
   EXPECT_EQ(tbmqtt::load_credentials(dir.path + "/a-directory.json").error(), errc::storage_error);
   tbmqtt::credentials c;
-  c.token = "token-1";
+  ASSERT_TRUE(c.assign_access_token("token-1"));
   EXPECT_EQ(tbmqtt::save_credentials(plain_file(dir) + "/creds.json", c).error(), errc::storage_error);
   const std::string good = dir.path + "/creds.json";
   ASSERT_TRUE(tbmqtt::save_credentials(good, c));
   tbmqtt::credentials other;
-  other.token = "token-2";
+  ASSERT_TRUE(other.assign_access_token("token-2"));
   // A failed save leaves the saved file as it was.
   ASSERT_EQ(::mkdir((dir.path + "/blocked.json").c_str(), 0700), 0);
   ASSERT_EQ(::mkdir((dir.path + "/blocked.json/x").c_str(), 0700), 0);
   EXPECT_EQ(tbmqtt::save_credentials(dir.path + "/blocked.json", other).error(), errc::storage_error);
   auto loaded = tbmqtt::load_credentials(good);
   ASSERT_TRUE(loaded);
-  EXPECT_EQ(loaded->token, "token-1");
+  EXPECT_EQ(loaded->token.view(), "token-1");
 }
 
 TEST(storage_errors, the_clients_offline_store_failing_is_a_storage_error_and_none_is_not_open) {

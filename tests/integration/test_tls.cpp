@@ -12,6 +12,8 @@
 
 #include <condition_variable>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <ostream>
@@ -100,14 +102,14 @@ tbmqtt::client_options tls_options(std::uint16_t port, const certificates& c) {
   o.port = port;
   o.access_token = "TLS_TOKEN";
   o.tls.enabled = true;
-  o.tls.ca_file = c.file("ca.crt");
+  o.tls.ca = c.file("ca.crt");
   return o;
 }
 
 tbmqtt::client_options with_client_certificate(tbmqtt::client_options o, const certificates& c,
                                                const std::string& name = "client") {
-  o.tls.cert_file = c.file(name + ".crt");
-  o.tls.key_file = c.file(name + ".key");
+  o.tls.certificate = c.file(name + ".crt");
+  o.tls.private_key = c.file(name + ".key");
   return o;
 }
 
@@ -205,7 +207,7 @@ TEST(tls, a_hashed_ca_directory_verifies_the_server) {
   const certificates& c = shared();
   broker b(c.listener(false));
   tbmqtt::client_options o = tls_options(b.port(), c);
-  o.tls.ca_file.clear();
+  o.tls.ca.clear();
   o.tls.ca_dir = c.file("cadir");
   tbmqtt::client device(o);
   EXPECT_TRUE(device.connect(10s));
@@ -230,9 +232,9 @@ TEST(tls, unknown_ca_is_tls_unknown_ca_with_a_ca_file_a_ca_directory_or_the_syst
   const certificates& c = shared();
   broker b(c.listener(false));
   tbmqtt::client_options o = tls_options(b.port(), c);
-  o.tls.ca_file = c.file("other_ca.crt");
+  o.tls.ca = c.file("other_ca.crt");
   EXPECT_EQ(connect_error(o), errc::tls_unknown_ca);
-  o.tls.ca_file.clear();
+  o.tls.ca.clear();
   EXPECT_EQ(connect_error(o), errc::tls_unknown_ca);  // the system bundle does not know our CA
   o.tls.ca_dir = c.dir;                               // a directory without hashed CA certificates
   EXPECT_EQ(connect_error(o), errc::tls_unknown_ca);
@@ -242,7 +244,7 @@ TEST(tls, insecure_skips_every_server_check_only_when_asked) {
   const certificates& c = shared();
   broker b(c.listener(false, "expired"));
   tbmqtt::client_options o = tls_options(b.port(), c);
-  o.tls.ca_file = c.file("other_ca.crt");
+  o.tls.ca = c.file("other_ca.crt");
   o.tls.insecure = true;
   tbmqtt::client relaxed(o);
   EXPECT_TRUE(relaxed.connect(10s));
@@ -252,7 +254,7 @@ TEST(tls, the_connection_event_carries_the_tls_failure) {
   const certificates& c = shared();
   broker b(c.listener(false));
   tbmqtt::client_options o = tls_options(b.port(), c);
-  o.tls.ca_file = c.file("other_ca.crt");
+  o.tls.ca = c.file("other_ca.crt");
   std::mutex mutex;  // the state the handler writes outlives the device
   std::optional<tbmqtt::connection_event> first;
   tbmqtt::client device(o);
@@ -288,7 +290,7 @@ TEST(tls, provisioning_reports_the_same_tls_failures) {
   const certificates& c = shared();
   broker b(c.listener(false));
   tbmqtt::client_options server = tls_options(b.port(), c);
-  server.tls.ca_file = c.file("other_ca.crt");
+  server.tls.ca = c.file("other_ca.crt");
   tbmqtt::provision_request request;
   request.key = "K";
   request.secret = "S";
@@ -310,7 +312,7 @@ TEST(tls, an_encrypted_client_key_needs_its_password) {
   const certificates& c = shared();
   broker b(c.listener(true));
   tbmqtt::client_options o = with_client_certificate(tls_options(b.port(), c), c);
-  o.tls.key_file = c.file("client.enc.key");
+  o.tls.private_key = c.file("client.enc.key");
   o.tls.key_password = key_password;
   tbmqtt::client device(o);
   EXPECT_TRUE(device.connect(10s));
@@ -321,13 +323,46 @@ TEST(tls, an_encrypted_client_key_needs_its_password) {
   EXPECT_EQ(connect_error(o), errc::tls_bad_client_key);
 }
 
+// The TLS material rule: a value that starts with "-----BEGIN" is PEM text, anything else a file.
+std::string text_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(tls, pem_text_is_taken_as_well_as_files_for_the_ca_the_certificate_and_the_key) {
+  const certificates& c = shared();
+  broker b(c.listener(true));
+  tbmqtt::client_options o = with_client_certificate(tls_options(b.port(), c), c);
+  o.tls.ca = text_of(c.file("ca.crt"));
+  o.tls.certificate = text_of(c.file("client.crt"));
+  o.tls.private_key = text_of(c.file("client.enc.key"));
+  ASSERT_EQ(o.tls.ca.rfind("-----BEGIN", 0), 0u);
+  o.tls.key_password = key_password;
+  {
+    tbmqtt::client device(o);
+    ASSERT_TRUE(device.connect(10s));
+    EXPECT_TRUE(device.send_telemetry(R"({"pem_text":true})"));
+    EXPECT_TRUE(device.flush(5s));
+  }
+  o.tls.key_password = "not-the-password";
+  EXPECT_EQ(connect_error(o), errc::tls_bad_client_key);
+  o.tls.key_password = key_password;
+  o.tls.ca = text_of(c.file("other_ca.crt"));  // text, and the wrong CA: refused as with a file
+  EXPECT_EQ(connect_error(o), errc::tls_unknown_ca);
+  o.tls.ca = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+  EXPECT_EQ(connect_error(o), errc::tls_error);
+  o.tls.ca = text_of(c.file("ca.crt"));
+  o.tls.private_key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+  EXPECT_EQ(connect_error(o), errc::tls_bad_client_key);
+}
+
 TEST(tls, a_client_key_that_cannot_be_used_is_tls_bad_client_key) {
   const certificates& c = shared();
   broker b(c.listener(true));
   tbmqtt::client_options o = with_client_certificate(tls_options(b.port(), c), c);
-  o.tls.key_file = c.file("stranger.key");  // not the certificate's key
+  o.tls.private_key = c.file("stranger.key");  // not the certificate's key
   EXPECT_EQ(connect_error(o), errc::tls_bad_client_key);
-  o.tls.key_file = c.file("no-such.key");
+  o.tls.private_key = c.file("no-such.key");
   EXPECT_EQ(connect_error(o), errc::tls_bad_client_key);
 }
 

@@ -10,20 +10,19 @@
 
 #include "tbmqtt/credentials_lifecycle.hpp"
 
+using tbmqtt::credentials;
 using tbmqtt::credentials_action;
 using tbmqtt::credentials_lifecycle;
-using tbmqtt::credentials_record;
 using tbmqtt::credentials_step;
 using tbmqtt::errc;
 using tbmqtt::provision_credentials_type;
-using tbmqtt::provisioned_credentials;
 
 namespace {
 
 // One value in RAM; `fail_with` makes the next store/load fail like a broken medium.
 struct one_value_storage final : tbmqtt::storage {
   char key[16] = {};
-  std::byte value[tbmqtt::credentials_record_json_capacity];
+  std::byte value[tbmqtt::credentials_json_capacity];
   std::size_t size = 0;
   bool present = false;
   errc fail_with{};
@@ -58,26 +57,34 @@ struct one_value_storage final : tbmqtt::storage {
 };
 
 // Static: records and scratch buffers are a few KB, too much for a small test stack.
-char scratch[tbmqtt::credentials_record_json_capacity];
-credentials_record record_a;
-credentials_record record_b;
+char scratch[tbmqtt::credentials_json_capacity];
+credentials record_a;
+credentials record_b;
 
-provisioned_credentials basic(std::string_view client_id, std::string_view user, std::string_view password) {
-  provisioned_credentials c;
-  c.type = provision_credentials_type::mqtt_basic;
-  c.client_id = client_id;
-  c.username = user;
-  c.password = password;
-  return c;
+// What to put into a record: a type and its fields.
+struct fields {
+  provision_credentials_type type = provision_credentials_type::access_token;
+  std::string_view token, client_id, username, password, certificate;
+};
+
+fields basic(std::string_view client_id, std::string_view user, std::string_view password) {
+  return {provision_credentials_type::mqtt_basic, {}, client_id, user, password, {}};
 }
 
-provisioned_credentials token(std::string_view t) {
-  provisioned_credentials c;
-  c.token = t;
-  return c;
+fields token(std::string_view t) { return {provision_credentials_type::access_token, t, {}, {}, {}, {}}; }
+
+fields x509_of(std::string_view certificate) { return {provision_credentials_type::x509, {}, {}, {}, {}, certificate}; }
+
+// credentials::assign_* for `f`.
+tbmqtt::result<void> assign(credentials& c, const fields& f) {
+  switch (f.type) {
+    case provision_credentials_type::mqtt_basic: return c.assign_mqtt_basic(f.client_id, f.username, f.password);
+    case provision_credentials_type::x509: return c.assign_x509(f.certificate);
+    default: return c.assign_access_token(f.token);
+  }
 }
 
-errc read_error(std::string_view text) { return tbmqtt::read_credentials_record(text, record_b).error(); }
+errc read_error(std::string_view text) { return tbmqtt::read_credentials(text, record_b).error(); }
 
 bool is(const credentials_action& a, credentials_step step, std::uint32_t delay_ms = 0, errc e = errc{}) {
   return a.next == step && a.delay_ms == delay_ms && a.error == e;
@@ -87,64 +94,61 @@ bool is(const credentials_action& a, credentials_step step, std::uint32_t delay_
 
 // ---- record -----------------------------------------------------------------------------------
 
-TEST(credentials_record, writes_the_provision_cli_format) {
-  ASSERT_TRUE(record_a.assign(basic("c1", "u\"1", "p1")));
-  auto text = tbmqtt::write_credentials_record(scratch, record_a);
+TEST(credentials, writes_the_provision_cli_format) {
+  ASSERT_TRUE(assign(record_a, basic("c1", "u\"1", "p1")));
+  auto text = tbmqtt::write_credentials(scratch, record_a);
   ASSERT_TRUE(text);
   EXPECT_EQ(*text, R"({"credentialsType":"MQTT_BASIC","clientId":"c1","username":"u\"1","password":"p1"})");
-  ASSERT_TRUE(record_a.assign(token("T0K")));
-  EXPECT_EQ(*tbmqtt::write_credentials_record(scratch, record_a),
-            R"({"credentialsType":"ACCESS_TOKEN","token":"T0K"})");
+  ASSERT_TRUE(assign(record_a, token("T0K")));
+  EXPECT_EQ(*tbmqtt::write_credentials(scratch, record_a), R"({"credentialsType":"ACCESS_TOKEN","token":"T0K"})");
 }
 
-TEST(credentials_record, round_trips_every_type_through_storage) {
+TEST(credentials, round_trips_every_type_through_storage) {
   one_value_storage store;
-  provisioned_credentials x509;
-  x509.type = provision_credentials_type::x509;
-  x509.certificate = "TUlJQmNlcnQ=";
-  for (const provisioned_credentials& c : {token("tok\\en"), basic("", "user", ""), basic("cid", "u", "p\n"), x509}) {
-    ASSERT_TRUE(record_a.assign(c));
+  for (const fields& c : {token("tok\\en"), basic("", "user", ""), basic("cid", "u", "p\n"), x509_of("TUlJQmNlcnQ=")}) {
+    ASSERT_TRUE(assign(record_a, c));
     ASSERT_TRUE(tbmqtt::store_credentials(store, record_a, scratch));
     ASSERT_TRUE(tbmqtt::load_credentials(store, record_b, scratch));
-    const auto v = record_b.view();
+    const auto& v = record_b;
     EXPECT_TRUE(v.type == c.type);
-    EXPECT_EQ(v.token, c.token);
-    EXPECT_EQ(v.client_id, c.client_id);
-    EXPECT_EQ(v.username, c.username);
-    EXPECT_EQ(v.password, c.password);
-    EXPECT_EQ(v.certificate, c.certificate);
+    EXPECT_EQ(v.token.view(), c.token);
+    EXPECT_EQ(v.client_id.view(), c.client_id);
+    EXPECT_EQ(v.username.view(), c.username);
+    EXPECT_EQ(v.password.view(), c.password);
+    EXPECT_EQ(v.certificate.view(), c.certificate);
   }
   EXPECT_EQ(store.stores, 4);
   EXPECT_EQ(std::string_view{store.key}, tbmqtt::credentials_storage_key);
 }
 
-TEST(credentials_record, full_fields_fit_the_documented_json_capacity) {
+TEST(credentials, full_fields_fit_the_documented_json_capacity) {
   static char long_text[TBMQTT_CREDENTIAL_CERTIFICATE_CAPACITY];
   std::memset(long_text, 0x01, sizeof long_text);  // a control character: the longest escape
   const std::string_view field{long_text, TBMQTT_CREDENTIAL_FIELD_CAPACITY};
-  ASSERT_TRUE(record_a.assign(basic(field, field, field)));
-  EXPECT_TRUE(tbmqtt::write_credentials_record(scratch, record_a));
-  provisioned_credentials x509;
-  x509.type = provision_credentials_type::x509;
+  ASSERT_TRUE(assign(record_a, basic(field, field, field)));
+  EXPECT_TRUE(tbmqtt::write_credentials(scratch, record_a));
   std::memset(long_text, 'A', sizeof long_text);
-  x509.certificate = std::string_view{long_text, sizeof long_text};
-  ASSERT_TRUE(record_a.assign(x509));
-  EXPECT_TRUE(tbmqtt::write_credentials_record(scratch, record_a));
+  ASSERT_TRUE(assign(record_a, x509_of(std::string_view{long_text, sizeof long_text})));
+  EXPECT_TRUE(tbmqtt::write_credentials(scratch, record_a));
 }
 
-TEST(credentials_record, refuses_oversized_or_incomplete_credentials) {
+TEST(credentials, refuses_oversized_or_incomplete_credentials) {
   static char long_text[TBMQTT_CREDENTIAL_FIELD_CAPACITY + 1];
   std::memset(long_text, 'a', sizeof long_text);
-  EXPECT_EQ(record_a.assign(token(std::string_view{long_text, sizeof long_text})).error(), errc::not_enough_space);
-  EXPECT_EQ(record_a.assign(token("")).error(), errc::invalid_argument);
-  EXPECT_EQ(record_a.assign(basic("", "", "pw")).error(), errc::invalid_argument);
-  provisioned_credentials server;
-  server.type = provision_credentials_type::server_token;
-  server.token = "t";
-  EXPECT_EQ(record_a.assign(server).error(), errc::invalid_argument);
+  EXPECT_EQ(assign(record_a, token(std::string_view{long_text, sizeof long_text})).error(), errc::not_enough_space);
+  EXPECT_FALSE(record_a.complete());  // cleared
+  EXPECT_EQ(assign(record_a, token("")).error(), errc::invalid_argument);
+  EXPECT_EQ(assign(record_a, basic("", "", "pw")).error(), errc::invalid_argument);
+  EXPECT_EQ(assign(record_a, basic("c", "u", std::string_view{long_text, sizeof long_text})).error(),
+            errc::not_enough_space);
+  EXPECT_TRUE(record_a.password.empty());
+  EXPECT_TRUE(record_a.client_id.empty());
+  EXPECT_EQ(assign(record_a, x509_of("")).error(), errc::invalid_argument);
+  record_a.type = provision_credentials_type::server_token;  // what is granted is never server_token
+  EXPECT_FALSE(record_a.complete());
 }
 
-TEST(credentials_record, malformed_records_are_typed_errors) {
+TEST(credentials, malformed_records_are_typed_errors) {
   EXPECT_EQ(read_error(""), errc::malformed);
   EXPECT_EQ(read_error("[1]"), errc::malformed);
   EXPECT_EQ(read_error(R"({"credentialsType":"ACCESS_TOKEN"})"), errc::malformed);
@@ -156,7 +160,7 @@ TEST(credentials_record, malformed_records_are_typed_errors) {
   EXPECT_EQ(read_error(R"({"credentialsType":"ACCESS_TOKEN","token":"t","clientId":null})"), errc{});
 }
 
-TEST(credentials_record, oversized_stored_records_are_typed_errors) {
+TEST(credentials, oversized_stored_records_are_typed_errors) {
   static char text[TBMQTT_CREDENTIAL_FIELD_CAPACITY + 64];
   const std::string_view head = R"({"credentialsType":"ACCESS_TOKEN","token":")";
   std::memcpy(text, head.data(), head.size());
@@ -173,14 +177,14 @@ TEST(credentials_record, oversized_stored_records_are_typed_errors) {
   EXPECT_TRUE(tbmqtt::load_credentials(store, record_b, scratch));
 }
 
-TEST(credentials_record, storage_failures_pass_through) {
+TEST(credentials, storage_failures_pass_through) {
   one_value_storage store;
   EXPECT_EQ(tbmqtt::load_credentials(store, record_b, scratch).error(), errc::not_found);
   store.put_text("not json");
   EXPECT_EQ(tbmqtt::load_credentials(store, record_b, scratch).error(), errc::malformed);
   store.fail_with = errc::storage_error;
   EXPECT_EQ(tbmqtt::load_credentials(store, record_b, scratch).error(), errc::storage_error);
-  ASSERT_TRUE(record_a.assign(token("t")));
+  ASSERT_TRUE(assign(record_a, token("t")));
   EXPECT_EQ(tbmqtt::store_credentials(store, record_a, scratch).error(), errc::storage_error);
   char tiny[8];
   store.fail_with = errc{};
@@ -290,16 +294,16 @@ TEST(credentials_lifecycle, other_connect_failures_are_returned_as_they_are) {
   EXPECT_TRUE(is(life.connected(errc::timeout), credentials_step::fail, 0, errc::timeout));
 }
 
-TEST(credentials_record, fields_are_c_strings_for_esp_client_options) {
-  ASSERT_TRUE(record_a.assign(basic("cid-long", "u", "")));
+TEST(credentials, fields_are_c_strings_for_esp_client_options) {
+  ASSERT_TRUE(assign(record_a, basic("cid-long", "u", "")));
   EXPECT_STREQ(record_a.client_id.c_str(), "cid-long");
   EXPECT_STREQ(record_a.password.c_str(), "");
   // Read in place (the decoder writes into buffer(), then commits): still terminated.
-  ASSERT_TRUE(tbmqtt::read_credentials_record(R"({"credentialsType":"MQTT_BASIC","clientId":"c"})", record_a));
+  ASSERT_TRUE(tbmqtt::read_credentials(R"({"credentialsType":"MQTT_BASIC","clientId":"c"})", record_a));
   EXPECT_STREQ(record_a.client_id.c_str(), "c");
   static char full[TBMQTT_CREDENTIAL_FIELD_CAPACITY];
   std::memset(full, 'x', sizeof full);
-  ASSERT_TRUE(record_a.assign(token(std::string_view{full, sizeof full})));
+  ASSERT_TRUE(assign(record_a, token(std::string_view{full, sizeof full})));
   EXPECT_EQ(std::strlen(record_a.token.c_str()), sizeof full);
 }
 
@@ -323,14 +327,14 @@ struct scripted_platform final : tbmqtt::credentials_platform {
     log += "w" + std::to_string(delay_ms) + " ";
     return wait_result;
   }
-  errc provision(credentials_record& out) noexcept override {
+  errc provision(credentials& out) noexcept override {
     ++calls;
     log += "p ";
     const errc e = p < provisions.size() ? provisions[p++] : errc::timeout;
     if (e != errc{}) return e;
-    return out.assign(token("new")).error();
+    return assign(out, token("new")).error();
   }
-  errc connect(const credentials_record& creds) noexcept override {
+  errc connect(const credentials& creds) noexcept override {
     ++calls;
     log += "c" + std::string(creds.token.view()) + " ";
     return c < connections.size() ? connections[c++] : errc{};

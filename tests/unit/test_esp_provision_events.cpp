@@ -1,5 +1,5 @@
 // Tests of src/platform/esp_idf/esp_provision_events.hpp: the esp-mqtt events of a provisioning
-// connection -> provision_exchange. The ESP-IDF call around it (esp_provisioning.cpp) is only
+// connection -> provision_engine. The ESP-IDF call around it (provisioned_client.cpp) is only
 // compile-checked (tests/esp_idf/check.sh).
 // tbmqtt: host-only
 #include <gtest/gtest.h>
@@ -37,7 +37,7 @@ esp_event_view transport_error(int esp_tls_err) {
 struct mapper_fixture : ::testing::Test {
   tbmqtt_test::fake_transport transport;
   char response[256] = {};
-  tbmqtt::detail::provision_exchange x{transport, "{}", response};
+  tbmqtt::detail::provision_engine x{transport, "{}", response};
   tbmqtt::detail::esp_provision_mapper m{x};
 
   errc error() const {
@@ -114,7 +114,7 @@ TEST_F(mapper_fixture, refused_subscription_v4_code_and_v5_flag) {
 
   tbmqtt_test::fake_transport t2;
   char buf[64];
-  tbmqtt::detail::provision_exchange y{t2, "{}", buf};
+  tbmqtt::detail::provision_engine y{t2, "{}", buf};
   tbmqtt::detail::esp_provision_mapper m2{y};
   m2.handle(event(esp_event_kind::connected));
   esp_event_view flagged = event(esp_event_kind::error);

@@ -31,10 +31,10 @@ errc build_error(const provision_request& r) {
   return tbmqtt::build_provision_request(buf, r).error();
 }
 
-errc parse_error(std::string_view payload) {
-  char scratch[64];
-  return tbmqtt::parse_provision_response(payload, scratch).error();
-}
+// Static: a credentials object is a few KB, too much for a small test stack (Cortex-M).
+tbmqtt::credentials parsed;
+
+errc parse_error(std::string_view payload) { return tbmqtt::parse_provision_response(payload, parsed).error(); }
 
 }  // namespace
 
@@ -121,34 +121,46 @@ TEST(provision, request_reports_a_small_buffer) {
 }
 
 TEST(provision, response_access_token) {
-  char scratch[8];
-  auto c = tbmqtt::parse_provision_response(
-      R"({"credentialsValue":"T1","credentialsType":"ACCESS_TOKEN","status":"SUCCESS"})", scratch);
-  ASSERT_TRUE(c.ok());
-  EXPECT_EQ(c->type, provision_credentials_type::access_token);
-  EXPECT_TRUE(c->token == "T1");
-  EXPECT_TRUE(c->username.empty());
+  auto& c = parsed;
+  ASSERT_TRUE(tbmqtt::parse_provision_response(
+      R"({"credentialsValue":"T1","credentialsType":"ACCESS_TOKEN","status":"SUCCESS"})", c));
+  EXPECT_EQ(c.type, provision_credentials_type::access_token);
+  EXPECT_TRUE(c.token == "T1");
+  EXPECT_TRUE(c.username.empty());
 }
 
-TEST(provision, response_escaped_token_is_decoded_into_scratch) {
-  char scratch[8];
-  auto c = tbmqtt::parse_provision_response(
-      R"({"credentialsValue":"a\/b","credentialsType":"ACCESS_TOKEN","status":"SUCCESS"})", scratch);
-  ASSERT_TRUE(c.ok());
-  EXPECT_TRUE(c->token == "a/b");
-  char tiny[2];
-  EXPECT_EQ(tbmqtt::parse_provision_response(
-                R"({"credentialsValue":"a\/b","credentialsType":"ACCESS_TOKEN","status":"SUCCESS"})", tiny)
-                .error(),
-            errc::not_enough_space);
+TEST(provision, response_escaped_token_is_decoded_into_the_field) {
+  auto& c = parsed;
+  ASSERT_TRUE(tbmqtt::parse_provision_response(
+      R"({"credentialsValue":"a\/b","credentialsType":"ACCESS_TOKEN","status":"SUCCESS"})", c));
+  EXPECT_TRUE(c.token == "a/b");
+  EXPECT_STREQ(c.token.c_str(), "a/b");
+}
+
+TEST(provision, response_credentials_longer_than_their_capacity_are_not_enough_space_and_clear_the_output) {
+  static char answer[TBMQTT_CREDENTIAL_FIELD_CAPACITY + 128];
+  const std::string_view head = R"({"status":"SUCCESS","credentialsType":"ACCESS_TOKEN","credentialsValue":")";
+  std::size_t n = 0;
+  for (char ch : head) answer[n++] = ch;
+  for (std::size_t i = 0; i < TBMQTT_CREDENTIAL_FIELD_CAPACITY + 1; ++i) answer[n++] = 't';
+  answer[n++] = '"';
+  answer[n++] = '}';
+  ASSERT_TRUE(parsed.assign_access_token("old"));
+  EXPECT_EQ(tbmqtt::parse_provision_response(std::string_view{answer, n}, parsed).error(), errc::not_enough_space);
+  EXPECT_TRUE(parsed.token.empty());
+  EXPECT_FALSE(parsed.complete());
+  // One byte less fits.
+  answer[n - 3] = '"';
+  answer[n - 2] = '}';
+  ASSERT_TRUE(tbmqtt::parse_provision_response(std::string_view{answer, n - 1}, parsed));
+  EXPECT_EQ(parsed.token.size(), std::size_t{TBMQTT_CREDENTIAL_FIELD_CAPACITY});
 }
 
 TEST(provision, response_mqtt_basic_reads_user_name) {
-  char scratch[8];
-  auto c = tbmqtt::parse_provision_response(
+  auto* c = &parsed;
+  ASSERT_TRUE(tbmqtt::parse_provision_response(
       R"({"credentialsValue":{"clientId":"c","userName":"u","password":"p"},"credentialsType":"MQTT_BASIC","status":"SUCCESS"})",
-      scratch);
-  ASSERT_TRUE(c.ok());
+      parsed));
   EXPECT_EQ(c->type, provision_credentials_type::mqtt_basic);
   EXPECT_TRUE(c->client_id == "c");
   EXPECT_TRUE(c->username == "u");
@@ -156,21 +168,19 @@ TEST(provision, response_mqtt_basic_reads_user_name) {
 }
 
 TEST(provision, response_mqtt_basic_with_null_members) {
-  char scratch[8];
-  auto c = tbmqtt::parse_provision_response(
+  auto* c = &parsed;
+  ASSERT_TRUE(tbmqtt::parse_provision_response(
       R"({"credentialsValue":{"clientId":"c","userName":null},"credentialsType":"MQTT_BASIC","status":"SUCCESS"})",
-      scratch);
-  ASSERT_TRUE(c.ok());
+      parsed));
   EXPECT_TRUE(c->client_id == "c");
   EXPECT_TRUE(c->username.empty());
   EXPECT_TRUE(c->password.empty());
 }
 
 TEST(provision, response_x509_certificate_body) {
-  char scratch[8];
-  auto c = tbmqtt::parse_provision_response(
-      R"({"credentialsValue":"TUlJQw==","credentialsType":"X509_CERTIFICATE","status":"SUCCESS"})", scratch);
-  ASSERT_TRUE(c.ok());
+  auto* c = &parsed;
+  ASSERT_TRUE(tbmqtt::parse_provision_response(
+      R"({"credentialsValue":"TUlJQw==","credentialsType":"X509_CERTIFICATE","status":"SUCCESS"})", parsed));
   EXPECT_EQ(c->type, provision_credentials_type::x509);
   EXPECT_TRUE(c->certificate == "TUlJQw==");
 }

@@ -4,6 +4,7 @@
 // send one telemetry message. Not part of the library.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 #include "esp_log.h"
@@ -34,12 +35,12 @@ inline provisioning provisioning_to(const char* uri, const char* key, const char
                                     const char* ca_pem = nullptr) {
   provisioning p;
   p.server.uri = uri;
-  p.server.tls.ca_pem = ca_pem;
+  p.server.tls.ca = ca_pem;
   p.request.key = key;
   p.request.secret = secret;
   p.request.device_name = device_name;
   p.device.uri = uri;
-  p.device.tls.ca_pem = ca_pem;
+  p.device.tls.ca = ca_pem;
   return p;
 }
 
@@ -48,13 +49,13 @@ inline provisioning provisioning_to(const char* uri, const char* key, const char
 /// (connect_and_send_once). Failures are logged with their typed error, e.g.
 /// provision_not_found for an unknown key or secret.
 inline void provision_and_send_once(const char* tag, provisioning& p, const char* telemetry) {
-  static tbmqtt::credentials_record credentials;  // ~2.6 KB: kept off app_main's stack
+  static tbmqtt::credentials credentials;  // ~2.6 KB: kept off app_main's stack
   if (auto r = tbmqtt::esp_provision(p.server, p.request, nvs(), credentials); !r) {
     ESP_LOGE(tag, "provisioning failed: %s", tbmqtt::to_string(r.error()));
     return;
   }
   ESP_LOGI(tag, "provisioned; credentials stored in NVS");
-  tbmqtt::esp_apply_credentials(p.device, credentials);
+  tbmqtt::apply_credentials(p.device, credentials);
   if (p.device.client_id == nullptr) p.device.client_id = settings::client_id();  // unique on linux
   connect_and_send_once(tag, p.device, telemetry);
 }
@@ -66,19 +67,17 @@ inline void provision_and_send_once(const char* tag, provisioning& p, const char
 /// credentials (they are kept; erase NVS to provision anew).
 inline void provision_flow_and_send_once(const char* tag, provisioning& p, const char* telemetry,
                                          std::uint32_t max_attempts) {
-  static logged_events events{tag};
   tbmqtt::esp_provisioning_options flow;
   flow.server = p.server;
   flow.request = p.request;
   flow.store = &nvs();
   flow.max_attempts = max_attempts;
-  flow.on_retry_context = const_cast<char*>(tag);
-  flow.on_retry = [](void* context, std::uint32_t attempt, tbmqtt::errc error, std::uint32_t delay_ms) {
-    ESP_LOGW(static_cast<const char*>(context), "provisioning attempt %u failed: %s; next in %u ms",
-             static_cast<unsigned>(attempt), tbmqtt::to_string(error), static_cast<unsigned>(delay_ms));
+  flow.on_retry = [tag](std::uint32_t attempt, tbmqtt::errc error, std::chrono::milliseconds wait) {
+    ESP_LOGW(tag, "provisioning attempt %u failed: %s; next in %u ms", static_cast<unsigned>(attempt),
+             tbmqtt::to_string(error), static_cast<unsigned>(wait.count()));
   };
-  static tbmqtt::esp_provisioned_client device{p.device, flow, events};  // holds the ~2.6 KB record
-  if (auto r = device.connect(15000); !r) {
+  static tbmqtt::esp_provisioned_client device{p.device, flow};  // holds the ~2.6 KB credentials
+  if (auto r = device.connect(std::chrono::seconds(15)); !r) {
     ESP_LOGE(tag, "failed: %s", tbmqtt::to_string(r.error()));
     return;
   }

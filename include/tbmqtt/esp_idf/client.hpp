@@ -43,16 +43,20 @@ namespace tbmqtt {
 
 class iregistry;  // tbmqtt/registry.hpp
 
-/// @brief TLS for esp_client (used when the URI scheme is mqtts:// or wss://). The server is
-/// verified against `ca_pem`, else the IDF certificate bundle (`use_crt_bundle`, needs
-/// CONFIG_MBEDTLS_CERTIFICATE_BUNDLE). PEM text must be NUL-terminated and outlive the client
-/// (esp-mqtt does not copy it).
+/// @brief TLS for esp_client (used when the URI scheme is mqtts:// or wss://), named as
+/// tls_options on Linux. The server is verified against `ca`, else the IDF certificate bundle
+/// (`use_crt_bundle`, needs CONFIG_MBEDTLS_CERTIFICATE_BUNDLE).
+/// TLS material, the same rule on both platforms: `ca`, `certificate` and `private_key` each
+/// hold PEM text when the value starts with "-----BEGIN" (NUL-terminated; it must outlive the
+/// client: esp-mqtt does not copy it), else a file path (SPIFFS, FAT, or the host file system on
+/// the linux target), read once when the client is created. A file that cannot be read makes
+/// start() / connect() fail with errc::invalid_argument.
 struct esp_tls_options {
-  const char* ca_pem = nullptr;           ///< Trusted CA certificate(s), PEM.
-  bool use_crt_bundle = false;            ///< Verify with the IDF certificate bundle instead.
-  const char* client_cert_pem = nullptr;  ///< Mutual TLS / X.509 device auth: certificate, PEM.
-  const char* client_key_pem = nullptr;   ///< ... its private key, PEM (may be encrypted).
-  /// Decrypts an encrypted client_key_pem; copied by start(). Wrong or missing:
+  const char* ca = nullptr;           ///< Trusted CA certificate(s): PEM text or a file.
+  bool use_crt_bundle = false;        ///< Verify with the IDF certificate bundle instead.
+  const char* certificate = nullptr;  ///< Mutual TLS / X.509 device auth: certificate, PEM text or a file.
+  const char* private_key = nullptr;  ///< ... its private key (may be encrypted), PEM text or a file.
+  /// Decrypts an encrypted private_key; copied by start(). Wrong or missing:
   /// errc::tls_bad_client_key.
   const char* key_password = nullptr;  ///< As tls_options::key_password on Linux.
   /// Skip the server certificate's host name (CN) check. Only when asked. Skipping verification
@@ -62,7 +66,7 @@ struct esp_tls_options {
 };
 
 /// @brief How to reach and authenticate to ThingsBoard. uri, client_id, username, password and
-/// access_token are copied by start(); PEM pointers (tls) must outlive the client.
+/// access_token are copied by start(); PEM text (tls) must outlive the client.
 struct esp_client_options {
   const char* uri = "mqtt://127.0.0.1:1883";  ///< mqtt://host:port, mqtts://host:port.
   // Authentication: an access token, or MQTT basic (client id and/or username + password).
@@ -74,7 +78,12 @@ struct esp_client_options {
   qos default_qos = qos::at_least_once;
   std::chrono::milliseconds request_timeout{TBMQTT_ESP_REQUEST_TIMEOUT_MS};  ///< Attribute requests, client RPCs.
   std::chrono::seconds keep_alive{TBMQTT_ESP_KEEPALIVE_S};
-  std::chrono::milliseconds reconnect_timeout{TBMQTT_ESP_RECONNECT_TIMEOUT_MS};  ///< esp-mqtt's fixed retry delay.
+  /// Delay before each reconnect, named as on Linux. esp-mqtt retries after a fixed delay, so
+  /// reconnect_min must equal reconnect_max here (both TBMQTT_ESP_RECONNECT_TIMEOUT_MS by
+  /// default); different values make start() / connect() fail with errc::invalid_argument rather
+  /// than silently not backing off.
+  std::chrono::milliseconds reconnect_min{TBMQTT_ESP_RECONNECT_TIMEOUT_MS};
+  std::chrono::milliseconds reconnect_max{TBMQTT_ESP_RECONNECT_TIMEOUT_MS};  ///< See reconnect_min.
   std::chrono::milliseconds network_timeout{TBMQTT_ESP_NETWORK_TIMEOUT_MS};
   std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;  ///< Server's max payload size.
   /// esp-mqtt in/out buffer. Inbound messages larger than this arrive in fragments and are
@@ -120,7 +129,7 @@ struct esp_client_options {
 };
 
 /// @brief A ThingsBoard device session over esp-mqtt. esp-mqtt reconnects by itself (fixed
-/// delay reconnect_timeout); every subscription is restored on each connection.
+/// delay reconnect_min = reconnect_max); every subscription is restored on each connection.
 class esp_client {
  public:
   using connection_callback = tbmqtt::connection_callback;
@@ -137,13 +146,17 @@ class esp_client {
   esp_client& operator=(const esp_client&) = delete;
 
   /// @brief Starts the tbmqtt task and esp-mqtt (which connects in the background).
-  /// @return ok, or errc::out_of_memory, errc::invalid_argument (bad URI/options),
+  /// @return ok, or errc::out_of_memory, errc::invalid_argument (bad URI/options, a TLS
+  /// file that cannot be read, reconnect_min != reconnect_max),
   /// errc::transport_error, errc::storage_error (the offline store cannot be read).
   [[nodiscard]] result<void> start() noexcept;
-  /// @brief start(), then waits until CONNACK and every SUBACK arrived.
+  /// @brief start(), then waits until CONNACK and every SUBACK arrived. Afterwards esp-mqtt
+  /// reconnects by itself after a loss. A connect() that fails (errc::timeout included) stops
+  /// the client, as on Linux: nothing retries in the background; call connect() again (each
+  /// call starts afresh). start() alone keeps esp-mqtt trying from the start.
   /// @return ok, or errc::refused_credentials, errc::identifier_rejected,
   /// errc::server_unavailable, errc::refused, errc::unreachable, errc::subscription_refused,
-  /// errc::timeout (esp-mqtt keeps trying in the background), errc::would_deadlock (called from a
+  /// errc::timeout, errc::invalid_argument (see start()), errc::would_deadlock (called from a
   /// callback), or a TLS failure (detail::errc_from_esp_tls): errc::tls_unknown_ca,
   /// errc::tls_hostname_mismatch, errc::tls_certificate_expired,
   /// errc::tls_client_certificate_refused, errc::tls_bad_client_key, errc::tls_error.

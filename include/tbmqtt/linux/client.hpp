@@ -37,15 +37,19 @@
 
 namespace tbmqtt {
 
-/// @brief TLS settings. With `enabled`, the server certificate is verified against `ca_file`
+/// @brief TLS settings. With `enabled`, the server certificate is verified against `ca`
 /// (or `ca_dir`, or the system bundle when both are empty) unless `insecure` is set.
+/// TLS material, the same rule on both platforms (esp_tls_options on ESP-IDF): `ca`,
+/// `certificate` and `private_key` each hold PEM text when the value starts with "-----BEGIN",
+/// else a file path. A file or text that does not load makes connect() fail (errc::tls_error
+/// for the CA, errc::tls_bad_client_key for the certificate or key).
 struct tls_options {
   bool enabled = false;
-  std::string ca_file;       ///< PEM file of trusted CAs.
+  std::string ca;            ///< Trusted CAs: PEM text or a PEM file.
   std::string ca_dir;        ///< Directory of hashed CA certificates.
-  std::string cert_file;     ///< Client certificate (PEM) for mutual TLS / X.509 auth.
-  std::string key_file;      ///< Client private key (PEM), plain or encrypted.
-  std::string key_password;  ///< Decrypts an encrypted key_file (wrong or missing: errc::tls_bad_client_key).
+  std::string certificate;   ///< Client certificate (chain) for mutual TLS / X.509 auth: PEM text or a file.
+  std::string private_key;   ///< Its private key, plain or encrypted: PEM text or a file.
+  std::string key_password;  ///< Decrypts an encrypted private_key (wrong or missing: errc::tls_bad_client_key).
   bool insecure = false;     ///< Skip server certificate and hostname checks. Only when asked.
 };
 
@@ -152,7 +156,10 @@ class client {
 
   /// @brief Connects and waits until CONNACK and every SUBACK arrived. Afterwards the client
   /// stays connected by itself: after a loss it reconnects with exponential back-off and jitter
-  /// (reconnect_min..reconnect_max) and restores every subscription.
+  /// (reconnect_min..reconnect_max) and restores every subscription. A connect() that fails
+  /// (errc::timeout included) leaves the client stopped, as on ESP-IDF: nothing retries in the
+  /// background; call connect() again (each call starts afresh). Only a connection that was up
+  /// is restored by itself.
   /// @return ok, or errc::refused_credentials, errc::identifier_rejected,
   /// errc::server_unavailable, errc::refused, errc::unreachable, errc::subscription_refused,
   /// errc::timeout, or a TLS failure: errc::tls_unknown_ca (server certificate not trusted),

@@ -44,15 +44,9 @@
 
 namespace tbmqtt {
 
-/// @brief Owned device credentials (see provisioned_credentials for the fields).
-struct credentials {
-  provision_credentials_type type = provision_credentials_type::access_token;
-  std::string token;        ///< access_token.
-  std::string client_id;    ///< mqtt_basic.
-  std::string username;     ///< mqtt_basic.
-  std::string password;     ///< mqtt_basic.
-  std::string certificate;  ///< x509: the certificate's Base64 body.
-};
+// The credentials are the SDK's one type, tbmqtt::credentials (tbmqtt/provision.hpp): fixed
+// capacities, fields read with .view() (or .c_str()), set with assign_access_token /
+// assign_mqtt_basic / assign_x509.
 
 /// @brief Connects to `server` (host, port, TLS trust settings; its credentials are ignored) with
 /// the username `provision`, subscribes to /provision/response, publishes the request and waits
@@ -67,8 +61,8 @@ struct credentials {
 
 /// @brief Writes `c` as a small JSON file (to_json's format) with mode 0600, atomically (temp
 /// file, fsync, rename, fsync of the directory).
-/// @return ok, or errc::storage_error (cannot create, write, sync or rename the file), errc::not_enough_space
-/// (a field is longer than TBMQTT_CREDENTIAL_FIELD_CAPACITY / _CERTIFICATE_CAPACITY).
+/// @return ok, or errc::storage_error (cannot create, write, sync or rename the file),
+/// errc::invalid_argument (`c` is not complete(), or a field is not UTF-8).
 [[nodiscard]] result<void> save_credentials(const std::string& path, const credentials& c);
 /// @brief Reads a file written by save_credentials. Like OpenSSH with private keys, a file that
 /// group or others may read or write is refused unless `allow_readable`.
@@ -79,14 +73,13 @@ struct credentials {
 [[nodiscard]] result<credentials> load_credentials(const std::string& path, bool allow_readable = false);
 /// @brief The credentials as one line of JSON: {"credentialsType":"ACCESS_TOKEN","token":..},
 /// {"credentialsType":"MQTT_BASIC","clientId":..,"username":..,"password":..} or
-/// {"credentialsType":"X509_CERTIFICATE","certificate":..} (write_credentials_record's format).
-/// Contains the secrets. Empty when a field is longer than TBMQTT_CREDENTIAL_FIELD_CAPACITY /
-/// _CERTIFICATE_CAPACITY or not UTF-8.
+/// {"credentialsType":"X509_CERTIFICATE","certificate":..} (write_credentials's format).
+/// Contains the secrets. Empty when a field is not UTF-8.
 std::string to_json(const credentials& c);
 
 /// @brief Sets the authentication fields of `options` from `c`: the access token, or client id,
 /// username and password (the other kind is cleared). X.509 changes nothing: the device
-/// authenticates with its certificate and private key (options.tls.cert_file / key_file).
+/// authenticates with its certificate and private key (options.tls.certificate / key_file).
 void apply_credentials(client_options& options, const credentials& c);
 
 // ---- the credential lifecycle ----------------------------------------------------------------
@@ -96,7 +89,7 @@ void apply_credentials(client_options& options, const credentials& c);
 struct provisioning_options {
   /// What to provision: key, secret, device name, credentials type (see provision_request).
   /// X.509: the device sends its own certificate; it then authenticates with the server
-  /// options' tls.cert_file / tls.key_file.
+  /// options' tls.certificate / tls.private_key.
   provision_request request;
   /// Where credentials live: this storage (key credentials_storage_key), or, when null, the file
   /// `credentials_file` (the format of save_credentials; its directory is created, mode 0700,
@@ -122,7 +115,7 @@ struct provisioning_options {
 };
 
 namespace detail {
-class credentials_file;  // a credentials file as a storage (provisioning.cpp)
+class credentials_file;  // a credentials file as a storage (provisioned_client.cpp)
 }  // namespace detail
 
 /// @brief A client whose credentials come from provisioning: connect() uses the stored
@@ -174,7 +167,7 @@ class provisioned_client {
   provisioning_options options_;
   std::unique_ptr<detail::credentials_file> own_store_;  // when no storage was given
   std::unique_ptr<client> client_;
-  credentials current_;
+  credentials current_;  // about 2.6 KB
   bool provisioned_ = false;
   std::uint32_t attempts_ = 0;
   std::mutex mutex_;

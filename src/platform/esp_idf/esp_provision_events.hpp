@@ -1,12 +1,12 @@
 // tbmqtt — the pure half of ESP-IDF provisioning: esp-mqtt events of the `provision` connection
-// -> detail::provision_exchange. No ESP-IDF header is included, so it is unit-tested on the host
+// -> detail::provision_engine. No ESP-IDF header is included, so it is unit-tested on the host
 // (tests/unit/test_esp_provision_events.cpp). Not part of the public API.
 #pragma once
 
 #include <cstdint>
 
 #include "../../transport/esp_mqtt/esp_event_mapping.hpp"
-#include "tbmqtt/detail/provision_exchange.hpp"
+#include "tbmqtt/detail/provision_engine.hpp"
 
 namespace tbmqtt::detail {
 
@@ -21,7 +21,7 @@ namespace tbmqtt::detail {
 /// Not thread-safe: one consumer task.
 class esp_provision_mapper {
  public:
-  explicit esp_provision_mapper(provision_exchange& exchange) noexcept : exchange_(exchange) {}
+  explicit esp_provision_mapper(provision_engine& exchange) noexcept : exchange_(exchange) {}
 
   void handle(const esp_event_view& e) noexcept {
     switch (e.kind) {
@@ -48,7 +48,7 @@ class esp_provision_mapper {
   }
 
  private:
-  provision_exchange& exchange_;
+  provision_engine& exchange_;
   errc last_error_{};
 };
 

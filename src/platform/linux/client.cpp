@@ -83,10 +83,10 @@ detail::mqtt_endpoint endpoint_from(const client_options& o) {
   e.keep_alive_s = static_cast<int>(o.keep_alive.count());
   if (o.mqtt5_max_packet_size) e.max_inbound_packet = detail::inbound_packet_limit(o.max_payload);
   e.tls = o.tls.enabled;
-  e.ca_file = o.tls.ca_file;
+  e.ca_file = o.tls.ca;
   e.ca_dir = o.tls.ca_dir;
-  e.cert_file = o.tls.cert_file;
-  e.key_file = o.tls.key_file;
+  e.cert_file = o.tls.certificate;
+  e.key_file = o.tls.private_key;
   e.key_password = o.tls.key_password;
   e.tls_insecure = o.tls.insecure;
   return e;

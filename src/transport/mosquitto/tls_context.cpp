@@ -1,10 +1,13 @@
 #include "tls_context.hpp"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include <cstring>
+#include <memory>
+#include <string>
 
 namespace tbmqtt::detail {
 namespace {
@@ -15,6 +18,62 @@ int password_callback(char* buf, int size, int /*rwflag*/, void* userdata) {
   if (password == nullptr || password->empty() || password->size() > static_cast<std::size_t>(size)) return 0;
   std::memcpy(buf, password->data(), password->size());
   return static_cast<int>(password->size());
+}
+
+// The TLS material rule (tls_options): a value that starts with "-----BEGIN" is PEM text,
+// anything else a file path.
+bool is_pem_text(const std::string& value) { return value.rfind("-----BEGIN", 0) == 0; }
+
+struct bio_deleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+using bio_ptr = std::unique_ptr<BIO, bio_deleter>;
+bio_ptr memory_bio(const std::string& text) {
+  return bio_ptr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+}
+
+// Trusted CAs from PEM text: every certificate in it.
+bool load_ca_text(SSL_CTX* ctx, const std::string& text) {
+  auto bio = memory_bio(text);
+  if (!bio) return false;
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  int added = 0;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    const int ok = X509_STORE_add_cert(store, cert);
+    X509_free(cert);
+    if (ok != 1) return false;
+    ++added;
+  }
+  ERR_clear_error();  // the end of the text reads as an error
+  return added > 0;
+}
+
+// The client certificate (then its chain) from PEM text.
+bool load_certificate_text(SSL_CTX* ctx, const std::string& text) {
+  auto bio = memory_bio(text);
+  if (!bio) return false;
+  X509* leaf = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+  if (leaf == nullptr) return false;
+  const bool used = SSL_CTX_use_certificate(ctx, leaf) == 1;
+  X509_free(leaf);
+  if (!used) return false;
+  while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
+    if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
+      X509_free(extra);
+      return false;
+    }
+  ERR_clear_error();
+  return true;
+}
+
+bool load_key_text(SSL_CTX* ctx, const std::string& text, const std::string& password) {
+  auto bio = memory_bio(text);
+  if (!bio) return false;
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, password_callback, const_cast<std::string*>(&password));
+  if (key == nullptr) return false;
+  const bool used = SSL_CTX_use_PrivateKey(ctx, key) == 1;
+  EVP_PKEY_free(key);
+  return used;
 }
 
 tls_context* owner(const SSL* ssl) {
@@ -44,7 +103,9 @@ result<void> tls_context::build(const tls_settings& s) {
   } else {
     bool loaded = true;
     if (s.ca_file.empty() && s.ca_dir.empty()) loaded = SSL_CTX_set_default_verify_paths(ctx) == 1;
-    if (!s.ca_file.empty()) loaded = loaded && SSL_CTX_load_verify_file(ctx, s.ca_file.c_str()) == 1;
+    if (!s.ca_file.empty())
+      loaded = loaded && (is_pem_text(s.ca_file) ? load_ca_text(ctx, s.ca_file)
+                                                 : SSL_CTX_load_verify_file(ctx, s.ca_file.c_str()) == 1);
     if (!s.ca_dir.empty()) loaded = loaded && SSL_CTX_load_verify_dir(ctx, s.ca_dir.c_str()) == 1;
     if (!loaded) return fail(errc::tls_error);
     // OpenSSL checks the name during verification (X509_V_ERR_HOSTNAME_MISMATCH /
@@ -61,9 +122,12 @@ result<void> tls_context::build(const tls_settings& s) {
   if (!s.cert_file.empty() || !s.key_file.empty()) {
     SSL_CTX_set_default_passwd_cb(ctx, password_callback);
     SSL_CTX_set_default_passwd_cb_userdata(ctx, const_cast<std::string*>(&s.key_password));
-    const bool loaded = SSL_CTX_use_certificate_chain_file(ctx, s.cert_file.c_str()) == 1 &&
-                        SSL_CTX_use_PrivateKey_file(ctx, s.key_file.c_str(), SSL_FILETYPE_PEM) == 1 &&
-                        SSL_CTX_check_private_key(ctx) == 1;
+    const bool loaded =
+        (is_pem_text(s.cert_file) ? load_certificate_text(ctx, s.cert_file)
+                                  : SSL_CTX_use_certificate_chain_file(ctx, s.cert_file.c_str()) == 1) &&
+        (is_pem_text(s.key_file) ? load_key_text(ctx, s.key_file, s.key_password)
+                                 : SSL_CTX_use_PrivateKey_file(ctx, s.key_file.c_str(), SSL_FILETYPE_PEM) == 1) &&
+        SSL_CTX_check_private_key(ctx) == 1;
     SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);  // the context keeps no password
     if (!loaded) return fail(errc::tls_bad_client_key);
   }

@@ -21,7 +21,8 @@ namespace tbmqtt::detail {
 
 /// @brief What to trust and who we are. Read only while build() runs.
 struct tls_settings {
-  std::string host;          ///< Checked against the server certificate (DNS name or IP address).
+  std::string host;  ///< Checked against the server certificate (DNS name or IP address).
+  // ca_file, cert_file, key_file: PEM text when the value starts with "-----BEGIN", else a file.
   std::string ca_file;       ///< PEM bundle of trusted CAs.
   std::string ca_dir;        ///< Directory of hashed CA certificates (`openssl rehash`).
   std::string cert_file;     ///< Client certificate chain (PEM); empty: none.

@@ -28,6 +28,6 @@ extern "C" void app_main(void) {
   options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
   options.uri = server_uri;
   options.access_token = access_token;
-  options.tls.ca_pem = ca_pem;
+  options.tls.ca = ca_pem;
   example::connect_and_send_once(tag, options, "{\"example\":\"a12\"}");
 }

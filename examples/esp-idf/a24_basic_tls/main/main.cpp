@@ -31,6 +31,6 @@ extern "C" void app_main(void) {
   options.client_id = client_id;
   options.username = username;
   options.password = password;
-  options.tls.ca_pem = ca_pem;
+  options.tls.ca = ca_pem;
   example::connect_and_send_once(tag, options, "{\"example\":\"a24\"}");
 }

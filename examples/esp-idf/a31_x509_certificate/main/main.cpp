@@ -35,8 +35,8 @@ extern "C" void app_main(void) {
   tbmqtt::esp_client_options options;
   options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
   options.uri = server_uri;
-  options.tls.ca_pem = ca_pem;
-  options.tls.client_cert_pem = client_cert_pem;
-  options.tls.client_key_pem = client_key_pem;
+  options.tls.ca = ca_pem;
+  options.tls.certificate = client_cert_pem;
+  options.tls.private_key = client_key_pem;
   example::connect_and_send_once(tag, options, "{\"example\":\"a31\"}");
 }

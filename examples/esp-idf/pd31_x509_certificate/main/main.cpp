@@ -42,7 +42,7 @@ extern "C" void app_main(void) {
   p.request.credentials_type = tbmqtt::provision_credentials_type::x509;
   p.request.certificate_pem = client_cert_pem;
   p.device.uri = example::settings::device_uri(server_uri);  // ThingsBoard: the same; the emulator: its X.509 port
-  p.device.tls.client_cert_pem = client_cert_pem;
-  p.device.tls.client_key_pem = client_key_pem;
+  p.device.tls.certificate = client_cert_pem;
+  p.device.tls.private_key = client_key_pem;
   example::provision_and_send_once(tag, p, "{\"example\":\"pd31\"}");
 }

@@ -258,7 +258,7 @@ extern "C" void app_main(void) {
   options.uri = example::settings::uri("mqtt://127.0.0.1:1883");
   options.access_token = example::settings::token("SOAK_TOKEN");
   options.client_id = example::settings::client_id();
-  options.reconnect_timeout = std::chrono::milliseconds(500);
+  options.reconnect_min = options.reconnect_max = std::chrono::milliseconds(500);
   if (std::strcmp(mode, "store") == 0) options.offline_store = "soakq";
   if (std::strcmp(mode, "wire") == 0 && !configure_wire(options.wire)) {
     ESP_LOGE(tag, "TBMQTT_WIRE_TOPICS v1|v2|v2j|v2p, TBMQTT_WIRE_PAYLOAD json|protobuf");

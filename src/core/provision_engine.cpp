@@ -1,4 +1,4 @@
-#include "tbmqtt/detail/provision_exchange.hpp"
+#include "tbmqtt/detail/provision_engine.hpp"
 
 #include <cstring>
 
@@ -6,13 +6,13 @@
 
 namespace tbmqtt::detail {
 
-void provision_exchange::finish(errc e) noexcept {
+void provision_engine::finish(errc e) noexcept {
   if (finished_) return;
   finished_ = true;
   error_ = e;
 }
 
-void provision_exchange::on_connack(errc result) noexcept {
+void provision_engine::on_connack(errc result) noexcept {
   if (finished_) return;
   if (result != errc{}) return finish(result);
   connected_ = true;
@@ -22,7 +22,7 @@ void provision_exchange::on_connack(errc result) noexcept {
   subscribing_ = true;
 }
 
-void provision_exchange::on_suback(message_id id, std::uint8_t granted) noexcept {
+void provision_engine::on_suback(message_id id, std::uint8_t granted) noexcept {
   if (finished_ || !subscribing_ || id != subscribe_id_) return;
   subscribing_ = false;
   if (granted == 0x80) return finish(errc::subscription_refused);
@@ -30,8 +30,8 @@ void provision_exchange::on_suback(message_id id, std::uint8_t granted) noexcept
   if (auto sent = transport_.publish(provision_request_topic, bytes, qos::at_least_once); !sent) finish(sent.error());
 }
 
-void provision_exchange::on_message_fragment(std::string_view topic, span<const std::byte> fragment, std::size_t offset,
-                                             std::size_t total) noexcept {
+void provision_engine::on_message_fragment(std::string_view topic, span<const std::byte> fragment, std::size_t offset,
+                                           std::size_t total) noexcept {
   if (finished_) return;
   if (offset == 0) {
     skipping_ = topic != provision_response_topic;
@@ -48,14 +48,14 @@ void provision_exchange::on_message_fragment(std::string_view topic, span<const 
   if (received_ == total_) finish(errc{});
 }
 
-void provision_exchange::on_connection_lost(errc reason) noexcept {
+void provision_engine::on_connection_lost(errc reason) noexcept {
   if (connected_) return finish(errc::disconnected);
   finish(reason != errc{} ? reason : errc::unreachable);
 }
 
-void provision_exchange::on_deadline() noexcept { finish(errc::timeout); }
+void provision_engine::on_deadline() noexcept { finish(errc::timeout); }
 
-result<std::string_view> provision_exchange::outcome() const noexcept {
+result<std::string_view> provision_engine::outcome() const noexcept {
   if (!finished_) return errc::again;
   if (error_ != errc{}) return error_;
   return std::string_view{response_.data(), received_};

@@ -1,19 +1,22 @@
 // ESP-IDF provisioning: an esp-mqtt connection of its own (username `provision`) whose events
-// the calling task takes from the transport's queue and feeds into detail::provision_exchange
+// the calling task takes from the transport's queue and feeds into detail::provision_engine
 // (the round trip itself, host-tested) through esp_provision_mapper. The granted credentials go
-// into the core's credentials_record and are stored in its format (store_credentials).
+// into the SDK's one credentials type (tbmqtt::credentials) and are stored in its format (store_credentials).
 // esp_provisioned_client is the FreeRTOS half of run_credentials_lifecycle (host-tested).
 #include "tbmqtt/esp_idf/provisioned_client.hpp"
 
+#include <chrono>
 #include <memory>
 #include <new>
+#include <utility>
 
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
-#include "tbmqtt/detail/provision_exchange.hpp"
+#include "tbmqtt/detail/provision_engine.hpp"
 
 #include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
 #include "esp_provision_events.hpp"
+#include "tls_material.hpp"
 
 namespace tbmqtt {
 namespace {
@@ -23,21 +26,29 @@ std::unique_ptr<char[]> allocate(std::size_t n) noexcept { return std::unique_pt
 // How often a wait or a round trip looks at the cancel flag.
 constexpr TickType_t cancel_poll = pdMS_TO_TICKS(100) > 0 ? pdMS_TO_TICKS(100) : 1;
 
+// A duration as whole milliseconds, clamped to [0, UINT32_MAX].
+std::uint32_t to_ms(std::chrono::milliseconds d) noexcept {
+  if (d.count() <= 0) return 0;
+  return d.count() >= static_cast<std::chrono::milliseconds::rep>(UINT32_MAX) ? UINT32_MAX
+                                                                              : static_cast<std::uint32_t>(d.count());
+}
+
 std::uint32_t ms_since(TickType_t start) noexcept {
   return static_cast<std::uint32_t>(static_cast<std::uint64_t>(xTaskGetTickCount() - start) * 1000u /
                                     configTICK_RATE_HZ);
 }
 
-detail::esp_mqtt_settings settings_from(const esp_provision_options& o, std::size_t request_size) noexcept {
+detail::esp_mqtt_settings settings_from(const esp_provision_options& o, const detail::esp_tls_material& tls,
+                                        std::uint32_t timeout_ms, std::size_t request_size) noexcept {
   detail::esp_mqtt_settings s;
   s.uri = o.uri;
   s.username = provision_username.data();  // a string literal: NUL-terminated
-  s.ca_pem = o.tls.ca_pem;
+  s.ca_pem = tls.ca();
   s.use_crt_bundle = o.tls.use_crt_bundle;
   s.skip_common_name_check = o.tls.skip_verify;
   // One attempt: esp_provision stops the client at the first failure, before any retry.
-  s.reconnect_timeout_ms = static_cast<int>(o.timeout_ms) + 1000;
-  s.network_timeout_ms = static_cast<int>(o.timeout_ms);
+  s.reconnect_timeout_ms = static_cast<int>(timeout_ms) + 1000;
+  s.network_timeout_ms = static_cast<int>(timeout_ms);
   s.task_stack = static_cast<int>(o.task_stack);
   s.task_priority = static_cast<int>(o.task_priority);
   // The whole PUBLISH in one buffer (an X.509 request carries a certificate).
@@ -51,8 +62,11 @@ detail::esp_mqtt_settings settings_from(const esp_provision_options& o, std::siz
 result<std::string_view> round_trip(const esp_provision_options& server, std::uint32_t timeout_ms,
                                     std::string_view request, span<char> response,
                                     const std::atomic<bool>* stop) noexcept {
-  detail::esp_mqtt_transport transport{settings_from(server, request.size()), detail::esp_event_queue_config{}};
-  detail::provision_exchange exchange{transport, request, response};
+  const detail::esp_tls_material tls{server.tls};
+  if (tls.error() != errc{}) return tls.error();
+  detail::esp_mqtt_transport transport{settings_from(server, tls, timeout_ms, request.size()),
+                                       detail::esp_event_queue_config{}};
+  detail::provision_engine exchange{transport, request, response};
   detail::esp_provision_mapper mapper{exchange};
   TBMQTT_TRY(transport.start());
   const TickType_t start = xTaskGetTickCount();
@@ -79,38 +93,35 @@ result<std::string_view> round_trip(const esp_provision_options& server, std::ui
 
 // One round trip of at most `timeout_ms`; the granted credentials go into `out`.
 errc provision_once(const esp_provision_options& server, std::uint32_t timeout_ms, const provision_request& request,
-                    credentials_record& out, const std::atomic<bool>* stop) noexcept {
+                    credentials& out, const std::atomic<bool>* stop) noexcept {
   std::size_t request_size = 256;
   for (std::string_view s : {request.device_name, request.key, request.secret, request.token, request.client_id,
                              request.username, request.password, request.certificate_pem})
     request_size += s.size() * 6;  // worst case: every character escaped as \u00XX
   auto request_buffer = allocate(request_size);
   auto response_buffer = allocate(TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY);
-  auto scratch = allocate(TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY);
-  if (!request_buffer || !response_buffer || !scratch) return errc::out_of_memory;
+  if (!request_buffer || !response_buffer) return errc::out_of_memory;
   auto payload = build_provision_request(span<char>{request_buffer.get(), request_size}, request);
   if (!payload) return payload.error();
 
   auto answer = round_trip(server, timeout_ms, *payload,
                            span<char>{response_buffer.get(), TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY}, stop);
   if (!answer) return answer.error();
-  auto parsed = parse_provision_response(*answer, span<char>{scratch.get(), TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY});
-  if (!parsed) return parsed.error();
-  return out.assign(*parsed).error();  // not_enough_space: unusable here, so never stored
+  return parse_provision_response(*answer, out).error();  // not_enough_space: unusable here, so never stored
 }
 
 }  // namespace
 
 result<void> esp_provision(const esp_provision_options& server, const provision_request& request, storage& store,
-                           credentials_record& out_credentials) noexcept {
-  auto scratch = allocate(credentials_record_json_capacity);
+                           credentials& out_credentials) noexcept {
+  auto scratch = allocate(credentials_json_capacity);
   if (!scratch) return errc::out_of_memory;
-  if (errc e = provision_once(server, server.timeout_ms, request, out_credentials, nullptr); e != errc{}) return e;
+  if (errc e = provision_once(server, to_ms(server.timeout), request, out_credentials, nullptr); e != errc{}) return e;
   // Stored before use: a device that resets now still knows its credentials.
-  return store_credentials(store, out_credentials, span<char>{scratch.get(), credentials_record_json_capacity});
+  return store_credentials(store, out_credentials, span<char>{scratch.get(), credentials_json_capacity});
 }
 
-void esp_apply_credentials(esp_client_options& options, const credentials_record& c) noexcept {
+void apply_credentials(esp_client_options& options, const credentials& c) noexcept {
   auto or_null = [](const auto& field) -> const char* { return field.empty() ? nullptr : field.c_str(); };
   switch (c.type) {
     case provision_credentials_type::access_token:
@@ -134,14 +145,14 @@ void esp_apply_credentials(esp_client_options& options, const credentials_record
 // esp-mqtt round trips, an esp_client per connection attempt.
 struct esp_provisioned_client::platform final : credentials_platform {
   esp_provisioned_client& self;
-  std::uint32_t connect_timeout_ms;
+  std::chrono::milliseconds connect_timeout;
   TickType_t started = xTaskGetTickCount();
 
-  platform(esp_provisioned_client& s, std::uint32_t timeout_ms) noexcept : self(s), connect_timeout_ms(timeout_ms) {}
+  platform(esp_provisioned_client& s, std::chrono::milliseconds timeout) noexcept : self(s), connect_timeout(timeout) {}
 
   // Milliseconds left of the provisioning deadline (UINT32_MAX: none).
   std::uint32_t left_ms() const noexcept {
-    const std::uint32_t deadline = self.options_.deadline_ms;
+    const std::uint32_t deadline = to_ms(self.options_.deadline);
     if (deadline == 0) return UINT32_MAX;
     const std::uint32_t spent = ms_since(started);
     return spent < deadline ? deadline - spent : 0;
@@ -159,32 +170,30 @@ struct esp_provisioned_client::platform final : credentials_platform {
       vTaskDelay(rest < cancel_poll ? rest : cancel_poll);
     }
   }
-  errc provision(credentials_record& out) noexcept override {
+  errc provision(credentials& out) noexcept override {
     const std::uint32_t left = left_ms();
-    const std::uint32_t timeout = self.options_.server.timeout_ms < left ? self.options_.server.timeout_ms : left;
+    const std::uint32_t attempt = to_ms(self.options_.attempt_timeout);
+    const std::uint32_t timeout = attempt < left ? attempt : left;
     const errc e = provision_once(self.options_.server, timeout, self.options_.request, out, &self.cancelled_);
     return self.cancelled_ ? errc::cancelled : e;
   }
-  errc connect(const credentials_record& creds) noexcept override {
+  errc connect(const credentials& creds) noexcept override {
     esp_client_options options = self.device_;
-    esp_apply_credentials(options, creds);
+    apply_credentials(options, creds);
     self.client_.reset();
-    self.client_.emplace(options, self.events_);
-    const auto r = self.client_->connect(std::chrono::milliseconds(connect_timeout_ms));
+    self.client_.emplace(options);
+    const auto r = self.client_->connect(connect_timeout);
     if (!r) self.client_.reset();
     return r.error();
   }
   void on_retry(std::uint32_t attempt, errc error, std::uint32_t delay_ms) noexcept override {
-    if (self.options_.on_retry != nullptr)
-      self.options_.on_retry(self.options_.on_retry_context, attempt, error, delay_ms);
+    if (self.options_.on_retry) self.options_.on_retry(attempt, error, std::chrono::milliseconds(delay_ms));
   }
   bool cancelled() const noexcept override { return self.cancelled_; }
 };
 
-esp_provisioned_client::esp_provisioned_client(const esp_client_options& device,
-                                               const esp_provisioning_options& provisioning,
-                                               session_events& events) noexcept
-    : device_(device), options_(provisioning), events_(events) {}
+esp_provisioned_client::esp_provisioned_client(const esp_client_options& device, esp_provisioning_options provisioning)
+    : device_(device), options_(std::move(provisioning)) {}
 
 esp_provisioned_client::~esp_provisioned_client() {
   cancelled_ = true;
@@ -201,7 +210,7 @@ esp_client& esp_provisioned_client::get() noexcept {
   return *client_;
 }
 
-result<void> esp_provisioned_client::connect(std::uint32_t connect_timeout_ms) noexcept {
+result<void> esp_provisioned_client::connect(std::chrono::milliseconds connect_timeout) noexcept {
   TBMQTT_EXPECTS(options_.store != nullptr && !running_);
   cancelled_ = false;
   running_ = true;
@@ -209,11 +218,11 @@ result<void> esp_provisioned_client::connect(std::uint32_t connect_timeout_ms) n
   provisioned_ = false;
   attempts_ = 0;
   result<void> outcome = errc::out_of_memory;
-  if (auto scratch = allocate(credentials_record_json_capacity)) {
+  if (auto scratch = allocate(credentials_json_capacity)) {
     credentials_lifecycle life{{options_.allow_reprovision, options_.max_attempts}};
-    platform p{*this, connect_timeout_ms};
+    platform p{*this, connect_timeout};
     outcome = run_credentials_lifecycle(life, *options_.store, record_,
-                                        span<char>{scratch.get(), credentials_record_json_capacity}, p);
+                                        span<char>{scratch.get(), credentials_json_capacity}, p);
     attempts_ = life.attempts();
     provisioned_ = outcome && life.provisioned_new();
   }

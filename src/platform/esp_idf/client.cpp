@@ -27,6 +27,7 @@
 #include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
 #include "../common/call_callbacks.hpp"
 #include "../common/rpc_dispatch.hpp"
+#include "tls_material.hpp"
 
 namespace tbmqtt {
 namespace {
@@ -41,20 +42,20 @@ std::uint64_t unix_ms() noexcept {
   return static_cast<std::uint64_t>(tv.tv_sec) * 1000u + static_cast<std::uint64_t>(tv.tv_usec) / 1000u;
 }
 
-detail::esp_mqtt_settings settings_from(const esp_client_options& o) noexcept {
+detail::esp_mqtt_settings settings_from(const esp_client_options& o, const detail::esp_tls_material& tls) noexcept {
   detail::esp_mqtt_settings s;
   s.uri = o.uri;
   s.client_id = o.client_id;
   s.username = o.access_token != nullptr ? o.access_token : o.username;
   s.password = o.access_token != nullptr ? nullptr : o.password;
-  s.ca_pem = o.tls.ca_pem;
+  s.ca_pem = tls.ca();
   s.use_crt_bundle = o.tls.use_crt_bundle;
-  s.client_cert_pem = o.tls.client_cert_pem;
-  s.client_key_pem = o.tls.client_key_pem;
+  s.client_cert_pem = tls.certificate();
+  s.client_key_pem = tls.private_key();
   s.client_key_password = o.tls.key_password;
   s.skip_common_name_check = o.tls.skip_verify;
   s.keepalive_s = static_cast<int>(o.keep_alive.count());
-  s.reconnect_timeout_ms = static_cast<int>(o.reconnect_timeout.count());
+  s.reconnect_timeout_ms = static_cast<int>(o.reconnect_min.count());  // == reconnect_max (start() checks)
   s.network_timeout_ms = static_cast<int>(o.network_timeout.count());
   s.buffer_size = static_cast<int>(o.mqtt_buffer_size);
   s.out_buffer_size = static_cast<int>(o.mqtt_buffer_size);
@@ -101,7 +102,8 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   impl(const esp_client_options& o, session_events& user_events) noexcept
       : options(o),
         user(user_events),
-        transport(settings_from(o), queue_from(o)),
+        tls(o.tls),
+        transport(settings_from(o, tls), queue_from(o)),
         core(transport, *this, session_config_from(o)),
         mapper(core),
         runtime(core, *this, static_cast<std::uint32_t>(o.tick_period.count())) {
@@ -187,6 +189,7 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
 
   esp_client_options options;
   session_events& user;
+  detail::esp_tls_material tls;  // before transport: it points into this
   detail::esp_mqtt_transport transport;
   session core;
   detail::esp_event_mapper mapper;
@@ -372,6 +375,9 @@ result<void> esp_client::start() noexcept {
   lock_guard lock(d.mutex);
   if (d.task != nullptr) return {};
   if (d.offline_error != errc{}) return d.offline_error;
+  if (d.tls.error() != errc{}) return d.tls.error();
+  // esp-mqtt retries after one fixed delay: a back-off range cannot be honoured.
+  if (d.options.reconnect_min != d.options.reconnect_max) return errc::invalid_argument;
   d.stopping = false;
   TBMQTT_TRY(d.transport.start());
   if (xTaskCreate(&impl::run, "tbmqtt", d.options.task_stack, &d, d.options.task_priority, &d.task) != pdPASS) {

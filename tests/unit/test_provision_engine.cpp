@@ -1,4 +1,4 @@
-// Tests of src/core/provision_exchange.cpp: the provisioning round trip (CONNACK -> SUBSCRIBE ->
+// Tests of src/core/provision_engine.cpp: the provisioning round trip (CONNACK -> SUBSCRIBE ->
 // SUBACK -> PUBLISH -> response) driven with a fake transport, its reassembly of a fragmented
 // answer, and each way it can end without one.
 #include <gtest/gtest.h>
@@ -7,12 +7,12 @@
 #include <string_view>
 
 #include "fake_transport.hpp"
-#include "tbmqtt/detail/provision_exchange.hpp"
+#include "tbmqtt/detail/provision_engine.hpp"
 #include "tbmqtt/detail/slice.hpp"
 #include "tbmqtt/provision.hpp"
 
 using tbmqtt::errc;
-using tbmqtt::detail::provision_exchange;
+using tbmqtt::detail::provision_engine;
 
 namespace {
 
@@ -25,7 +25,7 @@ tbmqtt::span<const std::byte> bytes(std::string_view s) { return tbmqtt::as_byte
 struct harness {
   tbmqtt_test::fake_transport transport;
   char response[128] = {};
-  provision_exchange x{transport, request, response};
+  provision_engine x{transport, request, response};
 
   // CONNACK and SUBACK accepted: the request is out.
   void subscribed() {
@@ -40,7 +40,7 @@ struct harness {
 
 }  // namespace
 
-TEST(provision_exchange, subscribes_after_connack_then_publishes_the_request_after_suback) {
+TEST(provision_engine, subscribes_after_connack_then_publishes_the_request_after_suback) {
   harness h;
   h.x.on_connack(errc{});
   ASSERT_EQ(h.transport.subscribe_count, 1u);
@@ -56,7 +56,7 @@ TEST(provision_exchange, subscribes_after_connack_then_publishes_the_request_aft
   EXPECT_EQ(h.error(), errc::again);
 }
 
-TEST(provision_exchange, whole_answer_finishes_with_the_payload) {
+TEST(provision_engine, whole_answer_finishes_with_the_payload) {
   harness h;
   h.subscribed();
   h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes(answer), 0, answer.size());
@@ -64,12 +64,12 @@ TEST(provision_exchange, whole_answer_finishes_with_the_payload) {
   auto o = h.x.outcome();
   ASSERT_TRUE(o);
   EXPECT_EQ(*o, answer);
-  auto creds = tbmqtt::parse_provision_response(*o, tbmqtt::span<char>{});
-  ASSERT_TRUE(creds);
-  EXPECT_EQ(creds->token, "T");
+  static tbmqtt::credentials creds;
+  ASSERT_TRUE(tbmqtt::parse_provision_response(*o, creds));
+  EXPECT_EQ(creds.token.view(), "T");
 }
 
-TEST(provision_exchange, fragmented_answer_is_reassembled) {
+TEST(provision_engine, fragmented_answer_is_reassembled) {
   harness h;
   h.subscribed();
   const std::size_t cut = 10;
@@ -82,7 +82,7 @@ TEST(provision_exchange, fragmented_answer_is_reassembled) {
   EXPECT_EQ(*h.x.outcome(), answer);
 }
 
-TEST(provision_exchange, messages_on_other_topics_are_skipped_with_their_fragments) {
+TEST(provision_engine, messages_on_other_topics_are_skipped_with_their_fragments) {
   harness h;
   h.subscribed();
   h.x.on_message_fragment("v1/devices/me/attributes", bytes("{\"a\":"), 0, 7);
@@ -93,14 +93,14 @@ TEST(provision_exchange, messages_on_other_topics_are_skipped_with_their_fragmen
   EXPECT_EQ(*h.x.outcome(), answer);
 }
 
-TEST(provision_exchange, answer_larger_than_the_buffer_is_payload_too_large) {
+TEST(provision_engine, answer_larger_than_the_buffer_is_payload_too_large) {
   harness h;
   h.subscribed();
   h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes("{"), 0, sizeof h.response + 1);
   EXPECT_EQ(h.error(), errc::payload_too_large);
 }
 
-TEST(provision_exchange, fragment_out_of_order_is_malformed) {
+TEST(provision_engine, fragment_out_of_order_is_malformed) {
   harness h;
   h.subscribed();
   h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes(tbmqtt::detail::slice(answer, 0, 10)), 0,
@@ -109,21 +109,21 @@ TEST(provision_exchange, fragment_out_of_order_is_malformed) {
   EXPECT_EQ(h.error(), errc::malformed);
 }
 
-TEST(provision_exchange, fragment_past_the_total_is_malformed) {
+TEST(provision_engine, fragment_past_the_total_is_malformed) {
   harness h;
   h.subscribed();
   h.x.on_message_fragment(tbmqtt::provision_response_topic, bytes(answer), 0, answer.size() - 1);
   EXPECT_EQ(h.error(), errc::malformed);
 }
 
-TEST(provision_exchange, refused_connack_finishes_with_the_refusal) {
+TEST(provision_engine, refused_connack_finishes_with_the_refusal) {
   harness h;
   h.x.on_connack(errc::refused_credentials);
   EXPECT_EQ(h.error(), errc::refused_credentials);
   EXPECT_EQ(h.transport.subscribe_count, 0u);
 }
 
-TEST(provision_exchange, refused_subscription_finishes_without_publishing) {
+TEST(provision_engine, refused_subscription_finishes_without_publishing) {
   harness h;
   h.x.on_connack(errc{});
   h.x.on_suback(h.transport.subscribes[0].id, 0x80);
@@ -131,7 +131,7 @@ TEST(provision_exchange, refused_subscription_finishes_without_publishing) {
   EXPECT_EQ(h.transport.publish_count, 0u);
 }
 
-TEST(provision_exchange, suback_for_another_id_is_ignored) {
+TEST(provision_engine, suback_for_another_id_is_ignored) {
   harness h;
   h.x.on_connack(errc{});
   h.x.on_suback(static_cast<tbmqtt::message_id>(h.transport.subscribes[0].id + 1), 1);
@@ -139,7 +139,7 @@ TEST(provision_exchange, suback_for_another_id_is_ignored) {
   EXPECT_FALSE(h.x.finished());
 }
 
-TEST(provision_exchange, transport_failures_finish_with_their_error) {
+TEST(provision_engine, transport_failures_finish_with_their_error) {
   harness h;
   h.transport.fail_next_subscribe(errc::not_connected);
   h.x.on_connack(errc{});
@@ -147,7 +147,7 @@ TEST(provision_exchange, transport_failures_finish_with_their_error) {
 
   tbmqtt_test::fake_transport t2;
   char buf[64];
-  provision_exchange y{t2, request, buf};
+  provision_engine y{t2, request, buf};
   y.on_connack(errc{});
   t2.fail_next_publish(errc::again);
   y.on_suback(t2.subscribes[0].id, 1);
@@ -155,26 +155,26 @@ TEST(provision_exchange, transport_failures_finish_with_their_error) {
   EXPECT_EQ(y.outcome().error(), errc::again);
 }
 
-TEST(provision_exchange, lost_before_connack_is_the_reason_or_unreachable) {
+TEST(provision_engine, lost_before_connack_is_the_reason_or_unreachable) {
   harness h;
   h.x.on_connection_lost(errc::tls_error);
   EXPECT_EQ(h.error(), errc::tls_error);
 
   tbmqtt_test::fake_transport t2;
   char buf[64];
-  provision_exchange y{t2, request, buf};
+  provision_engine y{t2, request, buf};
   y.on_connection_lost(errc{});
   EXPECT_EQ(y.outcome().error(), errc::unreachable);
 }
 
-TEST(provision_exchange, lost_after_connack_without_answer_is_disconnected) {
+TEST(provision_engine, lost_after_connack_without_answer_is_disconnected) {
   harness h;
   h.subscribed();
   h.x.on_connection_lost(errc::unreachable);
   EXPECT_EQ(h.error(), errc::disconnected);
 }
 
-TEST(provision_exchange, deadline_is_timeout_but_never_replaces_an_outcome) {
+TEST(provision_engine, deadline_is_timeout_but_never_replaces_an_outcome) {
   harness h;
   h.subscribed();
   h.x.on_deadline();
@@ -182,7 +182,7 @@ TEST(provision_exchange, deadline_is_timeout_but_never_replaces_an_outcome) {
 
   tbmqtt_test::fake_transport t2;
   char buf[128];
-  provision_exchange y{t2, request, buf};
+  provision_engine y{t2, request, buf};
   y.on_connack(errc{});
   y.on_suback(t2.subscribes[0].id, 1);
   y.on_message_fragment(tbmqtt::provision_response_topic, bytes(answer), 0, answer.size());

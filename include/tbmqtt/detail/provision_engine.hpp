@@ -7,7 +7,7 @@
 //
 // Any failure on the way (refused CONNACK, refused SUBSCRIBE, lost connection, deadline, a
 // response larger than the buffer) finishes it with a typed error. Used by the ESP-IDF
-// provisioning call (src/platform/esp_idf/esp_provisioning.cpp). Not part of the contract.
+// provisioning call (src/platform/esp_idf/provisioned_client.cpp). Not part of the contract.
 #pragma once
 
 #include <cstddef>
@@ -20,12 +20,12 @@
 
 namespace tbmqtt::detail {
 
-class provision_exchange {
+class provision_engine {
  public:
   /// @param transport Receives the SUBSCRIBE and the PUBLISH.
   /// @param request   The /provision/request payload (build_provision_request); must outlive this.
   /// @param response  Memory for the answer; must outlive this and hold the whole response.
-  provision_exchange(transport_port& transport, std::string_view request, span<char> response) noexcept
+  provision_engine(transport_port& transport, std::string_view request, span<char> response) noexcept
       : transport_(transport), request_(request), response_(response) {}
 
   /// @brief CONNACK: errc{} subscribes to /provision/response (QoS 1); a refusal

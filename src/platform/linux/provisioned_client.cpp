@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
-#include "tbmqtt/detail/provision_exchange.hpp"
+#include "tbmqtt/detail/provision_engine.hpp"
 #include "tbmqtt/linux/platform.hpp"
 
 namespace tbmqtt {
@@ -115,45 +115,17 @@ class provisioning_session final : public detail::transport_listener {
   void on_puback(message_id) override {}
 
  private:
-  std::optional<detail::provision_exchange> exchange_;
+  std::optional<detail::provision_engine> exchange_;
   bool connected_ = false;
 };
-
-credentials to_owned(const provisioned_credentials& c) {
-  credentials o;
-  o.type = c.type;
-  o.token = std::string(c.token);
-  o.client_id = std::string(c.client_id);
-  o.username = std::string(c.username);
-  o.password = std::string(c.password);
-  o.certificate = std::string(c.certificate);
-  return o;
-}
-
-provisioned_credentials view_of(const credentials& c) {
-  provisioned_credentials v;
-  v.type = c.type;
-  v.token = c.token;
-  v.client_id = c.client_id;
-  v.username = c.username;
-  v.password = c.password;
-  v.certificate = c.certificate;
-  return v;
-}
-
-// The core's record is 2.6 KB with the default capacities: keep it off the stack.
-std::unique_ptr<credentials_record> to_record(const credentials& c, errc& error) {
-  auto record = std::make_unique<credentials_record>();
-  error = record->assign(view_of(c)).error();
-  return record;
-}
 
 // A missing file is the caller's wrong path (errc::invalid_argument); a file that cannot be read
 // or written is errc::storage_error (save/load_credentials document both).
 errc file_error(errc e) { return e == errc::not_found ? errc::invalid_argument : e; }
 
-result<credentials> provision_round_trip(const client_options& server, const provision_request& request,
-                                         std::chrono::milliseconds timeout, const std::atomic<bool>* stop) {
+// One round trip; the granted credentials go into `out`.
+errc provision_round_trip(const client_options& server, const provision_request& request,
+                          std::chrono::milliseconds timeout, const std::atomic<bool>* stop, credentials& out) {
   const auto deadline = clock_type::now() + timeout;
   std::size_t size = 256;
   for (auto s : {request.device_name, request.key, request.secret, request.token, request.client_id, request.username,
@@ -169,7 +141,7 @@ result<credentials> provision_round_trip(const client_options& server, const pro
   e.username = std::string(provision_username);
   e.keep_alive_s = static_cast<int>(server.keep_alive.count());
   e.tls = server.tls.enabled;
-  e.ca_file = server.tls.ca_file;
+  e.ca_file = server.tls.ca;
   e.ca_dir = server.tls.ca_dir;
   e.tls_insecure = server.tls.insecure;
 
@@ -178,60 +150,53 @@ result<credentials> provision_round_trip(const client_options& server, const pro
   std::vector<char> answer(TBMQTT_DEFAULT_MAX_PAYLOAD);  // the largest message the server sends
   auto response = session.run(transport, *payload, span<char>{answer.data(), answer.size()}, deadline, stop);
   if (!response) return response.error();
-  std::vector<char> scratch(response->size() + 1);
-  auto parsed = parse_provision_response(*response, span<char>{scratch.data(), scratch.size()});
-  if (!parsed) return parsed.error();
-  return to_owned(*parsed);
+  return parse_provision_response(*response, out).error();
 }
 
 }  // namespace
 
 result<credentials> provision(const client_options& server, const provision_request& request,
                               std::chrono::milliseconds timeout) {
-  return provision_round_trip(server, request, timeout, nullptr);
+  credentials granted;
+  if (errc e = provision_round_trip(server, request, timeout, nullptr, granted); e != errc{}) return e;
+  return granted;
 }
 
 std::string to_json(const credentials& c) {
-  errc error{};
-  auto record = to_record(c, error);
-  if (error != errc{}) return {};
-  std::vector<char> buf(credentials_record_json_capacity);
-  auto text = write_credentials_record(span<char>{buf.data(), buf.size()}, *record);
+  std::vector<char> buf(credentials_json_capacity);
+  auto text = write_credentials(span<char>{buf.data(), buf.size()}, c);
   return text ? std::string(*text) : std::string();
 }
 
 result<void> save_credentials(const std::string& path, const credentials& c) {
-  errc error{};
-  auto record = to_record(c, error);
-  if (error != errc{}) return error;
+  if (!c.complete()) return errc::invalid_argument;  // load_credentials would refuse it
   credentials_file file{path};
-  std::vector<char> scratch(credentials_record_json_capacity);
-  if (auto r = store_credentials(file, *record, span<char>{scratch.data(), scratch.size()}); !r)
-    return file_error(r.error());
+  std::vector<char> scratch(credentials_json_capacity);
+  if (auto r = store_credentials(file, c, span<char>{scratch.data(), scratch.size()}); !r) return file_error(r.error());
   return {};
 }
 
 result<credentials> load_credentials(const std::string& path, bool allow_readable) {
   credentials_file file{path, allow_readable};
-  auto record = std::make_unique<credentials_record>();
-  std::vector<char> scratch(credentials_record_json_capacity);
-  if (auto r = load_credentials(file, *record, span<char>{scratch.data(), scratch.size()}); !r)
+  credentials loaded;
+  std::vector<char> scratch(credentials_json_capacity);
+  if (auto r = load_credentials(file, loaded, span<char>{scratch.data(), scratch.size()}); !r)
     return file_error(r.error());
-  return to_owned(record->view());
+  return loaded;
 }
 
 void apply_credentials(client_options& options, const credentials& c) {
   switch (c.type) {
     case provision_credentials_type::access_token:
-      options.access_token = c.token;
+      options.access_token = std::string(c.token.view());
       options.username.clear();
       options.password.clear();
       break;
     case provision_credentials_type::mqtt_basic:
       options.access_token.clear();
-      options.client_id = c.client_id;
-      options.username = c.username;
-      options.password = c.password;
+      options.client_id = std::string(c.client_id.view());
+      options.username = std::string(c.username.view());
+      options.password = std::string(c.password.view());
       break;
     default: break;
   }
@@ -300,15 +265,14 @@ result<void> provisioned_client::run(std::chrono::milliseconds connect_timeout) 
       if (until - clock_type::now() <= milliseconds(delay_ms)) return errc::timeout;  // the wait alone would pass it
       return self.wait(milliseconds(delay_ms)) ? errc{} : errc::cancelled;
     }
-    errc provision(credentials_record& out) noexcept override {
+    errc provision(credentials& out) noexcept override {
       const auto left = std::chrono::duration_cast<milliseconds>(until - clock_type::now());
-      auto got = provision_round_trip(self.server_, self.options_.request,
-                                      std::min(self.options_.attempt_timeout, left), &self.cancelled_);
-      if (self.cancelled_) return errc::cancelled;
-      return got ? out.assign(view_of(*got)).error() : got.error();
+      const errc e = provision_round_trip(self.server_, self.options_.request,
+                                          std::min(self.options_.attempt_timeout, left), &self.cancelled_, out);
+      return self.cancelled_ ? errc::cancelled : e;
     }
-    errc connect(const credentials_record& creds) noexcept override {
-      self.current_ = to_owned(creds.view());
+    errc connect(const credentials& creds) noexcept override {
+      self.current_ = creds;
       client_options options = self.server_;
       apply_credentials(options, self.current_);
       self.client_.reset();
@@ -326,8 +290,8 @@ result<void> provisioned_client::run(std::chrono::milliseconds connect_timeout) 
   const auto started = clock_type::now();
   const auto until = options_.deadline.count() > 0 ? started + options_.deadline : clock_type::time_point::max();
   storage& store = options_.store != nullptr ? *options_.store : *own_store_;
-  auto record = std::make_unique<credentials_record>();
-  std::vector<char> scratch(credentials_record_json_capacity);
+  auto record = std::make_unique<credentials>();
+  std::vector<char> scratch(credentials_json_capacity);
   client_.reset();
   provisioned_ = false;
   attempts_ = 0;
