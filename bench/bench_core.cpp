@@ -79,7 +79,7 @@ struct ready_session {
 };
 
 /// The 10-key telemetry message: doubles, integers, booleans and strings.
-void build_telemetry(tbmqtt::telemetry_builder& t) {
+void build_telemetry(tbmqtt::itelemetry& t) {
   t.clear();
   t.add("temperature", 21.5)
       .add("humidity", 40)

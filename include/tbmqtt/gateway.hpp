@@ -112,20 +112,20 @@ class gateway_listener {
 ///
 /// at(ts) starts a `{"ts":..,"values":{..}}` entry; add() without at() fills a plain `{..}` entry.
 /// Name each device once. Never allocates.
-class gateway_telemetry_builder {
+class igateway_telemetry {
  public:
   /// Starts the entries of sub-device `name`.
-  gateway_telemetry_builder& device(std::string_view name) noexcept;
+  igateway_telemetry& device(std::string_view name) noexcept;
   /// Starts a new `{"ts":..,"values":{..}}` entry of the current device.
-  gateway_telemetry_builder& at(std::uint64_t ts_ms) noexcept;
+  igateway_telemetry& at(std::uint64_t ts_ms) noexcept;
   template <typename T>
-  gateway_telemetry_builder& add(std::string_view key, T value) noexcept {
+  igateway_telemetry& add(std::string_view key, T value) noexcept {
     open_entry();
     writer_.key(key).value(value);
     return *this;
   }
   /// Adds a member whose value is JSON text, validated.
-  gateway_telemetry_builder& add_json(std::string_view key, std::string_view json_text) noexcept;
+  igateway_telemetry& add_json(std::string_view key, std::string_view json_text) noexcept;
   /// @brief Closes the document (idempotent; adding afterwards is an error).
   /// @return The payload, or errc::not_enough_space, errc::invalid_argument (NaN, bad raw JSON, a
   /// value before any device(), or a device without values).
@@ -134,7 +134,7 @@ class gateway_telemetry_builder {
   void clear() noexcept;
 
  protected:
-  explicit gateway_telemetry_builder(span<char> buffer) noexcept : writer_(buffer) { clear(); }
+  explicit igateway_telemetry(span<char> buffer) noexcept : writer_(buffer) { clear(); }
 
  private:
   void open_entry() noexcept;
@@ -150,11 +150,11 @@ class gateway_telemetry_builder {
   std::uint32_t devices_ = 0;
 };
 
-/// @brief A gateway_telemetry_builder with a buffer of N bytes inside.
+/// @brief An igateway_telemetry with a buffer of N bytes inside.
 template <std::size_t N>
-class gateway_telemetry : public gateway_telemetry_builder {
+class gateway_telemetry : public igateway_telemetry {
  public:
-  gateway_telemetry() noexcept : gateway_telemetry_builder({storage_, N}) {}
+  gateway_telemetry() noexcept : igateway_telemetry({storage_, N}) {}
   gateway_telemetry(const gateway_telemetry&) = delete;
   gateway_telemetry& operator=(const gateway_telemetry&) = delete;
 
@@ -163,26 +163,26 @@ class gateway_telemetry : public gateway_telemetry_builder {
 };
 
 /// @brief Builds a `v1/gateway/attributes` payload: `{"A":{"k":"v"},"B":{"k":2}}`. Never allocates.
-class gateway_attributes_builder {
+class igateway_attributes {
  public:
   /// Starts the attributes of sub-device `name`.
-  gateway_attributes_builder& device(std::string_view name) noexcept;
+  igateway_attributes& device(std::string_view name) noexcept;
   template <typename T>
-  gateway_attributes_builder& add(std::string_view key, T value) noexcept {
+  igateway_attributes& add(std::string_view key, T value) noexcept {
     check_device();
     writer_.key(key).value(value);
     device_empty_ = false;
     return *this;
   }
   /// Adds a member whose value is JSON text, validated.
-  gateway_attributes_builder& add_json(std::string_view key, std::string_view json_text) noexcept;
+  igateway_attributes& add_json(std::string_view key, std::string_view json_text) noexcept;
   /// @brief Closes the document (idempotent). @return The payload, or errc::not_enough_space,
-  /// errc::invalid_argument (as gateway_telemetry_builder::finish).
+  /// errc::invalid_argument (as igateway_telemetry::finish).
   [[nodiscard]] result<std::string_view> finish() noexcept;
   void clear() noexcept;
 
  protected:
-  explicit gateway_attributes_builder(span<char> buffer) noexcept : writer_(buffer) { clear(); }
+  explicit igateway_attributes(span<char> buffer) noexcept : writer_(buffer) { clear(); }
 
  private:
   void check_device() noexcept;
@@ -194,11 +194,11 @@ class gateway_attributes_builder {
   std::uint32_t devices_ = 0;
 };
 
-/// @brief A gateway_attributes_builder with a buffer of N bytes inside.
+/// @brief An igateway_attributes with a buffer of N bytes inside.
 template <std::size_t N>
-class gateway_attributes : public gateway_attributes_builder {
+class gateway_attributes : public igateway_attributes {
  public:
-  gateway_attributes() noexcept : gateway_attributes_builder({storage_, N}) {}
+  gateway_attributes() noexcept : igateway_attributes({storage_, N}) {}
   gateway_attributes(const gateway_attributes&) = delete;
   gateway_attributes& operator=(const gateway_attributes&) = delete;
 
@@ -249,12 +249,12 @@ class igateway : public session_extension {
   /// (payload buffer), errc::payload_too_large, errc::not_open (not attached), errc::again.
   [[nodiscard]] result<delivery_ticket> publish_telemetry(std::string_view device, std::string_view json_text) noexcept;
   /// @brief Publishes a built multi-device telemetry payload (never allocates, no re-validation).
-  [[nodiscard]] result<delivery_ticket> publish_telemetry(gateway_telemetry_builder& payload) noexcept;
+  [[nodiscard]] result<delivery_ticket> publish_telemetry(igateway_telemetry& payload) noexcept;
   /// @brief Publishes client attributes (a JSON object) of one sub-device as `{"A":{..}}`.
   /// @return As publish_telemetry; errc::invalid_argument unless the text is a JSON object.
   [[nodiscard]] result<delivery_ticket> publish_attributes(std::string_view device,
                                                            std::string_view json_text) noexcept;
-  [[nodiscard]] result<delivery_ticket> publish_attributes(gateway_attributes_builder& payload) noexcept;
+  [[nodiscard]] result<delivery_ticket> publish_attributes(igateway_attributes& payload) noexcept;
 
   /// @brief Reads attributes of sub-device `device` on `v1/gateway/attributes/request`:
   /// `{"id":N,"device":"A","client":true|false,"key":"k"}` for one key, `"keys":["a","b"]` for a

@@ -32,18 +32,18 @@ class key_value_writer {
 ///     tbmqtt::telemetry<256> t;
 ///     t.add("temp", 21.5).add("humidity", 40);
 ///     client.send_telemetry(t);
-class telemetry_builder {
+class itelemetry {
  public:
   /// Starts a new `{"ts":..,"values":{..}}` entry; later add() calls go into it.
-  telemetry_builder& at(std::uint64_t ts_ms) noexcept;
+  itelemetry& at(std::uint64_t ts_ms) noexcept;
   template <typename T>
-  telemetry_builder& add(std::string_view key, T value) noexcept {
+  itelemetry& add(std::string_view key, T value) noexcept {
     open_entry();
     writer_.key(key).value(value);
     return *this;
   }
   /// Adds a member whose value is JSON text (object, array, ...), validated.
-  telemetry_builder& add_json(std::string_view key, std::string_view json_text) noexcept;
+  itelemetry& add_json(std::string_view key, std::string_view json_text) noexcept;
   /// @brief Closes the document. Adding after finish() is an error (errc::invalid_argument);
   /// finish() itself may be called again and returns the same text.
   /// @return The payload, or errc::not_enough_space, errc::invalid_argument (NaN, bad raw JSON,
@@ -53,7 +53,7 @@ class telemetry_builder {
   void clear() noexcept;
 
  protected:
-  explicit telemetry_builder(span<char> buffer) noexcept : writer_(buffer) { clear(); }
+  explicit itelemetry(span<char> buffer) noexcept : writer_(buffer) { clear(); }
 
  private:
   void open_entry() noexcept;
@@ -65,11 +65,11 @@ class telemetry_builder {
   bool entry_has_ts_ = false;
 };
 
-/// @brief A telemetry_builder with a buffer of N bytes inside.
+/// @brief An itelemetry with a buffer of N bytes inside.
 template <std::size_t N>
-class telemetry : public telemetry_builder {
+class telemetry : public itelemetry {
  public:
-  telemetry() noexcept : telemetry_builder({storage_, N}) {}
+  telemetry() noexcept : itelemetry({storage_, N}) {}
   telemetry(const telemetry&) = delete;
   telemetry& operator=(const telemetry&) = delete;
 
@@ -78,22 +78,22 @@ class telemetry : public telemetry_builder {
 };
 
 /// @brief Builds a client-attributes payload: a flat object `{"fw":"1.0","mode":"eco"}`.
-class attributes_builder {
+class iattributes {
  public:
   template <typename T>
-  attributes_builder& add(std::string_view key, T value) noexcept {
+  iattributes& add(std::string_view key, T value) noexcept {
     writer_.key(key).value(value);
     return *this;
   }
   /// Adds a member whose value is JSON text, validated.
-  attributes_builder& add_json(std::string_view key, std::string_view json_text) noexcept;
-  /// @brief Closes the document (idempotent, like telemetry_builder::finish).
+  iattributes& add_json(std::string_view key, std::string_view json_text) noexcept;
+  /// @brief Closes the document (idempotent, like itelemetry::finish).
   /// @return The payload, or errc::not_enough_space / errc::invalid_argument (also when empty).
   [[nodiscard]] result<std::string_view> finish() noexcept;
   void clear() noexcept;
 
  protected:
-  explicit attributes_builder(span<char> buffer) noexcept : writer_(buffer) { clear(); }
+  explicit iattributes(span<char> buffer) noexcept : writer_(buffer) { clear(); }
 
  private:
   json::writer writer_;
@@ -101,11 +101,11 @@ class attributes_builder {
   bool finished_ = false;
 };
 
-/// @brief An attributes_builder with a buffer of N bytes inside.
+/// @brief An iattributes with a buffer of N bytes inside.
 template <std::size_t N>
-class attributes : public attributes_builder {
+class attributes : public iattributes {
  public:
-  attributes() noexcept : attributes_builder({storage_, N}) {}
+  attributes() noexcept : iattributes({storage_, N}) {}
   attributes(const attributes&) = delete;
   attributes& operator=(const attributes&) = delete;
 

@@ -281,7 +281,7 @@ class iregistry : public session_extension {
   void apply_policy(series_point& p, json::value spec) noexcept;
   void apply_shared(json::value update, bool full_answer) noexcept;
   void deliver(std::string_view key, point_type type, point_setter set, json::value v) noexcept;
-  result<void> publish_fired(telemetry_builder& message, std::uint32_t now_ms, bool keep_pending) noexcept;
+  result<void> publish_fired(itelemetry& message, std::uint32_t now_ms, bool keep_pending) noexcept;
   void uploaded(std::string_view payload) noexcept;
 
   span<series_point> series_;

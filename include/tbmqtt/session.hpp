@@ -87,11 +87,11 @@ class session {
   /// offline queue the queue's errors (errc::queue_full, errc::transport_error, ...).
   [[nodiscard]] result<delivery_ticket> publish_telemetry(std::string_view json_text, qos q) noexcept;
   /// @brief Publishes a built telemetry payload (no re-validation; never allocates).
-  [[nodiscard]] result<delivery_ticket> publish_telemetry(telemetry_builder& payload, qos q) noexcept;
+  [[nodiscard]] result<delivery_ticket> publish_telemetry(itelemetry& payload, qos q) noexcept;
   /// @brief Publishes client attributes (a flat JSON object) to `v1/devices/me/attributes`.
   /// @return As publish_telemetry; errc::invalid_argument unless the text is a JSON object.
   [[nodiscard]] result<delivery_ticket> publish_attributes(std::string_view json_text, qos q) noexcept;
-  [[nodiscard]] result<delivery_ticket> publish_attributes(attributes_builder& payload, qos q) noexcept;
+  [[nodiscard]] result<delivery_ticket> publish_attributes(iattributes& payload, qos q) noexcept;
 
   /// @brief Requests attributes on `v1/devices/me/attributes/request/{id}` with
   /// `{"clientKeys":"a,b","sharedKeys":"c"}` (empty lists are left out; both empty asks for all).

@@ -35,14 +35,14 @@ errc member_error(json::value v, bool type_ok) noexcept {
 
 // ---- builders -----------------------------------------------------------------------------------
 
-void gateway_telemetry_builder::clear() noexcept {
+void igateway_telemetry::clear() noexcept {
   writer_.reset();
   writer_.begin_object();
   finished_ = device_open_ = device_empty_ = entry_open_ = entry_has_ts_ = bad_ = false;
   devices_ = 0;
 }
 
-gateway_telemetry_builder& gateway_telemetry_builder::device(std::string_view name) noexcept {
+igateway_telemetry& igateway_telemetry::device(std::string_view name) noexcept {
   close_device();
   writer_.key(name).begin_array();
   device_open_ = true;
@@ -51,7 +51,7 @@ gateway_telemetry_builder& gateway_telemetry_builder::device(std::string_view na
   return *this;
 }
 
-void gateway_telemetry_builder::open_entry() noexcept {
+void igateway_telemetry::open_entry() noexcept {
   if (!device_open_) bad_ = true;
   if (entry_open_) return;
   writer_.begin_object();
@@ -60,14 +60,14 @@ void gateway_telemetry_builder::open_entry() noexcept {
   device_empty_ = false;
 }
 
-void gateway_telemetry_builder::close_entry() noexcept {
+void igateway_telemetry::close_entry() noexcept {
   if (!entry_open_) return;
   if (entry_has_ts_) writer_.end_object();
   writer_.end_object();
   entry_open_ = false;
 }
 
-void gateway_telemetry_builder::close_device() noexcept {
+void igateway_telemetry::close_device() noexcept {
   if (!device_open_) return;
   close_entry();
   if (device_empty_) bad_ = true;
@@ -75,7 +75,7 @@ void gateway_telemetry_builder::close_device() noexcept {
   device_open_ = false;
 }
 
-gateway_telemetry_builder& gateway_telemetry_builder::at(std::uint64_t ts_ms) noexcept {
+igateway_telemetry& igateway_telemetry::at(std::uint64_t ts_ms) noexcept {
   close_entry();
   open_entry();
   writer_.key("ts").value(ts_ms).key("values").begin_object();
@@ -83,14 +83,13 @@ gateway_telemetry_builder& gateway_telemetry_builder::at(std::uint64_t ts_ms) no
   return *this;
 }
 
-gateway_telemetry_builder& gateway_telemetry_builder::add_json(std::string_view key,
-                                                               std::string_view json_text) noexcept {
+igateway_telemetry& igateway_telemetry::add_json(std::string_view key, std::string_view json_text) noexcept {
   open_entry();
   writer_.key(key).raw(json_text);
   return *this;
 }
 
-result<std::string_view> gateway_telemetry_builder::finish() noexcept {
+result<std::string_view> igateway_telemetry::finish() noexcept {
   if (!finished_) {
     close_device();
     writer_.end_object();  // the root is complete: any later add() makes the writer fail
@@ -102,14 +101,14 @@ result<std::string_view> gateway_telemetry_builder::finish() noexcept {
   return text;
 }
 
-void gateway_attributes_builder::clear() noexcept {
+void igateway_attributes::clear() noexcept {
   writer_.reset();
   writer_.begin_object();
   finished_ = device_open_ = device_empty_ = bad_ = false;
   devices_ = 0;
 }
 
-gateway_attributes_builder& gateway_attributes_builder::device(std::string_view name) noexcept {
+igateway_attributes& igateway_attributes::device(std::string_view name) noexcept {
   if (device_open_) {
     bad_ = bad_ || device_empty_;
     writer_.end_object();
@@ -121,19 +120,18 @@ gateway_attributes_builder& gateway_attributes_builder::device(std::string_view 
   return *this;
 }
 
-void gateway_attributes_builder::check_device() noexcept {
+void igateway_attributes::check_device() noexcept {
   if (!device_open_) bad_ = true;
 }
 
-gateway_attributes_builder& gateway_attributes_builder::add_json(std::string_view key,
-                                                                 std::string_view json_text) noexcept {
+igateway_attributes& igateway_attributes::add_json(std::string_view key, std::string_view json_text) noexcept {
   check_device();
   writer_.key(key).raw(json_text);
   device_empty_ = false;
   return *this;
 }
 
-result<std::string_view> gateway_attributes_builder::finish() noexcept {
+result<std::string_view> igateway_attributes::finish() noexcept {
   if (!finished_) {
     if (device_open_) {
       bad_ = bad_ || device_empty_;
@@ -286,7 +284,7 @@ result<delivery_ticket> igateway::publish_telemetry(std::string_view device, std
   return send_wrapped(topics::gateway_telemetry, device, json_text, doc->is_object());  // §7: must be an array
 }
 
-result<delivery_ticket> igateway::publish_telemetry(gateway_telemetry_builder& payload) noexcept {
+result<delivery_ticket> igateway::publish_telemetry(igateway_telemetry& payload) noexcept {
   auto text = payload.finish();
   if (!text) return text.error();
   return send(topics::gateway_telemetry, *text);
@@ -299,7 +297,7 @@ result<delivery_ticket> igateway::publish_attributes(std::string_view device, st
   return send_wrapped(topics::gateway_attributes, device, json_text, false);
 }
 
-result<delivery_ticket> igateway::publish_attributes(gateway_attributes_builder& payload) noexcept {
+result<delivery_ticket> igateway::publish_attributes(igateway_attributes& payload) noexcept {
   auto text = payload.finish();
   if (!text) return text.error();
   return send(topics::gateway_attributes, *text);

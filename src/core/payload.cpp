@@ -5,7 +5,7 @@ namespace tbmqtt {
 
 // The telemetry writer always emits an array of entry objects; finish() returns the single
 // entry without the brackets when there is only one, so the common case stays a plain object.
-void telemetry_builder::clear() noexcept {
+void itelemetry::clear() noexcept {
   writer_.reset();
   writer_.begin_array();
   entries_ = 0;
@@ -14,7 +14,7 @@ void telemetry_builder::clear() noexcept {
   entry_has_ts_ = false;
 }
 
-void telemetry_builder::open_entry() noexcept {
+void itelemetry::open_entry() noexcept {
   if (entry_open_) return;
   writer_.begin_object();
   entry_open_ = true;
@@ -22,14 +22,14 @@ void telemetry_builder::open_entry() noexcept {
   ++entries_;
 }
 
-void telemetry_builder::close_entry() noexcept {
+void itelemetry::close_entry() noexcept {
   if (!entry_open_) return;
   if (entry_has_ts_) writer_.end_object();
   writer_.end_object();
   entry_open_ = false;
 }
 
-telemetry_builder& telemetry_builder::at(std::uint64_t ts_ms) noexcept {
+itelemetry& itelemetry::at(std::uint64_t ts_ms) noexcept {
   close_entry();
   open_entry();
   writer_.key("ts").value(ts_ms).key("values").begin_object();
@@ -37,13 +37,13 @@ telemetry_builder& telemetry_builder::at(std::uint64_t ts_ms) noexcept {
   return *this;
 }
 
-telemetry_builder& telemetry_builder::add_json(std::string_view key, std::string_view json_text) noexcept {
+itelemetry& itelemetry::add_json(std::string_view key, std::string_view json_text) noexcept {
   open_entry();
   writer_.key(key).raw(json_text);
   return *this;
 }
 
-result<std::string_view> telemetry_builder::finish() noexcept {
+result<std::string_view> itelemetry::finish() noexcept {
   if (entries_ == 0) return errc::invalid_argument;
   if (!finished_) {
     close_entry();
@@ -56,19 +56,19 @@ result<std::string_view> telemetry_builder::finish() noexcept {
   return *text;
 }
 
-attributes_builder& attributes_builder::add_json(std::string_view key, std::string_view json_text) noexcept {
+iattributes& iattributes::add_json(std::string_view key, std::string_view json_text) noexcept {
   writer_.key(key).raw(json_text);
   return *this;
 }
 
-void attributes_builder::clear() noexcept {
+void iattributes::clear() noexcept {
   writer_.reset();
   writer_.begin_object();
   empty_size_ = writer_.size();
   finished_ = false;
 }
 
-result<std::string_view> attributes_builder::finish() noexcept {
+result<std::string_view> iattributes::finish() noexcept {
   if (writer_.size() == empty_size_ && writer_.error() == errc{}) return errc::invalid_argument;
   if (!finished_) {
     writer_.end_object();

@@ -12,11 +12,11 @@ namespace {
 constexpr std::string_view policy_prefix = "rbe_";
 
 // Builders over the registry's own buffer (their constructors are protected).
-struct telemetry_in final : telemetry_builder {
-  explicit telemetry_in(span<char> buffer) noexcept : telemetry_builder(buffer) {}
+struct telemetry_in final : itelemetry {
+  explicit telemetry_in(span<char> buffer) noexcept : itelemetry(buffer) {}
 };
-struct attributes_in final : attributes_builder {
-  explicit attributes_in(span<char> buffer) noexcept : attributes_builder(buffer) {}
+struct attributes_in final : iattributes {
+  explicit attributes_in(span<char> buffer) noexcept : iattributes(buffer) {}
 };
 
 bool off(double d) noexcept { return std::isnan(d); }
@@ -387,7 +387,7 @@ bool iregistry::decide(series_point& p, const point_value& v, std::uint32_t now_
 
 // Publishes the message holding every point marked `firing`; on success they become the new
 // baseline, on failure they stay pending (tick) so that they fire again at their next sample.
-result<void> iregistry::publish_fired(telemetry_builder& message, std::uint32_t now_ms, bool keep_pending) noexcept {
+result<void> iregistry::publish_fired(itelemetry& message, std::uint32_t now_ms, bool keep_pending) noexcept {
   result<delivery_ticket> sent = errc::not_open;
   if (session_ != nullptr) sent = session_->publish_telemetry(message, qos_);
   for (std::size_t i = 0; i < series_count_; ++i) {

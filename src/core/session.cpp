@@ -86,13 +86,13 @@ void session::tick(std::uint32_t now_ms) noexcept {
 result<delivery_ticket> session::publish_telemetry(std::string_view json_text, qos q) noexcept {
   return upload_.telemetry(json_text, q);
 }
-result<delivery_ticket> session::publish_telemetry(telemetry_builder& payload, qos q) noexcept {
+result<delivery_ticket> session::publish_telemetry(itelemetry& payload, qos q) noexcept {
   return upload_.telemetry(payload, q);
 }
 result<delivery_ticket> session::publish_attributes(std::string_view json_text, qos q) noexcept {
   return upload_.attributes(json_text, q);
 }
-result<delivery_ticket> session::publish_attributes(attributes_builder& payload, qos q) noexcept {
+result<delivery_ticket> session::publish_attributes(iattributes& payload, qos q) noexcept {
   return upload_.attributes(payload, q);
 }
 

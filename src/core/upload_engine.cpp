@@ -49,11 +49,11 @@ result<delivery_ticket> upload_engine::attributes(std::string_view json_text, qo
   return send_json(ctx_, data_kind::attributes, json_text, q);
 }
 
-result<delivery_ticket> upload_engine::telemetry(telemetry_builder& payload, qos q) noexcept {
+result<delivery_ticket> upload_engine::telemetry(itelemetry& payload, qos q) noexcept {
   return send_built(ctx_, data_kind::telemetry, payload.finish(), q);
 }
 
-result<delivery_ticket> upload_engine::attributes(attributes_builder& payload, qos q) noexcept {
+result<delivery_ticket> upload_engine::attributes(iattributes& payload, qos q) noexcept {
   return send_built(ctx_, data_kind::attributes, payload.finish(), q);
 }
 

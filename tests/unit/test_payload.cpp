@@ -15,11 +15,11 @@ using tbmqtt::errc;
 namespace {
 
 // Builders over a caller buffer of any run-time size (the templates fix the size at compile time).
-struct telemetry_over : tbmqtt::telemetry_builder {
-  explicit telemetry_over(tbmqtt::span<char> buffer) noexcept : telemetry_builder(buffer) {}
+struct telemetry_over : tbmqtt::itelemetry {
+  explicit telemetry_over(tbmqtt::span<char> buffer) noexcept : itelemetry(buffer) {}
 };
-struct attributes_over : tbmqtt::attributes_builder {
-  explicit attributes_over(tbmqtt::span<char> buffer) noexcept : attributes_builder(buffer) {}
+struct attributes_over : tbmqtt::iattributes {
+  explicit attributes_over(tbmqtt::span<char> buffer) noexcept : iattributes(buffer) {}
 };
 
 constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
@@ -29,7 +29,7 @@ constexpr double infinity = std::numeric_limits<double>::infinity();
 
 // ---- telemetry --------------------------------------------------------------------------------------
 
-TEST(telemetry_builder, writes_a_plain_object_when_only_add_is_used) {
+TEST(itelemetry, writes_a_plain_object_when_only_add_is_used) {
   tbmqtt::telemetry<128> t;
   t.add("temp", 21.5).add("on", true).add("count", 40).add("name", "boiler");
   auto text = t.finish();
@@ -37,7 +37,7 @@ TEST(telemetry_builder, writes_a_plain_object_when_only_add_is_used) {
   EXPECT_EQ(*text, std::string_view(R"({"temp":21.5,"on":true,"count":40,"name":"boiler"})"));
 }
 
-TEST(telemetry_builder, writes_the_ts_form_after_at) {
+TEST(itelemetry, writes_the_ts_form_after_at) {
   tbmqtt::telemetry<128> t;
   t.at(1700000000000ULL).add("temp", 21.5).add("hum", 40);
   auto text = t.finish();
@@ -45,7 +45,7 @@ TEST(telemetry_builder, writes_the_ts_form_after_at) {
   EXPECT_EQ(*text, std::string_view(R"({"ts":1700000000000,"values":{"temp":21.5,"hum":40}})"));
 }
 
-TEST(telemetry_builder, writes_an_array_for_several_ts_entries) {
+TEST(itelemetry, writes_an_array_for_several_ts_entries) {
   tbmqtt::telemetry<256> t;
   t.at(1).add("a", 1).at(2).add("b", 2).add("c", false).at(3).add("d", "x");
   auto text = t.finish();
@@ -54,7 +54,7 @@ TEST(telemetry_builder, writes_an_array_for_several_ts_entries) {
                                     R"({"ts":3,"values":{"d":"x"}}])"));
 }
 
-TEST(telemetry_builder, writes_an_array_when_a_plain_entry_precedes_a_ts_entry) {
+TEST(itelemetry, writes_an_array_when_a_plain_entry_precedes_a_ts_entry) {
   tbmqtt::telemetry<128> t;
   t.add("a", 1).at(2).add("b", 2);
   auto text = t.finish();
@@ -62,7 +62,7 @@ TEST(telemetry_builder, writes_an_array_when_a_plain_entry_precedes_a_ts_entry) 
   EXPECT_EQ(*text, std::string_view(R"([{"a":1},{"ts":2,"values":{"b":2}}])"));
 }
 
-TEST(telemetry_builder, output_is_valid_json_of_the_documented_shape) {
+TEST(itelemetry, output_is_valid_json_of_the_documented_shape) {
   tbmqtt::telemetry<256> t;
   t.at(10).add("a", 1).at(20).add("a", 2);
   auto text = t.finish();
@@ -75,7 +75,7 @@ TEST(telemetry_builder, output_is_valid_json_of_the_documented_shape) {
   EXPECT_EQ(doc->at(1)["values"]["a"].as_int().value_or(-1), 2);
 }
 
-TEST(telemetry_builder, add_json_inserts_validated_raw_json) {
+TEST(itelemetry, add_json_inserts_validated_raw_json) {
   tbmqtt::telemetry<128> t;
   t.add("t", 1).add_json("cfg", R"({"a":[1,2,{"b":null}]})").add_json("list", " [true] ");
   auto text = t.finish();
@@ -83,7 +83,7 @@ TEST(telemetry_builder, add_json_inserts_validated_raw_json) {
   EXPECT_EQ(*text, std::string_view(R"({"t":1,"cfg":{"a":[1,2,{"b":null}]},"list":[true]})"));
 }
 
-TEST(telemetry_builder, add_json_with_invalid_json_makes_finish_fail) {
+TEST(itelemetry, add_json_with_invalid_json_makes_finish_fail) {
   tbmqtt::telemetry<128> t;
   t.add("t", 1).add_json("cfg", "{bad");
   auto text = t.finish();
@@ -91,7 +91,7 @@ TEST(telemetry_builder, add_json_with_invalid_json_makes_finish_fail) {
   EXPECT_EQ(text.error(), errc::invalid_argument);
 }
 
-TEST(telemetry_builder, rejects_nan_and_infinity) {
+TEST(itelemetry, rejects_nan_and_infinity) {
   tbmqtt::telemetry<128> nan;
   nan.add("ok", 1).add("x", not_a_number);
   EXPECT_EQ(nan.finish().error(), errc::invalid_argument);
@@ -105,14 +105,14 @@ TEST(telemetry_builder, rejects_nan_and_infinity) {
   EXPECT_EQ(flt.finish().error(), errc::invalid_argument);
 }
 
-TEST(telemetry_builder, rejects_an_empty_payload) {
+TEST(itelemetry, rejects_an_empty_payload) {
   tbmqtt::telemetry<64> t;
   auto text = t.finish();
   EXPECT_FALSE(text.ok());
   EXPECT_EQ(text.error(), errc::invalid_argument);
 }
 
-TEST(telemetry_builder, escapes_keys_and_strings) {
+TEST(itelemetry, escapes_keys_and_strings) {
   tbmqtt::telemetry<128> t;
   t.add("a\"b", "line\nbreak\\");
   auto text = t.finish();
@@ -120,7 +120,7 @@ TEST(telemetry_builder, escapes_keys_and_strings) {
   EXPECT_EQ(*text, std::string_view(R"({"a\"b":"line\nbreak\\"})"));
 }
 
-TEST(telemetry_builder, reports_not_enough_space_for_every_buffer_shorter_than_the_payload) {
+TEST(itelemetry, reports_not_enough_space_for_every_buffer_shorter_than_the_payload) {
   constexpr std::string_view expected = R"({"ts":1700000000000,"values":{"temperature":21.5}})";
   char buffer[128];
   for (std::size_t len = 0; len < expected.size(); ++len) {
@@ -137,13 +137,13 @@ TEST(telemetry_builder, reports_not_enough_space_for_every_buffer_shorter_than_t
   EXPECT_EQ(*text, expected);
 }
 
-TEST(telemetry_builder, reports_not_enough_space_when_a_later_entry_overflows) {
+TEST(itelemetry, reports_not_enough_space_when_a_later_entry_overflows) {
   tbmqtt::telemetry<40> t;
   t.at(1).add("a", 1).at(2).add("a_much_longer_key_that_does_not_fit", 2);
   EXPECT_EQ(t.finish().error(), errc::not_enough_space);
 }
 
-TEST(telemetry_builder, finish_is_idempotent) {
+TEST(itelemetry, finish_is_idempotent) {
   tbmqtt::telemetry<128> single;
   single.add("a", 1);
   auto first = single.finish();
@@ -163,7 +163,7 @@ TEST(telemetry_builder, finish_is_idempotent) {
   EXPECT_EQ(*two, *one);
 }
 
-TEST(telemetry_builder, add_after_finish_fails) {
+TEST(itelemetry, add_after_finish_fails) {
   tbmqtt::telemetry<128> t;
   t.add("a", 1);
   ASSERT_TRUE(t.finish().ok());
@@ -177,7 +177,7 @@ TEST(telemetry_builder, add_after_finish_fails) {
   EXPECT_EQ(ts.finish().error(), errc::invalid_argument);
 }
 
-TEST(telemetry_builder, clear_forgets_entries_and_errors) {
+TEST(itelemetry, clear_forgets_entries_and_errors) {
   tbmqtt::telemetry<128> t;
   t.add("x", not_a_number);
   EXPECT_EQ(t.finish().error(), errc::invalid_argument);
@@ -191,7 +191,7 @@ TEST(telemetry_builder, clear_forgets_entries_and_errors) {
 
 // ---- attributes ------------------------------------------------------------------------------------
 
-TEST(attributes_builder, writes_a_flat_object) {
+TEST(iattributes, writes_a_flat_object) {
   tbmqtt::attributes<128> a;
   a.add("fw", "1.0").add("mode", "eco").add("level", 3).add("on", false).add("ratio", 0.25);
   auto text = a.finish();
@@ -199,7 +199,7 @@ TEST(attributes_builder, writes_a_flat_object) {
   EXPECT_EQ(*text, std::string_view(R"({"fw":"1.0","mode":"eco","level":3,"on":false,"ratio":0.25})"));
 }
 
-TEST(attributes_builder, add_json_inserts_validated_raw_json) {
+TEST(iattributes, add_json_inserts_validated_raw_json) {
   tbmqtt::attributes<128> a;
   a.add_json("cfg", R"({"k":[1]})");
   auto text = a.finish();
@@ -211,18 +211,18 @@ TEST(attributes_builder, add_json_inserts_validated_raw_json) {
   EXPECT_EQ(bad.finish().error(), errc::invalid_argument);
 }
 
-TEST(attributes_builder, rejects_an_empty_payload) {
+TEST(iattributes, rejects_an_empty_payload) {
   tbmqtt::attributes<64> a;
   EXPECT_EQ(a.finish().error(), errc::invalid_argument);
 }
 
-TEST(attributes_builder, rejects_nan) {
+TEST(iattributes, rejects_nan) {
   tbmqtt::attributes<64> a;
   a.add("x", not_a_number);
   EXPECT_EQ(a.finish().error(), errc::invalid_argument);
 }
 
-TEST(attributes_builder, reports_not_enough_space_for_every_buffer_shorter_than_the_payload) {
+TEST(iattributes, reports_not_enough_space_for_every_buffer_shorter_than_the_payload) {
   constexpr std::string_view expected = R"({"fw":"1.0","mode":"eco"})";
   char buffer[64];
   for (std::size_t len = 0; len < expected.size(); ++len) {
@@ -239,7 +239,7 @@ TEST(attributes_builder, reports_not_enough_space_for_every_buffer_shorter_than_
   EXPECT_EQ(*text, expected);
 }
 
-TEST(attributes_builder, finish_is_idempotent) {
+TEST(iattributes, finish_is_idempotent) {
   tbmqtt::attributes<64> a;
   a.add("k", "v");
   auto first = a.finish();
@@ -250,7 +250,7 @@ TEST(attributes_builder, finish_is_idempotent) {
   EXPECT_EQ(*second, *first);
 }
 
-TEST(attributes_builder, add_after_finish_fails) {
+TEST(iattributes, add_after_finish_fails) {
   tbmqtt::attributes<64> a;
   a.add("k", "v");
   ASSERT_TRUE(a.finish().ok());
@@ -258,7 +258,7 @@ TEST(attributes_builder, add_after_finish_fails) {
   EXPECT_EQ(a.finish().error(), errc::invalid_argument);
 }
 
-TEST(attributes_builder, clear_makes_the_builder_reusable) {
+TEST(iattributes, clear_makes_the_builder_reusable) {
   tbmqtt::attributes<64> a;
   a.add("k", "v");
   ASSERT_TRUE(a.finish().ok());

@@ -17,10 +17,10 @@ class upload_engine {
   explicit upload_engine(session_context& ctx) noexcept : ctx_(ctx) {}
   /// See session::publish_telemetry.
   [[nodiscard]] result<delivery_ticket> telemetry(std::string_view json_text, qos q) noexcept;
-  [[nodiscard]] result<delivery_ticket> telemetry(telemetry_builder& payload, qos q) noexcept;
+  [[nodiscard]] result<delivery_ticket> telemetry(itelemetry& payload, qos q) noexcept;
   /// See session::publish_attributes.
   [[nodiscard]] result<delivery_ticket> attributes(std::string_view json_text, qos q) noexcept;
-  [[nodiscard]] result<delivery_ticket> attributes(attributes_builder& payload, qos q) noexcept;
+  [[nodiscard]] result<delivery_ticket> attributes(iattributes& payload, qos q) noexcept;
 
  private:
   session_context& ctx_;

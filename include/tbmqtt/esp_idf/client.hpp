@@ -181,14 +181,14 @@ class esp_client {
   [[nodiscard]] result<delivery_ticket> send_telemetry(std::string_view json_text, qos q,
                                                        delivery_callback on_delivered = {}) noexcept;
   [[nodiscard]] result<delivery_ticket> send_telemetry(std::string_view json_text) noexcept;
-  [[nodiscard]] result<delivery_ticket> send_telemetry(telemetry_builder& payload, qos q,
+  [[nodiscard]] result<delivery_ticket> send_telemetry(itelemetry& payload, qos q,
                                                        delivery_callback on_delivered = {}) noexcept;
-  [[nodiscard]] result<delivery_ticket> send_telemetry(telemetry_builder& payload) noexcept;
+  [[nodiscard]] result<delivery_ticket> send_telemetry(itelemetry& payload) noexcept;
   /// @brief Publishes client attributes (a flat JSON object). Errors as send_telemetry.
   [[nodiscard]] result<delivery_ticket> send_attributes(std::string_view json_text, qos q,
                                                         delivery_callback on_delivered = {}) noexcept;
   [[nodiscard]] result<delivery_ticket> send_attributes(std::string_view json_text) noexcept;
-  [[nodiscard]] result<delivery_ticket> send_attributes(attributes_builder& payload, qos q,
+  [[nodiscard]] result<delivery_ticket> send_attributes(iattributes& payload, qos q,
                                                         delivery_callback on_delivered = {}) noexcept;
   /// @brief Waits until no message waits for its outcome: every one sent so far is delivered (or
   /// expired from esp-mqtt's outbox, or reported lost), and with an offline store until it is

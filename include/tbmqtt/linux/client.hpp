@@ -190,9 +190,8 @@ class client {
   [[nodiscard]] result<delivery_ticket> send_telemetry(std::string_view json_text) {
     return send_telemetry(json_text, options_qos());
   }
-  [[nodiscard]] result<delivery_ticket> send_telemetry(telemetry_builder& payload, qos q,
-                                                       delivery_callback on_delivered = {});
-  [[nodiscard]] result<delivery_ticket> send_telemetry(telemetry_builder& payload) {
+  [[nodiscard]] result<delivery_ticket> send_telemetry(itelemetry& payload, qos q, delivery_callback on_delivered = {});
+  [[nodiscard]] result<delivery_ticket> send_telemetry(itelemetry& payload) {
     return send_telemetry(payload, options_qos());
   }
   /// @brief Publishes client attributes (a flat JSON object). Errors as send_telemetry.
@@ -201,7 +200,7 @@ class client {
   [[nodiscard]] result<delivery_ticket> send_attributes(std::string_view json_text) {
     return send_attributes(json_text, options_qos());
   }
-  [[nodiscard]] result<delivery_ticket> send_attributes(attributes_builder& payload, qos q,
+  [[nodiscard]] result<delivery_ticket> send_attributes(iattributes& payload, qos q,
                                                         delivery_callback on_delivered = {});
 
   /// @brief Waits until no message waits for its outcome: every one published is acknowledged

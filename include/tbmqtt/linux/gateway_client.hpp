@@ -63,11 +63,11 @@ class gateway_client {
   /// @return ok, or errc::invalid_argument, errc::payload_too_large, errc::not_enough_space, errc::again.
   [[nodiscard]] result<void> send_telemetry(std::string_view device, std::string_view json_text,
                                             delivery_callback on_delivered = {});
-  [[nodiscard]] result<void> send_telemetry(gateway_telemetry_builder& payload, delivery_callback on_delivered = {});
+  [[nodiscard]] result<void> send_telemetry(igateway_telemetry& payload, delivery_callback on_delivered = {});
   /// @brief Client attributes (a JSON object) of one sub-device, or a built multi-device payload.
   [[nodiscard]] result<void> send_attributes(std::string_view device, std::string_view json_text,
                                              delivery_callback on_delivered = {});
-  [[nodiscard]] result<void> send_attributes(gateway_attributes_builder& payload, delivery_callback on_delivered = {});
+  [[nodiscard]] result<void> send_attributes(igateway_attributes& payload, delivery_callback on_delivered = {});
 
   /// @brief Reads `keys` ("a,b") of `device` in `scope`. `done` gets errc{} and an object of the
   /// values found, or errc::timeout, errc::disconnected, errc::malformed, errc::wrong_type,

@@ -467,10 +467,10 @@ result<delivery_ticket> esp_client::send_telemetry(std::string_view json_text) n
 result<delivery_ticket> esp_client::send_telemetry(std::string_view json_text, qos q, delivery_callback done) noexcept {
   return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(done));
 }
-result<delivery_ticket> esp_client::send_telemetry(telemetry_builder& payload) noexcept {
+result<delivery_ticket> esp_client::send_telemetry(itelemetry& payload) noexcept {
   return send_telemetry(payload, impl_->options.default_qos);
 }
-result<delivery_ticket> esp_client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback done) noexcept {
+result<delivery_ticket> esp_client::send_telemetry(itelemetry& payload, qos q, delivery_callback done) noexcept {
   return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(done));
 }
 result<delivery_ticket> esp_client::send_attributes(std::string_view json_text) noexcept {
@@ -480,8 +480,7 @@ result<delivery_ticket> esp_client::send_attributes(std::string_view json_text, 
                                                     delivery_callback done) noexcept {
   return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(done));
 }
-result<delivery_ticket> esp_client::send_attributes(attributes_builder& payload, qos q,
-                                                    delivery_callback done) noexcept {
+result<delivery_ticket> esp_client::send_attributes(iattributes& payload, qos q, delivery_callback done) noexcept {
   return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(done));
 }
 

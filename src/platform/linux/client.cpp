@@ -491,7 +491,7 @@ result<delivery_ticket> client::send_telemetry(std::string_view json_text, qos q
   return impl_->send([&] { return impl_->core.publish_telemetry(json_text, q); }, std::move(on_delivered));
 }
 
-result<delivery_ticket> client::send_telemetry(telemetry_builder& payload, qos q, delivery_callback on_delivered) {
+result<delivery_ticket> client::send_telemetry(itelemetry& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
   return impl_->send([&] { return impl_->core.publish_telemetry(payload, q); }, std::move(on_delivered));
 }
@@ -501,7 +501,7 @@ result<delivery_ticket> client::send_attributes(std::string_view json_text, qos 
   return impl_->send([&] { return impl_->core.publish_attributes(json_text, q); }, std::move(on_delivered));
 }
 
-result<delivery_ticket> client::send_attributes(attributes_builder& payload, qos q, delivery_callback on_delivered) {
+result<delivery_ticket> client::send_attributes(iattributes& payload, qos q, delivery_callback on_delivered) {
   std::lock_guard lock(impl_->mutex);
   return impl_->send([&] { return impl_->core.publish_attributes(payload, q); }, std::move(on_delivered));
 }
@@ -683,7 +683,7 @@ result<void> gateway_client::send_telemetry(std::string_view device, std::string
   });
 }
 
-result<void> gateway_client::send_telemetry(gateway_telemetry_builder& payload, delivery_callback on_delivered) {
+result<void> gateway_client::send_telemetry(igateway_telemetry& payload, delivery_callback on_delivered) {
   return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
     return without_ticket(d.send([&] { return g.engine.publish_telemetry(payload); }, std::move(on_delivered)));
   });
@@ -697,7 +697,7 @@ result<void> gateway_client::send_attributes(std::string_view device, std::strin
   });
 }
 
-result<void> gateway_client::send_attributes(gateway_attributes_builder& payload, delivery_callback on_delivered) {
+result<void> gateway_client::send_attributes(igateway_attributes& payload, delivery_callback on_delivered) {
   return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
     return without_ticket(d.send([&] { return g.engine.publish_attributes(payload); }, std::move(on_delivered)));
   });
