@@ -55,12 +55,12 @@ struct ram_store final : tbmqtt::segment_store {
   std::map<std::uint32_t, std::vector<std::byte>> segments;
   result<std::uint32_t> find(std::uint32_t from) noexcept override {
     auto it = segments.lower_bound(from);
-    if (it == segments.end()) return errc::no_match;
+    if (it == segments.end()) return errc::not_found;
     return it->first;
   }
   result<std::size_t> read(std::uint32_t segment, std::uint32_t offset, tbmqtt::span<std::byte> out) noexcept override {
     auto it = segments.find(segment);
-    if (it == segments.end()) return errc::no_match;
+    if (it == segments.end()) return errc::not_found;
     if (offset >= it->second.size()) return std::size_t{0};
     const std::size_t n = std::min<std::size_t>(out.size(), it->second.size() - offset);
     std::memcpy(out.data(), it->second.data() + offset, n);
