@@ -516,9 +516,10 @@ class runner final : public fleet::device_hooks {
       if (d.next_due_ms != due) continue;  // replaced by a later schedule
       d.next_due_ms = 0;
       if (d.ready()) {
-        // Back-pressure: a device with a full QoS 1 window (libmosquitto's 20 in flight) skips
-        // this period instead of queueing without bound.
-        if (d.in_flight() < max_in_flight * std::max<std::size_t>(1, d.children()))
+        // Back-pressure: a device whose QoS 1 window (libmosquitto's 20 in flight, per sub-device
+        // for a gateway) has no room for this period's messages skips the period (it sends them
+        // later: its count does not advance) instead of queueing without bound.
+        if (d.in_flight() + std::max<std::size_t>(1, d.children()) <= d.window())
           send(i, d);
         else
           ++skipped_;
@@ -635,7 +636,6 @@ class runner final : public fleet::device_hooks {
   std::uint64_t connects_ = 0, reconnects_ = 0, refused_ = 0, lost_ = 0, sent_ = 0, acked_ = 0, send_errors_ = 0;
   std::uint64_t rpc_answered_ = 0, rpc_failed_ = 0, attr_ok_ = 0, attr_failed_ = 0;
   std::uint64_t provisioned_ = 0, provision_failed_ = 0, skipped_ = 0;
-  static constexpr std::size_t max_in_flight = 20;
   std::map<std::string, std::uint64_t> errors_;
   latencies rpc_rtt_;
   std::uint64_t start_ms_ = 0, run_start_ms_ = 0, end_ms_ = 0, last_report_ms_ = 0, fd_limit_ = 0;

@@ -71,6 +71,11 @@ device::~device() = default;
 void device::make_gateway(std::vector<std::string> children) {
   gateway_ = std::make_unique<gateway_part>(*this);
   gateway_->children = std::move(children);
+  // The session's own 32 delivery slots would refuse (errc::again) a gateway's second round of
+  // sub-device messages while the first waits for PUBACKs: room for its whole window, plus the
+  // sub-devices' connect messages and a few replies.
+  slots_.resize(window() + gateway_->children.size() + 16);
+  session_.set_delivery_slots({slots_.data(), slots_.size()});
   (void)gateway_->gw.attach(session_);
   for (const auto& c : gateway_->children) (void)gateway_->gw.connect_device(c);
 }

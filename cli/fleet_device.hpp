@@ -61,6 +61,9 @@ class device final : private link_events, private transport_port, private sessio
   bool connecting() const noexcept { return link_.is_open() && !ready(); }
   /// @brief Unacknowledged telemetry messages.
   std::size_t in_flight() const noexcept { return in_flight_; }
+  /// @brief Telemetry messages this device may have unacknowledged at once (libmosquitto keeps
+  /// 20 in flight per connection; a gateway the same per sub-device).
+  std::size_t window() const noexcept { return 20 * (children() > 0 ? children() : 1); }
 
   /// @brief Publishes telemetry for the device itself, or for sub-device `child` of a gateway.
   result<delivery_ticket> publish_telemetry(std::string_view json, std::size_t child = 0) noexcept;
@@ -107,6 +110,7 @@ class device final : private link_events, private transport_port, private sessio
   device_hooks& hooks_;
   std::string name_, token_;
   link link_;
+  std::vector<delivery_slot> slots_;  // a gateway's: one per message its sub-devices may have in flight
   session session_;
   std::unique_ptr<gateway_part> gateway_;
   // Telemetry packet ids waiting for their PUBACK (few: libmosquitto keeps 20 in flight).
