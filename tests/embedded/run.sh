@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tbmqtt — builds the portable core for a Cortex-M3 (picolibc, semihosting), reports its size, then
-# builds every portable unit test (tests/unit/test_*.cpp without a `// tbmqtt: host-only` line)
+# builds every portable unit test (tests/unit/test_*.cpp without a `// tbmqtt: host-only` line: the
+# marker alone on its line, a reason may follow on the next one)
 # against a tiny GoogleTest look-alike and runs the image under qemu-system-arm (mps2-an385).
 #
 # Usage: tests/embedded/run.sh [OUT_DIR]     (default: build/embedded under the repository root)
@@ -113,9 +114,15 @@ fi
 # ---- (b) the test image -------------------------------------------------------------------------
 tests=()
 skipped=()
+marker='^[[:space:]]*//[[:space:]]*tbmqtt:[[:space:]]*host-only[[:space:]]*$'
 for src in "${repo}"/tests/unit/test_*.cpp; do
   [[ -e "${src}" ]] || continue
-  if grep -qE '^[[:space:]]*//[[:space:]]*tbmqtt:[[:space:]]*host-only[[:space:]]*$' "${src}"; then
+  # A marker with more on its line would silently not count: refuse it (the reason goes on the next line).
+  if grep -E 'tbmqtt:[[:space:]]*host-only' "${src}" | grep -qvE "${marker}"; then
+    echo "run.sh: ${src#"${repo}"/}: the host-only marker must be alone on its line: // tbmqtt: host-only" >&2
+    exit 1
+  fi
+  if grep -qE "${marker}" "${src}"; then
     skipped+=("$(basename "${src}")")
   else
     tests+=("${src}")

@@ -147,7 +147,7 @@ class GatewaySdkTest(unittest.TestCase):
     def test_disconnect_ends_the_sub_device_connection(self):
         # ThingsBoard keeps one session per device (actors.session.max_concurrent_sessions_per_device
         # = 1), so the command's own session replaces the gateway's other one; the child is inactive
-        # afterwards either way. (The disconnect payload itself is checked in tests/unit/test_gateway.cpp.)
+        # afterwards either way. (The disconnect payload itself is checked in tests/unit/test_gateway_engine.cpp.)
         child = unique("child")
         g = connected_device(self.b, self.token)
         try:

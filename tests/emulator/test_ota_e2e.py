@@ -204,7 +204,7 @@ class OtaCase(unittest.TestCase):
         self.assertFalse(os.path.exists(self.out + ".part"))
 
     def checkpoint_offset(self, key="tb_fw_ckpt"):
-        """The engine's checkpoint record ends with its 64-bit offset (ota.cpp checkpoint_record)."""
+        """The engine's checkpoint record ends with its 64-bit offset (src/core/ota_engine.cpp checkpoint_record)."""
         with open(os.path.join(self.state, key), "rb") as f:
             blob = f.read()
         self.assertEqual(struct.unpack_from("<I", blob, 0)[0], 0x54424F43)  # "TBOC"

@@ -1,5 +1,5 @@
 // tbmqtt — test doubles for the OTA engine: an ota_sink and a storage in RAM (no heap), shared by
-// tests/unit/test_ota.cpp and tests/unit/test_esp_event_mapping.cpp.
+// tests/unit/test_ota_engine.cpp and tests/unit/test_esp_event_mapping.cpp.
 #pragma once
 
 #include <cstddef>

@@ -1,20 +1,18 @@
-// tbmqtt: host-only (the platform clients' bookkeeping: std::function, std::map)
-// Tests of src/platform/common/{call_callbacks,rpc_dispatch}.hpp: the per-call callbacks and the
-// server-RPC handlers both device clients (Linux, ESP-IDF) keep behind the one client API.
+// tbmqtt: host-only
+// (The platform clients' bookkeeping: std::function, std::map.)
+// Tests of src/platform/common/call_callbacks.hpp: the per-call callbacks (delivery outcomes by
+// ticket, answers by request id, shared-attribute updates) both device clients (Linux, ESP-IDF)
+// keep behind the one client API. rpc_dispatch.hpp is tested in test_rpc_dispatch.cpp.
 #include <gtest/gtest.h>
 
-#include <string>
 #include <vector>
 
 #include "../../src/platform/common/call_callbacks.hpp"
-#include "../../src/platform/common/rpc_dispatch.hpp"
-#include "session_rig.hpp"
 
 using tbmqtt::delivery_ticket;
 using tbmqtt::errc;
 using tbmqtt::result;
 using tbmqtt::detail::call_callbacks;
-using tbmqtt::detail::rpc_dispatch;
 
 namespace {
 auto nobody = [](delivery_ticket, errc) { FAIL() << "no outcome was unclaimed"; };
@@ -85,34 +83,4 @@ TEST(call_callbacks, shared_attribute_updates_by_subscription_index) {
   EXPECT_FALSE(calls.shared(0, {}));  // no handler: the caller reports it elsewhere
   EXPECT_TRUE(calls.shared(2, {}));
   EXPECT_EQ(updates, 1);
-}
-
-TEST(rpc_dispatch, handlers_by_method_then_the_fallback) {
-  tbmqtt_test::session_rig::rig r;
-  rpc_dispatch rpcs;
-  std::vector<std::string> heard;
-  {
-    std::string method = "setGpio";  // the dispatcher keeps its own copy for the session
-    ASSERT_TRUE(
-        rpcs.on(r.s, method, [&](const tbmqtt::server_rpc& rpc) { heard.push_back("gpio " + rpc.params_json); }).ok());
-  }
-  tbmqtt_test::session_rig::connect(r);
-  // The session routes the registered method by the kept name (its string above is gone).
-  tbmqtt_test::session_rig::deliver(r, "v1/devices/me/rpc/request/3", R"({"method":"setGpio","params":{"pin":4}})");
-  const tbmqtt_test::event_record* e = r.events.find(tbmqtt_test::event_kind::rpc_request);
-  ASSERT_NE(e, nullptr);
-  EXPECT_EQ(e->second.view(), std::string_view("setGpio"));
-  EXPECT_EQ(r.events.count(tbmqtt_test::event_kind::rpc_request), 1u);
-  tbmqtt_test::session_rig::deliver(r, "v1/devices/me/rpc/request/4",
-                                    R"({"method":"reboot"})");  // answered by the session
-  EXPECT_EQ(r.events.count(tbmqtt_test::event_kind::rpc_request), 1u);
-  tbmqtt::rpc_request request{};
-  request.id = "17";
-  request.method = "setGpio";
-  EXPECT_TRUE(rpcs.dispatch(request));
-  request.method = "reboot";
-  EXPECT_FALSE(rpcs.dispatch(request));  // no handler, no fallback: the session answers it
-  rpcs.on_any(r.s, [&](const tbmqtt::server_rpc& rpc) { heard.push_back("any " + rpc.method); });
-  EXPECT_TRUE(rpcs.dispatch(request));
-  EXPECT_EQ(heard, (std::vector<std::string>{"gpio ", "any reboot"}));
 }

@@ -1,9 +1,9 @@
-// tbmqtt: host-only (portable code, but not yet run in the Cortex-M image: tests/embedded/run.sh)
 // Tests of the session's wire format (tbmqtt/wire_format.hpp, src/core/wire_codec.cpp): every
 // engine builds and matches its topics by the configured family (v1, v2, v2/j, v2/p), and with
 // protobuf payloads encodes what it sends and decodes what arrives (ThingsBoard's ProtoMqttAdaptor
 // messages); payloads that do not decode end in a typed errc and nothing is lost.
 // Expected bytes were checked with `protoc --encode` against tests/emulator/proto/*.proto.
+// Portable: runs on the host and on the Cortex-M image (tests/embedded/run.sh).
 #include <gtest/gtest.h>
 
 #include <cstddef>

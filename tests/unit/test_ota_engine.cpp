@@ -1,5 +1,7 @@
-// The OTA engine driven by a scripted server: chunk requests are answered from an in-memory
-// image, with drops, reordering, errors, disconnects and restarts. Time is a parameter.
+// Tests of src/core/ota_engine.cpp: the OTA engine (tbmqtt/ota.hpp) driven by a scripted server:
+// chunk requests are answered from an in-memory image, with drops, reordering, errors, disconnects
+// and restarts; the sink and storage are RAM doubles (ota_fakes.hpp). Time is a parameter.
+// Portable: runs on the host and on the Cortex-M image (tests/embedded/run.sh).
 #include <gtest/gtest.h>
 
 #include <charconv>
@@ -259,7 +261,7 @@ struct rig {
 
 }  // namespace
 
-TEST(ota, downloads_verifies_and_activates_with_a_window_of_requests) {
+TEST(ota_engine, downloads_verifies_and_activates_with_a_window_of_requests) {
   make_image(10000);
   memory_sink sink;
   memory_storage storage;
@@ -283,7 +285,7 @@ TEST(ota, downloads_verifies_and_activates_with_a_window_of_requests) {
   EXPECT_EQ(r.port.state(3), std::string_view("UPDATING"));
 }
 
-TEST(ota, edge_sizes_download_exactly) {
+TEST(ota_engine, edge_sizes_download_exactly) {
   const std::size_t sizes[] = {0, 1, 1023, 1024, 1025, 4096, 65000};
   for (std::size_t size : sizes) {
     make_image(size);
@@ -299,7 +301,7 @@ TEST(ota, edge_sizes_download_exactly) {
   }
 }
 
-TEST(ota, reports_current_version_and_requests_the_package_attributes_on_connect) {
+TEST(ota_engine, reports_current_version_and_requests_the_package_attributes_on_connect) {
   memory_sink sink;
   memory_storage storage;
   rig r{sink, storage};
@@ -309,7 +311,7 @@ TEST(ota, reports_current_version_and_requests_the_package_attributes_on_connect
   EXPECT_NE(r.port.last_attribute_request, 0u);
 }
 
-TEST(ota, the_running_version_is_not_downloaded_again) {
+TEST(ota_engine, the_running_version_is_not_downloaded_again) {
   make_image(100);
   memory_sink sink;
   memory_storage storage;
@@ -320,7 +322,7 @@ TEST(ota, the_running_version_is_not_downloaded_again) {
   EXPECT_EQ(r.port.request_count, 0u);
 }
 
-TEST(ota, wrong_checksum_fails_and_discards_the_image) {
+TEST(ota_engine, wrong_checksum_fails_and_discards_the_image) {
   make_image(3000);
   memory_sink sink;
   memory_storage storage;
@@ -336,7 +338,7 @@ TEST(ota, wrong_checksum_fails_and_discards_the_image) {
   EXPECT_EQ(r.heard.last_error, errc::malformed);
 }
 
-TEST(ota, a_dropped_chunk_is_requested_again_after_its_timeout) {
+TEST(ota_engine, a_dropped_chunk_is_requested_again_after_its_timeout) {
   make_image(5000);
   memory_sink sink;
   memory_storage storage;
@@ -355,7 +357,7 @@ TEST(ota, a_dropped_chunk_is_requested_again_after_its_timeout) {
   EXPECT_TRUE(r.sink_holds_image(5000));
 }
 
-TEST(ota, chunks_arriving_out_of_order_are_hashed_in_order) {
+TEST(ota_engine, chunks_arriving_out_of_order_are_hashed_in_order) {
   make_image(8192);
   memory_sink sink;
   memory_storage storage;
@@ -374,7 +376,7 @@ TEST(ota, chunks_arriving_out_of_order_are_hashed_in_order) {
   EXPECT_TRUE(r.sink_holds_image(8192));
 }
 
-TEST(ota, retries_are_bounded_then_the_download_fails_with_timeout) {
+TEST(ota_engine, retries_are_bounded_then_the_download_fails_with_timeout) {
   make_image(2000);
   memory_sink sink;
   memory_storage storage;
@@ -391,7 +393,7 @@ TEST(ota, retries_are_bounded_then_the_download_fails_with_timeout) {
   EXPECT_EQ(r.port.request_count, 2u * 4u);  // two chunks, each asked 1 + 3 times
 }
 
-TEST(ota, a_short_chunk_that_is_not_the_last_fails) {
+TEST(ota_engine, a_short_chunk_that_is_not_the_last_fails) {
   make_image(4096);
   memory_sink sink;
   memory_storage storage;
@@ -403,7 +405,7 @@ TEST(ota, a_short_chunk_that_is_not_the_last_fails) {
   EXPECT_EQ(r.heard.last_error, errc::malformed);
 }
 
-TEST(ota, server_error_text_fails_the_download) {
+TEST(ota_engine, server_error_text_fails_the_download) {
   make_image(4096);
   memory_sink sink;
   memory_storage storage;
@@ -416,7 +418,7 @@ TEST(ota, server_error_text_fails_the_download) {
   EXPECT_EQ(sink.aborts, 1);
 }
 
-TEST(ota, chunk_size_is_capped_at_the_server_payload_limit) {
+TEST(ota_engine, chunk_size_is_capped_at_the_server_payload_limit) {
   make_image(3000);
   memory_sink sink;
   memory_storage storage;
@@ -429,7 +431,7 @@ TEST(ota, chunk_size_is_capped_at_the_server_payload_limit) {
   EXPECT_EQ(r.engine.state(), ota_state::updating);
 }
 
-TEST(ota, a_disconnect_resumes_from_the_received_bytes_not_from_chunk_zero) {
+TEST(ota_engine, a_disconnect_resumes_from_the_received_bytes_not_from_chunk_zero) {
   make_image(10240);
   memory_sink sink;
   memory_storage storage;
@@ -448,7 +450,7 @@ TEST(ota, a_disconnect_resumes_from_the_received_bytes_not_from_chunk_zero) {
   EXPECT_TRUE(r.sink_holds_image(10240));
 }
 
-TEST(ota, a_restarted_process_resumes_from_the_checkpoint) {
+TEST(ota_engine, a_restarted_process_resumes_from_the_checkpoint) {
   make_image(20000);
   memory_sink sink;
   memory_storage storage;
@@ -468,7 +470,7 @@ TEST(ota, a_restarted_process_resumes_from_the_checkpoint) {
   EXPECT_TRUE(second.sink_holds_image(20000));
 }
 
-TEST(ota, a_new_assignment_during_a_download_restarts_cleanly) {
+TEST(ota_engine, a_new_assignment_during_a_download_restarts_cleanly) {
   make_image(6000);
   memory_sink sink;
   memory_storage storage;
@@ -492,7 +494,7 @@ TEST(ota, a_new_assignment_during_a_download_restarts_cleanly) {
   EXPECT_EQ(r.engine.state(), ota_state::updating);
 }
 
-TEST(ota, updated_is_reported_only_after_the_restarted_app_confirms) {
+TEST(ota_engine, updated_is_reported_only_after_the_restarted_app_confirms) {
   make_image(1500);
   memory_sink sink;
   memory_storage storage;
@@ -517,7 +519,7 @@ TEST(ota, updated_is_reported_only_after_the_restarted_app_confirms) {
   EXPECT_EQ(after.engine.confirm().error(), errc::not_found);  // nothing pending any more
 }
 
-TEST(ota, a_rolled_back_update_is_reported_failed_after_the_restart) {
+TEST(ota_engine, a_rolled_back_update_is_reported_failed_after_the_restart) {
   make_image(1500);
   memory_sink sink;
   memory_storage storage;
@@ -533,7 +535,7 @@ TEST(ota, a_rolled_back_update_is_reported_failed_after_the_restart) {
   EXPECT_EQ(after.engine.confirm().error(), errc::not_found);
 }
 
-TEST(ota, malformed_package_attributes_fail_with_a_typed_error) {
+TEST(ota_engine, malformed_package_attributes_fail_with_a_typed_error) {
   memory_sink sink;
   memory_storage storage;
   rig r{sink, storage};
@@ -547,7 +549,7 @@ TEST(ota, malformed_package_attributes_fail_with_a_typed_error) {
   EXPECT_EQ(r.heard.last_error, errc::malformed);
 }
 
-TEST(ota, software_packages_use_the_sw_topics_and_attributes) {
+TEST(ota_engine, software_packages_use_the_sw_topics_and_attributes) {
   make_image(2500);
   memory_sink sink;
   memory_storage storage;
@@ -565,7 +567,7 @@ TEST(ota, software_packages_use_the_sw_topics_and_attributes) {
   EXPECT_TRUE(r.sink_holds_image(2500));
 }
 
-TEST(ota, chunks_of_the_new_package_arriving_for_old_requests_are_not_an_error) {
+TEST(ota_engine, chunks_of_the_new_package_arriving_for_old_requests_are_not_an_error) {
   make_image(6000);
   memory_sink sink;
   memory_storage storage;
@@ -587,7 +589,7 @@ TEST(ota, chunks_of_the_new_package_arriving_for_old_requests_are_not_an_error) 
   for (std::size_t i = 0; i < r.port.state_count; ++i) EXPECT_NE(r.port.state(i), std::string_view("FAILED"));
 }
 
-TEST(ota, a_lost_attribute_request_is_asked_again) {
+TEST(ota_engine, a_lost_attribute_request_is_asked_again) {
   memory_sink sink;
   memory_storage storage;
   rig r{sink, storage};
@@ -598,7 +600,7 @@ TEST(ota, a_lost_attribute_request_is_asked_again) {
   EXPECT_NE(r.port.last_attribute_request, first);
 }
 
-TEST(ota, confirm_keeps_the_update_pending_when_the_sink_cannot_confirm_and_reject_rolls_back) {
+TEST(ota_engine, confirm_keeps_the_update_pending_when_the_sink_cannot_confirm_and_reject_rolls_back) {
   make_image(1500);
   memory_sink sink;
   memory_storage storage;
@@ -625,7 +627,7 @@ TEST(ota, confirm_keeps_the_update_pending_when_the_sink_cannot_confirm_and_reje
 // ==== chunks streamed in fragments (session_extension::on_stream_*) ================================
 // The rig's session has no reassembly buffer: every fragmented chunk must stream into the sink.
 
-TEST(ota, a_chunk_streamed_in_one_byte_fragments_reaches_the_sink_and_the_hash) {
+TEST(ota_engine, a_chunk_streamed_in_one_byte_fragments_reaches_the_sink_and_the_hash) {
   make_image(3000);
   memory_sink sink;
   memory_storage storage;
@@ -639,7 +641,7 @@ TEST(ota, a_chunk_streamed_in_one_byte_fragments_reaches_the_sink_and_the_hash) 
   EXPECT_EQ(r.port.request_count, 3u);
 }
 
-TEST(ota, fragment_boundaries_need_not_align_with_chunks_or_each_other) {
+TEST(ota_engine, fragment_boundaries_need_not_align_with_chunks_or_each_other) {
   struct split {
     std::size_t first, piece;
   };
@@ -659,7 +661,7 @@ TEST(ota, fragment_boundaries_need_not_align_with_chunks_or_each_other) {
   }
 }
 
-TEST(ota, a_lost_fragment_leaves_the_chunk_in_flight_and_its_retry_completes_the_image) {
+TEST(ota_engine, a_lost_fragment_leaves_the_chunk_in_flight_and_its_retry_completes_the_image) {
   make_image(6000);
   memory_sink sink;
   memory_storage storage;
@@ -682,7 +684,7 @@ TEST(ota, a_lost_fragment_leaves_the_chunk_in_flight_and_its_retry_completes_the
   EXPECT_TRUE(r.sink_holds_image(6000));
 }
 
-TEST(ota, a_disconnect_mid_chunk_rehashes_the_prefix_and_the_resumed_download_verifies) {
+TEST(ota_engine, a_disconnect_mid_chunk_rehashes_the_prefix_and_the_resumed_download_verifies) {
   make_image(8000);
   memory_sink sink;
   memory_storage storage;
@@ -704,7 +706,7 @@ TEST(ota, a_disconnect_mid_chunk_rehashes_the_prefix_and_the_resumed_download_ve
   EXPECT_TRUE(r.sink_holds_image(8000));
 }
 
-TEST(ota, a_streamed_chunk_whose_total_is_not_the_chunk_size_fails_before_a_byte_is_written) {
+TEST(ota_engine, a_streamed_chunk_whose_total_is_not_the_chunk_size_fails_before_a_byte_is_written) {
   for (int delta : {-1, 1}) {
     make_image(4096);
     memory_sink sink;
@@ -721,7 +723,7 @@ TEST(ota, a_streamed_chunk_whose_total_is_not_the_chunk_size_fails_before_a_byte
   }
 }
 
-TEST(ota, streamed_chunks_arriving_out_of_order_are_hashed_in_order) {
+TEST(ota_engine, streamed_chunks_arriving_out_of_order_are_hashed_in_order) {
   make_image(9000);
   memory_sink sink;
   memory_storage storage;
@@ -740,7 +742,7 @@ TEST(ota, streamed_chunks_arriving_out_of_order_are_hashed_in_order) {
   EXPECT_TRUE(r.sink_holds_image(9000));
 }
 
-TEST(ota, a_sink_failing_mid_stream_fails_the_download_with_its_error) {
+TEST(ota_engine, a_sink_failing_mid_stream_fails_the_download_with_its_error) {
   make_image(4096);
   memory_sink sink;
   sink.fail_from = 1500;  // inside chunk 1
@@ -756,7 +758,7 @@ TEST(ota, a_sink_failing_mid_stream_fails_the_download_with_its_error) {
   EXPECT_EQ(sink.aborts, 1);
 }
 
-TEST(ota, stale_and_duplicate_streamed_chunks_are_taken_and_dropped) {
+TEST(ota_engine, stale_and_duplicate_streamed_chunks_are_taken_and_dropped) {
   make_image(3000);
   memory_sink sink;
   memory_storage storage;

@@ -1,3 +1,5 @@
+// tbmqtt — the OTA engine (tbmqtt/ota.hpp: ota_engine, ota_package, to_string(ota_state)): firmware
+// and software packages over ThingsBoard's MQTT chunk API, as a session extension.
 #include "tbmqtt/ota.hpp"
 
 #include <charconv>

@@ -1,5 +1,6 @@
-// Tests of src/core/gateway.cpp: the gateway API for sub-devices (thingsboard-protocol.md §7),
-// driven through a session on the fake transport. Time is a parameter, never a clock.
+// Tests of src/core/gateway_engine.cpp: the gateway API for sub-devices (igateway,
+// thingsboard-protocol.md §7), driven through a session on the fake transport. The payload
+// builders are tested in test_gateway_payload.cpp. Time is a parameter, never a clock.
 // Portable: runs on the host and on the Cortex-M image (tests/embedded/run.sh).
 #include <gtest/gtest.h>
 
@@ -138,7 +139,7 @@ bool heard_error(const recording_listener& l, errc e, std::string_view context) 
 
 // ==== binding and subscriptions ================================================================
 
-TEST(gateway, attach_subscribes_the_three_gateway_filters_on_connect) {
+TEST(gateway_engine, attach_subscribes_the_three_gateway_filters_on_connect) {
   rig r;
   ASSERT_TRUE(r.attached);
   connect(r);
@@ -148,7 +149,7 @@ TEST(gateway, attach_subscribes_the_three_gateway_filters_on_connect) {
   EXPECT_EQ(r.s.state(), tbmqtt::session_state::ready);
 }
 
-TEST(gateway, attach_twice_to_the_same_session_is_a_no_op_and_another_session_is_refused) {
+TEST(gateway_engine, attach_twice_to_the_same_session_is_a_no_op_and_another_session_is_refused) {
   rig r;
   EXPECT_TRUE(r.gw.attach(r.s).ok());
   tbmqtt_test::fake_transport port2;
@@ -157,7 +158,7 @@ TEST(gateway, attach_twice_to_the_same_session_is_a_no_op_and_another_session_is
   EXPECT_EQ(r.gw.attach(other).error(), errc::invalid_argument);
 }
 
-TEST(gateway, every_command_needs_an_attached_session) {
+TEST(gateway_engine, every_command_needs_an_attached_session) {
   rig r{false};
   EXPECT_EQ(r.gw.connect_device("A").error(), errc::not_open);
   EXPECT_EQ(r.gw.disconnect_device("A").error(), errc::not_open);
@@ -167,7 +168,7 @@ TEST(gateway, every_command_needs_an_attached_session) {
   EXPECT_EQ(r.port.publish_attempts, 0u);
 }
 
-TEST(gateway, messages_on_gateway_topics_never_reach_the_app_as_unknown_topics) {
+TEST(gateway_engine, messages_on_gateway_topics_never_reach_the_app_as_unknown_topics) {
   rig r;
   connect(r);
   (void)r.gw.connect_device("A");
@@ -179,7 +180,7 @@ TEST(gateway, messages_on_gateway_topics_never_reach_the_app_as_unknown_topics) 
 
 // ==== connect / disconnect =====================================================================
 
-TEST(gateway, connect_device_publishes_name_and_type_with_qos1) {
+TEST(gateway_engine, connect_device_publishes_name_and_type_with_qos1) {
   rig r;
   connect(r);
   ASSERT_TRUE(r.gw.connect_device("Thermostat \"1\"", "thermostat").ok());
@@ -190,14 +191,14 @@ TEST(gateway, connect_device_publishes_name_and_type_with_qos1) {
   EXPECT_EQ(r.gw.device_count(), 1u);
 }
 
-TEST(gateway, connect_device_without_type_leaves_type_out) {
+TEST(gateway_engine, connect_device_without_type_leaves_type_out) {
   rig r;
   connect(r);
   ASSERT_TRUE(r.gw.connect_device("A").ok());
   EXPECT_EQ(r.port.last_payload(), R"({"device":"A"})");
 }
 
-TEST(gateway, connect_device_while_offline_is_announced_when_ready_and_again_after_each_reconnect) {
+TEST(gateway_engine, connect_device_while_offline_is_announced_when_ready_and_again_after_each_reconnect) {
   rig r;
   ASSERT_TRUE(r.gw.connect_device("A", "t").ok());
   ASSERT_TRUE(r.gw.connect_device("B").ok());
@@ -213,7 +214,7 @@ TEST(gateway, connect_device_while_offline_is_announced_when_ready_and_again_aft
   EXPECT_EQ(r.port.payload(3), R"({"device":"B"})");
 }
 
-TEST(gateway, a_device_connected_while_subscribing_is_announced_once) {
+TEST(gateway_engine, a_device_connected_while_subscribing_is_announced_once) {
   rig r;
   r.s.on_connected(0);  // subscriptions not granted yet
   ASSERT_TRUE(r.gw.connect_device("A").ok());
@@ -222,7 +223,7 @@ TEST(gateway, a_device_connected_while_subscribing_is_announced_once) {
   EXPECT_EQ(r.port.publish_count, 1u);
 }
 
-TEST(gateway, connect_device_reports_a_full_table_and_a_long_name) {
+TEST(gateway_engine, connect_device_reports_a_full_table_and_a_long_name) {
   rig r;
   connect(r);
   for (std::string_view name : {"A", "B", "C", "D"}) ASSERT_TRUE(r.gw.connect_device(name).ok());
@@ -235,7 +236,7 @@ TEST(gateway, connect_device_reports_a_full_table_and_a_long_name) {
   EXPECT_EQ(r.gw.device_count(), 3u);
 }
 
-TEST(gateway, connect_device_failure_leaves_the_device_unknown) {
+TEST(gateway_engine, connect_device_failure_leaves_the_device_unknown) {
   rig r;
   connect(r);
   r.port.fail_next_publish(errc::again);
@@ -245,7 +246,7 @@ TEST(gateway, connect_device_failure_leaves_the_device_unknown) {
   EXPECT_FALSE(r.gw.is_connected("\xff"));
 }
 
-TEST(gateway, disconnect_device_publishes_and_forgets_the_device) {
+TEST(gateway_engine, disconnect_device_publishes_and_forgets_the_device) {
   rig r;
   connect(r);
   ASSERT_TRUE(r.gw.connect_device("A").ok());
@@ -260,7 +261,7 @@ TEST(gateway, disconnect_device_publishes_and_forgets_the_device) {
 
 // ==== telemetry, attributes, claim: payloads byte for byte =====================================
 
-TEST(gateway, telemetry_text_for_one_device_is_wrapped_in_an_array) {
+TEST(gateway_engine, telemetry_text_for_one_device_is_wrapped_in_an_array) {
   rig r;
   connect(r);
   ASSERT_TRUE(r.gw.publish_telemetry("A", R"({"t":1})").ok());
@@ -271,7 +272,7 @@ TEST(gateway, telemetry_text_for_one_device_is_wrapped_in_an_array) {
   EXPECT_EQ(r.port.publishes[r.port.publish_count - 1].q, qos::at_least_once);
 }
 
-TEST(gateway, telemetry_and_attributes_text_is_validated) {
+TEST(gateway_engine, telemetry_and_attributes_text_is_validated) {
   rig r;
   connect(r);
   EXPECT_EQ(r.gw.publish_telemetry("A", "42").error(), errc::invalid_argument);
@@ -281,7 +282,7 @@ TEST(gateway, telemetry_and_attributes_text_is_validated) {
   EXPECT_EQ(r.port.publish_attempts, 0u);
 }
 
-TEST(gateway, telemetry_text_too_big_for_the_buffer_reports_not_enough_space) {
+TEST(gateway_engine, telemetry_text_too_big_for_the_buffer_reports_not_enough_space) {
   rig r;
   connect(r);
   char big[600];
@@ -291,54 +292,40 @@ TEST(gateway, telemetry_text_too_big_for_the_buffer_reports_not_enough_space) {
   EXPECT_EQ(r.gw.publish_telemetry("A", {big, sizeof big}).error(), errc::not_enough_space);
 }
 
-TEST(gateway, telemetry_builder_writes_several_devices) {
+TEST(gateway_engine, a_built_telemetry_payload_is_published_as_built) {
   rig r;
   connect(r);
   tbmqtt::gateway_telemetry<256> t;
-  t.device("A").add("t", 1).add("on", true).device("B").at(1700000000000ULL).add("u", 2.5).at(2).add("u", 3);
+  t.device("A").add("t", 1).device("B").at(2).add("u", 3);
   ASSERT_TRUE(r.gw.publish_telemetry(t).ok());
   EXPECT_EQ(r.port.last_topic(), telemetry_topic);
-  EXPECT_EQ(r.port.last_payload(),
-            R"({"A":[{"t":1,"on":true}],"B":[{"ts":1700000000000,"values":{"u":2.5}},{"ts":2,"values":{"u":3}}]})");
+  EXPECT_EQ(r.port.last_payload(), R"({"A":[{"t":1}],"B":[{"ts":2,"values":{"u":3}}]})");
+  EXPECT_EQ(r.port.publishes[r.port.publish_count - 1].q, qos::at_least_once);
+  tbmqtt::gateway_telemetry<64> empty;  // the builder's error reaches the caller; nothing is sent
+  const std::size_t attempts = r.port.publish_attempts;
+  EXPECT_EQ(r.gw.publish_telemetry(empty).error(), errc::invalid_argument);
+  EXPECT_EQ(r.port.publish_attempts, attempts);
 }
 
-TEST(gateway, telemetry_builder_rejects_values_without_a_device_and_devices_without_values) {
-  tbmqtt::gateway_telemetry<128> t;
-  t.add("t", 1);
-  EXPECT_EQ(t.finish().error(), errc::invalid_argument);
-  t.clear();
-  t.device("A").device("B").add("t", 1);
-  EXPECT_EQ(t.finish().error(), errc::invalid_argument);
-  t.clear();
-  EXPECT_EQ(t.finish().error(), errc::invalid_argument);
-  t.clear();
-  t.device("A").add_json("cfg", R"({"a":[1]})");
-  ASSERT_TRUE(t.finish().ok());
-  EXPECT_EQ(*t.finish(), R"({"A":[{"cfg":{"a":[1]}}]})");
-  tbmqtt::gateway_telemetry<16> tiny;
-  tiny.device("A").add("temperature", 1);
-  EXPECT_EQ(tiny.finish().error(), errc::not_enough_space);
-}
-
-TEST(gateway, attributes_text_and_builder) {
+TEST(gateway_engine, attributes_text_and_a_built_attributes_payload) {
   rig r;
   connect(r);
   ASSERT_TRUE(r.gw.publish_attributes("A", R"({"k":"v"})").ok());
   EXPECT_EQ(r.port.last_topic(), attributes_topic);
   EXPECT_EQ(r.port.last_payload(), R"({"A":{"k":"v"}})");
   tbmqtt::gateway_attributes<128> a;
-  a.device("A").add("k", "v").device("B").add("n", 2).add_json("o", "[1]");
+  a.device("A").add("k", "v").device("B").add("n", 2);
   ASSERT_TRUE(r.gw.publish_attributes(a).ok());
-  EXPECT_EQ(r.port.last_payload(), R"({"A":{"k":"v"},"B":{"n":2,"o":[1]}})");
+  EXPECT_EQ(r.port.last_topic(), attributes_topic);
+  EXPECT_EQ(r.port.last_payload(), R"({"A":{"k":"v"},"B":{"n":2}})");
   a.clear();
   a.device("A");
-  EXPECT_EQ(a.finish().error(), errc::invalid_argument);
-  a.clear();
-  a.add("k", 1);
-  EXPECT_EQ(a.finish().error(), errc::invalid_argument);
+  const std::size_t attempts = r.port.publish_attempts;
+  EXPECT_EQ(r.gw.publish_attributes(a).error(), errc::invalid_argument);
+  EXPECT_EQ(r.port.publish_attempts, attempts);
 }
 
-TEST(gateway, claim_payload) {
+TEST(gateway_engine, claim_payload) {
   rig r;
   connect(r);
   ASSERT_TRUE(r.gw.claim("A", "s", 60000).ok());
@@ -350,7 +337,7 @@ TEST(gateway, claim_payload) {
 
 // ==== attribute requests =======================================================================
 
-TEST(gateway, attribute_request_for_one_key_and_several_keys) {
+TEST(gateway_engine, attribute_request_for_one_key_and_several_keys) {
   rig r;
   connect(r);
   auto one = r.gw.request_attributes("A", attribute_scope::shared, "fw", 0);
@@ -367,7 +354,7 @@ TEST(gateway, attribute_request_for_one_key_and_several_keys) {
 // onDeviceAttributesRequestJson) and answers "value" when that set has one key, "values" when it
 // has several (DeviceActorMessageProcessor.handleGetAttributesRequest, JsonConverter.addValues;
 // thingsboard/thingsboard@dfe65d5). A repeated key is one key: it is requested as "key".
-TEST(gateway, attribute_request_sends_a_repeated_key_once) {
+TEST(gateway_engine, attribute_request_sends_a_repeated_key_once) {
   rig r;
   connect(r);
   ASSERT_TRUE(r.gw.request_attributes("A", attribute_scope::shared, "fw, fw,fw ", 0).ok());
@@ -379,7 +366,7 @@ TEST(gateway, attribute_request_sends_a_repeated_key_once) {
 // Both of ThingsBoard's answer shapes end the request without an error: "value" for a one-key
 // request, "values" for a several-key request even when only one of them was found, and neither
 // when nothing was found.
-TEST(gateway, attribute_response_accepts_both_answer_shapes) {
+TEST(gateway_engine, attribute_response_accepts_both_answer_shapes) {
   rig r;
   connect(r);
   const std::uint32_t one = *r.gw.request_attributes("A", attribute_scope::shared, "a", 0);
@@ -410,7 +397,7 @@ TEST(gateway, attribute_response_accepts_both_answer_shapes) {
   EXPECT_EQ(r.gw.pending_requests(), 0u);
 }
 
-TEST(gateway, attribute_request_needs_keys_a_device_and_a_connection) {
+TEST(gateway_engine, attribute_request_needs_keys_a_device_and_a_connection) {
   rig r;
   EXPECT_EQ(r.gw.request_attributes("A", attribute_scope::shared, "k", 0).error(), errc::not_connected);
   connect(r);
@@ -424,7 +411,7 @@ TEST(gateway, attribute_request_needs_keys_a_device_and_a_connection) {
   EXPECT_EQ(r.gw.request_attributes("A", attribute_scope::shared, "k", 0).error(), errc::queue_full);
 }
 
-TEST(gateway, attribute_responses_are_matched_by_id) {
+TEST(gateway_engine, attribute_responses_are_matched_by_id) {
   rig r;
   connect(r);
   const std::uint32_t first = *r.gw.request_attributes("A", attribute_scope::shared, "a", 0);
@@ -446,7 +433,7 @@ TEST(gateway, attribute_responses_are_matched_by_id) {
   EXPECT_EQ(r.gw.pending_requests(), 0u);
 }
 
-TEST(gateway, attribute_response_with_nothing_found_is_an_empty_answer) {
+TEST(gateway_engine, attribute_response_with_nothing_found_is_an_empty_answer) {
   rig r;
   connect(r);
   (void)r.gw.request_attributes("A", attribute_scope::shared, "a", 0);
@@ -458,7 +445,7 @@ TEST(gateway, attribute_response_with_nothing_found_is_an_empty_answer) {
   EXPECT_FALSE(h->second_present);
 }
 
-TEST(gateway, attribute_response_with_an_unknown_or_bad_id_is_reported_with_the_payload) {
+TEST(gateway_engine, attribute_response_with_an_unknown_or_bad_id_is_reported_with_the_payload) {
   rig r;
   connect(r);
   deliver(r, response_topic, R"({"id":9,"device":"A","value":1})");
@@ -473,7 +460,7 @@ TEST(gateway, attribute_response_with_an_unknown_or_bad_id_is_reported_with_the_
   EXPECT_TRUE(heard_error(r.listener, errc::malformed, "not json"));
 }
 
-TEST(gateway, attribute_response_with_bad_members_ends_the_request_with_a_typed_error) {
+TEST(gateway_engine, attribute_response_with_bad_members_ends_the_request_with_a_typed_error) {
   rig r;
   connect(r);
   (void)r.gw.request_attributes("A", attribute_scope::shared, "a", 0);
@@ -489,7 +476,7 @@ TEST(gateway, attribute_response_with_bad_members_ends_the_request_with_a_typed_
   EXPECT_EQ(r.gw.pending_requests(), 0u);
 }
 
-TEST(gateway, attribute_requests_time_out_and_end_on_disconnect) {
+TEST(gateway_engine, attribute_requests_time_out_and_end_on_disconnect) {
   tbmqtt::session_config config;
   config.request_timeout_ms = 100;
   rig r{true, config};
@@ -508,7 +495,7 @@ TEST(gateway, attribute_requests_time_out_and_end_on_disconnect) {
 
 // ==== shared-attribute pushes ==================================================================
 
-TEST(gateway, attribute_update_reaches_the_listener_for_a_connected_device) {
+TEST(gateway_engine, attribute_update_reaches_the_listener_for_a_connected_device) {
   rig r;
   connect(r);
   (void)r.gw.connect_device("Sensor \u00e9");
@@ -522,7 +509,7 @@ TEST(gateway, attribute_update_reaches_the_listener_for_a_connected_device) {
   EXPECT_EQ(r.listener.last()->first.view(), R"({"deleted":["k"]})");
 }
 
-TEST(gateway, malformed_attribute_updates_are_typed_errors_with_the_payload) {
+TEST(gateway_engine, malformed_attribute_updates_are_typed_errors_with_the_payload) {
   rig r;
   connect(r);
   (void)r.gw.connect_device("A");
@@ -547,7 +534,7 @@ TEST(gateway, malformed_attribute_updates_are_typed_errors_with_the_payload) {
 
 // ==== server RPC ===============================================================================
 
-TEST(gateway, rpc_is_dispatched_per_device_and_answered) {
+TEST(gateway_engine, rpc_is_dispatched_per_device_and_answered) {
   rig r;
   connect(r);
   (void)r.gw.connect_device("A");
@@ -574,7 +561,7 @@ TEST(gateway, rpc_is_dispatched_per_device_and_answered) {
   EXPECT_EQ(r.port.last_payload(), R"({"device":"A","id":7,"data":42})");
 }
 
-TEST(gateway, reply_rpc_errors) {
+TEST(gateway_engine, reply_rpc_errors) {
   rig r;
   connect(r);
   (void)r.gw.connect_device("A");
@@ -587,7 +574,7 @@ TEST(gateway, reply_rpc_errors) {
   EXPECT_TRUE(r.gw.reply_rpc("A", 1, "{}").ok());  // a failed send may be retried
 }
 
-TEST(gateway, reply_rpc_error_answers_with_an_error_object_built_by_the_core) {
+TEST(gateway_engine, reply_rpc_error_answers_with_an_error_object_built_by_the_core) {
   rig r;
   connect(r);
   (void)r.gw.connect_device("A");
@@ -604,20 +591,7 @@ TEST(gateway, reply_rpc_error_answers_with_an_error_object_built_by_the_core) {
   EXPECT_EQ(r.port.last_payload(), R"({"device":"A","id":5,"data":{"error":""}})");
 }
 
-TEST(gateway, write_single_attribute_turns_the_one_value_answer_into_an_object) {
-  char out[64];
-  auto value = tbmqtt::json::value::parse(R"({"v":[1,"two"]})");
-  ASSERT_TRUE(value.ok());
-  auto text = tbmqtt::write_single_attribute(out, "fw \"x\"", (*value)["v"]);
-  ASSERT_TRUE(text.ok());
-  EXPECT_EQ(*text, R"({"fw \"x\"":[1,"two"]})");
-  char small[8];
-  EXPECT_EQ(tbmqtt::write_single_attribute(small, "key", (*value)["v"]).error(), errc::not_enough_space);
-  EXPECT_EQ(tbmqtt::write_single_attribute(out, "key", (*value)["absent"]).error(), errc::invalid_argument);
-  EXPECT_EQ(tbmqtt::write_single_attribute(out, "\xFF", (*value)["v"]).error(), errc::invalid_argument);
-}
-
-TEST(gateway, open_rpcs_expire_and_end_with_the_connection_or_the_device) {
+TEST(gateway_engine, open_rpcs_expire_and_end_with_the_connection_or_the_device) {
   tbmqtt::session_config config;
   config.server_rpc_ttl_ms = 100;
   rig r{true, config};
@@ -635,7 +609,7 @@ TEST(gateway, open_rpcs_expire_and_end_with_the_connection_or_the_device) {
   EXPECT_EQ(r.gw.reply_rpc("A", 3, "{}").error(), errc::unknown_request);
 }
 
-TEST(gateway, rpc_for_an_unknown_device_is_reported_and_answered_with_an_error) {
+TEST(gateway_engine, rpc_for_an_unknown_device_is_reported_and_answered_with_an_error) {
   rig r;
   connect(r);
   (void)r.gw.connect_device("A");
@@ -647,7 +621,7 @@ TEST(gateway, rpc_for_an_unknown_device_is_reported_and_answered_with_an_error) 
   EXPECT_EQ(r.listener.count(heard::rpc_request), 0u);
 }
 
-TEST(gateway, malformed_rpcs_are_typed_errors_and_answered_when_they_can_be) {
+TEST(gateway_engine, malformed_rpcs_are_typed_errors_and_answered_when_they_can_be) {
   rig r;
   connect(r);
   (void)r.gw.connect_device("A");
@@ -681,7 +655,7 @@ TEST(gateway, malformed_rpcs_are_typed_errors_and_answered_when_they_can_be) {
   EXPECT_EQ(r.listener.count(heard::rpc_request), 0u);
 }
 
-TEST(gateway, a_resent_rpc_reuses_its_slot_and_a_full_table_answers_busy) {
+TEST(gateway_engine, a_resent_rpc_reuses_its_slot_and_a_full_table_answers_busy) {
   rig r;
   connect(r);
   (void)r.gw.connect_device("A");
@@ -700,7 +674,7 @@ TEST(gateway, a_resent_rpc_reuses_its_slot_and_a_full_table_answers_busy) {
   EXPECT_EQ(r.port.last_payload(), R"({"device":"A","id":99,"data":{"error":"gateway busy"}})");
 }
 
-TEST(gateway, detach_stops_events_and_cancels_requests) {
+TEST(gateway_engine, detach_stops_events_and_cancels_requests) {
   rig r;
   connect(r);
   (void)r.gw.connect_device("A");
