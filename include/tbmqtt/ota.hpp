@@ -48,7 +48,9 @@ struct ota_package {
 class ota_sink {
  public:
   /// @brief Prepares for `package`. `resume_offset` bytes were written by an earlier begin() of
-  /// the same package (possibly before a restart): keep them. 0 starts afresh.
+  /// the same package (possibly before a restart): keep them. 0 starts afresh. begin() may follow
+  /// an earlier begin() without abort(): a download that failed on a time-out or a server error
+  /// keeps its bytes for the next attempt.
   [[nodiscard]] virtual result<void> begin(const ota_package& package, std::uint64_t resume_offset) noexcept = 0;
   [[nodiscard]] virtual result<void> write(std::uint64_t offset, span<const std::byte> data) noexcept = 0;
   /// @brief Reads back written bytes (the engine re-hashes them after a resume).
@@ -56,7 +58,7 @@ class ota_sink {
   [[nodiscard]] virtual result<std::size_t> read(std::uint64_t offset, span<std::byte> out) noexcept = 0;
   /// @brief Every byte is written and the checksum matched: make the image durable.
   [[nodiscard]] virtual result<void> finish() noexcept = 0;
-  /// @brief Drop a partial or failed image.
+  /// @brief Drop a partial or failed image (called when its bytes are bad or no longer wanted).
   virtual void abort() noexcept = 0;
   /// @brief Firmware: make the finished image the next boot image. Software: install it.
   [[nodiscard]] virtual result<void> activate() noexcept = 0;
@@ -111,6 +113,14 @@ struct ota_config {
 /// On every connect it reports current_fw_title/current_fw_version, requests the fw_* shared
 /// attributes and follows their pushes; a package whose title or version differs from the
 /// running one is downloaded, verified and activated. States go out as fw_state telemetry.
+///
+/// A failure is reported as FAILED with its reason (fw_error). What it keeps: chunks unanswered
+/// after every retry (errc::timeout) and a server error (v2/fw/error, errc::server_error) keep the
+/// bytes in the sink and the checkpoint, so the next attempt at the same package (same title,
+/// version, size, algorithm and checksum) downloads only what is missing; after a time-out that
+/// attempt comes when the assignment is next read (the next connect or push), else after a restart
+/// or once the package is assigned again (removed, then assigned). A checksum or size mismatch, the
+/// sink refusing, or another package assigned drops them: the next attempt starts from byte 0.
 class ota_engine final : public session_extension {
  public:
   /// @param hashes   Gives a hasher for the package's algorithm (MD5/SHA from a platform).
@@ -182,7 +192,12 @@ class ota_engine final : public session_extension {
   void hash_written_chunks() noexcept;
   result<void> rehash_from_sink(std::uint64_t upto) noexcept;
   void complete(std::uint32_t now_ms) noexcept;
-  void fail(errc e, std::string_view detail) noexcept;
+  // Why a download failed, which decides what is kept: bad_data (checksum or size mismatch, the
+  // sink refusing, another package) drops the sink's bytes and the checkpoint; refused (the server's
+  // v2/fw/error) and transient (chunks unanswered after every retry) keep them for a resume, and
+  // after a transient failure the same package is tried again when the assignment is next read.
+  enum class failure : std::uint8_t { bad_data, refused, transient };
+  void fail(errc e, std::string_view detail, failure kind = failure::bad_data) noexcept;
   void report(ota_state s, errc e, std::string_view detail = {}) noexcept;
   void report_current(std::string_view title, std::string_view version) noexcept;
   void save_checkpoint() noexcept;
@@ -213,6 +228,7 @@ class ota_engine final : public session_extension {
   bool pending_update_ = false;  // activated before a restart, waiting for confirm()
   bool connected_ = false;
   bool assignment_changing_ = false;  // a push changed our attributes; the new set is requested
+  bool retry_same_ = false;           // the last failure was transient: the same package may be tried again
   in_flight slots_[TBMQTT_OTA_MAX_WINDOW];
   incoming_chunk incoming_;
 };

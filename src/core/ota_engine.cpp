@@ -147,11 +147,20 @@ void ota_engine::report_current(std::string_view title, std::string_view version
   if (auto text = w.finish()) (void)session_.publish_telemetry(*text, qos::at_least_once);
 }
 
-void ota_engine::fail(errc e, std::string_view detail) noexcept {
+// FAILED, reported with its reason either way. The bytes in the sink and the checkpoint are
+// dropped only when they are shown bad (or belong to nothing any more); after a failure that says
+// nothing about them (a time-out, the server refusing) they are kept, and the next attempt at the
+// same package resumes where this one stopped.
+void ota_engine::fail(errc e, std::string_view detail, failure kind) noexcept {
   for (auto& slot : slots_) slot.used = false;
-  if (state_ == ota_state::downloading || state_ == ota_state::downloaded || state_ == ota_state::verified)
-    sink_.abort();
-  clear_records(false);
+  retry_same_ = kind == failure::transient;
+  if (kind != failure::bad_data && state_ == ota_state::downloading) {
+    if (hashed_ > checkpointed_) save_checkpoint();  // progress since the last checkpoint counts too
+  } else {
+    if (state_ == ota_state::downloading || state_ == ota_state::downloaded || state_ == ota_state::verified)
+      sink_.abort();
+    clear_records(false);
+  }
   report(ota_state::failed, e, detail);
 }
 
@@ -275,6 +284,7 @@ void ota_engine::apply_attributes(json::value attributes, std::uint32_t now_ms) 
       state_ = ota_state::idle;
       for (auto& slot : slots_) slot.used = false;
     }
+    if (state_ == ota_state::failed) state_ = ota_state::idle;  // assigned again later: tried again
     return;
   }
   if (field("_url").present()) return fail(errc::invalid_argument, "URL packages cannot be downloaded over MQTT");
@@ -298,7 +308,10 @@ void ota_engine::apply_attributes(json::value attributes, std::uint32_t now_ms) 
     return;
   }
   if (state_ == ota_state::downloading) sink_.abort();  // a new assignment replaces the old one
-  if ((state_ == ota_state::failed || state_ == ota_state::updating) && assigned.same_as(package_)) return;
+  // A failed package is not tried again while it stays assigned (a bad one would loop), unless the
+  // failure was transient: then every reading of the assignment (a connect, a push) tries again.
+  if (((state_ == ota_state::failed && !retry_same_) || state_ == ota_state::updating) && assigned.same_as(package_))
+    return;
   package_ = assigned;
   start(now_ms);
 }
@@ -327,6 +340,8 @@ void ota_engine::start(std::uint32_t now_ms) noexcept {
     if (loaded && *loaded == sizeof record && record.magic == checkpoint_magic && record.package.same_as(package_) &&
         record.offset <= package_.size)
       resume = record.offset - record.offset % chunk_size_;  // whole chunks only
+    else if (loaded)
+      (void)storage_->erase(config_.checkpoint_key);  // another package's progress: never resumed now
   }
   // A sink that lost the partial image (or cannot read it back) starts afresh.
   if (resume > 0 && (!sink_.begin(package_, resume) || !rehash_from_sink(resume))) {
@@ -395,7 +410,7 @@ void ota_engine::on_tick(std::uint32_t now_ms) noexcept {
       char detail[64];
       std::size_t n = put_text(detail, 0, "no answer for chunk ");
       n = put_number(detail, n, slot.chunk);
-      return fail(errc::timeout, {detail, n <= sizeof detail ? n : 0});
+      return fail(errc::timeout, {detail, n <= sizeof detail ? n : 0}, failure::transient);
     }
     ++slot.retries;
     const std::uint32_t shift = slot.retries < 5 ? slot.retries : 5;
@@ -410,7 +425,7 @@ bool ota_engine::on_message(std::string_view topic, span<const std::byte> payloa
       char detail[64];
       const std::size_t n = payload.size() < sizeof detail ? payload.size() : sizeof detail;
       std::memcpy(detail, payload.data(), n);
-      fail(errc::server_error, {detail, n});
+      fail(errc::server_error, {detail, n}, failure::refused);
     }
     return true;
   }

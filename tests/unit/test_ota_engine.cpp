@@ -257,7 +257,39 @@ struct rig {
     return count;
   }
   bool sink_holds_image(std::size_t size) const { return std::memcmp(sink.data, image, size) == 0; }
+  // The server stops answering: every chunk request times out after all its retries.
+  void starve() {
+    for (int i = 0; i < 10 && engine.state() == ota_state::downloading; ++i) {
+      port.served = port.request_count;
+      now += 100000;
+      session.tick(now);
+    }
+  }
+  // Chunk numbers requested since request `from`, in order.
+  std::size_t chunks_requested(std::size_t from, std::uint32_t* out, std::size_t capacity) const {
+    std::size_t n = 0;
+    for (std::size_t i = from; i < port.request_count && n < capacity; ++i) out[n++] = port.requests[i % 512].chunk;
+    return n;
+  }
 };
+
+// The offset of the engine's checkpoint record in `storage` (its last 8 bytes, as
+// src/core/ota_engine.cpp lays it out), or -1 when there is none.
+long long checkpoint_offset(memory_storage& storage, std::string_view key = "tb_fw_ckpt") {
+  const memory_storage::entry* e = storage.find(key);
+  if (e == nullptr || e->size < 8) return -1;
+  std::uint64_t offset = 0;
+  std::memcpy(&offset, e->value + e->size - 8, sizeof offset);
+  return static_cast<long long>(offset);
+}
+
+// True when the chunk requests are exactly `first`, first + 1, ..., `end` - 1, each once.
+bool requested_once_each(const std::uint32_t* chunks, std::size_t n, std::uint32_t first, std::uint32_t end) {
+  if (n != end - first) return false;
+  for (std::size_t i = 0; i < n; ++i)
+    if (chunks[i] != first + i) return false;
+  return true;
+}
 
 }  // namespace
 
@@ -415,7 +447,8 @@ TEST(ota_engine, server_error_text_fails_the_download) {
   r.message("v2/fw/error", "PAYLOAD_TOO_LARGE");
   EXPECT_EQ(r.engine.state(), ota_state::failed);
   EXPECT_EQ(std::string_view(r.port.last_error), std::string_view("PAYLOAD_TOO_LARGE"));
-  EXPECT_EQ(sink.aborts, 1);
+  EXPECT_EQ(r.heard.last_error, errc::server_error);
+  EXPECT_EQ(sink.aborts, 0);  // nothing says the bytes are bad: kept for a resume
 }
 
 TEST(ota_engine, chunk_size_is_capped_at_the_server_payload_limit) {
@@ -775,4 +808,216 @@ TEST(ota_engine, stale_and_duplicate_streamed_chunks_are_taken_and_dropped) {
   r.answer_in_fragments(stale, 3000, {100, 100});
   EXPECT_EQ(sink.writes, writes);
   EXPECT_EQ(r.engine.state(), ota_state::updating);
+}
+
+// ==== what a failure keeps =========================================================================
+// Transient failures keep the sink's bytes and the checkpoint (the next attempt resumes); bad data
+// drops them (the next attempt starts from byte 0). FAILED is reported with the reason either way.
+
+TEST(ota_engine, a_timeout_keeps_the_checkpoint_and_the_restarted_download_fetches_only_the_missing_chunks) {
+  make_image(10240);  // 10 chunks of 1024
+  memory_sink sink;
+  memory_storage storage;
+  {
+    rig first{sink, storage};
+    first.connect();
+    first.assign(10240);
+    first.serve(10240, 5);  // chunks 0..4 arrive (checkpoint every 2 KiB: the last one at 4096)
+    ASSERT_EQ(first.engine.received(), 5120u);
+    first.starve();
+    EXPECT_EQ(first.engine.state(), ota_state::failed);
+    EXPECT_EQ(first.port.last_state(), std::string_view("FAILED"));
+    EXPECT_EQ(std::string_view(first.port.last_error).substr(0, 20), std::string_view("no answer for chunk "));
+    EXPECT_EQ(first.heard.last_error, errc::timeout);
+    EXPECT_EQ(sink.aborts, 0);
+    EXPECT_EQ(checkpoint_offset(storage), 5120);  // the progress at the failure, not the last periodic one
+  }
+  rig second{sink, storage};  // a restart; the same package is still assigned
+  second.connect();
+  second.assign(10240);
+  EXPECT_EQ(sink.begun_at, 5120u);
+  second.serve(10240);
+  EXPECT_EQ(second.engine.state(), ota_state::updating);  // the re-hashed prefix verified
+  EXPECT_TRUE(second.sink_holds_image(10240));
+  std::uint32_t chunks[32];
+  const std::size_t n = second.chunks_requested(0, chunks, 32);
+  EXPECT_TRUE(requested_once_each(chunks, n, 5, 10)) << n << " requests";
+  EXPECT_EQ(checkpoint_offset(storage), -1);  // done: nothing to resume
+}
+
+TEST(ota_engine, after_a_timeout_the_next_reading_of_the_same_assignment_resumes_in_the_same_process) {
+  make_image(10240);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(10240);
+  r.serve(10240, 3);
+  r.starve();  // e.g. a disconnect storm: nothing answered
+  ASSERT_EQ(r.engine.state(), ota_state::failed);
+  EXPECT_EQ(r.heard.last_error, errc::timeout);
+  r.session.on_disconnected();
+  r.connect();  // the engine reads the assignment again
+  const std::size_t before = r.port.request_count;
+  r.assign(10240);
+  EXPECT_EQ(r.engine.state(), ota_state::downloading);
+  EXPECT_EQ(sink.begun_at, 3072u);
+  r.port.served = before;
+  r.serve(10240);
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
+  EXPECT_TRUE(r.sink_holds_image(10240));
+  std::uint32_t chunks[32];
+  const std::size_t n = r.chunks_requested(before, chunks, 32);
+  EXPECT_TRUE(requested_once_each(chunks, n, 3, 10)) << n << " requests";
+  EXPECT_EQ(sink.aborts, 0);
+  // Reported honestly: FAILED, then the resumed download's states.
+  const std::string_view expected[] = {"DOWNLOADING", "FAILED", "DOWNLOADING", "DOWNLOADED", "VERIFIED", "UPDATING"};
+  ASSERT_EQ(r.port.state_count, 6u);
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(r.port.state(i), expected[i]);
+}
+
+TEST(ota_engine, a_server_error_keeps_the_checkpoint_and_the_package_assigned_again_resumes) {
+  make_image(10240);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(10240);
+  r.serve(10240, 4);
+  r.message("v2/fw/error", "Internal error");
+  ASSERT_EQ(r.engine.state(), ota_state::failed);
+  EXPECT_EQ(std::string_view(r.port.last_error), std::string_view("Internal error"));
+  EXPECT_EQ(checkpoint_offset(storage), 4096);
+  const std::size_t before = r.port.request_count;
+  r.message("v1/devices/me/attributes", R"({"fw_version":"2.0"})");  // the same package pushed again:
+  r.assign(10240);                                                   // not retried (the server said no)
+  EXPECT_EQ(r.engine.state(), ota_state::failed);
+  EXPECT_EQ(r.port.request_count, before);
+  // Removed, then assigned again: tried again, from the checkpoint.
+  r.message("v1/devices/me/attributes",
+            R"({"deleted":["fw_title","fw_version","fw_size","fw_checksum","fw_checksum_algorithm"]})");
+  char topic[64] = "v1/devices/me/attributes/response/";
+  auto end = std::to_chars(topic + 34, topic + sizeof topic, r.port.last_attribute_request).ptr;
+  r.message(std::string_view(topic, static_cast<std::size_t>(end - topic)), R"({"shared":{}})");
+  EXPECT_EQ(r.engine.state(), ota_state::idle);
+  r.message("v1/devices/me/attributes", R"({"fw_title":"app"})");
+  r.assign(10240);
+  EXPECT_EQ(sink.begun_at, 4096u);
+  r.port.served = before;
+  r.serve(10240);
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
+  EXPECT_TRUE(r.sink_holds_image(10240));
+  std::uint32_t chunks[32];
+  const std::size_t n = r.chunks_requested(before, chunks, 32);
+  EXPECT_TRUE(requested_once_each(chunks, n, 4, 10)) << n << " requests";
+}
+
+TEST(ota_engine, a_checksum_mismatch_erases_the_checkpoint_and_the_next_attempt_starts_from_zero) {
+  make_image(10240);
+  memory_sink sink;
+  memory_storage storage;
+  {
+    rig first{sink, storage};
+    first.connect();
+    first.assign(10240);             // the checksum of the right image
+    image[6000] ^= std::byte{0x5a};  // the server sends one wrong byte in chunk 5
+    first.serve(10240);
+    image[6000] ^= std::byte{0x5a};
+    EXPECT_EQ(first.engine.state(), ota_state::failed);
+    EXPECT_EQ(std::string_view(first.port.last_error).substr(0, 17), std::string_view("checksum mismatch"));
+    EXPECT_EQ(first.heard.last_error, errc::malformed);
+    EXPECT_EQ(sink.aborts, 1);
+    EXPECT_EQ(checkpoint_offset(storage), -1);
+  }
+  rig second{sink, storage};  // the same package again, after a restart
+  second.connect();
+  second.assign(10240);
+  EXPECT_EQ(sink.begun_at, 0u);
+  second.serve(10240);
+  EXPECT_EQ(second.engine.state(), ota_state::updating);
+  EXPECT_TRUE(second.sink_holds_image(10240));
+  std::uint32_t chunks[32];
+  const std::size_t n = second.chunks_requested(0, chunks, 32);
+  EXPECT_TRUE(requested_once_each(chunks, n, 0, 10)) << n << " requests";
+}
+
+TEST(ota_engine, a_failed_checksum_is_not_retried_while_assigned_but_is_from_zero_once_assigned_again) {
+  make_image(4096);
+  memory_sink sink;
+  memory_storage storage;
+  rig r{sink, storage};
+  r.connect();
+  r.assign(4096, "2.0", "deadbeef");
+  r.serve(4096);
+  ASSERT_EQ(r.engine.state(), ota_state::failed);
+  const std::size_t before = r.port.request_count;
+  r.session.on_disconnected();
+  r.connect();
+  r.assign(4096, "2.0", "deadbeef");  // read again on connect: a bad package would loop
+  EXPECT_EQ(r.engine.state(), ota_state::failed);
+  EXPECT_EQ(r.port.request_count, before);
+  char topic[64] = "v1/devices/me/attributes/response/";
+  r.message("v1/devices/me/attributes", R"({"deleted":["fw_title"]})");
+  auto end = std::to_chars(topic + 34, topic + sizeof topic, r.port.last_attribute_request).ptr;
+  r.message(std::string_view(topic, static_cast<std::size_t>(end - topic)), R"({"shared":{}})");
+  r.message("v1/devices/me/attributes", R"({"fw_title":"app"})");
+  r.assign(4096, "2.0", "deadbeef");  // assigned again: downloaded again, from byte 0
+  EXPECT_EQ(r.engine.state(), ota_state::downloading);
+  EXPECT_EQ(sink.begun_at, 0u);
+  EXPECT_EQ(r.port.requests[before % 512].chunk, 0u);
+}
+
+TEST(ota_engine, a_wrong_chunk_size_or_a_refusing_sink_erases_the_checkpoint) {
+  for (int sink_refuses = 0; sink_refuses < 2; ++sink_refuses) {
+    make_image(10240);
+    memory_sink sink;
+    memory_storage storage;
+    {
+      rig first{sink, storage};
+      first.connect();
+      first.assign(10240);
+      first.serve(10240, 5);
+      ASSERT_EQ(checkpoint_offset(storage), 4096);
+      if (sink_refuses) {
+        sink.fail_from = 6000;  // inside the next chunk
+        first.serve(10240);
+      } else {
+        first.answer(first.port.requests[first.port.served++ % 512], 10240, -1);  // chunk 5, one byte short
+      }
+      EXPECT_EQ(first.engine.state(), ota_state::failed);
+      EXPECT_EQ(first.heard.last_error, sink_refuses ? errc::storage_error : errc::malformed);
+      EXPECT_EQ(sink.aborts, 1);
+      EXPECT_EQ(checkpoint_offset(storage), -1);
+    }
+    sink.fail_from = UINT64_MAX;
+    rig second{sink, storage};
+    second.connect();
+    second.assign(10240);
+    EXPECT_EQ(sink.begun_at, 0u);
+    EXPECT_EQ(second.port.requests[0].chunk, 0u);
+  }
+}
+
+TEST(ota_engine, another_package_assigned_after_a_timeout_erases_the_old_checkpoint) {
+  make_image(10240);
+  memory_sink sink;
+  memory_storage storage;
+  {
+    rig first{sink, storage};
+    first.connect();
+    first.assign(10240, "2.0");
+    first.serve(10240, 5);
+    first.starve();
+    ASSERT_EQ(checkpoint_offset(storage), 5120);
+    first.message("v1/devices/me/attributes", R"({"fw_version":"3.0"})");
+    first.assign(10240, "3.0");  // 3.0 starts from byte 0; 2.0's progress is gone
+    EXPECT_EQ(first.engine.state(), ota_state::downloading);
+    EXPECT_EQ(sink.begun_at, 0u);
+    EXPECT_EQ(checkpoint_offset(storage), -1);
+  }
+  rig second{sink, storage};  // 2.0 assigned again after a restart: from byte 0
+  second.connect();
+  second.assign(10240, "2.0");
+  EXPECT_EQ(sink.begun_at, 0u);
+  EXPECT_EQ(second.port.requests[0].chunk, 0u);
 }
