@@ -439,16 +439,31 @@ class OtaDownloadTest(OtaCase):
                             "--window", "0"], capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 2, r.stderr)
 
-    def test_chunk_timeout_exits_4(self):
+    def test_chunk_timeout_exits_4_and_the_next_run_resumes(self):
         data = image(1000000)
         self.assign(data)
         self.settings(latencyMs=20)
-        p, _ = self.spawn("--chunk-size", "4096", "--window", "1", "--chunk-timeout-ms", "200", "--max-retries", "1")
-        self.wait_line(p, r"^ota: DOWNLOADING")
+        args = ("--chunk-size", "4096", "--window", "1", "--chunk-timeout-ms", "200", "--max-retries", "1")
+        p, cid1 = self.spawn(*args)
+        self.wait_line(p, r"^ota: [1-9]\d%")
         self.settings(dropProbability=1.0)
         code, out, err = self.finish(p)
         self.assertEqual(code, 4, err)
         self.assertIn("no answer for chunk", err.splitlines()[-1])
+        # A time-out says nothing against the bytes received: the partial file and the checkpoint
+        # (the progress at the failure) are kept, and FAILED went out with its reason.
+        offset = self.checkpoint_offset()
+        self.assertGreaterEqual(offset, 100000)
+        self.assertEqual(offset % 4096, 0)
+        self.assertGreaterEqual(os.path.getsize(self.out + ".part"), offset)
+        self.assertIn(offset // 4096, [c for _, c, _ in self.chunk_requests(cid1)])  # the chunk that never came
+        self.settings(latencyMs=None, dropProbability=0.0)
+        r, cid2 = self.ota(*args)
+        self.assert_written(r, data)
+        second = [c for _, c, _ in self.chunk_requests(cid2)]
+        self.assertEqual(second, list(range(offset // 4096, (len(data) + 4095) // 4096)))  # only the missing ones
+        self.wait_states(["DOWNLOADING", "FAILED"] + NORMAL)
+        self.assertIn("no answer for chunk", self.history()[1][1])
 
     # ---- recovery ----------------------------------------------------------------------------
 
