@@ -1,5 +1,4 @@
-// Tests of src/core/protobuf.cpp (the schema-driven protobuf codec) and the v2 topics of
-// src/core/topics.cpp. Expected bytes come from `protoc --encode` over the schemas in
+// Tests of src/core/protobuf.cpp (the schema-driven protobuf codec). Expected bytes come from `protoc --encode` over the schemas in
 // tests/emulator/proto/ (the device profile's .proto files the emulator tests use).
 // Portable: runs on the host and on the Cortex-M image (tests/embedded/run.sh).
 #include <gtest/gtest.h>
@@ -11,10 +10,8 @@
 
 #include "profile_schemas.hpp"
 #include "tbmqtt/protobuf.hpp"
-#include "tbmqtt/topics.hpp"
 
 namespace pb = tbmqtt::protobuf;
-namespace topics = tbmqtt::topics;
 using tbmqtt::errc;
 using tbmqtt::span;
 
@@ -285,44 +282,4 @@ TEST(protobuf, transport_messages) {
   out = pb::encode_json(pb::transport::attributes_request, R"({"clientKeys":"a,b","sharedKeys":"c"})", buf);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->size(), 2u + 3u + 2u + 1u);
-}
-
-// ---- v2 topics ------------------------------------------------------------------------------------
-
-TEST(topics_v2, names_of_each_style) {
-  using topics::topic_style;
-  EXPECT_EQ(topics::telemetry_topic(topic_style::v1), topics::telemetry);
-  EXPECT_EQ(topics::telemetry_topic(topic_style::v2), std::string_view("v2/t"));
-  EXPECT_EQ(topics::telemetry_topic(topic_style::v2_json), std::string_view("v2/t/j"));
-  EXPECT_EQ(topics::telemetry_topic(topic_style::v2_proto), std::string_view("v2/t/p"));
-  EXPECT_EQ(topics::attributes_topic(topic_style::v2_proto), std::string_view("v2/a/p"));
-  EXPECT_EQ(topics::attribute_response_filter_for(topic_style::v2_json), std::string_view("v2/a/res/j/+"));
-  EXPECT_EQ(topics::rpc_request_filter_for(topic_style::v2_proto), std::string_view("v2/r/req/p/+"));
-  EXPECT_EQ(topics::rpc_response_filter_for(topic_style::v2), std::string_view("v2/r/res/+"));
-  EXPECT_EQ(topics::rpc_request_filter_for(topic_style::v1), topics::rpc_request_filter);
-}
-
-TEST(topics_v2, builders_and_parsers) {
-  using topics::topic_style;
-  char buf[32];
-  auto n = topics::attribute_request(buf, topic_style::v2_proto, 7);
-  ASSERT_TRUE(n.ok());
-  EXPECT_EQ(std::string_view(buf, *n), std::string_view("v2/a/req/p/7"));
-  n = topics::rpc_request(buf, topic_style::v2, 4294967295u);
-  ASSERT_TRUE(n.ok());
-  EXPECT_EQ(std::string_view(buf, *n), std::string_view("v2/r/req/4294967295"));
-  n = topics::rpc_response(buf, topic_style::v2_json, "12");
-  ASSERT_TRUE(n.ok());
-  EXPECT_EQ(std::string_view(buf, *n), std::string_view("v2/r/res/j/12"));
-  EXPECT_EQ(topics::rpc_request(span<char>(buf, 5), topic_style::v2, 1).error(), errc::not_enough_space);
-
-  EXPECT_EQ(*topics::parse_attribute_response("v2/a/res/p/9", topic_style::v2_proto), 9u);
-  EXPECT_EQ(topics::parse_attribute_response("v2/a/res/p/9", topic_style::v2).error(), errc::no_match);
-  EXPECT_EQ(topics::parse_attribute_response("v2/a/res/x", topic_style::v2).error(), errc::malformed);
-  EXPECT_EQ(*topics::parse_rpc_response("v2/r/res/5", topic_style::v2), 5u);
-  EXPECT_EQ(topics::parse_rpc_response("v1/devices/me/rpc/response/5", topic_style::v2).error(), errc::no_match);
-  EXPECT_EQ(*topics::parse_rpc_request("v2/r/req/j/33", topic_style::v2_json), std::string_view("33"));
-  EXPECT_EQ(topics::parse_rpc_request("v2/r/req/j/33", topic_style::v2).error(), errc::no_match);
-  EXPECT_EQ(topics::parse_rpc_request("v2/r/req/", topic_style::v2).error(), errc::malformed);
-  EXPECT_EQ(*topics::parse_rpc_request("v1/devices/me/rpc/request/8", topic_style::v1), std::string_view("8"));
 }

@@ -1,4 +1,4 @@
-// Tests of src/core/topics.cpp: the v1 device topic builders and parsers.
+// Tests of src/core/topics.cpp: the v1 device topic builders and parsers, and the v2 short topics.
 // Portable: runs on the host and on the Cortex-M image (tests/embedded/run.sh).
 #include <gtest/gtest.h>
 
@@ -11,6 +11,7 @@
 
 namespace topics = tbmqtt::topics;
 using tbmqtt::errc;
+using tbmqtt::span;
 
 namespace {
 
@@ -275,4 +276,44 @@ TEST(topics, parse_decimal_reads_uint32_values) {
 TEST(topics, parse_decimal_rejects_signs_junk_and_overflow) {
   const std::string_view bad[] = {"", "-0", "+1", " 1", "1 ", "0x10", "1.5", "1e3", "4294967296", "10000000000", "a"};
   for (std::string_view t : bad) EXPECT_EQ(topics::parse_decimal(t).error(), errc::malformed);
+}
+
+// ---- v2 topics ------------------------------------------------------------------------------------
+
+TEST(topics_v2, names_of_each_style) {
+  using topics::topic_style;
+  EXPECT_EQ(topics::telemetry_topic(topic_style::v1), topics::telemetry);
+  EXPECT_EQ(topics::telemetry_topic(topic_style::v2), std::string_view("v2/t"));
+  EXPECT_EQ(topics::telemetry_topic(topic_style::v2_json), std::string_view("v2/t/j"));
+  EXPECT_EQ(topics::telemetry_topic(topic_style::v2_proto), std::string_view("v2/t/p"));
+  EXPECT_EQ(topics::attributes_topic(topic_style::v2_proto), std::string_view("v2/a/p"));
+  EXPECT_EQ(topics::attribute_response_filter_for(topic_style::v2_json), std::string_view("v2/a/res/j/+"));
+  EXPECT_EQ(topics::rpc_request_filter_for(topic_style::v2_proto), std::string_view("v2/r/req/p/+"));
+  EXPECT_EQ(topics::rpc_response_filter_for(topic_style::v2), std::string_view("v2/r/res/+"));
+  EXPECT_EQ(topics::rpc_request_filter_for(topic_style::v1), topics::rpc_request_filter);
+}
+
+TEST(topics_v2, builders_and_parsers) {
+  using topics::topic_style;
+  char buf[32];
+  auto n = topics::attribute_request(buf, topic_style::v2_proto, 7);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(std::string_view(buf, *n), std::string_view("v2/a/req/p/7"));
+  n = topics::rpc_request(buf, topic_style::v2, 4294967295u);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(std::string_view(buf, *n), std::string_view("v2/r/req/4294967295"));
+  n = topics::rpc_response(buf, topic_style::v2_json, "12");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(std::string_view(buf, *n), std::string_view("v2/r/res/j/12"));
+  EXPECT_EQ(topics::rpc_request(span<char>(buf, 5), topic_style::v2, 1).error(), errc::not_enough_space);
+
+  EXPECT_EQ(*topics::parse_attribute_response("v2/a/res/p/9", topic_style::v2_proto), 9u);
+  EXPECT_EQ(topics::parse_attribute_response("v2/a/res/p/9", topic_style::v2).error(), errc::no_match);
+  EXPECT_EQ(topics::parse_attribute_response("v2/a/res/x", topic_style::v2).error(), errc::malformed);
+  EXPECT_EQ(*topics::parse_rpc_response("v2/r/res/5", topic_style::v2), 5u);
+  EXPECT_EQ(topics::parse_rpc_response("v1/devices/me/rpc/response/5", topic_style::v2).error(), errc::no_match);
+  EXPECT_EQ(*topics::parse_rpc_request("v2/r/req/j/33", topic_style::v2_json), std::string_view("33"));
+  EXPECT_EQ(topics::parse_rpc_request("v2/r/req/j/33", topic_style::v2).error(), errc::no_match);
+  EXPECT_EQ(topics::parse_rpc_request("v2/r/req/", topic_style::v2).error(), errc::malformed);
+  EXPECT_EQ(*topics::parse_rpc_request("v1/devices/me/rpc/request/8", topic_style::v1), std::string_view("8"));
 }
