@@ -137,7 +137,8 @@ std::string exec_reply(const global_options& o, const std::string& exec, const s
       return "{\"error\":\"exec output is not valid JSON\"}";
     }
     case exec_result::outcome::failed:
-      report_error(prefix + "exec command failed with status " + std::to_string(run.exit_status), errc::server_error);
+      // The command's own failure: not an answer from the server, not a failed OS call.
+      report_error(prefix + "exec command failed with status " + std::to_string(run.exit_status), errc::command_failed);
       return "{\"error\":\"exec command failed with status " + std::to_string(run.exit_status) + "\"}";
     case exec_result::outcome::timed_out:
       report_error(prefix + "exec command did not finish", errc::timeout);

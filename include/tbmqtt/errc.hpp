@@ -64,6 +64,7 @@ enum class errc : std::uint8_t {
   out_of_memory,   ///< A heap allocation (malloc, new(nothrow), the MQTT library's) failed.
   would_deadlock,  ///< A blocking call made on the client's own thread or task (from a callback) would wait on itself.
   system_error,    ///< An operating-system call other than storage or the network failed (fork, exec, pipe, ...).
+  command_failed,  ///< An external command run for the application (the CLI's `--exec`) exited non-zero or was killed.
 };
 
 /// @brief A short, stable, lower-case name for an error code, e.g. "timeout".

@@ -122,6 +122,8 @@ class ioffline_queue {
   };
   /// Bytes of the header in front of each stored payload.
   static constexpr std::size_t header_size = 20;
+  /// push()'s `capture_epoch_ms` for a payload stored exactly as given (never stamped).
+  static constexpr std::uint64_t as_is = ~std::uint64_t{0};
 
   /// @param store   Where the log lives; must outlive the queue.
   /// @param window  RAM for the in-flight window (its size caps max_in_flight).
@@ -142,8 +144,10 @@ class ioffline_queue {
   /// @brief Appends a message to the log (committed now with commit_records = 1, else by the
   /// group commit). With `capture_epoch_ms` != 0, telemetry without a time stamp is stamped with
   /// it (ThingsBoard's `{"ts":..,"values":..}`; each object of an array too: stamp_telemetry()),
-  /// so that it keeps its capture time however late it is delivered. Messages the full policy
-  /// drops to make room are told to `on_dropped`.
+  /// so that it keeps its capture time however late it is delivered; 0 takes it from
+  /// config().epoch_ms; `as_is` stores the payload unchanged (not JSON: a protobuf message, which
+  /// the publisher's caller stamped while encoding when its schema can carry a time). Messages the
+  /// full policy drops to make room are told to `on_dropped`.
   /// @return The message's sequence number (next_sequence() before the call), or
   /// errc::not_open (open() did not succeed), errc::payload_too_large (larger than the
   /// buffer or max_bytes, time stamp included), errc::queue_full (full: policy refuse, or only

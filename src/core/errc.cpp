@@ -48,6 +48,7 @@ const char* to_string(errc e) noexcept {
     case errc::out_of_memory: return "out_of_memory";
     case errc::would_deadlock: return "would_deadlock";
     case errc::system_error: return "system_error";
+    case errc::command_failed: return "command_failed";
   }
   return "ok";
 }

@@ -373,7 +373,9 @@ result<void> ioffline_queue::make_room(std::size_t size, drop_hook on_dropped) n
 result<std::uint64_t> ioffline_queue::push(stored_topic topic, std::string_view payload, drop_hook on_dropped,
                                            std::uint64_t capture_epoch_ms) noexcept {
   if (!open_) return errc::not_open;
-  if (capture_epoch_ms == 0 && config_.epoch_ms != nullptr && topic == stored_topic::telemetry)
+  if (capture_epoch_ms == as_is)
+    capture_epoch_ms = 0;
+  else if (capture_epoch_ms == 0 && config_.epoch_ms != nullptr && topic == stored_topic::telemetry)
     capture_epoch_ms = config_.epoch_ms();
   const std::size_t room = buffer_.size() - header_size;
   // The payload as stored (stamped with its capture time when it has none) after the header.

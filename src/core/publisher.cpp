@@ -73,6 +73,12 @@ bool publisher::rate_limited(bool telemetry, std::string_view payload) noexcept 
          0;
 }
 
+std::uint64_t publisher::capture_epoch_ms(data_kind kind, qos q) const noexcept {
+  if (queue_ == nullptr || q != qos::at_least_once || kind != data_kind::telemetry) return 0;
+  const auto clock = queue_->config().epoch_ms;
+  return clock != nullptr ? clock() : 0;
+}
+
 result<delivery_ticket> publisher::send_data(data_kind kind, std::string_view payload, qos q) noexcept {
   const std::string_view topic =
       kind == data_kind::attributes ? ctx_.config.attributes_topic : ctx_.config.telemetry_topic;
@@ -87,8 +93,10 @@ result<delivery_ticket> publisher::send_data(data_kind kind, std::string_view pa
   // The queue's sequence numbers come from the one ticket counter (it skips those sent directly).
   queue_->skip_to(next_ticket_);
   auto dropped = [this](std::uint64_t sequence, errc e) { report(ticket_of(sequence), e); };
+  // A protobuf message is stored as it is: its encoder put the capture time in when the schema
+  // can carry one (capture_epoch_ms()); the queue's stamping is for JSON.
   auto sequence = queue_->push(kind == data_kind::attributes ? stored_topic::attributes : stored_topic::telemetry,
-                               payload, dropped);
+                               payload, dropped, ctx_.config.wire.protobuf() ? ioffline_queue::as_is : 0);
   if (!sequence) return sequence.error();
   next_ticket_ = *sequence + 1;
   pump();
@@ -169,7 +177,9 @@ void publisher::pump() noexcept {
     auto sent = ctx_.port.publish(topic, as_bytes(m.payload), qos::at_least_once);
     if (!sent) {
       const errc e = sent.error();
-      if (e == errc::again || e == errc::not_connected || e == errc::out_of_memory) return;  // tried again later
+      // Tried again later: the transport is busy, offline, short of memory, or not started yet
+      // (or stopped) — none of them is the message's fault.
+      if (e == errc::again || e == errc::not_connected || e == errc::out_of_memory || e == errc::not_open) return;
       queue_->give_up(m.sequence, sent.error(), dropped);  // the transport refuses it as it is
       continue;
     }

@@ -18,8 +18,9 @@ bool is_json_of(std::string_view text, std::string_view openers) noexcept {
 [[gnu::noinline]] result<delivery_ticket> send_protobuf(session_context& ctx, data_kind kind,
                                                         std::string_view json_text, qos q) noexcept {
   std::byte buffer[TBMQTT_PROTOBUF_PAYLOAD_CAPACITY];
+  // Stored telemetry carries its capture time when the schema has a `ts` (the queue stamps JSON).
   auto wire = encode_uplink(ctx.config.wire, kind == data_kind::telemetry ? uplink::telemetry : uplink::attributes,
-                            json_text, buffer);
+                            json_text, buffer, ctx.out.capture_epoch_ms(kind, q));
   if (!wire) return wire.error();
   return ctx.out.send_data(kind, *wire, q);
 }

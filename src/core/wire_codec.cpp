@@ -187,6 +187,55 @@ result<std::string_view> encode_rpc_error(const pb::message_desc& schema, std::s
   return bytes_of(pb::encode_json(schema, json_text, buffer));
 }
 
+// ThingsBoard's time-stamped telemetry shape in a schema: an integer `ts` and a message `values`.
+struct time_fields {
+  const pb::field_desc* ts = nullptr;
+  const pb::field_desc* values = nullptr;
+};
+
+time_fields time_fields_of(const pb::message_desc* schema) noexcept {
+  time_fields t;
+  if (schema == nullptr) return t;
+  for (std::size_t i = 0; i < schema->field_count; ++i) {
+    const pb::field_desc& f = schema->fields[i];
+    if (f.repeated) continue;
+    const bool integer64 = f.type == pb::field_type::int64 || f.type == pb::field_type::uint64 ||
+                           f.type == pb::field_type::sint64 || f.type == pb::field_type::fixed64 ||
+                           f.type == pb::field_type::sfixed64;
+    if (f.json_name == "ts" && integer64) t.ts = &f;
+    if (f.json_name == "values" && f.type == pb::field_type::message && f.message != nullptr) t.values = &f;
+  }
+  if (t.ts == nullptr || t.values == nullptr) return {};
+  return t;
+}
+
+// Telemetry in a time-stamped schema with its capture time: JSON that has its own "ts" is
+// encoded as it is; `{"values":{..},..}` (the schema's shape) gets the `ts` field; any other
+// object (the app's flat `{"key":value}`) becomes the `values` message next to `ts`.
+result<std::string_view> encode_stamped(const pb::message_desc& schema, time_fields t, std::string_view json_text,
+                                        std::uint64_t epoch_ms, span<std::byte> buffer) noexcept {
+  auto doc = json::value::parse(json_text);
+  if (!doc || !doc->is_object()) return errc::invalid_argument;
+  auto given = [&](std::string_view key) {
+    const json::value v = (*doc)[key];
+    return v.present() && !v.is_null();
+  };
+  if (given("ts")) return bytes_of(pb::encode_json(schema, json_text, buffer));
+  pb::writer w(buffer);
+  w.add(*t.ts, epoch_ms);
+  if (given("values")) {
+    auto rest = pb::encode_json(schema, json_text, w.tail());
+    if (!rest) return rest.error();
+    w.advance(rest->size());
+  } else {
+    w.begin(*t.values);
+    auto body = pb::encode_json(*t.values->message, json_text, w.tail());
+    if (!body) return body.error();
+    w.advance(body->size()).end();
+  }
+  return bytes_of(w.finish());
+}
+
 }  // namespace
 
 // The stack buffer exists only on the protobuf path (and only while a rate limit is active).
@@ -208,18 +257,31 @@ std::uint32_t telemetry_data_points(const wire_format& w, std::string_view paylo
   return w.protobuf() ? 0 : count_data_points(payload);
 }
 
+bool telemetry_carries_time(const wire_format& w) noexcept {
+#if TBMQTT_WIRE_PROTOBUF
+  return w.protobuf() && time_fields_of(w.schemas.telemetry).ts != nullptr;
+#else
+  (void)w;
+  return false;
+#endif
+}
+
 result<std::string_view> encode_uplink(const wire_format& w, uplink kind, std::string_view json_text,
-                                       span<std::byte> buffer) noexcept {
+                                       span<std::byte> buffer, std::uint64_t capture_epoch_ms) noexcept {
   if (!w.protobuf()) return json_text;
 #if !TBMQTT_WIRE_PROTOBUF
   (void)kind;
   (void)buffer;
+  (void)capture_epoch_ms;
   return errc::invalid_argument;  // built without protobuf (TBMQTT_WIRE_PROTOBUF 0)
 #else
   if (kind == uplink::rpc_call) return encode_rpc_call(json_text, buffer);
   const pb::message_desc* schema = uplink_schema(w, kind);
   if (schema == nullptr) return errc::invalid_argument;
   if (kind == uplink::rpc_error) return encode_rpc_error(*schema, json_text, buffer);
+  if (kind == uplink::telemetry && capture_epoch_ms != 0)
+    if (const time_fields t = time_fields_of(schema); t.ts != nullptr)
+      return encode_stamped(*schema, t, json_text, capture_epoch_ms, buffer);
   return bytes_of(pb::encode_json(*schema, json_text, buffer));
 #endif
 }

@@ -6,12 +6,14 @@ schemas of proto/; the person's side stays JSON. One emulator for every combinat
 import json
 import os
 import queue
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
 
-from emu import TBMQTT, admin, new_device, request, shared_broker, unique, wait_for
+from emu import TBMQTT, admin, free_port, new_device, request, shared_broker, unique, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_DIR = os.path.join(HERE, "proto")
@@ -206,6 +208,40 @@ class WireFormatTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 2)
         self.assertIn("/nonexistent.proto", r.stderr)
+
+    def test_telemetry_stored_while_offline_keeps_its_capture_time(self):
+        # A profile whose telemetry schema has ThingsBoard's {"ts":..,"values":{..}} shape: what the
+        # store keeps carries the time it was captured, not the time the server got it.
+        profile = unique("sdkpbts")
+        request(self.b, "device_profile.add", {"name": profile, "payloadType": "PROTOBUF",
+                                               "telemetryProto": schema("telemetry_ts.proto")})
+        name, token = new_device(self.b)
+        request(self.b, "device.set_profile", {"device": name, "profile": profile})
+        store = tempfile.mkdtemp(prefix="tbpbts-")
+        self.addCleanup(shutil.rmtree, store, True)
+
+        def tb(port, *args, stdin=None):
+            return subprocess.run([TBMQTT, "--token", token, "--port", str(port), "--topics", "v2", "--payload",
+                                   "protobuf", "--proto", proto("telemetry_ts.proto"), "--offline-store", store,
+                                   *args], input=stdin, capture_output=True, text=True, timeout=60)
+
+        unix_ms = lambda: int(time.time() * 1000)
+        captured_from = unix_ms()
+        r = tb(free_port(), "--timeout", "1", "telemetry", '{"temperature":7.5,"state":"idle"}',
+               '{"values":{"temperature":8.5,"state":"busy"}}')  # nobody listens: both stay in the store
+        captured_until = unix_ms()
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("2 message(s) kept", r.stderr)
+        self.assertTrue(wait_for(lambda: unix_ms() > captured_until + 5))  # sent strictly later
+        sent_from = unix_ms()
+        r = tb(self.b.port, "--timeout", "10", "telemetry", "-", stdin="")  # reconnects: the store goes first
+        self.assertEqual(r.returncode, 0, r.stderr)
+        points = wait_for(lambda: (lambda s: s if len(s) >= 4 else None)(
+            request(self.b, "telemetry.series", {"device": name})))
+        self.assertEqual({(p["key"], p["value"]) for p in points},
+                         {("temperature", 7.5), ("state", "idle"), ("temperature", 8.5), ("state", "busy")})
+        for p in points:
+            self.assertTrue(captured_from <= p["ts"] <= captured_until < sent_from, (p, captured_from, captured_until))
 
 
 if __name__ == "__main__":

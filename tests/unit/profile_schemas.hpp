@@ -17,6 +17,18 @@ inline constexpr pb::field_desc reading_fields[] = {
 };
 inline const pb::message_desc reading{"telemetry.SensorDataReading", reading_fields, 4};
 
+// telemetry_ts.proto: telemetry.TimedReading, ThingsBoard's {"ts":..,"values":{..}} as a schema
+inline constexpr pb::field_desc timed_values_fields[] = {
+    {"temperature", "temperature", 1, pb::field_type::double_},
+    {"state", "state", 2, pb::field_type::string},
+};
+inline const pb::message_desc timed_values{"telemetry.Values", timed_values_fields, 2};
+inline constexpr pb::field_desc timed_reading_fields[] = {
+    {"ts", "ts", 1, pb::field_type::int64},
+    {"values", "values", 2, pb::field_type::message, false, &timed_values},
+};
+inline const pb::message_desc timed_reading{"telemetry.TimedReading", timed_reading_fields, 2};
+
 // attributes.proto: attributes.SensorConfiguration
 inline constexpr pb::field_desc config_fields[] = {
     {"firmware_version", "firmwareVersion", 1, pb::field_type::string},

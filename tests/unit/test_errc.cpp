@@ -18,7 +18,7 @@ using tbmqtt::errc;
 
 namespace {
 
-constexpr int last_errc = static_cast<int>(errc::system_error);
+constexpr int last_errc = static_cast<int>(errc::command_failed);
 
 struct log_rig {
   tbmqtt_test::blob_storage medium;
@@ -45,6 +45,7 @@ TEST(errc, every_value_has_its_own_name) {
   EXPECT_STREQ(tbmqtt::to_string(errc::out_of_memory), "out_of_memory");
   EXPECT_STREQ(tbmqtt::to_string(errc::would_deadlock), "would_deadlock");
   EXPECT_STREQ(tbmqtt::to_string(errc::system_error), "system_error");
+  EXPECT_STREQ(tbmqtt::to_string(errc::command_failed), "command_failed");
   EXPECT_STREQ(tbmqtt::to_string(static_cast<errc>(last_errc + 1)), "ok");  // past the last value
 }
 

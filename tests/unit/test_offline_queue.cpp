@@ -323,9 +323,10 @@ TEST(offline_queue, a_record_damaged_after_open_is_dropped_as_malformed_and_the_
 }
 
 TEST(offline_queue, a_busy_transport_is_retried_on_tick) {
-  // Busy, and out of memory for a moment (the MQTT library's allocation failed): both keep the
-  // message stored and try it again; neither is a refusal of the message.
-  for (errc busy : {errc::again, errc::out_of_memory}) {
+  // Busy, out of memory for a moment (the MQTT library's allocation failed), offline, or a
+  // transport not started (esp-mqtt before start() or after stop()): each keeps the message
+  // stored and tries it again; none is a refusal of the message.
+  for (errc busy : {errc::again, errc::out_of_memory, errc::not_connected, errc::not_open}) {
     crash_log disk;
     device d{disk};
     ASSERT_TRUE(d.send("{\"n\":0}").ok());
@@ -634,6 +635,25 @@ TEST(offline_queue, the_configured_clock_stamps_telemetry_published_through_the_
   ASSERT_TRUE(d.send("{\"n\":1}").ok());
   d.connect();
   EXPECT_EQ(d.port.payload(0), "{\"ts\":1600000000000,\"values\":{\"n\":1}}");
+}
+
+// A protobuf message is not JSON: the publisher stores it as it is (its encoder stamped it when
+// its schema can carry a time), even where its bytes would read as JSON text.
+TEST(offline_queue, a_payload_pushed_as_is_is_never_stamped) {
+  crash_log disk;
+  offline_queue_config config = limits(8);
+  config.epoch_ms = []() noexcept -> std::uint64_t { return 1600000000000; };
+  device d{disk, config};
+  ASSERT_TRUE(d.queue.push(stored_topic::telemetry, "\n\t{\"x\":123}", {}, ioffline_queue::as_is).ok());
+  ASSERT_TRUE(d.queue.push(stored_topic::telemetry, "{\"x\":1}").ok());  // 0: the clock's time
+  d.connect();
+  ASSERT_EQ(d.port.publish_count, 2u);
+  EXPECT_EQ(d.port.payload(0), "\n\t{\"x\":123}");
+  EXPECT_EQ(d.port.payload(1), "{\"ts\":1600000000000,\"values\":{\"x\":1}}");
+  char out[64];  // what stamping would have made of the first one
+  auto stamped = tbmqtt::stamp_telemetry("\n\t{\"x\":123}", 1600000000000, out);
+  ASSERT_TRUE(stamped.ok());
+  EXPECT_EQ(std::string_view(out, *stamped), "{\"ts\":1600000000000,\"values\":{\"x\":123}}");
 }
 
 TEST(offline_queue, a_stamp_that_does_not_fit_is_payload_too_large) {

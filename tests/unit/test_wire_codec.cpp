@@ -431,3 +431,132 @@ TEST(wire_format, protobuf_telemetry_from_the_offline_store_is_paced_by_its_data
   for (std::size_t i = 0; i < port.recorded_publishes(); ++i) sent += port.topic(i) == "v2/t"sv ? 1 : 0;
   EXPECT_EQ(sent, 1u);  // the second reading's 3 points wait for the bucket
 }
+
+// ==== capture time of stored protobuf telemetry ======================================================
+
+namespace {
+
+std::uint64_t wall_ms = 0;  // the offline queue's epoch clock in these tests
+std::uint64_t wall() noexcept { return wall_ms; }
+
+tbmqtt::session_config with_telemetry_schema(const pb::message_desc& schema) {
+  auto c = protobuf_session();
+  c.wire.schemas.telemetry = &schema;
+  return c;
+}
+
+// A protobuf session with an offline queue whose clock is `wall_ms`.
+struct stored_device {
+  tbmqtt_test::crash_log disk;
+  tbmqtt_test::fake_transport port;
+  tbmqtt_test::queue_rig::forward_log events;
+  tbmqtt::session s;
+  tbmqtt_test::queue_rig::queue8 queue;
+  explicit stored_device(const tbmqtt::session_config& c) : s(port, events, c), queue(disk, clocked()) {
+    EXPECT_TRUE(queue.open().ok());
+    s.set_offline_queue(&queue);
+  }
+  static tbmqtt::offline_queue_config clocked() {
+    auto q = tbmqtt_test::queue_rig::limits(8);
+    q.epoch_ms = &wall;
+    return q;
+  }
+  void connect() {
+    s.on_connected(0);
+    for (std::size_t i = 0; i < port.recorded_subscribes(); ++i) s.on_suback(port.subscribes[i].id, 1);
+  }
+};
+
+std::string_view as_json(const pb::message_desc& schema, std::string_view payload, tbmqtt::span<char> out) {
+  auto text = pb::decode_json(schema, tbmqtt::as_bytes(payload), out);
+  return text ? *text : "(does not decode)"sv;
+}
+
+}  // namespace
+
+TEST(wire_format, only_a_schema_with_an_integer_ts_and_a_values_message_carries_a_time) {
+  EXPECT_TRUE(tbmqtt::detail::telemetry_carries_time(with_telemetry_schema(timed_reading).wire));
+  EXPECT_FALSE(tbmqtt::detail::telemetry_carries_time(with_telemetry_schema(reading).wire));
+  EXPECT_FALSE(tbmqtt::detail::telemetry_carries_time(with_telemetry_schema(pb::transport::ts_kv).wire));  // {ts, kv}
+  EXPECT_FALSE(tbmqtt::detail::telemetry_carries_time(with_telemetry_schema(timed_values).wire));
+  auto json = with_telemetry_schema(timed_reading);
+  json.wire.payload = tbmqtt::payload_format::json;
+  EXPECT_FALSE(tbmqtt::detail::telemetry_carries_time(json.wire));
+  // Attributes never carry one; a telemetry time of 0 is "unknown".
+  std::byte buffer[64];
+  auto c = with_telemetry_schema(timed_reading);
+  c.wire.schemas.attributes = &timed_reading;
+  EXPECT_EQ(*tbmqtt::detail::encode_uplink(c.wire, tbmqtt::detail::uplink::attributes, R"({"values":{"state":"a"}})",
+                                           buffer, 5),
+            "\x12\x03\x12\x01\x61"sv);
+  EXPECT_EQ(*tbmqtt::detail::encode_uplink(c.wire, tbmqtt::detail::uplink::telemetry, R"({"values":{"state":"a"}})",
+                                           buffer, 0),
+            "\x12\x03\x12\x01\x61"sv);
+}
+
+// Telemetry stored while offline in a time-stamped schema goes out with the time it was captured,
+// however late the connection comes (the server would stamp it on arrival otherwise).
+TEST(wire_format, protobuf_telemetry_stored_offline_carries_its_capture_time_not_its_send_time) {
+  stored_device d(with_telemetry_schema(timed_reading));
+  wall_ms = 1700000000123;
+  ASSERT_TRUE(d.s.publish_telemetry(R"({"temperature":7.5,"state":"idle"})", qos::at_least_once).ok());  // flat
+  wall_ms = 1700000000456;
+  ASSERT_TRUE(
+      d.s.publish_telemetry(R"({"values":{"temperature":8.5}})", qos::at_least_once).ok());  // the schema's shape
+  ASSERT_TRUE(d.s.publish_telemetry(R"({"ts":1600000000000,"values":{"state":"own"}})", qos::at_least_once).ok());
+  EXPECT_EQ(d.port.publish_count, 0u);
+  wall_ms = 1700000099999;  // the connection comes back much later
+  d.connect();
+  ASSERT_EQ(d.port.publish_count, 3u);
+  char json[256];
+  EXPECT_EQ(as_json(timed_reading, d.port.payload(0), json),
+            R"({"ts":1700000000123,"values":{"temperature":7.5,"state":"idle"}})"sv);
+  EXPECT_EQ(as_json(timed_reading, d.port.payload(1), json), R"({"ts":1700000000456,"values":{"temperature":8.5}})"sv);
+  EXPECT_EQ(as_json(timed_reading, d.port.payload(2), json), R"({"ts":1600000000000,"values":{"state":"own"}})"sv);
+  // The rate limiter counts the values, as the server does for {"ts":..,"values":{..}}.
+  EXPECT_EQ(tbmqtt::detail::telemetry_data_points(d.s.config().wire, d.port.payload(0)), 2u);
+  for (std::size_t i = 0; i < 3; ++i) d.s.on_puback(d.port.publishes[i].id);
+  EXPECT_EQ(d.events.with(errc{}), 3u);
+}
+
+// Sent directly (QoS 0, or no offline store) a message goes now: the server stamps it, as with JSON.
+TEST(wire_format, protobuf_telemetry_sent_directly_is_not_stamped) {
+  stored_device d(with_telemetry_schema(timed_reading));
+  wall_ms = 1700000000123;
+  d.connect();
+  ASSERT_TRUE(d.s.publish_telemetry(R"({"values":{"temperature":1}})", qos::at_most_once).ok());
+  char json[128];
+  EXPECT_EQ(as_json(timed_reading, d.port.last_payload(), json), R"({"values":{"temperature":1}})"sv);
+  rig r(with_telemetry_schema(timed_reading));
+  connect(r);
+  ASSERT_TRUE(r.s.publish_telemetry(R"({"values":{"temperature":2}})", qos::at_least_once).ok());
+  EXPECT_EQ(as_json(timed_reading, r.port.last_payload(), json), R"({"values":{"temperature":2}})"sv);
+}
+
+// A schema without ts/values cannot carry a time: the stored message is the encoded one, byte for
+// byte (ThingsBoard stamps it on arrival), even when its bytes would read as JSON text.
+TEST(wire_format, protobuf_telemetry_in_a_schema_without_a_time_is_stored_unchanged) {
+  static constexpr pb::field_desc note_fields[] = {{"note", "note", 1, pb::field_type::string}};
+  static const pb::message_desc note{"telemetry.Note", note_fields, 1};
+  stored_device d(with_telemetry_schema(note));
+  wall_ms = 1700000000123;
+  // Field 1, length 9: "\n\t" then {"x":123}, which is JSON after two white-space characters.
+  ASSERT_TRUE(d.s.publish_telemetry(R"({"note":"{\"x\":123}"})", qos::at_least_once).ok());
+  d.connect();
+  ASSERT_EQ(d.port.publish_count, 1u);
+  EXPECT_EQ(d.port.payload(0), "\n\t{\"x\":123}"sv);
+}
+
+// A stamped message that no longer fits the protobuf buffer is refused, and nothing is stored.
+TEST(wire_format, a_stamped_message_that_does_not_fit_is_not_enough_space) {
+  stored_device d(with_telemetry_schema(timed_reading));
+  wall_ms = 1700000000123;
+  char json[TBMQTT_PROTOBUF_PAYLOAD_CAPACITY + 64];
+  std::size_t n = 0;
+  for (char c : R"({"state":")"sv) json[n++] = c;
+  while (n < TBMQTT_PROTOBUF_PAYLOAD_CAPACITY) json[n++] = 'x';  // with ts and nesting: 515 bytes
+  json[n++] = '"';
+  json[n++] = '}';
+  EXPECT_EQ(d.s.publish_telemetry(std::string_view(json, n), qos::at_least_once).error(), errc::not_enough_space);
+  EXPECT_EQ(d.queue.size(), 0u);
+}

@@ -41,6 +41,11 @@ class publisher {
   [[nodiscard]] result<delivery_ticket> send_data(data_kind kind, std::string_view payload, qos q) noexcept;
   /// True when a message on `topic` counts as telemetry for the rate limits.
   bool is_telemetry(std::string_view topic) const noexcept;
+  /// @brief The capture time (ms since 1970, the offline queue's epoch_ms clock) of a message
+  /// send_data() is about to store: telemetry at QoS 1 with an offline queue whose clock is known;
+  /// 0 otherwise (sent directly: the server stamps it on arrival). A protobuf payload is stamped
+  /// by its encoder with this (detail::encode_uplink), as the queue stamps JSON itself.
+  std::uint64_t capture_epoch_ms(data_kind kind, qos q) const noexcept;
 
   void on_connected(std::uint32_t now_ms) noexcept;
   void on_disconnected() noexcept;

@@ -32,12 +32,25 @@ enum class uplink : std::uint8_t { telemetry, attributes, attribute_request, rpc
 enum class downlink : std::uint8_t { attribute_push, attribute_response, rpc_request, rpc_response };
 
 /// @brief What goes on the wire for the JSON an engine built.
+/// @param capture_epoch_ms Telemetry only, protobuf only (JSON is stamped by the offline queue):
+///   when not 0 and the telemetry schema can carry a time (telemetry_carries_time()), the message
+///   carries this capture time unless the JSON has a "ts" of its own: `{"values":{..}}` gets
+///   the `ts` field, any other object is encoded as the `values` message next to `ts`.
 /// @return `json` itself (JSON payloads), or the protobuf bytes inside `buffer`; errors (protobuf
 /// only): errc::invalid_argument (not a JSON object — e.g. a telemetry array —, or no schema for
 /// telemetry/attributes), errc::wrong_type (a value that does not fit its field),
 /// errc::not_enough_space (the message is larger than `buffer`).
 [[nodiscard]] result<std::string_view> encode_uplink(const wire_format& w, uplink kind, std::string_view json,
-                                                     span<std::byte> buffer) noexcept;
+                                                     span<std::byte> buffer,
+                                                     std::uint64_t capture_epoch_ms = 0) noexcept;
+
+/// @brief True when the telemetry schema has ThingsBoard's time-stamped shape: a 64-bit integer
+/// field whose JSON name is `ts` and a message field `values` (neither repeated). ThingsBoard
+/// prints a protobuf telemetry message as JSON and reads `{"ts":..,"values":{..}}` from it as
+/// values at that time (ProtoMqttAdaptor, JsonConverter); any other schema cannot carry a time
+/// (the transport's TsKvListProto shape {ts, kv} included: its `kv` would be stored as a key), and
+/// the server stamps such a message on arrival. False without protobuf or a telemetry schema.
+bool telemetry_carries_time(const wire_format& w) noexcept;
 
 /// @brief The JSON an engine reads for an inbound payload.
 /// @return The payload as text (JSON payloads), or its JSON inside `buffer` (or inside `payload`

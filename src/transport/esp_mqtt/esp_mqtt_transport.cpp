@@ -125,7 +125,7 @@ void esp_mqtt_transport::stop() noexcept {
 }
 
 result<message_id> esp_mqtt_transport::publish(std::string_view topic, span<const std::byte> payload, qos q) noexcept {
-  if (client_ == nullptr) return errc::not_connected;
+  if (client_ == nullptr) return errc::not_open;  // never started (or stopped): no esp-mqtt client
   if (topic.size() >= sizeof topic_buffer_) return errc::not_enough_space;
   // The consumer's own publishes are not refused (it cannot wait for itself); they use the
   // queue's `depth` share.
@@ -156,7 +156,7 @@ result<message_id> esp_mqtt_transport::publish(std::string_view topic, span<cons
 }
 
 result<message_id> esp_mqtt_transport::subscribe(std::string_view filter, qos q) noexcept {
-  if (client_ == nullptr) return errc::not_connected;
+  if (client_ == nullptr) return errc::not_open;
   if (filter.size() >= sizeof topic_buffer_) return errc::not_enough_space;
   std::memcpy(topic_buffer_, filter.data(), filter.size());
   topic_buffer_[filter.size()] = '\0';

@@ -68,6 +68,8 @@ class esp_mqtt_transport final : public transport_port {
   /// True between start() and stop().
   bool started() const noexcept { return client_ != nullptr; }
 
+  /// publish()/subscribe() before start() or after stop() are errc::not_open (no esp-mqtt
+  /// client); while started but offline, esp-mqtt keeps QoS 1 in its outbox and refuses QoS 0.
   [[nodiscard]] result<message_id> publish(std::string_view topic, span<const std::byte> payload,
                                            qos q) noexcept override;
   [[nodiscard]] result<message_id> subscribe(std::string_view filter, qos q) noexcept override;

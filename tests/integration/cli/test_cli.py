@@ -33,9 +33,9 @@ TOKEN = "A1_TEST_TOKEN"
 class Cli:
     """A running `tbmqtt` (for watch / serve): stdout lines arrive in a queue."""
 
-    def __init__(self, args, env=None):
+    def __init__(self, args, env=None, preexec_fn=None):
         self.proc = subprocess.Popen([CLI] + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env)
+                                     stderr=subprocess.PIPE, env=env, preexec_fn=preexec_fn)
         self.lines = queue.Queue()
         self.stderr_lines = []
         self._stderr_done = threading.Event()
@@ -122,8 +122,8 @@ class CliTestCase(unittest.TestCase):
         argv = [CLI] + (list(args) if raw else self.base_args(port, token) + list(args))
         return subprocess.run(argv, input=stdin, capture_output=True, timeout=RUN_TIMEOUT, env=env)
 
-    def start_cli(self, *args, env=None):
-        c = Cli(self.base_args() + list(args), env=env)
+    def start_cli(self, *args, env=None, preexec_fn=None):
+        c = Cli(self.base_args() + list(args), env=env, preexec_fn=preexec_fn)
         self.running.append(c)
         return c
 
@@ -667,6 +667,75 @@ class TestRpcServe(CliTestCase):
         self.assertEqual(c.wait(), 0)
         self.assertEqual(len(c.stderr_lines), 2, c.stderr_lines)
         self.assertIn("status 3", c.stderr_lines[0])
+        # The command's own failure (not the server's, not the OS's): errc::command_failed.
+        for line in c.stderr_lines:
+            self.assertTrue(line.endswith(": command_failed"), line)
+
+    def test_exec_killed_by_a_signal_is_command_failed(self):
+        c = self.serve("--count", "1", "--exec", "cat >/dev/null; kill -9 $$")
+        rid = self.peer.send_rpc("a")
+        c.next_line()
+        self.assertIn("error", json.loads(self.peer.wait_rpc_reply(rid)))
+        self.assertEqual(c.wait(), 0)
+        self.assertEqual(len(c.stderr_lines), 1, c.stderr_lines)
+        self.assertIn("status 137", c.stderr_lines[0])
+        self.assertTrue(c.stderr_lines[0].endswith(": command_failed"), c.stderr_lines)
+
+    @staticmethod
+    def set_soft_limit(pid, resource_id, soft, as_user=None):
+        """prlimit(pid, resource_id, (soft or the hard limit, hard)); from a helper process running
+        `as_user` (a preexec_fn) when the CLI runs as another user (prlimit needs the same user)."""
+        code = ("import resource, sys\n"
+                "pid, rid = int(sys.argv[1]), int(sys.argv[2])\n"
+                "hard = resource.prlimit(pid, rid)[1]\n"
+                "resource.prlimit(pid, rid, (hard if sys.argv[3] == 'hard' else int(sys.argv[3]), hard))\n")
+        r = subprocess.run([sys.executable, "-c", code, str(pid), str(resource_id), str(soft)],
+                           preexec_fn=as_user, capture_output=True, timeout=RUN_TIMEOUT)
+        if r.returncode != 0:
+            raise AssertionError("prlimit failed: %r" % r.stderr)
+
+    def serve_then_limit(self, resource_id, limit, as_user=None):
+        """`rpc serve --exec` that, once subscribed, has `resource_id` lowered to `limit(pid)`
+        (prlimit on the running process: the limit hits the exec, not the start-up)."""
+        c = self.start_cli("rpc", "serve", "--count", "2", "--exec", "cat >/dev/null; echo '{\"ok\":1}'",
+                           preexec_fn=as_user)
+        self.broker.wait_for_subscription(self.client_id, self.RPC_FILTER)
+        self.set_soft_limit(c.proc.pid, resource_id, limit(c.proc.pid), as_user)
+        return c
+
+    def assert_cannot_start_then_recovers(self, c, resource_id, as_user=None):
+        rid = self.peer.send_rpc("a")
+        c.next_line()
+        self.assertEqual(json.loads(self.peer.wait_rpc_reply(rid)), {"error": "exec command could not be started"})
+        self.set_soft_limit(c.proc.pid, resource_id, "hard", as_user)
+        rid = self.peer.send_rpc("b")  # the limit lifted: the next request runs the command again
+        c.next_line()
+        self.assertEqual(json.loads(self.peer.wait_rpc_reply(rid)), {"ok": 1})
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
+        self.assertEqual(len(c.stderr_lines), 1, c.stderr_lines)
+        self.assertRegex(c.stderr_lines[0], r"^tbmqtt: rpc serve: request \S+: cannot start exec command: system_error$")
+
+    def test_exec_without_file_descriptors_for_its_pipes_is_system_error(self):
+        import resource
+
+        def lowest_free_fd(pid):  # a soft limit at the lowest free number refuses any new descriptor
+            used = {int(n) for n in os.listdir("/proc/%d/fd" % pid)}
+            return next(n for n in range(len(used) + 1) if n not in used)
+
+        c = self.serve_then_limit(resource.RLIMIT_NOFILE, lowest_free_fd)
+        self.assert_cannot_start_then_recovers(c, resource.RLIMIT_NOFILE)
+
+    def test_exec_when_fork_fails_is_system_error(self):
+        import resource
+        # RLIMIT_NPROC does not bind root: run the CLI as `nobody` then (root may set its limit).
+        drop = None
+        if os.geteuid() == 0:
+            def drop():
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+        c = self.serve_then_limit(resource.RLIMIT_NPROC, lambda pid: 1, as_user=drop)  # it runs itself: fork fails
+        self.assert_cannot_start_then_recovers(c, resource.RLIMIT_NPROC, as_user=drop)
 
     def test_exec_command_that_ignores_stdin(self):
         c = self.serve("--count", "1", "--exec", "echo 42")
