@@ -111,8 +111,9 @@ void run(const global_options& o, const provision_args& a) {
   check_save_target(a);
   std::string certificate;
   const provision_request req = request_for(a.type, a, certificate);
-  auto creds = provision(server_of(o), req, o.timeout());
-  if (!creds) fail(connection_context(o, "provision on", creds.error()), creds.error());
+  auto creds = std::make_unique<credentials>();
+  if (auto r = provision(server_of(o), req, o.timeout(), *creds); !r)
+    fail(connection_context(o, "provision on", r.error()), r.error());
   if (a.save.empty()) {
     const std::string text = to_json(*creds);
     if (text.empty()) fail("provision: credentials longer than the SDK stores", errc::not_enough_space);

@@ -67,12 +67,27 @@ inline const char* run_time_setting(const char* name) {
   return nullptr;
 }
 
+/// The TLS material (CA_FILE, CERT_FILE, KEY_FILE: the PEM text of TBMQTT_CA_FILE, ... read at
+/// configure time or, on the linux target, at run time) and the provisioning settings (KEY,
+/// SECRET, DEVICE_NAME: TBMQTT_PROVISION_KEY, TBMQTT_PROVISION_SECRET, TBMQTT_DEVICE_NAME) from
+/// example_settings.hpp; null for any other name.
+inline const char* tls_and_provisioning_setting(const char* name, const char* fallback) {
+  if (std::strcmp(name, "CA_FILE") == 0) return settings::ca_pem(fallback);
+  if (std::strcmp(name, "CERT_FILE") == 0) return settings::cert_pem(fallback);
+  if (std::strcmp(name, "KEY_FILE") == 0) return settings::key_pem(fallback);
+  if (std::strcmp(name, "KEY") == 0) return settings::provision_key(fallback);
+  if (std::strcmp(name, "SECRET") == 0) return settings::provision_secret(fallback);
+  if (std::strcmp(name, "DEVICE_NAME") == 0) return settings::device_name(fallback);
+  return nullptr;
+}
+
 /// Setting `name` (see the top of this file); `fallback` when not given.
 inline const char* text_arg(int, char**, int, const char* name, const char* fallback) {
   if (std::strcmp(name, "TOKEN") == 0) return settings::token(fallback);
   if (std::strcmp(name, "CLIENT_ID") == 0) return settings::client_id(fallback);
   if (std::strcmp(name, "USERNAME") == 0) return settings::username(fallback);
   if (std::strcmp(name, "PASSWORD") == 0) return settings::password(fallback);
+  if (const char* value = tls_and_provisioning_setting(name, fallback)) return value;
   const char* value = run_time_setting(name);
   return value != nullptr ? value : fallback;
 }
@@ -111,6 +126,13 @@ inline bool connect(device_client& device, const char* who) {
   }
   std::printf("%s: connected\n", who);
   return true;
+}
+
+/// One-way TLS, the server verified against `ca` (PEM text or a file): the URI is TBMQTT_URI (it
+/// should say mqtts://), else mqtts://thingsboard.local:8883. Linux: tls.enabled and the CA.
+inline void use_tls(device_options& options, const char* ca) {
+  options.uri = settings::uri("mqtts://thingsboard.local:8883");
+  options.tls.ca = ca;
 }
 
 /// Counts events the client's task delivers (arrive()); main waits until all `count` arrived, with
@@ -241,6 +263,12 @@ inline bool server_settings(int argc, char** argv, const char* usage_text, int c
   return true;
 }
 
+/// One-way TLS on HOST PORT, the server verified against `ca` (PEM text or a file).
+inline void use_tls(device_options& options, const char* ca) {
+  options.tls.enabled = true;
+  options.tls.ca = ca;
+}
+
 /// Counts events the client's network thread delivers (arrive()); main waits until all `count`
 /// arrived, with a deadline (wait()).
 class event {
@@ -285,13 +313,19 @@ inline long long number_arg(int argc, char** argv, int index, const char* name, 
   return text != nullptr ? std::atoll(text) : fallback;
 }
 
-/// The authentication examples' run (a11..a23): connects with `options`, whose credentials are
-/// the point, sends {"example":"<id>"} once and waits for its PUBACK. Exit status: 0 delivered,
-/// 3 connection refused or failed (the typed error printed, e.g. refused_credentials,
-/// identifier_rejected), 1 not delivered.
-inline int connect_and_send_once(const device_options& options, const char* id) {
-  device_client device{options};
-  if (!connect(device, id)) return 3;
+/// What an example falls back to where a chip build has no TLS material configured (TBMQTT_CA_FILE,
+/// TBMQTT_CERT_FILE, TBMQTT_KEY_FILE at configure time): paste the PEM text here (Linux takes
+/// the files as arguments).
+inline const char* const pasted_ca =
+    "-----BEGIN CERTIFICATE-----\n...paste your server's CA certificate here...\n-----END CERTIFICATE-----\n";
+inline const char* const pasted_certificate =
+    "-----BEGIN CERTIFICATE-----\n...paste the device certificate here...\n-----END CERTIFICATE-----\n";
+inline const char* const pasted_private_key =
+    "-----BEGIN PRIVATE KEY-----\n...paste the device private key here...\n-----END PRIVATE KEY-----\n";
+
+/// Sends {"example":"<id>"} once on the connected `device` and waits for its PUBACK. Exit status:
+/// 0 delivered, 1 not delivered.
+inline int send_once(device_client& device, const char* id) {
   char json[48];
   std::snprintf(json, sizeof json, "{\"example\":\"%s\"}", id);
   if (auto r = device.send_telemetry(json); !r) {
@@ -304,6 +338,16 @@ inline int connect_and_send_once(const device_options& options, const char* id) 
   }
   std::printf("%s: telemetry acknowledged\n", id);
   return 0;
+}
+
+/// The authentication examples' run (a11..a31): connects with `options`, whose credentials are
+/// the point, sends {"example":"<id>"} once and waits for its PUBACK. Exit status: 0 delivered,
+/// 3 connection refused or failed (the typed error printed, e.g. refused_credentials,
+/// identifier_rejected), 1 not delivered.
+inline int connect_and_send_once(const device_options& options, const char* id) {
+  device_client device{options};
+  if (!connect(device, id)) return 3;
+  return send_once(device, id);
 }
 
 }  // namespace example

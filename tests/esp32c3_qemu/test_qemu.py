@@ -106,14 +106,14 @@ class ProvisioningTest(QemuCase):
         admin(self.b, "profile", "add", "--key", "qemu-px00-key", "--secret", "qemu-px00-secret")
         before = {d["name"] for d in request(self.b, "device.list")}
         g = self.guest("px00").boot()
-        g.wait_line(r"provisioned; credentials stored in NVS", BOOT)
+        g.wait_line(r"px00: provisioned, credentials saved to NVS", BOOT)
         new = wait_for(lambda: {d["name"] for d in request(self.b, "device.list")} - before, 30)
         self.assertEqual(len(new), 1, new)
         device = new.pop()
         self.assertTrue(wait_for(lambda: request(self.b, "telemetry.series", {"device": device}), 60))
         points = len(request(self.b, "telemetry.series", {"device": device}))
         g.reboot()  # a new QEMU process on the same flash: NVS survives
-        g.wait_line(r"using the credentials stored in NVS", BOOT)
+        g.wait_line(r"px00: using saved credentials from NVS", BOOT)
         self.assertTrue(wait_for(lambda: len(request(self.b, "telemetry.series", {"device": device})) > points, 60))
         self.assertEqual({d["name"] for d in request(self.b, "device.list")} - before, {device})  # not again
 

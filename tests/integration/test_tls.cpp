@@ -278,6 +278,21 @@ TEST(tls, certificate_for_another_host_name_is_tls_hostname_mismatch) {
   EXPECT_EQ(connect_error(o), errc::tls_hostname_mismatch);  // a DNS name
 }
 
+TEST(tls, skip_hostname_check_accepts_another_name_but_still_verifies_the_chain) {
+  const certificates& c = shared();
+  broker elsewhere(c.listener(false, "elsewhere"));  // trusted CA, issued for elsewhere.example
+  tbmqtt::client_options o = tls_options(elsewhere.port(), c);
+  o.tls.skip_hostname_check = true;
+  tbmqtt::client relaxed(o);
+  EXPECT_TRUE(relaxed.connect(10s));
+  o.tls.ca = c.file("other_ca.crt");  // the chain is still checked
+  EXPECT_EQ(connect_error(o), errc::tls_unknown_ca);
+  broker expired(c.listener(false, "expired"));
+  o = tls_options(expired.port(), c);
+  o.tls.skip_hostname_check = true;
+  EXPECT_EQ(connect_error(o), errc::tls_certificate_expired);
+}
+
 TEST(tls, expired_or_not_yet_valid_server_certificate_is_tls_certificate_expired) {
   const certificates& c = shared();
   broker expired(c.listener(false, "expired"));
@@ -294,7 +309,8 @@ TEST(tls, provisioning_reports_the_same_tls_failures) {
   tbmqtt::provision_request request;
   request.key = "K";
   request.secret = "S";
-  EXPECT_EQ(tbmqtt::provision(server, request, 10s).error(), errc::tls_unknown_ca);
+  tbmqtt::credentials granted;
+  EXPECT_EQ(tbmqtt::provision(server, request, 10s, granted).error(), errc::tls_unknown_ca);
 }
 
 // ---- mutual TLS -------------------------------------------------------------------------------

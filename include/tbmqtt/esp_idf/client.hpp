@@ -44,8 +44,10 @@ namespace tbmqtt {
 class iregistry;  // tbmqtt/registry.hpp
 
 /// @brief TLS for esp_client (used when the URI scheme is mqtts:// or wss://), named as
-/// tls_options on Linux. The server is verified against `ca`, else the IDF certificate bundle
-/// (`use_crt_bundle`, needs CONFIG_MBEDTLS_CERTIFICATE_BUNDLE).
+/// tls_options on Linux: `ca`, `certificate`, `private_key`, `key_password`,
+/// `skip_hostname_check` and `insecure` mean the same on both. The server is verified against
+/// `ca`, else the IDF certificate bundle (`use_crt_bundle`, ESP-IDF only: needs
+/// CONFIG_MBEDTLS_CERTIFICATE_BUNDLE; Linux has ca_dir and the system bundle instead).
 /// TLS material, the same rule on both platforms: `ca`, `certificate` and `private_key` each
 /// hold PEM text when the value starts with "-----BEGIN" (NUL-terminated; it must outlive the
 /// client: esp-mqtt does not copy it), else a file path (SPIFFS, FAT, or the host file system on
@@ -53,16 +55,20 @@ class iregistry;  // tbmqtt/registry.hpp
 /// start() / connect() fail with errc::invalid_argument.
 struct esp_tls_options {
   const char* ca = nullptr;           ///< Trusted CA certificate(s): PEM text or a file.
-  bool use_crt_bundle = false;        ///< Verify with the IDF certificate bundle instead.
+  bool use_crt_bundle = false;        ///< ESP-IDF only: verify with the IDF certificate bundle instead.
   const char* certificate = nullptr;  ///< Mutual TLS / X.509 device auth: certificate, PEM text or a file.
   const char* private_key = nullptr;  ///< ... its private key (may be encrypted), PEM text or a file.
   /// Decrypts an encrypted private_key; copied by start(). Wrong or missing:
   /// errc::tls_bad_client_key.
   const char* key_password = nullptr;  ///< As tls_options::key_password on Linux.
-  /// Skip the server certificate's host name (CN) check. Only when asked. Skipping verification
-  /// entirely (no CA, no bundle) additionally needs CONFIG_ESP_TLS_INSECURE and
-  /// CONFIG_ESP_TLS_SKIP_SERVER_CERT_VERIFY in the app's sdkconfig; esp-tls refuses otherwise.
-  bool skip_verify = false;
+  /// Verify the server's certificate chain but not that it names the host (esp-tls: the CN
+  /// check). Only when asked. As tls_options::skip_hostname_check on Linux.
+  bool skip_hostname_check = false;
+  /// Skip every server check (chain and host name). Only when asked. As tls_options::insecure on
+  /// Linux; esp-tls can do it only when the app's sdkconfig has CONFIG_ESP_TLS_INSECURE and
+  /// CONFIG_ESP_TLS_SKIP_SERVER_CERT_VERIFY: without them start() / connect() fail with
+  /// errc::invalid_argument.
+  bool insecure = false;
 };
 
 /// @brief How to reach and authenticate to ThingsBoard. uri, client_id, username, password and

@@ -1,34 +1,39 @@
-// tbmqtt — ESP-IDF provisioning (protocol doc §4): esp_provisioned_client runs the credential
-// lifecycle (tbmqtt/credentials_lifecycle.hpp, the same decisions as Linux provisioned_client)
-// over esp-mqtt and a tbmqtt::storage such as NVS; esp_provision is one round trip by hand.
-// Credentials are stored in the core's format (store_credentials, key credentials_storage_key),
-// the one `tbmqtt provision --save` and Linux write.
+// tbmqtt — ESP-IDF provisioning (protocol doc §4), the same API as on Linux
+// (tbmqtt/linux/provisioned_client.hpp): provision() is one round trip by hand, and
+// provisioned_client runs the credential lifecycle (tbmqtt/credentials_lifecycle.hpp, the same
+// decisions as on Linux) over esp-mqtt and a tbmqtt::storage such as NVS. Credentials are stored
+// in the core's format (store_credentials, key credentials_storage_key), the one
+// `tbmqtt provision --save` and Linux write. The names are Linux's (the two headers are never
+// compiled together); where they differ: the server is an esp_client_options (URI, TLS as
+// PEM-or-file pointers) and the credentials live in a storage (Linux: also a file).
 //
 // The lifecycle: the first start provisions (retrying after 0, 1, 2, 4, ... 128 s), stores the
 // credentials BEFORE using them, then connects with them; later starts find them stored and
 // connect without provisioning.
 //
 //     static tbmqtt::esp_idf::nvs_storage store{"tbmqtt"};   // src/platform/esp_idf/nvs_storage.hpp
-//     tbmqtt::esp_client_options device;                      // URI, TLS; no credentials
-//     device.uri = "mqtt://thingsboard.local:1883";
-//     tbmqtt::esp_provisioning_options p;
-//     p.server.uri = device.uri;
+//     tbmqtt::esp_client_options server;                      // URI, TLS; no credentials
+//     server.uri = "mqtt://thingsboard.local:1883";
+//     tbmqtt::provisioning_options p;
 //     p.request.device_name = "dev-1"; p.request.key = "K"; p.request.secret = "S";
 //     p.store = &store;
 //     p.max_attempts = 8;                                     // 0: until cancel() or the deadline
-//     static tbmqtt::esp_provisioned_client client{device, p};  // ~3 KB: not on a small stack
-//     if (auto r = client.connect(std::chrono::seconds(15)); !r) return fail(r.error());
-//     (void)client.get().send_telemetry("{\"temperature\":21.5}");
+//     static tbmqtt::provisioned_client device{server, p};    // ~3 KB: not on a small stack
+//     if (auto r = device.connect(std::chrono::seconds(15)); !r) return fail(r.error());
+//     (void)device.get().send_telemetry("{\"temperature\":21.5}");
 //
-// One round trip by hand (no retries: the caller decides when to try again):
+// One round trip by hand (no retries: the caller decides when to try again), as on Linux:
 //
 //     static tbmqtt::credentials creds;                       // the SDK's one credentials type
-//     if (auto r = tbmqtt::esp_provision(p.server, p.request, store, creds); !r) return fail(r.error());
-//     tbmqtt::apply_credentials(device, creds);               // then: tbmqtt::esp_client c{device}
+//     if (auto r = tbmqtt::provision(server, p.request, std::chrono::seconds(10), creds); !r)
+//       return fail(r.error());
+//     if (auto r = tbmqtt::save_credentials(store, creds); !r) return fail(r.error());  // before use
+//     tbmqtt::apply_credentials(server, creds);               // then: tbmqtt::esp_client c{server}
 //
-// Both block the calling task; not from an esp_client callback. Compile-checked only
-// (tests/esp_idf/check.sh); the lifecycle loop (run_credentials_lifecycle), the round trip
-// (detail::provision_engine) and its esp-mqtt event mapping are unit-tested on the host.
+// Both block the calling task; not from an esp_client callback. Compile-checked
+// (tests/esp_idf/check.sh) and run on the linux target (tests/emulator/test_esp_idf_examples.py);
+// the lifecycle loop (run_credentials_lifecycle), the round trip (detail::provision_engine) and
+// its esp-mqtt event mapping are unit-tested on the host.
 #pragma once
 
 #include <atomic>
@@ -49,35 +54,32 @@
 
 namespace tbmqtt {
 
-/// @brief Where to provision. `uri` is copied; the PEM pointers must stay valid during the call.
-struct esp_provision_options {
-  const char* uri = "mqtt://127.0.0.1:1883";  ///< mqtt://host:port, mqtts://host:port.
-  /// Server verification as for esp_client (ca, use_crt_bundle, skip_verify). The client
-  /// certificate and key are not sent: the provisioning session authenticates with the key and
-  /// secret, and an X.509 device registers its certificate in the request.
-  esp_tls_options tls;
-  /// One round trip of esp_provision: connect, subscribe, request and answer.
-  std::chrono::milliseconds timeout{10000};
-  std::uint32_t task_stack = TBMQTT_ESP_TASK_STACK;  ///< Of the esp-mqtt task.
-  unsigned task_priority = TBMQTT_ESP_TASK_PRIORITY;
-};
-
-/// @brief Provisions once: connects to `server` with the MQTT username `provision`, subscribes
-/// to /provision/response, publishes `request`, waits for the answer (at most
-/// server.timeout), disconnects. The granted credentials go into `out_credentials` and are
-/// stored in `store` (store_credentials: key credentials_storage_key, atomically) before this
-/// returns. Nothing is stored on failure.
-/// @return ok, or errc::invalid_argument (request incomplete), errc::provision_not_found (bad
+/// @brief Provisions once, as on Linux: connects to `server` (uri, tls: ca, use_crt_bundle,
+/// skip_hostname_check, insecure; task_stack, task_priority; its credentials are ignored, and
+/// the client certificate is not sent: an X.509 device registers its certificate in the request)
+/// with the MQTT username `provision`, subscribes to /provision/response, publishes `request`,
+/// waits for the answer (at most about `timeout`), disconnects. Stores nothing: store the
+/// credentials (save_credentials) before using them.
+/// @param out_credentials Receives the granted credentials (about 2.6 KB: not on a small stack);
+///                        unchanged on failure.
+/// @return ok, or errc::invalid_argument (request incomplete, a TLS file that cannot be read,
+/// `insecure` without CONFIG_ESP_TLS_SKIP_SERVER_CERT_VERIFY), errc::provision_not_found (bad
 /// key or secret), errc::provision_failed (name exists, already provisioned, credentials
 /// collide), errc::server_error, errc::malformed (not a provisioning answer),
 /// errc::not_enough_space (a credential longer than TBMQTT_CREDENTIAL_FIELD_CAPACITY /
-/// _CERTIFICATE_CAPACITY, or the storage is full), errc::payload_too_large (answer over
-/// TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY), errc::timeout, errc::unreachable, errc::tls_error,
-/// errc::refused_credentials (and the other CONNACK refusals), errc::subscription_refused,
-/// errc::disconnected (closed without an answer), errc::out_of_memory,
-/// errc::transport_error (esp-mqtt failed), errc::storage_error (the storage failed).
-[[nodiscard]] result<void> esp_provision(const esp_provision_options& server, const provision_request& request,
-                                         storage& store, credentials& out_credentials) noexcept;
+/// _CERTIFICATE_CAPACITY), errc::payload_too_large (answer over
+/// TBMQTT_ESP_PROVISION_RESPONSE_CAPACITY), errc::timeout, errc::unreachable, a TLS failure
+/// (errc::tls_unknown_ca, ... as esp_client::connect), errc::refused_credentials (and the other
+/// CONNACK refusals), errc::subscription_refused, errc::disconnected (closed without an answer),
+/// errc::out_of_memory, errc::transport_error (esp-mqtt failed).
+[[nodiscard]] result<void> provision(const esp_client_options& server, const provision_request& request,
+                                     std::chrono::milliseconds timeout, credentials& out_credentials) noexcept;
+
+/// @brief Stores `c` in `store` (store_credentials: key credentials_storage_key, atomically), the
+/// counterpart of Linux save_credentials(path, c).
+/// @return ok, or errc::invalid_argument (`c` is not complete()), errc::not_enough_space (the
+/// storage is full), errc::storage_error, errc::out_of_memory.
+[[nodiscard]] result<void> save_credentials(storage& store, const credentials& c) noexcept;
 
 /// @brief Points the authentication fields of `options` at `c` (esp_client copies them in
 /// start(), so `c` must stay unchanged until then): the access token, or client id, username and
@@ -88,12 +90,11 @@ void apply_credentials(esp_client_options& options, const credentials& c) noexce
 
 // ---- the credential lifecycle ----------------------------------------------------------------
 
-/// @brief What esp_provisioned_client may do, named as provisioning_options on Linux. The
-/// request's views, the PEM pointers and `store` must stay valid while connect() runs.
-struct esp_provisioning_options {
-  esp_provision_options server;  ///< Where to provision (its `timeout` is not used: attempt_timeout is).
+/// @brief What provisioned_client may do, as on Linux (no credentials_file here: the credentials
+/// live in `store`). The request's views and `store` must stay valid while connect() runs.
+struct provisioning_options {
   /// What to provision: key, secret, device name, credentials type (see provision_request).
-  /// X.509: the device sends its own certificate; it then authenticates with the device
+  /// X.509: the device sends its own certificate; it then authenticates with the server
   /// options' tls.certificate / tls.private_key.
   provision_request request;
   storage* store = nullptr;  ///< Required: where the credentials live (e.g. NVS).
@@ -112,32 +113,33 @@ struct esp_provisioning_options {
   std::function<void(std::uint32_t attempt, errc error, std::chrono::milliseconds wait)> on_retry;
 };
 
-/// @brief An esp_client whose credentials come from provisioning: connect() uses the stored
-/// credentials, or provisions, stores and then uses new ones (credentials_lifecycle decides).
-/// Afterwards get() is an ordinary, connected esp_client (esp-mqtt reconnects with those
-/// credentials). Holds the credentials (about 2.6 KB): make it static or allocate it.
-class esp_provisioned_client {
+/// @brief An esp_client whose credentials come from provisioning, as on Linux: connect() uses the
+/// stored credentials, or provisions (to `server`, as provision() does), stores and then uses new
+/// ones (credentials_lifecycle decides). Afterwards get() is an ordinary, connected esp_client
+/// (esp-mqtt reconnects with those credentials). Holds the credentials (about 2.6 KB): make it
+/// static or allocate it.
+class provisioned_client {
  public:
-  /// @param device Where and how to connect; its credentials are replaced. Copied; its PEM
-  ///               pointers must outlive this object. Results reach the handlers given to get()'s
-  ///               calls, as on Linux.
-  esp_provisioned_client(const esp_client_options& device, esp_provisioning_options provisioning);
+  /// @param server Where and how to connect and provision; its credentials are replaced. Its PEM
+  ///               pointers must outlive this object. Results reach the handlers given to
+  ///               get()'s calls, as on Linux.
+  provisioned_client(esp_client_options server, provisioning_options options);
   /// Cancels a connect() running on another task, waits until it returned, stops the client.
-  ~esp_provisioned_client();
-  esp_provisioned_client(const esp_provisioned_client&) = delete;
-  esp_provisioned_client& operator=(const esp_provisioned_client&) = delete;
+  ~provisioned_client();
+  provisioned_client(const provisioned_client&) = delete;
+  provisioned_client& operator=(const provisioned_client&) = delete;
 
   /// @brief Runs the lifecycle on the calling task: load the stored credentials; if there are
   /// none, provision (waiting 0, 1, 2, 4, ... 128 s between attempts), store, then connect.
   /// Stored credentials the server refuses are reprovisioned only if allow_reprovision.
   /// @param connect_timeout Bound on each MQTT connection attempt (see esp_client::connect).
-  /// @return ok (get() is connected), or errc::cancelled (cancel()), errc::stored_credentials_refused,
-  /// errc::timeout (the provisioning deadline, or a connect timeout), the last provisioning error
-  /// once max_attempts are used up or it is not worth repeating (errc::provision_not_found,
-  /// errc::provision_failed, errc::unreachable, ...; see esp_provision), a storage error
-  /// (errc::malformed or errc::not_enough_space for a damaged stored record, which is never
-  /// replaced silently; errc::storage_error), an esp_client::connect error, or errc::out_of_memory
-  /// (a heap allocation failed).
+  /// @return ok (get() is connected), or errc::cancelled (cancel() or the destructor),
+  /// errc::stored_credentials_refused, errc::timeout (the provisioning deadline, or a connect
+  /// timeout), the last provisioning error once max_attempts are used up or it is not worth
+  /// repeating (errc::provision_not_found, errc::provision_failed, errc::unreachable, ...; see
+  /// provision()), a storage error (errc::malformed or errc::not_enough_space for a damaged
+  /// stored record, which is never replaced silently; errc::storage_error), an
+  /// esp_client::connect error, or errc::out_of_memory (a heap allocation failed).
   /// @pre No other connect() of this object is running; not from an esp_client callback.
   [[nodiscard]] result<void> connect(std::chrono::milliseconds connect_timeout) noexcept;
   /// @brief Makes a running connect() return errc::cancelled: within about 100 ms during a
@@ -148,7 +150,7 @@ class esp_provisioned_client {
   /// @brief The connected client. @pre connect() succeeded.
   esp_client& get() noexcept;
   /// @brief The credentials in use (after connect() succeeded). Contains secrets.
-  const credentials& current() const noexcept { return record_; }
+  const credentials& current() const noexcept { return current_; }
   /// @brief True when the last successful connect() provisioned new credentials.
   bool provisioned() const noexcept { return provisioned_; }
   /// @brief Provisioning round trips the last connect() made (in its last provisioning phase).
@@ -157,9 +159,9 @@ class esp_provisioned_client {
  private:
   struct platform;  // credentials_platform over FreeRTOS and esp-mqtt (provisioned_client.cpp)
 
-  esp_client_options device_;
-  esp_provisioning_options options_;
-  credentials record_;
+  esp_client_options server_;
+  provisioning_options options_;
+  credentials current_;
   std::optional<esp_client> client_;
   bool provisioned_ = false;
   std::uint32_t attempts_ = 0;

@@ -38,19 +38,25 @@
 namespace tbmqtt {
 
 /// @brief TLS settings. With `enabled`, the server certificate is verified against `ca`
-/// (or `ca_dir`, or the system bundle when both are empty) unless `insecure` is set.
-/// TLS material, the same rule on both platforms (esp_tls_options on ESP-IDF): `ca`,
-/// `certificate` and `private_key` each hold PEM text when the value starts with "-----BEGIN",
-/// else a file path. A file or text that does not load makes connect() fail (errc::tls_error
-/// for the CA, errc::tls_bad_client_key for the certificate or key).
+/// (or `ca_dir`, or the system bundle when both are empty) and its name against the host, unless
+/// `insecure` or `skip_hostname_check` says otherwise. `ca`, `certificate`, `private_key`,
+/// `key_password`, `skip_hostname_check` and `insecure` mean the same in esp_tls_options on
+/// ESP-IDF; `enabled` (ESP-IDF: the URI scheme mqtts://) and `ca_dir` (ESP-IDF: use_crt_bundle)
+/// are Linux only.
+/// TLS material, the same rule on both platforms: `ca`, `certificate` and `private_key` each
+/// hold PEM text when the value starts with "-----BEGIN", else a file path. A file or text that
+/// does not load makes connect() fail (errc::tls_error for the CA, errc::tls_bad_client_key for
+/// the certificate or key).
 struct tls_options {
-  bool enabled = false;
+  bool enabled = false;      ///< Linux only (ESP-IDF: the URI scheme). A uri "mqtts://..." sets it.
   std::string ca;            ///< Trusted CAs: PEM text or a PEM file.
-  std::string ca_dir;        ///< Directory of hashed CA certificates.
+  std::string ca_dir;        ///< Linux only: a directory of hashed CA certificates (`openssl rehash`).
   std::string certificate;   ///< Client certificate (chain) for mutual TLS / X.509 auth: PEM text or a file.
   std::string private_key;   ///< Its private key, plain or encrypted: PEM text or a file.
   std::string key_password;  ///< Decrypts an encrypted private_key (wrong or missing: errc::tls_bad_client_key).
-  bool insecure = false;     ///< Skip server certificate and hostname checks. Only when asked.
+  /// Verify the server's certificate chain but not that it names the host. Only when asked.
+  bool skip_hostname_check = false;
+  bool insecure = false;  ///< Skip every server check (chain and host name). Only when asked.
 };
 
 /// @brief How to reach and authenticate to ThingsBoard.

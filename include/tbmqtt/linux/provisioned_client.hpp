@@ -22,10 +22,14 @@
 //
 //     tbmqtt::provision_request req;
 //     req.device_name = "dev-1"; req.key = "K"; req.secret = "S";
-//     auto creds = tbmqtt::provision(server, req, std::chrono::seconds(10));
-//     if (!creds) return fail(creds.error());
-//     tbmqtt::save_credentials("/var/lib/dev/credentials.json", *creds);
-//     tbmqtt::apply_credentials(server, *creds);   // then: tbmqtt::client device{server};
+//     tbmqtt::credentials creds;
+//     if (auto r = tbmqtt::provision(server, req, std::chrono::seconds(10), creds); !r) return fail(r.error());
+//     if (auto r = tbmqtt::save_credentials("/var/lib/dev/credentials.json", creds); !r) return fail(r.error());
+//     tbmqtt::apply_credentials(server, creds);   // then: tbmqtt::client device{server};
+//
+// The same API on ESP-IDF (tbmqtt/esp_idf/provisioned_client.hpp): provision(), apply_credentials,
+// provisioning_options, provisioned_client, with esp_client_options for client_options and a
+// tbmqtt::storage (NVS) for the credentials file.
 #pragma once
 
 #include <atomic>
@@ -48,16 +52,20 @@ namespace tbmqtt {
 // capacities, fields read with .view() (or .c_str()), set with assign_access_token /
 // assign_mqtt_basic / assign_x509.
 
-/// @brief Connects to `server` (host, port, TLS trust settings; its credentials are ignored) with
-/// the username `provision`, subscribes to /provision/response, publishes the request and waits
-/// for the answer. Blocks the calling thread at most about `timeout`.
-/// @return The credentials, or errc::invalid_argument (request incomplete),
+/// @brief Provisions once: connects to `server` (host, port, TLS trust settings; its credentials
+/// are ignored, and the client certificate is not sent: an X.509 device registers its
+/// certificate in the request) with the username `provision`, subscribes to /provision/response,
+/// publishes the request and waits for the answer. Blocks the calling thread at most about
+/// `timeout`. Stores nothing: save the credentials (save_credentials) before using them. The same
+/// call on ESP-IDF.
+/// @param out_credentials Receives the granted credentials; unchanged on failure.
+/// @return ok, or errc::invalid_argument (request incomplete),
 /// errc::provision_not_found, errc::provision_failed, errc::server_error, errc::malformed,
 /// errc::timeout, errc::unreachable, errc::refused_credentials (and other CONNACK refusals),
 /// a TLS failure (errc::tls_unknown_ca, ... as client::connect), errc::disconnected (closed without
 /// an answer), errc::transport_error.
-[[nodiscard]] result<credentials> provision(const client_options& server, const provision_request& request,
-                                            std::chrono::milliseconds timeout);
+[[nodiscard]] result<void> provision(const client_options& server, const provision_request& request,
+                                     std::chrono::milliseconds timeout, credentials& out_credentials);
 
 /// @brief Writes `c` as a small JSON file (to_json's format) with mode 0600, atomically (temp
 /// file, fsync, rename, fsync of the directory).
@@ -84,8 +92,8 @@ void apply_credentials(client_options& options, const credentials& c);
 
 // ---- the credential lifecycle ----------------------------------------------------------------
 
-/// @brief What provisioned_client may do. The request's views must stay valid while connect()
-/// runs.
+/// @brief What provisioned_client may do (the same on ESP-IDF, where the credentials live in
+/// `store` only: no credentials_file). The request's views must stay valid while connect() runs.
 struct provisioning_options {
   /// What to provision: key, secret, device name, credentials type (see provision_request).
   /// X.509: the device sends its own certificate; it then authenticates with the server

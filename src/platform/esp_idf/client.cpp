@@ -48,12 +48,7 @@ detail::esp_mqtt_settings settings_from(const esp_client_options& o, const detai
   s.client_id = o.client_id;
   s.username = o.access_token != nullptr ? o.access_token : o.username;
   s.password = o.access_token != nullptr ? nullptr : o.password;
-  s.ca_pem = tls.ca();
-  s.use_crt_bundle = o.tls.use_crt_bundle;
-  s.client_cert_pem = tls.certificate();
-  s.client_key_pem = tls.private_key();
-  s.client_key_password = o.tls.key_password;
-  s.skip_common_name_check = o.tls.skip_verify;
+  detail::set_tls(o.tls, tls, s);
   s.keepalive_s = static_cast<int>(o.keep_alive.count());
   s.reconnect_timeout_ms = static_cast<int>(o.reconnect_min.count());  // == reconnect_max (start() checks)
   s.network_timeout_ms = static_cast<int>(o.network_timeout.count());

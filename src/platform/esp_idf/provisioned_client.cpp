@@ -1,8 +1,9 @@
 // ESP-IDF provisioning: an esp-mqtt connection of its own (username `provision`) whose events
 // the calling task takes from the transport's queue and feeds into detail::provision_engine
 // (the round trip itself, host-tested) through esp_provision_mapper. The granted credentials go
-// into the SDK's one credentials type (tbmqtt::credentials) and are stored in its format (store_credentials).
-// esp_provisioned_client is the FreeRTOS half of run_credentials_lifecycle (host-tested).
+// into the SDK's one credentials type (tbmqtt::credentials) and are stored in its format
+// (store_credentials). provisioned_client is the FreeRTOS half of run_credentials_lifecycle
+// (host-tested).
 #include "tbmqtt/esp_idf/provisioned_client.hpp"
 
 #include <chrono>
@@ -38,15 +39,17 @@ std::uint32_t ms_since(TickType_t start) noexcept {
                                     configTICK_RATE_HZ);
 }
 
-detail::esp_mqtt_settings settings_from(const esp_provision_options& o, const detail::esp_tls_material& tls,
+detail::esp_mqtt_settings settings_from(const esp_client_options& o, const detail::esp_tls_material& tls,
                                         std::uint32_t timeout_ms, std::size_t request_size) noexcept {
   detail::esp_mqtt_settings s;
   s.uri = o.uri;
   s.username = provision_username.data();  // a string literal: NUL-terminated
-  s.ca_pem = tls.ca();
-  s.use_crt_bundle = o.tls.use_crt_bundle;
-  s.skip_common_name_check = o.tls.skip_verify;
-  // One attempt: esp_provision stops the client at the first failure, before any retry.
+  detail::set_tls(o.tls, tls, s);
+  // The provisioning session authenticates with the key and secret, not a client certificate.
+  s.client_cert_pem = nullptr;
+  s.client_key_pem = nullptr;
+  s.client_key_password = nullptr;
+  // One attempt: provision() stops the client at the first failure, before any retry.
   s.reconnect_timeout_ms = static_cast<int>(timeout_ms) + 1000;
   s.network_timeout_ms = static_cast<int>(timeout_ms);
   s.task_stack = static_cast<int>(o.task_stack);
@@ -59,7 +62,7 @@ detail::esp_mqtt_settings settings_from(const esp_provision_options& o, const de
 
 // Runs the exchange until it finishes, the deadline passes or `stop` is set; returns the
 // answer's payload.
-result<std::string_view> round_trip(const esp_provision_options& server, std::uint32_t timeout_ms,
+result<std::string_view> round_trip(const esp_client_options& server, std::uint32_t timeout_ms,
                                     std::string_view request, span<char> response,
                                     const std::atomic<bool>* stop) noexcept {
   const detail::esp_tls_material tls{server.tls};
@@ -92,7 +95,7 @@ result<std::string_view> round_trip(const esp_provision_options& server, std::ui
 }
 
 // One round trip of at most `timeout_ms`; the granted credentials go into `out`.
-errc provision_once(const esp_provision_options& server, std::uint32_t timeout_ms, const provision_request& request,
+errc provision_once(const esp_client_options& server, std::uint32_t timeout_ms, const provision_request& request,
                     credentials& out, const std::atomic<bool>* stop) noexcept {
   std::size_t request_size = 256;
   for (std::string_view s : {request.device_name, request.key, request.secret, request.token, request.client_id,
@@ -112,13 +115,20 @@ errc provision_once(const esp_provision_options& server, std::uint32_t timeout_m
 
 }  // namespace
 
-result<void> esp_provision(const esp_provision_options& server, const provision_request& request, storage& store,
-                           credentials& out_credentials) noexcept {
+result<void> provision(const esp_client_options& server, const provision_request& request,
+                       std::chrono::milliseconds timeout, credentials& out_credentials) noexcept {
+  auto granted = std::unique_ptr<credentials>(new (std::nothrow) credentials());  // unchanged on failure
+  if (!granted) return errc::out_of_memory;
+  if (errc e = provision_once(server, to_ms(timeout), request, *granted, nullptr); e != errc{}) return e;
+  out_credentials = *granted;
+  return {};
+}
+
+result<void> save_credentials(storage& store, const credentials& c) noexcept {
+  if (!c.complete()) return errc::invalid_argument;  // load_credentials would refuse it
   auto scratch = allocate(credentials_json_capacity);
   if (!scratch) return errc::out_of_memory;
-  if (errc e = provision_once(server, to_ms(server.timeout), request, out_credentials, nullptr); e != errc{}) return e;
-  // Stored before use: a device that resets now still knows its credentials.
-  return store_credentials(store, out_credentials, span<char>{scratch.get(), credentials_json_capacity});
+  return store_credentials(store, c, span<char>{scratch.get(), credentials_json_capacity});
 }
 
 void apply_credentials(esp_client_options& options, const credentials& c) noexcept {
@@ -139,16 +149,16 @@ void apply_credentials(esp_client_options& options, const credentials& c) noexce
   }
 }
 
-// ---- esp_provisioned_client ------------------------------------------------------------------
+// ---- provisioned_client ------------------------------------------------------------------
 
 // The lifecycle's platform part on the calling task: sliced waits that watch the cancel flag,
 // esp-mqtt round trips, an esp_client per connection attempt.
-struct esp_provisioned_client::platform final : credentials_platform {
-  esp_provisioned_client& self;
+struct provisioned_client::platform final : credentials_platform {
+  provisioned_client& self;
   std::chrono::milliseconds connect_timeout;
   TickType_t started = xTaskGetTickCount();
 
-  platform(esp_provisioned_client& s, std::chrono::milliseconds timeout) noexcept : self(s), connect_timeout(timeout) {}
+  platform(provisioned_client& s, std::chrono::milliseconds timeout) noexcept : self(s), connect_timeout(timeout) {}
 
   // Milliseconds left of the provisioning deadline (UINT32_MAX: none).
   std::uint32_t left_ms() const noexcept {
@@ -174,11 +184,11 @@ struct esp_provisioned_client::platform final : credentials_platform {
     const std::uint32_t left = left_ms();
     const std::uint32_t attempt = to_ms(self.options_.attempt_timeout);
     const std::uint32_t timeout = attempt < left ? attempt : left;
-    const errc e = provision_once(self.options_.server, timeout, self.options_.request, out, &self.cancelled_);
+    const errc e = provision_once(self.server_, timeout, self.options_.request, out, &self.cancelled_);
     return self.cancelled_ ? errc::cancelled : e;
   }
   errc connect(const credentials& creds) noexcept override {
-    esp_client_options options = self.device_;
+    esp_client_options options = self.server_;
     apply_credentials(options, creds);
     self.client_.reset();
     self.client_.emplace(options);
@@ -192,25 +202,25 @@ struct esp_provisioned_client::platform final : credentials_platform {
   bool cancelled() const noexcept override { return self.cancelled_; }
 };
 
-esp_provisioned_client::esp_provisioned_client(const esp_client_options& device, esp_provisioning_options provisioning)
-    : device_(device), options_(std::move(provisioning)) {}
+provisioned_client::provisioned_client(esp_client_options server, provisioning_options options)
+    : server_(server), options_(std::move(options)) {}
 
-esp_provisioned_client::~esp_provisioned_client() {
+provisioned_client::~provisioned_client() {
   cancelled_ = true;
   while (running_) vTaskDelay(cancel_poll);
   client_.reset();
 }
 
-void esp_provisioned_client::cancel() noexcept {
+void provisioned_client::cancel() noexcept {
   if (running_) cancelled_ = true;  // a later connect() starts afresh
 }
 
-esp_client& esp_provisioned_client::get() noexcept {
+esp_client& provisioned_client::get() noexcept {
   TBMQTT_EXPECTS(client_.has_value());
   return *client_;
 }
 
-result<void> esp_provisioned_client::connect(std::chrono::milliseconds connect_timeout) noexcept {
+result<void> provisioned_client::connect(std::chrono::milliseconds connect_timeout) noexcept {
   TBMQTT_EXPECTS(options_.store != nullptr && !running_);
   cancelled_ = false;
   running_ = true;
@@ -221,7 +231,7 @@ result<void> esp_provisioned_client::connect(std::chrono::milliseconds connect_t
   if (auto scratch = allocate(credentials_json_capacity)) {
     credentials_lifecycle life{{options_.allow_reprovision, options_.max_attempts}};
     platform p{*this, connect_timeout};
-    outcome = run_credentials_lifecycle(life, *options_.store, record_,
+    outcome = run_credentials_lifecycle(life, *options_.store, current_,
                                         span<char>{scratch.get(), credentials_json_capacity}, p);
     attempts_ = life.attempts();
     provisioned_ = outcome && life.provisioned_new();

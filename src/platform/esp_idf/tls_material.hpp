@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "../../transport/esp_mqtt/esp_mqtt_config.hpp"
+#include "sdkconfig.h"
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/esp_idf/client.hpp"
 
@@ -24,6 +26,9 @@ class esp_tls_material {
     ca_ = resolve(tls.ca, ca_text_);
     certificate_ = resolve(tls.certificate, certificate_text_);
     private_key_ = resolve(tls.private_key, private_key_text_);
+#if !defined(CONFIG_ESP_TLS_SKIP_SERVER_CERT_VERIFY)
+    if (tls.insecure) error_ = errc::invalid_argument;  // esp-tls cannot skip verification here
+#endif
   }
   const char* ca() const noexcept { return ca_; }
   const char* certificate() const noexcept { return certificate_; }
@@ -54,5 +59,18 @@ class esp_tls_material {
   const char* private_key_ = nullptr;
   errc error_{};
 };
+
+/// @brief The server verification and client certificate of `o` into `s` (the client's and the
+/// provisioning connection's): the CA (PEM), the IDF bundle, the host name (CN) check; with
+/// `insecure` no CA and no bundle, which esp-tls built with CONFIG_ESP_TLS_SKIP_SERVER_CERT_VERIFY
+/// takes as "verify nothing" (without it esp_tls_material::error() refuses the options).
+inline void set_tls(const esp_tls_options& o, const esp_tls_material& m, esp_mqtt_settings& s) noexcept {
+  s.ca_pem = o.insecure ? nullptr : m.ca();
+  s.use_crt_bundle = o.use_crt_bundle && !o.insecure;
+  s.skip_common_name_check = o.skip_hostname_check || o.insecure;
+  s.client_cert_pem = m.certificate();
+  s.client_key_pem = m.private_key();
+  s.client_key_password = o.key_password;
+}
 
 }  // namespace tbmqtt::detail

@@ -89,6 +89,7 @@ detail::mqtt_endpoint endpoint_from(const client_options& o) {
   e.key_file = o.tls.private_key;
   e.key_password = o.tls.key_password;
   e.tls_insecure = o.tls.insecure;
+  e.tls_skip_hostname_check = o.tls.skip_hostname_check;
   return e;
 }
 

@@ -144,6 +144,7 @@ errc provision_round_trip(const client_options& server, const provision_request&
   e.ca_file = server.tls.ca;
   e.ca_dir = server.tls.ca_dir;
   e.tls_insecure = server.tls.insecure;
+  e.tls_skip_hostname_check = server.tls.skip_hostname_check;
 
   provisioning_session session;
   detail::mosquitto_transport transport{e, session};
@@ -155,11 +156,12 @@ errc provision_round_trip(const client_options& server, const provision_request&
 
 }  // namespace
 
-result<credentials> provision(const client_options& server, const provision_request& request,
-                              std::chrono::milliseconds timeout) {
-  credentials granted;
-  if (errc e = provision_round_trip(server, request, timeout, nullptr, granted); e != errc{}) return e;
-  return granted;
+result<void> provision(const client_options& server, const provision_request& request,
+                       std::chrono::milliseconds timeout, credentials& out_credentials) {
+  auto granted = std::make_unique<credentials>();  // `out_credentials` unchanged on failure
+  if (errc e = provision_round_trip(server, request, timeout, nullptr, *granted); e != errc{}) return e;
+  out_credentials = *granted;
+  return {};
 }
 
 std::string to_json(const credentials& c) {

@@ -90,8 +90,9 @@ mosquitto_transport::~mosquitto_transport() { mosquitto_destroy(mosq_); }
 
 result<void> mosquitto_transport::connect() {
   if (endpoint_.tls && !tls_configured_) {
-    const tls_settings settings{endpoint_.host,     endpoint_.ca_file,      endpoint_.ca_dir,      endpoint_.cert_file,
-                                endpoint_.key_file, endpoint_.key_password, endpoint_.tls_insecure};
+    tls_settings settings{endpoint_.host,     endpoint_.ca_file,      endpoint_.ca_dir,      endpoint_.cert_file,
+                          endpoint_.key_file, endpoint_.key_password, endpoint_.tls_insecure};
+    settings.skip_hostname_check = endpoint_.tls_skip_hostname_check;
     TBMQTT_TRY(tls_.build(settings));
     // libmosquitto takes a reference, and must add nothing of its own ("with defaults" would
     // also refuse a context that has no cafile/capath of libmosquitto's).

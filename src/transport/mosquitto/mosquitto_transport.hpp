@@ -35,6 +35,7 @@ struct mqtt_endpoint {
   std::string ca_file, ca_dir, cert_file, key_file;
   std::string key_password;  ///< Decrypts key_file.
   bool tls_insecure = false;
+  bool tls_skip_hostname_check = false;
 };
 
 /// @brief Events from the transport. All calls come from the thread that runs loop().

@@ -113,7 +113,7 @@ result<void> tls_context::build(const tls_settings& s) {
     // DNS names (or the CN when there are none).
     X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    if (X509_VERIFY_PARAM_set1_ip_asc(param, s.host.c_str()) != 1 &&
+    if (!s.skip_hostname_check && X509_VERIFY_PARAM_set1_ip_asc(param, s.host.c_str()) != 1 &&
         X509_VERIFY_PARAM_set1_host(param, s.host.c_str(), s.host.size()) != 1)
       return fail(errc::tls_error);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_callback);

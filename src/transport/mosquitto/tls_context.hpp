@@ -23,12 +23,13 @@ namespace tbmqtt::detail {
 struct tls_settings {
   std::string host;  ///< Checked against the server certificate (DNS name or IP address).
   // ca_file, cert_file, key_file: PEM text when the value starts with "-----BEGIN", else a file.
-  std::string ca_file;       ///< PEM bundle of trusted CAs.
-  std::string ca_dir;        ///< Directory of hashed CA certificates (`openssl rehash`).
-  std::string cert_file;     ///< Client certificate chain (PEM); empty: none.
-  std::string key_file;      ///< Its private key (PEM, may be encrypted).
-  std::string key_password;  ///< Decrypts key_file; used only while build() loads the key.
-  bool insecure = false;     ///< No server verification at all (only when the user asked).
+  std::string ca_file;               ///< PEM bundle of trusted CAs.
+  std::string ca_dir;                ///< Directory of hashed CA certificates (`openssl rehash`).
+  std::string cert_file;             ///< Client certificate chain (PEM); empty: none.
+  std::string key_file;              ///< Its private key (PEM, may be encrypted).
+  std::string key_password;          ///< Decrypts key_file; used only while build() loads the key.
+  bool insecure = false;             ///< No server verification at all (only when the user asked).
+  bool skip_hostname_check = false;  ///< Verify the chain, not the name (only when the user asked).
 };
 
 /// @brief One SSL_CTX plus the cause of the last failed handshake. The callbacks run on the
@@ -42,7 +43,7 @@ class tls_context {
 
   /// @brief Creates the context: TLS 1.2 or later; the server certificate verified against
   /// ca_file and/or ca_dir (both empty: the system bundle) and its name against `host`, unless
-  /// `insecure`; the client certificate and key, when given.
+  /// `insecure` (neither) or `skip_hostname_check` (not the name); the client certificate and key, when given.
   /// @return ok, or errc::tls_bad_client_key (certificate or key unreadable, key encrypted and the
   /// password wrong or missing, key not matching the certificate), errc::tls_error (no memory,
   /// CA file or directory unusable).
