@@ -23,8 +23,8 @@ inline void send_once(const char* tag, tbmqtt::esp_client& device, const char* t
 /// refusal is logged with its typed error, e.g. refused_credentials when the server does not
 /// know the credentials.
 inline void connect_and_send_once(const char* tag, const tbmqtt::esp_client_options& options, const char* telemetry) {
-  static logged_events events{tag};
-  static tbmqtt::esp_client device{options, events};
+  static tbmqtt::esp_client device{options};
+  log_errors(device, tag);
   if (connect(device, tag)) send_once(tag, device, telemetry);
 }
 
