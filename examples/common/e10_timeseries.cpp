@@ -43,8 +43,8 @@ int e10_timeseries(int argc, char** argv) {
   }
   for (int i = 0; i < count; ++i) {
     // The client's thread (task) drives the attached registry: call it under the client's lock.
-    tbmqtt::result<void> sent = tbmqtt::errc::not_connected;
-    example::locked(device, [&] { sent = points.upload_time_series(example::monotonic_ms(), example::unix_ms()); });
+    const tbmqtt::result<void> sent =
+        device.with_lock([&] { return points.upload_time_series(example::monotonic_ms(), example::unix_ms()); });
     std::printf("device: upload %d: %s\n", i + 1, sent ? "ok" : tbmqtt::to_string(sent.error()));
     temperature += 0.5;
     humidity += 1;

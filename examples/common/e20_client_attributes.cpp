@@ -47,8 +47,7 @@ int e20_client_attributes(int argc, char** argv) {
   }
   if (!server_value.wait(std::chrono::seconds(3)))
     std::printf("device: nothing stored on the server; keeping the defaults\n");
-  tbmqtt::result<void> sent = tbmqtt::errc::not_connected;
-  example::locked(device, [&] { sent = points.upload_client_attributes(); });
+  const tbmqtt::result<void> sent = device.with_lock([&] { return points.upload_client_attributes(); });
   std::printf("device: client attributes uploaded: %s\n", sent ? "ok" : tbmqtt::to_string(sent.error()));
   const bool flushed = device.flush(std::chrono::seconds(5)).ok();
   device.detach();

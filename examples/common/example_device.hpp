@@ -174,13 +174,6 @@ inline void sleep(std::chrono::milliseconds duration) { vTaskDelay(pdMS_TO_TICKS
 /// A monotonic clock in milliseconds (wraps after 49 days), for tbmqtt::registry.
 inline std::uint32_t monotonic_ms() { return static_cast<std::uint32_t>(esp_timer_get_time() / 1000); }
 
-/// Runs `f()` under the client's lock, which its task holds while it drives an attached registry.
-/// (The clients differ here: esp_client::with_session(f(session&)), client::with_lock(f()).)
-template <class F>
-void locked(device_client& device, F&& f) {
-  device.with_session([&](tbmqtt::session&) { f(); });
-}
-
 #if defined(CONFIG_IDF_TARGET_LINUX)
 inline std::FILE* log_file = nullptr;
 inline int log_to_file(const char* format, va_list args) {
@@ -296,11 +289,6 @@ inline std::uint32_t monotonic_ms() {
   return static_cast<std::uint32_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
           .count());
-}
-
-template <class F>
-void locked(device_client& device, F&& f) {
-  device.with_lock([&] { f(); });
 }
 
 #define EXAMPLE_MAIN(run) \

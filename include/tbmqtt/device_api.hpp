@@ -4,6 +4,7 @@
 // protocol core (session and engines) never uses it.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 #include "tbmqtt/device_runtime.hpp"  // connection_event
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/json.hpp"
+#include "tbmqtt/ota.hpp"  // ota_kind, ota_state, ota_package
 
 namespace tbmqtt {
 
@@ -35,5 +37,15 @@ using attributes_callback = std::function<void(errc, json::value client, json::v
 using attribute_update_callback = std::function<void(json::value update)>;
 /// A client-side RPC's answer: errc{} and the server's JSON, or the error.
 using rpc_response_callback = std::function<void(errc, json::value response)>;
+
+/// @brief What the app hears from OTA (enable_ota; see tbmqtt/ota.hpp); each handler may be empty.
+/// They run on the client's thread (task), as every other handler.
+struct ota_handlers {
+  std::function<void(ota_kind, ota_state, errc, std::string_view detail)> on_state;
+  std::function<void(ota_kind, std::uint64_t received, std::uint64_t total)> on_progress;
+  /// The image is verified and activated (state UPDATING): restart into it, then call
+  /// confirm_ota() once the new version works.
+  std::function<void(ota_kind, const ota_package&)> on_ready;
+};
 
 }  // namespace tbmqtt

@@ -123,7 +123,7 @@ class EspBehavioursTest(unittest.TestCase):
         second_from = unix_ms()
         second = self.app("store", flash_file=flash, TBMQTT_SOAK_FIRST=20, TBMQTT_SOAK_COUNT=5)
         second.wait_for(r"queued 5")
-        second.wait_for(r"forwarded 25", timeout=30)
+        second.wait_for(r"soak: store forwarded", timeout=60)
         points = wait_for(lambda: (lambda s: s if len(s) >= 25 else None)(
             request(self.b, "telemetry.series", {"device": self.name, "key": "seq"})))
         seqs = [p["value"] for p in points]

@@ -6,6 +6,7 @@
 
 #include "broker.hpp"
 #include "tbmqtt/linux/client.hpp"
+#include "tbmqtt/linux/platform.hpp"
 
 using namespace std::chrono_literals;
 using tbmqtt::errc;
@@ -98,4 +99,36 @@ TEST(client, flush_from_a_callback_would_deadlock_and_says_so) {
   ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(f.get(), errc::would_deadlock);  // at once, not after the 5 s: it would wait on itself
   EXPECT_TRUE(device.flush(5s));             // from another thread it waits as usual
+}
+
+// with_lock(f) returns f()'s result; f may call the client (the lock is recursive).
+TEST(client, with_lock_returns_the_result_of_the_call_which_may_call_the_client) {
+  tbmqtt::client_options options;
+  tbmqtt::client c{options};
+  EXPECT_EQ(c.with_lock([] { return 42; }), 42);
+  EXPECT_FALSE(c.with_lock([&] { return c.connected(); }));
+  const tbmqtt::result<void> refused = c.with_lock([]() -> tbmqtt::result<void> { return tbmqtt::errc::again; });
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), tbmqtt::errc::again);
+}
+
+// One engine per kind; confirm/reject need an enabled kind and a pending update.
+TEST(client, enable_ota_refuses_a_kind_twice_and_confirm_reject_report_what_is_missing) {
+  tbmqtt::file_sink firmware_image{::testing::TempDir() + "tbmqtt-ota-fw.bin"};
+  tbmqtt::file_sink software_image{::testing::TempDir() + "tbmqtt-ota-sw.bin"};
+  tbmqtt::client_options options;
+  tbmqtt::client c{options};
+  tbmqtt::ota_config config;
+  config.current_title = "app";
+  config.current_version = "1.0";
+  EXPECT_EQ(c.confirm_ota(tbmqtt::ota_kind::firmware).error(), tbmqtt::errc::invalid_argument);  // not enabled
+  ASSERT_TRUE(c.enable_ota(config, firmware_image, nullptr));
+  EXPECT_EQ(c.enable_ota(config, firmware_image, nullptr).error(), tbmqtt::errc::invalid_argument);
+  EXPECT_EQ(c.confirm_ota(tbmqtt::ota_kind::firmware).error(), tbmqtt::errc::not_found);  // nothing pending
+  EXPECT_EQ(c.reject_ota(tbmqtt::ota_kind::firmware, "broken").error(), tbmqtt::errc::not_found);
+  EXPECT_EQ(c.reject_ota(tbmqtt::ota_kind::software, "broken").error(), tbmqtt::errc::invalid_argument);
+  config.kind = tbmqtt::ota_kind::software;
+  config.checkpoint_key = "tb_sw_ckpt";
+  config.pending_key = "tb_sw_pend";
+  EXPECT_TRUE(c.enable_ota(config, software_image, nullptr));
 }

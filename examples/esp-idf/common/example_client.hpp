@@ -1,4 +1,4 @@
-// Shared by the ESP-IDF examples: session events that log the errors no request owns,
+// Shared by the ESP-IDF examples: logging the errors no request owns,
 // connecting with the typed error logged, and waiting in app_main for events of the tbmqtt task.
 // Not part of the library.
 #pragma once
@@ -14,15 +14,13 @@
 
 namespace example {
 
-/// session_events that log errors no request owns (a refused subscription, a malformed push,
-/// an unknown RPC method, ...). Derive from it and override what the example needs.
-struct logged_events : tbmqtt::session_events {
-  explicit logged_events(const char* log_tag) : tag(log_tag) {}
-  void on_error(tbmqtt::errc e, std::string_view context) noexcept override {
+/// Logs the errors no request owns (a refused subscription, a malformed push, an unknown RPC
+/// method, ...) with `tag` (a string that outlives the client).
+inline void log_errors(tbmqtt::esp_client& device, const char* tag) {
+  device.on_error([tag](tbmqtt::errc e, std::string_view context) {
     ESP_LOGW(tag, "%s: %.*s", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
-  }
-  const char* tag;
-};
+  });
+}
 
 /// Connects `device` (15 s). On failure logs `connect failed: <errc>` (e.g. refused_credentials,
 /// unreachable), disconnects the client and returns false.

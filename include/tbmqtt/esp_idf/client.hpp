@@ -1,22 +1,20 @@
 // tbmqtt — the ESP-IDF client: a ThingsBoard device connection over esp-mqtt (IDF v4.4 / v5.x).
 //
-//     tbmqtt::session_events events;   // results: override what the app needs
 //     tbmqtt::esp_client_options options;
 //     options.uri = "mqtt://thingsboard.local:1883";
 //     options.access_token = "A1_TEST_TOKEN";
-//     tbmqtt::esp_client device{options, events};
+//     tbmqtt::esp_client device{options};
 //     (void)device.on_rpc("setGpio", [&](const tbmqtt::server_rpc& rpc) {
 //       (void)device.reply_rpc(rpc.id, "{\"ok\":true}");   // callbacks may call back
 //     });
 //     if (auto r = device.connect(10000); !r) ESP_LOGE("app", "%s", tbmqtt::to_string(r.error()));
 //     (void)device.send_telemetry("{\"temperature\":21.5}");
 //
-// Server RPCs and connection events reach std::function handlers, as on Linux
-// (tbmqtt/device_api.hpp); other results arrive through tbmqtt::session_events (see session.hpp
-// for each callback's contract).
+// The API of tbmqtt::client on Linux (same method names, return types and handler forms,
+// tbmqtt/device_api.hpp); its methods are noexcept here. Results go to the handlers given per
+// call; a result no handler takes goes nowhere, and errors no request owns go to on_error().
 //
-// Threading contract (FreeRTOS): every session_events callback and the connection callback run
-// on one task owned by the client ("tbmqtt", created by start()/connect()). Every public method
+// Threading contract (FreeRTOS): every handler runs on one task owned by the client ("tbmqtt", created by start()/connect()). Every public method
 // may be called from any task, including from inside a callback; a recursive mutex guards the
 // session. Calls that send (send_*, reply_rpc, call_rpc, ...) block while esp-mqtt writes to the
 // socket. Never call methods from an esp-mqtt event handler of your own (the esp-mqtt task).
@@ -32,6 +30,7 @@
 #include "tbmqtt/device_api.hpp"  // server_rpc, rpc_handler, connection_callback, connection_event
 #include "tbmqtt/errc.hpp"
 #include "tbmqtt/offline_queue.hpp"
+#include "tbmqtt/ota.hpp"
 #include "tbmqtt/payload.hpp"
 #include "tbmqtt/session.hpp"
 #include "tbmqtt/wire_format.hpp"
@@ -42,6 +41,12 @@
 namespace tbmqtt {
 
 class iregistry;  // tbmqtt/registry.hpp
+class esp_client;
+namespace detail {
+/// The client's session, for an extension the client does not wrap yet (the gateway engine, until
+/// esp_client has gateway()): use it under with_lock(). Not part of the API.
+session& session_of(esp_client& client) noexcept;
+}  // namespace detail
 
 /// @brief TLS for esp_client (used when the URI scheme is mqtts:// or wss://), named as
 /// tls_options on Linux: `ca`, `certificate`, `private_key`, `key_password`,
@@ -141,10 +146,8 @@ class esp_client {
   using connection_callback = tbmqtt::connection_callback;
   using rpc_handler = tbmqtt::rpc_handler;
 
-  /// @param events Receives the results and server requests no handler takes; must outlive the
-  /// client.
-  esp_client(const esp_client_options& options, session_events& events) noexcept;
-  /// Every result goes to the handlers given per call (or nowhere).
+  /// Every result goes to the handlers given per call (or nowhere), as on Linux. Out of memory:
+  /// start() and connect() return errc::out_of_memory.
   explicit esp_client(const esp_client_options& options) noexcept;
   /// Stops the client. Pending requests end with errc::disconnected. Not from a callback.
   ~esp_client();
@@ -180,7 +183,7 @@ class esp_client {
   /// @brief Publishes telemetry: JSON text (validated) or a builder. QoS 1 messages published
   /// while offline wait in esp-mqtt's outbox. Its outcome arrives once: the PUBACK (QoS 1) or the
   /// write (QoS 0), or why it was lost (errc::timeout: expired from esp-mqtt's outbox), in
-  /// `on_delivered` when given, else in session_events::on_delivered(ticket, errc).
+  /// `on_delivered` when given (else nowhere).
   /// @return The message's ticket, or errc::invalid_argument, errc::payload_too_large,
   /// errc::not_connected, errc::again (esp-mqtt outbox full, or TBMQTT_MAX_IN_FLIGHT messages
   /// wait for their outcome).
@@ -201,17 +204,19 @@ class esp_client {
   /// empty, as on Linux. @return ok, errc::timeout, or errc::would_deadlock (called from a callback).
   [[nodiscard]] result<void> flush(std::chrono::milliseconds timeout) noexcept;
 
-  /// @brief Reads attributes ("k1,k2"; both empty: all); the answer comes to `done` when given,
-  /// else through session_events::on_attributes_response with the returned id.
+  /// @brief Reads client and shared attributes ("k1,k2" lists; both empty: all). `done` gets
+  /// errc{} and the `client`/`shared` sections (absent when empty), or errc::timeout,
+  /// errc::disconnected, errc::malformed.
+  /// @return The request id, or errc::not_connected, errc::queue_full, errc::again.
   [[nodiscard]] result<std::uint32_t> request_attributes(std::string_view client_keys, std::string_view shared_keys,
-                                                         attributes_callback done = {}) noexcept;
-  /// @brief Shared-attribute pushes touching `keys` ("" = all; copied) reach `update` when
-  /// given, else on_shared_attributes with the returned index. @return The index, or
-  /// errc::queue_full.
+                                                         attributes_callback done) noexcept;
+  /// @brief Calls `update` for each shared-attribute push touching `keys` ("k1,k2"; "" = all;
+  /// copied). Survives reconnects. @return The subscription's index, or errc::queue_full.
   [[nodiscard]] result<std::size_t> subscribe_shared_attributes(std::string_view keys,
-                                                                attribute_update_callback update = {}) noexcept;
-  /// @brief Errors no request owns (refused subscription, malformed push, ...), also given to
-  /// session_events::on_error.
+                                                                attribute_update_callback update) noexcept;
+  /// @brief Errors no request owns (refused subscription, malformed push, unknown response id,
+  /// unknown topic, esp-mqtt events dropped (errc::queue_full), a message expired from
+  /// esp-mqtt's outbox (errc::timeout)).
   void on_error(error_callback callback);
   /// @brief Server-side RPC `method` reaches `handler` (on the tbmqtt task; answer with
   /// reply_rpc(), now or later, from any task). Unregistered methods are answered
@@ -223,10 +228,11 @@ class esp_client {
   /// @brief Answers server RPC `request_id`. @return The message id, or errc::unknown_request,
   /// errc::invalid_argument, errc::payload_too_large, errc::not_connected.
   [[nodiscard]] result<delivery_ticket> reply_rpc(std::string_view request_id, std::string_view json_text) noexcept;
-  /// @brief Client-side RPC; the answer comes to `done` when given, else through
-  /// session_events::on_rpc_response with the returned id.
+  /// @brief Client-side RPC: `{"method":m,"params":params_json}`. `done` gets the server's JSON,
+  /// or errc::timeout, errc::disconnected, errc::malformed, errc::server_error (`{"error":..}`).
+  /// @return The request id, or errc::not_connected, errc::queue_full, errc::again.
   [[nodiscard]] result<std::uint32_t> call_rpc(std::string_view method, std::string_view params_json,
-                                               rpc_response_callback done = {}) noexcept;
+                                               rpc_response_callback done) noexcept;
   /// @brief Claims the device: `{"secretKey":s,"durationMs":n}`. `duration` 0 leaves durationMs
   /// out (the server's default applies). @return The message's ticket, or errc::invalid_argument
   /// (`duration` negative or above 2^32-1 ms: the wire carries 32 bits), errors as send_telemetry.
@@ -237,7 +243,7 @@ class esp_client {
   /// tbmqtt::client::attach does on Linux: `points.attach(session)` (the session then hands it
   /// its events) and, unless `tick` is false, `points.tick(monotonic ms, Unix ms or 0 before
   /// SNTP set the clock)` on the tbmqtt task every tick_period. Under the session mutex; for
-  /// other calls on the registry from another task use with_session(). One registry at a time:
+  /// other calls on the registry from another task use with_lock(). One registry at a time:
   /// attaching another one detaches the previous one; the same one again only updates `tick`.
   /// @pre `points` outlives the client, or detach() is called first.
   /// @return ok, or errc::queue_full, errc::invalid_argument (attached to another session),
@@ -246,22 +252,42 @@ class esp_client {
   /// @brief Detaches the registry (iregistry::detach) and stops ticking it.
   void detach() noexcept;
 
-  /// @brief Runs `f(session&)` with the session mutex held, for extensions (OTA, gateway, ...).
+  /// @brief Runs `f()` under the client's (session) mutex, serialised with the tbmqtt task, and
+  /// returns its result (for calls on an attached registry from another task, e.g.
+  /// `upload_time_series`). The same on Linux. `f` may call the client.
+  /// @pre The client was created (not out of memory).
   template <class F>
-  decltype(auto) with_session(F&& f) {
+  decltype(auto) with_lock(F&& f) {
     struct guard {
       const esp_client& c;
-      explicit guard(const esp_client& client) : c(client) { c.lock(); }
+      explicit guard(const esp_client& owner) : c(owner) { c.lock(); }
       ~guard() { c.unlock(); }
-    } g{*this};
-    return f(session_ref());
+    } held{*this};
+    return f();
   }
 
+  /// @brief Enables firmware or software OTA (one engine per ota_kind), as client::enable_ota on
+  /// Linux: on every connect the client reports current_*_title/version, follows the *_ package
+  /// attributes, downloads a new package into `sink` (chunks larger than mqtt_buffer_size
+  /// stream into it fragment by fragment; MD5/SHA-2 through mbedTLS, CRC32/Murmur3 in the core),
+  /// checkpoints progress in `store` (optional, e.g. NVS) and reports *_state. Runs on the
+  /// tbmqtt task; `handlers` run there too. The config's texts are copied.
+  /// @pre `sink` and `store` outlive the client.
+  /// @return ok, or errc::invalid_argument (this kind is enabled already), errc::queue_full,
+  /// errc::out_of_memory.
+  [[nodiscard]] result<void> enable_ota(const ota_config& config, ota_sink& sink, storage* store,
+                                        ota_handlers handlers = {}) noexcept;
+  /// @brief After restarting into a new version that works: reports UPDATED.
+  /// @return ok, or errc::not_found (nothing pending), errc::invalid_argument (kind not enabled).
+  [[nodiscard]] result<void> confirm_ota(ota_kind kind) noexcept;
+  /// @brief The new version does not work: reports FAILED with `reason`. Errors as confirm_ota.
+  [[nodiscard]] result<void> reject_ota(ota_kind kind, std::string_view reason) noexcept;
+
  private:
+  friend session& detail::session_of(esp_client&) noexcept;
   struct impl;
   void lock() const noexcept;
   void unlock() const noexcept;
-  session& session_ref() noexcept;
   impl* impl_ = nullptr;
 };
 

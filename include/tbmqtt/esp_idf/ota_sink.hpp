@@ -38,10 +38,10 @@
 //     void on_connection(const tbmqtt::connection_event& e) {   // tbmqtt task
 //       if (!e.connected) return;
 //       if (tbmqtt::esp_ota_running_pending_verify()) (void)tbmqtt::esp_ota_confirm_running();
-//       device.with_session([](tbmqtt::session&) { (void)fw.confirm(); });   // -> fw_state UPDATED
+//       (void)device.confirm_ota(tbmqtt::ota_kind::firmware);   // -> fw_state UPDATED
 //     }
 //
-// (fw.confirm() returns errc::not_found when no update was pending: harmless on every connect.)
+// (confirm_ota() returns errc::not_found when no update was pending: harmless on every connect.)
 #pragma once
 
 #include <cstddef>

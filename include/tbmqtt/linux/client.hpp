@@ -119,15 +119,6 @@ struct client_options {
   } rate_limits;
 };
 
-/// @brief What the app hears from OTA (see tbmqtt/ota.hpp); each handler may be empty.
-struct ota_handlers {
-  std::function<void(ota_kind, ota_state, errc, std::string_view detail)> on_state;
-  std::function<void(ota_kind, std::uint64_t received, std::uint64_t total)> on_progress;
-  /// The image is verified and activated (state UPDATING): restart into it, then call
-  /// client::confirm_ota() once the new version works.
-  std::function<void(ota_kind, const ota_package&)> on_ready;
-};
-
 /// @brief The offline store cannot be used: code() is errc::store_locked (another process
 /// holds its directory), errc::storage_error or errc::not_enough_space.
 class store_error : public std::runtime_error {
@@ -261,9 +252,18 @@ class client {
   [[nodiscard]] result<void> attach(iregistry& points, bool tick = true);
   /// @brief Detaches the registry (iregistry::detach) and stops ticking it.
   void detach();
-  /// @brief Runs `fn` under the client's lock, serialised with the network thread (for calls on
-  /// an attached registry from another thread, e.g. `upload_time_series`).
-  void with_lock(const std::function<void()>& fn);
+  /// @brief Runs `f()` under the client's lock, serialised with the network thread, and returns
+  /// its result (for calls on an attached registry from another thread, e.g.
+  /// `upload_time_series`). The same on esp_client. `f` may call the client.
+  template <class F>
+  decltype(auto) with_lock(F&& f) {
+    struct guard {
+      const client& c;
+      explicit guard(const client& owner) : c(owner) { c.lock(); }
+      ~guard() { c.unlock(); }
+    } held{*this};
+    return f();
+  }
 
   /// @brief Enables firmware or software OTA (one engine per ota_kind): on every connect the
   /// client reports current_*_title/version, follows the *_ package attributes, downloads a new
@@ -303,6 +303,8 @@ class client {
  private:
   friend class gateway_client;
   qos options_qos() const;
+  void lock() const;
+  void unlock() const;
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -26,6 +26,8 @@
 #include "../../transport/esp_mqtt/esp_event_mapping.hpp"
 #include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
 #include "../common/call_callbacks.hpp"
+#include "../common/client_options.hpp"
+#include "../common/ota_slots.hpp"
 #include "../common/rpc_dispatch.hpp"
 #include "tls_material.hpp"
 
@@ -67,16 +69,6 @@ detail::esp_event_queue_config queue_from(const esp_client_options& o) noexcept 
   return q;
 }
 
-session_config session_config_from(const esp_client_options& o) noexcept {
-  session_config c;
-  c.request_timeout_ms = static_cast<std::uint32_t>(o.request_timeout.count());
-  c.max_payload = o.max_payload;
-  c.learn_session_limits = o.rate_limits.learn;
-  c.fail_when_rate_limited = o.rate_limits.fail_instead_of_waiting;
-  c.wire = o.wire;
-  return c;
-}
-
 class lock_guard {
  public:
   explicit lock_guard(SemaphoreHandle_t m) noexcept : m_(m) { xSemaphoreTakeRecursive(m_, portMAX_DELAY); }
@@ -94,12 +86,11 @@ class lock_guard {
 // mutex, two binary semaphores to wake connect() and flush(), esp_timer and gettimeofday, the
 // "tbmqtt" task; the rest is the runtime's.
 struct esp_client::impl final : session_events, runtime_os, connection_listener {
-  impl(const esp_client_options& o, session_events& user_events) noexcept
+  explicit impl(const esp_client_options& o) noexcept
       : options(o),
-        user(user_events),
         tls(o.tls),
         transport(settings_from(o, tls), queue_from(o)),
-        core(transport, *this, session_config_from(o)),
+        core(transport, *this, detail::session_config_from(o)),
         mapper(core),
         runtime(core, *this, static_cast<std::uint32_t>(o.tick_period.count())) {
     runtime.set_listener(this);
@@ -111,16 +102,12 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
     if (reassembly != nullptr) core.set_reassembly_buffer({reassembly, o.reassembly_size});
     if (o.offline_store != nullptr)
       open_offline_store(o);
-    else if (wants_pacing(o))
+    else if (detail::wants_pacing(o))
       offline_error = errc::invalid_argument;  // pacing needs the store to wait in
-  }
-  static bool wants_pacing(const esp_client_options& o) noexcept {
-    const auto& r = o.rate_limits;
-    return r.learn || r.messages != nullptr || r.telemetry_messages != nullptr || r.telemetry_data_points != nullptr;
   }
   // Rate-limit pacing of the offline store's messages (esp_client_options::rate_limits).
   void set_up_pacing(const esp_client_options& o) noexcept {
-    if (!wants_pacing(o)) return;
+    if (!detail::wants_pacing(o)) return;
     const std::pair<rate_limit_kind, const char*> rules[] = {
         {rate_limit_kind::messages, o.rate_limits.messages},
         {rate_limit_kind::telemetry_messages, o.rate_limits.telemetry_messages},
@@ -183,7 +170,6 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   }
 
   esp_client_options options;
-  session_events& user;
   detail::esp_tls_material tls;  // before transport: it points into this
   detail::esp_mqtt_transport transport;
   session core;
@@ -211,6 +197,7 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   detail::rpc_dispatch rpcs;
   detail::call_callbacks calls;
   std::deque<std::string> kept_keys;  // shared-attribute keys the session keeps views of
+  detail::ota_slots ota;              // enable_ota
 
   // ---- runtime_os, connection_listener ----
   void lock() noexcept override { xSemaphoreTakeRecursive(mutex, portMAX_DELAY); }
@@ -239,7 +226,7 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
       d.runtime.tick();
       if (const std::uint32_t dropped = d.transport.dropped_events(); dropped != d.seen_dropped) {
         d.seen_dropped = dropped;
-        d.user.on_error(errc::queue_full, "esp-mqtt events dropped (event queue or ring full)");
+        d.on_error(errc::queue_full, "esp-mqtt events dropped (event queue or ring full)");
       }
     }
     xSemaphoreGive(d.task_done);
@@ -254,7 +241,7 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
       case k::connection_lost: runtime.on_connection_lost(o.reason); break;
       case k::message_expired:  // its outcome: errc::timeout, through on_delivered
         core.on_publish_failed(static_cast<message_id>(o.msg_id), o.reason);
-        user.on_error(errc::timeout, "message expired in esp-mqtt's outbox");
+        on_error(errc::timeout, "message expired in esp-mqtt's outbox");
         break;
       case k::connected:
       case k::none: break;
@@ -285,47 +272,35 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   }
 
   // Publishes through the core (`f`: a session call returning a ticket) and keeps `done` for
-  // the message's outcome; outcomes nobody asked a callback for go to the app's session_events.
+  // the message's outcome; outcomes nobody asked a callback for go nowhere, as on Linux.
   template <class F>
   result<delivery_ticket> send(F&& f, delivery_callback&& done) noexcept {
-    return publish([&] {
-      return calls.send(f, std::move(done), [this](delivery_ticket ticket, errc e) { user.on_delivered(ticket, e); });
-    });
+    return publish([&] { return calls.send(f, std::move(done), [](delivery_ticket, errc) {}); });
   }
 
   // ---- session_events (mutex held) ----
-  void on_ready() noexcept override {
-    runtime.on_ready();
-    user.on_ready();
-  }
+  void on_ready() noexcept override { runtime.on_ready(); }
   void on_delivered(delivery_ticket ticket, errc e) noexcept override {
     runtime.on_delivered();
-    if (!calls.delivered(ticket, e)) user.on_delivered(ticket, e);
+    (void)calls.delivered(ticket, e);
   }
   void on_attributes_response(std::uint32_t id, errc e, json::value client, json::value shared) noexcept override {
-    if (!calls.attributes(id, e, client, shared)) user.on_attributes_response(id, e, client, shared);
+    (void)calls.attributes(id, e, client, shared);
   }
   void on_rpc_response(std::uint32_t id, errc e, json::value response) noexcept override {
-    if (!calls.rpc_response(id, e, response)) user.on_rpc_response(id, e, response);
+    (void)calls.rpc_response(id, e, response);
   }
   void on_shared_attributes(std::size_t subscription, json::value update) noexcept override {
-    if (!calls.shared(subscription, update)) user.on_shared_attributes(subscription, update);
+    (void)calls.shared(subscription, update);
   }
-  void on_rpc_request(const rpc_request& request) noexcept override {
-    if (!rpcs.dispatch(request)) user.on_rpc_request(request);
-  }
+  void on_rpc_request(const rpc_request& request) noexcept override { (void)rpcs.dispatch(request); }
   void on_error(errc e, std::string_view context) noexcept override {
     runtime.on_error(e);
     if (error_handler) error_handler(e, context);
-    user.on_error(e, context);
-  }
-  bool on_other_message(std::string_view topic, span<const std::byte> payload) noexcept override {
-    return user.on_other_message(topic, payload);
   }
 };
 
-esp_client::esp_client(const esp_client_options& options, session_events& events) noexcept
-    : impl_(new (std::nothrow) impl(options, events)) {
+esp_client::esp_client(const esp_client_options& options) noexcept : impl_(new (std::nothrow) impl(options)) {
   if (options.log_level >= 0) {
     const auto level = static_cast<esp_log_level_t>(options.log_level > 5 ? 5 : options.log_level);
     esp_log_level_set(tag, level);
@@ -337,13 +312,6 @@ esp_client::esp_client(const esp_client_options& options, session_events& events
   }
   if (impl_ == nullptr) ESP_LOGE(tag, "out of memory creating the client");
 }
-
-namespace {
-struct no_events final : session_events {};
-no_events nobody;  // esp_client(options): every result goes to the per-call handlers
-}  // namespace
-
-esp_client::esp_client(const esp_client_options& options) noexcept : esp_client(options, nobody) {}
 
 esp_client::~esp_client() {
   if (impl_ == nullptr) return;
@@ -362,7 +330,7 @@ esp_client::~esp_client() {
 
 void esp_client::lock() const noexcept { impl_->lock(); }
 void esp_client::unlock() const noexcept { impl_->unlock(); }
-session& esp_client::session_ref() noexcept { return impl_->core; }
+session& detail::session_of(esp_client& client) noexcept { return client.impl_->core; }
 
 result<void> esp_client::start() noexcept {
   if (impl_ == nullptr) return errc::out_of_memory;
@@ -555,6 +523,25 @@ result<delivery_ticket> esp_client::claim(std::string_view secret_key, std::chro
     return errc::invalid_argument;
   return impl_->send([&] { return impl_->core.claim(secret_key, static_cast<std::uint32_t>(duration.count())); },
                      std::move(done));
+}
+
+result<void> esp_client::enable_ota(const ota_config& config, ota_sink& sink, storage* store,
+                                    ota_handlers handlers) noexcept {
+  if (impl_ == nullptr) return errc::out_of_memory;
+  lock_guard lock(impl_->mutex);
+  return impl_->ota.enable(impl_->core, impl_->runtime.ready(), now_ms(), config, sink, store, std::move(handlers));
+}
+
+result<void> esp_client::confirm_ota(ota_kind kind) noexcept {
+  if (impl_ == nullptr) return errc::out_of_memory;
+  lock_guard lock(impl_->mutex);
+  return impl_->ota.confirm(kind);
+}
+
+result<void> esp_client::reject_ota(ota_kind kind, std::string_view reason) noexcept {
+  if (impl_ == nullptr) return errc::out_of_memory;
+  lock_guard lock(impl_->mutex);
+  return impl_->ota.reject(kind, reason);
 }
 
 }  // namespace tbmqtt

@@ -19,8 +19,9 @@
 
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
 #include "../common/call_callbacks.hpp"
+#include "../common/client_options.hpp"
+#include "../common/ota_slots.hpp"
 #include "../common/rpc_dispatch.hpp"
-#include "../mbedtls/mbedtls_hashes.hpp"
 #include "tbmqtt/linux/platform.hpp"
 #include "tbmqtt/rate_limit.hpp"
 
@@ -99,42 +100,6 @@ std::uint64_t unix_ms() {
           .count());
 }
 
-session_config session_config_from(const client_options& o) {
-  session_config c;
-  c.request_timeout_ms = static_cast<std::uint32_t>(o.request_timeout.count());
-  c.max_payload = o.max_payload;
-  c.learn_session_limits = o.rate_limits.learn;
-  c.fail_when_rate_limited = o.rate_limits.fail_instead_of_waiting;
-  c.wire = o.wire;
-  return c;
-}
-
-bool wants_pacing(const client_options& o) {
-  const auto& r = o.rate_limits;
-  return r.learn || !r.messages.empty() || !r.telemetry_messages.empty() || !r.telemetry_data_points.empty();
-}
-
-// Adapts the core's ota_listener to the client's std::function handlers.
-struct ota_adapter final : ota_listener {
-  ota_handlers handlers;
-  void on_ota_state(ota_kind k, ota_state s, errc e, std::string_view detail) noexcept override {
-    if (handlers.on_state) handlers.on_state(k, s, e, detail);
-  }
-  void on_ota_progress(ota_kind k, std::uint64_t received, std::uint64_t total) noexcept override {
-    if (handlers.on_progress) handlers.on_progress(k, received, total);
-  }
-  void on_ota_ready(ota_kind k, const ota_package& p) noexcept override {
-    if (handlers.on_ready) handlers.on_ready(k, p);
-  }
-};
-
-// One OTA engine with what it needs (each engine its own hash provider: one context each).
-struct ota_slot {
-  mbedtls_hash_provider hashes;
-  ota_adapter listener;
-  std::unique_ptr<ota_engine> engine;
-};
-
 }  // namespace
 
 // The offline store of client_options: a log of segment files in a locked directory.
@@ -179,11 +144,11 @@ struct client::impl final : session_events,
   explicit impl(client_options o)
       : options(with_uri(std::move(o))),
         transport(endpoint_from(options), *this),
-        core(*this, *this, session_config_from(options)) {
+        core(*this, *this, detail::session_config_from(options)) {
     runtime.set_listener(this);
     // A slot per packet id: libmosquitto queues any number of messages (offline too).
     core.set_delivery_slots({delivery_slots.data(), delivery_slots.size()});
-    if (wants_pacing(options)) set_up_pacing();
+    if (detail::wants_pacing(options)) set_up_pacing();
     if (options.offline_store.empty()) return;
     store = std::make_unique<offline_store>(options.offline_store, options);
     core.set_offline_queue(&store->queue);
@@ -236,8 +201,8 @@ struct client::impl final : session_events,
   connection_callback connection_handler;
   std::uint32_t reconnect_attempt = 0;
   std::mt19937 random{std::random_device{}()};
-  ota_slot ota[2];       // indexed by ota_kind
-  struct gateway_state;  // client::gateway(); defined right after impl
+  detail::ota_slots ota;  // enable_ota
+  struct gateway_state;   // client::gateway(); defined right after impl
   std::unique_ptr<gateway_state> gateway;
   std::unique_ptr<offline_store> store;
   rate_limiter limiter;  // used when options.rate_limits asks for pacing
@@ -574,40 +539,22 @@ void client::detach() {
   impl_->runtime.with_lock([&] { impl_->runtime.detach(); });
 }
 
-void client::with_lock(const std::function<void()>& fn) { impl_->runtime.with_lock(fn); }
+void client::lock() const { impl_->mutex.lock(); }
+void client::unlock() const { impl_->mutex.unlock(); }
 
 result<void> client::enable_ota(const ota_config& config, ota_sink& sink, storage* store, ota_handlers handlers) {
-  impl& d = *impl_;
-  std::lock_guard lock(d.mutex);
-  ota_slot& slot = d.ota[static_cast<std::size_t>(config.kind)];
-  if (slot.engine) return errc::invalid_argument;
-  ota_config owned = config;  // the engine keeps views: make them the client's
-  owned.current_title = d.keep(config.current_title);
-  owned.current_version = d.keep(config.current_version);
-  owned.checkpoint_key = d.keep(config.checkpoint_key);
-  owned.pending_key = d.keep(config.pending_key);
-  slot.listener.handlers = std::move(handlers);
-  slot.engine = std::make_unique<ota_engine>(d.core, sink, slot.hashes, store, slot.listener, owned);
-  if (auto added = d.core.add_extension(*slot.engine); !added) {
-    slot.engine.reset();
-    return added;
-  }
-  if (d.runtime.ready()) slot.engine->on_ready(now_ms());  // enabled while connected: start now
-  return {};
+  std::lock_guard lock(impl_->mutex);
+  return impl_->ota.enable(impl_->core, impl_->runtime.ready(), now_ms(), config, sink, store, std::move(handlers));
 }
 
 result<void> client::confirm_ota(ota_kind kind) {
   std::lock_guard lock(impl_->mutex);
-  auto& engine = impl_->ota[static_cast<std::size_t>(kind)].engine;
-  if (!engine) return errc::invalid_argument;
-  return engine->confirm();
+  return impl_->ota.confirm(kind);
 }
 
 result<void> client::reject_ota(ota_kind kind, std::string_view reason) {
   std::lock_guard lock(impl_->mutex);
-  auto& engine = impl_->ota[static_cast<std::size_t>(kind)].engine;
-  if (!engine) return errc::invalid_argument;
-  return engine->reject(reason);
+  return impl_->ota.reject(kind, reason);
 }
 
 void client::on_error(error_callback callback) {

@@ -23,11 +23,9 @@ tbmqtt::esp_client* device = nullptr;
 unsigned long last_sent_ms = 0;
 
 // Called on the tbmqtt task, not in loop(): keep them short.
-struct sketch_events final : tbmqtt::session_events {
-  void on_error(tbmqtt::errc e, std::string_view context) noexcept override {
-    Serial.printf("tbmqtt: %s: %.*s\n", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
-  }
-} events;
+void on_error(tbmqtt::errc e, std::string_view context) {
+  Serial.printf("tbmqtt: %s: %.*s\n", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
+}
 
 void on_ping(const tbmqtt::server_rpc& rpc) {
   if (auto sent = device->reply_rpc(rpc.id, "{\"pong\":true}"); !sent)
@@ -45,8 +43,9 @@ void setup() {
   tbmqtt::esp_client_options options;
   options.uri = server_uri;
   options.access_token = access_token;
-  static tbmqtt::esp_client client{options, events};
+  static tbmqtt::esp_client client{options};
   device = &client;
+  client.on_error(&on_error);
   if (auto added = client.on_rpc("ping", &on_ping); !added)
     Serial.printf("on_rpc: %s\n", tbmqtt::to_string(added.error()));
   if (auto connected = client.connect(std::chrono::seconds(15)); !connected)

@@ -1,11 +1,11 @@
 // tbmqtt ESP-IDF example "firmware_update" (h50): firmware OTA from ThingsBoard into the next
-// OTA app partition. esp_client + tbmqtt::ota_engine + tbmqtt::esp_ota_sink + NVS storage
+// OTA app partition. esp_client::enable_ota + tbmqtt::esp_ota_sink + NVS storage
 // (download checkpoints survive restarts; the download resumes where it stopped) + MD5/SHA-2
 // through mbedTLS. Chunks (menuconfig's size, 16 KiB by default) stream into the partition as
 // esp-mqtt delivers them. After the new image boots it is marked valid (rollback cancelled) only
 // once it has connected to ThingsBoard (unless menuconfig's "Mark a new image valid only after it
 // has connected" is off), and only then is fw_state UPDATED reported:
-//   connection event -> tbmqtt::esp_ota_confirm_running() -> ota_engine::confirm().
+//   connection event -> tbmqtt::esp_ota_confirm_running() -> esp_client::confirm_ota().
 // Needs a partition table with two OTA app partitions (e.g. "Factory app, two OTA definitions")
 // and, for the rollback, CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE. The running title/version
 // reported to ThingsBoard are the app's own (PROJECT_NAME / PROJECT_VER); assign a package
@@ -17,7 +17,6 @@
 // ../../common/example_settings.hpp (TBMQTT_* variables).
 #include <cstdlib>
 #include <cstring>
-#include <optional>
 
 #include "esp_log.h"
 #include "sdkconfig.h"
@@ -35,9 +34,8 @@
 #include "freertos/task.h"
 #include "tbmqtt/esp_idf/client.hpp"
 #include "tbmqtt/ota.hpp"
-// Not public headers (yet): the component compiles them; examples live in the same repository.
+// Not a public header (yet): the component compiles it; examples live in the same repository.
 #include "../../../../src/platform/esp_idf/nvs_storage.hpp"
-#include "../../../../src/platform/mbedtls/mbedtls_hashes.hpp"
 
 #if __has_include("esp_system.h") && TBMQTT_EXAMPLE_ON_CHIP  // not in the offline header set of tests/esp_idf/check.sh
 #include "esp_system.h"
@@ -56,34 +54,30 @@ char current_title[32] = "tbmqtt_firmware_update";  // sizes of esp_app_desc_t's
 char current_version[32] = "unknown";
 
 tbmqtt::esp_client* device = nullptr;
-std::optional<tbmqtt::ota_engine> firmware;  // built with the client's session
 volatile bool restart_requested = false;
 
-struct app_events final : tbmqtt::session_events {
-  void on_error(tbmqtt::errc e, std::string_view context) noexcept override {
-    ESP_LOGW(tag, "%s: %.*s", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
-  }
-};
-
-struct ota_events final : tbmqtt::ota_listener {
-  void on_ota_state(tbmqtt::ota_kind, tbmqtt::ota_state s, tbmqtt::errc e, std::string_view detail) noexcept override {
+// What the app hears from OTA, on the tbmqtt task.
+tbmqtt::ota_handlers ota_log() {
+  tbmqtt::ota_handlers h;
+  h.on_state = [](tbmqtt::ota_kind, tbmqtt::ota_state s, tbmqtt::errc e, std::string_view detail) {
     const std::string_view name = tbmqtt::to_string(s);
     ESP_LOGI(tag, "fw_state %.*s%s%.*s", static_cast<int>(name.size()), name.data(), e == tbmqtt::errc{} ? "" : " - ",
              static_cast<int>(detail.size()), detail.data());
-  }
-  void on_ota_progress(tbmqtt::ota_kind, std::uint64_t received, std::uint64_t total) noexcept override {
+  };
+  h.on_progress = [](tbmqtt::ota_kind, std::uint64_t received, std::uint64_t total) {
     ESP_LOGI(tag, "downloaded %u / %u bytes", static_cast<unsigned>(received), static_cast<unsigned>(total));
-  }
-  void on_ota_ready(tbmqtt::ota_kind, const tbmqtt::ota_package& p) noexcept override {
+  };
+  h.on_ready = [](tbmqtt::ota_kind, const tbmqtt::ota_package& p) {
     // On the tbmqtt task: do not restart here (fw_state UPDATING is still being sent); the
     // main task restarts after flushing.
     ESP_LOGI(tag, "version %.*s activated: restarting", static_cast<int>(p.version_text().size()),
              p.version_text().data());
     restart_requested = true;
-  }
-};
+  };
+  return h;
+}
 
-// On the tbmqtt task, session lock held (so the engine may be used directly).
+// On the tbmqtt task.
 void on_connection(const tbmqtt::connection_event& event) {
   if (!event.connected) {
     ESP_LOGW(tag, "disconnected: %s", tbmqtt::to_string(event.reason));
@@ -99,9 +93,10 @@ void on_connection(const tbmqtt::connection_event& event) {
       ESP_LOGI(tag, "image marked valid");
   }
 #endif
-  // ... and report UPDATED, if the version we activated is the one running (after a rollback
-  // the engine reports FAILED itself). errc::not_found: no update was pending.
-  if (firmware && firmware->package().version_text() == std::string_view{current_version}) (void)firmware->confirm();
+  // ... and report UPDATED when the version we activated is the one running (after a rollback the
+  // engine has reported FAILED itself on connecting: nothing is pending then). errc::not_found:
+  // no update was pending.
+  (void)device->confirm_ota(tbmqtt::ota_kind::firmware);
 }
 
 }  // namespace
@@ -121,10 +116,7 @@ extern "C" void app_main(void) {
   static example::linux_file_sink sink;
 #endif
 
-  static app_events events;
-  static ota_events listener;
   static tbmqtt::esp_idf::nvs_storage store{"tbmqtt"};
-  static tbmqtt::mbedtls_hash_provider hashes;
 
 #if TBMQTT_EXAMPLE_ON_CHIP
   // A new image waits for confirmation until it has connected, unless menuconfig says otherwise.
@@ -135,8 +127,11 @@ extern "C" void app_main(void) {
   options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
   options.uri = server_uri;
   options.access_token = access_token;
-  static tbmqtt::esp_client client{options, events};
+  static tbmqtt::esp_client client{options};
   device = &client;
+  client.on_error([](tbmqtt::errc e, std::string_view context) {  // errors no request owns
+    ESP_LOGW(tag, "%s: %.*s", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
+  });
 
   tbmqtt::ota_config config;
   config.kind = tbmqtt::ota_kind::firmware;
@@ -150,11 +145,8 @@ extern "C" void app_main(void) {
   if (const char* chunk = std::getenv("TBMQTT_OTA_CHUNK_SIZE"); chunk != nullptr && *chunk != '\0')
     config.chunk_size = static_cast<std::uint32_t>(std::strtoul(chunk, nullptr, 10));
 #endif
-  const tbmqtt::result<void> added = client.with_session([&](tbmqtt::session& s) -> tbmqtt::result<void> {
-    firmware.emplace(s, sink, hashes, &store, listener, config);
-    return s.add_extension(*firmware);
-  });
-  if (!added) {
+  // MD5/SHA-2 through mbedTLS; download checkpoints in NVS.
+  if (auto added = client.enable_ota(config, sink, &store, ota_log()); !added) {
     ESP_LOGE(tag, "OTA engine: %s", tbmqtt::to_string(added.error()));
     return;
   }

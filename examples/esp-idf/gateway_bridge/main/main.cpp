@@ -2,7 +2,7 @@
 // (PREFIX-thermostat and PREFIX-meter; PREFIX is "bridge", or TBMQTT_DEVICE_NAME). It connects
 // both, sends their telemetry and attributes in one message each, disconnects the meter, then
 // answers one server RPC for the thermostat (logging its attribute updates) and disconnects it.
-// tbmqtt::gateway<> attaches to the esp_client's session (with_session); its listener runs on the
+// tbmqtt::gateway<> attaches to the esp_client's session (under with_lock); its listener runs on the
 // tbmqtt task with the session lock held, so it may call the gateway directly.
 // Linux twin: examples/linux/gateway_bridge.cpp.
 // Set server_uri and access_token (the gateway device's token) below, or see
@@ -60,7 +60,6 @@ extern "C" void app_main(void) {
   std::snprintf(thermostat, sizeof thermostat, "%s-thermostat", prefix);
   std::snprintf(meter, sizeof meter, "%s-meter", prefix);
 
-  static example::logged_events events{tag};
   static example::countdown answered{1};
   static bridge_listener listener;
   static tbmqtt::gateway<4> gateway{listener};  // up to 4 sub-devices, no heap
@@ -71,15 +70,16 @@ extern "C" void app_main(void) {
   options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
   options.uri = server_uri;
   options.access_token = access_token;
-  static tbmqtt::esp_client device{options, events};
+  static tbmqtt::esp_client device{options};
+  example::log_errors(device, tag);
   // Before connect: the gateway's topics are subscribed with the session's.
-  if (auto r = device.with_session([](tbmqtt::session& s) { return gateway.attach(s); }); !r) {
+  if (auto r = device.with_lock([] { return gateway.attach(tbmqtt::detail::session_of(device)); }); !r) {
     ESP_LOGE(tag, "attach: %s", tbmqtt::to_string(r.error()));
     return;
   }
   if (!example::connect(device, tag)) return;
 
-  const tbmqtt::result<void> sent = device.with_session([](tbmqtt::session&) -> tbmqtt::result<void> {
+  const tbmqtt::result<void> sent = device.with_lock([]() -> tbmqtt::result<void> {
     if (auto r = gateway.connect_device(thermostat, "thermostat"); !r) return r.error();
     if (auto r = gateway.connect_device(meter, "meter"); !r) return r.error();
     tbmqtt::gateway_telemetry<256> telemetry;  // both sub-devices in one message
@@ -103,11 +103,11 @@ extern "C" void app_main(void) {
   if (!answered.wait(1, seconds * 1000)) {
     ESP_LOGW(tag, "no RPC for %s within %u s", thermostat, static_cast<unsigned>(seconds));
   } else {
-    (void)device.with_session([](tbmqtt::session&) { return gateway.disconnect_device(thermostat); });
+    (void)device.with_lock([] { return gateway.disconnect_device(thermostat); });
     if (auto r = device.flush(std::chrono::seconds(10)); !r)
       ESP_LOGW(tag, "not acknowledged: %s", tbmqtt::to_string(r.error()));
     ESP_LOGI(tag, "done");
   }
-  device.with_session([](tbmqtt::session&) { gateway.detach(); });
+  device.with_lock([] { gateway.detach(); });
   device.disconnect();
 }

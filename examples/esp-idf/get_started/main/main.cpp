@@ -16,12 +16,6 @@ const char* const tag = "get_started";
 const char* const server_uri = example::settings::uri("mqtt://thingsboard.local:1883");
 const char* const access_token = example::settings::token("A1_TEST_TOKEN");
 
-struct app_events final : tbmqtt::session_events {
-  void on_error(tbmqtt::errc e, std::string_view context) noexcept override {
-    ESP_LOGW(tag, "%s: %.*s", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
-  }
-};
-
 void on_connection(const tbmqtt::connection_event& event) {
   if (event.connected)
     ESP_LOGI(tag, "connected to ThingsBoard");
@@ -34,13 +28,15 @@ void on_connection(const tbmqtt::connection_event& event) {
 extern "C" void app_main(void) {
   example::init_platform();  // NVS, event loop, Wi-Fi or Ethernet
 
-  static app_events events;
   tbmqtt::esp_client_options options;
   options.client_id = example::settings::client_id();  // TBMQTT_CLIENT_ID; unique on linux
   options.uri = server_uri;
   options.access_token = access_token;
-  static tbmqtt::esp_client device{options, events};
+  static tbmqtt::esp_client device{options};
   device.on_connection(&on_connection);
+  device.on_error([](tbmqtt::errc e, std::string_view context) {  // errors no request owns
+    ESP_LOGW(tag, "%s: %.*s", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
+  });
   auto ping = [](const tbmqtt::server_rpc& rpc) {
     // Runs on the tbmqtt task; calling back into the client is allowed.
     if (auto sent = device.reply_rpc(rpc.id, "{\"pong\":true}"); !sent)

@@ -14,15 +14,6 @@ namespace {
 
 const char* const tag = "tbmqtt_job";
 
-struct app_events final : tbmqtt::session_events {
-  void on_delivered(tbmqtt::delivery_ticket ticket, tbmqtt::errc e) noexcept override {
-    std::printf("FORWARDED %u %s\n", static_cast<unsigned>(ticket), e == tbmqtt::errc{} ? "ok" : tbmqtt::to_string(e));
-  }
-  void on_error(tbmqtt::errc e, std::string_view context) noexcept override {
-    ESP_LOGW(tag, "%s: %.*s", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
-  }
-};
-
 unsigned next_boot() {
   nvs_handle_t h;
   std::uint32_t boot = 0;
@@ -42,12 +33,14 @@ extern "C" void app_main(void) {
   const unsigned boot = next_boot();
   std::printf("BOOT %u\n", boot);
 
-  static app_events events;
   tbmqtt::esp_client_options options;
   options.uri = QEMU_JOB_URI;
   options.access_token = QEMU_JOB_TOKEN;
   if (QEMU_JOB_STORE) options.offline_store = "tbmqtt_sf";
-  static tbmqtt::esp_client device{options, events};
+  static tbmqtt::esp_client device{options};
+  device.on_error([](tbmqtt::errc e, std::string_view context) {
+    ESP_LOGW(tag, "%s: %.*s", tbmqtt::to_string(e), static_cast<int>(context.size()), context.data());
+  });
   auto ping = [](const tbmqtt::server_rpc& rpc) {
     if (auto sent = device.reply_rpc(rpc.id, "{\"pong\":true}"); !sent)
       ESP_LOGW(tag, "reply failed: %s", tbmqtt::to_string(sent.error()));
@@ -66,7 +59,9 @@ extern "C" void app_main(void) {
   for (unsigned seq = 0;; ++seq) {
     char json[64];
     std::snprintf(json, sizeof json, "{\"m%u_%u\":%u}", boot, seq, seq);  // one key per message
-    const auto sent = device.send_telemetry(json);
+    const auto sent = device.send_telemetry(json, options.default_qos, [boot, seq](tbmqtt::errc e) {
+      std::printf("FORWARDED %u %u %s\n", boot, seq, e == tbmqtt::errc{} ? "ok" : tbmqtt::to_string(e));
+    });
     std::printf("SENT %u %u %s\n", boot, seq, sent ? "ok" : tbmqtt::to_string(sent.error()));
     vTaskDelay(pdMS_TO_TICKS(500));
   }

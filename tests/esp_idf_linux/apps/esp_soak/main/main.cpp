@@ -7,7 +7,8 @@
 //   reconnect  sends {"n":i} every 200 ms for ever and answers "ping"; logs each connection event.
 //   store      store-and-forward in NVS (offline_store): queues TBMQTT_SOAK_COUNT messages
 //              {"seq":FIRST..} (TBMQTT_SOAK_FIRST) whether connected or not, logs "queued", then
-//              forwards them (logs each forwarded ticket) for ever.
+//              forwards them and what a previous run left, logs "store forwarded" once the store
+//              is empty (flush()), and keeps running.
 //   wire       every feature in the wire format of TBMQTT_WIRE_TOPICS (v1, v2, v2j, v2p) and
 //              TBMQTT_WIRE_PAYLOAD (json, protobuf: the schemas of tests/emulator/proto/):
 //              telemetry, client attributes, an attribute request, a client RPC
@@ -49,18 +50,6 @@ constexpr int publishers = 4;
 constexpr int per_publisher = 50;
 
 tbmqtt::esp_client* device = nullptr;
-std::atomic<int> forwarded{0};
-
-struct soak_events final : example::logged_events {
-  soak_events() : logged_events(::tag) {}
-  void on_delivered(tbmqtt::delivery_ticket ticket, tbmqtt::errc e) noexcept override {
-    if (e != tbmqtt::errc{}) {
-      ESP_LOGW(::tag, "ticket %u not forwarded: %s", static_cast<unsigned>(ticket), tbmqtt::to_string(e));
-      return;
-    }
-    ESP_LOGI(::tag, "forwarded %d", forwarded.fetch_add(1) + 1);
-  }
-};
 
 void on_ping(const tbmqtt::server_rpc& rpc) {
   if (auto r = device->reply_rpc(rpc.id, "{\"pong\":true}"); !r)
@@ -253,7 +242,6 @@ extern "C" void app_main(void) {
   const char* mode_env = std::getenv("TBMQTT_SOAK_MODE");
   const char* mode = mode_env != nullptr ? mode_env : "stress";
 
-  static soak_events events;
   tbmqtt::esp_client_options options;
   options.uri = example::settings::uri("mqtt://127.0.0.1:1883");
   options.access_token = example::settings::token("SOAK_TOKEN");
@@ -267,8 +255,9 @@ extern "C" void app_main(void) {
 
   const long baseline = soak_heap_in_use();
   soak_reset_high_water();
-  static tbmqtt::esp_client client{options, events};
+  static tbmqtt::esp_client client{options};
   device = &client;
+  example::log_errors(client, tag);
   client.on_connection(&on_connection);
   if (auto r = client.on_rpc("ping", &on_ping); !r) ESP_LOGE(tag, "on_rpc: %s", tbmqtt::to_string(r.error()));
 
@@ -285,7 +274,13 @@ extern "C" void app_main(void) {
         ESP_LOGE(tag, "seq %d not queued: %s", i, tbmqtt::to_string(sent.error()));
     }
     ESP_LOGI(tag, "queued %d", count);
-    return;  // the tbmqtt task forwards them
+    // The tbmqtt task forwards them (and those a previous run left); flush() waits for the store
+    // to be empty.
+    if (auto r = client.flush(std::chrono::seconds(60)); !r)
+      ESP_LOGE(tag, "store not forwarded: %s", tbmqtt::to_string(r.error()));
+    else
+      ESP_LOGI(tag, "store forwarded");
+    return;
   }
   if (std::strcmp(mode, "wire") == 0) {
     wire(client);
