@@ -31,6 +31,7 @@
 #include "tbmqtt/config.hpp"
 #include "tbmqtt/device_api.hpp"  // server_rpc, rpc_handler, connection_callback, connection_event
 #include "tbmqtt/errc.hpp"
+#include "tbmqtt/gateway_client.hpp"
 #include "tbmqtt/offline_queue.hpp"
 #include "tbmqtt/payload.hpp"
 #include "tbmqtt/session.hpp"
@@ -239,6 +240,15 @@ class esp_client {
   [[nodiscard]] result<void> attach(iregistry& points, bool tick = true) noexcept;
   /// @brief Detaches the registry (iregistry::detach) and stops ticking it.
   void detach() noexcept;
+
+  /// @brief The gateway API (tbmqtt/gateway_client.hpp, as client::gateway() on Linux) for a
+  /// device flagged as a ThingsBoard gateway: sub-device connect/disconnect, telemetry,
+  /// attributes, RPC and claim. Created on first use (then the `v1/gateway/*` filters are
+  /// subscribed: call it before connect() so that connect() fails with
+  /// errc::subscription_refused when the device is no gateway); lives as long as the client.
+  /// Up to TBMQTT_GATEWAY_MAX_DEVICES sub-devices, messages up to TBMQTT_GATEWAY_PAYLOAD_CAPACITY
+  /// bytes (Kconfig; allocated on first use).
+  gateway_client& gateway();
 
   /// @brief Runs `f(session&)` with the session mutex held, for extensions (OTA, gateway, ...).
   template <class F>

@@ -7,6 +7,7 @@
 
 #include <deque>
 #include <limits>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
@@ -26,6 +27,7 @@
 #include "../../transport/esp_mqtt/esp_event_mapping.hpp"
 #include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
 #include "../common/call_callbacks.hpp"
+#include "../common/gateway_state.hpp"
 #include "../common/rpc_dispatch.hpp"
 #include "tls_material.hpp"
 
@@ -98,7 +100,7 @@ class lock_guard {
 // The ESP-IDF side of the portable runtime (tbmqtt/device_runtime.hpp): a recursive FreeRTOS
 // mutex, two binary semaphores to wake connect() and flush(), esp_timer and gettimeofday, the
 // "tbmqtt" task; the rest is the runtime's.
-struct esp_client::impl final : session_events, runtime_os, connection_listener {
+struct esp_client::impl final : session_events, runtime_os, connection_listener, detail::client_port {
   impl(const esp_client_options& o, session_events& user_events) noexcept
       : options(o),
         user(user_events),
@@ -215,7 +217,8 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   error_callback error_handler;
   detail::rpc_dispatch rpcs;
   detail::call_callbacks calls;
-  std::deque<std::string> kept_keys;  // shared-attribute keys the session keeps views of
+  std::deque<std::string> kept_keys;               // shared-attribute keys the session keeps views of
+  std::unique_ptr<detail::gateway_state> gateway;  // esp_client::gateway(), created on first use
 
   // ---- runtime_os, connection_listener ----
   void lock() noexcept override { xSemaphoreTakeRecursive(mutex, portMAX_DELAY); }
@@ -327,6 +330,19 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   bool on_other_message(std::string_view topic, span<const std::byte> payload) noexcept override {
     return user.on_other_message(topic, payload);
   }
+
+  // ---- detail::client_port (the gateway API; lock, now_ms and on_error are above) ----
+  result<delivery_ticket> send_message(function_ref<result<delivery_ticket>()> publish,
+                                       delivery_callback done) override {
+    return send(publish, std::move(done));
+  }
+  errc publish_request(function_ref<errc()> attempt) override {
+    auto done = publish([&]() -> result<void> {
+      const errc e = attempt();
+      return e == errc{} ? result<void>{} : result<void>{e};
+    });
+    return done ? errc{} : done.error();
+  }
 };
 
 esp_client::esp_client(const esp_client_options& options, session_events& events) noexcept
@@ -361,6 +377,7 @@ esp_client::~esp_client() {
   {
     lock_guard lock(impl_->mutex);
     impl_->calls.cancel_all(errc::cancelled);  // requests and deliveries nobody will answer now
+    if (impl_->gateway) impl_->gateway->cancel_all();
   }
   delete impl_;
 }
@@ -560,6 +577,14 @@ result<delivery_ticket> esp_client::claim(std::string_view secret_key, std::chro
     return errc::invalid_argument;
   return impl_->send([&] { return impl_->core.claim(secret_key, static_cast<std::uint32_t>(duration.count())); },
                      std::move(done));
+}
+
+gateway_client& esp_client::gateway() {
+  impl& d = *impl_;
+  lock_guard lock(d.mutex);
+  if (!d.gateway)
+    d.gateway = detail::gateway_state::make<TBMQTT_GATEWAY_MAX_DEVICES, TBMQTT_GATEWAY_PAYLOAD_CAPACITY>(d, d.core);
+  return d.gateway->api();
 }
 
 }  // namespace tbmqtt
