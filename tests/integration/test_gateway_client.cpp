@@ -13,12 +13,10 @@
 #include "tbmqtt/linux/client.hpp"
 
 using namespace std::chrono_literals;
+using namespace tbmqtt::testing;  // broker, peer, message, device_options, wait_until
 using tbmqtt::delivery_ticket;
 using tbmqtt::errc;
 using tbmqtt::to_underlying;
-using tbmqtt::testing::broker;
-using tbmqtt::testing::message;
-using tbmqtt::testing::peer;
 
 namespace {
 
@@ -44,7 +42,7 @@ TEST(gateway_client, sends_are_named_by_tickets_of_the_clients_one_counter_and_r
   broker b;
   peer server(b.port(), "v1/gateway/#");
   outcomes delivered;  // before the client: its callbacks use it
-  tbmqtt::client device(tbmqtt::testing::device_options(b));
+  tbmqtt::client device(device_options(b));
   tbmqtt::gateway_client& gw = device.gateway();  // before connect(): subscribed with it
   ASSERT_TRUE(device.connect(5s));
   ASSERT_TRUE(gw.connect_device("A", "thermostat"));  // its announcement takes a ticket too
@@ -64,7 +62,7 @@ TEST(gateway_client, sends_are_named_by_tickets_of_the_clients_one_counter_and_r
   EXPECT_EQ(to_underlying(*claimed), to_underlying(*own) + 4);
 
   ASSERT_TRUE(device.flush(5s));
-  ASSERT_TRUE(tbmqtt::testing::wait_until([&] { return delivered.size() == 4; }));
+  ASSERT_TRUE(wait_until([&] { return delivered.size() == 4; }));
   EXPECT_EQ(delivered.got, std::vector<errc>(4, errc{}));
   auto sent = server.wait_for("v1/gateway/telemetry", 2);
   ASSERT_EQ(sent.size(), 2u);
@@ -87,7 +85,7 @@ TEST(gateway_client, request_attributes_returns_the_id_its_answer_carries) {
       p.publish("v1/gateway/attributes/response", R"({"id":)" + std::to_string(*id) + R"(,"device":"A","value":5})");
   });
   std::promise<std::pair<errc, std::string>> answer;  // before the client: its callback uses it
-  tbmqtt::client device(tbmqtt::testing::device_options(b));
+  tbmqtt::client device(device_options(b));
   tbmqtt::gateway_client& gw = device.gateway();
   ASSERT_TRUE(device.connect(5s));
   ASSERT_TRUE(gw.connect_device("A"));
@@ -109,7 +107,7 @@ TEST(gateway_client, reply_rpc_returns_the_answers_ticket) {
   broker b;
   peer server(b.port(), "v1/gateway/rpc");
   std::promise<tbmqtt::result<delivery_ticket>> replied;  // before the client: its handler uses it
-  tbmqtt::client device(tbmqtt::testing::device_options(b));
+  tbmqtt::client device(device_options(b));
   tbmqtt::gateway_client& gw = device.gateway();
   ASSERT_TRUE(gw.on_rpc("A", [&](const tbmqtt::gateway_rpc& rpc) {
     replied.set_value(gw.reply_rpc(rpc.device, rpc.id, R"({"ok":true})"));

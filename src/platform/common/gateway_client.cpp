@@ -102,24 +102,20 @@ bool gateway_client::is_connected(std::string_view name) const {
 
 result<delivery_ticket> gateway_client::send_telemetry(std::string_view device, std::string_view json_text,
                                                        delivery_callback on_delivered) {
-  auto publish = [&] { return state_.engine_->publish_telemetry(device, json_text); };
-  return state_.port_.send_message(publish, std::move(on_delivered));
+  return state_.send([&](igateway& g) { return g.publish_telemetry(device, json_text); }, std::move(on_delivered));
 }
 
 result<delivery_ticket> gateway_client::send_telemetry(igateway_telemetry& payload, delivery_callback on_delivered) {
-  auto publish = [&] { return state_.engine_->publish_telemetry(payload); };
-  return state_.port_.send_message(publish, std::move(on_delivered));
+  return state_.send([&](igateway& g) { return g.publish_telemetry(payload); }, std::move(on_delivered));
 }
 
 result<delivery_ticket> gateway_client::send_attributes(std::string_view device, std::string_view json_text,
                                                         delivery_callback on_delivered) {
-  auto publish = [&] { return state_.engine_->publish_attributes(device, json_text); };
-  return state_.port_.send_message(publish, std::move(on_delivered));
+  return state_.send([&](igateway& g) { return g.publish_attributes(device, json_text); }, std::move(on_delivered));
 }
 
 result<delivery_ticket> gateway_client::send_attributes(igateway_attributes& payload, delivery_callback on_delivered) {
-  auto publish = [&] { return state_.engine_->publish_attributes(payload); };
-  return state_.port_.send_message(publish, std::move(on_delivered));
+  return state_.send([&](igateway& g) { return g.publish_attributes(payload); }, std::move(on_delivered));
 }
 
 result<std::uint32_t> gateway_client::request_attributes(std::string_view device, attribute_scope scope,
@@ -152,8 +148,7 @@ void gateway_client::on_any_rpc(rpc_handler handler) {
 
 result<delivery_ticket> gateway_client::reply_rpc(std::string_view device, std::uint32_t id,
                                                   std::string_view json_text) {
-  auto publish = [&] { return state_.engine_->reply_rpc(device, id, json_text); };
-  return state_.port_.send_message(publish, {});
+  return state_.send([&](igateway& g) { return g.reply_rpc(device, id, json_text); }, {});
 }
 
 result<delivery_ticket> gateway_client::claim(std::string_view device, std::string_view secret_key,
@@ -161,10 +156,8 @@ result<delivery_ticket> gateway_client::claim(std::string_view device, std::stri
   // The wire format carries 32 bits of milliseconds (about 49.7 days): never wrap silently.
   if (device.empty() || duration.count() < 0 || duration.count() > std::numeric_limits<std::uint32_t>::max())
     return errc::invalid_argument;
-  auto publish = [&] {
-    return state_.engine_->claim(device, secret_key, static_cast<std::uint32_t>(duration.count()));
-  };
-  return state_.port_.send_message(publish, std::move(on_delivered));
+  const auto ms = static_cast<std::uint32_t>(duration.count());
+  return state_.send([&](igateway& g) { return g.claim(device, secret_key, ms); }, std::move(on_delivered));
 }
 
 }  // namespace tbmqtt

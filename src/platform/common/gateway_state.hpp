@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "tbmqtt/function_ref.hpp"
@@ -77,12 +79,16 @@ class gateway_state : public gateway_listener {
   // Runs `body()` with the client's lock held.
   template <typename F>
   auto locked(F&& body) {
-    struct guard {
-      client_port& port;
-      explicit guard(client_port& p) : port(p) { port.lock(); }
-      ~guard() { port.unlock(); }
-    } held{port_};
+    std::lock_guard<client_port> held(port_);  // lock() and unlock(): a BasicLockable
     return body();
+  }
+
+  // Sends one message through the client's port: `publish(engine)` under the lock, `done` kept
+  // for its outcome. @return Its ticket, or the engine's error.
+  template <typename Publish>
+  result<delivery_ticket> send(Publish&& publish, delivery_callback&& done) {
+    auto call = [&] { return publish(*engine_); };
+    return port_.send_message(call, std::move(done));
   }
 
   // ---- gateway_listener (lock held) ----
