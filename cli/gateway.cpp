@@ -61,7 +61,8 @@ void connect_gateway(gateway_session& s, const global_options& o) {
   s.device.on_error([](errc e, std::string_view context) { report_error("gateway: " + std::string(context), e); });
 }
 
-void check(result<void> r, const std::string& what) {
+template <typename T>
+void check(const result<T>& r, const std::string& what) {
   if (!r) fail(what, r.error());
 }
 

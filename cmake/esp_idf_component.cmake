@@ -6,7 +6,8 @@
 # maps every CONFIG_TBMQTT_* of sdkconfig.h to its TBMQTT_* limit (one place for every limit).
 get_filename_component(TBMQTT_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 file(GLOB TBMQTT_IDF_SOURCES ${TBMQTT_ROOT}/src/core/*.cpp ${TBMQTT_ROOT}/src/transport/esp_mqtt/*.cpp
-     ${TBMQTT_ROOT}/src/platform/esp_idf/*.cpp ${TBMQTT_ROOT}/src/platform/mbedtls/*.cpp)
+     ${TBMQTT_ROOT}/src/platform/common/*.cpp ${TBMQTT_ROOT}/src/platform/esp_idf/*.cpp
+     ${TBMQTT_ROOT}/src/platform/mbedtls/*.cpp)
 set(TBMQTT_IDF_REQUIRES mqtt mbedtls nvs_flash esp_timer)
 idf_build_get_property(TBMQTT_IDF_TARGET IDF_TARGET)
 if(TBMQTT_IDF_TARGET STREQUAL "linux")

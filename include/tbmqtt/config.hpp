@@ -41,6 +41,12 @@
 #if !defined(TBMQTT_PROTOBUF_JSON_CAPACITY) && defined(CONFIG_TBMQTT_PROTOBUF_JSON_CAPACITY)
 #define TBMQTT_PROTOBUF_JSON_CAPACITY CONFIG_TBMQTT_PROTOBUF_JSON_CAPACITY
 #endif
+#if !defined(TBMQTT_GATEWAY_MAX_DEVICES) && defined(CONFIG_TBMQTT_GATEWAY_MAX_DEVICES)
+#define TBMQTT_GATEWAY_MAX_DEVICES CONFIG_TBMQTT_GATEWAY_MAX_DEVICES
+#endif
+#if !defined(TBMQTT_GATEWAY_PAYLOAD_CAPACITY) && defined(CONFIG_TBMQTT_GATEWAY_PAYLOAD_CAPACITY)
+#define TBMQTT_GATEWAY_PAYLOAD_CAPACITY CONFIG_TBMQTT_GATEWAY_PAYLOAD_CAPACITY
+#endif
 #if !defined(TBMQTT_DEFAULT_MAX_PAYLOAD) && defined(CONFIG_TBMQTT_DEFAULT_MAX_PAYLOAD)
 #define TBMQTT_DEFAULT_MAX_PAYLOAD CONFIG_TBMQTT_DEFAULT_MAX_PAYLOAD
 #endif
@@ -238,12 +244,14 @@
 #define TBMQTT_GATEWAY_NAME_CAPACITY 64
 #endif
 #ifndef TBMQTT_GATEWAY_MAX_DEVICES
-/// Default number of sub-devices a tbmqtt::gateway<> keeps connected.
+/// Default number of sub-devices a tbmqtt::gateway<> keeps connected, and esp_client::gateway()'s
+/// (client::gateway() on Linux keeps 255). Kconfig: CONFIG_TBMQTT_GATEWAY_MAX_DEVICES.
 #define TBMQTT_GATEWAY_MAX_DEVICES 8
 #endif
 #ifndef TBMQTT_GATEWAY_PAYLOAD_CAPACITY
 /// Default size of the buffer a gateway builds its messages in (telemetry for one device given
-/// as text, RPC replies, ...).
+/// as text, RPC replies, ...), and esp_client::gateway()'s (client::gateway() on Linux builds up
+/// to TBMQTT_DEFAULT_MAX_PAYLOAD). Kconfig: CONFIG_TBMQTT_GATEWAY_PAYLOAD_CAPACITY.
 #define TBMQTT_GATEWAY_PAYLOAD_CAPACITY 1024
 #endif
 #ifndef TBMQTT_GATEWAY_ERROR_TEXT_CAPACITY

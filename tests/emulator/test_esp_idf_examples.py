@@ -3,8 +3,8 @@ the emulator with the checks of their Linux builds. The examples that are one so
 platforms (examples/common) run the Linux test classes unchanged with the ESP executable in place
 of the Linux one (command() overridden, esp_idf.EspCommand: the Linux arguments become TBMQTT_*
 settings; exit status, stdout and stderr compared as on Linux; the provisioning examples keep
-their credentials in NVS, checked in its emulated flash file). The others (firmware, gateway) are
-twins with their own checks (settings passed as TBMQTT_* variables, see esp_idf.py)."""
+their credentials in NVS, checked in its emulated flash file). The other (firmware) is a
+twin with their own checks (settings passed as TBMQTT_* variables, see esp_idf.py)."""
 
 import json
 import os
@@ -270,33 +270,25 @@ class EspProvisionExamplesTest(EspCommand, linux_provision.ProvisionExamplesTest
 
 
 @require_esp_examples("gateway_bridge")
-class EspGatewayBridgeTest(unittest.TestCase):
-    """gateway_bridge (the catalog has no gateway; this is the twin of examples/linux/gateway_bridge.cpp)
-    with the twin test's checks of what reached each sub-device."""
+class EspGatewayBridgeTest(EspCommand, unittest.TestCase):
+    """gateway_bridge (one source for both platforms: examples/common/gateway_bridge.cpp, on
+    esp_client::gateway()): test_gateway_sdk's checks of the example, on the ESP-IDF build."""
+    ESP_SETTINGS = {"gateway_bridge": ("PREFIX", "SECONDS")}
     twin = linux_gateway.GatewaySdkTest
     setUpClass, setUp, tearDown = _reuse(twin, "setUpClass"), _reuse(twin, "setUp"), _reuse(twin, "tearDown")
     device, wait_active = _reuse(twin, "device"), _reuse(twin, "wait_active")
+    check_gateway_bridge = _reuse(twin, "check_gateway_bridge")
+    check_gateway_bridge_refused = _reuse(twin, "check_gateway_bridge_refused")
+
+    def bridge_command(self, args, token=None):
+        return self.esp_command("gateway_bridge", args, {"TBMQTT_URI": "mqtt://%s:%d" % (HOST, self.b.port),
+                                                         "TBMQTT_TOKEN": token or self.token})
 
     def test_example_gateway_bridge(self):
-        prefix = unique("ebridge")
-        thermostat, meter = prefix + "-thermostat", prefix + "-meter"
-        app = EspApp("gateway_bridge", {"TBMQTT_URI": "mqtt://%s:%d" % (HOST, self.b.port), "TBMQTT_TOKEN": self.token,
-                                        "TBMQTT_DEVICE_NAME": prefix})
-        self.addCleanup(app.stop)
-        app.wait_for(r"gateway_bridge: ready")
-        self.assertEqual(admin(self.b, "telemetry", thermostat), {"temperature": 21.5, "heating": True})
-        self.assertEqual(admin(self.b, "telemetry", meter), {"power": 1.25, "energy": 4711})
-        self.assertEqual(request(self.b, "attributes.get", {"device": meter})["client"], {"model": "M-7"})
-        self.assertEqual((self.device(thermostat)["type"], self.device(meter)["type"]), ("thermostat", "meter"))
-        self.assertTrue(self.device(thermostat)["active"])
-        self.assertFalse(self.device(meter)["active"])
-        admin(self.b, "attributes", "set", thermostat, '{"target":22}')
-        app.wait_for(r"%s attributes \{\"target\":22\}" % thermostat)
-        reply = admin(self.b, "rpc", thermostat, "setTarget", '{"value":22}')
-        self.assertEqual(reply, {"method": "setTarget", "accepted": True})
-        app.wait_for(r"rpc setTarget for %s: \{\"value\":22\}" % thermostat)
-        app.wait_for(r"gateway_bridge: done")
-        self.wait_active(thermostat, active=False)
+        self.check_gateway_bridge()
+
+    def test_example_gateway_bridge_with_a_plain_device_token_fails_to_connect(self):
+        self.check_gateway_bridge_refused()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The SDK's gateway API end to end against the emulator: `tbmqtt gateway ...` and the example
-examples/linux/gateway_bridge.cpp, run with a gateway device's token. The emulator's admin shows
+examples/common/gateway_bridge.cpp, run with a gateway device's token. The emulator's admin shows
 what reached each sub-device (telemetry, attributes, claim, `active` while connected)."""
 
 import json
@@ -180,15 +180,24 @@ class GatewaySdkTest(unittest.TestCase):
             self.assertEqual(r.returncode, 2, "%r: %s" % (args, r.stderr))
             self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
 
-    # ---- examples/linux/gateway_bridge.cpp -------------------------------------------------------
+    # ---- examples/common/gateway_bridge.cpp ------------------------------------------------------
+
+    def bridge_command(self, args, token=None):
+        """The example's command line and environment (None: inherited); the ESP-IDF test's differs."""
+        return [example_path("gateway_bridge"), "127.0.0.1", str(self.b.port), token or self.token] + \
+            [str(a) for a in args], None
 
     @unittest.skipUnless(example_path("gateway_bridge"), "gateway_bridge is not built")
     def test_example_gateway_bridge(self):
+        self.check_gateway_bridge()
+
+    def check_gateway_bridge(self):
         prefix = unique("bridge")
         thermostat, meter = prefix + "-thermostat", prefix + "-meter"
-        p = subprocess.Popen([example_path("gateway_bridge"), "127.0.0.1", str(self.b.port), self.token, prefix, "20"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cmd, env = self.bridge_command((prefix, 20))
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.procs.append(p)
+        self.assertEqual(p.stdout.readline(), "bridge: connected\n", p.stderr.read() if p.poll() else "")
         self.assertTrue(p.stdout.readline().startswith("bridge: ready"), p.stderr.read() if p.poll() else "")
         self.assertEqual(admin(self.b, "telemetry", thermostat), {"temperature": 21.5, "heating": True})
         self.assertEqual(admin(self.b, "telemetry", meter), {"power": 1.25, "energy": 4711})
@@ -201,10 +210,22 @@ class GatewaySdkTest(unittest.TestCase):
         self.assertEqual(reply, {"method": "setTarget", "accepted": True})
         out, err = p.communicate(timeout=TIMEOUT)
         self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(err, "")
         self.assertIn("bridge: %s attributes {\"target\":22}" % thermostat, out)
         self.assertIn("bridge: rpc setTarget for %s: {\"value\":22}" % thermostat, out)
         self.assertTrue(out.rstrip().endswith("bridge: done"), out)
         self.wait_active(thermostat, active=False)
+
+    @unittest.skipUnless(example_path("gateway_bridge"), "gateway_bridge is not built")
+    def test_example_gateway_bridge_with_a_plain_device_token_fails_to_connect(self):
+        self.check_gateway_bridge_refused()
+
+    def check_gateway_bridge_refused(self):
+        _, token = new_device(self.b)  # not a gateway: the v1/gateway/* subscriptions are refused
+        cmd, env = self.bridge_command(("plain", 1), token=token)
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(r.stderr, "bridge: connect failed: subscription_refused\n")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ if [[ ! -x "${headers}/check" ]]; then
 fi
 
 cd "${repo}"
-mapfile -t files < <(find src/transport/esp_mqtt src/platform/esp_idf src/platform/mbedtls examples/esp-idf examples/arduino examples/common \
+mapfile -t files < <(find src/transport/esp_mqtt src/platform/common src/platform/esp_idf src/platform/mbedtls examples/esp-idf examples/arduino examples/common \
                           -name '*.cpp' -type f 2>/dev/null | sort)
 if (( ${#files[@]} == 0 )); then
   echo "esp-idf header check: no ESP-IDF sources found" >&2

@@ -29,6 +29,7 @@
 #include "tbmqtt/config.hpp"
 #include "tbmqtt/device_api.hpp"  // server_rpc, rpc_handler, connection_callback, connection_event
 #include "tbmqtt/errc.hpp"
+#include "tbmqtt/gateway_client.hpp"
 #include "tbmqtt/offline_queue.hpp"
 #include "tbmqtt/ota.hpp"
 #include "tbmqtt/payload.hpp"
@@ -41,12 +42,6 @@
 namespace tbmqtt {
 
 class iregistry;  // tbmqtt/registry.hpp
-class esp_client;
-namespace detail {
-/// The client's session, for an extension the client does not wrap yet (the gateway engine, until
-/// esp_client has gateway()): use it under with_lock(). Not part of the API.
-session& session_of(esp_client& client) noexcept;
-}  // namespace detail
 
 /// @brief TLS for esp_client (used when the URI scheme is mqtts:// or wss://), named as
 /// tls_options on Linux: `ca`, `certificate`, `private_key`, `key_password`,
@@ -252,6 +247,15 @@ class esp_client {
   /// @brief Detaches the registry (iregistry::detach) and stops ticking it.
   void detach() noexcept;
 
+  /// @brief The gateway API (tbmqtt/gateway_client.hpp, as client::gateway() on Linux) for a
+  /// device flagged as a ThingsBoard gateway: sub-device connect/disconnect, telemetry,
+  /// attributes, RPC and claim. Created on first use (then the `v1/gateway/*` filters are
+  /// subscribed: call it before connect() so that connect() fails with
+  /// errc::subscription_refused when the device is no gateway); lives as long as the client.
+  /// Up to TBMQTT_GATEWAY_MAX_DEVICES sub-devices, messages up to TBMQTT_GATEWAY_PAYLOAD_CAPACITY
+  /// bytes (Kconfig; allocated on first use).
+  gateway_client& gateway();
+
   /// @brief Runs `f()` under the client's (session) mutex, serialised with the tbmqtt task, and
   /// returns its result (for calls on an attached registry from another task, e.g.
   /// `upload_time_series`). The same on Linux. `f` may call the client.
@@ -284,7 +288,6 @@ class esp_client {
   [[nodiscard]] result<void> reject_ota(ota_kind kind, std::string_view reason) noexcept;
 
  private:
-  friend session& detail::session_of(esp_client&) noexcept;
   struct impl;
   void lock() const noexcept;
   void unlock() const noexcept;

@@ -26,8 +26,8 @@
 
 #include "tbmqtt/device_api.hpp"  // server_rpc, rpc_handler, connection_callback, error_callback
 #include "tbmqtt/errc.hpp"
+#include "tbmqtt/gateway_client.hpp"
 #include "tbmqtt/json.hpp"
-#include "tbmqtt/linux/gateway_client.hpp"
 #include "tbmqtt/offline_queue.hpp"
 #include "tbmqtt/ota.hpp"
 #include "tbmqtt/payload.hpp"
@@ -286,7 +286,7 @@ class client {
   /// the server refused: by CONNACK (refused_credentials, ...) or in TLS (tls_* as connect()).
   void on_connection(connection_callback callback);
 
-  /// @brief The gateway API (tbmqtt/linux/gateway_client.hpp) for a device flagged as a ThingsBoard
+  /// @brief The gateway API (tbmqtt/gateway_client.hpp, as esp_client::gateway()) for a device flagged as a ThingsBoard
   /// gateway: sub-device connect/disconnect, telemetry, attributes, RPC and claim. Created on
   /// first use (then the `v1/gateway/*` filters are subscribed: call it before connect() so that
   /// connect() fails with errc::subscription_refused when the device is no gateway); lives as
@@ -301,7 +301,6 @@ class client {
   result<void> sync_offline_store();
 
  private:
-  friend class gateway_client;
   qos options_qos() const;
   void lock() const;
   void unlock() const;

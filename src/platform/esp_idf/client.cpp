@@ -7,6 +7,7 @@
 
 #include <deque>
 #include <limits>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
@@ -27,6 +28,7 @@
 #include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
 #include "../common/call_callbacks.hpp"
 #include "../common/client_options.hpp"
+#include "../common/gateway_state.hpp"
 #include "../common/ota_slots.hpp"
 #include "../common/rpc_dispatch.hpp"
 #include "tls_material.hpp"
@@ -85,7 +87,7 @@ class lock_guard {
 // The ESP-IDF side of the portable runtime (tbmqtt/device_runtime.hpp): a recursive FreeRTOS
 // mutex, two binary semaphores to wake connect() and flush(), esp_timer and gettimeofday, the
 // "tbmqtt" task; the rest is the runtime's.
-struct esp_client::impl final : session_events, runtime_os, connection_listener {
+struct esp_client::impl final : session_events, runtime_os, connection_listener, detail::client_port {
   explicit impl(const esp_client_options& o) noexcept
       : options(o),
         tls(o.tls),
@@ -196,8 +198,9 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
   error_callback error_handler;
   detail::rpc_dispatch rpcs;
   detail::call_callbacks calls;
-  std::deque<std::string> kept_keys;  // shared-attribute keys the session keeps views of
-  detail::ota_slots ota;              // enable_ota
+  std::deque<std::string> kept_keys;               // shared-attribute keys the session keeps views of
+  detail::ota_slots ota;                           // enable_ota
+  std::unique_ptr<detail::gateway_state> gateway;  // esp_client::gateway(), created on first use
 
   // ---- runtime_os, connection_listener ----
   void lock() noexcept override { xSemaphoreTakeRecursive(mutex, portMAX_DELAY); }
@@ -298,6 +301,19 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener 
     runtime.on_error(e);
     if (error_handler) error_handler(e, context);
   }
+
+  // ---- detail::client_port (the gateway API; lock, now_ms and on_error are above) ----
+  result<delivery_ticket> send_message(function_ref<result<delivery_ticket>()> publish,
+                                       delivery_callback done) override {
+    return send(publish, std::move(done));
+  }
+  errc publish_request(function_ref<errc()> attempt) override {
+    auto done = publish([&]() -> result<void> {
+      const errc e = attempt();
+      return e == errc{} ? result<void>{} : result<void>{e};
+    });
+    return done ? errc{} : done.error();
+  }
 };
 
 esp_client::esp_client(const esp_client_options& options) noexcept : impl_(new (std::nothrow) impl(options)) {
@@ -324,13 +340,13 @@ esp_client::~esp_client() {
   {
     lock_guard lock(impl_->mutex);
     impl_->calls.cancel_all(errc::cancelled);  // requests and deliveries nobody will answer now
+    if (impl_->gateway) impl_->gateway->cancel_all();
   }
   delete impl_;
 }
 
 void esp_client::lock() const noexcept { impl_->lock(); }
 void esp_client::unlock() const noexcept { impl_->unlock(); }
-session& detail::session_of(esp_client& client) noexcept { return client.impl_->core; }
 
 result<void> esp_client::start() noexcept {
   if (impl_ == nullptr) return errc::out_of_memory;
@@ -542,6 +558,14 @@ result<void> esp_client::reject_ota(ota_kind kind, std::string_view reason) noex
   if (impl_ == nullptr) return errc::out_of_memory;
   lock_guard lock(impl_->mutex);
   return impl_->ota.reject(kind, reason);
+}
+
+gateway_client& esp_client::gateway() {
+  impl& d = *impl_;
+  lock_guard lock(d.mutex);
+  if (!d.gateway)
+    d.gateway = detail::gateway_state::make<TBMQTT_GATEWAY_MAX_DEVICES, TBMQTT_GATEWAY_PAYLOAD_CAPACITY>(d, d.core);
+  return d.gateway->api();
 }
 
 }  // namespace tbmqtt

@@ -2,7 +2,6 @@
 // method takes the same (recursive) mutex, so callbacks may call back into the client.
 #include "tbmqtt/linux/client.hpp"
 #include "tbmqtt/device_runtime.hpp"
-#include "tbmqtt/gateway.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -20,6 +19,7 @@
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
 #include "../common/call_callbacks.hpp"
 #include "../common/client_options.hpp"
+#include "../common/gateway_state.hpp"
 #include "../common/ota_slots.hpp"
 #include "../common/rpc_dispatch.hpp"
 #include "tbmqtt/linux/platform.hpp"
@@ -140,7 +140,8 @@ struct client::impl final : session_events,
                             detail::transport_listener,
                             transport_port,
                             runtime_os,
-                            connection_listener {
+                            connection_listener,
+                            detail::client_port {
   explicit impl(client_options o)
       : options(with_uri(std::move(o))),
         transport(endpoint_from(options), *this),
@@ -201,9 +202,8 @@ struct client::impl final : session_events,
   connection_callback connection_handler;
   std::uint32_t reconnect_attempt = 0;
   std::mt19937 random{std::random_device{}()};
-  detail::ota_slots ota;  // enable_ota
-  struct gateway_state;   // client::gateway(); defined right after impl
-  std::unique_ptr<gateway_state> gateway;
+  detail::ota_slots ota;                           // enable_ota
+  std::unique_ptr<detail::gateway_state> gateway;  // client::gateway(), created on first use
   std::unique_ptr<offline_store> store;
   rate_limiter limiter;  // used when options.rate_limits asks for pacing
 
@@ -333,61 +333,16 @@ struct client::impl final : session_events,
     if (sent && store != nullptr && !socket_open) changed.notify_all();  // offline: the network thread times the commit
     return sent;
   }
-};
 
-// The core gateway engine on this client's session, its listener (called with the client's lock
-// held, on the network thread) and the app's handlers.
-struct client::impl::gateway_state final : gateway_listener {
-  struct pending_answer {
-    std::vector<std::string> keys;  // as requested: names the value of a one-value answer
-    gateway_client::attributes_callback done;
-  };
-
-  explicit gateway_state(impl& owner) : d(owner) {}
-
-  impl& d;
-  // Room for as many sub-devices as a gateway may have, and messages up to the server's default limit.
-  tbmqtt::gateway<255, TBMQTT_DEFAULT_MAX_PAYLOAD> engine{*this};
-  std::unique_ptr<gateway_client> api;
-  std::unordered_map<std::uint32_t, pending_answer> answers;
-  std::map<std::string, gateway_client::rpc_handler, std::less<>> rpc_handlers;
-  gateway_client::rpc_handler any_rpc;
-  gateway_client::update_handler update;
-
-  void on_attribute_update(std::string_view device, json::value data) noexcept override {
-    if (update) update(device, data);
+  // ---- detail::client_port (the gateway API; lock, now_ms and on_error are above) ----
+  result<delivery_ticket> send_message(function_ref<result<delivery_ticket>()> publish,
+                                       delivery_callback done) override {
+    std::lock_guard lock(mutex);
+    return send(publish, std::move(done));
   }
-  void on_rpc_request(const gateway_rpc_request& request) noexcept override {
-    gateway_rpc rpc{std::string(request.device), request.id, std::string(request.method),
-                    std::string(request.params.raw())};
-    auto it = rpc_handlers.find(request.device);
-    if (it != rpc_handlers.end()) return it->second(rpc);
-    if (any_rpc) return any_rpc(rpc);
-    (void)engine.reply_rpc_error(request.device, request.id, "no handler for device: " + rpc.device);
-  }
-  void on_attributes_response(std::uint32_t id, errc e, const gateway_attributes_answer& answer) noexcept override {
-    auto it = answers.find(id);
-    if (it == answers.end()) return;
-    pending_answer pending = std::move(it->second);
-    answers.erase(it);
-    if (e != errc{}) return pending.done(e, {});
-    if (answer.values.present()) return pending.done(e, answer.values);
-    std::string object = "{}";
-    if (answer.value.present() && !answer.value.is_null()) {
-      // The one-value form names no key: only a one-key request can say which it is.
-      if (pending.keys.size() != 1) return pending.done(errc::malformed, {});
-      object.resize(pending.keys[0].size() * 6 + answer.value.raw().size() + 8);
-      auto text = write_single_attribute({object.data(), object.size()}, pending.keys[0], answer.value);
-      if (!text) return pending.done(errc::malformed, {});
-      object.resize(text->size());
-    }
-    pending.done(errc{}, *json::value::parse(object));
-  }
-  void on_error(errc e, std::string_view context) noexcept override { d.on_error(e, context); }
-
-  void cancel_all() {
-    for (auto& [id, pending] : answers) pending.done(errc::cancelled, {});
-    answers.clear();
+  errc publish_request(function_ref<errc()> attempt) override {
+    std::lock_guard lock(mutex);
+    return attempt();
   }
 };
 
@@ -406,7 +361,7 @@ client::~client() {
   if (impl_->store) (void)impl_->store->queue.sync();  // what was pushed is durable, and the watermark
   impl_->core.abandon_deliveries(errc::cancelled);     // through on_delivered: their callbacks
   impl_->calls.cancel_all(errc::cancelled);            // requests, and the stored messages' callbacks
-  if (impl_->gateway) impl_->gateway->cancel_all();
+  if (impl_->gateway) impl_->gateway->cancel_all();    // its attribute requests
 }
 
 qos client::options_qos() const { return impl_->options.default_qos; }
@@ -579,128 +534,14 @@ void client::on_connection(connection_callback callback) {
   impl_->connection_handler = std::move(callback);
 }
 
-// ---- gateway (client::gateway(); its state is defined after client::impl) -----------------------
+// ---- gateway (the API and its bookkeeping: src/platform/common/gateway_client.cpp) ------------
 
 gateway_client& client::gateway() {
   impl& d = *impl_;
   std::lock_guard lock(d.mutex);
-  if (!d.gateway) {
-    auto state = std::make_unique<impl::gateway_state>(d);
-    state->api.reset(new gateway_client(*this));  // its constructor is for the client only
-    if (auto attached = state->engine.attach(d.core); !attached) d.on_error(attached.error(), "gateway");
-    d.gateway = std::move(state);
-  }
-  return *d.gateway->api;
-}
-
-// The gateway API names no tickets (yet): ok or the error.
-static result<void> without_ticket(const result<delivery_ticket>& sent) {
-  return sent ? result<void>{} : result<void>{sent.error()};
-}
-
-// Every gateway_client method runs `body(impl, gateway_state)` under the client's lock.
-template <typename F>
-auto gateway_client::locked(F&& body) const {
-  client::impl& d = *owner_.impl_;
-  std::lock_guard lock(d.mutex);
-  return body(d, *d.gateway);
-}
-
-result<void> gateway_client::connect_device(std::string_view name, std::string_view type) {
-  if (name.empty()) return errc::invalid_argument;
-  return locked([&](client::impl&, client::impl::gateway_state& g) -> result<void> {
-    return g.engine.connect_device(name, type);
-  });
-}
-
-result<void> gateway_client::disconnect_device(std::string_view name) {
-  if (name.empty()) return errc::invalid_argument;
-  return locked(
-      [&](client::impl&, client::impl::gateway_state& g) -> result<void> { return g.engine.disconnect_device(name); });
-}
-
-bool gateway_client::is_connected(std::string_view name) const {
-  return locked([&](client::impl&, client::impl::gateway_state& g) -> bool { return g.engine.is_connected(name); });
-}
-
-result<void> gateway_client::send_telemetry(std::string_view device, std::string_view json_text,
-                                            delivery_callback on_delivered) {
-  return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
-    return without_ticket(
-        d.send([&] { return g.engine.publish_telemetry(device, json_text); }, std::move(on_delivered)));
-  });
-}
-
-result<void> gateway_client::send_telemetry(igateway_telemetry& payload, delivery_callback on_delivered) {
-  return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
-    return without_ticket(d.send([&] { return g.engine.publish_telemetry(payload); }, std::move(on_delivered)));
-  });
-}
-
-result<void> gateway_client::send_attributes(std::string_view device, std::string_view json_text,
-                                             delivery_callback on_delivered) {
-  return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
-    return without_ticket(
-        d.send([&] { return g.engine.publish_attributes(device, json_text); }, std::move(on_delivered)));
-  });
-}
-
-result<void> gateway_client::send_attributes(igateway_attributes& payload, delivery_callback on_delivered) {
-  return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
-    return without_ticket(d.send([&] { return g.engine.publish_attributes(payload); }, std::move(on_delivered)));
-  });
-}
-
-result<void> gateway_client::request_attributes(std::string_view device, attribute_scope scope, std::string_view keys,
-                                                attributes_callback done) {
-  return locked([&](client::impl&, client::impl::gateway_state& g) -> result<void> {
-    auto id = g.engine.request_attributes(device, scope, keys, now_ms());
-    if (!id) return id.error();
-    std::vector<std::string> names;
-    for (std::size_t start = 0; start <= keys.size();) {
-      std::size_t comma = keys.find(',', start);
-      if (comma == std::string_view::npos) comma = keys.size();
-      std::string_view item = keys.substr(start, comma - start);
-      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-      // Each key once, as the request carries them (igateway::request_attributes).
-      if (!item.empty() && std::find(names.begin(), names.end(), item) == names.end()) names.emplace_back(item);
-      start = comma + 1;
-    }
-    g.answers[*id] = {std::move(names), std::move(done)};
-    return {};
-  });
-}
-
-void gateway_client::on_attribute_update(update_handler update) {
-  locked([&](client::impl&, client::impl::gateway_state& g) { g.update = std::move(update); });
-}
-
-result<void> gateway_client::on_rpc(std::string_view device, rpc_handler handler) {
-  if (device.empty()) return errc::invalid_argument;
-  return locked([&](client::impl&, client::impl::gateway_state& g) -> result<void> {
-    g.rpc_handlers[std::string(device)] = std::move(handler);
-    return {};
-  });
-}
-
-void gateway_client::on_any_rpc(rpc_handler handler) {
-  locked([&](client::impl&, client::impl::gateway_state& g) { g.any_rpc = std::move(handler); });
-}
-
-result<void> gateway_client::reply_rpc(std::string_view device, std::uint32_t id, std::string_view json_text) {
-  return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
-    return without_ticket(d.send([&] { return g.engine.reply_rpc(device, id, json_text); }, {}));
-  });
-}
-
-result<void> gateway_client::claim(std::string_view device, std::string_view secret_key,
-                                   std::chrono::milliseconds duration, delivery_callback on_delivered) {
-  return locked([&](client::impl& d, client::impl::gateway_state& g) -> result<void> {
-    return without_ticket(
-        d.send([&] { return g.engine.claim(device, secret_key, static_cast<std::uint32_t>(duration.count())); },
-               std::move(on_delivered)));
-  });
+  // Room for as many sub-devices as a gateway may have, and messages up to the server's default limit.
+  if (!d.gateway) d.gateway = detail::gateway_state::make<255, TBMQTT_DEFAULT_MAX_PAYLOAD>(d, d.core);
+  return d.gateway->api();
 }
 
 }  // namespace tbmqtt

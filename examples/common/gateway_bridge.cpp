@@ -1,17 +1,18 @@
 // Gateway bridge: a gateway device speaks for two sub-devices (PREFIX-thermostat and
-// PREFIX-meter). It connects both, sends their telemetry and attributes in one message each,
-// disconnects the meter, then answers one server RPC for the thermostat and disconnects it.
-//   gateway_bridge HOST PORT GATEWAY_TOKEN [PREFIX] [SECONDS]
-#include <tbmqtt/linux/client.hpp>
-
-#include "example_args.hpp"
-
+// PREFIX-meter) through the client's gateway API (tbmqtt/gateway_client.hpp). It connects both,
+// sends their telemetry and attributes in one message each, disconnects the meter, then prints
+// the thermostat's attribute updates, answers one server RPC for it and disconnects it.
+// One source for Linux and ESP-IDF (settings: example_device.hpp):
+//   Linux:    gateway_bridge HOST PORT GATEWAY_TOKEN [PREFIX=bridge] [SECONDS=30]
+//   ESP-IDF:  examples/esp-idf/gateway_bridge (TBMQTT_TOKEN: the gateway device's; TBMQTT_PREFIX,
+//             TBMQTT_SECONDS)
+// Exit status: 0 done, 2 usage, 3 connect failed, 1 not sent or not acknowledged, 4 no RPC in time.
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
-#include <mutex>
 #include <string>
+
+#include "example_device.hpp"
+#include "tbmqtt/gateway_client.hpp"
 
 namespace {
 
@@ -20,30 +21,24 @@ int fail(const char* what, tbmqtt::errc e) {
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  tbmqtt::client_options options;
-  if (!example::options_from_args(argc, argv, "[PREFIX] [SECONDS]", options)) return 2;
-  const std::string prefix = argc > 4 ? argv[4] : "bridge";
-  const int seconds = argc > 5 ? std::atoi(argv[5]) : 30;
+int gateway_bridge(int argc, char** argv) {
+  example::device_options options;
+  if (!example::device_settings(argc, argv, "[PREFIX] [SECONDS]", options)) return 2;
+  const std::string prefix = example::text_arg(argc, argv, 4, "PREFIX", "bridge");
+  const long long seconds = example::number_arg(argc, argv, 5, "SECONDS", 30);
   const std::string thermostat = prefix + "-thermostat";
   const std::string meter = prefix + "-meter";
 
-  tbmqtt::client device{options};
+  example::event answered;  // before the client: its handler uses it
+  example::device_client device{options};
   tbmqtt::gateway_client& gateway = device.gateway();  // before connect(): subscribed with it
 
-  std::mutex mutex;
-  std::condition_variable answered_cv;
-  bool answered = false;
-  // Runs on the client's network thread; answers at once.
+  // Runs on the client's thread (task); answers at once.
   auto on_thermostat_rpc = [&](const tbmqtt::gateway_rpc& rpc) {
     std::printf("bridge: rpc %s for %s: %s\n", rpc.method.c_str(), rpc.device.c_str(), rpc.params_json.c_str());
     const std::string reply = "{\"method\":\"" + rpc.method + "\",\"accepted\":true}";
     if (auto r = gateway.reply_rpc(rpc.device, rpc.id, reply); !r) fail("reply", r.error());
-    std::lock_guard<std::mutex> lock(mutex);
-    answered = true;
-    answered_cv.notify_all();
+    answered.arrive();
   };
   if (auto r = gateway.on_rpc(thermostat, on_thermostat_rpc); !r) return fail("on_rpc", r.error());
   gateway.on_attribute_update([](std::string_view name, tbmqtt::json::value data) {
@@ -51,7 +46,7 @@ int main(int argc, char** argv) {
                 static_cast<int>(data.raw().size()), data.raw().data());
   });
 
-  if (auto r = device.connect(std::chrono::seconds(10)); !r) return fail("connect", r.error());
+  if (!example::connect(device, "bridge")) return 3;
   if (auto r = gateway.connect_device(thermostat, "thermostat"); !r) return fail("connect thermostat", r.error());
   if (auto r = gateway.connect_device(meter, "meter"); !r) return fail("connect meter", r.error());
 
@@ -66,14 +61,16 @@ int main(int argc, char** argv) {
   if (auto r = device.flush(std::chrono::seconds(10)); !r) return fail("flush", r.error());
   std::printf("bridge: ready (%s connected, %s disconnected)\n", thermostat.c_str(), meter.c_str());
 
-  std::unique_lock<std::mutex> lock(mutex);
-  if (!answered_cv.wait_for(lock, std::chrono::seconds(seconds), [&] { return answered; })) {
-    std::fprintf(stderr, "bridge: no RPC for %s within %d s\n", thermostat.c_str(), seconds);
+  if (!answered.wait(std::chrono::seconds(seconds))) {
+    std::fprintf(stderr, "bridge: no RPC for %s within %lld s\n", thermostat.c_str(), seconds);
     return 4;
   }
-  lock.unlock();
   if (auto r = gateway.disconnect_device(thermostat); !r) return fail("disconnect thermostat", r.error());
   if (auto r = device.flush(std::chrono::seconds(10)); !r) return fail("flush", r.error());
   std::printf("bridge: done\n");
   return 0;
 }
+
+}  // namespace
+
+EXAMPLE_MAIN(gateway_bridge)
