@@ -158,7 +158,7 @@ class credentials_lifecycle {
 // ---- the loop -----------------------------------------------------------------------------------
 
 /// @brief What a platform does for run_credentials_lifecycle: wait, one provisioning round trip,
-/// one connection. Linux (provisioned_client) and ESP-IDF (esp_provisioned_client) implement it.
+/// one connection. provisioned_client implements it on Linux and on ESP-IDF.
 class credentials_platform {
  public:
   /// @brief Waits `delay_ms` before a provisioning round trip; returns early when cancelled.

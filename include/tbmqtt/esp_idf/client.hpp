@@ -180,8 +180,9 @@ class esp_client {
   /// write (QoS 0), or why it was lost (errc::timeout: expired from esp-mqtt's outbox), in
   /// `on_delivered` when given (else nowhere).
   /// @return The message's ticket, or errc::invalid_argument, errc::payload_too_large,
-  /// errc::not_connected, errc::again (esp-mqtt outbox full, or TBMQTT_MAX_IN_FLIGHT messages
-  /// wait for their outcome).
+  /// errc::not_connected (QoS 0 while offline), errc::not_open (QoS 1 before start() / connect()
+  /// or after disconnect(), without an offline store), errc::again (esp-mqtt outbox full, or
+  /// TBMQTT_MAX_IN_FLIGHT messages wait for their outcome).
   [[nodiscard]] result<delivery_ticket> send_telemetry(std::string_view json_text, qos q,
                                                        delivery_callback on_delivered = {}) noexcept;
   [[nodiscard]] result<delivery_ticket> send_telemetry(std::string_view json_text) noexcept;
