@@ -82,7 +82,7 @@ HELPER_SETTINGS = {
     "h22_attributes_request": ("CLIENT_KEYS", "SHARED_KEYS"),
     "h30_server_rpc": ("CALLS", "SECONDS"),
     "h31_client_rpc": (),
-    "h40_claiming": ("SECRET", "DURATION_MS"),
+    "h40_claiming": ("CLAIM_SECRET", "DURATION_MS"),
 }
 
 
