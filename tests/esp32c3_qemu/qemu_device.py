@@ -3,6 +3,7 @@ flash image (QEMU writes to it: NVS, otadata, OTA partitions), the guest's seria
 line by line, waits on that output with deadlines. A "reboot" is a new QEMU process on the same
 flash file: the kit's QEMU crashes on a warm reset (esp_restart) into a different app image."""
 
+import glob
 import os
 import re
 import shutil
@@ -18,12 +19,20 @@ def image(name):
     return os.path.join(IMAGES, name, "flash.bin")
 
 
+PANIC = re.compile(r"Guru Meditation Error: Core +\d+ panic'ed \((?P<cause>[^)]*)\)"
+                   r"|(?P<abort>abort\(\)) was called at PC (?P<pc>0x[0-9a-f]+)")
+MEPC = re.compile(r"MEPC +: (0x[0-9a-f]+)")
+
+
 class Guest:
     """One flash file, booted any number of times (one QEMU process at a time)."""
 
     def __init__(self, image_path, workdir, name):
+        self.name = name
         self.flash = os.path.join(workdir, name + ".flash.bin")
         shutil.copyfile(image_path, self.flash)
+        self.elf = [p for p in glob.glob(os.path.join(os.path.dirname(image_path), "idf", "*.elf"))
+                    if "bootloader" not in p][0]
         self.log_path = os.path.join(workdir, name + ".serial.log")
         self.proc = None
         self.lines = []
@@ -79,6 +88,25 @@ class Guest:
                                          % (pattern, timeout, "running" if self.proc.poll() is None
                                             else "exited %s" % self.proc.returncode, tail))
                 self.cond.wait(min(left, 1.0))
+
+    def panics(self):
+        """Every panic of every boot so far, from the serial log: (cause, function it happened in)."""
+        with open(self.log_path, errors="replace") as f:
+            lines = f.read().splitlines()
+        found = []
+        for i, line in enumerate(lines):
+            m = PANIC.search(line)
+            if not m:
+                continue
+            pc = m.group("pc") or next((x.group(1) for x in map(MEPC.search, lines[i + 1:i + 8]) if x), None)
+            found.append((m.group("abort") or m.group("cause").strip(), self.function_at(pc) if pc else "?"))
+        return found
+
+    def function_at(self, address):
+        # Every image of one test is built from the same code: the guest's own ELF names the function.
+        out = subprocess.run([os.path.join(KIT, "toolchain", "bin", "riscv32-esp-elf-addr2line"), "-f", "-e",
+                              self.elf, address], capture_output=True, text=True).stdout
+        return out.split("\n", 1)[0] or "?"
 
     def output(self):
         with self.cond:
