@@ -737,6 +737,37 @@ class TestRpcServe(CliTestCase):
         c = self.serve_then_limit(resource.RLIMIT_NPROC, lambda pid: 1, as_user=drop)  # it runs itself: fork fails
         self.assert_cannot_start_then_recovers(c, resource.RLIMIT_NPROC, as_user=drop)
 
+    def test_exec_when_the_shell_cannot_be_executed_is_system_error(self):
+        import errno
+        import resource
+        # execve itself fails (E2BIG) when its argument and environment strings outgrow the first
+        # page of the new stack and RLIMIT_STACK forbids growing it, as root too. The CLI started
+        # with the normal limit and keeps its own (already mapped) stack: only its exec fails.
+        env = dict(os.environ, TBMQTT_TEST_PADDING="x" * 16384)
+        c = self.start_cli("rpc", "serve", "--count", "2", "--exec", "cat >/dev/null; echo '{\"ok\":1}'", env=env)
+        self.broker.wait_for_subscription(self.client_id, self.RPC_FILTER)
+        self.set_soft_limit(c.proc.pid, resource.RLIMIT_STACK, 4096)
+        failed = self.peer.send_rpc("a")
+        c.next_line()
+        self.assertEqual(json.loads(self.peer.wait_rpc_reply(failed)), {"error": "exec command could not be started"})
+        self.set_soft_limit(c.proc.pid, resource.RLIMIT_STACK, "hard")
+        rid = self.peer.send_rpc("b")  # the limit lifted: the next request runs the command again
+        c.next_line()
+        self.assertEqual(json.loads(self.peer.wait_rpc_reply(rid)), {"ok": 1})
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
+        # Not "failed with status 127" (command_failed): the command never ran.
+        self.assertEqual(c.stderr_lines, ["tbmqtt: rpc serve: request %s: cannot start exec command (/bin/sh: %s): "
+                                          "system_error" % (failed, os.strerror(errno.E2BIG))])
+
+    def test_exec_command_that_exits_127_itself_is_command_failed(self):
+        c = self.serve("--count", "1", "--exec", "cat >/dev/null; exit 127")
+        rid = self.peer.send_rpc("a")
+        c.next_line()
+        self.assertEqual(json.loads(self.peer.wait_rpc_reply(rid)), {"error": "exec command failed with status 127"})
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
+        self.assertEqual(c.stderr_lines, ["tbmqtt: rpc serve: request %s: exec command failed with status 127: "
+                                          "command_failed" % rid])
+
     def test_exec_command_that_ignores_stdin(self):
         c = self.serve("--count", "1", "--exec", "echo 42")
         # Nearly the largest request the client accepts (max payload 64 KiB; larger ones are
