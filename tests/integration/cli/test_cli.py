@@ -778,6 +778,92 @@ class TestRpcServe(CliTestCase):
         self.assertEqual(c.wait(), 0, c.stderr_lines)
 
 
+class GatewayWatcher:
+    """Records what the broker passes on for ``v1/gateway/connect``, ``.../telemetry`` and
+    ``.../attributes``."""
+
+    def __init__(self, broker):
+        import paho.mqtt.client as mqtt
+        self.messages = queue.Queue()
+        subscribed = threading.Event()
+        c = mqtt.Client(client_id="gw-watcher-%d" % os.getpid(), protocol=mqtt.MQTTv311)
+        c.on_connect = lambda client, userdata, flags, rc: client.subscribe(
+            [("v1/gateway/connect", 1), ("v1/gateway/telemetry", 1), ("v1/gateway/attributes", 1)])
+        c.on_subscribe = lambda *args: subscribed.set()
+        c.on_message = lambda client, userdata, msg: self.messages.put((msg.topic, json.loads(msg.payload)))
+        c.connect(broker.host, broker.port, 60)
+        c.loop_start()
+        self.client = c
+        if not subscribed.wait(10):
+            self.stop()
+            raise AssertionError("the gateway watcher did not subscribe")
+
+    def next(self, timeout=10):
+        try:
+            return self.messages.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no gateway message within %ss" % timeout)
+
+    def stop(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class TestGatewayServe(CliTestCase):
+    """`gateway serve` reports each message's outcome: a bad line or an unacknowledged message is
+    one failed line on stderr (named by its line), the exit code that of the first failure."""
+
+    def test_every_message_acknowledged_exits_0(self):
+        watcher = GatewayWatcher(self.broker)
+        self.addCleanup(watcher.stop)
+        # Telemetry only: a plain broker would pass an attributes message back to the gateway on
+        # v1/gateway/attributes, its topic for shared-attribute pushes (tests/emulator covers them).
+        r = self.run_cli("gateway", "serve",
+                         stdin=b'connect dev-1 thermostat\ntelemetry dev-1 {"temp":21.5}\n'
+                               b'telemetry dev-1 [{"ts":1700000000000,"values":{"temp":22}}]\n')
+        self.assert_ok(r)
+        self.assertEqual(watcher.next(), ("v1/gateway/connect", {"device": "dev-1", "type": "thermostat"}))
+        self.assertEqual(watcher.next(), ("v1/gateway/telemetry", {"dev-1": [{"temp": 21.5}]}))
+        self.assertEqual(watcher.next(),
+                         ("v1/gateway/telemetry", {"dev-1": [{"ts": 1700000000000, "values": {"temp": 22}}]}))
+
+    def test_messages_not_acknowledged_are_named_by_their_line(self):
+        proxy = HoldingProxy(self.broker)
+        self.addCleanup(proxy.close)
+        watcher = GatewayWatcher(self.broker)
+        self.addCleanup(watcher.stop)
+        c = Cli(self.base_args(port=proxy.port) + ["--timeout", "2s", "gateway", "serve"])
+        self.running.append(c)
+        c.proc.stdin.write(b"connect dev-1\n")  # read once connected: its announcement says so
+        c.proc.stdin.flush()
+        self.assertEqual(watcher.next(), ("v1/gateway/connect", {"device": "dev-1"}))
+        proxy.hold()  # no acknowledgement reaches the CLI from now on
+        c.proc.stdin.write(b'telemetry dev-1 {"temp":1}\n# a comment\nattributes dev-1 {"fw":"2"}\n')
+        c.proc.stdin.close()
+        self.assertEqual(c.wait(), 4, c.stderr_lines)  # timeout
+        self.assertEqual(c.stderr_lines, [
+            "tbmqtt: gateway serve: line 2: telemetry dev-1: not acknowledged: timeout",
+            "tbmqtt: gateway serve: line 4: attributes dev-1: not acknowledged: timeout",
+            "tbmqtt: gateway serve: 2 line(s) failed, the others were delivered "
+            "(first: line 2: telemetry dev-1: not acknowledged): timeout"])
+
+    def test_a_bad_line_fails_first_and_the_acknowledged_ones_are_not_reported(self):
+        watcher = GatewayWatcher(self.broker)
+        self.addCleanup(watcher.stop)
+        r = self.run_cli("gateway", "serve",
+                         stdin=b'connect dev-2\nbogus dev-2\ntelemetry dev-2 {"n":1}\ntelemetry dev-2 {oops\n')
+        self.assertEqual(r.returncode, 2, r.stderr)  # the first failure: an unknown command (usage)
+        self.assertEqual(r.stderr.decode().splitlines(), [
+            "tbmqtt: gateway serve: line 2: unknown command 'bogus' (connect, disconnect, telemetry, attributes): "
+            "invalid_argument",
+            "tbmqtt: gateway serve: line 4: telemetry: not valid JSON (line 1, column 2 at 'o': expected a member "
+            "name in double quotes): invalid_argument",
+            "tbmqtt: gateway serve: 2 line(s) failed, the others were delivered (first: line 2: unknown command "
+            "'bogus' (connect, disconnect, telemetry, attributes)): invalid_argument"])
+        self.assertEqual(watcher.next(), ("v1/gateway/connect", {"device": "dev-2"}))
+        self.assertEqual(watcher.next(), ("v1/gateway/telemetry", {"dev-2": [{"n": 1}]}))
+
+
 class TestRpcCall(CliTestCase):
     def test_call_prints_the_response(self):
         self.peer.rpc_reply = lambda rid, method, params: {"time": 1700000000, "echo": params}
