@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <string>
 
 #include "common.hpp"
@@ -18,6 +19,7 @@ namespace {
 struct exec_result {
   enum class outcome { ok, failed, timed_out, not_started } status = outcome::not_started;
   int exit_status = 0;  ///< exit code, or 128 + signal
+  int exec_errno = 0;   ///< not_started because exec of /bin/sh failed: its errno (0: pipe or fork failed)
   std::string output;
 };
 
@@ -29,34 +31,71 @@ void close_pipe(int (&fds)[2]) {
     }
 }
 
+/// @brief The errno the child wrote into `fd` (the error pipe's read end) because its exec failed,
+/// or 0 at end of file: the exec succeeded and closed the write end (O_CLOEXEC).
+int read_exec_errno(int fd) {
+  int child_errno = 0;
+  std::size_t got = 0;
+  auto* bytes = reinterpret_cast<char*>(&child_errno);
+  while (got < sizeof child_errno) {
+    const ssize_t r = ::read(fd, bytes + got, sizeof child_errno - got);
+    if (r > 0) {
+      got += static_cast<std::size_t>(r);
+    } else if (r == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  if (got == 0) return 0;
+  return got == sizeof child_errno && child_errno != 0 ? child_errno : EIO;  // a torn report is still a failure
+}
+
 /// @brief Runs `/bin/sh -c command` with `input` on its stdin and collects its stdout; kills it
-/// after `timeout`. Its stderr goes to ours.
+/// after `timeout`. Its stderr goes to ours. A shell that could not be executed is not_started
+/// (with its errno), not a command that exited 127.
 exec_result run_command(const std::string& command, const std::string& input, std::chrono::milliseconds timeout) {
   exec_result result;
   int in[2] = {-1, -1};
   int out[2] = {-1, -1};
-  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
+  int err[2] = {-1, -1};  // the child writes errno here only if its exec fails; exec closes it (O_CLOEXEC)
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     close_pipe(in);
     close_pipe(out);
+    close_pipe(err);
     return result;
   }
   const pid_t pid = ::fork();
   if (pid < 0) {
     close_pipe(in);
     close_pipe(out);
+    close_pipe(err);
     return result;
   }
   if (pid == 0) {  // child: only async-signal-safe calls from here on
     ::dup2(in[0], STDIN_FILENO);
     ::dup2(out[1], STDOUT_FILENO);
-    for (int fd = 3; fd < 1024; ++fd) ::close(fd);  // the MQTT socket is none of its business
+    for (int fd = 3; fd < 1024; ++fd)  // the MQTT socket is none of its business
+      if (fd != err[1]) ::close(fd);
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    const int exec_errno = errno;
+    while (::write(err[1], &exec_errno, sizeof exec_errno) < 0 && errno == EINTR) {}
     ::_exit(127);
   }
   ::close(in[0]);
   in[0] = -1;
   ::close(out[1]);
   out[1] = -1;
+  ::close(err[1]);
+  err[1] = -1;
+  // Blocks only until the child has exec'd or failed to: it runs nothing else before.
+  result.exec_errno = read_exec_errno(err[0]);
+  close_pipe(err);
+  if (result.exec_errno != 0) {
+    close_pipe(in);
+    close_pipe(out);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    return result;  // not_started
+  }
   ::fcntl(in[1], F_SETFL, O_NONBLOCK);
   ::fcntl(out[0], F_SETFL, O_NONBLOCK);
 
@@ -145,7 +184,10 @@ std::string exec_reply(const global_options& o, const std::string& exec, const s
       return "{\"error\":\"exec command timed out\"}";
     case exec_result::outcome::not_started: break;
   }
-  report_error(prefix + "cannot start exec command", errc::system_error);
+  // Nothing ran: a failed pipe, fork or exec of /bin/sh (not the command's own exit status 127).
+  report_error(prefix + "cannot start exec command" +
+                   (run.exec_errno != 0 ? std::string(" (/bin/sh: ") + std::strerror(run.exec_errno) + ")" : ""),
+               errc::system_error);
   return "{\"error\":\"exec command could not be started\"}";
 }
 

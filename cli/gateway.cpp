@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <deque>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -228,20 +229,111 @@ std::string_view trimmed(std::string_view text) {
   return text;
 }
 
+/// The failed lines of `gateway serve`, in the order they failed: a bad line (main thread), or a
+/// message the library reports lost or that is unacknowledged at the end. Each is reported on
+/// stderr as it is found; the first decides the exit code.
+class serve_failures {
+ public:
+  void add(const std::string& what, errc code) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    report_error(what, code);
+    ++count_;
+    if (!first_) first_ = failure(what, code);
+  }
+  long count() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return count_;
+  }
+  std::optional<failure> first() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return first_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  long count_ = 0;
+  std::optional<failure> first_;
+};
+
+/// The messages `gateway serve` sent and whose outcome is not known yet, named by their line
+/// ("gateway serve: line 3: telemetry D"). A message the library reports lost is a failed line
+/// (`...: delivery: <errc>`, as `telemetry: delivery: <errc>`); close() ends the watch and
+/// returns those still unacknowledged (their `cancelled` at the client's end is not news).
+class delivery_watch : public std::enable_shared_from_this<delivery_watch> {
+ public:
+  explicit delivery_watch(std::shared_ptr<serve_failures> failures) : failures_(std::move(failures)) {}
+
+  /// Sends one message through `send(on_delivered)`; its outcome is reported as `what`.
+  template <typename Send>
+  void send(const std::string& what, Send&& send_message) {
+    std::uint64_t id;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      id = next_id_++;
+      pending_.emplace(id, what);  // before the send: the acknowledgement may come first
+    }
+    auto sent = send_message([self = shared_from_this(), id](errc e) { self->on_outcome(id, e); });
+    if (!sent) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        pending_.erase(id);
+      }
+      fail(what, sent.error());
+    }
+  }
+
+  /// Waits up to `wait` for the outcomes still due (after a flush they are decided, but their
+  /// callbacks may still be on their way), then returns the messages without one, in the order
+  /// they were sent; later outcomes are ignored.
+  std::vector<std::string> close(std::chrono::milliseconds wait) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    outcome_.wait_for(lock, wait, [&] { return pending_.empty(); });
+    closed_ = true;
+    std::vector<std::string> left;
+    for (auto& entry : pending_) left.push_back(std::move(entry.second));
+    pending_.clear();
+    return left;
+  }
+
+ private:
+  void on_outcome(std::uint64_t id, errc e) {
+    std::string what;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = pending_.find(id);
+      if (closed_ || it == pending_.end()) return;
+      what = std::move(it->second);
+      pending_.erase(it);
+      outcome_.notify_all();
+    }
+    if (e != errc{}) failures_->add(what + ": delivery", e);
+  }
+
+  std::shared_ptr<serve_failures> failures_;
+  std::mutex mutex_;
+  std::condition_variable outcome_;
+  std::map<std::uint64_t, std::string> pending_;
+  std::uint64_t next_id_ = 0;
+  bool closed_ = false;
+};
+
 // `gateway serve`: one gateway session for as long as stdin is open. Each line is one command
 // (connect DEVICE [TYPE] | disconnect DEVICE | telemetry DEVICE JSON | attributes DEVICE JSON;
 // a DEVICE with spaces in double quotes; empty lines and # comments are skipped). Sub-devices stay
 // connected until `disconnect` or the end of input; shared-attribute pushes for them are printed
-// as {"device":..,"data":..} lines. A bad line is reported on stderr and skipped; at the end the
-// exit code is that of the first failure (0 if none), after every message was acknowledged.
+// as {"device":..,"data":..} lines. A bad line is reported on stderr and skipped, and so is a
+// message the library reports lost (`line N: telemetry D: delivery: <errc>`, as `telemetry`
+// reports its own); at the end every message still unacknowledged after --timeout is named
+// (`line N: telemetry D: not acknowledged: timeout`). The exit code is that of the first failure
+// (0 if none: every message was acknowledged).
 void run_gateway_serve(const global_options& o) {
+  auto failures = std::make_shared<serve_failures>();
+  auto deliveries = std::make_shared<delivery_watch>(failures);
   gateway_session s{o};
   s.gateway.on_attribute_update([](std::string_view device, json::value data) {
     print_line("{\"device\":" + quote_json(device) + ",\"data\":" + compact_json(data.raw()) + "}");
   });
   connect_gateway(s, o);
-  std::optional<failure> first;
-  long failed = 0;
   std::string line;
   for (long number = 1; std::getline(std::cin, line); ++number) {
     std::string_view rest = trimmed(line);
@@ -259,25 +351,34 @@ void run_gateway_serve(const global_options& o) {
         check(s.gateway.disconnect_device(device), where + ": disconnect " + device);
       } else if (command == "telemetry") {
         require_json(argument, where + ": telemetry");
-        check(s.gateway.send_telemetry(device, argument), where + ": telemetry " + device);
+        deliveries->send(where + ": telemetry " + device, [&](gateway_client::delivery_callback done) {
+          return s.gateway.send_telemetry(device, argument, std::move(done));
+        });
       } else if (command == "attributes") {
         require_json_object(argument, where + ": attributes");
-        check(s.gateway.send_attributes(device, argument), where + ": attributes " + device);
+        deliveries->send(where + ": attributes " + device, [&](gateway_client::delivery_callback done) {
+          return s.gateway.send_attributes(device, argument, std::move(done));
+        });
       } else {
         fail(where + ": unknown command '" + command + "' (connect, disconnect, telemetry, attributes)",
              errc::invalid_argument);
       }
     } catch (const failure& f) {
-      report_error(f.what(), f.code());
-      ++failed;
-      if (!first) first = f;
+      failures->add(f.what(), f.code());
     }
   }
-  flush_or_fail(s.device, o, "gateway serve");
-  if (first)
-    fail("gateway serve: " + std::to_string(failed) + " line(s) failed, the others were sent (first: " +
-             std::string(first->what()).substr(std::string("gateway serve: ").size()) + ")",
-         first->code());
+  const auto flushed = s.device.flush(o.timeout());
+  const std::vector<std::string> unacknowledged =
+      deliveries->close(flushed ? callback_grace : std::chrono::milliseconds(0));
+  for (const std::string& what : unacknowledged)
+    failures->add(what + ": not acknowledged", flushed ? errc::timeout : flushed.error());
+  if (!flushed && unacknowledged.empty())  // e.g. a connect or disconnect announcement
+    failures->add("gateway serve: waiting for acknowledgements", flushed.error());
+  const std::optional<failure> first = failures->first();
+  if (!first) return;
+  fail("gateway serve: " + std::to_string(failures->count()) + " line(s) failed, the others were delivered (first: " +
+           std::string(first->what()).substr(std::string("gateway serve: ").size()) + ")",
+       first->code());
 }
 
 void run_claim(const global_options& o, const gateway_args& a) {

@@ -314,7 +314,9 @@ class GatewayServeTest(Base):
         self.assertEqual(p.returncode, 2, err)  # the first failure: the unknown command, a usage error
         self.assertIn("line 7: unknown command 'bogus'", err)
         self.assertIn("line 8: telemetry: not valid JSON", err)
-        self.assertIn("2 line(s) failed", err)
+        # Every other message was acknowledged: only the two bad lines failed.
+        self.assertIn("2 line(s) failed, the others were delivered", err)
+        self.assertEqual(len(err.splitlines()), 3, err)
         self.assertEqual(request(self.b, "attributes.get", {"device": child})["client"], {"fw": "v2"})
         self.assertFalse(request(self.b, "device.get", {"device": child})["active"])
 

@@ -737,6 +737,37 @@ class TestRpcServe(CliTestCase):
         c = self.serve_then_limit(resource.RLIMIT_NPROC, lambda pid: 1, as_user=drop)  # it runs itself: fork fails
         self.assert_cannot_start_then_recovers(c, resource.RLIMIT_NPROC, as_user=drop)
 
+    def test_exec_when_the_shell_cannot_be_executed_is_system_error(self):
+        import errno
+        import resource
+        # execve itself fails (E2BIG) when its argument and environment strings outgrow the first
+        # page of the new stack and RLIMIT_STACK forbids growing it, as root too. The CLI started
+        # with the normal limit and keeps its own (already mapped) stack: only its exec fails.
+        env = dict(os.environ, TBMQTT_TEST_PADDING="x" * 16384)
+        c = self.start_cli("rpc", "serve", "--count", "2", "--exec", "cat >/dev/null; echo '{\"ok\":1}'", env=env)
+        self.broker.wait_for_subscription(self.client_id, self.RPC_FILTER)
+        self.set_soft_limit(c.proc.pid, resource.RLIMIT_STACK, 4096)
+        failed = self.peer.send_rpc("a")
+        c.next_line()
+        self.assertEqual(json.loads(self.peer.wait_rpc_reply(failed)), {"error": "exec command could not be started"})
+        self.set_soft_limit(c.proc.pid, resource.RLIMIT_STACK, "hard")
+        rid = self.peer.send_rpc("b")  # the limit lifted: the next request runs the command again
+        c.next_line()
+        self.assertEqual(json.loads(self.peer.wait_rpc_reply(rid)), {"ok": 1})
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
+        # Not "failed with status 127" (command_failed): the command never ran.
+        self.assertEqual(c.stderr_lines, ["tbmqtt: rpc serve: request %s: cannot start exec command (/bin/sh: %s): "
+                                          "system_error" % (failed, os.strerror(errno.E2BIG))])
+
+    def test_exec_command_that_exits_127_itself_is_command_failed(self):
+        c = self.serve("--count", "1", "--exec", "cat >/dev/null; exit 127")
+        rid = self.peer.send_rpc("a")
+        c.next_line()
+        self.assertEqual(json.loads(self.peer.wait_rpc_reply(rid)), {"error": "exec command failed with status 127"})
+        self.assertEqual(c.wait(), 0, c.stderr_lines)
+        self.assertEqual(c.stderr_lines, ["tbmqtt: rpc serve: request %s: exec command failed with status 127: "
+                                          "command_failed" % rid])
+
     def test_exec_command_that_ignores_stdin(self):
         c = self.serve("--count", "1", "--exec", "echo 42")
         # Nearly the largest request the client accepts (max payload 64 KiB; larger ones are
@@ -745,6 +776,92 @@ class TestRpcServe(CliTestCase):
         c.next_line()
         self.assertEqual(self.peer.wait_rpc_reply(rid), b"42")
         self.assertEqual(c.wait(), 0, c.stderr_lines)
+
+
+class GatewayWatcher:
+    """Records what the broker passes on for ``v1/gateway/connect``, ``.../telemetry`` and
+    ``.../attributes``."""
+
+    def __init__(self, broker):
+        import paho.mqtt.client as mqtt
+        self.messages = queue.Queue()
+        subscribed = threading.Event()
+        c = mqtt.Client(client_id="gw-watcher-%d" % os.getpid(), protocol=mqtt.MQTTv311)
+        c.on_connect = lambda client, userdata, flags, rc: client.subscribe(
+            [("v1/gateway/connect", 1), ("v1/gateway/telemetry", 1), ("v1/gateway/attributes", 1)])
+        c.on_subscribe = lambda *args: subscribed.set()
+        c.on_message = lambda client, userdata, msg: self.messages.put((msg.topic, json.loads(msg.payload)))
+        c.connect(broker.host, broker.port, 60)
+        c.loop_start()
+        self.client = c
+        if not subscribed.wait(10):
+            self.stop()
+            raise AssertionError("the gateway watcher did not subscribe")
+
+    def next(self, timeout=10):
+        try:
+            return self.messages.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no gateway message within %ss" % timeout)
+
+    def stop(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class TestGatewayServe(CliTestCase):
+    """`gateway serve` reports each message's outcome: a bad line or an unacknowledged message is
+    one failed line on stderr (named by its line), the exit code that of the first failure."""
+
+    def test_every_message_acknowledged_exits_0(self):
+        watcher = GatewayWatcher(self.broker)
+        self.addCleanup(watcher.stop)
+        # Telemetry only: a plain broker would pass an attributes message back to the gateway on
+        # v1/gateway/attributes, its topic for shared-attribute pushes (tests/emulator covers them).
+        r = self.run_cli("gateway", "serve",
+                         stdin=b'connect dev-1 thermostat\ntelemetry dev-1 {"temp":21.5}\n'
+                               b'telemetry dev-1 [{"ts":1700000000000,"values":{"temp":22}}]\n')
+        self.assert_ok(r)
+        self.assertEqual(watcher.next(), ("v1/gateway/connect", {"device": "dev-1", "type": "thermostat"}))
+        self.assertEqual(watcher.next(), ("v1/gateway/telemetry", {"dev-1": [{"temp": 21.5}]}))
+        self.assertEqual(watcher.next(),
+                         ("v1/gateway/telemetry", {"dev-1": [{"ts": 1700000000000, "values": {"temp": 22}}]}))
+
+    def test_messages_not_acknowledged_are_named_by_their_line(self):
+        proxy = HoldingProxy(self.broker)
+        self.addCleanup(proxy.close)
+        watcher = GatewayWatcher(self.broker)
+        self.addCleanup(watcher.stop)
+        c = Cli(self.base_args(port=proxy.port) + ["--timeout", "2s", "gateway", "serve"])
+        self.running.append(c)
+        c.proc.stdin.write(b"connect dev-1\n")  # read once connected: its announcement says so
+        c.proc.stdin.flush()
+        self.assertEqual(watcher.next(), ("v1/gateway/connect", {"device": "dev-1"}))
+        proxy.hold()  # no acknowledgement reaches the CLI from now on
+        c.proc.stdin.write(b'telemetry dev-1 {"temp":1}\n# a comment\nattributes dev-1 {"fw":"2"}\n')
+        c.proc.stdin.close()
+        self.assertEqual(c.wait(), 4, c.stderr_lines)  # timeout
+        self.assertEqual(c.stderr_lines, [
+            "tbmqtt: gateway serve: line 2: telemetry dev-1: not acknowledged: timeout",
+            "tbmqtt: gateway serve: line 4: attributes dev-1: not acknowledged: timeout",
+            "tbmqtt: gateway serve: 2 line(s) failed, the others were delivered "
+            "(first: line 2: telemetry dev-1: not acknowledged): timeout"])
+
+    def test_a_bad_line_fails_first_and_the_acknowledged_ones_are_not_reported(self):
+        watcher = GatewayWatcher(self.broker)
+        self.addCleanup(watcher.stop)
+        r = self.run_cli("gateway", "serve",
+                         stdin=b'connect dev-2\nbogus dev-2\ntelemetry dev-2 {"n":1}\ntelemetry dev-2 {oops\n')
+        self.assertEqual(r.returncode, 2, r.stderr)  # the first failure: an unknown command (usage)
+        self.assertEqual(r.stderr.decode().splitlines(), [
+            "tbmqtt: gateway serve: line 2: unknown command 'bogus' (connect, disconnect, telemetry, attributes): "
+            "invalid_argument",
+            "tbmqtt: gateway serve: line 4: telemetry: not valid JSON (line 1, column 2 at 'o': expected a member "
+            "name in double quotes): invalid_argument",
+            "tbmqtt: gateway serve: 2 line(s) failed, the others were delivered (first: line 2: unknown command "
+            "'bogus' (connect, disconnect, telemetry, attributes)): invalid_argument"])
+        self.assertEqual(watcher.next(), ("v1/gateway/connect", {"device": "dev-2"}))
+        self.assertEqual(watcher.next(), ("v1/gateway/telemetry", {"dev-2": [{"n": 1}]}))
 
 
 class TestRpcCall(CliTestCase):
