@@ -121,6 +121,21 @@ struct ota_config {
 /// attempt comes when the assignment is next read (the next connect or push), else after a restart
 /// or once the package is assigned again (removed, then assigned). A checksum or size mismatch, the
 /// sink refusing, or another package assigned drops them: the next attempt starts from byte 0.
+///
+/// Chunks out of order: `window` requests are out at once, so a chunk can arrive before an earlier
+/// one (late, or lost and retried). It is written to the sink at its offset right away and noted
+/// in a bitmap of the window; the hash needs the bytes in order, so once the gap fills the chunks
+/// after it are read back from the sink and hashed, and the checkpoint (saved every
+/// checkpoint_bytes) then counts them. A disconnect keeps them too (the sink keeps its bytes, the
+/// same download carries on): only the missing chunks are requested again. A new attempt
+/// (after FAILED) or a restart does not: the checkpoint is one offset, the hashed prefix, and the
+/// chunks past a gap are fetched again. Keeping them would need a bitmap in the checkpoint and a
+/// sink contract that keeps bytes past resume_offset, which esp_ota_sink cannot give cheaply: its
+/// begin() keeps only the sectors below resume_offset and erases the rest before writing, and
+/// after a restart it cannot tell which sectors around the gap are erased but unwritten (writing
+/// the gap's chunk there needs an erase that would also wipe parts of its neighbours). The most
+/// that costs is window - 1 chunks per restart; the checkpoint never claims a byte the sink has
+/// not returned, and the checksum covers the whole image either way.
 class ota_engine final : public session_extension {
  public:
   /// @param hashes   Gives a hasher for the package's algorithm (MD5/SHA from a platform).
@@ -218,11 +233,11 @@ class ota_engine final : public session_extension {
   ota_package package_;
   hasher* hasher_ = nullptr;
   std::uint32_t attribute_request_ = 0;
-  std::uint32_t download_id_ = 0;  // {req} in the chunk topics
-  std::uint32_t chunk_size_ = 0;   // effective, capped
-  std::uint32_t next_chunk_ = 0;   // next chunk never requested
-  std::uint64_t hashed_ = 0;       // contiguous bytes written and hashed
-  std::uint64_t checkpointed_ = 0;
+  std::uint32_t download_id_ = 0;    // {req} in the chunk topics
+  std::uint32_t chunk_size_ = 0;     // effective, capped
+  std::uint32_t next_chunk_ = 0;     // next chunk never requested
+  std::uint64_t hashed_ = 0;         // contiguous bytes written and hashed
+  std::uint64_t checkpointed_ = 0;   // the offset the stored checkpoint holds
   std::uint64_t received_mask_ = 0;  // chunks past the hashed prefix already written (bit 0 = next)
   std::uint32_t requests_sent_ = 0;
   bool pending_update_ = false;  // activated before a restart, waiting for confirm()

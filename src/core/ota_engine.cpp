@@ -220,8 +220,9 @@ void ota_engine::on_disconnected() noexcept {
   connected_ = false;
   attribute_request_ = 0;
   for (auto& slot : slots_) slot.used = false;  // lost with the connection; resumed on ready
-  // Chunks written past the hashed prefix are forgotten: they are requested again.
-  received_mask_ = 0;
+  // Chunks written past the hashed prefix stay counted (received_mask_): the sink keeps them and no
+  // begin() comes between, so only the missing chunks are requested again; the gap's chunk
+  // hashes them once it arrives. A start() (another attempt, a restart) forgets them.
   if (state_ == ota_state::downloading) next_chunk_ = static_cast<std::uint32_t>(hashed_ / chunk_size_);
 }
 
@@ -349,6 +350,7 @@ void ota_engine::start(std::uint32_t now_ms) noexcept {
     hashed_ = 0;
     resume = 0;
   }
+  checkpointed_ = hashed_;  // what the stored checkpoint holds (whole chunks of it)
   if (resume == 0) {
     if (auto begun = sink_.begin(package_, 0); !begun) return fail(begun.error(), "the sink refused the image");
   }
@@ -370,7 +372,6 @@ result<void> ota_engine::rehash_from_sink(std::uint64_t upto) noexcept {
     hasher_->update({buffer, *got});
     hashed_ += *got;
   }
-  checkpointed_ = hashed_;
   return {};
 }
 
@@ -395,6 +396,8 @@ void ota_engine::request_more(std::uint32_t now_ms) noexcept {
   for (auto& slot : slots_) {
     if (&slot - slots_ >= config_.window) break;
     if (slot.used) continue;
+    // Skip chunks in the sink already (written ahead of a gap, then the connection dropped).
+    while (next_chunk_ < first + config_.window && (received_mask_ >> (next_chunk_ - first)) & 1u) ++next_chunk_;
     if (next_chunk_ >= chunk_count() || next_chunk_ >= first + config_.window) break;
     slot = in_flight{next_chunk_, now_ms + config_.chunk_timeout_ms, 0, true};
     ++next_chunk_;
@@ -514,11 +517,9 @@ void ota_engine::end_chunk(errc e, std::uint32_t now_ms) noexcept {
     if (!chunk.hashing || chunk.written == 0) return;
     // The hasher has seen part of the chunk: start it again over the hashed prefix.
     const std::uint64_t prefix = hashed_;
-    const std::uint64_t checkpointed = checkpointed_;
     hasher_->reset();
     hashed_ = 0;
     if (!rehash_from_sink(prefix)) return fail(errc::storage_error, "the sink failed to read back");
-    checkpointed_ = checkpointed;
     return;
   }
   for (auto& slot : slots_)

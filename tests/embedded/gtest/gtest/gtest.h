@@ -2,7 +2,8 @@
 //
 // Supports the subset the unit tests use: TEST(suite, name), EXPECT_/ASSERT_ TRUE, FALSE, EQ, NE,
 // LT, LE, GT, GE, plus STREQ/STRNE, DOUBLE_EQ/FLOAT_EQ/NEAR, SUCCEED, FAIL, ADD_FAILURE,
-// GTEST_SKIP and RUN_ALL_TESTS. No fixtures, death tests or parameterised tests. Streamed messages
+// GTEST_SKIP, RUN_ALL_TESTS and fixtures (TEST_F on a ::testing::Test, built on the stack). No
+// death tests or parameterised tests. Streamed messages
 // (`EXPECT_TRUE(x) << "why"`) are accepted and printed after the failure line.
 //
 // No heap: each TEST defines a static registration node that links itself into an intrusive list
@@ -326,6 +327,27 @@ inline int run_all_tests() {
   return failures == 0 ? 0 : 1;
 }
 
+/// A fixture's base (TEST_F): SetUp() runs before the body, TearDown() after it, as in GoogleTest.
+class Test {
+ public:
+  virtual ~Test() = default;
+  virtual void SetUp() {}
+  virtual void TearDown() {}
+  virtual void TestBody() = 0;
+};
+
+namespace internal {
+/// Runs one TEST_F: the fixture lives on the stack (no heap); the body is skipped after a fatal
+/// failure or a skip in SetUp().
+template <typename T>
+void run_fixture() {
+  T test;
+  test.SetUp();
+  if (!state.failed && !state.skipped) test.TestBody();
+  test.TearDown();
+}
+}  // namespace internal
+
 /// Accepted for source compatibility; the embedded runner takes no flags.
 inline void InitGoogleTest(int* /*argc*/ = nullptr, char** /*argv*/ = nullptr) {}
 
@@ -343,6 +365,19 @@ inline void InitGoogleTest(int* /*argc*/ = nullptr, char** /*argv*/ = nullptr) {
       suite, TBMQTT_GTEST_CAT_(_, TBMQTT_GTEST_CAT_(name, _test_entry)))(                                   \
       #suite, #name, &TBMQTT_GTEST_CAT_(suite, TBMQTT_GTEST_CAT_(_, TBMQTT_GTEST_CAT_(name, _test_body)))); \
   static void TBMQTT_GTEST_CAT_(suite, TBMQTT_GTEST_CAT_(_, TBMQTT_GTEST_CAT_(name, _test_body)))()
+
+/// Defines and registers a test on a fixture (a class derived from ::testing::Test).
+#define TEST_F(fixture, name)                                                                                      \
+  class TBMQTT_GTEST_CAT_(fixture, TBMQTT_GTEST_CAT_(_, TBMQTT_GTEST_CAT_(name, _Test))) final : public fixture {  \
+   public:                                                                                                         \
+    void TestBody() override;                                                                                      \
+  };                                                                                                               \
+  static ::testing::internal::test_entry TBMQTT_GTEST_CAT_(                                                        \
+      fixture, TBMQTT_GTEST_CAT_(_, TBMQTT_GTEST_CAT_(name, _test_entry)))(                                        \
+      #fixture, #name,                                                                                             \
+      &::testing::internal::run_fixture<TBMQTT_GTEST_CAT_(fixture,                                                 \
+                                                          TBMQTT_GTEST_CAT_(_, TBMQTT_GTEST_CAT_(name, _Test)))>); \
+  void TBMQTT_GTEST_CAT_(fixture, TBMQTT_GTEST_CAT_(_, TBMQTT_GTEST_CAT_(name, _Test)))::TestBody()
 
 // `switch (0) case 0: default:` keeps `if (x) EXPECT_TRUE(y); else ...` from binding the else.
 #define TBMQTT_GTEST_CHECK_(passed, on_failure) \
