@@ -56,6 +56,10 @@ class ota_sink {
   /// @brief Reads back written bytes (the engine re-hashes them after a resume).
   /// @return Bytes read (short only at the end of what was written).
   [[nodiscard]] virtual result<std::size_t> read(std::uint64_t offset, span<std::byte> out) noexcept = 0;
+  /// @brief Makes every byte written so far durable (a file: fdatasync). The engine calls it
+  /// before it saves a checkpoint covering them: after a power loss a resume never counts bytes
+  /// that did not reach the medium. Flash written directly is durable already (the default).
+  [[nodiscard]] virtual result<void> sync() noexcept { return {}; }
   /// @brief Every byte is written and the checksum matched: make the image durable.
   [[nodiscard]] virtual result<void> finish() noexcept = 0;
   /// @brief Drop a partial or failed image (called when its bytes are bad or no longer wanted).

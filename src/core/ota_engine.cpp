@@ -168,6 +168,7 @@ void ota_engine::fail(errc e, std::string_view detail, failure kind) noexcept {
 
 void ota_engine::save_checkpoint() noexcept {
   if (storage_ == nullptr) return;
+  if (!sink_.sync()) return;  // the bytes may not be on the medium: the old checkpoint stays
   checkpoint_record record;
   record.magic = checkpoint_magic;
   record.package = package_;

@@ -23,6 +23,8 @@ struct memory_sink final : tbmqtt::ota_sink {
   int writes = 0;
   std::uint64_t begun_at = 99, high = 0;
   int begins = 0, aborts = 0, finishes = 0, activations = 0, confirms = 0, rollbacks = 0;
+  std::uint64_t synced = 0;  // `high` at the last sync(): what a power loss keeps
+  bool sync_fails = false;
   errc confirm_error{};
   tbmqtt::result<void> begin(const tbmqtt::ota_package&, std::uint64_t resume_offset) noexcept override {
     ++begins;
@@ -42,6 +44,11 @@ struct memory_sink final : tbmqtt::ota_sink {
     const std::size_t n = static_cast<std::size_t>(high - offset < out.size() ? high - offset : out.size());
     std::memcpy(out.data(), data + offset, n);
     return n;
+  }
+  tbmqtt::result<void> sync() noexcept override {
+    if (sync_fails) return errc::storage_error;
+    synced = high;
+    return {};
   }
   tbmqtt::result<void> finish() noexcept override {
     ++finishes;

@@ -965,3 +965,21 @@ TEST_F(ota_engine_test, a_restart_requests_the_chunks_ahead_of_a_gap_again) {
   n = second.chunks_requested(0, chunks, 32);
   EXPECT_TRUE(requested_once_each(chunks, n, 5, 10)) << n << " requests";
 }
+
+// A power loss keeps only what the sink made durable: the engine syncs the sink before each
+// checkpoint, and a sink that cannot sync leaves the old checkpoint, so a resume never counts
+// bytes that did not reach the medium.
+TEST_F(ota_engine_test, a_checkpoint_never_covers_bytes_the_sink_has_not_made_durable) {
+  rig& r = start(10240, "2.0", nullptr, checkpoint_every_chunk());
+  r.serve(10240, 3);
+  EXPECT_EQ(checkpoint_offset(storage), 3072);
+  EXPECT_GE(sink.synced, 3072u);
+  sink.sync_fails = true;
+  r.serve(10240, 2);
+  EXPECT_EQ(r.engine.received(), 5120u);
+  EXPECT_EQ(checkpoint_offset(storage), 3072);  // 3..4 may not be on the medium: not counted
+  sink.sync_fails = false;
+  r.serve(10240);
+  EXPECT_EQ(r.engine.state(), ota_state::updating);
+  EXPECT_TRUE(r.sink_holds_image(10240));
+}

@@ -58,6 +58,10 @@ class linux_file_sink final : public tbmqtt::ota_sink {
     }
     return done;
   }
+  tbmqtt::result<void> sync() noexcept override {
+    if (fd_ < 0 || ::fdatasync(fd_) != 0) return from_errno();
+    return {};
+  }
   tbmqtt::result<void> finish() noexcept override {
     if (fd_ < 0 || ::fsync(fd_) != 0) return from_errno();
     return {};

@@ -27,6 +27,7 @@ class file_sink final : public ota_sink {
   result<void> begin(const ota_package& package, std::uint64_t resume_offset) noexcept override;
   result<void> write(std::uint64_t offset, span<const std::byte> data) noexcept override;
   result<std::size_t> read(std::uint64_t offset, span<std::byte> out) noexcept override;
+  result<void> sync() noexcept override;
   result<void> finish() noexcept override;
   void abort() noexcept override;
   result<void> activate() noexcept override { return {}; }

@@ -81,6 +81,12 @@ result<std::size_t> file_sink::read(std::uint64_t offset, span<std::byte> out) n
   }
 }
 
+result<void> file_sink::sync() noexcept {
+  if (fd_ < 0) return errc::not_open;
+  if (::fdatasync(fd_) != 0) return errc_from_errno();
+  return {};
+}
+
 result<void> file_sink::finish() noexcept {
   if (fd_ < 0) return errc::not_open;
   const bool synced = ::fsync(fd_) == 0;
