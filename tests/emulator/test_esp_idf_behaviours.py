@@ -137,6 +137,25 @@ class EspBehavioursTest(unittest.TestCase):
             else:
                 self.assertGreaterEqual(p["ts"], second_from, p)
 
+    def test_offline_queued_counts_the_store_and_sync_makes_it_survive_a_kill(self):
+        # The store commits only when asked (TBMQTT_SOAK_SYNC): what survives the kill is what
+        # sync_offline_store() committed. It keeps 15 of the 20 (drop_oldest): 5 dropped.
+        flash = os.path.join(self.dir, "flash.bin")
+        self.b.stop()
+        first = self.app("store", flash_file=flash, TBMQTT_SOAK_FIRST=0, TBMQTT_SOAK_COUNT=20, TBMQTT_SOAK_SYNC=1,
+                         TBMQTT_SOAK_MAX=15)
+        first.wait_for(r"queued 20")
+        first.wait_for(r"offline_queued 15 dropped 5")
+        first.wait_for(r"soak: synced")
+        first.kill()  # power loss right after the sync
+        self.b.start()
+        second = self.app("store", flash_file=flash, TBMQTT_SOAK_FIRST=20, TBMQTT_SOAK_COUNT=5)
+        second.wait_for(r"soak: store forwarded", timeout=60)
+        points = wait_for(lambda: (lambda s: s if len(s) >= 20 else None)(
+            request(self.b, "telemetry.series", {"device": self.name, "key": "seq"})))
+        seqs = [p["value"] for p in points]
+        self.assertEqual(sorted(seqs), list(range(5, 25)))  # the 5 oldest dropped, nothing else lost
+
 
 if __name__ == "__main__":
     unittest.main()

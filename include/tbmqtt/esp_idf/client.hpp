@@ -256,6 +256,16 @@ class esp_client {
   /// Up to TBMQTT_GATEWAY_MAX_DEVICES sub-devices, messages up to TBMQTT_GATEWAY_PAYLOAD_CAPACITY
   /// bytes (Kconfig; allocated on first use).
   gateway_client& gateway();
+  /// @brief Messages in the offline store (esp_client_options::offline_store) not yet
+  /// acknowledged; 0 without one. `dropped` gets how many the drop_oldest policy removed since
+  /// the client was created. As client::offline_queued() on Linux.
+  std::size_t offline_queued(std::uint32_t* dropped = nullptr) const noexcept;
+  /// @brief Commits the offline store now (group commit: offline_queue.commit_records /
+  /// commit_interval_ms): everything sent so far survives a power loss once this returns ok. The
+  /// destructor does it too. As client::sync_offline_store() on Linux.
+  /// @return ok, errc::not_open (no offline store), errc::out_of_memory (no client), or the
+  /// medium's error (errc::storage_error, errc::not_enough_space: NVS full).
+  result<void> sync_offline_store() noexcept;
 
   /// @brief Runs `f()` under the client's (session) mutex, serialised with the tbmqtt task, and
   /// returns its result (for calls on an attached registry from another task, e.g.

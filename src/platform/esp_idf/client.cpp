@@ -560,6 +560,22 @@ result<void> esp_client::reject_ota(ota_kind kind, std::string_view reason) noex
   return impl_->ota.reject(kind, reason);
 }
 
+result<void> esp_client::sync_offline_store() noexcept {
+  if (impl_ == nullptr) return errc::out_of_memory;
+  lock_guard lock(impl_->mutex);
+  if (impl_->queue == nullptr) return errc::not_open;
+  return impl_->queue->sync();
+}
+
+std::size_t esp_client::offline_queued(std::uint32_t* dropped) const noexcept {
+  if (dropped != nullptr) *dropped = 0;
+  if (impl_ == nullptr) return 0;
+  lock_guard lock(impl_->mutex);
+  if (impl_->queue == nullptr) return 0;
+  if (dropped != nullptr) *dropped = impl_->queue->dropped();
+  return impl_->queue->size();
+}
+
 gateway_client& esp_client::gateway() {
   impl& d = *impl_;
   lock_guard lock(d.mutex);

@@ -8,7 +8,10 @@
 //   store      store-and-forward in NVS (offline_store): queues TBMQTT_SOAK_COUNT messages
 //              {"seq":FIRST..} (TBMQTT_SOAK_FIRST) whether connected or not, logs "queued", then
 //              forwards them and what a previous run left, logs "store forwarded" once the store
-//              is empty (flush()), and keeps running.
+//              is empty (flush()), and keeps running. With TBMQTT_SOAK_SYNC=1 the store commits
+//              only when asked (group commit of 1000 messages or an hour) and holds at most
+//              TBMQTT_SOAK_MAX messages (drop_oldest); after queuing it logs "offline_queued N
+//              dropped D" (offline_queued()), calls sync_offline_store() and logs "synced".
 //   wire       every feature in the wire format of TBMQTT_WIRE_TOPICS (v1, v2, v2j, v2p) and
 //              TBMQTT_WIRE_PAYLOAD (json, protobuf: the schemas of tests/emulator/proto/):
 //              telemetry, client attributes, an attribute request, a client RPC
@@ -248,6 +251,12 @@ extern "C" void app_main(void) {
   options.client_id = example::settings::client_id();
   options.reconnect_min = options.reconnect_max = std::chrono::milliseconds(500);
   if (std::strcmp(mode, "store") == 0) options.offline_store = "soakq";
+  const bool sync_only_when_asked = env_int("TBMQTT_SOAK_SYNC", 0) != 0;
+  if (sync_only_when_asked) {
+    options.offline_queue.commit_records = 1000;
+    options.offline_queue.commit_interval_ms = 3600 * 1000;
+    options.offline_queue.max_messages = static_cast<std::size_t>(env_int("TBMQTT_SOAK_MAX", 64));
+  }
   if (std::strcmp(mode, "wire") == 0 && !configure_wire(options.wire)) {
     ESP_LOGE(tag, "TBMQTT_WIRE_TOPICS v1|v2|v2j|v2p, TBMQTT_WIRE_PAYLOAD json|protobuf");
     return;
@@ -274,6 +283,15 @@ extern "C" void app_main(void) {
         ESP_LOGE(tag, "seq %d not queued: %s", i, tbmqtt::to_string(sent.error()));
     }
     ESP_LOGI(tag, "queued %d", count);
+    if (sync_only_when_asked) {
+      std::uint32_t dropped = 0;
+      const std::size_t queued = client.offline_queued(&dropped);
+      ESP_LOGI(tag, "offline_queued %u dropped %u", static_cast<unsigned>(queued), static_cast<unsigned>(dropped));
+      if (auto r = client.sync_offline_store(); !r)
+        ESP_LOGE(tag, "sync_offline_store: %s", tbmqtt::to_string(r.error()));
+      else
+        ESP_LOGI(tag, "synced");
+    }
     // The tbmqtt task forwards them (and those a previous run left); flush() waits for the store
     // to be empty.
     if (auto r = client.flush(std::chrono::seconds(60)); !r)
