@@ -1,6 +1,6 @@
 """The ESP client's behaviours on FreeRTOS + esp-mqtt + NVS (the real ESP-IDF, linux target),
 with the test app tests/esp_idf_linux/apps/esp_soak against the emulator: 4 tasks publishing at
-once while RPCs arrive (and the memory report), reconnect after the emulator restarts, and
+once while RPCs arrive (and the memory report), reconnect with back-off after the emulator restarts, and
 store-and-forward in NVS across an app kill (-9) with nothing lost and each message stamped with
 its capture time."""
 
@@ -98,18 +98,31 @@ class EspBehavioursTest(unittest.TestCase):
                          ["main", "mqtt_task", "publisher0", "publisher1", "publisher2", "publisher3", "tbmqtt"])
         self.assertTrue(all(int(free) > 256 for _, free in stacks), stacks)  # no task near its stack's end
 
-    def test_reconnects_after_the_emulator_restarts_with_subscriptions_restored(self):
-        app = self.app("reconnect")
+    def test_reconnects_with_back_off_after_the_emulator_restarts_with_subscriptions_restored(self):
+        # esp-mqtt's auto-reconnect is off: the client schedules each attempt (reconnect_min
+        # doubling up to reconnect_max, jittered into [d/2, d]) and starts it; without that the app
+        # would never come back.
+        app = self.app("reconnect", TBMQTT_SOAK_RECONNECT_MIN=100, TBMQTT_SOAK_RECONNECT_MAX=1600)
         app.wait_for(r"soak: connection up")
         self.assertEqual(self.rpc_ping(), {"pong": True})
         self.b.stop()
-        app.wait_for(r"connection down")
+        for attempt in range(1, 7):  # each failed attempt (connection refused) schedules the next
+            m = app.wait_for(r"reconnect attempt (\d+) in (\d+) ms", timeout=30)
+            ceiling = min(100 << (attempt - 1), 1600)
+            self.assertEqual(int(m.group(1)), attempt, m.group(0))
+            self.assertTrue(ceiling // 2 <= int(m.group(2)) <= ceiling, (m.group(0), ceiling))
+        self.assertIn("soak: connection down", "\n".join(app.output))  # the loss was reported (by attempt 6)
         self.b.start()
         app.wait_for(r"connection up", timeout=30)
         n_after = [p["value"] for p in request(self.b, "telemetry.series", {"device": self.name, "key": "n"})]
         self.assertTrue(wait_for(lambda: len(request(self.b, "telemetry.series", {"device": self.name, "key": "n"}))
                                  > len(n_after) + 2, 10), "telemetry did not resume")
         self.assertEqual(self.rpc_ping(), {"pong": True})  # the RPC subscription is back (SUBACK checked)
+        # Up again: the next loss starts from reconnect_min.
+        self.b.stop()
+        m = app.wait_for(r"reconnect attempt (\d+) in (\d+) ms", timeout=30)
+        self.assertEqual(int(m.group(1)), 1, m.group(0))
+        self.assertTrue(50 <= int(m.group(2)) <= 100, m.group(0))
 
     def test_store_and_forward_in_nvs_survives_a_kill_with_nothing_lost_and_capture_times(self):
         flash = os.path.join(self.dir, "flash.bin")

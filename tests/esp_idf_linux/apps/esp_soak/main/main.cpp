@@ -5,6 +5,7 @@
 //              high-water (uxTaskGetStackHighWaterMark), heap allocations per publish (QoS 0 and
 //              QoS 1) in the steady state.
 //   reconnect  sends {"n":i} every 200 ms for ever and answers "ping"; logs each connection event.
+//              Reconnect back-off: TBMQTT_SOAK_RECONNECT_MIN / _MAX ms (default 500 both).
 //   store      store-and-forward in NVS (offline_store): queues TBMQTT_SOAK_COUNT messages
 //              {"seq":FIRST..} (TBMQTT_SOAK_FIRST) whether connected or not, logs "queued", then
 //              forwards them and what a previous run left, logs "store forwarded" once the store
@@ -249,7 +250,8 @@ extern "C" void app_main(void) {
   options.uri = example::settings::uri("mqtt://127.0.0.1:1883");
   options.access_token = example::settings::token("SOAK_TOKEN");
   options.client_id = example::settings::client_id();
-  options.reconnect_min = options.reconnect_max = std::chrono::milliseconds(500);
+  options.reconnect_min = std::chrono::milliseconds(env_int("TBMQTT_SOAK_RECONNECT_MIN", 500));
+  options.reconnect_max = std::chrono::milliseconds(env_int("TBMQTT_SOAK_RECONNECT_MAX", 500));
   if (std::strcmp(mode, "store") == 0) options.offline_store = "soakq";
   const bool sync_only_when_asked = env_int("TBMQTT_SOAK_SYNC", 0) != 0;
   if (sync_only_when_asked) {
