@@ -169,6 +169,15 @@ class EspBehavioursTest(unittest.TestCase):
         seqs = [p["value"] for p in points]
         self.assertEqual(sorted(seqs), list(range(5, 25)))  # the 5 oldest dropped, nothing else lost
 
+    def test_gateway_out_of_memory_fails_its_calls_with_out_of_memory_and_a_later_call_allocates(self):
+        app = self.app("gateway_oom")
+        m = app.wait_for(r"gateway oom: .*")
+        self.assertEqual(m.group(0), "gateway oom: connect_device out_of_memory send_telemetry out_of_memory "
+                                     "on_rpc out_of_memory is_connected 0")
+        m = app.wait_for(r"gateway retry: (.*) gateway, connect_device (\S+)")
+        self.assertEqual(m.group(1), "another")
+        self.assertNotEqual(m.group(2), "out_of_memory")
+
 
 if __name__ == "__main__":
     unittest.main()

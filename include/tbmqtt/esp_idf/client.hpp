@@ -258,8 +258,10 @@ class esp_client {
   /// subscribed: call it before connect() so that connect() fails with
   /// errc::subscription_refused when the device is no gateway); lives as long as the client.
   /// Up to TBMQTT_GATEWAY_MAX_DEVICES sub-devices, messages up to TBMQTT_GATEWAY_PAYLOAD_CAPACITY
-  /// bytes (Kconfig; allocated on first use).
-  gateway_client& gateway();
+  /// bytes (Kconfig; allocated on first use). Out of memory (no exceptions here): a gateway whose
+  /// every call fails with errc::out_of_memory (is_connected() false, handlers not kept) is
+  /// returned instead, and the next gateway() call tries to allocate again.
+  gateway_client& gateway() noexcept;
   /// @brief Messages in the offline store (esp_client_options::offline_store) not yet
   /// acknowledged; 0 without one. `dropped` gets how many the drop_oldest policy removed since
   /// the client was created. As client::offline_queued() on Linux.

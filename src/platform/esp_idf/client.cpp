@@ -607,11 +607,18 @@ std::size_t esp_client::offline_queued(std::uint32_t* dropped) const noexcept {
   return impl_->queue->size();
 }
 
-gateway_client& esp_client::gateway() {
+gateway_client& esp_client::gateway() noexcept {
+  if (impl_ == nullptr) return detail::gateway_state::unavailable().api();
   impl& d = *impl_;
   lock_guard lock(d.mutex);
-  if (!d.gateway)
-    d.gateway = detail::gateway_state::make<TBMQTT_GATEWAY_MAX_DEVICES, TBMQTT_GATEWAY_PAYLOAD_CAPACITY>(d, d.core);
+  if (!d.gateway) {
+    d.gateway =
+        detail::gateway_state::make_nothrow<TBMQTT_GATEWAY_MAX_DEVICES, TBMQTT_GATEWAY_PAYLOAD_CAPACITY>(d, d.core);
+    if (!d.gateway) {
+      ESP_LOGE(tag, "out of memory creating the gateway");
+      return detail::gateway_state::unavailable().api();  // a later call tries again
+    }
+  }
   return d.gateway->api();
 }
 

@@ -18,6 +18,9 @@
 //              telemetry, client attributes, an attribute request, a client RPC
 //              (TBMQTT_WIRE_METHOD), then answers "setGpio" (its params echoed) and logs each
 //              shared-attribute push of "mode", for ever; every result is logged as JSON.
+//   gateway_oom  esp_client::gateway() while every allocation of TBMQTT_GATEWAY_PAYLOAD_CAPACITY
+//              bytes or more fails: logs what the gateway it got answers ("gateway oom: ..."),
+//              then calls gateway() again with the heap back ("gateway retry: ...").
 // Settings: TBMQTT_URI, TBMQTT_TOKEN, TBMQTT_CLIENT_ID, TBMQTT_FLASH_FILE (example_settings.hpp).
 #include <atomic>
 #include <cinttypes>
@@ -45,6 +48,7 @@ unsigned long soak_allocations(void);
 long soak_heap_in_use(void);
 long soak_heap_high_water(void);
 void soak_reset_high_water(void);
+void soak_fail_allocations_from(std::size_t n);
 }
 
 namespace {
@@ -272,6 +276,23 @@ extern "C" void app_main(void) {
   client.on_connection(&on_connection);
   if (auto r = client.on_rpc("ping", &on_ping); !r) ESP_LOGE(tag, "on_rpc: %s", tbmqtt::to_string(r.error()));
 
+  if (std::strcmp(mode, "gateway_oom") == 0) {
+    soak_fail_allocations_from(TBMQTT_GATEWAY_PAYLOAD_CAPACITY);  // the gateway holds a buffer of that size
+    tbmqtt::gateway_client& none = client.gateway();
+    soak_fail_allocations_from(0);
+    const auto connected = none.connect_device("oom-device");
+    const auto sent = none.send_telemetry("oom-device", R"({"t":1})");
+    const auto rpc = none.on_rpc("oom-device", [](const tbmqtt::gateway_rpc&) {});
+    ESP_LOGI(tag, "gateway oom: connect_device %s send_telemetry %s on_rpc %s is_connected %d",
+             tbmqtt::to_string(connected ? tbmqtt::errc{} : connected.error()),
+             tbmqtt::to_string(sent ? tbmqtt::errc{} : sent.error()),
+             tbmqtt::to_string(rpc ? tbmqtt::errc{} : rpc.error()), none.is_connected("oom-device") ? 1 : 0);
+    tbmqtt::gateway_client& gateway = client.gateway();
+    const auto again = gateway.connect_device("oom-device");
+    ESP_LOGI(tag, "gateway retry: %s gateway, connect_device %s", &gateway != &none ? "another" : "the same",
+             tbmqtt::to_string(again ? tbmqtt::errc{} : again.error()));
+    return;
+  }
   if (std::strcmp(mode, "store") == 0) {
     if (auto r = client.start(); !r) {
       ESP_LOGE(tag, "start: %s", tbmqtt::to_string(r.error()));
