@@ -167,7 +167,11 @@ class esp_client {
   /// errc::timeout, errc::invalid_argument (see start()), errc::would_deadlock (called from a
   /// callback), or a TLS failure (detail::errc_from_esp_tls): errc::tls_unknown_ca,
   /// errc::tls_hostname_mismatch, errc::tls_certificate_expired,
-  /// errc::tls_client_certificate_refused, errc::tls_bad_client_key, errc::tls_error.
+  /// errc::tls_client_certificate_refused, errc::tls_bad_client_key, errc::tls_error. The first
+  /// three need esp-tls's certificate verification flags, which esp-tls (IDF 5.5, mbedTLS 3.6)
+  /// leaves out after a failed first handshake: a server certificate that is not trusted, names
+  /// another host or is expired then arrives as mbedTLS's X509_CERT_VERIFY_FAILED alone, and is
+  /// errc::tls_error (Linux names the cause).
   [[nodiscard]] result<void> connect(std::chrono::milliseconds timeout) noexcept;
   /// @brief Disconnects and stops esp-mqtt and the tbmqtt task (a later connect() or start()
   /// starts them again). @pre Not called from a callback.
