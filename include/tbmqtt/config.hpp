@@ -322,7 +322,7 @@
 #define TBMQTT_ESP_KEEPALIVE_S 60
 #endif
 #ifndef TBMQTT_ESP_RECONNECT_TIMEOUT_MS
-/// Delay before esp-mqtt reconnects (ms).
+/// Default reconnect delay of esp_client_options (reconnect_min and reconnect_max, ms).
 /// Kconfig: CONFIG_TBMQTT_RECONNECT_TIMEOUT_MS.
 #define TBMQTT_ESP_RECONNECT_TIMEOUT_MS 5000
 #endif

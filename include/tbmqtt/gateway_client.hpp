@@ -45,7 +45,8 @@ struct gateway_rpc {
 /// client::gateway() or esp_client::gateway(); it lives as long as the client. Errors nobody
 /// waits for (malformed or unknown-device pushes and RPCs, unknown answer ids) go to the client's
 /// on_error handler. Messages are named by their delivery ticket, as the client's send_* name
-/// theirs: the same counter, the same outcome callbacks (`on_delivered`).
+/// theirs: the same counter, the same outcome callbacks (`on_delivered`). When esp_client::gateway()
+/// cannot allocate one it returns a gateway whose every call fails with errc::out_of_memory.
 class gateway_client {
  public:
   using delivery_callback = tbmqtt::delivery_callback;

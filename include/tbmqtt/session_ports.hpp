@@ -229,4 +229,45 @@ constexpr std::uint32_t reconnect_delay_ms(std::uint32_t attempt, std::uint32_t 
   const std::uint64_t half = delay / 2;
   return static_cast<std::uint32_t>(half + (half == 0 ? 0 : random % (delay - half + 1)));
 }
+
+/// @brief A client's reconnect schedule over a wrapping ms clock: after each loss or failed
+/// attempt (failed()), the next attempt is due reconnect_delay_ms(n, min, max, random) later, n
+/// counting the attempts since the session was last up (ready() starts from min again). The ESP
+/// client drives esp-mqtt's reconnects with it (auto-reconnect off); the Linux client computes
+/// the same delays with reconnect_delay_ms. Not thread-safe (the owner's lock).
+class reconnect_backoff {
+ public:
+  /// `seed`: any value (e.g. the clock at start-up); it only spreads devices' attempts.
+  constexpr reconnect_backoff(std::uint32_t min_ms, std::uint32_t max_ms, std::uint32_t seed) noexcept
+      : min_ms_(min_ms), max_ms_(max_ms), random_(seed != 0 ? seed : 0x9E3779B9u) {}
+  /// @brief A connection dropped or an attempt failed at `now_ms`: the next attempt is due
+  /// after the returned delay (a later failure before it replaces the schedule).
+  std::uint32_t failed(std::uint32_t now_ms) noexcept {
+    random_ ^= random_ << 13;  // xorshift32: jitter only, not secrets
+    random_ ^= random_ >> 17;
+    random_ ^= random_ << 5;
+    const std::uint32_t delay = reconnect_delay_ms(attempt_, min_ms_, max_ms_, random_);
+    if (attempt_ < 64) ++attempt_;  // min·2^64 is past any cap
+    due_ms_ = now_ms + delay;
+    scheduled_ = true;
+    return delay;
+  }
+  /// True when an attempt is scheduled and its time has come.
+  constexpr bool due(std::uint32_t now_ms) const noexcept { return scheduled_ && time_reached(now_ms, due_ms_); }
+  constexpr bool scheduled() const noexcept { return scheduled_; }
+  /// The scheduled attempt was started (or is no longer wanted).
+  constexpr void cancel() noexcept { scheduled_ = false; }
+  /// The session is up: the next loss waits min·[1/2, 1] again.
+  constexpr void ready() noexcept { attempt_ = 0; }
+  /// Attempts scheduled since the session was last up.
+  constexpr std::uint32_t attempt() const noexcept { return attempt_; }
+
+ private:
+  std::uint32_t min_ms_;
+  std::uint32_t max_ms_;
+  std::uint32_t random_;
+  std::uint32_t attempt_ = 0;
+  std::uint32_t due_ms_ = 0;
+  bool scheduled_ = false;
+};
 }  // namespace tbmqtt

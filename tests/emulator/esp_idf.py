@@ -59,6 +59,7 @@ class EspApp:
         full_env["TBMQTT_FLASH_FILE"] = flash_file
         self.output = []
         self.lines = queue.Queue()
+        self.peeked = []  # lines text() took from `lines` that wait_for has not seen yet
         self.proc = subprocess.Popen([esp_example_path(name)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, errors="replace", env=full_env)
         threading.Thread(target=self._read, daemon=True).start()
@@ -69,18 +70,22 @@ class EspApp:
         self.lines.put(None)
 
     def text(self):
-        """Everything read so far (lines not waited for yet included)."""
-        pending = []
+        """Everything read so far (lines not waited for yet included: they stay for a later
+        wait_for, so that a failure message built with text() swallows nothing)."""
         while True:
             try:
                 line = self.lines.get_nowait()
             except queue.Empty:
                 break
+            self.peeked.append(line)
             if line is None:
-                self.lines.put(None)
                 break
-            pending.append(line)
-        return "\n".join(self.output + pending)
+        return "\n".join(self.output + [l for l in self.peeked if l is not None])
+
+    def _next_line(self, timeout):
+        if self.peeked:
+            return self.peeked.pop(0)
+        return self.lines.get(timeout=timeout)
 
     def wait_for(self, pattern, timeout=TIMEOUT):
         """The first match of regex `pattern` in a line not consumed yet; AssertionError (with the
@@ -90,7 +95,7 @@ class EspApp:
         while True:
             left = deadline - time.monotonic()
             try:
-                line = self.lines.get(timeout=max(left, 0.001))
+                line = self._next_line(max(left, 0.001))
             except queue.Empty:
                 line = False
             if line is False or line is None:

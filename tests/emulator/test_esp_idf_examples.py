@@ -223,8 +223,9 @@ class EspProvisionExamplesTest(EspCommand, linux_provision.ProvisionExamplesTest
     on the ESP-IDF builds. The credentials live in NVS, whose emulated flash file takes the place of
     the Linux credentials file (the same path: px00's second start finds them there)."""
     ESP_SETTINGS = PROVISION_SETTINGS
-    # esp-tls (IDF 5.5, mbedTLS 3.6) keeps no peer certificate after a failed handshake, so the
-    # verification flags that name the cause are often lost: then only "a TLS failure" is known.
+    # esp-tls (IDF 5.5, mbedTLS 3.6) reads the verification flags only from the peer certificate
+    # of a completed handshake, so after a failed one they are lost: only "a TLS failure" is known
+    # (src/transport/esp_mqtt/esp_event_mapping.hpp, errc_from_esp_tls).
     UNTRUSTED_CA_ERRORS = ("tls_unknown_ca", "tls_error")
 
     def run_example(self, example, port, name, *args, key=None, secret=None, creds=None):

@@ -439,6 +439,8 @@ TEST(esp_event_mapping, tls_failures_name_their_cause_like_the_linux_client) {
   EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0x08 | 0x04 | 0x01), errc::tls_unknown_ca);
   EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0x04 | 0x01), errc::tls_hostname_mismatch);
   EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0x10000), errc::tls_error);  // another flag
+  // What esp-tls gives on a failed first handshake whatever the certificate's fault (untrusted CA,
+  // another host name; seen on the linux target): no flags, so no cause is named.
   EXPECT_EQ(errc_from_esp_tls(handshake_failed, verify_failed, 0), errc::tls_error);
   // The client key.
   EXPECT_EQ(errc_from_esp_tls(0x8019, 0x3B80, 0), errc::tls_bad_client_key);   // wrong password

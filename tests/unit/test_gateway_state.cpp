@@ -141,3 +141,27 @@ TEST(gateway_state, arguments_the_api_refuses_before_the_engine) {
   ASSERT_TRUE(g.gw().disconnect_device("A").ok());
   EXPECT_FALSE(g.gw().is_connected("A"));
 }
+
+// What esp_client::gateway() hands out when it cannot allocate the gateway: every call fails with
+// out_of_memory (nothing reaches a port or a table), is_connected() is false, handlers are dropped.
+TEST(gateway_state, the_unavailable_gateway_fails_every_call_with_out_of_memory) {
+  tbmqtt::gateway_client& gw = gateway_state::unavailable().api();
+  EXPECT_EQ(&gw, &gateway_state::unavailable().api());  // one for the process
+  EXPECT_EQ(gw.connect_device("dev-1").error(), errc::out_of_memory);
+  EXPECT_EQ(gw.disconnect_device("dev-1").error(), errc::out_of_memory);
+  EXPECT_FALSE(gw.is_connected("dev-1"));
+  bool called = false;
+  auto note = [&](errc) { called = true; };
+  EXPECT_EQ(gw.send_telemetry("dev-1", R"({"t":1})", note).error(), errc::out_of_memory);
+  EXPECT_EQ(gw.send_attributes("dev-1", R"({"a":1})", note).error(), errc::out_of_memory);
+  EXPECT_EQ(gw.reply_rpc("dev-1", 1, "{}").error(), errc::out_of_memory);
+  EXPECT_EQ(gw.claim("dev-1", "secret", std::chrono::seconds(10), note).error(), errc::out_of_memory);
+  EXPECT_EQ(gw.request_attributes("dev-1", tbmqtt::attribute_scope::client, "a",
+                                  [&](errc, tbmqtt::json::value) { called = true; })
+                .error(),
+            errc::out_of_memory);
+  EXPECT_EQ(gw.on_rpc("dev-1", [&](const tbmqtt::gateway_rpc&) { called = true; }).error(), errc::out_of_memory);
+  gw.on_any_rpc([&](const tbmqtt::gateway_rpc&) { called = true; });
+  gw.on_attribute_update([&](std::string_view, tbmqtt::json::value) { called = true; });
+  EXPECT_FALSE(called);
+}

@@ -175,3 +175,60 @@ TEST(reconnect_delay, jitter_reaches_both_ends_and_spreads_over_the_range) {
   EXPECT_GT(low, 400);
   EXPECT_GT(high, 400);
 }
+
+// The schedule the ESP client drives esp-mqtt's reconnects with (auto-reconnect off).
+TEST(reconnect_backoff, each_failure_doubles_the_delay_within_its_jitter_until_the_cap) {
+  tbmqtt::reconnect_backoff b(200, 3000, 12345);
+  EXPECT_FALSE(b.scheduled());
+  EXPECT_FALSE(b.due(0));
+  std::uint32_t now = 1000;
+  const std::uint32_t ceilings[] = {200, 400, 800, 1600, 3000, 3000, 3000, 3000};
+  for (std::uint32_t ceiling : ceilings) {
+    const std::uint32_t attempt = b.attempt();
+    const std::uint32_t d = b.failed(now);
+    EXPECT_GE(d, ceiling / 2) << "attempt " << attempt;
+    EXPECT_LE(d, ceiling) << "attempt " << attempt;
+    EXPECT_TRUE(b.scheduled());
+    if (d > 0) {
+      EXPECT_FALSE(b.due(now + d - 1));
+    }
+    EXPECT_TRUE(b.due(now + d));
+    b.cancel();  // the attempt starts ...
+    EXPECT_FALSE(b.due(now + d));
+    now += d + 50;  // ... and fails 50 ms later
+  }
+  EXPECT_EQ(b.attempt(), 8u);
+}
+
+TEST(reconnect_backoff, ready_starts_from_min_again) {
+  tbmqtt::reconnect_backoff b(1000, 60000, 7);
+  for (int i = 0; i < 10; ++i) (void)b.failed(0);
+  EXPECT_GE(b.failed(0), 30000u);
+  b.ready();
+  EXPECT_EQ(b.attempt(), 0u);
+  const std::uint32_t d = b.failed(0);
+  EXPECT_GE(d, 500u);
+  EXPECT_LE(d, 1000u);
+}
+
+TEST(reconnect_backoff, equal_min_and_max_is_a_fixed_delay_with_jitter) {
+  tbmqtt::reconnect_backoff b(500, 500, 0);  // seed 0 is replaced: the jitter still varies
+  bool varied = false;
+  std::uint32_t first = b.failed(0);
+  for (int i = 0; i < 50; ++i) {
+    const std::uint32_t d = b.failed(0);
+    EXPECT_GE(d, 250u);
+    EXPECT_LE(d, 500u);
+    varied = varied || d != first;
+  }
+  EXPECT_TRUE(varied);
+}
+
+TEST(reconnect_backoff, is_due_across_the_clock_wrap) {
+  tbmqtt::reconnect_backoff b(1000, 1000, 99);
+  const std::uint32_t now = 0xFFFFFF00u;
+  const std::uint32_t d = b.failed(now);
+  EXPECT_FALSE(b.due(now + d - 1));
+  EXPECT_TRUE(b.due(now + d));  // wrapped past 0
+  EXPECT_TRUE(b.due(now + d + 100000));
+}

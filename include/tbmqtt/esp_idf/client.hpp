@@ -84,12 +84,14 @@ struct esp_client_options {
   qos default_qos = qos::at_least_once;
   std::chrono::milliseconds request_timeout{TBMQTT_ESP_REQUEST_TIMEOUT_MS};  ///< Attribute requests, client RPCs.
   std::chrono::seconds keep_alive{TBMQTT_ESP_KEEPALIVE_S};
-  /// Delay before each reconnect, named as on Linux. esp-mqtt retries after a fixed delay, so
-  /// reconnect_min must equal reconnect_max here (both TBMQTT_ESP_RECONNECT_TIMEOUT_MS by
-  /// default); different values make start() / connect() fail with errc::invalid_argument rather
-  /// than silently not backing off.
+  /// Reconnect back-off, as on Linux: the first delay after a loss is reconnect_min, doubling
+  /// after each failed attempt up to reconnect_max, each with jitter (a value in [d/2, d]:
+  /// tbmqtt::reconnect_delay_ms); a connection that came up starts from reconnect_min again.
+  /// The client drives esp-mqtt's reconnects (its auto-reconnect is off). Equal values: a fixed
+  /// delay (both TBMQTT_ESP_RECONNECT_TIMEOUT_MS by default). Negative: start() / connect() fail
+  /// with errc::invalid_argument.
   std::chrono::milliseconds reconnect_min{TBMQTT_ESP_RECONNECT_TIMEOUT_MS};
-  std::chrono::milliseconds reconnect_max{TBMQTT_ESP_RECONNECT_TIMEOUT_MS};  ///< See reconnect_min.
+  std::chrono::milliseconds reconnect_max{TBMQTT_ESP_RECONNECT_TIMEOUT_MS};  ///< Cap of the back-off.
   std::chrono::milliseconds network_timeout{TBMQTT_ESP_NETWORK_TIMEOUT_MS};
   std::size_t max_payload = TBMQTT_DEFAULT_MAX_PAYLOAD;  ///< Server's max payload size.
   /// esp-mqtt in/out buffer. Inbound messages larger than this arrive in fragments and are
@@ -134,8 +136,9 @@ struct esp_client_options {
   wire_format wire;
 };
 
-/// @brief A ThingsBoard device session over esp-mqtt. esp-mqtt reconnects by itself (fixed
-/// delay reconnect_min = reconnect_max); every subscription is restored on each connection.
+/// @brief A ThingsBoard device session over esp-mqtt. After a loss the client reconnects with
+/// back-off (reconnect_min..reconnect_max, as on Linux); every subscription is restored on each
+/// connection.
 class esp_client {
  public:
   using connection_callback = tbmqtt::connection_callback;
@@ -149,21 +152,26 @@ class esp_client {
   esp_client(const esp_client&) = delete;
   esp_client& operator=(const esp_client&) = delete;
 
-  /// @brief Starts the tbmqtt task and esp-mqtt (which connects in the background).
+  /// @brief Starts the tbmqtt task and esp-mqtt (which connects in the background; failed
+  /// attempts are retried with back-off).
   /// @return ok, or errc::out_of_memory, errc::invalid_argument (bad URI/options, a TLS
-  /// file that cannot be read, reconnect_min != reconnect_max),
+  /// file that cannot be read, a negative reconnect_min/max),
   /// errc::transport_error, errc::storage_error (the offline store cannot be read).
   [[nodiscard]] result<void> start() noexcept;
-  /// @brief start(), then waits until CONNACK and every SUBACK arrived. Afterwards esp-mqtt
-  /// reconnects by itself after a loss. A connect() that fails (errc::timeout included) stops
+  /// @brief start(), then waits until CONNACK and every SUBACK arrived. Afterwards the client
+  /// reconnects by itself after a loss (back-off reconnect_min..reconnect_max). A connect() that fails (errc::timeout included) stops
   /// the client, as on Linux: nothing retries in the background; call connect() again (each
-  /// call starts afresh). start() alone keeps esp-mqtt trying from the start.
+  /// call starts afresh). start() alone keeps trying from the start.
   /// @return ok, or errc::refused_credentials, errc::identifier_rejected,
   /// errc::server_unavailable, errc::refused, errc::unreachable, errc::subscription_refused,
   /// errc::timeout, errc::invalid_argument (see start()), errc::would_deadlock (called from a
   /// callback), or a TLS failure (detail::errc_from_esp_tls): errc::tls_unknown_ca,
   /// errc::tls_hostname_mismatch, errc::tls_certificate_expired,
-  /// errc::tls_client_certificate_refused, errc::tls_bad_client_key, errc::tls_error.
+  /// errc::tls_client_certificate_refused, errc::tls_bad_client_key, errc::tls_error. The first
+  /// three need esp-tls's certificate verification flags, which esp-tls (IDF 5.5, mbedTLS 3.6)
+  /// leaves out after a failed first handshake: a server certificate that is not trusted, names
+  /// another host or is expired then arrives as mbedTLS's X509_CERT_VERIFY_FAILED alone, and is
+  /// errc::tls_error (Linux names the cause).
   [[nodiscard]] result<void> connect(std::chrono::milliseconds timeout) noexcept;
   /// @brief Disconnects and stops esp-mqtt and the tbmqtt task (a later connect() or start()
   /// starts them again). @pre Not called from a callback.
@@ -254,8 +262,20 @@ class esp_client {
   /// subscribed: call it before connect() so that connect() fails with
   /// errc::subscription_refused when the device is no gateway); lives as long as the client.
   /// Up to TBMQTT_GATEWAY_MAX_DEVICES sub-devices, messages up to TBMQTT_GATEWAY_PAYLOAD_CAPACITY
-  /// bytes (Kconfig; allocated on first use).
-  gateway_client& gateway();
+  /// bytes (Kconfig; allocated on first use). Out of memory (no exceptions here): a gateway whose
+  /// every call fails with errc::out_of_memory (is_connected() false, handlers not kept) is
+  /// returned instead, and the next gateway() call tries to allocate again.
+  gateway_client& gateway() noexcept;
+  /// @brief Messages in the offline store (esp_client_options::offline_store) not yet
+  /// acknowledged; 0 without one. `dropped` gets how many the drop_oldest policy removed since
+  /// the client was created. As client::offline_queued() on Linux.
+  std::size_t offline_queued(std::uint32_t* dropped = nullptr) const noexcept;
+  /// @brief Commits the offline store now (group commit: offline_queue.commit_records /
+  /// commit_interval_ms): everything sent so far survives a power loss once this returns ok. The
+  /// destructor does it too. As client::sync_offline_store() on Linux.
+  /// @return ok, errc::not_open (no offline store), errc::out_of_memory (no client), or the
+  /// medium's error (errc::storage_error, errc::not_enough_space: NVS full).
+  result<void> sync_offline_store() noexcept;
 
   /// @brief Runs `f()` under the client's (session) mutex, serialised with the tbmqtt task, and
   /// returns its result (for calls on an attached registry from another task, e.g.

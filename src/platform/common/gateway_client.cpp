@@ -15,6 +15,27 @@ void gateway_state::set_engine(igateway& engine, session& core) {
   if (auto attached = engine.attach(core); !attached) port_.on_error(attached.error(), "gateway");
 }
 
+gateway_state& gateway_state::unavailable() noexcept {
+  // Holds nothing: every gateway_client call checks engine_ (null here) before it touches the
+  // port or the tables, so the port is never used.
+  struct no_port final : client_port {
+    void lock() noexcept override {}
+    void unlock() noexcept override {}
+    std::uint32_t now_ms() noexcept override { return 0; }
+    void on_error(errc, std::string_view) noexcept override {}
+    result<delivery_ticket> send_message(function_ref<result<delivery_ticket>()>, delivery_callback) override {
+      return errc::out_of_memory;
+    }
+    errc publish_request(function_ref<errc()>) override { return errc::out_of_memory; }
+  };
+  struct no_engine final : gateway_state {
+    no_engine() noexcept : gateway_state(port) {}
+    no_port port;
+  };
+  static no_engine none;
+  return none;
+}
+
 void gateway_state::cancel_all() {
   auto answers = std::move(answers_);
   answers_.clear();
@@ -74,7 +95,10 @@ std::vector<std::string> key_list(std::string_view keys) {
 }  // namespace
 }  // namespace detail
 
+// Every method first: a gateway without an engine (gateway_state::unavailable(): the client ran
+// out of memory creating it) fails with errc::out_of_memory and keeps nothing.
 result<void> gateway_client::connect_device(std::string_view name, std::string_view type) {
+  if (state_.engine_ == nullptr) return errc::out_of_memory;
   if (name.empty()) return errc::invalid_argument;
   result<void> done = errc::again;
   auto attempt = [&]() -> errc {
@@ -86,6 +110,7 @@ result<void> gateway_client::connect_device(std::string_view name, std::string_v
 }
 
 result<void> gateway_client::disconnect_device(std::string_view name) {
+  if (state_.engine_ == nullptr) return errc::out_of_memory;
   if (name.empty()) return errc::invalid_argument;
   result<void> done = errc::again;
   auto attempt = [&]() -> errc {
@@ -97,6 +122,7 @@ result<void> gateway_client::disconnect_device(std::string_view name) {
 }
 
 bool gateway_client::is_connected(std::string_view name) const {
+  if (state_.engine_ == nullptr) return false;
   return state_.locked([&] { return state_.engine_->is_connected(name); });
 }
 
@@ -120,6 +146,7 @@ result<delivery_ticket> gateway_client::send_attributes(igateway_attributes& pay
 
 result<std::uint32_t> gateway_client::request_attributes(std::string_view device, attribute_scope scope,
                                                          std::string_view keys, attributes_callback done) {
+  if (state_.engine_ == nullptr) return errc::out_of_memory;
   result<std::uint32_t> id = errc::again;
   auto attempt = [&]() -> errc {
     id = state_.engine_->request_attributes(device, scope, keys, state_.port_.now_ms());
@@ -133,16 +160,19 @@ result<std::uint32_t> gateway_client::request_attributes(std::string_view device
 }
 
 void gateway_client::on_attribute_update(update_handler update) {
+  if (state_.engine_ == nullptr) return;
   state_.locked([&] { state_.update_ = std::move(update); });
 }
 
 result<void> gateway_client::on_rpc(std::string_view device, rpc_handler handler) {
+  if (state_.engine_ == nullptr) return errc::out_of_memory;
   if (device.empty()) return errc::invalid_argument;
   state_.locked([&] { state_.rpc_handlers_[std::string(device)] = std::move(handler); });
   return {};
 }
 
 void gateway_client::on_any_rpc(rpc_handler handler) {
+  if (state_.engine_ == nullptr) return;
   state_.locked([&] { state_.any_rpc_ = std::move(handler); });
 }
 
@@ -153,6 +183,7 @@ result<delivery_ticket> gateway_client::reply_rpc(std::string_view device, std::
 
 result<delivery_ticket> gateway_client::claim(std::string_view device, std::string_view secret_key,
                                               std::chrono::milliseconds duration, delivery_callback on_delivered) {
+  if (state_.engine_ == nullptr) return errc::out_of_memory;
   // The wire format carries 32 bits of milliseconds (about 49.7 days): never wrap silently.
   if (device.empty() || duration.count() < 0 || duration.count() > std::numeric_limits<std::uint32_t>::max())
     return errc::invalid_argument;

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -57,6 +58,13 @@ class gateway_state : public gateway_listener {
   /// attached to `core` (an attach failure goes to port.on_error). @pre The client's lock is held.
   template <std::size_t Devices, std::size_t PayloadBytes>
   static std::unique_ptr<gateway_state> make(client_port& port, session& core);
+  /// @brief As make(), but null when the memory cannot be had (ESP-IDF: no exceptions).
+  template <std::size_t Devices, std::size_t PayloadBytes>
+  static std::unique_ptr<gateway_state> make_nothrow(client_port& port, session& core) noexcept;
+  /// @brief The gateway a client hands out when it has none (out of memory): no engine, every
+  /// call fails with errc::out_of_memory (is_connected: false; handlers are not kept). One for
+  /// the process, created on first use without the heap.
+  static gateway_state& unavailable() noexcept;
 
   virtual ~gateway_state() = default;
   gateway_state(const gateway_state&) = delete;
@@ -87,6 +95,7 @@ class gateway_state : public gateway_listener {
   // for its outcome. @return Its ticket, or the engine's error.
   template <typename Publish>
   result<delivery_ticket> send(Publish&& publish, delivery_callback&& done) {
+    if (engine_ == nullptr) return errc::out_of_memory;  // unavailable()
     auto call = [&] { return publish(*engine_); };
     return port_.send_message(call, std::move(done));
   }
@@ -114,6 +123,16 @@ std::unique_ptr<gateway_state> gateway_state::make(client_port& port, session& c
     tbmqtt::gateway<Devices, PayloadBytes> engine;
   };
   return std::make_unique<with_engine>(port, core);
+}
+
+template <std::size_t Devices, std::size_t PayloadBytes>
+std::unique_ptr<gateway_state> gateway_state::make_nothrow(client_port& port, session& core) noexcept {
+  struct with_engine final : gateway_state {
+    with_engine(client_port& p, session& s) : gateway_state(p), engine(*this) { set_engine(engine, s); }
+    ~with_engine() override { engine.detach(); }
+    tbmqtt::gateway<Devices, PayloadBytes> engine;
+  };
+  return std::unique_ptr<gateway_state>(new (std::nothrow) with_engine(port, core));
 }
 
 }  // namespace tbmqtt::detail

@@ -54,7 +54,10 @@ detail::esp_mqtt_settings settings_from(const esp_client_options& o, const detai
   s.password = o.access_token != nullptr ? nullptr : o.password;
   detail::set_tls(o.tls, tls, s);
   s.keepalive_s = static_cast<int>(o.keep_alive.count());
-  s.reconnect_timeout_ms = static_cast<int>(o.reconnect_min.count());  // == reconnect_max (start() checks)
+  // Reconnects are the client's (reconnect_backoff, impl::drive_reconnect); esp-mqtt's task then
+  // only looks this often whether it was stopped while it waits (at most half of it: 500 ms).
+  s.auto_reconnect = false;
+  s.reconnect_timeout_ms = 1000;
   s.network_timeout_ms = static_cast<int>(o.network_timeout.count());
   s.buffer_size = static_cast<int>(o.mqtt_buffer_size);
   s.out_buffer_size = static_cast<int>(o.mqtt_buffer_size);
@@ -94,7 +97,8 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener,
         transport(settings_from(o, tls), queue_from(o)),
         core(transport, *this, detail::session_config_from(o)),
         mapper(core),
-        runtime(core, *this, static_cast<std::uint32_t>(o.tick_period.count())) {
+        runtime(core, *this, static_cast<std::uint32_t>(o.tick_period.count())),
+        backoff(reconnect_ms(o.reconnect_min), reconnect_ms(o.reconnect_max), tbmqtt::now_ms()) {
     runtime.set_listener(this);
     mutex = xSemaphoreCreateRecursiveMutex();
     outcome_signal = xSemaphoreCreateBinary();
@@ -171,12 +175,18 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener,
            reassembly != nullptr && (options.offline_store == nullptr || queue != nullptr);
   }
 
+  static std::uint32_t reconnect_ms(std::chrono::milliseconds d) noexcept {
+    return d.count() <= 0 ? 0 : d.count() >= 0xFFFFFFFF ? 0xFFFFFFFFu : static_cast<std::uint32_t>(d.count());
+  }
+
   esp_client_options options;
   detail::esp_tls_material tls;  // before transport: it points into this
   detail::esp_mqtt_transport transport;
   session core;
   detail::esp_event_mapper mapper;
   device_runtime runtime;
+  reconnect_backoff backoff;                   // when the next reconnect is due (esp-mqtt's auto-reconnect is off)
+  std::uint32_t seen_disconnects = 0;          // transport.disconnects() already scheduled for
   SemaphoreHandle_t mutex = nullptr;           // recursive: guards everything below
   SemaphoreHandle_t outcome_signal = nullptr;  // given by wake(): connect() looks at the outcome
   SemaphoreHandle_t flush_signal = nullptr;    // given by wake(): flush() looks again
@@ -227,6 +237,7 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener,
       });
       lock_guard lock(d.mutex);
       d.runtime.tick();
+      if (!d.stopping) d.drive_reconnect();
       if (const std::uint32_t dropped = d.transport.dropped_events(); dropped != d.seen_dropped) {
         d.seen_dropped = dropped;
         d.on_error(errc::queue_full, "esp-mqtt events dropped (event queue or ring full)");
@@ -234,6 +245,24 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener,
     }
     xSemaphoreGive(d.task_done);
     vTaskDelete(nullptr);
+  }
+
+  // Reconnects with back-off as on Linux (esp-mqtt's auto-reconnect is off): each DISCONNECTED
+  // esp-mqtt posted (a loss, or a failed attempt: it then waits for esp_mqtt_client_reconnect)
+  // schedules the next attempt after reconnect_delay_ms (reconnect_min doubling up to
+  // reconnect_max, jittered); a session that came up starts from reconnect_min again. Called on
+  // the tbmqtt task, never from the esp-mqtt event handler.
+  void drive_reconnect() noexcept {
+    if (runtime.ready()) backoff.ready();
+    const std::uint32_t now = tbmqtt::now_ms();
+    if (const std::uint32_t n = transport.disconnects(); n != seen_disconnects) {
+      seen_disconnects = n;
+      const std::uint32_t delay = backoff.failed(now);
+      ESP_LOGI(tag, "reconnect attempt %u in %u ms", static_cast<unsigned>(backoff.attempt()),
+               static_cast<unsigned>(delay));
+    }
+    // errc::again: esp-mqtt is not waiting yet; tried again on the next tick.
+    if (backoff.due(now) && transport.reconnect()) backoff.cancel();
   }
 
   void apply(const detail::esp_event_outcome& o) noexcept {
@@ -355,9 +384,11 @@ result<void> esp_client::start() noexcept {
   if (d.task != nullptr) return {};
   if (d.offline_error != errc{}) return d.offline_error;
   if (d.tls.error() != errc{}) return d.tls.error();
-  // esp-mqtt retries after one fixed delay: a back-off range cannot be honoured.
-  if (d.options.reconnect_min != d.options.reconnect_max) return errc::invalid_argument;
+  if (d.options.reconnect_min.count() < 0 || d.options.reconnect_max.count() < 0) return errc::invalid_argument;
   d.stopping = false;
+  d.backoff = reconnect_backoff(impl::reconnect_ms(d.options.reconnect_min),
+                                impl::reconnect_ms(d.options.reconnect_max), now_ms());
+  d.seen_disconnects = 0;  // the transport counts from 0 again
   TBMQTT_TRY(d.transport.start());
   if (xTaskCreate(&impl::run, "tbmqtt", d.options.task_stack, &d, d.options.task_priority, &d.task) != pdPASS) {
     d.task = nullptr;
@@ -560,11 +591,34 @@ result<void> esp_client::reject_ota(ota_kind kind, std::string_view reason) noex
   return impl_->ota.reject(kind, reason);
 }
 
-gateway_client& esp_client::gateway() {
+result<void> esp_client::sync_offline_store() noexcept {
+  if (impl_ == nullptr) return errc::out_of_memory;
+  lock_guard lock(impl_->mutex);
+  if (impl_->queue == nullptr) return errc::not_open;
+  return impl_->queue->sync();
+}
+
+std::size_t esp_client::offline_queued(std::uint32_t* dropped) const noexcept {
+  if (dropped != nullptr) *dropped = 0;
+  if (impl_ == nullptr) return 0;
+  lock_guard lock(impl_->mutex);
+  if (impl_->queue == nullptr) return 0;
+  if (dropped != nullptr) *dropped = impl_->queue->dropped();
+  return impl_->queue->size();
+}
+
+gateway_client& esp_client::gateway() noexcept {
+  if (impl_ == nullptr) return detail::gateway_state::unavailable().api();
   impl& d = *impl_;
   lock_guard lock(d.mutex);
-  if (!d.gateway)
-    d.gateway = detail::gateway_state::make<TBMQTT_GATEWAY_MAX_DEVICES, TBMQTT_GATEWAY_PAYLOAD_CAPACITY>(d, d.core);
+  if (!d.gateway) {
+    d.gateway =
+        detail::gateway_state::make_nothrow<TBMQTT_GATEWAY_MAX_DEVICES, TBMQTT_GATEWAY_PAYLOAD_CAPACITY>(d, d.core);
+    if (!d.gateway) {
+      ESP_LOGE(tag, "out of memory creating the gateway");
+      return detail::gateway_state::unavailable().api();  // a later call tries again
+    }
+  }
   return d.gateway->api();
 }
 

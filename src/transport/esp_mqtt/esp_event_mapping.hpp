@@ -171,7 +171,13 @@ constexpr errc errc_from_esp_storage_err(int err) noexcept {
 /// the same causes as the Linux client, checked in the same order as OpenSSL does there:
 /// - DNS, socket or TCP connect failure, or only a socket errno: errc::unreachable;
 /// - certificate flags: NOT_TRUSTED errc::tls_unknown_ca, else CN_MISMATCH
-///   errc::tls_hostname_mismatch, else EXPIRED or FUTURE errc::tls_certificate_expired;
+///   errc::tls_hostname_mismatch, else EXPIRED or FUTURE errc::tls_certificate_expired. esp-tls
+///   reads the flags only when mbedtls_ssl_get_peer_cert() is non-null, and mbedTLS (2.28, 3.6)
+///   keeps the peer certificate in ssl->session only after a handshake completed: on a failed
+///   first handshake the flags are 0 and stack_err is X509_CERT_VERIFY_FAILED (0x2700) whatever
+///   the cause (seen on the linux target for an unknown CA and for a host-name mismatch), which
+///   stays errc::tls_error below (naming one cause would mislead for the others). esp-mqtt's
+///   configuration has no verify callback through which the flags could be had;
 /// - the client key does not parse, decrypt (PK_PASSWORD_REQUIRED / _MISMATCH) or match the
 ///   certificate: errc::tls_bad_client_key;
 /// - the server ended the handshake with a fatal alert: errc::tls_client_certificate_refused.

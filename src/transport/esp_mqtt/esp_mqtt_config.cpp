@@ -33,6 +33,7 @@ void fill_esp_mqtt_config(const esp_mqtt_settings& in, esp_mqtt_client_config_t&
   out.session.keepalive = in.keepalive_s;
   out.session.protocol_ver = MQTT_PROTOCOL_V_3_1_1;
   out.network.reconnect_timeout_ms = in.reconnect_timeout_ms;
+  out.network.disable_auto_reconnect = !in.auto_reconnect;
   out.network.timeout_ms = in.network_timeout_ms;
   out.task.stack_size = in.task_stack;
   out.task.priority = in.task_priority;
@@ -55,6 +56,7 @@ void fill_esp_mqtt_config(const esp_mqtt_settings& in, esp_mqtt_client_config_t&
   out.keepalive = in.keepalive_s;
   out.protocol_ver = MQTT_PROTOCOL_V_3_1_1;
   out.reconnect_timeout_ms = in.reconnect_timeout_ms;
+  out.disable_auto_reconnect = !in.auto_reconnect;
   out.network_timeout_ms = in.network_timeout_ms;
   out.task_stack = in.task_stack;
   out.task_prio = in.task_priority;

@@ -51,6 +51,9 @@ struct esp_mqtt_settings {
   const char* client_key_password = nullptr;  ///< Decrypts client_key_pem (esp-mqtt copies it).
   bool skip_common_name_check = false;        ///< Only when asked (see esp_client_options::tls).
   int keepalive_s = 60;
+  /// false: esp-mqtt waits after a loss until esp_mqtt_client_reconnect() (the owner's back-off);
+  /// reconnect_timeout_ms is then only how often its task looks whether it was stopped.
+  bool auto_reconnect = true;
   int reconnect_timeout_ms = 5000;
   int network_timeout_ms = 10000;
   int buffer_size = 1024;  ///< Inbound buffer: larger messages arrive in fragments.

@@ -98,6 +98,7 @@ result<void> esp_mqtt_transport::start() noexcept {
       ring_storage_ == nullptr)
     return errc::out_of_memory;
   unacked_.store(0);  // a new esp-mqtt client: an empty outbox
+  disconnects_.store(0);
   if (static_cast<std::size_t>(settings_.buffer_size) + TBMQTT_TOPIC_CAPACITY > ring_.capacity())
     ESP_LOGW(tag, "event ring (%u bytes) is smaller than one esp-mqtt buffer plus a topic",
              static_cast<unsigned>(ring_.capacity()));
@@ -165,6 +166,12 @@ result<message_id> esp_mqtt_transport::subscribe(std::string_view filter, qos q)
   return static_cast<message_id>(rc);
 }
 
+result<void> esp_mqtt_transport::reconnect() noexcept {
+  if (client_ == nullptr) return errc::not_open;
+  // ESP_FAIL: esp-mqtt is not in its "wait to reconnect" state (yet, or any more).
+  return esp_mqtt_client_reconnect(client_) == ESP_OK ? result<void>{} : result<void>{errc::again};
+}
+
 void esp_mqtt_transport::wake() noexcept {
   if (events_ == nullptr) return;
   queued_event q;
@@ -181,6 +188,9 @@ void esp_mqtt_transport::handle_event(void* self, esp_event_base_t, int32_t, voi
 
 void esp_mqtt_transport::post(const esp_mqtt_event_t& event) noexcept {
   const esp_event_view v = view_of(event);
+  // esp-mqtt set its state to "wait to reconnect" before posting this: the owner may now call
+  // reconnect(). Counted before the event can be dropped below.
+  if (v.kind == esp_event_kind::disconnected) disconnects_.fetch_add(1);
   switch (v.kind) {
     case esp_event_kind::before_connect:
     case esp_event_kind::unsubscribed: return;  // nothing for the core

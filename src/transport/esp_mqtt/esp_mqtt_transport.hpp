@@ -59,10 +59,19 @@ class esp_mqtt_transport final : public transport_port {
   esp_mqtt_transport(const esp_mqtt_transport&) = delete;
   esp_mqtt_transport& operator=(const esp_mqtt_transport&) = delete;
 
-  /// @brief Creates the esp-mqtt client and starts its task (which connects and reconnects by
-  /// itself). @return ok, or errc::out_of_memory, errc::invalid_argument (bad URI or
-  /// settings), errc::transport_error.
+  /// @brief Creates the esp-mqtt client and starts its task (which connects, and reconnects by
+  /// itself unless settings.auto_reconnect is false). @return ok, or errc::out_of_memory,
+  /// errc::invalid_argument (bad URI or settings), errc::transport_error.
   [[nodiscard]] result<void> start() noexcept;
+  /// @brief With auto_reconnect off: starts the next connection attempt now
+  /// (esp_mqtt_client_reconnect, which takes no esp-mqtt lock: callable from any task but the
+  /// esp-mqtt handler's, where it is pointless). @return ok, errc::again (esp-mqtt is not waiting
+  /// to reconnect: still connecting, or connected), errc::not_open (not started).
+  [[nodiscard]] result<void> reconnect() noexcept;
+  /// DISCONNECTED events esp-mqtt posted since start() (after each loss and each failed
+  /// attempt; counted on the esp-mqtt task, also when the event itself was dropped): a change
+  /// means esp-mqtt now waits to reconnect.
+  std::uint32_t disconnects() const noexcept { return disconnects_.load(); }
   /// @brief Stops and destroys the esp-mqtt client (sends DISCONNECT if connected).
   void stop() noexcept;
   /// True between start() and stop().
@@ -130,6 +139,7 @@ class esp_mqtt_transport final : public transport_port {
   std::byte* ring_storage_ = nullptr;
   event_ring ring_;  // over ring_storage_; every call under ring_lock_
   std::atomic<std::uint32_t> dropped_{0};
+  std::atomic<std::uint32_t> disconnects_{0};
   std::atomic<unsigned> unacked_{0};             // publishes whose delivery event is not consumed yet
   SemaphoreHandle_t budget_space_ = nullptr;     // binary: given when a delivery event was consumed
   std::atomic<TaskHandle_t> consumer_{nullptr};  // the task calling next_event()

@@ -1,5 +1,7 @@
 // Counts heap allocations of the whole process (linux target: glibc's allocator underneath) and
-// the high-water mark of bytes in use, by interposing malloc & co. over glibc's.
+// the high-water mark of bytes in use, by interposing malloc & co. over glibc's. While
+// soak_fail_allocations_from(n) is set (n > 0), every allocation of n bytes or more fails: an
+// out-of-memory heap for one large object.
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -14,6 +16,12 @@ extern void* __libc_memalign(size_t, size_t);
 static atomic_ulong allocations;
 static atomic_long in_use;
 static atomic_long high_water;
+static atomic_size_t fail_from;  // 0: off
+
+static int refused(size_t n) {
+  size_t limit = atomic_load(&fail_from);
+  return limit != 0 && n >= limit;
+}
 
 static void track(void* p, long sign) {
   if (p == NULL) return;
@@ -23,12 +31,14 @@ static void track(void* p, long sign) {
 }
 
 void* malloc(size_t n) {
+  if (refused(n)) return NULL;
   void* p = __libc_malloc(n);
   atomic_fetch_add(&allocations, 1);
   track(p, 1);
   return p;
 }
 void* calloc(size_t n, size_t m) {
+  if (m != 0 && refused(n * m)) return NULL;
   void* p = __libc_calloc(n, m);
   atomic_fetch_add(&allocations, 1);
   track(p, 1);
@@ -46,12 +56,14 @@ void free(void* p) {
   __libc_free(p);
 }
 void* memalign(size_t a, size_t n) {
+  if (refused(n)) return NULL;
   void* p = __libc_memalign(a, n);
   atomic_fetch_add(&allocations, 1);
   track(p, 1);
   return p;
 }
 int posix_memalign(void** out, size_t a, size_t n) {
+  if (refused(n)) return 12;  // ENOMEM
   void* p = __libc_memalign(a, n);
   if (p == NULL) return 12;  // ENOMEM
   atomic_fetch_add(&allocations, 1);
@@ -65,3 +77,4 @@ unsigned long soak_allocations(void) { return atomic_load(&allocations); }
 long soak_heap_in_use(void) { return atomic_load(&in_use); }
 long soak_heap_high_water(void) { return atomic_load(&high_water); }
 void soak_reset_high_water(void) { atomic_store(&high_water, atomic_load(&in_use)); }
+void soak_fail_allocations_from(size_t n) { atomic_store(&fail_from, n); }

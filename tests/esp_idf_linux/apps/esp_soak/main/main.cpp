@@ -5,15 +5,22 @@
 //              high-water (uxTaskGetStackHighWaterMark), heap allocations per publish (QoS 0 and
 //              QoS 1) in the steady state.
 //   reconnect  sends {"n":i} every 200 ms for ever and answers "ping"; logs each connection event.
+//              Reconnect back-off: TBMQTT_SOAK_RECONNECT_MIN / _MAX ms (default 500 both).
 //   store      store-and-forward in NVS (offline_store): queues TBMQTT_SOAK_COUNT messages
 //              {"seq":FIRST..} (TBMQTT_SOAK_FIRST) whether connected or not, logs "queued", then
 //              forwards them and what a previous run left, logs "store forwarded" once the store
-//              is empty (flush()), and keeps running.
+//              is empty (flush()), and keeps running. With TBMQTT_SOAK_SYNC=1 the store commits
+//              only when asked (group commit of 1000 messages or an hour) and holds at most
+//              TBMQTT_SOAK_MAX messages (drop_oldest); after queuing it logs "offline_queued N
+//              dropped D" (offline_queued()), calls sync_offline_store() and logs "synced".
 //   wire       every feature in the wire format of TBMQTT_WIRE_TOPICS (v1, v2, v2j, v2p) and
 //              TBMQTT_WIRE_PAYLOAD (json, protobuf: the schemas of tests/emulator/proto/):
 //              telemetry, client attributes, an attribute request, a client RPC
 //              (TBMQTT_WIRE_METHOD), then answers "setGpio" (its params echoed) and logs each
 //              shared-attribute push of "mode", for ever; every result is logged as JSON.
+//   gateway_oom  esp_client::gateway() while every allocation of TBMQTT_GATEWAY_PAYLOAD_CAPACITY
+//              bytes or more fails: logs what the gateway it got answers ("gateway oom: ..."),
+//              then calls gateway() again with the heap back ("gateway retry: ...").
 // Settings: TBMQTT_URI, TBMQTT_TOKEN, TBMQTT_CLIENT_ID, TBMQTT_FLASH_FILE (example_settings.hpp).
 #include <atomic>
 #include <cinttypes>
@@ -41,6 +48,7 @@ unsigned long soak_allocations(void);
 long soak_heap_in_use(void);
 long soak_heap_high_water(void);
 void soak_reset_high_water(void);
+void soak_fail_allocations_from(std::size_t n);
 }
 
 namespace {
@@ -246,8 +254,15 @@ extern "C" void app_main(void) {
   options.uri = example::settings::uri("mqtt://127.0.0.1:1883");
   options.access_token = example::settings::token("SOAK_TOKEN");
   options.client_id = example::settings::client_id();
-  options.reconnect_min = options.reconnect_max = std::chrono::milliseconds(500);
+  options.reconnect_min = std::chrono::milliseconds(env_int("TBMQTT_SOAK_RECONNECT_MIN", 500));
+  options.reconnect_max = std::chrono::milliseconds(env_int("TBMQTT_SOAK_RECONNECT_MAX", 500));
   if (std::strcmp(mode, "store") == 0) options.offline_store = "soakq";
+  const bool sync_only_when_asked = env_int("TBMQTT_SOAK_SYNC", 0) != 0;
+  if (sync_only_when_asked) {
+    options.offline_queue.commit_records = 1000;
+    options.offline_queue.commit_interval_ms = 3600 * 1000;
+    options.offline_queue.max_messages = static_cast<std::size_t>(env_int("TBMQTT_SOAK_MAX", 64));
+  }
   if (std::strcmp(mode, "wire") == 0 && !configure_wire(options.wire)) {
     ESP_LOGE(tag, "TBMQTT_WIRE_TOPICS v1|v2|v2j|v2p, TBMQTT_WIRE_PAYLOAD json|protobuf");
     return;
@@ -261,6 +276,23 @@ extern "C" void app_main(void) {
   client.on_connection(&on_connection);
   if (auto r = client.on_rpc("ping", &on_ping); !r) ESP_LOGE(tag, "on_rpc: %s", tbmqtt::to_string(r.error()));
 
+  if (std::strcmp(mode, "gateway_oom") == 0) {
+    soak_fail_allocations_from(TBMQTT_GATEWAY_PAYLOAD_CAPACITY);  // the gateway holds a buffer of that size
+    tbmqtt::gateway_client& none = client.gateway();
+    soak_fail_allocations_from(0);
+    const auto connected = none.connect_device("oom-device");
+    const auto sent = none.send_telemetry("oom-device", R"({"t":1})");
+    const auto rpc = none.on_rpc("oom-device", [](const tbmqtt::gateway_rpc&) {});
+    ESP_LOGI(tag, "gateway oom: connect_device %s send_telemetry %s on_rpc %s is_connected %d",
+             tbmqtt::to_string(connected ? tbmqtt::errc{} : connected.error()),
+             tbmqtt::to_string(sent ? tbmqtt::errc{} : sent.error()),
+             tbmqtt::to_string(rpc ? tbmqtt::errc{} : rpc.error()), none.is_connected("oom-device") ? 1 : 0);
+    tbmqtt::gateway_client& gateway = client.gateway();
+    const auto again = gateway.connect_device("oom-device");
+    ESP_LOGI(tag, "gateway retry: %s gateway, connect_device %s", &gateway != &none ? "another" : "the same",
+             tbmqtt::to_string(again ? tbmqtt::errc{} : again.error()));
+    return;
+  }
   if (std::strcmp(mode, "store") == 0) {
     if (auto r = client.start(); !r) {
       ESP_LOGE(tag, "start: %s", tbmqtt::to_string(r.error()));
@@ -274,6 +306,15 @@ extern "C" void app_main(void) {
         ESP_LOGE(tag, "seq %d not queued: %s", i, tbmqtt::to_string(sent.error()));
     }
     ESP_LOGI(tag, "queued %d", count);
+    if (sync_only_when_asked) {
+      std::uint32_t dropped = 0;
+      const std::size_t queued = client.offline_queued(&dropped);
+      ESP_LOGI(tag, "offline_queued %u dropped %u", static_cast<unsigned>(queued), static_cast<unsigned>(dropped));
+      if (auto r = client.sync_offline_store(); !r)
+        ESP_LOGE(tag, "sync_offline_store: %s", tbmqtt::to_string(r.error()));
+      else
+        ESP_LOGI(tag, "synced");
+    }
     // The tbmqtt task forwards them (and those a previous run left); flush() waits for the store
     // to be empty.
     if (auto r = client.flush(std::chrono::seconds(60)); !r)
