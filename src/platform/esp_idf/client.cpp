@@ -26,11 +26,10 @@
 
 #include "../../transport/esp_mqtt/esp_event_mapping.hpp"
 #include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
-#include "../common/call_callbacks.hpp"
+#include "../common/client_events.hpp"
 #include "../common/client_options.hpp"
 #include "../common/gateway_state.hpp"
 #include "../common/ota_slots.hpp"
-#include "../common/rpc_dispatch.hpp"
 #include "tls_material.hpp"
 
 namespace tbmqtt {
@@ -86,8 +85,9 @@ class lock_guard {
 
 // The ESP-IDF side of the portable runtime (tbmqtt/device_runtime.hpp): a recursive FreeRTOS
 // mutex, two binary semaphores to wake connect() and flush(), esp_timer and gettimeofday, the
-// "tbmqtt" task; the rest is the runtime's.
-struct esp_client::impl final : session_events, runtime_os, connection_listener, detail::client_port {
+// "tbmqtt" task; the rest is the runtime's. The session's results go where detail::client_events
+// sends them (the per-call callbacks).
+struct esp_client::impl final : detail::client_events<esp_client::impl>, runtime_os, connection_listener {
   explicit impl(const esp_client_options& o) noexcept
       : options(o),
         tls(o.tls),
@@ -195,9 +195,6 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener,
   volatile bool stopping = false;
   std::uint32_t seen_dropped = 0;
   connection_callback connection_handler;
-  error_callback error_handler;
-  detail::rpc_dispatch rpcs;
-  detail::call_callbacks calls;
   std::deque<std::string> kept_keys;               // shared-attribute keys the session keeps views of
   detail::ota_slots ota;                           // enable_ota
   std::unique_ptr<detail::gateway_state> gateway;  // esp_client::gateway(), created on first use
@@ -281,28 +278,10 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener,
     return publish([&] { return calls.send(f, std::move(done), [](delivery_ticket, errc) {}); });
   }
 
-  // ---- session_events (mutex held) ----
+  // ---- session_events (mutex held; the rest: detail::client_events) ----
   void on_ready() noexcept override { runtime.on_ready(); }
-  void on_delivered(delivery_ticket ticket, errc e) noexcept override {
-    runtime.on_delivered();
-    (void)calls.delivered(ticket, e);
-  }
-  void on_attributes_response(std::uint32_t id, errc e, json::value client, json::value shared) noexcept override {
-    (void)calls.attributes(id, e, client, shared);
-  }
-  void on_rpc_response(std::uint32_t id, errc e, json::value response) noexcept override {
-    (void)calls.rpc_response(id, e, response);
-  }
-  void on_shared_attributes(std::size_t subscription, json::value update) noexcept override {
-    (void)calls.shared(subscription, update);
-  }
-  void on_rpc_request(const rpc_request& request) noexcept override { (void)rpcs.dispatch(request); }
-  void on_error(errc e, std::string_view context) noexcept override {
-    runtime.on_error(e);
-    if (error_handler) error_handler(e, context);
-  }
 
-  // ---- detail::client_port (the gateway API; lock, now_ms and on_error are above) ----
+  // ---- detail::client_port (the gateway API; lock and now_ms are above, on_error is client_events's) ----
   result<delivery_ticket> send_message(function_ref<result<delivery_ticket>()> publish,
                                        delivery_callback done) override {
     return send(publish, std::move(done));
