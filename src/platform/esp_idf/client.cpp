@@ -250,25 +250,35 @@ struct esp_client::impl final : detail::client_events<esp_client::impl>, runtime
 
   bool on_own_task() const noexcept { return task != nullptr && xTaskGetCurrentTaskHandle() == task; }
 
-  // A publish from another task: when the transport refuses it for its publish budget (too many
-  // delivery events not consumed yet, esp_mqtt_transport.hpp), waits for room without the
-  // mutex (the tbmqtt task needs it to consume them) while connected, up to the network
-  // time-out, and tries again. Offline, or on the tbmqtt task, errc::again is returned.
-  template <class F>
-  auto publish(F&& f) noexcept -> decltype(f()) {
+  // Runs `attempt()` (a publish returning its error, errc{} when sent) with the mutex held. From
+  // another task, when the transport refuses it for its publish budget (too many delivery events
+  // not consumed yet, esp_mqtt_transport.hpp), waits for room without the mutex (the tbmqtt task
+  // needs it to consume them) while connected, up to the network time-out, and tries again.
+  // Offline, or on the tbmqtt task, errc::again is returned.
+  errc publish_attempts(function_ref<errc()> attempt) noexcept {
     TimeOut_t started;
     vTaskSetTimeOutState(&started);
     TickType_t remaining = pdMS_TO_TICKS(options.network_timeout.count());
     for (;;) {
       {
         lock_guard lock(mutex);
-        auto sent = f();
-        if (sent || sent.error() != errc::again || on_own_task() || !runtime.ready() || transport.has_publish_room())
-          return sent;
+        const errc e = attempt();
+        if (e != errc::again || on_own_task() || !runtime.ready() || transport.has_publish_room()) return e;
       }
       if (xTaskCheckForTimeOut(&started, &remaining) != pdFALSE || !transport.wait_for_publish_room(remaining))
         return errc::again;
     }
+  }
+  // publish_attempts for a call returning a result (a ticket, a request id): its last result.
+  template <class F>
+  auto publish(F&& f) noexcept -> decltype(f()) {
+    decltype(f()) sent = errc::again;
+    auto attempt = [&]() noexcept {
+      sent = f();
+      return sent.error();
+    };
+    (void)publish_attempts(attempt);
+    return sent;
   }
 
   // Publishes through the core (`f`: a session call returning a ticket) and keeps `done` for
@@ -286,13 +296,7 @@ struct esp_client::impl final : detail::client_events<esp_client::impl>, runtime
                                        delivery_callback done) override {
     return send(publish, std::move(done));
   }
-  errc publish_request(function_ref<errc()> attempt) override {
-    auto done = publish([&]() -> result<void> {
-      const errc e = attempt();
-      return e == errc{} ? result<void>{} : result<void>{e};
-    });
-    return done ? errc{} : done.error();
-  }
+  errc publish_request(function_ref<errc()> attempt) override { return publish_attempts(attempt); }
 };
 
 esp_client::esp_client(const esp_client_options& options) noexcept : impl_(new (std::nothrow) impl(options)) {
