@@ -2,6 +2,8 @@
 // reject_ota and esp_client's): one tbmqtt::ota_engine per ota_kind on the client's session,
 // its hashes through mbedTLS, its events to the app's ota_handlers. Called with the client's
 // lock held; the engines run on the client's thread (task) from then on.
+// The slots (hash providers, engines) are made by the first enable(), and only enable() names
+// their constructor and destructor: an app that never enables OTA links none of them.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +25,7 @@ class ota_slots {
   ota_slots(const ota_slots&) = delete;
   ota_slots& operator=(const ota_slots&) = delete;
   ~ota_slots() {
-    for (slot& s : slots_) delete s.engine;
+    if (slots_ != nullptr) destroy_(slots_);
   }
 
   /// @brief Adds the engine for `config.kind` to `core`; when `ready` (the session is up) it
@@ -32,7 +34,12 @@ class ota_slots {
   /// room for another extension), errc::out_of_memory.
   result<void> enable(session& core, bool ready, std::uint32_t now_ms, const ota_config& config, ota_sink& sink,
                       storage* store, ota_handlers handlers) {
-    slot& s = slots_[index(config.kind)];
+    if (slots_ == nullptr) {
+      slots_ = new (std::nothrow) both;
+      if (slots_ == nullptr) return errc::out_of_memory;
+      destroy_ = [](both* p) noexcept { delete p; };
+    }
+    slot& s = slots_->at[index(config.kind)];
     if (s.engine != nullptr) return errc::invalid_argument;
     s.title = config.current_title;  // the engine keeps views: make them ours
     s.version = config.current_version;
@@ -58,13 +65,13 @@ class ota_slots {
   /// @brief ota_engine::confirm() of `kind`. @return its result, or errc::invalid_argument (not
   /// enabled).
   result<void> confirm(ota_kind kind) noexcept {
-    ota_engine* engine = slots_[index(kind)].engine;
+    ota_engine* engine = engine_of(kind);
     if (engine == nullptr) return errc::invalid_argument;
     return engine->confirm();
   }
   /// @brief ota_engine::reject(reason) of `kind`. Errors as confirm().
   result<void> reject(ota_kind kind, std::string_view reason) noexcept {
-    ota_engine* engine = slots_[index(kind)].engine;
+    ota_engine* engine = engine_of(kind);
     if (engine == nullptr) return errc::invalid_argument;
     return engine->reject(reason);
   }
@@ -90,8 +97,18 @@ class ota_slots {
     std::string title, version, checkpoint_key, pending_key;
     ota_engine* engine = nullptr;
   };
+  struct both {
+    slot at[2];
+    ~both() {
+      for (slot& s : at) delete s.engine;
+    }
+  };
   static std::size_t index(ota_kind kind) noexcept { return kind == ota_kind::firmware ? 0 : 1; }
-  slot slots_[2];
+  ota_engine* engine_of(ota_kind kind) const noexcept {
+    return slots_ != nullptr ? slots_->at[index(kind)].engine : nullptr;
+  }
+  both* slots_ = nullptr;                      // made by the first enable()
+  void (*destroy_)(both*) noexcept = nullptr;  // deletes slots_: set by enable(), see the file comment
 };
 
 }  // namespace tbmqtt::detail

@@ -26,11 +26,10 @@
 
 #include "../../transport/esp_mqtt/esp_event_mapping.hpp"
 #include "../../transport/esp_mqtt/esp_mqtt_transport.hpp"
-#include "../common/call_callbacks.hpp"
+#include "../common/client_events.hpp"
 #include "../common/client_options.hpp"
 #include "../common/gateway_state.hpp"
 #include "../common/ota_slots.hpp"
-#include "../common/rpc_dispatch.hpp"
 #include "tls_material.hpp"
 
 namespace tbmqtt {
@@ -89,8 +88,9 @@ class lock_guard {
 
 // The ESP-IDF side of the portable runtime (tbmqtt/device_runtime.hpp): a recursive FreeRTOS
 // mutex, two binary semaphores to wake connect() and flush(), esp_timer and gettimeofday, the
-// "tbmqtt" task; the rest is the runtime's.
-struct esp_client::impl final : session_events, runtime_os, connection_listener, detail::client_port {
+// "tbmqtt" task; the rest is the runtime's. The session's results go where detail::client_events
+// sends them (the per-call callbacks).
+struct esp_client::impl final : detail::client_events<esp_client::impl>, runtime_os, connection_listener {
   explicit impl(const esp_client_options& o) noexcept
       : options(o),
         tls(o.tls),
@@ -205,9 +205,6 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener,
   volatile bool stopping = false;
   std::uint32_t seen_dropped = 0;
   connection_callback connection_handler;
-  error_callback error_handler;
-  detail::rpc_dispatch rpcs;
-  detail::call_callbacks calls;
   std::deque<std::string> kept_keys;               // shared-attribute keys the session keeps views of
   detail::ota_slots ota;                           // enable_ota
   std::unique_ptr<detail::gateway_state> gateway;  // esp_client::gateway(), created on first use
@@ -282,25 +279,35 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener,
 
   bool on_own_task() const noexcept { return task != nullptr && xTaskGetCurrentTaskHandle() == task; }
 
-  // A publish from another task: when the transport refuses it for its publish budget (too many
-  // delivery events not consumed yet, esp_mqtt_transport.hpp), waits for room without the
-  // mutex (the tbmqtt task needs it to consume them) while connected, up to the network
-  // time-out, and tries again. Offline, or on the tbmqtt task, errc::again is returned.
-  template <class F>
-  auto publish(F&& f) noexcept -> decltype(f()) {
+  // Runs `attempt()` (a publish returning its error, errc{} when sent) with the mutex held. From
+  // another task, when the transport refuses it for its publish budget (too many delivery events
+  // not consumed yet, esp_mqtt_transport.hpp), waits for room without the mutex (the tbmqtt task
+  // needs it to consume them) while connected, up to the network time-out, and tries again.
+  // Offline, or on the tbmqtt task, errc::again is returned.
+  errc publish_attempts(function_ref<errc()> attempt) noexcept {
     TimeOut_t started;
     vTaskSetTimeOutState(&started);
     TickType_t remaining = pdMS_TO_TICKS(options.network_timeout.count());
     for (;;) {
       {
         lock_guard lock(mutex);
-        auto sent = f();
-        if (sent || sent.error() != errc::again || on_own_task() || !runtime.ready() || transport.has_publish_room())
-          return sent;
+        const errc e = attempt();
+        if (e != errc::again || on_own_task() || !runtime.ready() || transport.has_publish_room()) return e;
       }
       if (xTaskCheckForTimeOut(&started, &remaining) != pdFALSE || !transport.wait_for_publish_room(remaining))
         return errc::again;
     }
+  }
+  // publish_attempts for a call returning a result (a ticket, a request id): its last result.
+  template <class F>
+  auto publish(F&& f) noexcept -> decltype(f()) {
+    decltype(f()) sent = errc::again;
+    auto attempt = [&]() noexcept {
+      sent = f();
+      return sent.error();
+    };
+    (void)publish_attempts(attempt);
+    return sent;
   }
 
   // Publishes through the core (`f`: a session call returning a ticket) and keeps `done` for
@@ -310,39 +317,15 @@ struct esp_client::impl final : session_events, runtime_os, connection_listener,
     return publish([&] { return calls.send(f, std::move(done), [](delivery_ticket, errc) {}); });
   }
 
-  // ---- session_events (mutex held) ----
+  // ---- session_events (mutex held; the rest: detail::client_events) ----
   void on_ready() noexcept override { runtime.on_ready(); }
-  void on_delivered(delivery_ticket ticket, errc e) noexcept override {
-    runtime.on_delivered();
-    (void)calls.delivered(ticket, e);
-  }
-  void on_attributes_response(std::uint32_t id, errc e, json::value client, json::value shared) noexcept override {
-    (void)calls.attributes(id, e, client, shared);
-  }
-  void on_rpc_response(std::uint32_t id, errc e, json::value response) noexcept override {
-    (void)calls.rpc_response(id, e, response);
-  }
-  void on_shared_attributes(std::size_t subscription, json::value update) noexcept override {
-    (void)calls.shared(subscription, update);
-  }
-  void on_rpc_request(const rpc_request& request) noexcept override { (void)rpcs.dispatch(request); }
-  void on_error(errc e, std::string_view context) noexcept override {
-    runtime.on_error(e);
-    if (error_handler) error_handler(e, context);
-  }
 
-  // ---- detail::client_port (the gateway API; lock, now_ms and on_error are above) ----
+  // ---- detail::client_port (the gateway API; lock and now_ms are above, on_error is client_events's) ----
   result<delivery_ticket> send_message(function_ref<result<delivery_ticket>()> publish,
                                        delivery_callback done) override {
     return send(publish, std::move(done));
   }
-  errc publish_request(function_ref<errc()> attempt) override {
-    auto done = publish([&]() -> result<void> {
-      const errc e = attempt();
-      return e == errc{} ? result<void>{} : result<void>{e};
-    });
-    return done ? errc{} : done.error();
-  }
+  errc publish_request(function_ref<errc()> attempt) override { return publish_attempts(attempt); }
 };
 
 esp_client::esp_client(const esp_client_options& options) noexcept : impl_(new (std::nothrow) impl(options)) {

@@ -17,11 +17,10 @@
 #include <vector>
 
 #include "../../transport/mosquitto/mosquitto_transport.hpp"
-#include "../common/call_callbacks.hpp"
+#include "../common/client_events.hpp"
 #include "../common/client_options.hpp"
 #include "../common/gateway_state.hpp"
 #include "../common/ota_slots.hpp"
-#include "../common/rpc_dispatch.hpp"
 #include "tbmqtt/linux/platform.hpp"
 #include "tbmqtt/rate_limit.hpp"
 
@@ -136,12 +135,12 @@ struct offline_store {
 
 // The Linux side of the portable runtime (tbmqtt/device_runtime.hpp): a recursive mutex, a
 // condition variable, the steady and system clocks, a network thread; the rest is the runtime's.
-struct client::impl final : session_events,
+// The session's results go where detail::client_events sends them (the per-call callbacks).
+struct client::impl final : detail::client_events<client::impl>,
                             detail::transport_listener,
                             transport_port,
                             runtime_os,
-                            connection_listener,
-                            detail::client_port {
+                            connection_listener {
   explicit impl(client_options o)
       : options(with_uri(std::move(o))),
         transport(endpoint_from(options), *this),
@@ -195,10 +194,7 @@ struct client::impl final : session_events,
   std::thread::id network_id;
   std::atomic<bool> stopping{false};
   bool socket_open = false;
-  detail::call_callbacks calls;        // delivery callbacks by ticket, answers by request id
   std::deque<std::string> kept_views;  // strings the session stores views of
-  detail::rpc_dispatch rpcs;
-  error_callback error_handler;
   connection_callback connection_handler;
   std::uint32_t reconnect_attempt = 0;
   std::mt19937 random{std::random_device{}()};
@@ -298,29 +294,10 @@ struct client::impl final : session_events,
     core.on_puback(id);
   }
 
-  // ---- session_events (called with the mutex held) ----
+  // ---- session_events (called with the mutex held; the rest: detail::client_events) ----
   void on_ready() noexcept override {
     reconnect_attempt = 0;
     runtime.on_ready();
-  }
-  void on_delivered(delivery_ticket ticket, errc e) noexcept override {
-    runtime.on_delivered();
-    (void)calls.delivered(ticket, e);
-  }
-  void on_attributes_response(std::uint32_t id, errc e, json::value client_section,
-                              json::value shared) noexcept override {
-    (void)calls.attributes(id, e, client_section, shared);
-  }
-  void on_rpc_response(std::uint32_t id, errc e, json::value response) noexcept override {
-    (void)calls.rpc_response(id, e, response);
-  }
-  void on_shared_attributes(std::size_t subscription, json::value update) noexcept override {
-    (void)calls.shared(subscription, update);
-  }
-  void on_rpc_request(const rpc_request& request) noexcept override { (void)rpcs.dispatch(request); }
-  void on_error(errc e, std::string_view context) noexcept override {
-    runtime.on_error(e);
-    if (error_handler) error_handler(e, context);
   }
 
   // ---- publishing ----
@@ -334,7 +311,7 @@ struct client::impl final : session_events,
     return sent;
   }
 
-  // ---- detail::client_port (the gateway API; lock, now_ms and on_error are above) ----
+  // ---- detail::client_port (the gateway API; lock and now_ms are above, on_error is client_events's) ----
   result<delivery_ticket> send_message(function_ref<result<delivery_ticket>()> publish,
                                        delivery_callback done) override {
     std::lock_guard lock(mutex);
